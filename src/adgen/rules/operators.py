@@ -1,0 +1,166 @@
+"""Derivative rules for Python's operators and the builtins `abs`, `min`, `max`, `float`.
+
+Binary operators broadcast, so each adjoint sums its contribution back to the argument's shape
+with `unbroadcast`; the transformation leaves that call out where the shapes provably agree.
+"""
+
+import operator
+
+import numpy as np
+
+from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
+from adgen.runtime import sign, unbroadcast
+
+# y = a + b
+
+
+@tangent(operator.add)
+def add_dot(y, a, b, *, a_dot, b_dot):
+    return a_dot + b_dot
+
+
+@adjoint(operator.add)
+def add_bar(y, a, b, *, y_bar):
+    return unbroadcast(y_bar, a), unbroadcast(y_bar, b)
+
+
+# y = a - b
+
+
+@tangent(operator.sub)
+def sub_dot(y, a, b, *, a_dot, b_dot):
+    return a_dot - b_dot
+
+
+@adjoint(operator.sub)
+def sub_bar(y, a, b, *, y_bar):
+    return unbroadcast(y_bar, a), unbroadcast(-y_bar, b)
+
+
+# y = a * b
+
+
+@tangent(operator.mul)
+def mul_dot(y, a, b, *, a_dot, b_dot):
+    return a_dot * b + a * b_dot
+
+
+@adjoint(operator.mul)
+def mul_bar(y, a, b, *, y_bar):
+    return unbroadcast(y_bar * b, a), unbroadcast(a * y_bar, b)
+
+
+# y = a / b
+
+
+@tangent(operator.truediv)
+def truediv_dot(y, a, b, *, a_dot, b_dot):
+    return a_dot / b - b_dot * y / b
+
+
+@adjoint(operator.truediv)
+def truediv_bar(y, a, b, *, y_bar):
+    return unbroadcast(y_bar / b, a), unbroadcast(-y_bar * y / b, b)
+
+
+# y = a ** b
+
+
+@tangent(operator.pow)
+def pow_dot(y, a, b, *, a_dot, b_dot):
+    return a_dot * b * a ** (b - 1) + b_dot * y * np.log(a)
+
+
+@adjoint(operator.pow)
+def pow_bar(y, a, b, *, y_bar):
+    return unbroadcast(y_bar * b * a ** (b - 1), a), unbroadcast(y_bar * y * np.log(a), b)
+
+
+# y = a % b  (a - b * floor(a / b))
+
+
+@tangent(operator.mod)
+def mod_dot(y, a, b, *, a_dot, b_dot):
+    return a_dot - b_dot * np.floor(a / b)
+
+
+@adjoint(operator.mod)
+def mod_bar(y, a, b, *, y_bar):
+    return unbroadcast(y_bar, a), unbroadcast(-y_bar * np.floor(a / b), b)
+
+
+# y = -x, y = +x
+
+
+@tangent(operator.neg)
+def neg_dot(y, x, *, x_dot):
+    return -x_dot
+
+
+@adjoint(operator.neg)
+def neg_bar(y, x, *, y_bar):
+    return -y_bar
+
+
+@tangent(operator.pos)
+def pos_dot(y, x, *, x_dot):
+    return x_dot
+
+
+@adjoint(operator.pos)
+def pos_bar(y, x, *, y_bar):
+    return y_bar
+
+
+# y = abs(x); the derivative at 0 is taken to be 0
+
+
+@tangent(abs, operator.abs)
+def abs_dot(y, x, *, x_dot):
+    return x_dot * sign(x)
+
+
+@adjoint(abs, operator.abs)
+def abs_bar(y, x, *, y_bar):
+    return y_bar * sign(x)
+
+
+# y = max(a, b), y = min(a, b); on a tie the first argument takes the whole derivative
+
+
+@tangent(max)
+def max_dot(y, a, b, *, a_dot, b_dot):
+    return a_dot if a >= b else b_dot
+
+
+@adjoint(max)
+def max_bar(y, a, b, *, y_bar):
+    return (y_bar if a >= b else 0.0), (0.0 if a >= b else y_bar)
+
+
+@tangent(min)
+def min_dot(y, a, b, *, a_dot, b_dot):
+    return a_dot if a <= b else b_dot
+
+
+@adjoint(min)
+def min_bar(y, a, b, *, y_bar):
+    return (y_bar if a <= b else 0.0), (0.0 if a <= b else y_bar)
+
+
+# y = float(x)
+
+linear(float)
+
+
+@adjoint(float)
+def float_bar(y, x, *, y_bar):
+    return y_bar
+
+
+nondifferentiable(
+    operator.floordiv, operator.lt, operator.le, operator.gt, operator.ge, operator.eq,
+    operator.ne, operator.not_, operator.is_, operator.is_not, operator.contains,
+    operator.and_, operator.or_, operator.xor, operator.invert, operator.lshift,
+    operator.rshift, round, int, bool, len, range, isinstance, type, print,
+)

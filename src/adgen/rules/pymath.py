@@ -1,0 +1,221 @@
+"""Derivative rules for the `math` module.
+
+Every `math` function returns a Python float, so these adjoints need no `unbroadcast`.
+`math.log(x, base)` is lowered to `math.log(x) / math.log(base)` before these rules apply.
+"""
+
+import math
+
+from adgen.rules.registry import adjoint, nondifferentiable, scalar_result, tangent
+from adgen.runtime import sign
+
+
+@tangent(math.exp)
+def exp_dot(y, x, *, x_dot):
+    return x_dot * y
+
+
+@adjoint(math.exp)
+def exp_bar(y, x, *, y_bar):
+    return y_bar * y
+
+
+@tangent(math.expm1)
+def expm1_dot(y, x, *, x_dot):
+    return x_dot * (y + 1.0)
+
+
+@adjoint(math.expm1)
+def expm1_bar(y, x, *, y_bar):
+    return y_bar * (y + 1.0)
+
+
+@tangent(math.log)
+def log_dot(y, x, *, x_dot):
+    return x_dot / x
+
+
+@adjoint(math.log)
+def log_bar(y, x, *, y_bar):
+    return y_bar / x
+
+
+@tangent(math.log1p)
+def log1p_dot(y, x, *, x_dot):
+    return x_dot / (1.0 + x)
+
+
+@adjoint(math.log1p)
+def log1p_bar(y, x, *, y_bar):
+    return y_bar / (1.0 + x)
+
+
+@tangent(math.log2)
+def log2_dot(y, x, *, x_dot):
+    return x_dot / (x * math.log(2.0))
+
+
+@adjoint(math.log2)
+def log2_bar(y, x, *, y_bar):
+    return y_bar / (x * math.log(2.0))
+
+
+@tangent(math.log10)
+def log10_dot(y, x, *, x_dot):
+    return x_dot / (x * math.log(10.0))
+
+
+@adjoint(math.log10)
+def log10_bar(y, x, *, y_bar):
+    return y_bar / (x * math.log(10.0))
+
+
+@tangent(math.sqrt)
+def sqrt_dot(y, x, *, x_dot):
+    return x_dot * 0.5 / y
+
+
+@adjoint(math.sqrt)
+def sqrt_bar(y, x, *, y_bar):
+    return y_bar * 0.5 / y
+
+
+@tangent(math.sin)
+def sin_dot(y, x, *, x_dot):
+    return x_dot * math.cos(x)
+
+
+@adjoint(math.sin)
+def sin_bar(y, x, *, y_bar):
+    return y_bar * math.cos(x)
+
+
+@tangent(math.cos)
+def cos_dot(y, x, *, x_dot):
+    return -x_dot * math.sin(x)
+
+
+@adjoint(math.cos)
+def cos_bar(y, x, *, y_bar):
+    return -y_bar * math.sin(x)
+
+
+@tangent(math.tan)
+def tan_dot(y, x, *, x_dot):
+    return x_dot * (1.0 + y * y)
+
+
+@adjoint(math.tan)
+def tan_bar(y, x, *, y_bar):
+    return y_bar * (1.0 + y * y)
+
+
+@tangent(math.asin)
+def asin_dot(y, x, *, x_dot):
+    return x_dot / math.sqrt(1.0 - x * x)
+
+
+@adjoint(math.asin)
+def asin_bar(y, x, *, y_bar):
+    return y_bar / math.sqrt(1.0 - x * x)
+
+
+@tangent(math.acos)
+def acos_dot(y, x, *, x_dot):
+    return -x_dot / math.sqrt(1.0 - x * x)
+
+
+@adjoint(math.acos)
+def acos_bar(y, x, *, y_bar):
+    return -y_bar / math.sqrt(1.0 - x * x)
+
+
+@tangent(math.atan)
+def atan_dot(y, x, *, x_dot):
+    return x_dot / (1.0 + x * x)
+
+
+@adjoint(math.atan)
+def atan_bar(y, x, *, y_bar):
+    return y_bar / (1.0 + x * x)
+
+
+@tangent(math.atan2)
+def atan2_dot(y, a, b, *, a_dot, b_dot):
+    return (a_dot * b - b_dot * a) / (a * a + b * b)
+
+
+@adjoint(math.atan2)
+def atan2_bar(y, a, b, *, y_bar):
+    return y_bar * b / (a * a + b * b), -y_bar * a / (a * a + b * b)
+
+
+@tangent(math.sinh)
+def sinh_dot(y, x, *, x_dot):
+    return x_dot * math.cosh(x)
+
+
+@adjoint(math.sinh)
+def sinh_bar(y, x, *, y_bar):
+    return y_bar * math.cosh(x)
+
+
+@tangent(math.cosh)
+def cosh_dot(y, x, *, x_dot):
+    return x_dot * math.sinh(x)
+
+
+@adjoint(math.cosh)
+def cosh_bar(y, x, *, y_bar):
+    return y_bar * math.sinh(x)
+
+
+@tangent(math.tanh)
+def tanh_dot(y, x, *, x_dot):
+    return x_dot * (1.0 - y * y)
+
+
+@adjoint(math.tanh)
+def tanh_bar(y, x, *, y_bar):
+    return y_bar * (1.0 - y * y)
+
+
+@tangent(math.pow)
+def pow_dot(y, a, b, *, a_dot, b_dot):
+    return a_dot * b * math.pow(a, b - 1.0) + b_dot * y * math.log(a)
+
+
+@adjoint(math.pow)
+def pow_bar(y, a, b, *, y_bar):
+    return y_bar * b * math.pow(a, b - 1.0), y_bar * y * math.log(a)
+
+
+@tangent(math.hypot)
+def hypot_dot(y, a, b, *, a_dot, b_dot):
+    return (a_dot * a + b_dot * b) / y
+
+
+@adjoint(math.hypot)
+def hypot_bar(y, a, b, *, y_bar):
+    return y_bar * a / y, y_bar * b / y
+
+
+@tangent(math.fabs)
+def fabs_dot(y, x, *, x_dot):
+    return x_dot * sign(x)
+
+
+@adjoint(math.fabs)
+def fabs_bar(y, x, *, y_bar):
+    return y_bar * sign(x)
+
+
+scalar_result(
+    math.exp, math.expm1, math.log, math.log1p, math.log2, math.log10, math.sqrt, math.sin,
+    math.cos, math.tan, math.asin, math.acos, math.atan, math.atan2, math.sinh, math.cosh,
+    math.tanh, math.pow, math.hypot, math.fabs,
+)
+nondifferentiable(
+    math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.copysign,
+    math.factorial, math.gcd,
+)

@@ -1,0 +1,142 @@
+"""Typed registries of derivative rules, filled by decorators.
+
+A rule is a pair of *template functions* for one primitive (an operator, a `math` or NumPy
+function, a runtime helper), written side by side in the module of its library. A template is
+plain, lint-clean Python whose parameters are the placeholders that the transformation fills
+with the names of the generated code; its body is a single `return` of an expression.
+
+Tangent template (forward mode), for `y = f(a, b, k=...)`::
+
+    @tangent(f)
+    def f_dot(y, a, b, k=None, *, a_dot, b_dot):
+        return a_dot * b + a * b_dot
+
+Its positional parameters mirror the primitive's signature (same names, same defaults, so that
+keywords at the call site bind); `y` is the primal result. Keyword-only parameters named
+`<param>_dot` are the tangents of the differentiable parameters; a parameter without one is not
+differentiable. An inactive argument's tangent is a symbolic zero that the transformation folds
+away (`a_dot * b + a * 0` becomes `a_dot * b`).
+
+Adjoint template (reverse mode)::
+
+    @adjoint(f)
+    def f_bar(y, a, b, k=None, *, y_bar):
+        return unbroadcast(y_bar * b, a), unbroadcast(a * y_bar, b)
+
+It returns the contribution to each primal parameter's adjoint, in signature order: a tuple
+(shorter than the parameter list, or with `None`, where the rest are not differentiable), or a
+single expression for the first parameter. Contributions of inactive arguments are never
+generated. `unbroadcast(g, a)` sums `g` back to `a`'s shape; the transformation drops the call
+where it can prove the shapes already agree (scalar code pays nothing for it).
+
+Names a template uses besides its parameters (`math`, `np`, `unbroadcast`) are looked up in the
+template function's module globals and bound into the generated code.
+
+Flags instead of numbered variants: `linear(f)` registers a primitive that is linear in its
+first argument (the tangent is `f(x_dot, ...)` with the other arguments unchanged);
+`nondifferentiable(f, g, ...)` marks primitives whose output has zero derivative (their outputs
+are constants to adgen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+TemplateFn = Callable[..., Any]
+
+
+@dataclass
+class Rule:
+    """Everything adgen knows about differentiating one primitive."""
+
+    primitive: Any
+    name: str
+    tangent: TemplateFn | None = None
+    adjoint: TemplateFn | None = None
+    linear: bool = False
+    nondifferentiable: bool = False
+    scalar_result: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_RULES: dict[Any, Rule] = {}
+
+
+def _key(primitive: Any) -> Any:
+    try:
+        hash(primitive)
+    except TypeError:
+        return ("id", id(primitive))
+    return primitive
+
+
+def primitive_name(primitive: Any) -> str:
+    """A readable dotted name for a primitive (`math.sin`, `numpy.sum`, `ndarray.sum`)."""
+    if isinstance(primitive, str):
+        return primitive
+    module = getattr(primitive, "__module__", None) or ""
+    if type(primitive).__name__ == "ufunc":
+        module = "numpy"
+    name = getattr(primitive, "__qualname__", None) or getattr(primitive, "__name__", repr(primitive))
+    if module in ("builtins", "_operator", "operator"):
+        return f"operator.{name}" if module != "builtins" else name
+    if module.startswith("numpy"):
+        module = "numpy"
+    return f"{module}.{name}" if module else name
+
+
+def _entry(primitive: Any) -> Rule:
+    key = _key(primitive)
+    rule = _RULES.get(key)
+    if rule is None:
+        rule = _RULES[key] = Rule(primitive, primitive_name(primitive))
+    return rule
+
+
+def tangent(*primitives: Any) -> Callable[[TemplateFn], TemplateFn]:
+    """Register the decorated template as the tangent rule of each primitive."""
+
+    def register(template: TemplateFn) -> TemplateFn:
+        for p in primitives:
+            _entry(p).tangent = template
+        return template
+
+    return register
+
+
+def adjoint(*primitives: Any) -> Callable[[TemplateFn], TemplateFn]:
+    """Register the decorated template as the adjoint rule of each primitive."""
+
+    def register(template: TemplateFn) -> TemplateFn:
+        for p in primitives:
+            _entry(p).adjoint = template
+        return template
+
+    return register
+
+
+def linear(*primitives: Any) -> None:
+    """Mark primitives linear in their first argument: tangent `y_dot = f(x_dot, ...)`."""
+    for p in primitives:
+        _entry(p).linear = True
+
+
+def nondifferentiable(*primitives: Any) -> None:
+    """Mark primitives whose result is piecewise constant: it gets no tangent and no adjoint."""
+    for p in primitives:
+        _entry(p).nondifferentiable = True
+
+
+def scalar_result(*primitives: Any) -> None:
+    """Mark primitives that always return a 0-d value (Python float, NumPy scalar)."""
+    for p in primitives:
+        _entry(p).scalar_result = True
+
+
+def lookup(primitive: Any) -> Rule | None:
+    """The rule registered for `primitive`, or None."""
+    from adgen import rules  # noqa: F401  (loads every rule module once)
+
+    return _RULES.get(_key(primitive))

@@ -1,0 +1,72 @@
+"""What generated code calls at run time: broadcasting undo, zeros, output checks.
+
+Everything here is small and cheap; scalar code paths never call it (the transformation proves
+when shapes agree and leaves the call out).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def unbroadcast(g: Any, x: Any) -> Any:
+    """Sum `g` over the axes that broadcasting added to `x`, giving `g` the shape of `x`."""
+    gshape = np.shape(g)
+    xshape = np.shape(x)
+    if gshape == xshape:
+        return g
+    if not xshape:
+        total = np.sum(g)
+        return total if isinstance(x, np.ndarray) else total.item() if isinstance(x, float) else total
+    lead = len(gshape) - len(xshape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(xshape) if n == 1 and gshape[i + lead] != 1
+    )
+    out = np.sum(g, axis=axes, keepdims=True) if axes else g
+    if lead:
+        out = out.reshape(out.shape[lead:])
+    return out
+
+
+def zeros_like(x: Any) -> Any:
+    """A zero of the same shape and type as `x` (0.0 for Python numbers)."""
+    if isinstance(x, np.ndarray):
+        return np.zeros_like(x)
+    if isinstance(x, np.generic):
+        return type(x)(0)
+    if isinstance(x, (tuple, list)):
+        return type(x)(zeros_like(v) for v in x)
+    if isinstance(x, dict):
+        return {k: zeros_like(v) for k, v in x.items()}
+    return 0.0
+
+
+def as_sequence(xs: Any) -> Any:
+    """Something indexable with the items of `xs` (lists, tuples and arrays pass unchanged)."""
+    if isinstance(xs, (list, tuple, np.ndarray, range, str)):
+        return xs
+    return list(xs)
+
+
+class NonScalarOutput(TypeError):
+    """`grad` was asked for the gradient of a function whose value is not a scalar."""
+
+
+def scalar_output(value: Any, name: str, where: str) -> Any:
+    """Return `value` if it is a scalar; else raise a clear error naming the function."""
+    if np.ndim(value) == 0 and not isinstance(value, (tuple, list, dict)):
+        return value
+    shape = np.shape(value) if not isinstance(value, (tuple, list, dict)) else type(value).__name__
+    raise NonScalarOutput(
+        f"grad needs a scalar-valued function, but {name} ({where}) returned a value of shape "
+        f"{shape}; use adgen.vjp with a cotangent, or adgen.jacobian, for non-scalar outputs"
+    )
+
+
+def sign(x: Any) -> Any:
+    """-1, 0 or 1 like `numpy.sign`, without NumPy's overhead for Python numbers."""
+    if isinstance(x, (float, int)):
+        return (x > 0) - (x < 0)
+    return np.sign(x)

@@ -70,3 +70,49 @@ def sign(x: Any) -> Any:
     if isinstance(x, (float, int)):
         return (x > 0) - (x < 0)
     return np.sign(x)
+
+
+def _zeros_structure(x: Any) -> Any:
+    if isinstance(x, tuple):
+        return [zeros_like(v) for v in x]
+    if isinstance(x, list):
+        return [zeros_like(v) for v in x]
+    return zeros_like(x)
+
+
+def add_at(acc: Any, x: Any, index: Any, g: Any) -> Any:
+    """Add `g` into `acc[index]` in place (`acc` is owned by the caller); returns `acc`.
+
+    A 0.0 `acc` (a zero not materialised yet) becomes zeros shaped like `x` first. Repeated
+    integer indices accumulate (`numpy.add.at`), as the adjoint of a gather must.
+    """
+    if not isinstance(acc, (np.ndarray, list, dict)):
+        acc = _zeros_structure(x)
+    if isinstance(acc, np.ndarray):
+        if isinstance(index, (int, np.integer, slice)) or index is None or index is Ellipsis:
+            acc[index] += g
+        else:
+            np.add.at(acc, index, g)
+    else:
+        acc[index] = acc[index] + g
+    return acc
+
+
+def owned_copy(acc: Any) -> Any:
+    """A copy of an adjoint that another adjoint may share, so it can be updated in place."""
+    if isinstance(acc, np.ndarray):
+        return acc.copy()
+    if isinstance(acc, list):
+        return list(acc)
+    if isinstance(acc, dict):
+        return dict(acc)
+    return acc
+
+
+def shaped_like(g: Any, x: Any) -> Any:
+    """`g`, materialised with the shape of `x` when it is still a scalar zero."""
+    if isinstance(x, np.ndarray) and np.shape(g) != x.shape:
+        return np.zeros_like(x) + g
+    if isinstance(x, tuple) and isinstance(g, list):
+        return tuple(g)
+    return g

@@ -1,0 +1,189 @@
+"""Facts about a trace that the derivative generators need.
+
+- *Activity*: a variable is active when it is varied (depends differentiably on a `wrt`
+  parameter) and useful (the returned value depends differentiably on it). Only active
+  variables get tangents and adjoints. The analysis is flow-insensitive: a name is active if
+  any of its assignments makes it so.
+- *Kinds*: which variables are certainly 0-d (Python numbers, NumPy scalars), given which
+  parameters are. Adjoints of broadcasting operations skip `unbroadcast` where every operand
+  is 0-d, so scalar code pays nothing for array generality.
+- Small helpers over the lowered grammar: what an rhs reads, which primitive it applies.
+
+All walks are iterative over statement lists; fixed points iterate over flat edge lists.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterator
+from typing import Any
+
+import gast
+
+from adgen.lower import Method, atom_names
+from adgen.rules import lookup
+
+NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "real_dtype"}
+
+
+def statements(body: list[gast.AST]) -> Iterator[gast.AST]:
+    """Every statement of a body, nested ones included, in program order."""
+    stack = [iter(body)]
+    while stack:
+        for s in stack[-1]:
+            yield s
+            if isinstance(s, (gast.If, gast.For, gast.While)):
+                stack.append(iter(s.orelse))
+                stack.append(iter(s.body))
+                break
+        else:
+            stack.pop()
+
+
+def primitive(rhs: gast.AST) -> Any:
+    """The callable (or method key) an rhs applies, None for plain data movement."""
+    fn = getattr(rhs, "adgen_fn", None)
+    if isinstance(fn, Method):
+        return fn.key
+    return fn
+
+
+def differentiable(rhs: gast.AST) -> bool:
+    """Whether the value of `rhs` can carry a derivative of its operands."""
+    if isinstance(rhs, gast.Compare) or isinstance(rhs, gast.JoinedStr):
+        return False
+    if isinstance(rhs, gast.Attribute) and rhs.attr in NONDIFF_ATTRIBUTES:
+        return False
+    if isinstance(rhs, (gast.BinOp, gast.UnaryOp, gast.Call, gast.Attribute)):
+        fn = primitive(rhs)
+        if fn is operator.not_:
+            return False
+        rule = lookup(fn) if fn is not None and not getattr(rhs, "adgen_global", False) else None
+        if getattr(rhs, "adgen_global", False):
+            return False
+        return not (rule is not None and rule.nondifferentiable)
+    return True
+
+
+def data_reads(rhs: gast.AST) -> list[str]:
+    """Local names whose value flows into `rhs` (not indices, not callee names)."""
+    if isinstance(rhs, gast.Subscript):
+        return atom_names(rhs.value)
+    if isinstance(rhs, gast.Call):
+        names = [n for a in rhs.args for n in atom_names(a)]
+        names += [n for k in rhs.keywords for n in atom_names(k.value)]
+        if isinstance(rhs.func, gast.Attribute):
+            names += atom_names(rhs.func.value)
+        return names
+    if isinstance(rhs, gast.Attribute) and getattr(rhs, "adgen_global", False):
+        return []
+    return atom_names(rhs)
+
+
+def _edges(body: list[gast.AST]) -> tuple[list[tuple[str, str]], set[str]]:
+    """Differentiable data-flow edges (source, target) and the returned names."""
+    edges: list[tuple[str, str]] = []
+    returned: set[str] = set()
+    for s in statements(body):
+        if isinstance(s, gast.Assign):
+            target = s.targets[0]
+            if isinstance(target, gast.Name):
+                if differentiable(s.value):
+                    edges += [(r, target.id) for r in data_reads(s.value)]
+            else:
+                edges += [(r, target.value.id) for r in atom_names(s.value)]
+        elif isinstance(s, gast.Expr) and isinstance(s.value.func, gast.Attribute):
+            receiver = s.value.func.value
+            if isinstance(receiver, gast.Name):
+                edges += [(r, receiver.id) for r in data_reads(s.value) if r != receiver.id]
+        elif isinstance(s, gast.Return):
+            returned.update(atom_names(s.value))
+    return edges, returned
+
+
+def _closure(seeds: set[str], edges: list[tuple[str, str]]) -> set[str]:
+    reached = set(seeds)
+    changed = True
+    while changed:
+        changed = False
+        for a, b in edges:
+            if a in reached and b not in reached:
+                reached.add(b)
+                changed = True
+    return reached
+
+
+def active_names(body: list[gast.AST], wrt: list[str],
+                 returned_too: tuple[str, ...] = ()) -> set[str]:
+    """Names that are both varied (from `wrt`) and useful (to the returned value)."""
+    edges, returned = _edges(body)
+    returned |= set(returned_too)
+    varied = _closure(set(wrt), edges)
+    useful = _closure(returned, [(b, a) for a, b in edges])
+    return varied & useful
+
+
+def scalar_names(body: list[gast.AST], params: list[str], scalar_params: set[str]) -> set[str]:
+    """Names certainly 0-d everywhere, assuming `scalar_params` are (greatest fixed point)."""
+    assigns: list[tuple[str, gast.AST | None]] = []
+    for s in statements(body):
+        if isinstance(s, gast.Assign):
+            t = s.targets[0]
+            assigns.append((t.id if isinstance(t, gast.Name) else t.value.id,
+                            s.value if isinstance(t, gast.Name) else None))
+        elif isinstance(s, gast.For):
+            assigns.append((s.target.id, gast.Constant(value=0, kind=None)))
+        elif isinstance(s, gast.Expr) and isinstance(s.value.func, gast.Attribute):
+            receiver = s.value.func.value
+            if isinstance(receiver, gast.Name):
+                assigns.append((receiver.id, None))
+    scalar = set(scalar_params) | {n for n, _ in assigns}
+    scalar -= set(params) - set(scalar_params)
+    changed = True
+    while changed:
+        changed = False
+        for target, rhs in assigns:
+            if target in scalar and (rhs is None or not rhs_is_scalar(rhs, scalar)):
+                scalar.discard(target)
+                changed = True
+    return scalar
+
+
+def rhs_is_scalar(rhs: gast.AST, scalar: set[str]) -> bool:
+    """Whether `rhs` certainly evaluates to a 0-d value."""
+    if isinstance(rhs, gast.Constant):
+        return isinstance(rhs.value, (int, float)) and not isinstance(rhs.value, bool) or (
+            isinstance(rhs.value, bool))
+    if isinstance(rhs, gast.Name):
+        return rhs.id in scalar
+    if isinstance(rhs, gast.Compare):
+        return all(rhs_is_scalar(x, scalar) for x in [rhs.left, *rhs.comparators])
+    if isinstance(rhs, (gast.BinOp, gast.UnaryOp)):
+        return all(n in scalar for n in atom_names(rhs)) and all(
+            not isinstance(c, gast.Constant) or rhs_is_scalar(c, scalar)
+            for c in gast.iter_child_nodes(rhs))
+    if isinstance(rhs, gast.Call):
+        fn = primitive(rhs)
+        if fn in (len, int, float, round, bool):
+            return True
+        rule = lookup(fn) if fn is not None else None
+        if rule is not None and rule.scalar_result:
+            return True
+        if fn in (abs, min, max) or type(fn).__name__ == "ufunc":
+            return bool(rhs.args) and all(
+                rhs_is_scalar(a, scalar) for a in rhs.args) and not rhs.keywords
+    return False
+
+
+def call_parts(rhs: gast.AST) -> tuple[list[gast.AST], dict[str, gast.AST]]:
+    """The positional and keyword atoms a primitive rhs applies its primitive to."""
+    if isinstance(rhs, gast.BinOp):
+        return [rhs.left, rhs.right], {}
+    if isinstance(rhs, gast.UnaryOp):
+        return [rhs.operand], {}
+    if isinstance(rhs, gast.Attribute):
+        return [rhs.value], {}
+    args = list(rhs.args)
+    if isinstance(primitive(rhs), str):
+        args.insert(0, rhs.func.value)
+    return args, {k.arg: k.value for k in rhs.keywords}

@@ -1,0 +1,146 @@
+"""adgen's public API: gradients, tangents, adjoints, derivative operators, source.
+
+Each operator returns a function. Where the generated derivative already has the calling
+convention asked for (`jvp`, reverse-mode `grad`, `value_and_grad`, `vjp`), that generated
+function is returned itself: calling it costs nothing beyond the derivative code.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from adgen import transform
+from adgen.errors import DifferentiationError
+
+Wrt = int | str | tuple[int | str, ...]
+
+
+def _decorator(op: Callable[..., Any]) -> Callable[..., Any]:
+    """Let `op` be used as `op(f, ...)`, `@op` and `@op(wrt=...)`."""
+
+    @functools.wraps(op)
+    def wrapper(f: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if f is None or not callable(f):
+            if f is not None:
+                args = (f, *args)
+            return lambda g: op(g, *args, **kwargs)
+        return op(f, *args, **kwargs)
+
+    return wrapper
+
+
+def _check_mode(mode: str, allowed: tuple[str, ...]) -> None:
+    if mode not in allowed:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, allowed))}, not {mode!r}")
+
+
+@_decorator
+def jvp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
+    """Forward mode: `(*args, *tangents) -> (value, output_tangent)`, one tangent per wrt."""
+    return transform.derivative(f, wrt, "jvp")
+
+
+@_decorator
+def vjp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
+    """Reverse mode: `(*args, cotangent) -> (value, gradients)`; works for array outputs."""
+    return transform.derivative(f, wrt, "vjp")
+
+
+@_decorator
+def grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse") -> Callable[..., Any]:
+    """The gradient of scalar-valued `f` with respect to the parameters `wrt` names.
+
+    A single `wrt` (index or name) gives one gradient shaped like its argument; a tuple gives a
+    tuple. `mode="forward"` computes the same numbers with tangents, one pass per input entry.
+    """
+    _check_mode(mode, ("reverse", "forward"))
+    if mode == "forward":
+        return _forward_grad(f, wrt)
+    return transform.derivative(f, wrt, "grad")
+
+
+@_decorator
+def value_and_grad(f: Callable[..., Any], wrt: Wrt = 0,
+                   mode: str = "reverse") -> Callable[..., Any]:
+    """Like `grad`, but returns `(value, gradient)`."""
+    _check_mode(mode, ("reverse", "forward"))
+    if mode == "forward":
+        g = _forward_grad(f, wrt, with_value=True)
+        return g
+    return transform.derivative(f, wrt, "value_and_grad")
+
+
+def _basis(x: Any) -> Any:
+    """Unit tangents for every entry of `x`, and how to assemble the results."""
+    if isinstance(x, np.ndarray):
+        dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
+        for i in range(x.size):
+            e = np.zeros(x.size, dtype=dtype)
+            e[i] = 1
+            yield e.reshape(x.shape)
+    else:
+        yield 1.0
+
+
+def _zero(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return np.zeros_like(x, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else float)
+    return 0.0
+
+
+def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> Callable[..., Any]:
+    tangent_fn = transform.derivative(f, wrt, "jvp")
+    names, single = transform.wrt_names(transform.get_trace(f), wrt)
+    params = transform.get_trace(f).params
+    positions = [params.index(n) for n in names]
+
+    def forward_grad(*args: Any) -> Any:
+        zeros = [_zero(args[p]) for p in positions]
+        grads = []
+        value = None
+        for k, p in enumerate(positions):
+            x = args[p]
+            entries = []
+            for e in _basis(x):
+                tangents = list(zeros)
+                tangents[k] = e
+                value, t = tangent_fn(*args, *tangents)
+                _require_scalar(value, f)
+                entries.append(t)
+            if isinstance(x, np.ndarray):
+                grads.append(np.array(entries, dtype=_zero(x).dtype).reshape(x.shape))
+            else:
+                grads.append(entries[0])
+        if value is None:
+            value = f(*args)
+        out = grads[0] if single else tuple(grads)
+        return (value, out) if with_value else out
+
+    forward_grad.__adgen__ = tangent_fn.__adgen__
+    return forward_grad
+
+
+def _require_scalar(value: Any, f: Any) -> None:
+    if np.ndim(value) != 0:
+        raise DifferentiationError(
+            f"grad needs a scalar-valued function, but {getattr(f, '__name__', f)} returned a "
+            f"value of shape {np.shape(value)}; use adgen.vjp or adgen.jacobian instead"
+        )
+
+
+def source(g: Callable[..., Any]) -> str:
+    """The generated source of a function adgen produced."""
+    meta = getattr(g, "__adgen__", None)
+    if meta is None:
+        raise DifferentiationError(f"{g!r} was not generated by adgen; use adgen.trace(f) for "
+                                   "the evaluation trace of a function of your own")
+    return meta.source
+
+
+def trace(f: Callable[..., Any]) -> str:
+    """The evaluation trace of `f` (one operation per assignment) as Python source."""
+    return transform.trace_source(f)

@@ -1,0 +1,147 @@
+"""Assemble a reverse-mode function: forward sweep, seed, reverse sweep, gradients.
+
+Also decides the saves the sweeps need (only values the reverse sweep reads and the primal
+overwrote), creates the per-call stack when a loop saves anything, and cleans up: copies and
+constants are propagated and dead statements dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gast
+
+from adgen import runtime, simplify
+from adgen.analysis import primitive
+from adgen.errors import where
+from adgen.lower import Trace, assign, const, name
+from adgen.reverse import LoopInit, Reverse, Save
+from adgen.rules import lookup
+
+_PURE_HELPERS = (runtime.unbroadcast, runtime.zeros_like, runtime.add_at, runtime.owned_copy,
+                 runtime.shaped_like, runtime.sign, reversed, range)
+
+
+def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str,
+             result: gast.AST) -> list[gast.FunctionDef]:
+    ctx = rev.ctx
+    fname = f"{trace.parsed.name}_{kind}"
+    body = trace.node.body
+    forward = rev.forward(body)
+    r_active = ctx.is_active(result)
+    params = list(trace.params)
+    seed: list[gast.AST] = []
+    if r_active:
+        r_bar = ctx.namer.bar(result.id)
+        rev.state.add(result.id)
+        if kind == "vjp":
+            params.append(r_bar)
+        else:
+            seed.append(assign(r_bar, const(1.0), None))
+    elif kind == "vjp":
+        params.append(ctx.namer.fresh("cotangent"))
+    reverse = rev.reverse(body)
+    grads = [_gradient(rev, w) for w in wrt]
+    reads = _reads(reverse + grads) & rev.primal
+    value = result
+    tail: list[gast.AST] = []
+    if kind != "vjp" and not _certainly_scalar(ctx, result):
+        check = ctx.call("scalar_output", runtime.scalar_output, [
+            result, const(trace.parsed.name), const(where(trace.parsed.filename,
+                                                          trace.node.adgen_line))])
+        tail.append(gast.Expr(value=check))
+    needs_stack = _decide_saves(rev, reads)
+    if kind != "grad" and isinstance(result, gast.Name) and any(
+            s.var == result.id and s.rev for s in rev.saves.values()):
+        value = name(ctx.namer.fresh("value"))
+        tail.append(assign(value.id, result, None))
+    out_grads = grads[0] if single else gast.Tuple(elts=grads, ctx=gast.Load())
+    returned = out_grads if kind == "grad" else gast.Tuple(elts=[value, out_grads],
+                                                           ctx=gast.Load())
+    stack = [assign(rev.stack, gast.List(elts=[], ctx=gast.Load()), None)] if needs_stack else []
+    full = _flatten(stack + forward + tail + seed + reverse) + [gast.Return(value=returned)]
+    full = simplify.propagate(full, protect={value.id} if isinstance(value, gast.Name) else set())
+    full = simplify.drop_dead(full, lambda rhs: _pure(ctx, rhs))
+    args = gast.arguments(args=[name(p, gast.Param()) for p in params], posonlyargs=[],
+                          vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+    fn = gast.FunctionDef(name=fname, args=args, body=full, decorator_list=[], returns=None,
+                          type_comment=None, type_params=[])
+    return [fn]
+
+
+def _certainly_scalar(ctx: Any, atom: gast.AST) -> bool:
+    if isinstance(atom, gast.Constant):
+        return isinstance(atom.value, (int, float))
+    return isinstance(atom, gast.Name) and atom.id in ctx.scalar
+
+
+def _gradient(rev: Reverse, w: str) -> gast.AST:
+    ctx = rev.ctx
+    if w not in rev.state:
+        return ctx.zero_for(w)
+    g = name(ctx.namer.bar(w))
+    if w not in ctx.scalar and (w in rev.filled or w in rev.scattered):
+        return ctx.call("shaped_like", runtime.shaped_like, [g, name(w)])
+    return g
+
+
+def _reads(stmts: list[Any]) -> set[str]:
+    from adgen.reverse import _loads
+
+    return _loads(stmts)
+
+
+def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
+    """Fill in the save placeholders the reverse sweep needs; True when a stack is used."""
+    needs_stack = False
+    for record in rev.saves.values():
+        if record.var not in reads or not record.defined:
+            continue
+        _fill_save(rev, record)
+        needs_stack |= record.in_loop
+    for init, saves in rev.loop_inits:
+        init.names = sorted({s.var for s in saves if s.fwd and s.var not in init.defined})
+    return needs_stack
+
+
+def _fill_save(rev: Reverse, record: Save) -> None:
+    var = record.var
+    if record.in_loop:
+        push = gast.Call(func=gast.Attribute(value=name(rev.stack), attr="append",
+                                             ctx=gast.Load()), args=[name(var)], keywords=[])
+        pop = gast.Call(func=gast.Attribute(value=name(rev.stack), attr="pop",
+                                            ctx=gast.Load()), args=[], keywords=[])
+        record.fwd.append(gast.Expr(value=push))
+        record.rev.append(assign(var, pop, None))
+    else:
+        saved = rev.namer.saved(var)
+        record.fwd.append(assign(saved, name(var), None))
+        record.rev.append(assign(var, name(saved), None))
+
+
+def _flatten(stmts: list[Any]) -> list[gast.AST]:
+    out: list[gast.AST] = []
+    for s in stmts:
+        if isinstance(s, list):
+            out.extend(_flatten(s))
+        elif isinstance(s, LoopInit):
+            out.extend(assign(v, const(None), None) for v in s.names)
+        else:
+            if isinstance(s, (gast.If, gast.For, gast.While)):
+                s.body = _flatten(s.body) or [gast.Pass()]
+                s.orelse = _flatten(s.orelse)
+            out.append(s)
+    return out
+
+
+def _pure(ctx: Any, rhs: gast.AST) -> bool:
+    if isinstance(rhs, gast.Call):
+        fn = primitive(rhs)
+        if fn is None and isinstance(rhs.func, gast.Name):
+            fn = ctx.bindings.names.get(rhs.func.id)
+        if fn is None or isinstance(fn, str) and lookup(fn) is None:
+            return False
+        return any(fn is h for h in _PURE_HELPERS) or (not isinstance(fn, str)
+                                                       and lookup(fn) is not None) or (
+            isinstance(fn, str) and lookup(fn) is not None)
+    return not isinstance(rhs, gast.JoinedStr)

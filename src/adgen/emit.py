@@ -1,0 +1,132 @@
+"""Write generated trees as Python source with comments, and compile them.
+
+The only module that imports astor: it prints simple statements and expressions; this module
+prints the block structure itself so that each group of statements can carry a comment with
+the user's source line it came from. The source is compiled inside a small factory function
+whose parameters are the objects the generated code refers to (`math`, `np`, runtime
+helpers, closure values of the user's function), so nothing is injected into the user's
+module globals; the full text is registered in `linecache` under a stable file name, so
+tracebacks, `inspect.getsource` and pdb show the generated lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import linecache
+from dataclasses import dataclass, field
+from typing import Any
+
+import astor
+import gast
+
+
+@dataclass
+class Generated:
+    """What adgen remembers about a function it generated (found as `fn.__adgen__`)."""
+
+    source: str
+    filename: str
+    bindings: dict[str, Any]
+    kind: str
+    original: Any = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _expr(node: gast.AST) -> str:
+    return astor.to_source(gast.gast_to_ast(node)).strip()
+
+
+def _comment(stmt: gast.AST, lines: dict[int, str]) -> str | None:
+    line = getattr(stmt, "adgen_line", None)
+    if not line or line not in lines:
+        return None
+    prefix = "adjoint of line" if getattr(stmt, "adgen_adjoint", False) else "line"
+    return f"# {prefix} {line}: {lines[line].strip()}"
+
+
+class _Printer:
+    def __init__(self, lines: dict[int, str]) -> None:
+        self.lines = lines
+        self.out: list[str] = []
+        self.last: str | None = None
+
+    def block(self, body: list[gast.AST], depth: int) -> None:
+        self.last = None
+        for s in body:
+            self.stmt(s, depth)
+
+    def stmt(self, s: gast.AST, depth: int) -> None:
+        pad = "    " * depth
+        comment = _comment(s, self.lines)
+        if comment and comment != self.last:
+            self.out.append(pad + comment)
+        self.last = comment or self.last
+        if isinstance(s, gast.If):
+            self.out.append(f"{pad}if {_expr(s.test)}:")
+            self.block(s.body or [gast.Pass()], depth + 1)
+            self.orelse(s.orelse, depth)
+        elif isinstance(s, gast.For):
+            self.out.append(f"{pad}for {_expr(s.target)} in {_expr(s.iter)}:")
+            self.block(s.body or [gast.Pass()], depth + 1)
+            self.orelse(s.orelse, depth)
+        elif isinstance(s, gast.While):
+            self.out.append(f"{pad}while {_expr(s.test)}:")
+            self.block(s.body or [gast.Pass()], depth + 1)
+            self.orelse(s.orelse, depth)
+        elif isinstance(s, gast.FunctionDef):
+            self.function(s, depth)
+        else:
+            text = astor.to_source(gast.gast_to_ast(s)).rstrip("\n")
+            self.out.extend(pad + t for t in text.split("\n"))
+        self.last = comment or self.last
+
+    def orelse(self, body: list[gast.AST], depth: int) -> None:
+        if body:
+            self.out.append("    " * depth + "else:")
+            self.block(body, depth + 1)
+        self.last = None
+
+    def function(self, fn: gast.FunctionDef, depth: int) -> None:
+        args = fn.args
+        params = [a.id for a in args.args]
+        defaults = [_expr(d) for d in args.defaults]
+        shown = params[: len(params) - len(defaults)] + [
+            f"{p}={d}" for p, d in zip(params[len(params) - len(defaults):], defaults,
+                                       strict=True)
+        ]
+        doc = getattr(fn, "adgen_doc", None)
+        self.out.append("    " * depth + f"def {fn.name}({', '.join(shown)}):")
+        if doc:
+            self.out.append("    " * (depth + 1) + f'"""{doc}"""')
+        self.block(fn.body or [gast.Pass()], depth + 1)
+
+
+def to_source(functions: list[gast.FunctionDef], lines: dict[int, str]) -> str:
+    """The source of generated functions, with source-line comments."""
+    printer = _Printer(lines)
+    for i, fn in enumerate(functions):
+        if i:
+            printer.out.append("")
+        printer.function(fn, 0)
+    return "\n".join(printer.out) + "\n"
+
+
+def compile_functions(source: str, main: str, bindings: dict[str, Any],
+                      user_globals: dict[str, Any], label: str, kind: str) -> Any:
+    """Compile generated source; return its function `main` with `__adgen__` metadata."""
+    params = sorted(bindings)
+    body = "".join("    " + line + "\n" if line else "\n" for line in source.split("\n"))
+    names = [line[4:line.index("(")] for line in source.split("\n") if line.startswith("def ")]
+    text = (f"def _adgen_factory({', '.join(params)}):\n{body}"
+            f"    return {main}, ({', '.join(names)},)\n")
+    digest = hashlib.sha1(text.encode()).hexdigest()[:10]
+    filename = f"<adgen {label} {kind} {digest}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    code = compile(text, filename, "exec")
+    scope: dict[str, Any] = {}
+    exec(code, user_globals, scope)
+    fn, siblings = scope["_adgen_factory"](*(bindings[p] for p in params))
+    everything = dict(bindings)
+    everything.update({f.__name__: f for f in siblings})
+    fn.__adgen__ = Generated(source, filename, everything, kind)
+    return fn

@@ -1,0 +1,173 @@
+"""Read a Python function's source into a gast tree, with what its names refer to.
+
+This is the only module that touches `inspect`. It returns a `Parsed` record: the function's
+`FunctionDef` (decorators stripped, line numbers those of the user's file, column offsets those
+of the file too), the file name and source lines (for error messages and the comments of the
+generated code), and the namespace in which the function's free names resolve: its globals,
+its closure cells and the builtins. A lambda becomes a `FunctionDef` whose body returns the
+lambda's expression. Functions adgen generated carry their own source and namespace.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import linecache
+import textwrap
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+import gast
+
+from adgen.errors import DifferentiationError
+
+
+@dataclass
+class Parsed:
+    """A function's tree and everything needed to resolve its names and report errors."""
+
+    node: gast.FunctionDef
+    name: str
+    filename: str
+    lines: dict[int, str]
+    globals: dict[str, Any]
+    closure: dict[str, Any] = field(default_factory=dict)
+    function: Any = None
+
+    def resolve(self, name: str) -> tuple[bool, Any]:
+        """(found, value) for a free name: closure, then globals, then builtins."""
+        if name in self.closure:
+            return True, self.closure[name]
+        if name in self.globals:
+            return True, self.globals[name]
+        if hasattr(builtins, name):
+            return True, getattr(builtins, name)
+        return False, None
+
+
+def parse_function(fn: Any) -> Parsed:
+    """Parse `fn` (a plain function, a lambda, or a function adgen generated)."""
+    if isinstance(fn, types.MethodType):
+        raise DifferentiationError(
+            f"cannot differentiate the bound method {fn.__qualname__}: methods of classes are not "
+            "supported; write a plain function that takes the parameters explicitly"
+        )
+    meta = getattr(fn, "__adgen__", None)
+    if meta is not None:
+        return _parse_generated(fn, meta)
+    if not isinstance(fn, types.FunctionType):
+        raise DifferentiationError(
+            f"cannot read the source of {fn!r}: adgen differentiates Python functions written in "
+            "Python source; builtins and C functions need a registered rule instead"
+        )
+    code = fn.__code__
+    if fn.__name__ == "<lambda>":
+        node, lines = _lambda_node(fn)
+    else:
+        node, lines = _def_node(fn)
+    node.decorator_list = []
+    return Parsed(node, _name(fn), code.co_filename, lines, fn.__globals__, _closure(fn), fn)
+
+
+def _name(fn: Any) -> str:
+    return "lambda_" if fn.__name__ == "<lambda>" else fn.__name__
+
+
+def _closure(fn: Any) -> dict[str, Any]:
+    cells = fn.__closure__ or ()
+    out = {}
+    for name, cell in zip(fn.__code__.co_freevars, cells, strict=True):
+        try:
+            out[name] = cell.cell_contents
+        except ValueError:  # an empty cell: the name is not bound yet
+            continue
+    return out
+
+
+def _source_lines(fn: Any) -> tuple[list[str], int]:
+    try:
+        return inspect.getsourcelines(fn)
+    except (OSError, TypeError) as exc:
+        raise DifferentiationError(
+            f"cannot read the source of {fn.__qualname__} ({fn.__code__.co_filename}): {exc}. "
+            "adgen needs the function's source file (functions typed at an interactive prompt "
+            "or built with exec have none)"
+        ) from None
+
+
+def _def_node(fn: Any) -> tuple[gast.FunctionDef, dict[int, str]]:
+    lines, start = _source_lines(fn)
+    text = "".join(lines)
+    dedented = textwrap.dedent(text)
+    indent = len(lines[0]) - len(lines[0].lstrip())
+    tree = gast.parse(dedented)
+    node = tree.body[0]
+    if isinstance(node, gast.AsyncFunctionDef):
+        return node, _numbered(lines, start)  # lower.py reports it as unsupported
+    _shift(node, start - 1, indent)
+    return node, _numbered(lines, start)
+
+
+def _numbered(lines: list[str], start: int) -> dict[int, str]:
+    return {start + i: line.rstrip("\n") for i, line in enumerate(lines)}
+
+
+def _shift(node: gast.AST, dline: int, dcol: int) -> None:
+    for sub in gast.walk(node):
+        if hasattr(sub, "lineno") and sub.lineno is not None:
+            sub.lineno += dline
+            if getattr(sub, "end_lineno", None) is not None:
+                sub.end_lineno += dline
+            if getattr(sub, "col_offset", None) is not None:
+                sub.col_offset += dcol
+
+
+def _lambda_node(fn: Any) -> tuple[gast.FunctionDef, dict[int, str]]:
+    code = fn.__code__
+    filename = code.co_filename
+    _source_lines(fn)  # raises the clear error when there is no source at all
+    all_lines = linecache.getlines(filename, fn.__globals__)
+    tree = gast.parse("".join(all_lines))
+    params = list(code.co_varnames[: code.co_argcount])
+    found = [
+        n for n in gast.walk(tree)
+        if isinstance(n, gast.Lambda) and n.lineno == code.co_firstlineno
+        and [a.id for a in n.args.args] == params
+    ]
+    if len(found) != 1:
+        raise DifferentiationError(
+            f"cannot tell which lambda on {filename}:{code.co_firstlineno} to differentiate; "
+            "assign it to a name with `def` instead"
+        )
+    lam = found[0]
+    ret = gast.Return(value=lam.body)
+    gast.copy_location(ret, lam.body)
+    node = gast.FunctionDef(
+        name="lambda_", args=lam.args, body=[ret], decorator_list=[], returns=None,
+        type_comment=None, type_params=[],
+    )
+    gast.copy_location(node, lam)
+    lines = {i + 1: line.rstrip("\n") for i, line in enumerate(all_lines)}
+    return node, lines
+
+
+def _parse_generated(fn: Any, meta: Any) -> Parsed:
+    tree = gast.parse(meta.source)
+    node = next(n for n in tree.body if isinstance(n, gast.FunctionDef) and n.name == fn.__name__)
+    lines = {i + 1: line for i, line in enumerate(meta.source.splitlines())}
+    return Parsed(node, fn.__name__, meta.filename, lines, fn.__globals__, dict(meta.bindings), fn)
+
+
+_TEMPLATES: dict[Any, gast.FunctionDef] = {}
+
+
+def template_ast(template: Any) -> gast.FunctionDef:
+    """The parsed (and cached) tree of a rule template function."""
+    node = _TEMPLATES.get(template)
+    if node is None:
+        lines, _ = inspect.getsourcelines(template)
+        node = gast.parse(textwrap.dedent("".join(lines))).body[0]
+        node.decorator_list = []
+        _TEMPLATES[template] = node
+    return node

@@ -1,0 +1,421 @@
+"""Reverse mode: a forward sweep, then the adjoint statements in reverse (eqs. 8.70–8.76).
+
+Stack replay. The forward sweep runs the primal statements; the reverse sweep runs each active
+step's adjoint statement in reverse order, and replays control flow backwards: an `if` tests
+the same (restored) condition again, a `for` over `range` walks the range backwards, a `while`
+runs its recorded trip count. The one invariant: when the reverse sweep reaches a statement,
+every primal variable it reads holds the value it had just after that statement ran. So a
+statement that overwrites a variable the reverse sweep reads saves the old value first
+(`_stack.append(x)` inside loops, a named copy `x_1 = x` elsewhere) and the reverse sweep puts
+it back right after that statement's adjoint. Nothing else is recorded: branch conditions and
+loop bounds are ordinary values restored like any other, so straight-line code records nothing
+at all.
+
+Adjoints are created by their first contribution (`a_bar = ...`) and accumulated after that
+(`a_bar = a_bar + ...`); a zero is only materialised where control flow merges paths that
+disagree. Indexed reads accumulate in place into adjoint arrays the sweep owns.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import gast
+
+from adgen import runtime, simplify
+from adgen.analysis import call_parts, differentiable, statements
+from adgen.generate import Context
+from adgen.lower import Trace, assign, const, name
+from adgen.structure import structure
+from adgen.templates import TemplateError, bind_call, fill, signature
+
+
+@dataclass
+class Save:
+    """A possible save/restore of `var` around one overwrite; decided once reads are known."""
+
+    var: str
+    in_loop: bool
+    defined: bool
+    fwd: list[gast.AST] = field(default_factory=list)
+    rev: list[gast.AST] = field(default_factory=list)
+
+
+@dataclass
+class LoopInit:
+    """Variables a loop's saves read before their first assignment: bound to None first."""
+
+    defined: set[str]
+    names: list[str] = field(default_factory=list)
+
+
+class Reverse:
+    """Builds the forward and reverse sweeps of a (structured) trace."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.namer = ctx.namer
+        self.saves: dict[int, Save] = {}
+        self.loop_inits: list[tuple[LoopInit, list[Save]]] = []
+        self.defined: set[str] = set(ctx.trace.params)
+        self.loop_depth = 0
+        self.state: set[str] = set()
+        self.owned: set[str] = set()
+        self.filled: set[str] = set()
+        self.counters: dict[int, str] = {}
+        self.primal = set(ctx.trace.locals) | {
+            s.targets[0].id for s in statements(ctx.trace.node.body)
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+        }
+        self._loop_saves: list[list[Save]] = []
+        self.scattered: set[str] = set()
+        self.stack = self.namer.fresh("_stack")
+
+    def bar(self, var: str) -> str:
+        return self.namer.bar(var)
+
+    # ------------------------------------------------------------------ forward sweep
+
+    def forward(self, body: list[gast.AST]) -> list[gast.AST]:
+        out: list[gast.AST] = []
+        for s in body:
+            out.extend(self.forward_stmt(s))
+        return out
+
+    def save(self, s: gast.AST, var: str) -> Save:
+        record = Save(var, self.loop_depth > 0, var in self.defined)
+        self.saves[id(s)] = record
+        if self._loop_saves:
+            self._loop_saves[-1].append(record)
+        return record
+
+    def forward_stmt(self, s: gast.AST) -> list[gast.AST]:
+        if isinstance(s, gast.Assign):
+            t = s.targets[0]
+            var = t.id if isinstance(t, gast.Name) else t.value.id
+            record = self.save(s, var)
+            self.defined.add(var)
+            return [record.fwd, s]
+        if isinstance(s, gast.If):
+            node = copy.copy(s)
+            before = set(self.defined)
+            node.body = self.forward(s.body) or [gast.Pass()]
+            after_body, self.defined = self.defined, before
+            node.orelse = self.forward(s.orelse)
+            self.defined |= after_body
+            return [node]
+        if isinstance(s, (gast.For, gast.While)):
+            return self.forward_loop(s)
+        if isinstance(s, gast.Expr) and isinstance(s.value.func, gast.Attribute):
+            receiver = s.value.func.value
+            if isinstance(receiver, gast.Name) and receiver.id in self.ctx.active:
+                raise self.ctx.error(s, f"reverse mode cannot differentiate the in-place "
+                                     f"`.{s.value.func.attr}()` on an active value yet")
+        return [s]
+
+    def forward_loop(self, s: gast.AST) -> list[gast.AST]:
+        init = LoopInit(set(self.defined))
+        node = copy.copy(s)
+        pre: list[gast.AST] = [init]
+        head_save = None
+        if isinstance(s, gast.For):
+            head_save = self.save(s, s.target.id)
+            pre.append(head_save.fwd)
+            self.defined.add(s.target.id)
+            if getattr(s, "adgen_counted", False):
+                counter = self.namer.temp("_n")
+                self.counters[id(s)] = counter
+                pre.extend(self.forward_stmt(assign(counter, const(0), s.adgen_line)))
+        else:
+            counter = self.namer.temp("_n")
+            self.counters[id(s)] = counter
+            zero_count = assign(counter, const(0), s.adgen_line)
+            pre.extend(self.forward_stmt(zero_count))
+        self.defined |= _assigned(s.body)
+        self.loop_depth += 1
+        self._loop_saves.append([])
+        body = self.forward(s.body)
+        if id(s) in self.counters:
+            counter = self.counters[id(s)]
+            bump = assign(counter, gast.BinOp(left=name(counter), op=gast.Add(),
+                                              right=const(1)), s.adgen_line)
+            body.insert(0, bump)
+        node.body = body
+        loop_saves = self._loop_saves.pop()
+        self.loop_depth -= 1
+        self.loop_inits.append((init, loop_saves))
+        node.orelse = self.forward(s.orelse)
+        return [*pre, node]
+
+    # ------------------------------------------------------------------ reverse sweep
+
+    def reverse(self, body: list[gast.AST]) -> list[gast.AST]:
+        out: list[gast.AST] = []
+        for s in reversed(body):
+            out.extend(self.reverse_stmt(s))
+        return out
+
+    def reverse_stmt(self, s: gast.AST) -> list[gast.AST]:
+        if isinstance(s, gast.Assign):
+            out = self.adjoint(s)
+            for stmt in out:
+                stmt.adgen_adjoint = True
+                stmt.adgen_line = s.adgen_line
+            return [*out, self.saves[id(s)].rev]
+        if isinstance(s, gast.If):
+            return self.reverse_if(s)
+        if isinstance(s, gast.For):
+            return self.reverse_for(s)
+        if isinstance(s, gast.While):
+            return self.reverse_while(s)
+        return []
+
+    def reverse_if(self, s: gast.If) -> list[gast.AST]:
+        state, owned = set(self.state), set(self.owned)
+        body = self.reverse(s.body)
+        state_body, owned_body = self.state, self.owned
+        self.state, self.owned = set(state), set(owned)
+        orelse = self.reverse(s.orelse)
+        body += self.fill(self.state - state_body, s)
+        orelse += self.fill(state_body - self.state, s)
+        self.state |= state_body
+        self.owned &= owned_body
+        if not _has_code(body) and not _has_code(orelse):
+            return []
+        node = gast.If(test=copy.deepcopy(s.test), body=body or [gast.Pass()], orelse=orelse)
+        return [node]
+
+    def fill(self, missing: set[str], s: gast.AST) -> list[gast.AST]:
+        """Zero adjoints that one path of a merge defines and the other does not."""
+        out = []
+        for var in sorted(missing):
+            self.filled.add(var)
+            out.append(assign(self.bar(var), const(0.0), getattr(s, "adgen_line", None)))
+        return out
+
+    def loop_body(self, s: gast.AST, body: list[gast.AST]) -> tuple[list[gast.AST], list]:
+        """Reverse a loop body until the adjoint state at its ends agrees (a fixed point)."""
+        after_state, after_owned = set(self.state), set(self.owned)
+        entry_state, entry_owned = set(after_state), set(after_owned)
+        for _ in range(6):
+            self.state, self.owned = set(entry_state), set(entry_owned)
+            rev = self.reverse(body)
+            out_state, out_owned = self.state, self.owned
+            new_state = entry_state | out_state
+            new_owned = entry_owned & out_owned
+            if new_state == entry_state and new_owned == entry_owned:
+                break
+            entry_state, entry_owned = new_state, new_owned
+        rev += self.fill(entry_state - out_state, s)
+        pre = self.fill(entry_state - after_state, s)
+        self.state, self.owned = entry_state, entry_owned
+        return rev, pre
+
+    def reverse_for(self, s: gast.For) -> list[gast.AST]:
+        after = self.reverse(s.orelse)
+        rev, pre = self.loop_body(s, s.body)
+        rng = copy.deepcopy(s.iter)
+        if id(s) in self.counters:
+            rng = gast.Subscript(value=rng, slice=gast.Slice(
+                lower=None, upper=name(self.counters[id(s)]), step=None), ctx=gast.Load())
+        reads_target = s.target.id in _loads(rev)
+        if reads_target:
+            rng = self.ctx.call("reversed", reversed, [rng])
+        out = list(after)
+        if _has_code(rev):
+            loop = gast.For(target=name(s.target.id, gast.Store()), iter=rng, body=rev,
+                            orelse=[], type_comment=None)
+            out += [*pre, loop]
+        out.append(self.saves[id(s)].rev)
+        return out
+
+    def reverse_while(self, s: gast.While) -> list[gast.AST]:
+        after = self.reverse(s.orelse)
+        rev, pre = self.loop_body(s, s.body)
+        counter = self.counters[id(s)]
+        out = list(after)
+        if _has_code(rev):
+            rng = self.ctx.call("range", range, [name(counter)])
+            loop = gast.For(target=name(self.namer.fresh("_"), gast.Store()), iter=rng,
+                            body=rev, orelse=[], type_comment=None)
+            out += [*pre, loop]
+        return out
+
+    # ------------------------------------------------------------------ adjoints of steps
+
+    def contribute(self, var: str, expr: gast.AST, line: Any) -> gast.AST:
+        bar = self.bar(var)
+        if var in self.state:
+            expr = gast.BinOp(left=name(bar), op=gast.Add(), right=expr)
+            self.owned.add(var)
+        else:
+            self.state.add(var)
+            self.owned.discard(var)
+        return assign(bar, expr, line)
+
+    def adjoint(self, s: gast.Assign) -> list[gast.AST]:
+        target = s.targets[0]
+        if isinstance(target, gast.Subscript):
+            if target.value.id in self.ctx.active:
+                raise self.ctx.error(s, "reverse mode does not support writing into an "
+                                     "active array or list yet; build a new value instead")
+            return []
+        var = target.id
+        if var not in self.ctx.active:
+            return []
+        if var not in self.state:
+            return []
+        y_bar = name(self.bar(var))
+        contributions = self.contributions(s, var, s.value, y_bar)
+        self.state.discard(var)
+        self.owned.discard(var)
+        out: list[gast.AST] = []
+        for atom_var, expr in contributions:
+            if expr is None:
+                continue
+            if isinstance(expr, _Scatter):
+                out.append(self.scatter(atom_var, expr, s.adgen_line))
+            else:
+                out.append(self.contribute(atom_var, expr, s.adgen_line))
+        return out
+
+    def scatter(self, var: str, sc: _Scatter, line: Any) -> gast.AST:
+        bar = self.bar(var)
+        acc: gast.AST = name(bar) if var in self.state else const(0.0)
+        if var in self.state and var not in self.owned:
+            acc = self.ctx.call("owned_copy", runtime.owned_copy, [acc])
+        call = self.ctx.call("add_at", runtime.add_at,
+                             [acc, name(var), copy.deepcopy(sc.index), sc.value])
+        self.state.add(var)
+        self.owned.add(var)
+        self.scattered.add(var)
+        return assign(bar, call, line)
+
+    def contributions(self, s: gast.Assign, var: str, rhs: gast.AST,
+                      y_bar: gast.AST) -> list[tuple[str, Any]]:
+        active = self.ctx.is_active
+        if not differentiable(rhs):
+            return []
+        if isinstance(rhs, gast.Name):
+            return [(rhs.id, y_bar)] if active(rhs) else []
+        if isinstance(rhs, gast.Constant) or getattr(rhs, "adgen_global", False):
+            return []
+        if isinstance(rhs, gast.Subscript):
+            if not active(rhs.value):
+                return []
+            return [(rhs.value.id, _Scatter(rhs.slice, y_bar))]
+        if isinstance(rhs, (gast.Tuple, gast.List)):
+            return [(e.id, gast.Subscript(value=y_bar, slice=const(i), ctx=gast.Load()))
+                    for i, e in enumerate(rhs.elts) if active(e)]
+        if isinstance(rhs, gast.Dict):
+            return [(v.id, gast.Subscript(value=y_bar, slice=copy.deepcopy(k), ctx=gast.Load()))
+                    for k, v in zip(rhs.keys, rhs.values, strict=True) if active(v)]
+        return self.rule_contributions(s, var, rhs, y_bar)
+
+    def rule_contributions(self, s: gast.Assign, var: str, rhs: gast.AST,
+                           y_bar: gast.AST) -> list[tuple[str, Any]]:
+        rule = self.ctx.rule(s, rhs)
+        if rule.adjoint is None:
+            raise self.ctx.error(s, f"{rule.name} has no adjoint rule (reverse mode)")
+        args, keywords = call_parts(rhs)
+        try:
+            values = bind_call(rule.adjoint, args, keywords, rule.name)
+            params, _, _ = signature(rule.adjoint)
+            values["y_bar"] = y_bar
+            values[_first_param(rule.adjoint)] = name(var)
+            keep = self._keep_unbroadcast(var, params, values)
+            expr = fill(rule.adjoint, values, self.ctx.bindings, keep)
+        except TemplateError as exc:
+            raise self.ctx.error(s, str(exc)) from None
+        parts = expr.elts if isinstance(expr, gast.Tuple) else [expr]
+        out = []
+        for param, part in zip(params, parts, strict=False):
+            atom = values[param]
+            if self.ctx.is_active(atom) and not _is_none(part):
+                out.append((atom.id, simplify.fold(part)))
+        return out
+
+    def _keep_unbroadcast(self, var: str, params: list[str], values: dict) -> Any:
+        scalar = self.ctx.scalar
+
+        def certainly_scalar(atom: gast.AST) -> bool:
+            if isinstance(atom, gast.Constant):
+                return isinstance(atom.value, (int, float))
+            return isinstance(atom, gast.Name) and atom.id in scalar
+
+        def keep(param: str) -> bool:
+            if var in scalar:
+                return False
+            others = [values[p] for p in params if p != param]
+            return not all(certainly_scalar(a) for a in others)
+
+        return keep
+
+
+@dataclass
+class _Scatter:
+    """An indexed contribution: `x_bar[index] += value`."""
+
+    index: gast.AST
+    value: gast.AST
+
+
+def _first_param(template: Any) -> str:
+    from adgen.parse import template_ast
+
+    return template_ast(template).args.args[0].id
+
+
+def _is_none(node: gast.AST) -> bool:
+    return isinstance(node, gast.Constant) and node.value is None
+
+
+def _assigned(stmts: list[gast.AST]) -> set[str]:
+    out: set[str] = set()
+    for s in statements(stmts):
+        if isinstance(s, gast.Assign):
+            t = s.targets[0]
+            out.add(t.id if isinstance(t, gast.Name) else t.value.id)
+        elif isinstance(s, gast.For):
+            out.add(s.target.id)
+    return out
+
+
+def _loads(stmts: list[Any]) -> set[str]:
+    out: set[str] = set()
+    for s in stmts:
+        if isinstance(s, list):
+            out |= _loads(s)
+        elif isinstance(s, gast.AST):
+            for n in gast.walk(s):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                    out.add(n.id)
+                for field_value in vars(n).values():
+                    if isinstance(field_value, list) and field_value and isinstance(
+                            field_value[0], list):
+                        out |= _loads(field_value)
+    return out
+
+
+def _has_code(stmts: list[Any]) -> bool:
+    return any(not isinstance(s, list) or s for s in stmts)
+
+
+# ---------------------------------------------------------------------- assembling
+
+
+def build_reverse(trace: Trace, wrt: list[str], single: bool, kind: str,
+                  scalar_params: frozenset[str]) -> tuple[list[gast.FunctionDef], Context]:
+    """The reverse-mode function(s) of a trace: `grad`, `value_and_grad` or `vjp`."""
+    from adgen.assemble import assemble
+
+    from adgen.transform import context
+
+    body, result = structure(trace)
+    trace.node.body = body
+    returned = (result.id,) if isinstance(result, gast.Name) else ()
+    ctx = context(trace, wrt, set(scalar_params), returned)
+    rev = Reverse(ctx)
+    return assemble(rev, trace, wrt, single, kind, result), ctx

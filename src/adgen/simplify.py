@@ -1,0 +1,229 @@
+"""Algebraic clean-up of generated expressions and statements.
+
+- `fold_zeros`: symbolic zero tangents vanish (`a * 0` → 0, `x + 0` → x, `0 - x` → -x).
+- `fold`: identities on constants (`1.0 * x` → x, `x ** 1` → x, `2 - 1` → 1).
+- `drop_dead`: assignments whose value nothing reads are removed (pure right-hand sides only).
+- `propagate_copies`: `a = b` followed by reads of `a` reads `b` instead, within a block,
+  while neither is reassigned.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import gast
+
+from adgen.templates import ZERO, is_zero
+
+_FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+             gast.Div: operator.truediv, gast.Pow: operator.pow}
+
+
+def _num(node: gast.AST) -> Any:
+    if isinstance(node, gast.Constant) and type(node.value) in (int, float):
+        return node.value
+    return None
+
+
+def _neg(node: gast.AST) -> gast.AST:
+    if _num(node) is not None:
+        return gast.Constant(value=-node.value, kind=None)
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        return node.operand
+    return gast.UnaryOp(op=gast.USub(), operand=node)
+
+
+class _Fold(gast.NodeTransformer):
+    """Bottom-up folding of zeros, ones and constant arithmetic."""
+
+    def visit_BinOp(self, node: gast.BinOp) -> gast.AST:
+        self.generic_visit(node)
+        a, b, op = node.left, node.right, type(node.op)
+        za, zb = is_zero(a), is_zero(b)
+        if op in (gast.Mult, gast.MatMult) and (za or zb):
+            return _zero_like(node)
+        if op is gast.Div and za:
+            return _zero_like(node)
+        if op is gast.Add and (za or zb):
+            return b if za else a
+        if op is gast.Sub and (za or zb):
+            return _neg(b) if za else a
+        na, nb = _num(a), _num(b)
+        if na is not None and nb is not None and op in _FOLDABLE:
+            try:
+                return gast.Constant(value=_FOLDABLE[op](na, nb), kind=None)
+            except (ArithmeticError, ValueError):
+                return node
+        if op is gast.Mult and na == 1:
+            return b
+        if op in (gast.Mult, gast.Div) and nb == 1:
+            return a
+        if op is gast.Pow and nb == 1:
+            return a
+        if op is gast.Mult and na == -1:
+            return _neg(b)
+        if op is gast.Mult and isinstance(b, gast.UnaryOp) and isinstance(b.op, gast.USub):
+            return _neg(gast.BinOp(left=a, op=node.op, right=b.operand))
+        if op is gast.Add and isinstance(b, gast.UnaryOp) and isinstance(b.op, gast.USub):
+            return gast.BinOp(left=a, op=gast.Sub(), right=b.operand)
+        return node
+
+    def visit_UnaryOp(self, node: gast.UnaryOp) -> gast.AST:
+        self.generic_visit(node)
+        if isinstance(node.op, gast.USub):
+            if is_zero(node.operand):
+                return node.operand
+            return _neg(node.operand) if _num(node.operand) is not None or (
+                isinstance(node.operand, gast.UnaryOp)
+                and isinstance(node.operand.op, gast.USub)) else node
+        return node
+
+    def visit_IfExp(self, node: gast.IfExp) -> gast.AST:
+        self.generic_visit(node)
+        if is_zero(node.body) and is_zero(node.orelse):
+            return node.body
+        return node
+
+
+def _zero_like(node: gast.AST) -> gast.AST:
+    return gast.Name(id=ZERO, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+class _ZeroToConstant(gast.NodeTransformer):
+    def visit_Name(self, node: gast.Name) -> gast.AST:
+        return gast.Constant(value=0.0, kind=None) if node.id == ZERO else node
+
+
+def fold(expr: gast.AST) -> gast.AST:
+    """Fold constants and identities in an expression."""
+    return _Fold().visit(expr)
+
+
+def fold_zeros(expr: gast.AST) -> gast.AST | None:
+    """Fold symbolic zeros; None when the whole expression is zero."""
+    expr = _Fold().visit(expr)
+    if is_zero(expr):
+        return None
+    return _ZeroToConstant().visit(expr)
+
+
+# ---------------------------------------------------------------------- statements
+
+
+def _loads(node: gast.AST) -> list[str]:
+    return [n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, gast.Load)]
+
+
+def _stores(stmts: list[gast.AST]) -> set[str]:
+    return {n.id for s in stmts for n in gast.walk(s) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, (gast.Store, gast.Param))}
+
+
+class _Substitute(gast.NodeTransformer):
+    def __init__(self, env: dict[str, gast.AST]) -> None:
+        self.env = env
+
+    def visit_Name(self, node: gast.Name) -> gast.AST:
+        if isinstance(node.ctx, gast.Load) and node.id in self.env:
+            return gast.Constant(value=self.env[node.id].value, kind=None) if isinstance(
+                self.env[node.id], gast.Constant) else gast.Name(
+                id=self.env[node.id].id, ctx=gast.Load(), annotation=None, type_comment=None)
+        return node
+
+
+def _kill(env: dict[str, gast.AST], names: set[str]) -> None:
+    for k in list(env):
+        v = env[k]
+        if k in names or (isinstance(v, gast.Name) and v.id in names):
+            del env[k]
+
+
+def propagate(body: list[gast.AST], env: dict[str, gast.AST] | None = None,
+              protect: set[str] = frozenset()) -> list[gast.AST]:
+    """Forward copies and constants (`a = b`, `a = 1.0`) into later reads, then fold."""
+    env = {} if env is None else env
+    for s in body:
+        if isinstance(s, gast.If):
+            s.test = _Substitute(env).visit(s.test)
+            assigned = _stores(s.body) | _stores(s.orelse)
+            propagate(s.body, dict(env), protect)
+            propagate(s.orelse, dict(env), protect)
+            _kill(env, assigned)
+        elif isinstance(s, (gast.For, gast.While)):
+            assigned = _stores(s.body) | _stores([s.target] if isinstance(s, gast.For) else [])
+            _kill(env, assigned)
+            if isinstance(s, gast.For):
+                s.iter = _Substitute(env).visit(s.iter)
+            else:
+                s.test = _Substitute(env).visit(s.test)
+            propagate(s.body, dict(env), protect)
+            propagate(s.orelse, dict(env), protect)
+            _kill(env, assigned | _stores(s.orelse))
+        else:
+            for field_name in ("value", "test", "msg", "exc"):
+                value = getattr(s, field_name, None)
+                if value is not None:
+                    setattr(s, field_name, fold(_Substitute(env).visit(value)))
+            if isinstance(s, gast.Assign):
+                for t in s.targets:
+                    if not isinstance(t, gast.Name):
+                        t.slice = _Substitute(env).visit(t.slice)
+                stored = _stores([s])
+                _kill(env, stored)
+                t = s.targets[0]
+                if (isinstance(t, gast.Name) and t.id not in protect
+                        and (isinstance(s.value, gast.Name) and s.value.id != t.id
+                             or _num(s.value) is not None)):
+                    env[t.id] = s.value
+    return body
+
+
+def drop_dead(body: list[gast.AST], pure: Any, keep: set[str] = frozenset()) -> list[gast.AST]:
+    """Remove assignments whose value nothing reads (repeated until nothing changes)."""
+    while True:
+        loads = set(keep)
+        for n in gast.walk(gast.Module(body=body, type_ignores=[])):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                loads.add(n.id)
+        removed = [False]
+        body = _drop(body, loads, pure, removed)
+        if not removed[0]:
+            return body
+
+
+def _overwritten(body: list[gast.AST], i: int, var: str) -> bool:
+    """Whether the value `body[i]` stores in `var` is overwritten before anything reads it."""
+    for s in body[i + 1:]:
+        reads = var in _loads(s)
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and (
+                s.targets[0].id == var):
+            return not reads
+        if reads or var in _stores([s]):
+            return False
+    return False
+
+
+def _drop(body: list[gast.AST], loads: set[str], pure: Any, removed: list[bool]) -> list:
+    out = []
+    for i, s in enumerate(body):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            t = s.targets[0].id
+            same = isinstance(s.value, gast.Name) and s.value.id == t
+            if same or ((t not in loads or _overwritten(body, i, t)) and pure(s.value)):
+                removed[0] = True
+                continue
+        if isinstance(s, (gast.If, gast.For, gast.While)):
+            s.body = _drop(s.body, loads, pure, removed)
+            s.orelse = _drop(s.orelse, loads, pure, removed)
+            if isinstance(s, gast.If) and not _code(s.body) and not _code(s.orelse):
+                removed[0] = True
+                continue
+            s.body = s.body or [gast.Pass()]
+        out.append(s)
+    return out
+
+
+def _code(body: list[gast.AST]) -> bool:
+    return any(not isinstance(s, gast.Pass) for s in body)

@@ -1,0 +1,122 @@
+"""Fill rule templates with the names of generated code.
+
+A template (see `adgen.rules.registry`) is parsed once; filling it binds the call's atoms to
+the template's parameters like Python binds arguments (positions, keywords, defaults), puts
+tangents / the incoming adjoint in for the keyword-only parameters, and renames the globals the
+template uses (`math`, `np`, `unbroadcast`) to names bound into the generated function.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gast
+
+from adgen.parse import template_ast
+from adgen.runtime import unbroadcast
+
+ZERO = "__adgen_zero__"
+
+
+def zero() -> gast.Name:
+    """The symbolic zero tangent, folded away by `simplify.fold_zeros`."""
+    return gast.Name(id=ZERO, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def is_zero(node: gast.AST | None) -> bool:
+    return isinstance(node, gast.Name) and node.id == ZERO
+
+
+class TemplateError(Exception):
+    """A call does not fit its rule's template (wrong arguments, a missing rule part)."""
+
+
+@dataclass
+class Bindings:
+    """Objects generated code refers to by name, bound as closure variables of the factory."""
+
+    avoid: Callable[[str, Any], bool]
+    reserve: set[str]
+    names: dict[str, Any] = field(default_factory=dict)
+    _by_id: dict[int, str] = field(default_factory=dict)
+
+    def bind(self, preferred: str, obj: Any) -> str:
+        """The name under which `obj` is visible in generated code."""
+        known = self._by_id.get(id(obj))
+        if known is not None:
+            return known
+        candidate, n = preferred, 1
+        while candidate in self.names or self.avoid(candidate, obj):
+            n += 1
+            candidate = f"{preferred}_{n}"
+        self.names[candidate] = obj
+        self.reserve.add(candidate)
+        self._by_id[id(obj)] = candidate
+        return candidate
+
+
+def signature(template: Any) -> tuple[list[str], dict[str, gast.AST], list[str]]:
+    """Positional parameter names (after `y`), their defaults, and keyword-only names."""
+    args = template_ast(template).args
+    positional = [a.id for a in args.args]
+    defaults = dict(zip(positional[len(positional) - len(args.defaults):], args.defaults,
+                        strict=True))
+    return positional[1:], defaults, [a.id for a in args.kwonlyargs]
+
+
+def bind_call(template: Any, args: list[gast.AST], keywords: dict[str, gast.AST],
+              what: str) -> dict[str, gast.AST]:
+    """Map the template's primal parameters to the call's atoms (or the template defaults)."""
+    params, defaults, _ = signature(template)
+    if len(args) > len(params):
+        raise TemplateError(f"the rule for {what} takes at most {len(params)} positional "
+                            f"arguments, but the call passes {len(args)}")
+    bound = dict(zip(params, args, strict=False))
+    for key, value in keywords.items():
+        if key not in params or key in bound:
+            raise TemplateError(f"the rule for {what} has no parameter `{key}` (or it is given "
+                                "twice)")
+        bound[key] = value
+    for p in params:
+        if p not in bound:
+            if p not in defaults:
+                raise TemplateError(f"the call of {what} misses the argument `{p}`")
+            bound[p] = copy.deepcopy(defaults[p])
+    return bound
+
+
+def fill(template: Any, values: dict[str, gast.AST], bindings: Bindings,
+         keep_unbroadcast: Callable[[str], bool]) -> gast.AST:
+    """The template's return expression with every parameter and global replaced."""
+    node = template_ast(template)
+    ret = node.body[-1]
+    if not isinstance(ret, gast.Return) or len(node.body) != 1:
+        raise TemplateError(f"template {node.name} must be a single `return` statement")
+    params = {a.id for a in node.args.args} | {a.id for a in node.args.kwonlyargs}
+    glob = template.__globals__
+    return _Filler(values, params, glob, bindings, keep_unbroadcast).visit(
+        copy.deepcopy(ret.value))
+
+
+class _Filler(gast.NodeTransformer):
+    def __init__(self, values, params, glob, bindings, keep_unbroadcast):
+        self.values, self.params, self.glob = values, params, glob
+        self.bindings, self.keep = bindings, keep_unbroadcast
+
+    def visit_Call(self, node: gast.Call) -> gast.AST:
+        if (isinstance(node.func, gast.Name) and self.glob.get(node.func.id) is unbroadcast
+                and len(node.args) == 2 and isinstance(node.args[1], gast.Name)
+                and node.args[1].id in self.params and not self.keep(node.args[1].id)):
+            return self.visit(node.args[0])
+        self.generic_visit(node)
+        return node
+
+    def visit_Name(self, node: gast.Name) -> gast.AST:
+        if node.id in self.params:
+            return copy.deepcopy(self.values[node.id])
+        if node.id in self.glob:
+            node.id = self.bindings.bind(node.id, self.glob[node.id])
+        return node

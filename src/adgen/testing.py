@@ -1,0 +1,611 @@
+"""Gradient checking: finite differences, the dot-product test, forward/reverse agreement.
+
+Finite differences (Bishop & Bishop, §8.1.3) are the reference that needs no AD at all:
+
+* the forward difference (8.24), `(f(x + eps v) - f(x)) / eps`, is first-order accurate;
+* the central difference (8.25), `(f(x + eps v) - f(x - eps v)) / (2 eps)`, is second-order.
+
+`numerical_jvp` gives the directional derivative `J v` of `f` along one tangent per
+differentiated argument; `numerical_jacobian` the whole derivative with respect to one
+argument, shaped `output.shape + argument.shape`. Both work for Python floats, NumPy scalars
+and float arrays, in and out, and return a float for a 0-d result.
+
+`check_grads(f, args)` runs adgen on `f` and checks, with seeded random directions `v` (one per
+differentiated argument, same shape and dtype) and a random output cotangent `w`:
+
+(a) forward mode: the output tangent of `jvp(f)` along `v` matches the central difference,
+    one argument at a time and all together;
+(b) reverse mode: `<vjp(f)(w), v>` matches `<w, central difference along v>`;
+(c) the dot-product test `<J v, w> = <v, J^T w>` between jvp and vjp, to ~1e-10 relative;
+(d) for scalar `f`: `grad(f)` in each mode matches the central difference, and the forward and
+    reverse gradients agree to ~1e-12 relative; every gradient has its argument's shape and
+    dtype (float32 in, float32 out);
+(e) the value that jvp and vjp return equals `f(*args)`.
+
+Finite-difference tolerances: `atol + rtol * max|expected|`, plus an estimate of the rounding
+noise of the difference quotient (`10 * machine-eps * max|f| / eps`). For float32 (or lower)
+arguments or outputs the step defaults to `eps = machine-eps ** (1/3)` and `rtol` is raised to
+at least `10 * sqrt(machine-eps)`; the exact checks (c), (d), (e) loosen to `1e3 * machine-eps`.
+
+`order=2` (scalar `f` only) also checks the forward-over-reverse second derivative: for each
+differentiated argument `i`, `jvp(grad(f, wrt=i))` along `v` must match the central difference
+of `grad(f, wrt=i)`; then a Taylor test: the remainder `|f(x+hv) - f(x) - h<g,v>|` must shrink
+at rate ~2 as `h` halves, and `|... - h^2/2 v^T H v|` at rate ~3. It needs adgen to
+differentiate its own output; if the engine cannot, its exception propagates unchanged.
+
+Any failed check raises one `AssertionError` that lists every failure: which check, which
+argument, expected and got, the max absolute and relative error and the allowed error.
+Exceptions raised by adgen itself (unsupported syntax, missing rule) propagate unchanged.
+Nothing here keeps state between calls; the same seed gives the same directions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import adgen
+
+Wrt = int | str | Sequence[int | str] | None
+Scheme = str  # "central" or "forward"
+
+_CHECKS = ("forward", "reverse")
+
+
+# ---------------------------------------------------------------- finite differences
+
+
+def forward_difference(
+    f: Callable[..., Any], args: Sequence[Any], wrt: Wrt = 0, eps: float = 1e-6,
+    tangents: Any = None,
+) -> Any:
+    """Forward difference (8.24): `J v` along `tangents`, or the whole derivative if None.
+
+    With `tangents=None` the result is the Jacobian of each `wrt` argument (a tuple for a
+    sequence `wrt`); otherwise the directional derivative, as `numerical_jvp` gives it.
+    """
+    return _difference(f, args, wrt, eps, tangents, "forward")
+
+
+def central_difference(
+    f: Callable[..., Any], args: Sequence[Any], wrt: Wrt = 0, eps: float = 1e-6,
+    tangents: Any = None,
+) -> Any:
+    """Central difference (8.25): `J v` along `tangents`, or the whole derivative if None.
+
+    With `tangents=None` the result is the Jacobian of each `wrt` argument (a tuple for a
+    sequence `wrt`); otherwise the directional derivative, as `numerical_jvp` gives it.
+    """
+    return _difference(f, args, wrt, eps, tangents, "central")
+
+
+def numerical_jvp(
+    f: Callable[..., Any], args: Sequence[Any], wrt: Wrt, tangents: Any,
+    eps: float = 1e-6, scheme: Scheme = "central",
+) -> Any:
+    """The finite-difference directional derivative of `f` at `args` along `tangents`.
+
+    `wrt` is an index or parameter name (then `tangents` is one tangent) or a sequence of them
+    (then `tangents` is a sequence with one tangent per entry, each shaped like its argument).
+    Returns an array of `f`'s output shape (float64), or a float for a scalar output.
+    """
+    indices, single = _resolve(f, tuple(args), wrt)
+    seeds = (tangents,) if single else tuple(tangents)
+    if len(seeds) != len(indices):
+        raise ValueError(f"numerical_jvp: {len(indices)} wrt entries but {len(seeds)} tangents")
+    derivative, _ = _directional(f, tuple(args), indices, seeds, eps, scheme)
+    return _plain(derivative)
+
+
+def numerical_jacobian(
+    f: Callable[..., Any], args: Sequence[Any], wrt_index: int | str = 0,
+    eps: float = 1e-6, scheme: Scheme = "central",
+) -> Any:
+    """The finite-difference Jacobian of `f` with respect to one argument.
+
+    Shaped `output.shape + argument.shape` (float64); a float when both are scalars.
+    """
+    args = tuple(args)
+    (index,), _ = _resolve(f, args, wrt_index)
+    arg = args[index]
+    columns = []
+    for position in range(max(1, int(np.size(arg)))):
+        unit = _unit_like(arg, position)
+        column, _ = _directional(f, args, (index,), (unit,), eps, scheme)
+        columns.append(column)
+    jacobian = np.stack(columns, axis=-1).reshape(columns[0].shape + np.shape(arg))
+    return _plain(jacobian)
+
+
+def _difference(
+    f: Callable[..., Any], args: Sequence[Any], wrt: Wrt, eps: float, tangents: Any,
+    scheme: Scheme,
+) -> Any:
+    if tangents is not None:
+        return numerical_jvp(f, args, wrt, tangents, eps, scheme)
+    indices, single = _resolve(f, tuple(args), wrt)
+    jacobians = tuple(numerical_jacobian(f, args, i, eps, scheme) for i in indices)
+    return jacobians[0] if single else jacobians
+
+
+def _directional(
+    f: Callable[..., Any], args: tuple[Any, ...], indices: Sequence[int],
+    tangents: Sequence[Any], eps: float, scheme: Scheme,
+) -> tuple[np.ndarray, float]:
+    """`J v` by finite differences, and an estimate of its rounding noise."""
+    if scheme not in ("central", "forward"):
+        raise ValueError(f"unknown finite-difference scheme {scheme!r}: use 'central' or 'forward'")
+    plus_raw = f(*_shifted(args, indices, tangents, eps))
+    plus = _float_array(plus_raw)
+    if scheme == "forward":
+        minus_raw, step = f(*args), eps
+    else:
+        minus_raw, step = f(*_shifted(args, indices, tangents, -eps)), 2.0 * eps
+    minus = _float_array(minus_raw)
+    size = max(_max_abs(plus), _max_abs(minus))
+    noise = 10.0 * max(_machine_eps(plus_raw), _machine_eps(minus_raw)) * size / step
+    return (plus - minus) / step, noise
+
+
+def _shifted(
+    args: tuple[Any, ...], indices: Sequence[int], tangents: Sequence[Any], h: float,
+) -> list[Any]:
+    moved = list(args)
+    for i, t in zip(indices, tangents, strict=True):
+        moved[i] = _step(args[i], t, h)
+    return moved
+
+
+def _step(a: Any, t: Any, h: float) -> Any:
+    """`a + h t`, keeping the type and dtype of `a`."""
+    if isinstance(a, np.ndarray):
+        return np.asarray(a + h * np.asarray(t), dtype=a.dtype)
+    if isinstance(a, np.generic):
+        return type(a)(a + h * t)
+    return float(a + h * t)
+
+
+def _unit_like(a: Any, position: int) -> Any:
+    if isinstance(a, np.ndarray):
+        unit = np.zeros(a.shape, dtype=a.dtype)
+        unit.flat[position] = 1
+        return unit
+    return type(a)(1) if isinstance(a, np.generic) else 1.0
+
+
+# ---------------------------------------------------------------- small numeric helpers
+
+
+def _float_array(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def _max_abs(x: Any) -> float:
+    a = np.abs(_float_array(x))
+    return float(np.max(a)) if a.size else 0.0
+
+
+def _dot(a: Any, b: Any) -> float:
+    return float(np.sum(_float_array(a) * _float_array(b)))
+
+
+def _abs_dot(a: Any, b: Any) -> float:
+    return float(np.sum(np.abs(_float_array(a) * _float_array(b))))
+
+
+def _machine_eps(x: Any) -> float:
+    dtype = np.result_type(x)
+    return float(np.finfo(dtype).eps) if np.issubdtype(dtype, np.floating) else 2.0**-52
+
+
+def _plain(x: np.ndarray) -> Any:
+    return float(x) if x.ndim == 0 else x
+
+
+def _is_float(a: Any) -> bool:
+    if isinstance(a, (float, np.floating)):
+        return True
+    return isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.floating)
+
+
+def _random_like(rng: np.random.Generator, a: Any) -> Any:
+    """A standard-normal sample with the shape and dtype of `a` (float for Python numbers)."""
+    if isinstance(a, np.ndarray):
+        dtype = a.dtype if np.issubdtype(a.dtype, np.floating) else np.float64
+        return rng.standard_normal(a.shape).astype(dtype)
+    if isinstance(a, np.floating):
+        return type(a)(rng.standard_normal())
+    return float(rng.standard_normal())
+
+
+def _zero_like(a: Any) -> Any:
+    if isinstance(a, np.ndarray):
+        return np.zeros_like(a)
+    return type(a)(0) if isinstance(a, np.generic) else 0.0
+
+
+# ---------------------------------------------------------------- which arguments
+
+
+def _param_names(f: Callable[..., Any]) -> tuple[str, ...]:
+    while hasattr(f, "__wrapped__"):
+        f = f.__wrapped__
+    code = getattr(f, "__code__", None)
+    return tuple(code.co_varnames[: code.co_argcount]) if code is not None else ()
+
+
+def _resolve(
+    f: Callable[..., Any], args: tuple[Any, ...], wrt: Wrt,
+) -> tuple[tuple[int, ...], bool]:
+    """The argument indices that `wrt` names, and whether `wrt` was a single entry."""
+    if wrt is None:
+        indices = tuple(i for i, a in enumerate(args) if _is_float(a))
+        if not indices:
+            raise ValueError("no float or float-array argument to differentiate; pass wrt=")
+        return indices, len(indices) == 1
+    single = not isinstance(wrt, (tuple, list))
+    names = _param_names(f)
+    indices = []
+    for entry in (wrt,) if single else tuple(wrt):
+        if isinstance(entry, str):
+            if entry not in names:
+                raise ValueError(f"wrt={entry!r} is not a parameter of {_name(f)}{names}")
+            entry = names.index(entry)
+        entry = int(entry)
+        if not 0 <= entry < len(args):
+            raise IndexError(f"wrt index {entry} out of range for {len(args)} arguments")
+        indices.append(entry)
+    return tuple(indices), single
+
+
+def _name(f: Callable[..., Any]) -> str:
+    return getattr(f, "__qualname__", None) or getattr(f, "__name__", repr(f))
+
+
+def _label(f: Callable[..., Any], index: int) -> str:
+    names = _param_names(f)
+    return f"{names[index]} (argument {index})" if index < len(names) else f"argument {index}"
+
+
+# ---------------------------------------------------------------- the problem under test
+
+
+@dataclass(frozen=True)
+class _Tolerance:
+    eps: float  # finite-difference step
+    rtol: float  # finite-difference checks
+    atol: float
+    exact: float  # dot-product test (relative)
+    agree: float  # forward vs reverse, returned values (relative)
+
+
+def _tolerance(machine: float, eps: float | None, rtol: float, atol: float) -> _Tolerance:
+    double = machine <= 1e-15
+    return _Tolerance(
+        eps=eps if eps is not None else (1e-6 if double else machine ** (1.0 / 3.0)),
+        rtol=rtol if double else max(rtol, 10.0 * math.sqrt(machine)),
+        atol=atol,
+        exact=max(1e-10, 1e3 * machine),
+        agree=max(1e-12, 1e3 * machine),
+    )
+
+
+@dataclass(frozen=True)
+class _Problem:
+    f: Callable[..., Any]
+    args: tuple[Any, ...]
+    indices: tuple[int, ...]
+    labels: tuple[str, ...]
+    spec: Any  # wrt as handed to adgen
+    single: bool
+    value: Any  # f(*args)
+    directions: tuple[Any, ...]  # v, one per differentiated argument
+    cotangent: Any  # w, shaped like the value
+    fd: tuple[np.ndarray, ...]  # central difference along each v alone
+    noise: tuple[float, ...]  # rounding noise estimate of each fd
+    tol: _Tolerance
+    seed: int
+
+
+def _prepare(
+    f: Callable[..., Any], args: Sequence[Any], wrt: Wrt, eps: float | None, rtol: float,
+    atol: float, seed: int,
+) -> _Problem:
+    args = tuple(args)
+    indices, single = _resolve(f, args, wrt)
+    for i in indices:
+        if not _is_float(args[i]):
+            raise TypeError(f"check_grads: {_label(f, i)} is {type(args[i]).__name__}, not float")
+    if wrt is None:
+        spec: Any = indices[0] if single else indices
+    else:
+        spec = wrt if single else tuple(wrt)
+    rng = np.random.default_rng(seed)
+    directions = tuple(_random_like(rng, args[i]) for i in indices)
+    value = f(*args)
+    cotangent = _random_like(rng, value)
+    machine = max(_machine_eps(value), *(_machine_eps(args[i]) for i in indices))
+    tol = _tolerance(machine, eps, rtol, atol)
+    diffs = [_directional(f, args, (i,), (v,), tol.eps, "central")
+             for i, v in zip(indices, directions, strict=True)]
+    return _Problem(
+        f, args, indices, tuple(_label(f, i) for i in indices), spec, single, value,
+        directions, cotangent, tuple(d for d, _ in diffs), tuple(n for _, n in diffs), tol, seed,
+    )
+
+
+def _as_tuple(result: Any, single: bool) -> tuple[Any, ...]:
+    return (result,) if single else tuple(result)
+
+
+# ---------------------------------------------------------------- failures and the report
+
+
+@dataclass(frozen=True)
+class _Failure:
+    check: str
+    argument: str
+    detail: str
+
+
+def _show(x: Any) -> str:
+    if isinstance(x, np.ndarray) and x.ndim > 0:
+        return np.array2string(x, precision=8, threshold=12, max_line_width=90)
+    return repr(x)
+
+
+def _mismatch(check: str, argument: str, expected: Any, got: Any, allowed: float) -> list[_Failure]:
+    """[] if `got` is within `allowed` (max abs error) of `expected`, else one failure."""
+    try:
+        g = _float_array(got)
+    except (TypeError, ValueError):
+        return [_Failure(check, argument, f"expected {_show(expected)}\ngot non-numeric {got!r}")]
+    e = _float_array(expected)
+    if g.shape != e.shape:
+        return [_Failure(check, argument, f"expected shape {e.shape}, got shape {g.shape}: "
+                                          f"{_show(got)}")]
+    err = np.abs(g - e)
+    abs_err = float(np.max(err)) if err.size else 0.0
+    if abs_err <= allowed:
+        return []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(err == 0, 0.0, err / np.abs(e))
+    rel_err = float(np.max(rel)) if rel.size else 0.0
+    detail = (f"expected {_show(expected)}\ngot      {_show(got)}\n"
+              f"max abs error {abs_err:.3e}, max rel error {rel_err:.3e} "
+              f"(allowed abs error {allowed:.3e})")
+    return [_Failure(check, argument, detail)]
+
+
+def _like(check: str, argument: str, got: Any, reference: Any) -> list[_Failure]:
+    """[] if `got` has the shape and dtype of `reference`, else one failure."""
+    want = (np.shape(reference), np.result_type(reference))
+    try:
+        have = (np.shape(got), np.result_type(got))
+    except (TypeError, ValueError):
+        have = ("?", type(got).__name__)
+    if have == want:
+        return []
+    detail = (f"expected shape {want[0]} dtype {want[1]}, got shape {have[0]} dtype {have[1]}: "
+              f"{_show(got)}")
+    return [_Failure(check + " (shape/dtype)", argument, detail)]
+
+
+def _fd_allowed(p: _Problem, expected: Any, noise: float) -> float:
+    return p.tol.atol + p.tol.rtol * _max_abs(expected) + noise
+
+
+def _agree_allowed(p: _Problem, expected: Any, got: Any) -> float:
+    try:
+        scale = max(_max_abs(expected), _max_abs(got))
+    except (TypeError, ValueError):
+        scale = _max_abs(expected)
+    return p.tol.agree * (scale + 1e-2)
+
+
+def _report(p: _Problem, failures: list[_Failure]) -> str:
+    args = ", ".join(_show(a) for a in p.args)
+    lines = [
+        f"check_grads({_name(p.f)}) failed {len(failures)} check(s)",
+        f"  at args ({args}); wrt {', '.join(p.labels)}; eps={p.tol.eps:g}, seed={p.seed}",
+    ]
+    for n, failure in enumerate(failures, 1):
+        lines.append(f"  {n}. {failure.check}: {failure.argument}")
+        lines.extend("       " + line for line in failure.detail.splitlines())
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the checks
+
+
+def _check_forward(p: _Problem) -> tuple[list[_Failure], list[Any]]:
+    """(a) and (e): jvp along each v alone, and along all of them together."""
+    jvp = adgen.jvp(p.f, wrt=p.spec)
+    check = "forward mode: jvp output tangent vs central difference"
+    failures: list[_Failure] = []
+    tangents = []
+    for k, label in enumerate(p.labels):
+        seeds = [v if j == k else _zero_like(v) for j, v in enumerate(p.directions)]
+        value, tangent = jvp(*p.args, *seeds)
+        if k == 0:
+            failures += _mismatch("forward mode: value returned by jvp vs f(*args)", "-",
+                                  p.value, value, _agree_allowed(p, p.value, value))
+        shape_failures = _like("forward mode: jvp output tangent", label, tangent, p.value)
+        failures += shape_failures or _mismatch(check, label, p.fd[k], tangent,
+                                                _fd_allowed(p, p.fd[k], p.noise[k]))
+        tangents.append(tangent)
+    if len(p.labels) > 1:
+        _, tangent = jvp(*p.args, *p.directions)
+        expected = sum(p.fd)
+        failures += _mismatch(check + " (all arguments together)", ", ".join(p.labels),
+                              expected, tangent, _fd_allowed(p, expected, sum(p.noise)))
+    return failures, tangents
+
+
+def _check_reverse(p: _Problem) -> tuple[list[_Failure], tuple[Any, ...]]:
+    """(b) and (e): <vjp(w), v> against <w, central difference along v>."""
+    value, grads = adgen.vjp(p.f, wrt=p.spec)(*p.args, p.cotangent)
+    grads = _as_tuple(grads, p.single)
+    failures = _mismatch("reverse mode: value returned by vjp vs f(*args)", "-", p.value, value,
+                         _agree_allowed(p, p.value, value))
+    check = "reverse mode: <vjp gradient, v> vs <w, central difference along v>"
+    for k, label in enumerate(p.labels):
+        shape_failures = _like("reverse mode: vjp gradient", label, grads[k], p.args[p.indices[k]])
+        failures += shape_failures
+        if shape_failures:
+            continue
+        expected = _dot(p.cotangent, p.fd[k])
+        got = _dot(grads[k], p.directions[k])
+        noise = p.noise[k] * float(np.sum(np.abs(_float_array(p.cotangent))))
+        scale = _abs_dot(p.cotangent, p.fd[k])
+        failures += _mismatch(check, label, expected, got, p.tol.atol + p.tol.rtol * scale + noise)
+    return failures, grads
+
+
+def _check_dot_product(p: _Problem, tangents: list[Any], grads: tuple[Any, ...]) -> list[_Failure]:
+    """(c): <J v, w> = <v, J^T w> between jvp and vjp, per argument."""
+    failures: list[_Failure] = []
+    for k, label in enumerate(p.labels):
+        try:
+            lhs = _dot(tangents[k], p.cotangent)
+            rhs = _dot(p.directions[k], grads[k])
+            scale = max(_abs_dot(tangents[k], p.cotangent), _abs_dot(p.directions[k], grads[k]))
+        except (TypeError, ValueError):
+            continue  # a shape or type failure already reported by (a) or (b)
+        failures += _mismatch("dot-product test: <J v, w> (jvp) vs <v, J^T w> (vjp)", label,
+                              lhs, rhs, p.tol.exact * scale)
+    return failures
+
+
+def _check_grad_modes(p: _Problem, modes: Sequence[str]) -> tuple[list[_Failure], dict]:
+    """(d): grad in each mode against central differences, then against each other."""
+    failures: list[_Failure] = []
+    results: dict[str, tuple[Any, ...]] = {}
+    for mode in modes:
+        grads = _as_tuple(adgen.grad(p.f, wrt=p.spec, mode=mode)(*p.args), p.single)
+        shapes_ok = True
+        for k, label in enumerate(p.labels):
+            shape_failures = _like(f"{mode} mode: grad", label, grads[k], p.args[p.indices[k]])
+            failures += shape_failures
+            shapes_ok = shapes_ok and not shape_failures
+            if not shape_failures:
+                failures += _mismatch(f"{mode} mode: <grad, v> vs central difference along v",
+                                      label, p.fd[k], _dot(grads[k], p.directions[k]),
+                                      _fd_allowed(p, p.fd[k], p.noise[k]))
+        if shapes_ok:
+            results[mode] = grads
+    if len(results) == 2:
+        check = "forward vs reverse: grad(mode='forward') vs grad(mode='reverse')"
+        for k, label in enumerate(p.labels):
+            fwd, rev = results["forward"][k], results["reverse"][k]
+            failures += _mismatch(check, label, rev, fwd, _agree_allowed(p, rev, fwd))
+    return failures, results
+
+
+# ---------------------------------------------------------------- second order
+
+
+def _check_hessian(p: _Problem) -> tuple[list[_Failure], float]:
+    """jvp(grad(f, wrt=i)) along v against central differences of grad(f, wrt=i); and v^T H v."""
+    failures: list[_Failure] = []
+    spec = p.indices[0] if p.single else p.indices
+    vhv = 0.0
+    for k, (index, label) in enumerate(zip(p.indices, p.labels, strict=True)):
+        grad_i = adgen.grad(p.f, wrt=index)
+        expected, noise = _directional(grad_i, p.args, p.indices, p.directions, p.tol.eps,
+                                       "central")
+        _, got = adgen.jvp(grad_i, wrt=spec)(*p.args, *p.directions)
+        failures += _mismatch("second order: jvp(grad(f)) vs central difference of grad(f)",
+                              label, expected, got, _fd_allowed(p, expected, noise))
+        vhv += _dot(p.directions[k], got)
+    return failures, vhv
+
+
+def _observed_rate(steps: list[float], remainders: list[float], floor: float) -> float | None:
+    """log2 of the remainder ratio at the smallest pair of steps above the rounding floor."""
+    rate = None
+    for k in range(1, len(steps)):
+        if remainders[k] > floor and remainders[k - 1] > floor:
+            rate = math.log(remainders[k - 1] / remainders[k]) / math.log(steps[k - 1] / steps[k])
+    return rate
+
+
+def _check_taylor(p: _Problem, grads: tuple[Any, ...], vhv: float) -> list[_Failure]:
+    """Taylor remainders of first and second order shrink at rates 2 and 3."""
+    machine = max(_machine_eps(p.value), *(_machine_eps(p.args[i]) for i in p.indices))
+    steps = [(1e-2 if machine <= 1e-15 else 1e-1) * 0.5**k for k in range(7)]
+    f0 = float(p.value)
+    gv = sum(_dot(g, v) for g, v in zip(grads, p.directions, strict=True))
+    values = [float(p.f(*_shifted(p.args, p.indices, p.directions, h))) for h in steps]
+    floor = 100.0 * machine * max(abs(f0), *(abs(v) for v in values))
+    first = [abs(fh - f0 - h * gv) for h, fh in zip(steps, values, strict=True)]
+    second = [abs(fh - f0 - h * gv - 0.5 * h * h * vhv)
+              for h, fh in zip(steps, values, strict=True)]
+    failures = []
+    for name, remainders, want in (("first", first, 2.0), ("second", second, 3.0)):
+        rate = _observed_rate(steps, remainders, floor)
+        if rate is not None and rate < want - 0.4:
+            detail = (f"expected the {name}-order remainder to shrink at rate ~{want:g} as h "
+                      f"halves, got rate {rate:.2f}\nsteps h      {_show(np.array(steps))}\n"
+                      f"remainders   {_show(np.array(remainders))}")
+            failures.append(_Failure(f"Taylor test ({name} order)", ", ".join(p.labels), detail))
+    return failures
+
+
+# ---------------------------------------------------------------- the entry point
+
+
+def check_grads(
+    f: Callable[..., Any],
+    args: Sequence[Any],
+    wrt: Wrt = None,
+    modes: Sequence[str] = ("forward", "reverse"),
+    order: int = 1,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    eps: float | None = None,
+    seed: int = 0,
+) -> None:
+    """Check adgen's derivatives of `f` at `args`; raise AssertionError listing every failure.
+
+    `wrt` is an index, a parameter name or a sequence of them; None means every argument that
+    is a float or a float array. `modes` selects the forward checks (jvp, grad) and/or the
+    reverse ones (vjp, grad); with both, the dot-product test and the forward-vs-reverse
+    agreement run too. `order=2` adds the second-derivative and Taylor checks (scalar `f`).
+    `eps` is the finite-difference step (default 1e-6 for float64, larger for lower precision).
+    """
+    unknown = set(modes) - set(_CHECKS)
+    if unknown or not modes:
+        raise ValueError(f"modes must be a non-empty subset of {_CHECKS}, got {tuple(modes)}")
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2, got {order}")
+    p = _prepare(f, args, wrt, eps, rtol, atol, seed)
+    scalar = np.ndim(p.value) == 0
+    if order == 2 and not scalar:
+        raise ValueError("check_grads(order=2) needs a scalar-valued function")
+    failures: list[_Failure] = []
+    tangents: list[Any] = []
+    grads: tuple[Any, ...] = ()
+    if "forward" in modes:
+        found, tangents = _check_forward(p)
+        failures += found
+    if "reverse" in modes:
+        found, grads = _check_reverse(p)
+        failures += found
+    if tangents and grads:
+        failures += _check_dot_product(p, tangents, grads)
+    if scalar:
+        found, by_mode = _check_grad_modes(p, [m for m in _CHECKS if m in modes])
+        failures += found
+        if order == 2:
+            found, vhv = _check_hessian(p)
+            failures += found
+            gradient = by_mode.get("reverse", by_mode.get("forward"))
+            if gradient is not None:  # else its shape failure is already reported
+                failures += _check_taylor(p, gradient, vhv)
+    if failures:
+        raise AssertionError(_report(p, failures))

@@ -1,0 +1,127 @@
+"""The pipeline from a user function to a compiled derivative function, with its cache.
+
+parse → lower → analyse → forward or reverse → simplify → emit → compile. Each distinct
+(function, wrt, kind, scalar parameters) is transformed once; asking again is a dict lookup.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from adgen import emit
+from adgen.analysis import active_names, scalar_names
+from adgen.errors import DifferentiationError
+from adgen.generate import Context
+import gast
+
+from adgen.lower import Trace, lower, name
+from adgen.parse import parse_function
+
+_CACHE: dict[Any, Any] = {}
+_TRACES: dict[Any, Trace] = {}
+_LOCK = threading.RLock()
+
+
+def get_trace(f: Any) -> Trace:
+    """The (cached) evaluation trace of `f`."""
+    with _LOCK:
+        trace = _TRACES.get(f)
+        if trace is None:
+            trace = _TRACES[f] = lower(parse_function(f))
+        return trace
+
+
+def wrt_names(trace: Trace, wrt: Any) -> tuple[list[str], bool]:
+    """Parameter names for a `wrt` given as index, name or tuple; and whether it was single."""
+    single = not isinstance(wrt, (tuple, list))
+    items = [wrt] if single else list(wrt)
+    params = trace.params
+    names = []
+    for w in items:
+        if isinstance(w, int) and not isinstance(w, bool) and -len(params) <= w < len(params):
+            names.append(params[w])
+        elif isinstance(w, str) and w in params:
+            names.append(w)
+        else:
+            raise DifferentiationError(
+                f"wrt={w!r} names no parameter of {trace.parsed.name}"
+                f"({', '.join(params)}): give a parameter index (0 to {len(params) - 1}) or name"
+            )
+    if len(set(names)) != len(names):
+        raise DifferentiationError(f"wrt={wrt!r} names a parameter twice")
+    return names, single
+
+
+def context(trace: Trace, wrt: list[str], scalar_params: set[str],
+            returned: tuple[str, ...] = ()) -> Context:
+    body = trace.node.body
+    return Context(trace, active_names(body, wrt, returned),
+                   scalar_names(body, trace.params, scalar_params))
+
+
+def derivative(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str] = frozenset()) -> Any:
+    """The compiled derivative function of `f` (cached)."""
+    key = (f, wrt if isinstance(wrt, (int, str)) else tuple(wrt), kind, scalar_params)
+    with _LOCK:
+        fn = _CACHE.get(key)
+        if fn is None:
+            fn = _CACHE[key] = _build(f, wrt, kind, scalar_params)
+        return fn
+
+
+def _build(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
+    from adgen.forward import Forward
+
+    parsed = get_trace(f).parsed
+    names, single = wrt_names(get_trace(f), wrt)
+    if kind == "jvp":
+        trace = lower(parsed)
+        ctx = context(trace, names, set(scalar_params))
+        functions = [Forward(ctx, names).function(f"{parsed.name}_jvp")]
+        bindings = ctx.bindings.names
+    else:
+        functions, bindings = _reverse_variants(parsed, names, single, kind)
+    source = emit.to_source(functions, parsed.lines)
+    main = functions[-1].name
+    fn = emit.compile_functions(source, main, bindings, parsed.globals, parsed.name, kind)
+    fn.__adgen__.original = f
+    fn.__adgen__.info.update(wrt=names, single=single)
+    return fn
+
+
+def _reverse_variants(parsed: Any, names: list[str], single: bool,
+                      kind: str) -> tuple[list[Any], dict[str, Any]]:
+    """The reverse function, plus a version specialised to float arguments when that makes
+    a difference (no `unbroadcast` calls on 0-d values), chosen by a type guard."""
+    from adgen.reverse import build_reverse
+
+    general, gctx = build_reverse(lower(parsed), names, single, kind, frozenset())
+    params = [a.id for a in parsed.node.args.args]
+    special, sctx = build_reverse(lower(parsed), names, single, kind, frozenset(params))
+    lines = parsed.lines
+    bindings = dict(gctx.bindings.names)
+    clash = any(k in bindings and bindings[k] is not v for k, v in sctx.bindings.names.items())
+    if clash or emit.to_source(general, lines) == emit.to_source(special, lines):
+        return general, gctx.bindings.names
+    bindings.update(sctx.bindings.names)
+    general[0].name = sctx.namer.fresh(f"{special[0].name}_any")
+    type_name = sctx.bindings.bind("type", type)
+    float_name = sctx.bindings.bind("float", float)
+    bindings.update(sctx.bindings.names)
+    checks = [
+        gast.Compare(left=gast.Call(func=name(type_name), args=[name(p)], keywords=[]),
+                     ops=[gast.IsNot()], comparators=[name(float_name)])
+        for p in params
+    ]
+    test = checks[0] if len(checks) == 1 else gast.BoolOp(op=gast.Or(), values=checks)
+    call = gast.Call(func=name(general[0].name),
+                     args=[name(a.id) for a in special[0].args.args], keywords=[])
+    special[0].body.insert(0, gast.If(test=test, body=[gast.Return(value=call)], orelse=[]))
+    return general + special, bindings
+
+
+def trace_source(f: Any) -> str:
+    """The evaluation trace of `f` as source."""
+    trace = get_trace(f)
+    return emit.to_source([trace.node], trace.parsed.lines)

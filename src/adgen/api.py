@@ -144,3 +144,86 @@ def source(g: Callable[..., Any]) -> str:
 def trace(f: Callable[..., Any]) -> str:
     """The evaluation trace of `f` (one operation per assignment) as Python source."""
     return transform.trace_source(f)
+
+
+def _as_array(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=float) if not isinstance(x, np.ndarray) else x
+
+
+@_decorator
+def jacobian(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "auto") -> Callable[..., Any]:
+    """The Jacobian of array-valued `f`, shaped `output.shape + input.shape`.
+
+    `mode="forward"` pushes one tangent per input entry, `"reverse"` pulls one cotangent per
+    output entry; `"auto"` picks the one with fewer passes from the shapes at each call.
+    """
+    _check_mode(mode, ("auto", "forward", "reverse"))
+    names, single = transform.wrt_names(transform.get_trace(f), wrt)
+    params = transform.get_trace(f).params
+    positions = [params.index(n) for n in names]
+
+    def jacobian_fn(*args: Any) -> Any:
+        value = None
+        chosen = mode
+        if mode == "auto":
+            value = f(*args)
+            n_in = sum(np.size(args[p]) for p in positions)
+            chosen = "forward" if n_in <= np.size(value) else "reverse"
+        if chosen == "forward":
+            blocks = _jacobian_forward(f, wrt, args, positions)
+        else:
+            blocks = _jacobian_reverse(f, wrt, args, positions, single, value)
+        return blocks[0] if single else tuple(blocks)
+
+    return jacobian_fn
+
+
+def _jacobian_forward(f: Any, wrt: Wrt, args: tuple, positions: list[int]) -> list[Any]:
+    tangent_fn = transform.derivative(f, wrt, "jvp")
+    zeros = [_zero(args[p]) for p in positions]
+    blocks = []
+    for k, p in enumerate(positions):
+        columns = []
+        value = None
+        for e in _basis(args[p]):
+            tangents = list(zeros)
+            tangents[k] = e
+            value, t = tangent_fn(*args, *tangents)
+            columns.append(np.broadcast_to(t, np.shape(value)))
+        shape = np.shape(value) + np.shape(args[p])
+        stacked = np.stack(columns, axis=-1) if columns else np.zeros(shape)
+        blocks.append(stacked.reshape(shape))
+    return blocks
+
+
+def _jacobian_reverse(f: Any, wrt: Wrt, args: tuple, positions: list[int], single: bool,
+                      value: Any) -> list[Any]:
+    adjoint_fn = transform.derivative(f, wrt, "vjp")
+    if value is None:
+        value = f(*args)
+    rows: list[list[Any]] = [[] for _ in positions]
+    for w in _basis(_as_array(value)) if np.ndim(value) else _basis(1.0):
+        _, grads = adjoint_fn(*args, w if np.ndim(value) else 1.0)
+        grads = (grads,) if single else grads
+        for k, g in enumerate(grads):
+            rows[k].append(np.broadcast_to(g, np.shape(args[positions[k]])))
+    return [np.stack(r).reshape(np.shape(value) + np.shape(args[p]))
+            for r, p in zip(rows, positions, strict=True)]
+
+
+@_decorator
+def hessian(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
+    """The Hessian of scalar-valued `f`: forward mode over the reverse-mode gradient."""
+    return jacobian(grad(f, wrt), wrt, mode="forward")
+
+
+@_decorator
+def hvp(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
+    """`(*args, v) -> H·v`, forward over reverse (Pearlmutter), without forming H."""
+    tangent_of_grad = transform.derivative(grad(f, wrt), wrt, "jvp")
+
+    def hvp_fn(*args: Any) -> Any:
+        return tangent_of_grad(*args)[1]
+
+    hvp_fn.__adgen__ = tangent_of_grad.__adgen__
+    return hvp_fn

@@ -25,7 +25,7 @@ _PURE_HELPERS = (runtime.unbroadcast, runtime.zeros_like, runtime.add_at, runtim
 def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str,
              result: gast.AST) -> list[gast.FunctionDef]:
     ctx = rev.ctx
-    fname = f"{trace.parsed.name}_{kind}"
+    fname = f"{trace.parsed.name.rstrip('_')}_{kind}"
     body = trace.node.body
     forward = rev.forward(body)
     r_active = ctx.is_active(result)

@@ -154,7 +154,9 @@ def _lambda_node(fn: Any) -> tuple[gast.FunctionDef, dict[int, str]]:
 
 def _parse_generated(fn: Any, meta: Any) -> Parsed:
     tree = gast.parse(meta.source)
-    node = next(n for n in tree.body if isinstance(n, gast.FunctionDef) and n.name == fn.__name__)
+    target = meta.info.get("general", fn.__name__)
+    node = next(n for n in tree.body if isinstance(n, gast.FunctionDef) and n.name == target)
+    node.name = fn.__name__
     lines = {i + 1: line for i, line in enumerate(meta.source.splitlines())}
     return Parsed(node, fn.__name__, meta.filename, lines, fn.__globals__, dict(meta.bindings), fn)
 

@@ -87,6 +87,7 @@ class _Structurer:
         return out
 
     def loop(self, s: gast.AST, outer: _Loop | None) -> tuple[list[gast.AST], bool]:
+        self.line = s.adgen_line
         inner = _Loop(self.namer.temp("_skip"), self.namer.temp("_brk"))
         before = self.returned_seen
         self.returned_seen = False
@@ -94,6 +95,7 @@ class _Structurer:
         returns = self.returned_seen
         self.returned_seen = before or returns
         node = _copy_loop(s, body)
+        self.line = s.adgen_line
         out: list[gast.AST] = []
         if inner.uses_skip:
             node.body.insert(0, self.flag(inner.skip, False))

@@ -78,7 +78,7 @@ def _build(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
     if kind == "jvp":
         trace = lower(parsed)
         ctx = context(trace, names, set(scalar_params))
-        functions = [Forward(ctx, names).function(f"{parsed.name}_jvp")]
+        functions = [Forward(ctx, names).function(f"{parsed.name.rstrip('_')}_jvp")]
         bindings = ctx.bindings.names
     else:
         functions, bindings = _reverse_variants(parsed, names, single, kind)
@@ -86,7 +86,7 @@ def _build(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
     main = functions[-1].name
     fn = emit.compile_functions(source, main, bindings, parsed.globals, parsed.name, kind)
     fn.__adgen__.original = f
-    fn.__adgen__.info.update(wrt=names, single=single)
+    fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name)
     return fn
 
 
@@ -109,11 +109,17 @@ def _reverse_variants(parsed: Any, names: list[str], single: bool,
     type_name = sctx.bindings.bind("type", type)
     float_name = sctx.bindings.bind("float", float)
     bindings.update(sctx.bindings.names)
-    checks = [
-        gast.Compare(left=gast.Call(func=name(type_name), args=[name(p)], keywords=[]),
-                     ops=[gast.IsNot()], comparators=[name(float_name)])
-        for p in params
-    ]
+    int_name = sctx.bindings.bind("int", int)
+    bindings.update(sctx.bindings.names)
+
+    def check(p: str) -> gast.AST:
+        kind = gast.Call(func=name(type_name), args=[name(p)], keywords=[])
+        if p in names:
+            return gast.Compare(left=kind, ops=[gast.IsNot()], comparators=[name(float_name)])
+        types = gast.Tuple(elts=[name(float_name), name(int_name)], ctx=gast.Load())
+        return gast.Compare(left=kind, ops=[gast.NotIn()], comparators=[types])
+
+    checks = [check(p) for p in params]
     test = checks[0] if len(checks) == 1 else gast.BoolOp(op=gast.Or(), values=checks)
     call = gast.Call(func=name(general[0].name),
                      args=[name(a.id) for a in special[0].args.args], keywords=[])

@@ -1,1 +1,57 @@
-"""Derivative rules for NumPy."""
+"""Derivative rules for NumPy: elementwise functions, reductions, linear algebra, shapes.
+
+The rules live in one module per family, imported here so that importing `adgen.rules`
+registers them all:
+
+- `numpy_elementwise`: ufuncs (`np.sin`, `np.add`, `np.maximum`, ...), `np.where`, `np.clip`.
+- `numpy_reductions`: `sum`, `mean`, `prod`, `max`/`min`, `var`/`std`, `cumsum`,
+  `np.logaddexp.reduce`, with `axis=` and `keepdims=`.
+- `numpy_linalg`: `@`, `matmul`, `dot`, `inner`, `outer`, `tensordot`, `einsum`, `trace`,
+  `linalg.norm`/`det`/`inv`/`solve`.
+- `numpy_shape`: reshaping, transposing, joining, splitting, tiling, sorting, casting.
+
+Conventions shared by all of them (each module's docstring adds its own):
+
+- Keys: a function or ufunc object (`np.sum`, `np.sin`, `np.linalg.norm`); a method or
+  attribute of arrays is the string `"ndarray.<name>"` with the receiver as first parameter
+  `a` (`x.sum(axis=0)` is `"ndarray.sum"`, `x.T` is `"ndarray.T"`).
+- Broadcasting is undone with `unbroadcast`; reductions are undone with `expand_to`.
+- dtypes: constants in templates are Python floats and helpers build arrays in the dtype of
+  their inputs, so float32 arguments get float32 derivatives (NEP 50: a Python float does not
+  upcast a float32 array; a NumPy float64 scalar would).
+- Helpers that generated code calls are plain module-level functions next to the rules that
+  use them; where a helper is linear it is registered `linear` with an adjoint, where it only
+  computes shapes, masks or indices it is registered `nondifferentiable`.
+
+Everything NumPy computes that is piecewise constant (rounding, signs, comparisons, indices,
+shapes, array constructors, random numbers) is registered nondifferentiable below.
+"""
+
+import numpy as np
+
+from adgen.rules import numpy_elementwise, numpy_linalg, numpy_reductions, numpy_shape
+from adgen.rules.registry import nondifferentiable
+
+__all__ = ["numpy_elementwise", "numpy_linalg", "numpy_reductions", "numpy_shape"]
+
+_PIECEWISE_CONSTANT = """
+    shape ndim size zeros ones empty zeros_like ones_like empty_like eye identity
+    arange linspace logspace geomspace meshgrid indices argmax argmin argsort argwhere nanargmax
+    nanargmin searchsorted digitize histogram bincount unique nonzero flatnonzero
+    count_nonzero all any sign floor ceil round around rint trunc fix heaviside signbit isnan
+    isinf isfinite isclose allclose array_equal greater greater_equal less less_equal equal
+    not_equal logical_and logical_or logical_not logical_xor floor_divide result_type
+    broadcast_shapes iscomplexobj isscalar
+"""
+
+
+def _numpy_functions(names):
+    return [getattr(np, name) for name in names.split() if hasattr(np, name)]
+
+
+def _random_functions():
+    return [getattr(np.random, name) for name in dir(np.random)
+            if not name.startswith("_") and callable(getattr(np.random, name))]
+
+
+nondifferentiable(*_numpy_functions(_PIECEWISE_CONSTANT), *_random_functions())

@@ -1,0 +1,455 @@
+"""Derivative rules for NumPy's products and linear algebra.
+
+Covers `@` (`operator.matmul`), `np.matmul`, `np.dot` (and `x.dot(y)`), `np.inner`,
+`np.outer`, `np.tensordot`, `np.einsum`, `np.trace`, `np.linalg.norm`, `np.linalg.det`,
+`np.linalg.inv` and `np.linalg.solve`.
+
+Tangents of products are sums of terms each linear in one tangent (`a_dot @ b + a @ b_dot`),
+so an inactive argument's term folds away. Adjoints are written with helpers that handle every
+rank NumPy accepts: `matmul_adjoint_a/_b` undo 1-D promotion and batch broadcasting of
+`matmul`; `tensordot_adjoint_a/_b` contract the cotangent with the other operand and put the
+axes back in order (`dot` and `inner` are tensordots, see `dot_axes`, `inner_axes`);
+`einsum_adjoint` builds the einsum that gives operand k from the cotangent and the other
+operands (ellipses, implicit output, repeated and summed-out letters are handled). These
+helpers are multilinear and carry their own rules, so their output can be differentiated again.
+
+Conventions and limits:
+
+- `einsum` takes its subscripts string and at most four operands; `optimize=` is not
+  accepted. Its tangent terms go through `einsum_term`, which returns 0.0 when one operand is
+  a folded zero tangent (`0.0`).
+- `norm`: `ord=None`/`'fro'` (any `axis`, `keepdims`), and vector norms of any `ord`. At 0
+  the 2-norm's derivative is taken as 0. Matrix 2-, nuclear, 1- and inf-norms are not
+  supported (a clear `NotImplementedError`). No second derivatives (`norm_grad` has no rule).
+- `det`, `inv`: need an invertible matrix (NumPy raises `LinAlgError` otherwise); stacks of
+  matrices are supported.
+- `solve(a, b)`: `b` is a vector (stack) or matrix (stack) by NumPy's rule for the installed
+  version (`solve_vector`); batch dimensions broadcast.
+"""
+
+import operator
+import string
+
+import numpy as np
+
+from adgen.rules.numpy_reductions import expand_to, keep_dims, max_share
+from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
+from adgen.runtime import sign, unbroadcast
+
+_NUMPY2 = int(np.__version__.split(".")[0]) >= 2
+
+
+def is_zero(t):
+    """Whether `t` is the literal zero that stands for a folded (inactive) tangent."""
+    return isinstance(t, (int, float)) and t == 0
+
+
+# ---------------------------------------------------------------- matmul
+
+
+def matmul_adjoint_a(g, a, b):
+    """The adjoint of `a` in `y = a @ b`: `g @ b.T`, for 1-D operands and broadcast batches."""
+    if is_zero(g) or is_zero(b):
+        return 0.0
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return g * b
+    if np.ndim(b) == 1:
+        g, b = g[..., None], b[:, None]
+    if np.ndim(a) == 1:
+        g = g[..., None, :]
+    ga = g @ np.swapaxes(b, -1, -2)
+    return unbroadcast(ga[..., 0, :] if np.ndim(a) == 1 else ga, a)
+
+
+def matmul_adjoint_b(g, a, b):
+    """The adjoint of `b` in `y = a @ b`: `a.T @ g`, for 1-D operands and broadcast batches."""
+    if is_zero(g) or is_zero(a):
+        return 0.0
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return g * a
+    if np.ndim(a) == 1:
+        g, a = g[..., None, :], a[None, :]
+    if np.ndim(b) == 1:
+        g = g[..., None]
+    gb = np.swapaxes(a, -1, -2) @ g
+    return unbroadcast(gb[..., 0] if np.ndim(b) == 1 else gb, b)
+
+
+@tangent(operator.matmul, np.matmul)
+def matmul_dot(y, a, b, *, a_dot, b_dot):
+    return a_dot @ b + a @ b_dot
+
+
+@adjoint(operator.matmul, np.matmul)
+def matmul_bar(y, a, b, *, y_bar):
+    return matmul_adjoint_a(y_bar, a, b), matmul_adjoint_b(y_bar, a, b)
+
+
+@tangent(matmul_adjoint_a)
+def matmul_adjoint_a_dot(y, g, a, b, *, g_dot, b_dot):
+    return matmul_adjoint_a(g_dot, a, b) + matmul_adjoint_a(g, a, b_dot)
+
+
+@adjoint(matmul_adjoint_a)
+def matmul_adjoint_a_bar(y, g, a, b, *, y_bar):
+    return np.matmul(y_bar, b), None, matmul_adjoint_b(g, y_bar, b)
+
+
+@tangent(matmul_adjoint_b)
+def matmul_adjoint_b_dot(y, g, a, b, *, g_dot, a_dot):
+    return matmul_adjoint_b(g_dot, a, b) + matmul_adjoint_b(g, a_dot, b)
+
+
+@adjoint(matmul_adjoint_b)
+def matmul_adjoint_b_bar(y, g, a, b, *, y_bar):
+    return np.matmul(a, y_bar), matmul_adjoint_a(g, a, y_bar)
+
+
+# ---------------------------------------------------------------- tensordot, dot, inner, outer
+
+
+def contracted_axes(axes, nda, ndb):
+    """`tensordot`'s `axes` (an int or a pair) as two lists of non-negative axes."""
+    if isinstance(axes, (int, np.integer)):
+        return list(range(nda - axes, nda)), list(range(axes))
+    ia, ib = axes
+    ia = [ia] if isinstance(ia, (int, np.integer)) else list(ia)
+    ib = [ib] if isinstance(ib, (int, np.integer)) else list(ib)
+    return [int(i) % nda for i in ia], [int(j) % ndb for j in ib]
+
+
+def dot_axes(a, b):
+    """`np.dot(a, b)` as a tensordot: the last axis of `a` with the second-to-last of `b`."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return 0
+    return [np.ndim(a) - 1], [max(np.ndim(b) - 2, 0)]
+
+
+def inner_axes(a, b):
+    """`np.inner(a, b)` as a tensordot: the last axes of both."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return 0
+    return [np.ndim(a) - 1], [np.ndim(b) - 1]
+
+
+def tensordot_adjoint_a(g, a, b, axes=2):
+    """The adjoint of `a` in `y = np.tensordot(a, b, axes)`."""
+    if is_zero(g) or is_zero(b):
+        return 0.0
+    ia, ib = contracted_axes(axes, np.ndim(a), np.ndim(b))
+    free_a = [i for i in range(np.ndim(a)) if i not in ia]
+    free_b = [j for j in range(np.ndim(b)) if j not in ib]
+    if np.ndim(g) == 0 or np.ndim(b) == 0:
+        r = g * b
+    else:
+        r = np.tensordot(g, b, axes=(list(range(len(free_a), np.ndim(g))), free_b))
+    order = free_a + [ia[k] for k in np.argsort(ib)]
+    return np.transpose(r, np.argsort(order))
+
+
+def tensordot_adjoint_b(g, a, b, axes=2):
+    """The adjoint of `b` in `y = np.tensordot(a, b, axes)`."""
+    if is_zero(g) or is_zero(a):
+        return 0.0
+    ia, ib = contracted_axes(axes, np.ndim(a), np.ndim(b))
+    free_a = [i for i in range(np.ndim(a)) if i not in ia]
+    free_b = [j for j in range(np.ndim(b)) if j not in ib]
+    if np.ndim(g) == 0 or np.ndim(a) == 0:
+        r = a * g
+    else:
+        r = np.tensordot(a, g, axes=(free_a, list(range(len(free_a)))))
+    order = [ib[k] for k in np.argsort(ia)] + free_b
+    return np.transpose(r, np.argsort(order))
+
+
+nondifferentiable(is_zero, contracted_axes, dot_axes, inner_axes)
+
+
+@tangent(tensordot_adjoint_a)
+def tensordot_adjoint_a_dot(y, g, a, b, axes=2, *, g_dot, b_dot):
+    return tensordot_adjoint_a(g_dot, a, b, axes) + tensordot_adjoint_a(g, a, b_dot, axes)
+
+
+@adjoint(tensordot_adjoint_a)
+def tensordot_adjoint_a_bar(y, g, a, b, axes=2, *, y_bar):
+    return np.tensordot(y_bar, b, axes), None, tensordot_adjoint_b(g, y_bar, b, axes)
+
+
+@tangent(tensordot_adjoint_b)
+def tensordot_adjoint_b_dot(y, g, a, b, axes=2, *, g_dot, a_dot):
+    return tensordot_adjoint_b(g_dot, a, b, axes) + tensordot_adjoint_b(g, a_dot, b, axes)
+
+
+@adjoint(tensordot_adjoint_b)
+def tensordot_adjoint_b_bar(y, g, a, b, axes=2, *, y_bar):
+    return np.tensordot(a, y_bar, axes), tensordot_adjoint_a(g, a, y_bar, axes)
+
+
+@tangent(np.tensordot)
+def tensordot_dot(y, a, b, axes=2, *, a_dot, b_dot):
+    return np.tensordot(a_dot, b, axes) + np.tensordot(a, b_dot, axes)
+
+
+@adjoint(np.tensordot)
+def tensordot_bar(y, a, b, axes=2, *, y_bar):
+    return tensordot_adjoint_a(y_bar, a, b, axes), tensordot_adjoint_b(y_bar, a, b, axes)
+
+
+@tangent(np.dot, "ndarray.dot")
+def dot_dot(y, a, b, out=None, *, a_dot, b_dot):
+    return np.dot(a_dot, b) + np.dot(a, b_dot)
+
+
+@adjoint(np.dot, "ndarray.dot")
+def dot_bar(y, a, b, out=None, *, y_bar):
+    return (tensordot_adjoint_a(y_bar, a, b, dot_axes(a, b)),
+            tensordot_adjoint_b(y_bar, a, b, dot_axes(a, b)))
+
+
+@tangent(np.inner)
+def inner_dot(y, a, b, *, a_dot, b_dot):
+    return np.inner(a_dot, b) + np.inner(a, b_dot)
+
+
+@adjoint(np.inner)
+def inner_bar(y, a, b, *, y_bar):
+    return (tensordot_adjoint_a(y_bar, a, b, inner_axes(a, b)),
+            tensordot_adjoint_b(y_bar, a, b, inner_axes(a, b)))
+
+
+@tangent(np.outer)
+def outer_dot(y, a, b, out=None, *, a_dot, b_dot):
+    return np.outer(a_dot, b) + np.outer(a, b_dot)
+
+
+@adjoint(np.outer)
+def outer_bar(y, a, b, out=None, *, y_bar):
+    return (np.reshape(y_bar @ np.ravel(b), np.shape(a)),
+            np.reshape(np.ravel(a) @ y_bar, np.shape(b)))
+
+
+# ---------------------------------------------------------------- einsum
+
+
+def einsum_spec(subscripts, operands):
+    """The input letter strings and the output letters of an einsum, with `...` spelled out."""
+    spec = subscripts.replace(" ", "")
+    lhs, out = spec.split("->") if "->" in spec else (spec, None)
+    ins = lhs.split(",")
+    free = [c for c in string.ascii_letters if c not in spec]
+    ranks = [np.ndim(op) - len(s) + 3 for s, op in zip(ins, operands) if "..." in s]
+    ell = "".join(free[: max(ranks, default=0)])
+    ins = [s.replace("...", ell[len(ell) - np.ndim(op) + len(s) - 3:]) if "..." in s else s
+           for s, op in zip(ins, operands)]
+    if out is None:
+        once = sorted(c for c in set("".join(ins)) if "".join(ins).count(c) == 1 and c not in ell)
+        return ins, ell + "".join(once)
+    return ins, out.replace("...", ell)
+
+
+def einsum_term(subscripts, *operands):
+    """`np.einsum(subscripts, *operands)` without the `None`s; 0.0 if an operand is 0.0."""
+    operands = [op for op in operands if op is not None]
+    if any(is_zero(op) for op in operands):
+        return 0.0
+    return np.einsum(subscripts, *operands)
+
+
+def einsum_adjoint(g, subscripts, k, *operands):
+    """The adjoint of operand `k` of `y = np.einsum(subscripts, *operands)` (Nones dropped)."""
+    operands = [op for op in operands if op is not None]
+    ins, out = einsum_spec(subscripts, operands)
+    x = operands[k]
+    dtype = np.result_type(g, *operands)
+    specs = [out] + ins[:k] + ins[k + 1:]
+    args = [np.asarray(g, dtype=dtype)] + operands[:k] + operands[k + 1:]
+    fresh = iter(c for c in string.ascii_letters if c not in "".join(ins) + out)
+    target = ""
+    for c, n in zip(ins[k], np.shape(x)):
+        if c in target:  # a repeated letter (a diagonal): a fresh letter tied by an identity
+            c2 = next(fresh)
+            specs.append(c + c2)
+            args.append(np.eye(n, dtype=dtype))
+            c = c2
+        elif c not in "".join(specs):  # summed out in the forward einsum: broadcast back
+            specs.append(c)
+            args.append(np.ones(n, dtype=dtype))
+        target += c
+    return unbroadcast(np.einsum(",".join(specs) + "->" + target, *args), x)
+
+
+nondifferentiable(einsum_spec)
+
+
+@tangent(np.einsum)
+def einsum_dot(y, subscripts, a, b=None, c=None, d=None, *, a_dot, b_dot, c_dot, d_dot):
+    return (einsum_term(subscripts, a_dot, b, c, d) + einsum_term(subscripts, a, b_dot, c, d)
+            + einsum_term(subscripts, a, b, c_dot, d) + einsum_term(subscripts, a, b, c, d_dot))
+
+
+@adjoint(np.einsum)
+def einsum_bar(y, subscripts, a, b=None, c=None, d=None, *, y_bar):
+    return (None, einsum_adjoint(y_bar, subscripts, 0, a, b, c, d),
+            einsum_adjoint(y_bar, subscripts, 1, a, b, c, d),
+            einsum_adjoint(y_bar, subscripts, 2, a, b, c, d),
+            einsum_adjoint(y_bar, subscripts, 3, a, b, c, d))
+
+
+# ---------------------------------------------------------------- trace, norm
+
+
+def trace_adjoint(g, a, offset=0, axis1=0, axis2=1):
+    """The adjoint of `np.trace(a, offset, axis1, axis2)`: `g` placed on that diagonal."""
+    shape = np.shape(a)
+    ax1, ax2 = axis1 % len(shape), axis2 % len(shape)
+    dtype = np.result_type(g, a)
+    diag = np.asarray(g, dtype=dtype)[..., None, None] * np.eye(
+        shape[ax1], shape[ax2], k=offset, dtype=dtype)
+    return np.moveaxis(diag, (-2, -1), (ax1, ax2))
+
+
+linear(trace_adjoint)
+
+
+@adjoint(trace_adjoint)
+def trace_adjoint_bar(y, g, a, offset=0, axis1=0, axis2=1, *, y_bar):
+    return np.trace(y_bar, offset, axis1, axis2)
+
+
+@tangent(np.trace, "ndarray.trace")
+def trace_dot(y, a, offset=0, axis1=0, axis2=1, dtype=None, out=None, *, a_dot):
+    return np.trace(a_dot, offset, axis1, axis2, dtype)
+
+
+@adjoint(np.trace, "ndarray.trace")
+def trace_bar(y, a, offset=0, axis1=0, axis2=1, dtype=None, out=None, *, y_bar):
+    return trace_adjoint(y_bar, a, offset, axis1, axis2)
+
+
+def norm_grad(x, y, ord=None, axis=None, keepdims=False):
+    """The derivative of `y = np.linalg.norm(x, ord, axis, keepdims)` with respect to each x."""
+    matrix = (axis is None and np.ndim(x) == 2) or (isinstance(axis, tuple) and len(axis) == 2)
+    if ord is None or ord == "fro" or (ord == 2 and not matrix):
+        d = keep_dims(y, x, axis, keepdims)
+        return x / np.where(d == 0, 1, d)
+    if matrix:
+        raise NotImplementedError(
+            f"adgen has no derivative of np.linalg.norm with ord={ord!r} for matrices; "
+            "use ord=None or 'fro'")
+    if ord == np.inf or ord == -np.inf:
+        return max_share(np.abs(x), y, axis, keepdims) * sign(x)
+    if ord == 0:
+        return np.zeros_like(x)
+    d = keep_dims(y, x, axis, keepdims)
+    return sign(x) * (np.abs(x) / np.where(d == 0, 1, d)) ** (ord - 1)
+
+
+@tangent(np.linalg.norm)
+def norm_dot(y, x, ord=None, axis=None, keepdims=False, *, x_dot):
+    return np.sum(x_dot * norm_grad(x, y, ord, axis, keepdims), axis=axis, keepdims=keepdims)
+
+
+@adjoint(np.linalg.norm)
+def norm_bar(y, x, ord=None, axis=None, keepdims=False, *, y_bar):
+    return expand_to(y_bar, x, axis, keepdims) * norm_grad(x, y, ord, axis, keepdims)
+
+
+# ---------------------------------------------------------------- det, inv
+
+
+@tangent(np.linalg.det)
+def det_dot(y, a, *, a_dot):
+    return y * np.sum(np.swapaxes(np.linalg.inv(a), -1, -2) * a_dot, axis=(-2, -1))
+
+
+@adjoint(np.linalg.det)
+def det_bar(y, a, *, y_bar):
+    return np.expand_dims(y_bar * y, (-2, -1)) * np.swapaxes(np.linalg.inv(a), -1, -2)
+
+
+@tangent(np.linalg.inv)
+def inv_dot(y, a, *, a_dot):
+    return -(y @ a_dot @ y)
+
+
+@adjoint(np.linalg.inv)
+def inv_bar(y, a, *, y_bar):
+    return -(np.swapaxes(y, -1, -2) @ y_bar @ np.swapaxes(y, -1, -2))
+
+
+# ---------------------------------------------------------------- solve
+
+
+def solve_vector(a, b):
+    """Whether `np.linalg.solve(a, b)` takes `b` as a vector (or stack of vectors)."""
+    return np.ndim(b) == 1 or (not _NUMPY2 and np.ndim(b) == np.ndim(a) - 1)
+
+
+def solve_like(v, a, b):
+    """`a⁻¹ v`, where `v` is shaped like the result of `np.linalg.solve(a, b)`."""
+    if solve_vector(a, b):
+        return np.linalg.solve(a, v[..., None])[..., 0]
+    return np.linalg.solve(a, v)
+
+
+def matmul_like(m, x, b):
+    """`m @ x`, where `x` is shaped like the result of `np.linalg.solve(m, b)`."""
+    if is_zero(m) or is_zero(x):
+        return 0.0
+    return (m @ x[..., None])[..., 0] if solve_vector(m, b) else m @ x
+
+
+def outer_like(u, v, a, b):
+    """`u @ v.T` for `u`, `v` shaped like the result of `np.linalg.solve(a, b)`."""
+    if is_zero(u) or is_zero(v):
+        return 0.0
+    if solve_vector(a, b):
+        return u[..., :, None] * v[..., None, :]
+    return u @ np.swapaxes(v, -1, -2)
+
+
+nondifferentiable(solve_vector)
+
+
+@tangent(np.linalg.solve)
+def solve_dot(y, a, b, *, a_dot, b_dot):
+    return solve_like(b_dot - matmul_like(a_dot, y, b), a, b)
+
+
+@adjoint(np.linalg.solve)
+def solve_bar(y, a, b, *, y_bar):
+    return (unbroadcast(-outer_like(solve_like(y_bar, np.swapaxes(a, -1, -2), b), y, a, b), a),
+            unbroadcast(solve_like(y_bar, np.swapaxes(a, -1, -2), b), b))
+
+
+@tangent(solve_like)
+def solve_like_dot(y, v, a, b, *, v_dot, a_dot):
+    return solve_like(v_dot - matmul_like(a_dot, y, b), a, b)
+
+
+@adjoint(solve_like)
+def solve_like_bar(y, v, a, b, *, y_bar):
+    return (unbroadcast(solve_like(y_bar, np.swapaxes(a, -1, -2), b), v),
+            unbroadcast(-outer_like(solve_like(y_bar, np.swapaxes(a, -1, -2), b), y, a, b), a))
+
+
+@tangent(matmul_like)
+def matmul_like_dot(y, m, x, b, *, m_dot, x_dot):
+    return matmul_like(m_dot, x, b) + matmul_like(m, x_dot, b)
+
+
+@adjoint(matmul_like)
+def matmul_like_bar(y, m, x, b, *, y_bar):
+    return (unbroadcast(outer_like(y_bar, x, m, b), m),
+            unbroadcast(matmul_like(np.swapaxes(m, -1, -2), y_bar, b), x))
+
+
+@tangent(outer_like)
+def outer_like_dot(y, u, v, a, b, *, u_dot, v_dot):
+    return outer_like(u_dot, v, a, b) + outer_like(u, v_dot, a, b)
+
+
+@adjoint(outer_like)
+def outer_like_bar(y, u, v, a, b, *, y_bar):
+    return (unbroadcast(matmul_like(y_bar, v, b), u),
+            unbroadcast(matmul_like(np.swapaxes(y_bar, -1, -2), u, b), v))

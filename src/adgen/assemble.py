@@ -24,25 +24,30 @@ _PURE_HELPERS = (runtime.unbroadcast, runtime.zeros_like, runtime.add_at, runtim
 
 def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str,
              result: gast.AST) -> list[gast.FunctionDef]:
+    """`grad`, `value_and_grad` and `vjp` are one function; `split` is a forward function
+    returning `(value, *saved)` and a backward function taking that tape and the cotangent,
+    which is how a caller's derivative calls a callee's."""
     ctx = rev.ctx
-    fname = f"{trace.parsed.name.rstrip('_')}_{kind}"
+    base = trace.parsed.name.rstrip("_")
     body = trace.node.body
     forward = rev.forward(body)
     r_active = ctx.is_active(result)
-    params = list(trace.params)
+    cotangent = ctx.namer.bar(result.id) if r_active else ctx.namer.fresh("cotangent")
     seed: list[gast.AST] = []
     if r_active:
-        r_bar = ctx.namer.bar(result.id)
         rev.state.add(result.id)
-        if kind == "vjp":
-            params.append(r_bar)
-        else:
-            seed.append(assign(r_bar, const(1.0), None))
-    elif kind == "vjp":
-        params.append(ctx.namer.fresh("cotangent"))
+        if kind in ("grad", "value_and_grad"):
+            seed.append(assign(cotangent, const(1.0), None))
     reverse = rev.reverse(body)
     grads = [_gradient(rev, w) for w in wrt]
     reads = _reads(reverse + grads) & rev.primal
+    needs_stack = _decide_saves(rev, reads)
+    stack = [assign(rev.stack, gast.List(elts=[], ctx=gast.Load()), None)] if needs_stack else []
+    out_grads = grads[0] if single else gast.Tuple(elts=grads, ctx=gast.Load())
+    if kind == "split":
+        saved = sorted(reads | ({rev.stack} if needs_stack else set()))
+        return _split(rev, trace, base, stack + forward, seed + reverse, result, saved,
+                      cotangent, out_grads)
     value = result
     tail: list[gast.AST] = []
     if kind != "vjp" and not _certainly_scalar(ctx, result):
@@ -50,23 +55,47 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
             result, const(trace.parsed.name), const(where(trace.parsed.filename,
                                                           trace.node.adgen_line))])
         tail.append(gast.Expr(value=check))
-    needs_stack = _decide_saves(rev, reads)
     if kind != "grad" and isinstance(result, gast.Name) and any(
             s.var == result.id and s.rev for s in rev.saves.values()):
         value = name(ctx.namer.fresh("value"))
         tail.append(assign(value.id, result, None))
-    out_grads = grads[0] if single else gast.Tuple(elts=grads, ctx=gast.Load())
     returned = out_grads if kind == "grad" else gast.Tuple(elts=[value, out_grads],
                                                            ctx=gast.Load())
-    stack = [assign(rev.stack, gast.List(elts=[], ctx=gast.Load()), None)] if needs_stack else []
+    params = list(trace.params) + ([cotangent] if kind == "vjp" else [])
     full = _flatten(stack + forward + tail + seed + reverse) + [gast.Return(value=returned)]
-    full = simplify.propagate(full, protect={value.id} if isinstance(value, gast.Name) else set())
-    full = simplify.drop_dead(full, lambda rhs: _pure(ctx, rhs))
+    protect = {value.id} if isinstance(value, gast.Name) else set()
+    return [_function(ctx, f"{base}_{kind}", params, full, protect)]
+
+
+def _split(rev: Reverse, trace: Trace, base: str, forward: list, reverse: list,
+           result: gast.AST, saved: list[str], cotangent: str,
+           out_grads: gast.AST) -> list[gast.FunctionDef]:
+    ctx = rev.ctx
+    tape = ctx.namer.fresh("_tape")
+    unset = [assign(v, const(None), None) for v in saved
+             if v not in trace.params and v != rev.stack]
+    packed = gast.Tuple(elts=[result] + [name(v) for v in saved], ctx=gast.Load())
+    fwd_body = unset + _flatten(forward) + [gast.Return(value=packed)]
+    fwd = _function(ctx, f"{base}_fwd", list(trace.params), fwd_body, set(saved))
+    unpack_target = gast.Tuple(elts=[name(ctx.namer.fresh("_value"), gast.Store())]
+                               + [name(v, gast.Store()) for v in saved], ctx=gast.Store())
+    unpack = gast.Assign(targets=[unpack_target], value=name(tape), type_comment=None)
+    bwd_body = [unpack] + _flatten(reverse) + [gast.Return(value=out_grads)]
+    bwd = _function(ctx, f"{base}_bwd", [tape, cotangent], bwd_body, set())
+    return [fwd, bwd]
+
+
+def _function(ctx: Any, fname: str, params: list[str], body: list[gast.AST],
+              protect: set[str]) -> gast.FunctionDef:
+    pure = lambda rhs: _pure(ctx, rhs)  # noqa: E731
+    body = simplify.propagate(body, protect=protect)
+    body = simplify.drop_dead(body, pure)
+    body = simplify.drop_dead_stores(body, pure, set())
+    body = simplify.inline_single_use(body, pure)
     args = gast.arguments(args=[name(p, gast.Param()) for p in params], posonlyargs=[],
                           vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
-    fn = gast.FunctionDef(name=fname, args=args, body=full, decorator_list=[], returns=None,
-                          type_comment=None, type_params=[])
-    return [fn]
+    return gast.FunctionDef(name=fname, args=args, body=body, decorator_list=[], returns=None,
+                            type_comment=None, type_params=[])
 
 
 def _certainly_scalar(ctx: Any, atom: gast.AST) -> bool:

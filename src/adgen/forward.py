@@ -14,9 +14,9 @@ import gast
 
 from adgen import simplify
 from adgen.analysis import call_parts, differentiable
-from adgen.generate import Context
+from adgen.generate import CallSite, Context, user_function
 from adgen.lower import assign, name
-from adgen.templates import TemplateError, bind_call, fill, signature, zero
+from adgen.templates import TemplateError, bind_call, fill, is_zero, signature, zero
 
 
 class Forward:
@@ -58,14 +58,33 @@ class Forward:
         if isinstance(s, gast.Return):
             return [self.ret(s)]
         if isinstance(s, gast.Assign):
+            fn = user_function(s.value)
+            if fn is not None and s.targets[0].id in self.ctx.active:
+                return self.user_call(s, fn)
             return [s, *self.assign(s)]
         if isinstance(s, gast.Expr):
             return [s, *self.mutate(s)]
         return [s]
 
+    def user_call(self, s: gast.Assign, fn: object) -> list[gast.AST]:
+        """`y, y_dot = g_jvp(args..., arg_dots...)`: the callee's own tangent function."""
+        site = CallSite(self.ctx, s, fn, s.value)
+        target = s.targets[0].id
+        if not site.wrt:
+            return [s, assign(self.ctx.namer.dot(target), self.ctx.zero_for(target),
+                              s.adgen_line)]
+        jvp_name, _ = site.derivative(self.ctx, "jvp")
+        dots = [self.dot(site.bound[p]) for p in site.wrt]
+        pair = gast.Tuple(elts=[name(target, gast.Store()),
+                                name(self.ctx.namer.dot(target), gast.Store())],
+                          ctx=gast.Store())
+        node = gast.Assign(targets=[pair], value=site.call(jvp_name, dots), type_comment=None)
+        node.adgen_line = s.adgen_line
+        return [node]
+
     def ret(self, s: gast.Return) -> gast.Return:
         value = self.dot(s.value)
-        if not isinstance(value, gast.Name):
+        if is_zero(value):
             value = self.ctx.zero_for(s.value.id) if isinstance(s.value, gast.Name) else (
                 gast.Constant(value=0.0, kind=None))
         node = gast.Return(value=gast.Tuple(elts=[s.value, value], ctx=gast.Load()))

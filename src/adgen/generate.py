@@ -3,6 +3,7 @@ atoms, zeros, and errors that point at the user's line."""
 
 from __future__ import annotations
 
+import copy
 import types
 from typing import Any
 
@@ -33,6 +34,9 @@ class Context:
             return n in trace.locals or not (found and value is obj)
 
         self.bindings = Bindings(avoid=avoid, reserve=trace.namer.taken)
+        free = {n.id for n in gast.walk(trace.node) if isinstance(n, gast.Name)} - trace.locals
+        for var in sorted(free & set(p.closure)):
+            self.bindings.names[var] = p.closure[var]
 
     def is_active(self, atom: gast.AST | None) -> bool:
         return isinstance(atom, gast.Name) and atom.id in self.active
@@ -68,3 +72,60 @@ class Context:
     def call(self, preferred: str, obj: Any, args: list[gast.AST]) -> gast.Call:
         fn = name(self.bindings.bind(preferred, obj))
         return gast.Call(func=fn, args=args, keywords=[])
+
+
+def user_function(rhs: gast.AST) -> Any:
+    """The Python function a trace step calls, when it has no rule of its own."""
+    if not isinstance(rhs, gast.Call):
+        return None
+    fn = primitive(rhs)
+    if isinstance(fn, types.FunctionType) and lookup(fn) is None:
+        return fn
+    return None
+
+
+class CallSite:
+    """A call to a user function, with its arguments bound to the callee's parameters."""
+
+    def __init__(self, ctx: Context, stmt: gast.AST, fn: Any, rhs: gast.Call) -> None:
+        code = fn.__code__
+        if code.co_flags & (0x04 | 0x08) or code.co_kwonlyargcount:
+            raise ctx.error(stmt, f"cannot differentiate the call of {fn.__qualname__}: it takes "
+                            "*args, **kwargs or keyword-only parameters")
+        params = list(code.co_varnames[: code.co_argcount])
+        defaults = fn.__defaults__ or ()
+        bound: dict[str, gast.AST] = dict(zip(params, rhs.args, strict=False))
+        if len(rhs.args) > len(params):
+            raise ctx.error(stmt, f"{fn.__qualname__} takes {len(params)} arguments")
+        for k in rhs.keywords:
+            if k.arg not in params or k.arg in bound:
+                raise ctx.error(stmt, f"{fn.__qualname__} has no parameter `{k.arg}` (or it "
+                                "is given twice)")
+            bound[k.arg] = k.value
+        for i, p in enumerate(params):
+            if p not in bound:
+                j = i - (len(params) - len(defaults))
+                if j < 0:
+                    raise ctx.error(stmt, f"the call of {fn.__qualname__} misses `{p}`")
+                bound[p] = name(ctx.bindings.bind(f"{p}_default", defaults[j]))
+        self.fn = fn
+        self.params = params
+        self.bound = bound
+        self.wrt = tuple(p for p in params if ctx.is_active(bound[p]))
+        self.scalar = frozenset(
+            p for p in params
+            if isinstance(bound[p], gast.Name) and bound[p].id in ctx.scalar
+            or isinstance(bound[p], gast.Constant) and isinstance(bound[p].value, (int, float)))
+
+    def derivative(self, ctx: Context, kind: str) -> tuple[str, str | None]:
+        from adgen.transform import callee_derivative
+
+        first, second = callee_derivative(self.fn, self.wrt, kind, self.scalar)
+        base = self.fn.__name__
+        one = ctx.bindings.bind(f"{base}_{'jvp' if kind == 'jvp' else 'fwd'}", first)
+        two = None if second is None else ctx.bindings.bind(f"{base}_bwd", second)
+        return one, two
+
+    def call(self, func: str, extra: list[gast.AST] = ()) -> gast.Call:
+        args = [copy.deepcopy(self.bound[p]) for p in self.params] + list(extra)
+        return gast.Call(func=name(func), args=args, keywords=[])

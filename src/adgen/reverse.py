@@ -26,7 +26,7 @@ import gast
 
 from adgen import runtime, simplify
 from adgen.analysis import call_parts, differentiable, statements
-from adgen.generate import Context
+from adgen.generate import CallSite, Context, user_function
 from adgen.lower import Trace, assign, const, name
 from adgen.structure import structure
 from adgen.templates import TemplateError, bind_call, fill, signature
@@ -71,6 +71,7 @@ class Reverse:
         }
         self._loop_saves: list[list[Save]] = []
         self.scattered: set[str] = set()
+        self.calls: dict[int, Any] = {}
         self.stack = self.namer.fresh("_stack")
 
     def bar(self, var: str) -> str:
@@ -85,7 +86,7 @@ class Reverse:
         return out
 
     def save(self, s: gast.AST, var: str) -> Save:
-        record = Save(var, self.loop_depth > 0, var in self.defined)
+        record = Save(var, self.loop_depth > 0, var in self.defined or self.loop_depth > 0)
         self.saves[id(s)] = record
         if self._loop_saves:
             self._loop_saves[-1].append(record)
@@ -93,6 +94,9 @@ class Reverse:
 
     def forward_stmt(self, s: gast.AST) -> list[gast.AST]:
         if isinstance(s, gast.Assign):
+            fn = user_function(s.value)
+            if fn is not None and s.targets[0].id in self.ctx.active:
+                return self.forward_call(s, fn)
             t = s.targets[0]
             var = t.id if isinstance(t, gast.Name) else t.value.id
             record = self.save(s, var)
@@ -114,6 +118,42 @@ class Reverse:
                 raise self.ctx.error(s, f"reverse mode cannot differentiate the in-place "
                                      f"`.{s.value.func.attr}()` on an active value yet")
         return [s]
+
+    def forward_call(self, s: gast.Assign, fn: Any) -> list[gast.AST]:
+        """`_tape = g_fwd(...)`, `y = _tape[0]`; the reverse sweep calls `g_bwd(_tape, y_bar)`."""
+        site = CallSite(self.ctx, s, fn, s.value)
+        if not site.wrt:
+            return self.forward_stmt(_inactive(s))
+        fwd_name, bwd_name = site.derivative(self.ctx, "split")
+        tape = self.namer.temp("_tape")
+        self.primal.add(tape)
+        first = assign(tape, site.call(fwd_name), s.adgen_line)
+        tape_save = self.save(first, tape)
+        self.defined.add(tape)
+        value = gast.Subscript(value=name(tape), slice=const(0), ctx=gast.Load())
+        second = assign(s.targets[0].id, value, s.adgen_line)
+        record = self.save(s, s.targets[0].id)
+        self.defined.add(s.targets[0].id)
+        self.calls[id(s)] = (site, tape, bwd_name, tape_save)
+        return [tape_save.fwd, first, record.fwd, second]
+
+    def reverse_call(self, s: gast.Assign) -> list[gast.AST]:
+        site, tape, bwd_name, tape_save = self.calls[id(s)]
+        var = s.targets[0].id
+        out: list[gast.AST] = []
+        if var in self.state:
+            grads = self.namer.temp("_g")
+            call = gast.Call(func=name(bwd_name), args=[name(tape), name(self.bar(var))],
+                             keywords=[])
+            out.append(assign(grads, call, s.adgen_line))
+            self.state.discard(var)
+            self.owned.discard(var)
+            for i, p in enumerate(site.wrt):
+                part = gast.Subscript(value=name(grads), slice=const(i), ctx=gast.Load())
+                out.append(self.contribute(site.bound[p].id, part, s.adgen_line))
+        for stmt in out:
+            stmt.adgen_adjoint = True
+        return [*out, self.saves[id(s)].rev, tape_save.rev]
 
     def forward_loop(self, s: gast.AST) -> list[gast.AST]:
         init = LoopInit(set(self.defined))
@@ -158,6 +198,8 @@ class Reverse:
         return out
 
     def reverse_stmt(self, s: gast.AST) -> list[gast.AST]:
+        if id(s) in self.calls:
+            return self.reverse_call(s)
         if isinstance(s, gast.Assign):
             out = self.adjoint(s)
             for stmt in out:
@@ -360,6 +402,10 @@ class _Scatter:
 
     index: gast.AST
     value: gast.AST
+
+
+def _inactive(s: gast.Assign) -> gast.Assign:
+    return s
 
 
 def _first_param(template: Any) -> str:

@@ -168,7 +168,7 @@ def propagate(body: list[gast.AST], env: dict[str, gast.AST] | None = None,
                     setattr(s, field_name, fold(_Substitute(env).visit(value)))
             if isinstance(s, gast.Assign):
                 for t in s.targets:
-                    if not isinstance(t, gast.Name):
+                    if isinstance(t, gast.Subscript):
                         t.slice = _Substitute(env).visit(t.slice)
                 stored = _stores([s])
                 _kill(env, stored)
@@ -227,3 +227,139 @@ def _drop(body: list[gast.AST], loads: set[str], pure: Any, removed: list[bool])
 
 def _code(body: list[gast.AST]) -> bool:
     return any(not isinstance(s, gast.Pass) for s in body)
+
+
+def inline_single_use(body: list[gast.AST], pure: Any) -> list[gast.AST]:
+    """Fold `v = expr` into the one later statement of the same block that reads `v`.
+
+    This is what lets the trace's one-operation-per-step form read as the user wrote it again
+    (`x = math.sin(x) * 0.9 + 0.1 * x`). It only moves pure expressions, and only past
+    statements that write nothing the expression reads.
+    """
+    counts: dict[str, int] = {}
+    for n in gast.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            counts[n.id] = counts.get(n.id, 0) + 1
+        elif isinstance(n, gast.Name):
+            counts.setdefault(n.id, 0)
+    stores: dict[str, int] = {}
+    for n in gast.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    return _inline_block(body, counts, stores, pure)
+
+
+def _inline_block(body: list[gast.AST], counts: dict, stores: dict, pure: Any) -> list:
+    for s in body:
+        if isinstance(s, (gast.If, gast.For, gast.While)):
+            s.body = _inline_block(s.body, counts, stores, pure)
+            s.orelse = _inline_block(s.orelse, counts, stores, pure)
+    out = list(body)
+    i = 0
+    while i < len(out):
+        s = out[i]
+        j = _inline_target(out, i, counts, stores, pure)
+        if j is None:
+            i += 1
+            continue
+        var = s.targets[0].id
+        _replace_load(out[j], var, s.value)
+        del out[i]
+    return out
+
+
+def _inline_target(out: list, i: int, counts: dict, stores: dict, pure: Any) -> int | None:
+    s = out[i]
+    if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+        return None
+    var = s.targets[0].id
+    if counts.get(var) != 1 or stores.get(var) != 1 or not pure(s.value):
+        return None
+    reads = set(_loads(s.value))
+    for j in range(i + 1, len(out)):
+        t = out[j]
+        if isinstance(t, (gast.If, gast.For, gast.While)):
+            return None
+        if var in _loads(t):
+            return j if not isinstance(t, gast.Return) or True else None
+        written = _stores([t])
+        if isinstance(t, gast.Assign) and not isinstance(t.targets[0], gast.Name):
+            written.add(t.targets[0].value.id)
+        if isinstance(t, gast.Expr):
+            written |= set(_loads(t.value.func)) if isinstance(t.value, gast.Call) else set()
+        if written & reads:
+            return None
+    return None
+
+
+def _replace_load(stmt: gast.AST, var: str, value: gast.AST) -> None:
+    class _Swap(gast.NodeTransformer):
+        def visit_Name(self, node: gast.Name) -> gast.AST:
+            if node.id == var and isinstance(node.ctx, gast.Load):
+                return value
+            return node
+
+    for field_name in ("value", "test", "targets"):
+        current = getattr(stmt, field_name, None)
+        if isinstance(current, list):
+            setattr(stmt, field_name, [_Swap().visit(c) for c in current])
+        elif current is not None:
+            setattr(stmt, field_name, _Swap().visit(current))
+
+
+def drop_dead_stores(body: list[gast.AST], pure: Any, live_out: set[str]) -> list[gast.AST]:
+    """Remove pure assignments whose value is not live afterwards (backward liveness over the
+    structured statements; loop bodies iterate to a fixed point)."""
+    new, _ = _live_block(body, set(live_out), pure)
+    return new
+
+
+def _live_block(body: list[gast.AST], live: set[str], pure: Any) -> tuple[list, set[str]]:
+    out: list[gast.AST] = []
+    for s in reversed(body):
+        s, live = _live_stmt(s, live, pure)
+        if s is not None:
+            out.append(s)
+    out.reverse()
+    return out, live
+
+
+def _live_stmt(s: gast.AST, live: set[str], pure: Any) -> tuple[gast.AST | None, set[str]]:
+    if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+        t = s.targets[0].id
+        if t not in live and pure(s.value):
+            return None, live
+        return s, (live - {t}) | set(_loads(s.value))
+    if isinstance(s, gast.If):
+        body, l1 = _live_block(s.body, set(live), pure)
+        orelse, l2 = _live_block(s.orelse, set(live), pure)
+        if not _code(body) and not _code(orelse) and pure(s.test):
+            return None, live
+        s.body, s.orelse = body or [gast.Pass()], orelse
+        return s, l1 | l2 | set(_loads(s.test))
+    if isinstance(s, (gast.For, gast.While)):
+        header = set(_loads(s.iter if isinstance(s, gast.For) else s.test))
+        after = set(live)
+        if s.orelse:
+            _, after = _live_block(list(s.orelse), set(live), lambda rhs: False)
+        entry = after | header
+        while True:
+            _, inner = _live_block(_copy_body(s.body), set(entry), lambda rhs: False)
+            new_entry = entry | inner
+            if new_entry == entry:
+                break
+            entry = new_entry
+        s.body, _ = _live_block(s.body, set(entry), pure)
+        s.body = s.body or [gast.Pass()]
+        if s.orelse:
+            s.orelse, _ = _live_block(s.orelse, set(live), pure)
+        if isinstance(s, gast.For):
+            entry = entry - {s.target.id} | header
+        return s, entry | after
+    return s, live | set(_loads(s))
+
+
+def _copy_body(body: list[gast.AST]) -> list[gast.AST]:
+    import copy
+
+    return copy.deepcopy(body)

@@ -60,14 +60,50 @@ def context(trace: Trace, wrt: list[str], scalar_params: set[str],
                    scalar_names(body, trace.params, scalar_params))
 
 
+_BUILDING: set[Any] = set()
+
+
+def _key(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
+    return (f, wrt if isinstance(wrt, (int, str)) else tuple(wrt), kind, scalar_params)
+
+
 def derivative(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str] = frozenset()) -> Any:
     """The compiled derivative function of `f` (cached)."""
-    key = (f, wrt if isinstance(wrt, (int, str)) else tuple(wrt), kind, scalar_params)
+    key = _key(f, wrt, kind, scalar_params)
     with _LOCK:
         fn = _CACHE.get(key)
         if fn is None:
-            fn = _CACHE[key] = _build(f, wrt, kind, scalar_params)
+            _BUILDING.add(key)
+            try:
+                fn = _CACHE[key] = _build(f, wrt, kind, scalar_params)
+            finally:
+                _BUILDING.discard(key)
         return fn
+
+
+class Deferred:
+    """A callee's derivative that is still being built (recursion): resolved at call time."""
+
+    def __init__(self, key: Any, part: str) -> None:
+        self.key, self.part = key, part
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        fn = _CACHE[self.key]
+        if self.part == "bwd":
+            fn = fn.__adgen__.info["bwd"]
+        return fn(*args, **kwargs)
+
+
+def callee_derivative(f: Any, wrt: tuple[str, ...], kind: str,
+                      scalar_params: frozenset[str]) -> tuple[Any, Any]:
+    """The derivative function(s) a caller binds for a call to `f`: `(jvp, None)` for
+    forward mode, `(fwd, bwd)` for reverse mode; deferred while `f` itself is being built."""
+    key = _key(f, wrt, kind, scalar_params)
+    with _LOCK:
+        if key in _BUILDING:
+            return Deferred(key, "fwd"), Deferred(key, "bwd")
+        fn = derivative(f, wrt, kind, scalar_params)
+        return fn, fn.__adgen__.info.get("bwd")
 
 
 def _build(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
@@ -75,18 +111,25 @@ def _build(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
 
     parsed = get_trace(f).parsed
     names, single = wrt_names(get_trace(f), wrt)
-    if kind == "jvp":
+    if kind in ("jvp", "split"):
         trace = lower(parsed)
-        ctx = context(trace, names, set(scalar_params))
-        functions = [Forward(ctx, names).function(f"{parsed.name.rstrip('_')}_jvp")]
+        if kind == "jvp":
+            ctx = context(trace, names, set(scalar_params))
+            functions = [Forward(ctx, names).function(f"{parsed.name.rstrip('_')}_jvp")]
+        else:
+            from adgen.reverse import build_reverse
+
+            functions, ctx = build_reverse(trace, names, single, kind, scalar_params)
         bindings = ctx.bindings.names
     else:
         functions, bindings = _reverse_variants(parsed, names, single, kind)
     source = emit.to_source(functions, parsed.lines)
-    main = functions[-1].name
+    main = functions[0].name if kind == "split" else functions[-1].name
     fn = emit.compile_functions(source, main, bindings, parsed.globals, parsed.name, kind)
     fn.__adgen__.original = f
     fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name)
+    if kind == "split":
+        fn.__adgen__.info["bwd"] = fn.__adgen__.bindings[functions[1].name]
     return fn
 
 

@@ -7,6 +7,7 @@ constants are propagated and dead statements dropped.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import gast
@@ -52,8 +53,8 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
     tail: list[gast.AST] = []
     if kind != "vjp" and not _certainly_scalar(ctx, result):
         check = ctx.call("scalar_output", runtime.scalar_output, [
-            result, const(trace.parsed.name), const(where(trace.parsed.filename,
-                                                          trace.node.adgen_line))])
+            result, const(trace.parsed.name), const(where(os.path.basename(
+                trace.parsed.filename), trace.node.adgen_line))])
         tail.append(gast.Expr(value=check))
     if kind != "grad" and isinstance(result, gast.Name) and any(
             s.var == result.id and s.rev for s in rev.saves.values()):

@@ -51,7 +51,8 @@ def test_book_trace_has_one_operation_per_step():
 
 def test_book_reverse_evaluates_exp_and_cos_once():
     src = adgen.source(adgen.grad(book.f, wrt=(0, 1)))
-    fast = src[src.index("def f_grad(x1"):]
+    fast = "\n".join(line for line in src[src.index("def f_grad(x1"):].splitlines()
+                     if not line.strip().startswith("#"))
     assert fast.count("math.exp") == 1
     assert fast.count("math.cos") == 1
 

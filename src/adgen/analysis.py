@@ -187,3 +187,21 @@ def call_parts(rhs: gast.AST) -> tuple[list[gast.AST], dict[str, gast.AST]]:
     if isinstance(primitive(rhs), str):
         args.insert(0, rhs.func.value)
     return args, {k.arg: k.value for k in rhs.keywords}
+
+
+def container_names(body: list[gast.AST]) -> set[str]:
+    """Names that hold lists, tuples or dicts built in the function (their adjoints add
+    item by item, not with `+`)."""
+    out: set[str] = set()
+    copies: list[tuple[str, str]] = []
+    for s in statements(body):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            t, v = s.targets[0].id, s.value
+            if isinstance(v, (gast.List, gast.Tuple, gast.Dict)):
+                out.add(t)
+            elif isinstance(v, gast.Name):
+                copies.append((v.id, t))
+        elif isinstance(s, gast.Expr) and isinstance(s.value.func, gast.Attribute):
+            if isinstance(s.value.func.value, gast.Name) and s.value.func.attr == "append":
+                out.add(s.value.func.value.id)
+    return _closure(out, copies + [(b, a) for a, b in copies])

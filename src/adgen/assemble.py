@@ -7,6 +7,7 @@ constants are propagated and dead statements dropped.
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import Any
 
@@ -20,7 +21,8 @@ from adgen.reverse import LoopInit, Reverse, Save
 from adgen.rules import lookup
 
 _PURE_HELPERS = (runtime.unbroadcast, runtime.zeros_like, runtime.add_at, runtime.owned_copy,
-                 runtime.shaped_like, runtime.sign, reversed, range)
+                 runtime.shaped_like, runtime.sign, runtime.take, runtime.zero_at,
+                 runtime.fill_like, runtime.add_adjoints, reversed, range)
 
 
 def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str,
@@ -125,7 +127,9 @@ def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
     """Fill in the save placeholders the reverse sweep needs; True when a stack is used."""
     needs_stack = False
     for record in rev.saves.values():
-        if record.var not in reads or not record.defined:
+        wanted = record.var in reads or (record.index is not None
+                                         and record.var in rev.ctx.trace.params)
+        if not wanted or not record.defined:
             continue
         _fill_save(rev, record)
         needs_stack |= record.in_loop
@@ -136,6 +140,14 @@ def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
 
 def _fill_save(rev: Reverse, record: Save) -> None:
     var = record.var
+    if record.append:
+        pop = gast.Call(func=gast.Attribute(value=name(var), attr="pop", ctx=gast.Load()),
+                        args=[], keywords=[])
+        record.rev.append(gast.Expr(value=pop))
+        return
+    if record.index is not None:
+        _fill_element_save(rev, record)
+        return
     if record.in_loop:
         push = gast.Call(func=gast.Attribute(value=name(rev.stack), attr="append",
                                              ctx=gast.Load()), args=[name(var)], keywords=[])
@@ -147,6 +159,23 @@ def _fill_save(rev: Reverse, record: Save) -> None:
         saved = rev.namer.saved(var)
         record.fwd.append(assign(saved, name(var), None))
         record.rev.append(assign(var, name(saved), None))
+
+
+def _fill_element_save(rev: Reverse, record: Save) -> None:
+    var, index = record.var, record.index
+    old = rev.ctx.call("take", runtime.take, [name(var), copy.deepcopy(index)])
+    if record.in_loop:
+        push = gast.Call(func=gast.Attribute(value=name(rev.stack), attr="append",
+                                             ctx=gast.Load()), args=[old], keywords=[])
+        saved: gast.AST = gast.Call(func=gast.Attribute(value=name(rev.stack), attr="pop",
+                                                        ctx=gast.Load()), args=[], keywords=[])
+        record.fwd.append(gast.Expr(value=push))
+    else:
+        keep = rev.namer.saved(var)
+        record.fwd.append(assign(keep, old, None))
+        saved = name(keep)
+    target = gast.Subscript(value=name(var), slice=copy.deepcopy(index), ctx=gast.Store())
+    record.rev.append(gast.Assign(targets=[target], value=saved, type_comment=None))
 
 
 def _flatten(stmts: list[Any]) -> list[gast.AST]:

@@ -33,6 +33,7 @@ local value. Every statement carries `adgen_line`, the user's source line it cam
 
 from __future__ import annotations
 
+import copy as _copy
 import math
 import operator
 from dataclasses import dataclass
@@ -112,8 +113,6 @@ _UNSUPPORTED = {
     gast.Await: ("`await`", "differentiate a plain (not async) function"),
     gast.Lambda: ("a lambda inside the differentiated function", "define it with `def`"),
     gast.NamedExpr: ("assignment expressions (`:=`)", "assign on a line of its own"),
-    gast.ListComp: ("list comprehensions", "write the loop out with `for` and `append`"),
-    gast.GeneratorExp: ("generator expressions", "write the loop out with `for`"),
     gast.SetComp: ("set comprehensions", "write the loop out with `for`"),
     gast.DictComp: ("dict comprehensions", "write the loop out with `for`"),
     gast.Set: ("set displays", "use a list or tuple"),
@@ -301,7 +300,16 @@ class Lowerer:
 
     def stmt_While(self, s: gast.While) -> None:
         if _has_continue(s.body):
-            raise self.error(s, "`continue` inside `while`", "use `if`/`else` in the loop body")
+            if s.orelse:
+                raise self.error(s, "`while ... else` with `continue`",
+                                 "move the `else` block after the loop")
+            brk = gast.copy_location(gast.Break(), s)
+            stop = gast.If(test=gast.UnaryOp(op=gast.Not(), operand=s.test), body=[brk],
+                           orelse=[])
+            gast.copy_location(stop, s)
+            s = gast.While(test=gast.Constant(value=True, kind=None), body=[stop, *s.body],
+                           orelse=[])
+            gast.copy_location(s, stop)
         self.cse = {}
         saved, self.out = self.out, []
         test = self.atom(s.test)
@@ -564,6 +572,37 @@ class Lowerer:
     def expr_JoinedStr(self, e: gast.JoinedStr) -> gast.AST:
         return e
 
+    def expr_ListComp(self, e: gast.ListComp) -> gast.AST:
+        """`[elt for v in xs if c]` → `_l = []` and a loop that appends (its own names)."""
+        e = _copy.deepcopy(e)
+        result = self.namer.temp("_l")
+        self.locals.add(result)
+        self.emit(assign(result, gast.List(elts=[], ctx=gast.Load()), self.line))
+        renames: dict[str, str] = {}
+        for gen in e.generators:
+            for n in gast.walk(gen.target):
+                if isinstance(n, gast.Name):
+                    renames[n.id] = self.namer.temp("_c")
+        self.locals.update(renames.values())
+        rename = _Rename(renames)
+        append = gast.Attribute(value=name(result), attr="append", ctx=gast.Load())
+        inner: gast.AST = gast.Expr(value=gast.Call(func=append, args=[rename.visit(e.elt)],
+                                                    keywords=[]))
+        for k, gen in reversed(list(enumerate(e.generators))):
+            for cond in reversed(gen.ifs):
+                inner = gast.If(test=rename.visit(cond), body=[inner], orelse=[])
+            iterable = gen.iter if k == 0 else rename.visit(gen.iter)
+            inner = gast.For(target=rename.visit(gen.target), iter=iterable, body=[inner],
+                             orelse=[], type_comment=None)
+        for n in gast.walk(inner):
+            if isinstance(n, gast.stmt):
+                n.lineno = self.line
+                n.col_offset = e.col_offset
+        self.stmt(inner)
+        return name(result)
+
+    expr_GeneratorExp = expr_ListComp
+
 
 def lower(parsed: Parsed) -> Trace:
     """The evaluation trace of a parsed function."""
@@ -571,6 +610,17 @@ def lower(parsed: Parsed) -> Trace:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+class _Rename(gast.NodeTransformer):
+    def __init__(self, renames: dict[str, str]) -> None:
+        self.renames = renames
+
+    def visit_Name(self, node: gast.Name) -> gast.AST:
+        if node.id in self.renames:
+            return gast.Name(id=self.renames[node.id], ctx=node.ctx, annotation=None,
+                             type_comment=None)
+        return node
 
 
 def _at(node: gast.AST, s: gast.AST) -> gast.AST:

@@ -25,7 +25,7 @@ from typing import Any
 import gast
 
 from adgen import runtime, simplify
-from adgen.analysis import call_parts, differentiable, statements
+from adgen.analysis import call_parts, container_names, differentiable, statements
 from adgen.generate import CallSite, Context, user_function
 from adgen.lower import Trace, assign, const, name
 from adgen.structure import structure
@@ -41,6 +41,8 @@ class Save:
     defined: bool
     fwd: list[gast.AST] = field(default_factory=list)
     rev: list[gast.AST] = field(default_factory=list)
+    index: gast.AST | None = None  # an element write `var[index] = ...` saves only that part
+    append: bool = False  # `var.append(...)` is undone by `var.pop()`, nothing is saved
 
 
 @dataclass
@@ -72,6 +74,8 @@ class Reverse:
         self._loop_saves: list[list[Save]] = []
         self.scattered: set[str] = set()
         self.calls: dict[int, Any] = {}
+        self.containers = container_names(ctx.trace.node.body)
+        self.own_requests: set[str] = set()
         self.stack = self.namer.fresh("_stack")
 
     def bar(self, var: str) -> str:
@@ -100,6 +104,8 @@ class Reverse:
             t = s.targets[0]
             var = t.id if isinstance(t, gast.Name) else t.value.id
             record = self.save(s, var)
+            if isinstance(t, gast.Subscript):
+                record.index = t.slice
             self.defined.add(var)
             return [record.fwd, s]
         if isinstance(s, gast.If):
@@ -114,9 +120,14 @@ class Reverse:
             return self.forward_loop(s)
         if isinstance(s, gast.Expr) and isinstance(s.value.func, gast.Attribute):
             receiver = s.value.func.value
-            if isinstance(receiver, gast.Name) and receiver.id in self.ctx.active:
-                raise self.ctx.error(s, f"reverse mode cannot differentiate the in-place "
-                                     f"`.{s.value.func.attr}()` on an active value yet")
+            if isinstance(receiver, gast.Name) and receiver.id in self.primal:
+                if s.value.func.attr != "append" or len(s.value.args) != 1:
+                    if receiver.id in self.ctx.active:
+                        raise self.ctx.error(s, f"reverse mode cannot differentiate the "
+                                             f"in-place `.{s.value.func.attr}()` on an active "
+                                             "value; use `.append(x)` or build a new value")
+                    return [s]
+                self.save(s, receiver.id).append = True
         return [s]
 
     def forward_call(self, s: gast.Assign, fn: Any) -> list[gast.AST]:
@@ -184,6 +195,8 @@ class Reverse:
             body.insert(0, bump)
         node.body = body
         loop_saves = self._loop_saves.pop()
+        if self._loop_saves:
+            self._loop_saves[-1].extend(loop_saves)
         self.loop_depth -= 1
         self.loop_inits.append((init, loop_saves))
         node.orelse = self.forward(s.orelse)
@@ -200,6 +213,12 @@ class Reverse:
     def reverse_stmt(self, s: gast.AST) -> list[gast.AST]:
         if id(s) in self.calls:
             return self.reverse_call(s)
+        if isinstance(s, gast.Expr) and id(s) in self.saves:
+            out = self.reverse_append(s)
+            for stmt in out:
+                stmt.adgen_adjoint = True
+                stmt.adgen_line = s.adgen_line
+            return [*out, self.saves[id(s)].rev]
         if isinstance(s, gast.Assign):
             out = self.adjoint(s)
             for stmt in out:
@@ -221,7 +240,10 @@ class Reverse:
         self.state, self.owned = set(state), set(owned)
         orelse = self.reverse(s.orelse)
         body += self.fill(self.state - state_body, s)
-        orelse += self.fill(state_body - self.state, s)
+        orelse_filled = state_body - self.state
+        orelse += self.fill(orelse_filled, s)
+        owned_body |= self.state - state_body
+        self.owned |= orelse_filled
         self.state |= state_body
         self.owned &= owned_body
         if not _has_code(body) and not _has_code(orelse):
@@ -238,20 +260,31 @@ class Reverse:
         return out
 
     def loop_body(self, s: gast.AST, body: list[gast.AST]) -> tuple[list[gast.AST], list]:
-        """Reverse a loop body until the adjoint state at its ends agrees (a fixed point)."""
+        """Reverse a loop body until the adjoint state at its ends agrees (a fixed point).
+
+        Adjoints updated in place inside the loop are made owned once, before it."""
         after_state, after_owned = set(self.state), set(self.owned)
-        entry_state, entry_owned = set(after_state), set(after_owned)
-        for _ in range(6):
+        self.state, self.owned = set(after_state), set(after_owned)
+        outer_requests, self.own_requests = self.own_requests, set()
+        self.reverse(_copy_statements(body))
+        hoisted = ((self.owned | self.own_requests) & after_state) - after_owned
+        self.own_requests = outer_requests | self.own_requests
+        entry_state = set(after_state)
+        entry_owned = after_owned | hoisted
+        for _ in range(8):
             self.state, self.owned = set(entry_state), set(entry_owned)
             rev = self.reverse(body)
             out_state, out_owned = self.state, self.owned
             new_state = entry_state | out_state
-            new_owned = entry_owned & out_owned
+            new_owned = (after_owned | hoisted | (new_state - after_state)) & out_owned
             if new_state == entry_state and new_owned == entry_owned:
                 break
             entry_state, entry_owned = new_state, new_owned
         rev += self.fill(entry_state - out_state, s)
         pre = self.fill(entry_state - after_state, s)
+        for var in sorted(hoisted & entry_owned):
+            self.owned.discard(var)
+            pre += self.own(var)
         self.state, self.owned = entry_state, entry_owned
         return rev, pre
 
@@ -290,20 +323,70 @@ class Reverse:
     def contribute(self, var: str, expr: gast.AST, line: Any) -> gast.AST:
         bar = self.bar(var)
         if var in self.state:
-            expr = gast.BinOp(left=name(bar), op=gast.Add(), right=expr)
+            if var in self.containers:
+                expr = self.ctx.call("add_adjoints", runtime.add_adjoints, [name(bar), expr])
+            else:
+                expr = gast.BinOp(left=name(bar), op=gast.Add(), right=expr)
             self.owned.add(var)
         else:
             self.state.add(var)
-            self.owned.discard(var)
+            if self._fresh(expr):
+                self.owned.add(var)
+            else:
+                self.owned.discard(var)
         return assign(bar, expr, line)
+
+    def _fresh(self, expr: gast.AST) -> bool:
+        """Whether `expr` certainly builds a new container (so it may be updated in place)."""
+        if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name)):
+            return False
+        fn = self.ctx.bindings.names.get(expr.func.id)
+        return any(fn is f for f in (runtime.fill_like, runtime.zeros_like, runtime.add_at))
+
+    def own(self, var: str) -> list[gast.AST]:
+        """Make `var`'s adjoint safe to update in place (copy it once if it may be shared)."""
+        if var in self.owned:
+            return []
+        self.own_requests.add(var)
+        self.owned.add(var)
+        bar = self.bar(var)
+        return [assign(bar, self.ctx.call("owned_copy", runtime.owned_copy, [name(bar)]), None)]
+
+    def reverse_append(self, s: gast.Expr) -> list[gast.AST]:
+        """`xs.append(v)`: `v` takes the last item of `xs_bar`, which is removed."""
+        xs = s.value.func.value.id
+        if xs not in self.ctx.active or xs not in self.state:
+            return []
+        out = self.own(xs)
+        last = self.ctx.call("pop_last", runtime.pop_last, [name(self.bar(xs))])
+        value = s.value.args[0]
+        if self.ctx.is_active(value):
+            out.append(self.contribute(value.id, last, s.adgen_line))
+        else:
+            out.append(gast.Expr(value=last))
+        return out
+
+    def write(self, s: gast.Assign, target: gast.Subscript) -> list[gast.AST]:
+        """`a[i] = v`: `v` takes `a_bar[i]`, then `a_bar[i]` is zero (that value is gone)."""
+        var = target.value.id
+        if var not in self.ctx.active or var not in self.state:
+            return []
+        out = []
+        if self.ctx.is_active(s.value):
+            part = self.ctx.call("take", runtime.take, [name(self.bar(var)),
+                                                        copy.deepcopy(target.slice)])
+            part = self.ctx.call("unbroadcast", runtime.unbroadcast, [part, s.value])
+            out.append(self.contribute(s.value.id, part, s.adgen_line))
+        out += self.own(var)
+        cleared = self.ctx.call("zero_at", runtime.zero_at, [name(self.bar(var)),
+                                                             copy.deepcopy(target.slice)])
+        out.append(assign(self.bar(var), cleared, s.adgen_line))
+        return out
 
     def adjoint(self, s: gast.Assign) -> list[gast.AST]:
         target = s.targets[0]
         if isinstance(target, gast.Subscript):
-            if target.value.id in self.ctx.active:
-                raise self.ctx.error(s, "reverse mode does not support writing into an "
-                                     "active array or list yet; build a new value instead")
-            return []
+            return self.write(s, target)
         var = target.id
         if var not in self.ctx.active:
             return []
@@ -443,6 +526,11 @@ def _loads(stmts: list[Any]) -> set[str]:
                             field_value[0], list):
                         out |= _loads(field_value)
     return out
+
+
+def _copy_statements(stmts: list[gast.AST]) -> list[gast.AST]:
+    """Statements to reverse once more without touching the originals' identities."""
+    return stmts
 
 
 def _has_code(stmts: list[Any]) -> bool:

@@ -116,3 +116,47 @@ def shaped_like(g: Any, x: Any) -> Any:
     if isinstance(x, tuple) and isinstance(g, list):
         return tuple(g)
     return g
+
+
+def take(x: Any, index: Any) -> Any:
+    """A copy of `x[index]` (never a view), for values the reverse sweep puts back."""
+    value = x[index]
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def zero_at(acc: Any, index: Any) -> Any:
+    """Set `acc[index]` to zero in place (`acc` is owned by the caller); returns `acc`."""
+    if isinstance(acc, np.ndarray):
+        acc[index] = 0
+    elif isinstance(acc, (list, dict)):
+        acc[index] = zeros_like(acc[index])
+    return acc
+
+
+def fill_like(xs: Any, g: Any) -> Any:
+    """`g` for each item of `xs`: the adjoint of `sum(xs)`."""
+    if isinstance(xs, np.ndarray):
+        return np.broadcast_to(g, xs.shape).copy() if xs.ndim == 1 or np.ndim(g) else (
+            np.full(xs.shape, g, dtype=xs.dtype if xs.dtype.kind == "f" else float))
+    return [g] * len(xs)
+
+
+def pop_last(acc: Any) -> Any:
+    """Remove and return the last item of an adjoint list (the adjoint of `append`)."""
+    return acc.pop()
+
+
+def add_adjoints(a: Any, b: Any) -> Any:
+    """`a + b` for adjoints: item by item for lists, tuples and dicts."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return [add_adjoints(x, y) for x, y in zip(a, b, strict=True)]
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = add_adjoints(out[k], v) if k in out else v
+        return out
+    if isinstance(a, (list, tuple, dict)) and not b:
+        return a
+    if isinstance(b, (list, tuple, dict)) and not a:
+        return b
+    return a + b

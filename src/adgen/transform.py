@@ -141,7 +141,10 @@ def _reverse_variants(parsed: Any, names: list[str], single: bool,
 
     general, gctx = build_reverse(lower(parsed), names, single, kind, frozenset())
     params = [a.id for a in parsed.node.args.args]
-    special, sctx = build_reverse(lower(parsed), names, single, kind, frozenset(params))
+    scalar = [p for p in params if p not in _containers(parsed.node)]
+    if not scalar:
+        return general, gctx.bindings.names
+    special, sctx = build_reverse(lower(parsed), names, single, kind, frozenset(scalar))
     lines = parsed.lines
     bindings = dict(gctx.bindings.names)
     clash = any(k in bindings and bindings[k] is not v for k, v in sctx.bindings.names.items())
@@ -162,12 +165,23 @@ def _reverse_variants(parsed: Any, names: list[str], single: bool,
         types = gast.Tuple(elts=[name(float_name), name(int_name)], ctx=gast.Load())
         return gast.Compare(left=kind, ops=[gast.NotIn()], comparators=[types])
 
-    checks = [check(p) for p in params]
+    checks = [check(p) for p in scalar]
     test = checks[0] if len(checks) == 1 else gast.BoolOp(op=gast.Or(), values=checks)
     call = gast.Call(func=name(general[0].name),
                      args=[name(a.id) for a in special[0].args.args], keywords=[])
     special[0].body.insert(0, gast.If(test=test, body=[gast.Return(value=call)], orelse=[]))
     return general + special, bindings
+
+
+def _containers(node: gast.AST) -> set[str]:
+    """Names the function indexes, iterates over or takes attributes of: not numbers."""
+    out = set()
+    for n in gast.walk(node):
+        if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.value, gast.Name):
+            out.add(n.value.id)
+        elif isinstance(n, gast.For) and isinstance(n.iter, gast.Name):
+            out.add(n.iter.id)
+    return out
 
 
 def trace_source(f: Any) -> str:

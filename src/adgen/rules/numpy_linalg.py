@@ -5,13 +5,17 @@ Covers `@` (`operator.matmul`), `np.matmul`, `np.dot` (and `x.dot(y)`), `np.inne
 `np.linalg.inv` and `np.linalg.solve`.
 
 Tangents of products are sums of terms each linear in one tangent (`a_dot @ b + a @ b_dot`),
-so an inactive argument's term folds away. Adjoints are written with helpers that handle every
-rank NumPy accepts: `matmul_adjoint_a/_b` undo 1-D promotion and batch broadcasting of
-`matmul`; `tensordot_adjoint_a/_b` contract the cotangent with the other operand and put the
-axes back in order (`dot` and `inner` are tensordots, see `dot_axes`, `inner_axes`);
-`einsum_adjoint` builds the einsum that gives operand k from the cotangent and the other
-operands (ellipses, implicit output, repeated and summed-out letters are handled). These
-helpers are multilinear and carry their own rules, so their output can be differentiated again.
+so an inactive argument's term folds away. Only `*`, `/` and `@` fold a symbolic zero; a zero
+left inside a call becomes `0.0`, so the contractions that need it (`contract`, the
+`*_adjoint_*` helpers, `einsum_term`, `matmul_like`) return 0.0 when an operand is 0.0.
+
+Adjoints are written with helpers that handle every rank NumPy accepts:
+`matmul_adjoint_a/_b` undo 1-D promotion and batch broadcasting of `matmul`;
+`tensordot_adjoint_a/_b` contract the cotangent with the other operand and put the axes back
+in order (`dot` and `inner` are tensordots, see `dot_axes`, `inner_axes`); `einsum_adjoint`
+builds the einsum that gives operand k from the cotangent and the other operands (ellipses,
+implicit output, repeated and summed-out letters are handled). These helpers are multilinear
+and carry their own rules, so their output can be differentiated again.
 
 Conventions and limits:
 
@@ -185,19 +189,26 @@ def tensordot_adjoint_b_bar(y, g, a, b, axes=2, *, y_bar):
     return np.tensordot(a, y_bar, axes), tensordot_adjoint_a(g, a, y_bar, axes)
 
 
-@tangent(np.tensordot)
+def contract(a, b, axes=2):
+    """`np.tensordot(a, b, axes)`, or 0.0 when an operand is a folded zero tangent."""
+    if is_zero(a) or is_zero(b):
+        return 0.0
+    return np.tensordot(a, b, axes)
+
+
+@tangent(np.tensordot, contract)
 def tensordot_dot(y, a, b, axes=2, *, a_dot, b_dot):
-    return np.tensordot(a_dot, b, axes) + np.tensordot(a, b_dot, axes)
+    return contract(a_dot, b, axes) + contract(a, b_dot, axes)
 
 
-@adjoint(np.tensordot)
+@adjoint(np.tensordot, contract)
 def tensordot_bar(y, a, b, axes=2, *, y_bar):
     return tensordot_adjoint_a(y_bar, a, b, axes), tensordot_adjoint_b(y_bar, a, b, axes)
 
 
 @tangent(np.dot, "ndarray.dot")
 def dot_dot(y, a, b, out=None, *, a_dot, b_dot):
-    return np.dot(a_dot, b) + np.dot(a, b_dot)
+    return contract(a_dot, b, dot_axes(a, b)) + contract(a, b_dot, dot_axes(a, b))
 
 
 @adjoint(np.dot, "ndarray.dot")
@@ -208,7 +219,7 @@ def dot_bar(y, a, b, out=None, *, y_bar):
 
 @tangent(np.inner)
 def inner_dot(y, a, b, *, a_dot, b_dot):
-    return np.inner(a_dot, b) + np.inner(a, b_dot)
+    return contract(a_dot, b, inner_axes(a, b)) + contract(a, b_dot, inner_axes(a, b))
 
 
 @adjoint(np.inner)
@@ -237,10 +248,10 @@ def einsum_spec(subscripts, operands):
     lhs, out = spec.split("->") if "->" in spec else (spec, None)
     ins = lhs.split(",")
     free = [c for c in string.ascii_letters if c not in spec]
-    ranks = [np.ndim(op) - len(s) + 3 for s, op in zip(ins, operands) if "..." in s]
+    ranks = [np.ndim(op) - len(s) + 3 for s, op in zip(ins, operands, strict=True) if "..." in s]
     ell = "".join(free[: max(ranks, default=0)])
     ins = [s.replace("...", ell[len(ell) - np.ndim(op) + len(s) - 3:]) if "..." in s else s
-           for s, op in zip(ins, operands)]
+           for s, op in zip(ins, operands, strict=True)]
     if out is None:
         once = sorted(c for c in set("".join(ins)) if "".join(ins).count(c) == 1 and c not in ell)
         return ins, ell + "".join(once)
@@ -256,8 +267,11 @@ def einsum_term(subscripts, *operands):
 
 
 def einsum_adjoint(g, subscripts, k, *operands):
-    """The adjoint of operand `k` of `y = np.einsum(subscripts, *operands)` (Nones dropped)."""
+    """The adjoint of operand `k` of `y = np.einsum(subscripts, *operands)` (Nones dropped;
+    None when there is no operand `k`)."""
     operands = [op for op in operands if op is not None]
+    if k >= len(operands):
+        return None
     ins, out = einsum_spec(subscripts, operands)
     x = operands[k]
     dtype = np.result_type(g, *operands)
@@ -265,7 +279,7 @@ def einsum_adjoint(g, subscripts, k, *operands):
     args = [np.asarray(g, dtype=dtype)] + operands[:k] + operands[k + 1:]
     fresh = iter(c for c in string.ascii_letters if c not in "".join(ins) + out)
     target = ""
-    for c, n in zip(ins[k], np.shape(x)):
+    for c, n in zip(ins[k], np.shape(x), strict=True):
         if c in target:  # a repeated letter (a diagonal): a fresh letter tied by an identity
             c2 = next(fresh)
             specs.append(c + c2)

@@ -9,7 +9,7 @@ import operator
 import numpy as np
 
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
-from adgen.runtime import sign, unbroadcast
+from adgen.runtime import fill_like, sign, unbroadcast
 
 # y = a + b
 
@@ -164,3 +164,16 @@ nondifferentiable(
     operator.and_, operator.or_, operator.xor, operator.invert, operator.lshift,
     operator.rshift, round, int, bool, len, range, isinstance, type, print,
 )
+
+
+# y = sum(xs) over a list, tuple or array
+
+
+@tangent(sum)
+def sum_dot(y, xs, start=0, *, xs_dot, start_dot):
+    return sum(xs_dot) + start_dot
+
+
+@adjoint(sum)
+def sum_bar(y, xs, start=0, *, y_bar):
+    return fill_like(xs, y_bar), y_bar

@@ -544,7 +544,6 @@ def build_reverse(trace: Trace, wrt: list[str], single: bool, kind: str,
                   scalar_params: frozenset[str]) -> tuple[list[gast.FunctionDef], Context]:
     """The reverse-mode function(s) of a trace: `grad`, `value_and_grad` or `vjp`."""
     from adgen.assemble import assemble
-
     from adgen.transform import context
 
     body, result = structure(trace)

@@ -19,7 +19,9 @@ def unbroadcast(g: Any, x: Any) -> Any:
         return g
     if not xshape:
         total = np.sum(g)
-        return total if isinstance(x, np.ndarray) else total.item() if isinstance(x, float) else total
+        if isinstance(x, float) and not isinstance(x, np.generic):
+            return total.item()
+        return total
     lead = len(gshape) - len(xshape)
     axes = tuple(range(lead)) + tuple(
         i + lead for i, n in enumerate(xshape) if n == 1 and gshape[i + lead] != 1
@@ -68,7 +70,7 @@ def scalar_output(value: Any, name: str, where: str) -> Any:
 def sign(x: Any) -> Any:
     """-1, 0 or 1 like `numpy.sign`, without NumPy's overhead for Python numbers."""
     if isinstance(x, (float, int)):
-        return (x > 0) - (x < 0)
+        return float((x > 0) - (x < 0))
     return np.sign(x)
 
 

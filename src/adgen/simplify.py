@@ -26,6 +26,16 @@ def _num(node: gast.AST) -> Any:
     return None
 
 
+def _keeps_type(one: gast.AST, other: gast.AST) -> bool:
+    """Whether dropping `* one` keeps the result's type: an int `1`, or a float `1.0` times
+    something that is already a float (a derivative, or an expression with a float in it)."""
+    if type(one.value) is int:
+        return True
+    if isinstance(other, gast.Name):
+        return other.id.endswith(("_bar", "_dot")) or other.id == ZERO
+    return not isinstance(other, gast.Subscript)
+
+
 def _neg(node: gast.AST) -> gast.AST:
     if _num(node) is not None:
         return gast.Constant(value=-node.value, kind=None)
@@ -55,9 +65,9 @@ class _Fold(gast.NodeTransformer):
                 return gast.Constant(value=_FOLDABLE[op](na, nb), kind=None)
             except (ArithmeticError, ValueError):
                 return node
-        if op is gast.Mult and na == 1:
+        if op is gast.Mult and na == 1 and _keeps_type(a, b):
             return b
-        if op in (gast.Mult, gast.Div) and nb == 1:
+        if op in (gast.Mult, gast.Div) and nb == 1 and _keeps_type(b, a):
             return a
         if op is gast.Pow and nb == 1:
             return a

@@ -9,12 +9,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import gast
+
 from adgen import emit
 from adgen.analysis import active_names, scalar_names
 from adgen.errors import DifferentiationError
 from adgen.generate import Context
-import gast
-
 from adgen.lower import Trace, lower, name
 from adgen.parse import parse_function
 

@@ -21,7 +21,8 @@ Conventions and limits:
 
 - `einsum` takes its subscripts string and at most four operands; `optimize=` is not
   accepted. Its tangent terms go through `einsum_term`, which returns 0.0 when one operand is
-  a folded zero tangent (`0.0`).
+  a folded zero tangent (`0.0`). `einsum_adjoint` has rules too (through `einsum_with` and
+  `einsum_cross`), so einsum has second derivatives; third derivatives do not.
 - `norm`: `ord=None`/`'fro'` (any `axis`, `keepdims`), and vector norms of any `ord`. At 0
   the 2-norm's derivative is taken as 0. Matrix 2-, nuclear, 1- and inf-norms are not
   supported (a clear `NotImplementedError`). No second derivatives (`norm_grad` has no rule).
@@ -258,20 +259,22 @@ def einsum_spec(subscripts, operands):
     return ins, out.replace("...", ell)
 
 
-def einsum_term(subscripts, *operands):
-    """`np.einsum(subscripts, *operands)` without the `None`s; 0.0 if an operand is 0.0."""
-    operands = [op for op in operands if op is not None]
+def einsum_term(subscripts, a, b=None, c=None, d=None):
+    """`np.einsum(subscripts, a, b, c, d)` without the `None`s; 0.0 if an operand is 0.0."""
+    operands = [op for op in (a, b, c, d) if op is not None]
     if any(is_zero(op) for op in operands):
         return 0.0
     return np.einsum(subscripts, *operands)
 
 
-def einsum_adjoint(g, subscripts, k, *operands):
-    """The adjoint of operand `k` of `y = np.einsum(subscripts, *operands)` (Nones dropped;
-    None when there is no operand `k`)."""
-    operands = [op for op in operands if op is not None]
+def einsum_adjoint(g, subscripts, k, a, b=None, c=None, d=None):
+    """The adjoint of operand `k` of `y = np.einsum(subscripts, a, b, c, d)` (Nones dropped;
+    None when there is no operand `k`, 0.0 when `g` or another operand is 0.0)."""
+    operands = [op for op in (a, b, c, d) if op is not None]
     if k >= len(operands):
         return None
+    if is_zero(g) or any(is_zero(op) for j, op in enumerate(operands) if j != k):
+        return 0.0
     ins, out = einsum_spec(subscripts, operands)
     x = operands[k]
     dtype = np.result_type(g, *operands)
@@ -292,21 +295,57 @@ def einsum_adjoint(g, subscripts, k, *operands):
     return unbroadcast(np.einsum(",".join(specs) + "->" + target, *args), x)
 
 
+def _replaced(k, h, operands):
+    return [h if j == k else op for j, op in enumerate(operands)]
+
+
+def einsum_with(subscripts, k, h, a, b=None, c=None, d=None):
+    """`einsum_term` with operand `k` replaced by `h`."""
+    return einsum_term(subscripts, *_replaced(k, h, (a, b, c, d)))
+
+
+def einsum_cross(g, subscripts, j, k, h, a, b=None, c=None, d=None):
+    """`einsum_adjoint` of operand `j` after operand `k` is replaced by `h` (zeros if j == k:
+    an operand's adjoint does not depend on the operand itself)."""
+    if j == k:
+        return np.zeros_like((a, b, c, d)[j])
+    return einsum_adjoint(g, subscripts, j, *_replaced(k, h, (a, b, c, d)))
+
+
 nondifferentiable(einsum_spec)
 
 
-@tangent(np.einsum)
+@tangent(np.einsum, einsum_term)
 def einsum_dot(y, subscripts, a, b=None, c=None, d=None, *, a_dot, b_dot, c_dot, d_dot):
     return (einsum_term(subscripts, a_dot, b, c, d) + einsum_term(subscripts, a, b_dot, c, d)
             + einsum_term(subscripts, a, b, c_dot, d) + einsum_term(subscripts, a, b, c, d_dot))
 
 
-@adjoint(np.einsum)
+@adjoint(np.einsum, einsum_term)
 def einsum_bar(y, subscripts, a, b=None, c=None, d=None, *, y_bar):
     return (None, einsum_adjoint(y_bar, subscripts, 0, a, b, c, d),
             einsum_adjoint(y_bar, subscripts, 1, a, b, c, d),
             einsum_adjoint(y_bar, subscripts, 2, a, b, c, d),
             einsum_adjoint(y_bar, subscripts, 3, a, b, c, d))
+
+
+@tangent(einsum_adjoint)
+def einsum_adjoint_dot(y, g, subscripts, k, a, b=None, c=None, d=None, *, g_dot, a_dot, b_dot,
+                       c_dot, d_dot):
+    return (einsum_adjoint(g_dot, subscripts, k, a, b, c, d)
+            + einsum_cross(g, subscripts, k, 0, a_dot, a, b, c, d)
+            + einsum_cross(g, subscripts, k, 1, b_dot, a, b, c, d)
+            + einsum_cross(g, subscripts, k, 2, c_dot, a, b, c, d)
+            + einsum_cross(g, subscripts, k, 3, d_dot, a, b, c, d))
+
+
+@adjoint(einsum_adjoint)
+def einsum_adjoint_bar(y, g, subscripts, k, a, b=None, c=None, d=None, *, y_bar):
+    return (einsum_with(subscripts, k, y_bar, a, b, c, d), None, None,
+            einsum_cross(g, subscripts, 0, k, y_bar, a, b, c, d),
+            einsum_cross(g, subscripts, 1, k, y_bar, a, b, c, d),
+            einsum_cross(g, subscripts, 2, k, y_bar, a, b, c, d),
+            einsum_cross(g, subscripts, 3, k, y_bar, a, b, c, d))
 
 
 # ---------------------------------------------------------------- trace, norm

@@ -88,7 +88,7 @@ def prod_others(a, axis=None):
     ones = np.ones_like(rows[..., :1])
     before = np.cumprod(np.concatenate([ones, rows[..., :-1]], axis=-1), axis=-1)
     after = np.cumprod(np.concatenate([ones, rows[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    return np.moveaxis((before * after).reshape(moved.shape), ends, axes)
+    return np.moveaxis(np.reshape(before * after, moved.shape), ends, axes)
 
 
 def cumsum_adjoint(g, a, axis=None):

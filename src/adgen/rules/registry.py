@@ -79,7 +79,8 @@ def primitive_name(primitive: Any) -> str:
     module = getattr(primitive, "__module__", None) or ""
     if type(primitive).__name__ == "ufunc":
         module = "numpy"
-    name = getattr(primitive, "__qualname__", None) or getattr(primitive, "__name__", repr(primitive))
+    name = getattr(primitive, "__qualname__", None) or getattr(primitive, "__name__", None)
+    name = name or repr(primitive)
     if module in ("builtins", "_operator", "operator"):
         return f"operator.{name}" if module != "builtins" else name
     if module.startswith("numpy"):

@@ -7,7 +7,15 @@ linear in the accumulator and the added value; `zeros_like` and `sign` are const
 import numpy as np
 
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
-from adgen.runtime import add_at, as_sequence, owned_copy, shaped_like, sign, unbroadcast, zeros_like
+from adgen.runtime import (
+    add_at,
+    as_sequence,
+    owned_copy,
+    shaped_like,
+    sign,
+    unbroadcast,
+    zeros_like,
+)
 
 
 def broadcast_like(g, like):

@@ -126,8 +126,6 @@ _UNSUPPORTED = {
     gast.AsyncFunctionDef: ("async functions", "differentiate a plain (not async) function"),
     gast.Global: ("`global` statements", "pass the value in and return the new one"),
     gast.Nonlocal: ("`nonlocal` statements", "pass the value in and return the new one"),
-    gast.Import: ("imports inside the function", "import at module level"),
-    gast.ImportFrom: ("imports inside the function", "import at module level"),
     gast.Match: ("`match` statements", "use `if`/`elif`"),
     gast.Delete: ("`del` statements", "drop the `del`; adgen manages its own variables"),
 }
@@ -137,6 +135,10 @@ class Lowerer:
     """Turns a parsed function into its evaluation trace (see the module docstring)."""
 
     def __init__(self, parsed: Parsed) -> None:
+        from adgen.lift import lift
+
+        outer = {a.id for a in parsed.node.args.args} | _assigned(parsed.node.body)
+        parsed, self.lifted = lift(parsed, outer, self.error_at(parsed))
         self.p = parsed
         fn = parsed.node
         self.params = [a.id for a in fn.args.args]
@@ -144,10 +146,21 @@ class Lowerer:
         used = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name)}
         self.namer = Namer(used | self.locals)
         self.out: list[gast.AST] = []
+        self.imports: dict[str, Any] = {}
         self.line: int | None = fn.lineno
         self.cse: dict[str, str] = {}
 
     # ------------------------------------------------------------------ errors
+
+    @staticmethod
+    def error_at(parsed: Parsed) -> Any:
+        def error(node: gast.AST, what: str, fix: str) -> UnsupportedSyntax:
+            line = getattr(node, "lineno", None) or parsed.node.lineno
+            return UnsupportedSyntax(f"adgen does not support {what}; {fix}", parsed.filename,
+                                     line, getattr(node, "col_offset", 0) or 0,
+                                     parsed.lines.get(line, ""))
+
+        return error
 
     def error(self, node: gast.AST, what: str, fix: str) -> UnsupportedSyntax:
         line = getattr(node, "lineno", None) or self.line or 0
@@ -387,6 +400,30 @@ class Lowerer:
             return name(self.bind(atom))
         return atom
 
+    def stmt_Import(self, s: gast.AST) -> None:
+        """A local import: the module is imported now to resolve names, and kept in the code."""
+        import importlib
+
+        package = self.p.globals.get("__package__")
+        for alias in s.names:
+            try:
+                if isinstance(s, gast.ImportFrom):
+                    module = importlib.import_module("." * (s.level or 0) + (s.module or ""),
+                                                     package)
+                    value = getattr(module, alias.name)
+                    bound = alias.asname or alias.name
+                else:
+                    value = importlib.import_module(alias.name)
+                    bound = alias.asname or alias.name.split(".")[0]
+                    if not alias.asname:
+                        value = importlib.import_module(bound)
+            except (ImportError, AttributeError) as exc:
+                raise self.error(s, f"this import ({exc})", "check the module name") from None
+            self.imports[bound] = value
+        self.emit(s)
+
+    stmt_ImportFrom = stmt_Import
+
     def stmt_Break(self, s: gast.Break) -> None:
         self.emit(gast.Break())
 
@@ -536,6 +573,8 @@ class Lowerer:
     def resolve(self, func: gast.AST) -> tuple[bool, Any]:
         """What a callee expression rooted at a free name refers to."""
         if isinstance(func, gast.Name):
+            if func.id in self.imports:
+                return True, self.imports[func.id]
             if func.id in self.locals:
                 return False, None
             return self.p.resolve(func.id)

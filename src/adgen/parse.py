@@ -56,6 +56,8 @@ def parse_function(fn: Any) -> Parsed:
     meta = getattr(fn, "__adgen__", None)
     if meta is not None:
         return _parse_generated(fn, meta)
+    if fn in _REGISTERED:
+        return _REGISTERED[fn]
     if not isinstance(fn, types.FunctionType):
         raise DifferentiationError(
             f"cannot read the source of {fn!r}: adgen differentiates Python functions written in "
@@ -159,6 +161,14 @@ def _parse_generated(fn: Any, meta: Any) -> Parsed:
     node.name = fn.__name__
     lines = {i + 1: line for i, line in enumerate(meta.source.splitlines())}
     return Parsed(node, fn.__name__, meta.filename, lines, fn.__globals__, dict(meta.bindings), fn)
+
+
+_REGISTERED: dict[Any, Parsed] = {}
+
+
+def register_parsed(fn: Any, parsed: Parsed) -> None:
+    """Let `fn` (a function adgen made itself, e.g. a lifted nested function) parse as given."""
+    _REGISTERED[fn] = parsed
 
 
 _TEMPLATES: dict[Any, gast.FunctionDef] = {}

@@ -60,7 +60,7 @@ def truediv_dot(y, a, b, *, a_dot, b_dot):
 
 @adjoint(operator.truediv)
 def truediv_bar(y, a, b, *, y_bar):
-    return unbroadcast(y_bar / b, a), unbroadcast(-y_bar * y / b, b)
+    return unbroadcast(y_bar / b, a), unbroadcast(-y_bar * a / (b * b), b)
 
 
 # y = a ** b

@@ -7,7 +7,6 @@ constants are propagated and dead statements dropped.
 
 from __future__ import annotations
 
-import copy
 import os
 from typing import Any
 
@@ -15,6 +14,7 @@ import gast
 
 from adgen import runtime, simplify
 from adgen.analysis import primitive
+from adgen.astutil import clone
 from adgen.errors import where
 from adgen.lower import Trace, assign, const, name
 from adgen.reverse import LoopInit, Reverse, Save
@@ -92,7 +92,6 @@ def _function(ctx: Any, fname: str, params: list[str], body: list[gast.AST],
               protect: set[str]) -> gast.FunctionDef:
     pure = lambda rhs: _pure(ctx, rhs)  # noqa: E731
     body = simplify.propagate(body, protect=protect)
-    body = simplify.drop_dead(body, pure)
     body = simplify.drop_dead_stores(body, pure, set())
     body = simplify.inline_single_use(body, pure)
     args = gast.arguments(args=[name(p, gast.Param()) for p in params], posonlyargs=[],
@@ -163,7 +162,7 @@ def _fill_save(rev: Reverse, record: Save) -> None:
 
 def _fill_element_save(rev: Reverse, record: Save) -> None:
     var, index = record.var, record.index
-    old = rev.ctx.call("take", runtime.take, [name(var), copy.deepcopy(index)])
+    old = rev.ctx.call("take", runtime.take, [name(var), clone(index)])
     if record.in_loop:
         push = gast.Call(func=gast.Attribute(value=name(rev.stack), attr="append",
                                              ctx=gast.Load()), args=[old], keywords=[])
@@ -174,7 +173,7 @@ def _fill_element_save(rev: Reverse, record: Save) -> None:
         keep = rev.namer.saved(var)
         record.fwd.append(assign(keep, old, None))
         saved = name(keep)
-    target = gast.Subscript(value=name(var), slice=copy.deepcopy(index), ctx=gast.Store())
+    target = gast.Subscript(value=name(var), slice=clone(index), ctx=gast.Store())
     record.rev.append(gast.Assign(targets=[target], value=saved, type_comment=None))
 
 

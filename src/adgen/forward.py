@@ -14,6 +14,7 @@ import gast
 
 from adgen import simplify
 from adgen.analysis import call_parts, differentiable
+from adgen.astutil import clone
 from adgen.generate import CallSite, Context, user_function
 from adgen.lower import assign, name
 from adgen.templates import TemplateError, bind_call, fill, is_zero, signature, zero
@@ -110,7 +111,7 @@ class Forward:
         if value is None:
             value = gast.Constant(value=0.0, kind=None)
         stored = gast.Subscript(value=name(self.ctx.namer.dot(container)),
-                                slice=copy.deepcopy(target.slice), ctx=gast.Store())
+                                slice=clone(target.slice), ctx=gast.Store())
         node = gast.Assign(targets=[stored], value=value, type_comment=None)
         node.adgen_line = s.adgen_line
         return [node]
@@ -139,7 +140,7 @@ class Forward:
         if isinstance(rhs, gast.Subscript):
             if not self.ctx.is_active(rhs.value):
                 return None
-            return gast.Subscript(value=self.dot(rhs.value), slice=copy.deepcopy(rhs.slice),
+            return gast.Subscript(value=self.dot(rhs.value), slice=clone(rhs.slice),
                                   ctx=gast.Load())
         if isinstance(rhs, (gast.Tuple, gast.List)):
             elts = [simplify.fold_zeros(self.dot(e)) or gast.Constant(value=0.0, kind=None)
@@ -148,7 +149,7 @@ class Forward:
         if isinstance(rhs, gast.Dict):
             values = [simplify.fold_zeros(self.dot(v)) or gast.Constant(value=0.0, kind=None)
                       for v in rhs.values]
-            return gast.Dict(keys=copy.deepcopy(rhs.keys), values=values)
+            return gast.Dict(keys=clone(rhs.keys), values=values)
         return self.apply_rule(s, target, rhs)
 
     def apply_rule(self, s: gast.Assign, target: str, rhs: gast.AST) -> gast.AST | None:
@@ -157,7 +158,7 @@ class Forward:
         if rule.linear:
             if not self.ctx.is_active(args[0]):
                 return None
-            call = copy.deepcopy(rhs)
+            call = clone(rhs)
             call.args[0] = self.dot(args[0])
             return call
         if rule.tangent is None:

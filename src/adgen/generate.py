@@ -3,13 +3,13 @@ atoms, zeros, and errors that point at the user's line."""
 
 from __future__ import annotations
 
-import copy
 import types
 from typing import Any
 
 import gast
 
 from adgen.analysis import primitive
+from adgen.astutil import clone
 from adgen.errors import DifferentiationError, where
 from adgen.lower import Trace, name
 from adgen.rules import Rule, lookup, primitive_name
@@ -127,5 +127,5 @@ class CallSite:
         return one, two
 
     def call(self, func: str, extra: list[gast.AST] = ()) -> gast.Call:
-        args = [copy.deepcopy(self.bound[p]) for p in self.params] + list(extra)
+        args = [clone(self.bound[p]) for p in self.params] + list(extra)
         return gast.Call(func=name(func), args=args, keywords=[])

@@ -42,6 +42,8 @@ def _locals_of(fn: gast.FunctionDef) -> set[str]:
 
 def lift(parsed: Parsed, outer_locals: set[str], error: Any) -> tuple[Parsed, dict[str, Any]]:
     """A copy of `parsed` without its nested functions, and the lifted functions by name."""
+    if not any(_nested(s) for s in parsed.node.body):
+        return parsed, {}
     node = copy.deepcopy(parsed.node)
     lifted: dict[str, Any] = {}
     body = []

@@ -33,7 +33,6 @@ local value. Every statement carries `adgen_line`, the user's source line it cam
 
 from __future__ import annotations
 
-import copy as _copy
 import math
 import operator
 from dataclasses import dataclass
@@ -41,6 +40,8 @@ from typing import Any
 
 import gast
 
+from adgen import astutil
+from adgen.astutil import clone
 from adgen.errors import UnsupportedSyntax
 from adgen.naming import Namer
 from adgen.parse import Parsed
@@ -99,12 +100,9 @@ def is_atom(node: gast.AST) -> bool:
     )
 
 
-def atom_names(node: gast.AST) -> list[str]:
+def atom_names(node: gast.AST) -> set[str]:
     """The local names an rhs reads."""
-    return [
-        n.id for n in gast.walk(node)
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
-    ]
+    return astutil.loads(node)
 
 
 _UNSUPPORTED = {
@@ -219,7 +217,9 @@ class Lowerer:
 
     def kill(self, var: str) -> None:
         """Forget common subexpressions that read or name `var` (it was reassigned)."""
-        self.cse = {k: v for k, v in self.cse.items() if v != var and var not in k.split("\0")}
+        if self.cse:
+            self.cse = {k: v for k, v in self.cse.items()
+                        if v != var and ("name", var) not in k}
 
     def stmt(self, s: gast.AST) -> None:
         method = getattr(self, "stmt_" + type(s).__name__, None)
@@ -613,7 +613,7 @@ class Lowerer:
 
     def expr_ListComp(self, e: gast.ListComp) -> gast.AST:
         """`[elt for v in xs if c]` → `_l = []` and a loop that appends (its own names)."""
-        e = _copy.deepcopy(e)
+        e = clone(e)
         result = self.namer.temp("_l")
         self.locals.add(result)
         self.emit(assign(result, gast.List(elts=[], ctx=gast.Load()), self.line))
@@ -708,18 +708,31 @@ def _has_continue(stmts: list[gast.AST]) -> bool:
 
 def _recompute(head: list[gast.AST]) -> list[gast.AST]:
     """Fresh copies of a while test's statements, for the end of the loop body."""
-    import copy
 
-    return [copy.deepcopy(s) for s in head]
+    return [clone(s) for s in head]
 
 
-def _cse_key(rhs: gast.AST) -> str | None:
-    if not isinstance(rhs, (gast.BinOp, gast.UnaryOp)):
-        if not (isinstance(rhs, gast.Call) and _pure_call(rhs)):
-            return None
-    if not all(is_atom(n) for n in _operands(rhs)):
+def _cse_key(rhs: gast.AST) -> tuple | None:
+    if isinstance(rhs, gast.BinOp):
+        parts: tuple = ("bin", type(rhs.op), _atom_key(rhs.left), _atom_key(rhs.right))
+    elif isinstance(rhs, gast.UnaryOp):
+        parts = ("un", type(rhs.op), _atom_key(rhs.operand))
+    elif isinstance(rhs, gast.Call) and _pure_call(rhs):
+        parts = ("call", id(rhs.adgen_fn), *(_atom_key(a) for a in rhs.args),
+                 *((k.arg, _atom_key(k.value)) for k in rhs.keywords))
+    else:
         return None
-    return "\0".join([gast.dump(rhs)] + atom_names(rhs))
+    if None in parts:
+        return None
+    return parts
+
+
+def _atom_key(atom: gast.AST) -> tuple | None:
+    if isinstance(atom, gast.Name):
+        return ("name", atom.id)
+    if isinstance(atom, gast.Constant):
+        return ("const", type(atom.value), repr(atom.value))
+    return None
 
 
 def _pure_call(call: gast.Call) -> bool:

@@ -24,8 +24,9 @@ from typing import Any
 
 import gast
 
-from adgen import runtime, simplify
+from adgen import astutil, runtime, simplify
 from adgen.analysis import call_parts, container_names, differentiable, statements
+from adgen.astutil import clone
 from adgen.generate import CallSite, Context, user_function
 from adgen.lower import Trace, assign, const, name
 from adgen.structure import structure
@@ -248,7 +249,7 @@ class Reverse:
         self.owned &= owned_body
         if not _has_code(body) and not _has_code(orelse):
             return []
-        node = gast.If(test=copy.deepcopy(s.test), body=body or [gast.Pass()], orelse=orelse)
+        node = gast.If(test=clone(s.test), body=body or [gast.Pass()], orelse=orelse)
         return [node]
 
     def fill(self, missing: set[str], s: gast.AST) -> list[gast.AST]:
@@ -264,22 +265,22 @@ class Reverse:
 
         Adjoints updated in place inside the loop are made owned once, before it."""
         after_state, after_owned = set(self.state), set(self.owned)
-        self.state, self.owned = set(after_state), set(after_owned)
-        outer_requests, self.own_requests = self.own_requests, set()
-        self.reverse(_copy_statements(body))
-        hoisted = ((self.owned | self.own_requests) & after_state) - after_owned
-        self.own_requests = outer_requests | self.own_requests
-        entry_state = set(after_state)
-        entry_owned = after_owned | hoisted
+        entry_state, entry_owned = set(after_state), set(after_owned)
+        hoisted: set[str] = set()
+        outer_requests = self.own_requests
         for _ in range(8):
             self.state, self.owned = set(entry_state), set(entry_owned)
+            self.own_requests = set()
             rev = self.reverse(body)
             out_state, out_owned = self.state, self.owned
+            hoisted |= ((out_owned | self.own_requests) & after_state) - after_owned
             new_state = entry_state | out_state
-            new_owned = (after_owned | hoisted | (new_state - after_state)) & out_owned
+            new_owned = (after_owned | hoisted | (new_state - after_state)) & (
+                out_owned | hoisted)
             if new_state == entry_state and new_owned == entry_owned:
                 break
             entry_state, entry_owned = new_state, new_owned
+        self.own_requests = outer_requests | self.own_requests
         rev += self.fill(entry_state - out_state, s)
         pre = self.fill(entry_state - after_state, s)
         for var in sorted(hoisted & entry_owned):
@@ -291,7 +292,7 @@ class Reverse:
     def reverse_for(self, s: gast.For) -> list[gast.AST]:
         after = self.reverse(s.orelse)
         rev, pre = self.loop_body(s, s.body)
-        rng = copy.deepcopy(s.iter)
+        rng = clone(s.iter)
         if id(s) in self.counters:
             rng = gast.Subscript(value=rng, slice=gast.Slice(
                 lower=None, upper=name(self.counters[id(s)]), step=None), ctx=gast.Load())
@@ -374,12 +375,12 @@ class Reverse:
         out = []
         if self.ctx.is_active(s.value):
             part = self.ctx.call("take", runtime.take, [name(self.bar(var)),
-                                                        copy.deepcopy(target.slice)])
+                                                        clone(target.slice)])
             part = self.ctx.call("unbroadcast", runtime.unbroadcast, [part, s.value])
             out.append(self.contribute(s.value.id, part, s.adgen_line))
         out += self.own(var)
         cleared = self.ctx.call("zero_at", runtime.zero_at, [name(self.bar(var)),
-                                                             copy.deepcopy(target.slice)])
+                                                             clone(target.slice)])
         out.append(assign(self.bar(var), cleared, s.adgen_line))
         return out
 
@@ -412,7 +413,7 @@ class Reverse:
         if var in self.state and var not in self.owned:
             acc = self.ctx.call("owned_copy", runtime.owned_copy, [acc])
         call = self.ctx.call("add_at", runtime.add_at,
-                             [acc, name(var), copy.deepcopy(sc.index), sc.value])
+                             [acc, name(var), clone(sc.index), sc.value])
         self.state.add(var)
         self.owned.add(var)
         self.scattered.add(var)
@@ -435,7 +436,7 @@ class Reverse:
             return [(e.id, gast.Subscript(value=y_bar, slice=const(i), ctx=gast.Load()))
                     for i, e in enumerate(rhs.elts) if active(e)]
         if isinstance(rhs, gast.Dict):
-            return [(v.id, gast.Subscript(value=y_bar, slice=copy.deepcopy(k), ctx=gast.Load()))
+            return [(v.id, gast.Subscript(value=y_bar, slice=clone(k), ctx=gast.Load()))
                     for k, v in zip(rhs.keys, rhs.values, strict=True) if active(v)]
         return self.rule_contributions(s, var, rhs, y_bar)
 
@@ -513,24 +514,7 @@ def _assigned(stmts: list[gast.AST]) -> set[str]:
 
 
 def _loads(stmts: list[Any]) -> set[str]:
-    out: set[str] = set()
-    for s in stmts:
-        if isinstance(s, list):
-            out |= _loads(s)
-        elif isinstance(s, gast.AST):
-            for n in gast.walk(s):
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                    out.add(n.id)
-                for field_value in vars(n).values():
-                    if isinstance(field_value, list) and field_value and isinstance(
-                            field_value[0], list):
-                        out |= _loads(field_value)
-    return out
-
-
-def _copy_statements(stmts: list[gast.AST]) -> list[gast.AST]:
-    """Statements to reverse once more without touching the originals' identities."""
-    return stmts
+    return astutil.loads(stmts)
 
 
 def _has_code(stmts: list[Any]) -> bool:

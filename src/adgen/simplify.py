@@ -14,6 +14,7 @@ from typing import Any
 
 import gast
 
+from adgen import astutil
 from adgen.templates import ZERO, is_zero
 
 _FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -121,14 +122,13 @@ def fold_zeros(expr: gast.AST) -> gast.AST | None:
 # ---------------------------------------------------------------------- statements
 
 
-def _loads(node: gast.AST) -> list[str]:
-    return [n.id for n in gast.walk(node) if isinstance(n, gast.Name)
-            and isinstance(n.ctx, gast.Load)]
+def _loads(node: Any) -> set[str]:
+    return astutil.loads(node)
 
 
 def _stores(stmts: list[gast.AST]) -> set[str]:
-    return {n.id for s in stmts for n in gast.walk(s) if isinstance(n, gast.Name)
-            and isinstance(n.ctx, (gast.Store, gast.Param))}
+    """Names assigned (or bound as parameters) in `stmts`."""
+    return astutil.stores(stmts)
 
 
 class _Substitute(gast.NodeTransformer):
@@ -247,16 +247,30 @@ def inline_single_use(body: list[gast.AST], pure: Any) -> list[gast.AST]:
     statements that write nothing the expression reads.
     """
     counts: dict[str, int] = {}
-    for n in gast.walk(gast.Module(body=body, type_ignores=[])):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-            counts[n.id] = counts.get(n.id, 0) + 1
-        elif isinstance(n, gast.Name):
-            counts.setdefault(n.id, 0)
     stores: dict[str, int] = {}
-    for n in gast.walk(gast.Module(body=body, type_ignores=[])):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-            stores[n.id] = stores.get(n.id, 0) + 1
+    stack: list[Any] = list(body)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, gast.Name):
+            table = counts if isinstance(n.ctx, gast.Load) else stores
+            table[n.id] = table.get(n.id, 0) + 1
+            continue
+        for value in n.__dict__.values():
+            if isinstance(value, list):
+                stack.extend(value)
+            elif isinstance(value, gast.AST):
+                stack.append(value)
     return _inline_block(body, counts, stores, pure)
+
+
+def _effects(t: gast.AST) -> tuple[set[str], set[str]]:
+    """(names read, names written or mutated) by a simple statement."""
+    reads, written = astutil.names(t)
+    if isinstance(t, gast.Assign) and isinstance(t.targets[0], gast.Subscript):
+        written.add(t.targets[0].value.id)
+    if isinstance(t, gast.Expr) and isinstance(t.value, gast.Call):
+        written |= astutil.loads(t.value.func)
+    return reads, written
 
 
 def _inline_block(body: list[gast.AST], counts: dict, stores: dict, pure: Any) -> list:
@@ -265,39 +279,41 @@ def _inline_block(body: list[gast.AST], counts: dict, stores: dict, pure: Any) -
             s.body = _inline_block(s.body, counts, stores, pure)
             s.orelse = _inline_block(s.orelse, counts, stores, pure)
     out = list(body)
+    effects = [None if isinstance(s, (gast.If, gast.For, gast.While)) else _effects(s)
+               for s in out]
     i = 0
     while i < len(out):
-        s = out[i]
-        j = _inline_target(out, i, counts, stores, pure)
+        j = _inline_target(out, effects, i, counts, stores, pure)
         if j is None:
             i += 1
             continue
-        var = s.targets[0].id
-        _replace_load(out[j], var, s.value)
+        s = out[i]
+        _replace_load(out[j], s.targets[0].id, s.value)
+        for field_name in ("value", "test"):
+            if getattr(out[j], field_name, None) is not None:
+                setattr(out[j], field_name, fold(getattr(out[j], field_name)))
+        effects[j] = _effects(out[j])
         del out[i]
+        del effects[i]
     return out
 
 
-def _inline_target(out: list, i: int, counts: dict, stores: dict, pure: Any) -> int | None:
+def _inline_target(out: list, effects: list, i: int, counts: dict, stores: dict,
+                   pure: Any) -> int | None:
     s = out[i]
     if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
         return None
     var = s.targets[0].id
-    if counts.get(var) != 1 or stores.get(var) != 1 or not pure(s.value):
+    if counts.get(var, 0) != 1 or stores.get(var, 0) != 1 or not pure(s.value):
         return None
-    reads = set(_loads(s.value))
+    reads = effects[i][0]
     for j in range(i + 1, len(out)):
-        t = out[j]
-        if isinstance(t, (gast.If, gast.For, gast.While)):
+        if effects[j] is None:
             return None
-        if var in _loads(t):
-            return j if not isinstance(t, gast.Return) or True else None
-        written = _stores([t])
-        if isinstance(t, gast.Assign) and not isinstance(t.targets[0], gast.Name):
-            written.add(t.targets[0].value.id)
-        if isinstance(t, gast.Expr):
-            written |= set(_loads(t.value.func)) if isinstance(t.value, gast.Call) else set()
-        if written & reads:
+        t_reads, t_written = effects[j]
+        if var in t_reads:
+            return j
+        if t_written & reads:
             return None
     return None
 
@@ -354,7 +370,7 @@ def _live_stmt(s: gast.AST, live: set[str], pure: Any) -> tuple[gast.AST | None,
             _, after = _live_block(list(s.orelse), set(live), lambda rhs: False)
         entry = after | header
         while True:
-            _, inner = _live_block(_copy_body(s.body), set(entry), lambda rhs: False)
+            _, inner = _live_block(s.body, set(entry), lambda rhs: False)
             new_entry = entry | inner
             if new_entry == entry:
                 break
@@ -367,9 +383,3 @@ def _live_stmt(s: gast.AST, live: set[str], pure: Any) -> tuple[gast.AST | None,
             entry = entry - {s.target.id} | header
         return s, entry | after
     return s, live | set(_loads(s))
-
-
-def _copy_body(body: list[gast.AST]) -> list[gast.AST]:
-    import copy
-
-    return copy.deepcopy(body)

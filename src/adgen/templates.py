@@ -8,13 +8,13 @@ template uses (`math`, `np`, `unbroadcast`) to names bound into the generated fu
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import gast
 
+from adgen.astutil import clone
 from adgen.parse import template_ast
 from adgen.runtime import unbroadcast
 
@@ -84,7 +84,7 @@ def bind_call(template: Any, args: list[gast.AST], keywords: dict[str, gast.AST]
         if p not in bound:
             if p not in defaults:
                 raise TemplateError(f"the call of {what} misses the argument `{p}`")
-            bound[p] = copy.deepcopy(defaults[p])
+            bound[p] = clone(defaults[p])
     return bound
 
 
@@ -98,7 +98,7 @@ def fill(template: Any, values: dict[str, gast.AST], bindings: Bindings,
     params = {a.id for a in node.args.args} | {a.id for a in node.args.kwonlyargs}
     glob = template.__globals__
     return _Filler(values, params, glob, bindings, keep_unbroadcast).visit(
-        copy.deepcopy(ret.value))
+        clone(ret.value))
 
 
 class _Filler(gast.NodeTransformer):
@@ -116,7 +116,7 @@ class _Filler(gast.NodeTransformer):
 
     def visit_Name(self, node: gast.Name) -> gast.AST:
         if node.id in self.params:
-            return copy.deepcopy(self.values[node.id])
+            return clone(self.values[node.id])
         if node.id in self.glob:
             node.id = self.bindings.bind(node.id, self.glob[node.id])
         return node

@@ -142,13 +142,12 @@ def _reverse_variants(parsed: Any, names: list[str], single: bool,
     general, gctx = build_reverse(lower(parsed), names, single, kind, frozenset())
     params = [a.id for a in parsed.node.args.args]
     scalar = [p for p in params if p not in _containers(parsed.node)]
-    if not scalar:
+    if not scalar or not _uses_shape_helpers(general, gctx.bindings.names):
         return general, gctx.bindings.names
     special, sctx = build_reverse(lower(parsed), names, single, kind, frozenset(scalar))
-    lines = parsed.lines
     bindings = dict(gctx.bindings.names)
     clash = any(k in bindings and bindings[k] is not v for k, v in sctx.bindings.names.items())
-    if clash or emit.to_source(general, lines) == emit.to_source(special, lines):
+    if clash:
         return general, gctx.bindings.names
     bindings.update(sctx.bindings.names)
     general[0].name = sctx.namer.fresh(f"{special[0].name}_any")
@@ -171,6 +170,17 @@ def _reverse_variants(parsed: Any, names: list[str], single: bool,
                      args=[name(a.id) for a in special[0].args.args], keywords=[])
     special[0].body.insert(0, gast.If(test=test, body=[gast.Return(value=call)], orelse=[]))
     return general + special, bindings
+
+
+def _uses_shape_helpers(functions: list[Any], bindings: dict[str, Any]) -> bool:
+    """Whether general code calls what 0-d arguments make unnecessary."""
+    from adgen import runtime
+
+    helpers = (runtime.unbroadcast, runtime.scalar_output, runtime.shaped_like,
+               runtime.zeros_like)
+    names = {k for k, v in bindings.items() if any(v is h for h in helpers)}
+    return any(isinstance(n, gast.Name) and n.id in names
+               for fn in functions for n in gast.walk(fn))
 
 
 def _containers(node: gast.AST) -> set[str]:

@@ -18,9 +18,12 @@ Conventions:
 - `std`: the derivative divides by `y`, so it is NaN where the standard deviation is 0.
 - `np.logaddexp.reduce(a, axis=0)` is log-sum-exp; its derivative is the softmax weights.
 
-Helpers that generated code calls are linear in their first argument where they are linear,
-and carry their own rules so that derivative code can be differentiated again; `prod_others`
-has no rule yet (second derivatives of `prod` are not supported).
+Adjoints scale the (small) reduced cotangent before broadcasting it. Helpers that generated
+code calls carry their own rules where they are linear (`expand_to`, `keep_dims`, `centered`,
+`cumsum_adjoint`) or are marked nondifferentiable (`reduced_axes`, `reduced_count`,
+`max_share`), so derivative code can be differentiated again. `prod_others` has no rule, and
+adgen cannot transform its source (it needs `cumprod`, which has no rule): `prod` has no
+second derivatives yet.
 """
 
 import math
@@ -142,7 +145,7 @@ def mean_dot(y, a, axis=None, dtype=None, out=None, keepdims=False, *, a_dot):
 
 @adjoint(np.mean, "ndarray.mean")
 def mean_bar(y, a, axis=None, dtype=None, out=None, keepdims=False, *, y_bar):
-    return expand_to(y_bar, a, axis, keepdims) / reduced_count(a, axis)
+    return expand_to(y_bar / reduced_count(a, axis), a, axis, keepdims)
 
 
 @tangent(np.prod, "ndarray.prod")
@@ -179,8 +182,8 @@ def var_dot(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, a_
 
 @adjoint(np.var, "ndarray.var")
 def var_bar(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, y_bar):
-    return (expand_to(y_bar, a, axis, keepdims) * centered(a, axis)
-            * (2.0 / (reduced_count(a, axis) - ddof)))
+    return (expand_to(y_bar * (2.0 / (reduced_count(a, axis) - ddof)), a, axis, keepdims)
+            * centered(a, axis))
 
 
 @tangent(np.std, "ndarray.std")
@@ -191,8 +194,8 @@ def std_dot(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, a_
 
 @adjoint(np.std, "ndarray.std")
 def std_bar(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, y_bar):
-    return (expand_to(y_bar / y, a, axis, keepdims) * centered(a, axis)
-            / (reduced_count(a, axis) - ddof))
+    return (expand_to(y_bar / (y * (reduced_count(a, axis) - ddof)), a, axis, keepdims)
+            * centered(a, axis))
 
 
 # ---------------------------------------------------------------- cumsum, log-sum-exp

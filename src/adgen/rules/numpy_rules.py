@@ -6,8 +6,8 @@ registers them all:
 - `numpy_elementwise`: ufuncs (`np.sin`, `np.add`, `np.maximum`, ...), `np.where`, `np.clip`.
 - `numpy_reductions`: `sum`, `mean`, `prod`, `max`/`min`, `var`/`std`, `cumsum`,
   `np.logaddexp.reduce`, with `axis=` and `keepdims=`.
-- `numpy_linalg`: `@`, `matmul`, `dot`, `inner`, `outer`, `tensordot`, `einsum`, `trace`,
-  `linalg.norm`/`det`/`inv`/`solve`.
+- `numpy_products`: `@`, `matmul`, `dot`, `inner`, `outer`, `tensordot`, `einsum`.
+- `numpy_linalg`: `trace`, `linalg.norm`/`det`/`inv`/`solve`.
 - `numpy_shape`: reshaping, transposing, joining, splitting, tiling, sorting, casting.
 
 Conventions shared by all of them (each module's docstring adds its own):
@@ -29,19 +29,26 @@ shapes, array constructors, random numbers) is registered nondifferentiable belo
 
 import numpy as np
 
-from adgen.rules import numpy_elementwise, numpy_linalg, numpy_reductions, numpy_shape
+from adgen.rules import (
+    numpy_elementwise,
+    numpy_linalg,
+    numpy_products,
+    numpy_reductions,
+    numpy_shape,
+)
 from adgen.rules.registry import nondifferentiable
 
-__all__ = ["numpy_elementwise", "numpy_linalg", "numpy_reductions", "numpy_shape"]
+__all__ = ["numpy_elementwise", "numpy_linalg", "numpy_products", "numpy_reductions",
+           "numpy_shape"]
 
+# `linspace` counts as constant: its derivative in `start`/`stop` is not propagated.
 _PIECEWISE_CONSTANT = """
-    shape ndim size zeros ones empty zeros_like ones_like empty_like eye identity
-    arange linspace logspace geomspace meshgrid indices argmax argmin argsort argwhere nanargmax
-    nanargmin searchsorted digitize histogram bincount unique nonzero flatnonzero
-    count_nonzero all any sign floor ceil round around rint trunc fix heaviside signbit isnan
-    isinf isfinite isclose allclose array_equal greater greater_equal less less_equal equal
-    not_equal logical_and logical_or logical_not logical_xor floor_divide result_type
-    broadcast_shapes iscomplexobj isscalar
+    shape ndim size zeros ones empty zeros_like ones_like empty_like eye identity arange
+    linspace indices argmax argmin argsort argwhere nanargmax nanargmin searchsorted digitize
+    nonzero flatnonzero count_nonzero all any sign floor ceil round around rint trunc fix
+    heaviside signbit isnan isinf isfinite isclose allclose array_equal greater greater_equal
+    less less_equal equal not_equal logical_and logical_or logical_not logical_xor
+    floor_divide result_type broadcast_shapes iscomplexobj isscalar
 """
 
 
@@ -54,4 +61,7 @@ def _random_functions():
             if not name.startswith("_") and callable(getattr(np.random, name))]
 
 
-nondifferentiable(*_numpy_functions(_PIECEWISE_CONSTANT), *_random_functions())
+_PIECEWISE_CONSTANT_METHODS = "argmax argmin argsort nonzero all any round searchsorted"
+
+nondifferentiable(*_numpy_functions(_PIECEWISE_CONSTANT), *_random_functions(),
+                  *(f"ndarray.{name}" for name in _PIECEWISE_CONSTANT_METHODS.split()))

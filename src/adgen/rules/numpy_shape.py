@@ -31,7 +31,7 @@ Conventions:
 
 import numpy as np
 
-from adgen.rules.numpy_linalg import is_zero
+from adgen.rules.numpy_products import is_zero
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
 from adgen.runtime import unbroadcast
 

@@ -1,0 +1,332 @@
+"""Derivative rules for NumPy's products: `@`, `matmul`, `dot`, `inner`, `outer`, `tensordot`,
+`einsum` (and the method `x.dot(y)`).
+
+Tangents are sums of terms each linear in one tangent (`a_dot @ b + a @ b_dot`), so an
+inactive argument's term folds away. Only `*`, `/` and `@` fold a symbolic zero; a zero left
+inside a call becomes `0.0`, so the contractions that can receive one (`contract`, the
+`*_adjoint_*` helpers, `einsum_term`) return 0.0 when an operand is 0.0 (`is_zero`).
+
+Adjoints are written with helpers that handle every rank NumPy accepts:
+`matmul_adjoint_a/_b` undo 1-D promotion and batch broadcasting of `matmul`;
+`tensordot_adjoint_a/_b` contract the cotangent with the other operand and put the axes back
+in order (`dot` and `inner` are tensordots, see `dot_axes`, `inner_axes`); `einsum_adjoint`
+builds the einsum that gives operand k from the cotangent and the other operands (ellipses,
+implicit output, repeated and summed-out letters are handled). These helpers are multilinear
+and carry their own rules, so derivative code can be differentiated again.
+
+`einsum` takes its subscripts string and at most four operands; `optimize=` is not accepted.
+`einsum_adjoint`'s own rules go through `einsum_with` and `einsum_cross`, which have none:
+einsum has second derivatives but not third.
+"""
+
+import operator
+import string
+
+import numpy as np
+
+from adgen.rules.registry import adjoint, nondifferentiable, tangent
+from adgen.runtime import unbroadcast
+
+
+def is_zero(t):
+    """Whether `t` is the literal zero that stands for a folded (inactive) tangent."""
+    return isinstance(t, (int, float)) and t == 0
+
+
+# ---------------------------------------------------------------- matmul
+
+
+def matmul_adjoint_a(g, a, b):
+    """The adjoint of `a` in `y = a @ b`: `g @ b.T`, for 1-D operands and broadcast batches."""
+    if is_zero(g) or is_zero(b):
+        return 0.0
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return g * b
+    if np.ndim(b) == 1:
+        g, b = g[..., None], b[:, None]
+    if np.ndim(a) == 1:
+        g = g[..., None, :]
+    ga = g @ np.swapaxes(b, -1, -2)
+    return unbroadcast(ga[..., 0, :] if np.ndim(a) == 1 else ga, a)
+
+
+def matmul_adjoint_b(g, a, b):
+    """The adjoint of `b` in `y = a @ b`: `a.T @ g`, for 1-D operands and broadcast batches."""
+    if is_zero(g) or is_zero(a):
+        return 0.0
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return g * a
+    if np.ndim(a) == 1:
+        g, a = g[..., None, :], a[None, :]
+    if np.ndim(b) == 1:
+        g = g[..., None]
+    gb = np.swapaxes(a, -1, -2) @ g
+    return unbroadcast(gb[..., 0] if np.ndim(b) == 1 else gb, b)
+
+
+@tangent(operator.matmul, np.matmul)
+def matmul_dot(y, a, b, *, a_dot, b_dot):
+    return a_dot @ b + a @ b_dot
+
+
+@adjoint(operator.matmul, np.matmul)
+def matmul_bar(y, a, b, *, y_bar):
+    return matmul_adjoint_a(y_bar, a, b), matmul_adjoint_b(y_bar, a, b)
+
+
+@tangent(matmul_adjoint_a)
+def matmul_adjoint_a_dot(y, g, a, b, *, g_dot, b_dot):
+    return matmul_adjoint_a(g_dot, a, b) + matmul_adjoint_a(g, a, b_dot)
+
+
+@adjoint(matmul_adjoint_a)
+def matmul_adjoint_a_bar(y, g, a, b, *, y_bar):
+    return np.matmul(y_bar, b), None, matmul_adjoint_b(g, y_bar, b)
+
+
+@tangent(matmul_adjoint_b)
+def matmul_adjoint_b_dot(y, g, a, b, *, g_dot, a_dot):
+    return matmul_adjoint_b(g_dot, a, b) + matmul_adjoint_b(g, a_dot, b)
+
+
+@adjoint(matmul_adjoint_b)
+def matmul_adjoint_b_bar(y, g, a, b, *, y_bar):
+    return np.matmul(a, y_bar), matmul_adjoint_a(g, a, y_bar)
+
+
+# ---------------------------------------------------------------- tensordot, dot, inner, outer
+
+
+def contracted_axes(axes, nda, ndb):
+    """`tensordot`'s `axes` (an int or a pair) as two lists of non-negative axes."""
+    if isinstance(axes, (int, np.integer)):
+        return list(range(nda - axes, nda)), list(range(axes))
+    ia, ib = axes
+    ia = [ia] if isinstance(ia, (int, np.integer)) else list(ia)
+    ib = [ib] if isinstance(ib, (int, np.integer)) else list(ib)
+    return [int(i) % nda for i in ia], [int(j) % ndb for j in ib]
+
+
+def dot_axes(a, b):
+    """`np.dot(a, b)` as a tensordot: the last axis of `a` with the second-to-last of `b`."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return 0
+    return [np.ndim(a) - 1], [max(np.ndim(b) - 2, 0)]
+
+
+def inner_axes(a, b):
+    """`np.inner(a, b)` as a tensordot: the last axes of both."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return 0
+    return [np.ndim(a) - 1], [np.ndim(b) - 1]
+
+
+def tensordot_adjoint_a(g, a, b, axes=2):
+    """The adjoint of `a` in `y = np.tensordot(a, b, axes)`."""
+    if is_zero(g) or is_zero(b):
+        return 0.0
+    ia, ib = contracted_axes(axes, np.ndim(a), np.ndim(b))
+    free_a = [i for i in range(np.ndim(a)) if i not in ia]
+    free_b = [j for j in range(np.ndim(b)) if j not in ib]
+    if np.ndim(g) == 0 or np.ndim(b) == 0:
+        r = g * b
+    else:
+        r = np.tensordot(g, b, axes=(list(range(len(free_a), np.ndim(g))), free_b))
+    order = free_a + [ia[k] for k in np.argsort(ib)]
+    return np.transpose(r, np.argsort(order))
+
+
+def tensordot_adjoint_b(g, a, b, axes=2):
+    """The adjoint of `b` in `y = np.tensordot(a, b, axes)`."""
+    if is_zero(g) or is_zero(a):
+        return 0.0
+    ia, ib = contracted_axes(axes, np.ndim(a), np.ndim(b))
+    free_a = [i for i in range(np.ndim(a)) if i not in ia]
+    free_b = [j for j in range(np.ndim(b)) if j not in ib]
+    if np.ndim(g) == 0 or np.ndim(a) == 0:
+        r = a * g
+    else:
+        r = np.tensordot(a, g, axes=(free_a, list(range(len(free_a)))))
+    order = [ib[k] for k in np.argsort(ia)] + free_b
+    return np.transpose(r, np.argsort(order))
+
+
+nondifferentiable(is_zero, contracted_axes, dot_axes, inner_axes)
+
+
+@tangent(tensordot_adjoint_a)
+def tensordot_adjoint_a_dot(y, g, a, b, axes=2, *, g_dot, b_dot):
+    return tensordot_adjoint_a(g_dot, a, b, axes) + tensordot_adjoint_a(g, a, b_dot, axes)
+
+
+@adjoint(tensordot_adjoint_a)
+def tensordot_adjoint_a_bar(y, g, a, b, axes=2, *, y_bar):
+    return np.tensordot(y_bar, b, axes), None, tensordot_adjoint_b(g, y_bar, b, axes)
+
+
+@tangent(tensordot_adjoint_b)
+def tensordot_adjoint_b_dot(y, g, a, b, axes=2, *, g_dot, a_dot):
+    return tensordot_adjoint_b(g_dot, a, b, axes) + tensordot_adjoint_b(g, a_dot, b, axes)
+
+
+@adjoint(tensordot_adjoint_b)
+def tensordot_adjoint_b_bar(y, g, a, b, axes=2, *, y_bar):
+    return np.tensordot(a, y_bar, axes), tensordot_adjoint_a(g, a, y_bar, axes)
+
+
+def contract(a, b, axes=2):
+    """`np.tensordot(a, b, axes)`, or 0.0 when an operand is a folded zero tangent."""
+    if is_zero(a) or is_zero(b):
+        return 0.0
+    return np.tensordot(a, b, axes)
+
+
+@tangent(np.tensordot, contract)
+def tensordot_dot(y, a, b, axes=2, *, a_dot, b_dot):
+    return contract(a_dot, b, axes) + contract(a, b_dot, axes)
+
+
+@adjoint(np.tensordot, contract)
+def tensordot_bar(y, a, b, axes=2, *, y_bar):
+    return tensordot_adjoint_a(y_bar, a, b, axes), tensordot_adjoint_b(y_bar, a, b, axes)
+
+
+@tangent(np.dot, "ndarray.dot")
+def dot_dot(y, a, b, out=None, *, a_dot, b_dot):
+    return contract(a_dot, b, dot_axes(a, b)) + contract(a, b_dot, dot_axes(a, b))
+
+
+@adjoint(np.dot, "ndarray.dot")
+def dot_bar(y, a, b, out=None, *, y_bar):
+    return (tensordot_adjoint_a(y_bar, a, b, dot_axes(a, b)),
+            tensordot_adjoint_b(y_bar, a, b, dot_axes(a, b)))
+
+
+@tangent(np.inner)
+def inner_dot(y, a, b, *, a_dot, b_dot):
+    return contract(a_dot, b, inner_axes(a, b)) + contract(a, b_dot, inner_axes(a, b))
+
+
+@adjoint(np.inner)
+def inner_bar(y, a, b, *, y_bar):
+    return (tensordot_adjoint_a(y_bar, a, b, inner_axes(a, b)),
+            tensordot_adjoint_b(y_bar, a, b, inner_axes(a, b)))
+
+
+@tangent(np.outer)
+def outer_dot(y, a, b, out=None, *, a_dot, b_dot):
+    return np.outer(a_dot, b) + np.outer(a, b_dot)
+
+
+@adjoint(np.outer)
+def outer_bar(y, a, b, out=None, *, y_bar):
+    return (np.reshape(y_bar @ np.ravel(b), np.shape(a)),
+            np.reshape(np.ravel(a) @ y_bar, np.shape(b)))
+
+
+# ---------------------------------------------------------------- einsum
+
+
+def einsum_spec(subscripts, operands):
+    """The input letter strings and the output letters of an einsum, with `...` spelled out."""
+    spec = subscripts.replace(" ", "")
+    lhs, out = spec.split("->") if "->" in spec else (spec, None)
+    ins = lhs.split(",")
+    free = [c for c in string.ascii_letters if c not in spec]
+    ranks = [np.ndim(op) - len(s) + 3 for s, op in zip(ins, operands, strict=True) if "..." in s]
+    ell = "".join(free[: max(ranks, default=0)])
+    ins = [s.replace("...", ell[len(ell) - np.ndim(op) + len(s) - 3:]) if "..." in s else s
+           for s, op in zip(ins, operands, strict=True)]
+    if out is None:
+        once = sorted(c for c in set("".join(ins)) if "".join(ins).count(c) == 1 and c not in ell)
+        return ins, ell + "".join(once)
+    return ins, out.replace("...", ell)
+
+
+def einsum_term(subscripts, a, b=None, c=None, d=None):
+    """`np.einsum(subscripts, a, b, c, d)` without the `None`s; 0.0 if an operand is 0.0."""
+    operands = [op for op in (a, b, c, d) if op is not None]
+    if any(is_zero(op) for op in operands):
+        return 0.0
+    return np.einsum(subscripts, *operands)
+
+
+def einsum_adjoint(g, subscripts, k, a, b=None, c=None, d=None):
+    """The adjoint of operand `k` of `y = np.einsum(subscripts, a, b, c, d)` (Nones dropped;
+    None when there is no operand `k`, 0.0 when `g` or another operand is 0.0)."""
+    operands = [op for op in (a, b, c, d) if op is not None]
+    if k >= len(operands):
+        return None
+    if is_zero(g) or any(is_zero(op) for j, op in enumerate(operands) if j != k):
+        return 0.0
+    ins, out = einsum_spec(subscripts, operands)
+    x = operands[k]
+    dtype = np.result_type(g, *operands)
+    specs = [out] + ins[:k] + ins[k + 1:]
+    args = [np.asarray(g, dtype=dtype)] + operands[:k] + operands[k + 1:]
+    fresh = iter(c for c in string.ascii_letters if c not in "".join(ins) + out)
+    target = ""
+    for c, n in zip(ins[k], np.shape(x), strict=True):
+        if c in target:  # a repeated letter (a diagonal): a fresh letter tied by an identity
+            c2 = next(fresh)
+            specs.append(c + c2)
+            args.append(np.eye(n, dtype=dtype))
+            c = c2
+        elif c not in "".join(specs):  # summed out in the forward einsum: broadcast back
+            specs.append(c)
+            args.append(np.ones(n, dtype=dtype))
+        target += c
+    return unbroadcast(np.einsum(",".join(specs) + "->" + target, *args), x)
+
+
+def _replaced(k, h, operands):
+    return [h if j == k else op for j, op in enumerate(operands)]
+
+
+def einsum_with(subscripts, k, h, a, b=None, c=None, d=None):
+    """`einsum_term` with operand `k` replaced by `h`."""
+    return einsum_term(subscripts, *_replaced(k, h, (a, b, c, d)))
+
+
+def einsum_cross(g, subscripts, j, k, h, a, b=None, c=None, d=None):
+    """`einsum_adjoint` of operand `j` after operand `k` is replaced by `h` (zeros if j == k:
+    an operand's adjoint does not depend on the operand itself)."""
+    if j == k:
+        return np.zeros_like((a, b, c, d)[j])
+    return einsum_adjoint(g, subscripts, j, *_replaced(k, h, (a, b, c, d)))
+
+
+nondifferentiable(einsum_spec)
+
+
+@tangent(np.einsum, einsum_term)
+def einsum_dot(y, subscripts, a, b=None, c=None, d=None, *, a_dot, b_dot, c_dot, d_dot):
+    return (einsum_term(subscripts, a_dot, b, c, d) + einsum_term(subscripts, a, b_dot, c, d)
+            + einsum_term(subscripts, a, b, c_dot, d) + einsum_term(subscripts, a, b, c, d_dot))
+
+
+@adjoint(np.einsum, einsum_term)
+def einsum_bar(y, subscripts, a, b=None, c=None, d=None, *, y_bar):
+    return (None, einsum_adjoint(y_bar, subscripts, 0, a, b, c, d),
+            einsum_adjoint(y_bar, subscripts, 1, a, b, c, d),
+            einsum_adjoint(y_bar, subscripts, 2, a, b, c, d),
+            einsum_adjoint(y_bar, subscripts, 3, a, b, c, d))
+
+
+@tangent(einsum_adjoint)
+def einsum_adjoint_dot(y, g, subscripts, k, a, b=None, c=None, d=None, *, g_dot, a_dot, b_dot,
+                       c_dot, d_dot):
+    return (einsum_adjoint(g_dot, subscripts, k, a, b, c, d)
+            + einsum_cross(g, subscripts, k, 0, a_dot, a, b, c, d)
+            + einsum_cross(g, subscripts, k, 1, b_dot, a, b, c, d)
+            + einsum_cross(g, subscripts, k, 2, c_dot, a, b, c, d)
+            + einsum_cross(g, subscripts, k, 3, d_dot, a, b, c, d))
+
+
+@adjoint(einsum_adjoint)
+def einsum_adjoint_bar(y, g, subscripts, k, a, b=None, c=None, d=None, *, y_bar):
+    return (einsum_with(subscripts, k, y_bar, a, b, c, d), None, None,
+            einsum_cross(g, subscripts, 0, k, y_bar, a, b, c, d),
+            einsum_cross(g, subscripts, 1, k, y_bar, a, b, c, d),
+            einsum_cross(g, subscripts, 2, k, y_bar, a, b, c, d),
+            einsum_cross(g, subscripts, 3, k, y_bar, a, b, c, d))

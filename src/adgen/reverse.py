@@ -273,7 +273,7 @@ class Reverse:
             self.own_requests = set()
             rev = self.reverse(body)
             out_state, out_owned = self.state, self.owned
-            hoisted |= ((out_owned | self.own_requests) & after_state) - after_owned
+            hoisted |= (self.own_requests & after_state) - after_owned
             new_state = entry_state | out_state
             new_owned = (after_owned | hoisted | (new_state - after_state)) & (
                 out_owned | hoisted)

@@ -69,12 +69,16 @@ def data_reads(rhs: gast.AST) -> list[str]:
     """Local names whose value flows into `rhs` (not indices, not callee names)."""
     if isinstance(rhs, gast.Subscript):
         return atom_names(rhs.value)
-    if isinstance(rhs, gast.Call):
-        names = [n for a in rhs.args for n in atom_names(a)]
-        names += [n for k in rhs.keywords for n in atom_names(k.value)]
-        if isinstance(rhs.func, gast.Attribute):
-            names += atom_names(rhs.func.value)
-        return names
+    if isinstance(rhs, (gast.Call, gast.BinOp, gast.UnaryOp)):
+        fn = primitive(rhs)
+        rule = lookup(fn) if fn is not None else None
+        args, keywords = call_parts(rhs)
+        atoms = list(args) + list(keywords.values())
+        if rule is not None and (rule.tangent is not None or rule.linear):
+            from adgen.templates import differentiable_atoms
+
+            atoms = differentiable_atoms(rule, args, keywords)
+        return [n for a in atoms for n in atom_names(a)]
     if isinstance(rhs, gast.Attribute) and getattr(rhs, "adgen_global", False):
         return []
     return atom_names(rhs)

@@ -220,10 +220,4 @@ def hessian(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
 @_decorator
 def hvp(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
     """`(*args, v) -> H·v`, forward over reverse (Pearlmutter), without forming H."""
-    tangent_of_grad = transform.derivative(grad(f, wrt), wrt, "jvp")
-
-    def hvp_fn(*args: Any) -> Any:
-        return tangent_of_grad(*args)[1]
-
-    hvp_fn.__adgen__ = tangent_of_grad.__adgen__
-    return hvp_fn
+    return transform.derivative(grad(f, wrt), wrt, "tangent")

@@ -12,7 +12,7 @@ from typing import Any
 
 import gast
 
-from adgen import runtime, simplify
+from adgen import astutil, runtime, simplify
 from adgen.analysis import primitive
 from adgen.astutil import clone
 from adgen.errors import where
@@ -67,7 +67,7 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
     params = list(trace.params) + ([cotangent] if kind == "vjp" else [])
     full = _flatten(stack + forward + tail + seed + reverse) + [gast.Return(value=returned)]
     protect = {value.id} if isinstance(value, gast.Name) else set()
-    return [_function(ctx, f"{base}_{kind}", params, full, protect)]
+    return [function(ctx, f"{base}_{kind}", params, full, protect)]
 
 
 def _split(rev: Reverse, trace: Trace, base: str, forward: list, reverse: list,
@@ -79,21 +79,22 @@ def _split(rev: Reverse, trace: Trace, base: str, forward: list, reverse: list,
              if v not in trace.params and v != rev.stack]
     packed = gast.Tuple(elts=[result] + [name(v) for v in saved], ctx=gast.Load())
     fwd_body = unset + _flatten(forward) + [gast.Return(value=packed)]
-    fwd = _function(ctx, f"{base}_fwd", list(trace.params), fwd_body, set(saved))
+    fwd = function(ctx, f"{base}_fwd", list(trace.params), fwd_body, set(saved))
     unpack_target = gast.Tuple(elts=[name(ctx.namer.fresh("_value"), gast.Store())]
                                + [name(v, gast.Store()) for v in saved], ctx=gast.Store())
     unpack = gast.Assign(targets=[unpack_target], value=name(tape), type_comment=None)
     bwd_body = [unpack] + _flatten(reverse) + [gast.Return(value=out_grads)]
-    bwd = _function(ctx, f"{base}_bwd", [tape, cotangent], bwd_body, set())
+    bwd = function(ctx, f"{base}_bwd", [tape, cotangent], bwd_body, set())
     return [fwd, bwd]
 
 
-def _function(ctx: Any, fname: str, params: list[str], body: list[gast.AST],
-              protect: set[str]) -> gast.FunctionDef:
+def function(ctx: Any, fname: str, params: list[str], body: list[gast.AST],
+              protect: set[str], keep: frozenset[str] = frozenset()) -> gast.FunctionDef:
+    """The cleaned-up function; names in `keep` are never folded into their use."""
     pure = lambda rhs: _pure(ctx, rhs)  # noqa: E731
     body = simplify.propagate(body, protect=protect)
     body = simplify.drop_dead_stores(body, pure, set())
-    body = simplify.inline_single_use(body, pure)
+    body = simplify.inline_single_use(body, pure, keep)
     args = gast.arguments(args=[name(p, gast.Param()) for p in params], posonlyargs=[],
                           vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
     return gast.FunctionDef(name=fname, args=args, body=body, decorator_list=[], returns=None,
@@ -162,7 +163,7 @@ def _fill_save(rev: Reverse, record: Save) -> None:
 
 def _fill_element_save(rev: Reverse, record: Save) -> None:
     var, index = record.var, record.index
-    old = rev.ctx.call("take", runtime.take, [name(var), clone(index)])
+    old = rev.ctx.call("take", runtime.take, [name(var), astutil.index_value(index)])
     if record.in_loop:
         push = gast.Call(func=gast.Attribute(value=name(rev.stack), attr="append",
                                              ctx=gast.Load()), args=[old], keywords=[])

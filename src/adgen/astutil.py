@@ -44,3 +44,15 @@ def loads(node: Any) -> set[str]:
 
 def stores(node: Any) -> set[str]:
     return names(node)[1]
+
+
+def index_value(index: Any) -> Any:
+    """An index written as an expression (`1:3` → `slice(1, 3, None)`), for call arguments."""
+    if isinstance(index, gast.Slice):
+        parts = [gast.Constant(value=None, kind=None) if p is None else clone(p)
+                 for p in (index.lower, index.upper, index.step)]
+        func = gast.Name(id="slice", ctx=gast.Load(), annotation=None, type_comment=None)
+        return gast.Call(func=func, args=parts, keywords=[])
+    if isinstance(index, gast.Tuple):
+        return gast.Tuple(elts=[index_value(e) for e in index.elts], ctx=gast.Load())
+    return clone(index)

@@ -33,7 +33,12 @@ class Generated:
 
 
 def _expr(node: gast.AST) -> str:
-    return astor.to_source(gast.gast_to_ast(node)).strip()
+    return _to_source(node).strip()
+
+
+def _to_source(node: gast.AST) -> str:
+    """astor's source for one node, without its line wrapping (lines stay whole)."""
+    return astor.to_source(gast.gast_to_ast(node), pretty_source="".join)
 
 
 def _comment(stmt: gast.AST, lines: dict[int, str]) -> str | None:
@@ -76,7 +81,7 @@ class _Printer:
         elif isinstance(s, gast.FunctionDef):
             self.function(s, depth)
         else:
-            text = astor.to_source(gast.gast_to_ast(s)).rstrip("\n")
+            text = _to_source(s).rstrip("\n")
             self.out.extend(pad + t for t in text.split("\n"))
         self.last = comment or self.last
 

@@ -12,20 +12,29 @@ import copy
 
 import gast
 
-from adgen import simplify
+from adgen import astutil, runtime, simplify
 from adgen.analysis import call_parts, differentiable
 from adgen.astutil import clone
 from adgen.generate import CallSite, Context, user_function
 from adgen.lower import assign, name
-from adgen.templates import TemplateError, bind_call, fill, is_zero, signature, zero
+from adgen.templates import (
+    TemplateError,
+    bind_call,
+    fill,
+    is_zero,
+    signature,
+    zero,
+)
 
 
 class Forward:
     """Builds the tangent function of a trace."""
 
-    def __init__(self, ctx: Context, wrt: list[str]) -> None:
+    def __init__(self, ctx: Context, wrt: list[str], tangent_only: bool = False) -> None:
         self.ctx = ctx
         self.wrt = wrt
+        self.tangent_only = tangent_only
+        self.dot_names = {ctx.namer.dot(v) for v in ctx.active}
 
     def dot(self, atom: gast.AST) -> gast.AST:
         """The tangent of an atom, or the symbolic zero."""
@@ -35,14 +44,12 @@ class Forward:
 
     def function(self, fname: str) -> gast.FunctionDef:
         fn = self.ctx.trace.node
-        params = list(fn.args.args) + [
-            name(self.ctx.namer.dot(w), gast.Param()) for w in self.wrt
-        ]
-        args = gast.arguments(args=params, posonlyargs=[], vararg=None, kwonlyargs=[],
-                              kw_defaults=[], kwarg=None, defaults=[])
-        return gast.FunctionDef(name=fname, args=args, body=self.block(fn.body),
-                                decorator_list=[], returns=None, type_comment=None,
-                                type_params=[])
+        from adgen.assemble import function
+
+        params = [a.id for a in fn.args.args] + [self.ctx.namer.dot(w) for w in self.wrt]
+        body = self.block(fn.body)
+        tangents = frozenset(self.ctx.namer.dot(v) for v in self.ctx.active)
+        return function(self.ctx, fname, params, body, set(), keep=tangents)
 
     def block(self, body: list[gast.AST]) -> list[gast.AST]:
         out: list[gast.AST] = []
@@ -88,7 +95,8 @@ class Forward:
         if is_zero(value):
             value = self.ctx.zero_for(s.value.id) if isinstance(s.value, gast.Name) else (
                 gast.Constant(value=0.0, kind=None))
-        node = gast.Return(value=gast.Tuple(elts=[s.value, value], ctx=gast.Load()))
+        pair = gast.Tuple(elts=[s.value, value], ctx=gast.Load())
+        node = gast.Return(value=value if self.tangent_only else pair)
         node.adgen_line = s.adgen_line
         return node
 
@@ -172,10 +180,43 @@ class Forward:
             expr = fill(rule.tangent, values, self.ctx.bindings, self._keep)
         except TemplateError as exc:
             raise self.ctx.error(s, str(exc)) from None
-        return simplify.fold_zeros(expr)
+        expr = simplify.fold_zeros(expr, self._zero_call)
+        if expr is not None and self._may_broadcast(rule, target, args):
+            expr = self.ctx.call("broadcast_like", runtime.broadcast_like, [expr, name(target)])
+        return expr
+
+    def _zero_call(self, call: gast.Call) -> bool:
+        """A call inside a tangent expression is linear in the tangents it is given (that is
+        what a tangent is), so it is zero when every tangent it is given is zero."""
+        dots = self.dot_names
+        carried = [a for a in list(call.args) + [k.value for k in call.keywords]
+                   if is_zero(a) or astutil.loads(a) & dots]
+        return bool(carried) and all(is_zero(a) for a in carried)
+
+    def _may_broadcast(self, rule: object, target: str, args: list[gast.AST]) -> bool:
+        """Whether an inactive operand may have widened the result beyond the active ones."""
+        if target in self.ctx.scalar or not _broadcasts(rule):
+            return False
+
+        def certainly_scalar(atom: gast.AST) -> bool:
+            if isinstance(atom, gast.Constant):
+                return isinstance(atom.value, (int, float))
+            return isinstance(atom, gast.Name) and atom.id in self.ctx.scalar
+
+        return any(not self.ctx.is_active(a) and not certainly_scalar(a) for a in args)
 
     def _keep(self, param: str) -> bool:
         return True
+
+
+def _broadcasts(rule: object) -> bool:
+    """Rules whose adjoint undoes broadcasting are the broadcasting ones."""
+    from adgen.parse import template_ast
+
+    if rule.adjoint is None:
+        return False
+    return any(isinstance(n, gast.Name) and n.id == "unbroadcast"
+               for n in gast.walk(template_ast(rule.adjoint)))
 
 
 def _result_param(template: object) -> str:

@@ -479,7 +479,7 @@ class Lowerer:
         return name(e.id)
 
     def expr_Attribute(self, e: gast.Attribute) -> gast.AST:
-        if _root(e) not in self.locals:
+        if self.is_global(e):
             node = gast.Attribute(value=self.global_ref(e.value), attr=e.attr, ctx=gast.Load())
             node.adgen_global = True
             return node
@@ -487,6 +487,13 @@ class Lowerer:
         node = gast.Attribute(value=value, attr=e.attr, ctx=gast.Load())
         node.adgen_fn = Method(e.attr)
         return node
+
+    def is_global(self, e: gast.AST) -> bool:
+        """Whether an attribute chain starts at a module-level name (`np.linalg.norm`), not
+        at a local value or the result of an expression (`x.T`, `f(x).sum`)."""
+        root = _root(e)
+        return root is not None and root not in self.locals and root not in self.imports or (
+            root in self.imports)
 
     def global_ref(self, e: gast.AST) -> gast.AST:
         if isinstance(e, gast.Name):
@@ -547,7 +554,7 @@ class Lowerer:
 
     def expr_Call(self, e: gast.Call) -> gast.AST:
         found, fn = self.resolve(e.func)
-        if isinstance(e.func, gast.Attribute) and _root(e.func) in self.locals:
+        if isinstance(e.func, gast.Attribute) and not self.is_global(e.func):
             receiver = self.atom(e.func.value)
             func = gast.Attribute(value=receiver, attr=e.func.attr, ctx=gast.Load())
             fn, found = Method(e.func.attr), True

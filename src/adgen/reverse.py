@@ -375,12 +375,12 @@ class Reverse:
         out = []
         if self.ctx.is_active(s.value):
             part = self.ctx.call("take", runtime.take, [name(self.bar(var)),
-                                                        clone(target.slice)])
+                                                        astutil.index_value(target.slice)])
             part = self.ctx.call("unbroadcast", runtime.unbroadcast, [part, s.value])
             out.append(self.contribute(s.value.id, part, s.adgen_line))
         out += self.own(var)
         cleared = self.ctx.call("zero_at", runtime.zero_at, [name(self.bar(var)),
-                                                             clone(target.slice)])
+                                                             astutil.index_value(target.slice)])
         out.append(assign(self.bar(var), cleared, s.adgen_line))
         return out
 
@@ -413,7 +413,7 @@ class Reverse:
         if var in self.state and var not in self.owned:
             acc = self.ctx.call("owned_copy", runtime.owned_copy, [acc])
         call = self.ctx.call("add_at", runtime.add_at,
-                             [acc, name(var), clone(sc.index), sc.value])
+                             [acc, name(var), astutil.index_value(sc.index), sc.value])
         self.state.add(var)
         self.owned.add(var)
         self.scattered.add(var)

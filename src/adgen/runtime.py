@@ -162,3 +162,11 @@ def add_adjoints(a: Any, b: Any) -> Any:
     if isinstance(b, (list, tuple, dict)) and not a:
         return b
     return a + b
+
+
+def broadcast_like(g: Any, like: Any) -> Any:
+    """`g` broadcast to the shape of `like` (a tangent of a broadcast, an adjoint of a sum)."""
+    shape = np.shape(like)
+    if np.shape(g) == shape:
+        return g
+    return np.broadcast_to(g, shape).copy()

@@ -48,6 +48,15 @@ def _neg(node: gast.AST) -> gast.AST:
 class _Fold(gast.NodeTransformer):
     """Bottom-up folding of zeros, ones and constant arithmetic."""
 
+    def __init__(self, zero_call: Any = None) -> None:
+        self.zero_call = zero_call
+
+    def visit_Call(self, node: gast.Call) -> gast.AST:
+        self.generic_visit(node)
+        if self.zero_call is not None and self.zero_call(node):
+            return _zero_like(node)
+        return node
+
     def visit_BinOp(self, node: gast.BinOp) -> gast.AST:
         self.generic_visit(node)
         a, b, op = node.left, node.right, type(node.op)
@@ -111,9 +120,10 @@ def fold(expr: gast.AST) -> gast.AST:
     return _Fold().visit(expr)
 
 
-def fold_zeros(expr: gast.AST) -> gast.AST | None:
-    """Fold symbolic zeros; None when the whole expression is zero."""
-    expr = _Fold().visit(expr)
+def fold_zeros(expr: gast.AST, zero_call: Any = None) -> gast.AST | None:
+    """Fold symbolic zeros; None when the whole expression is zero. `zero_call(call)` says
+    whether a call is zero because a zero argument makes it so (linear functions)."""
+    expr = _Fold(zero_call).visit(expr)
     if is_zero(expr):
         return None
     return _ZeroToConstant().visit(expr)
@@ -239,7 +249,8 @@ def _code(body: list[gast.AST]) -> bool:
     return any(not isinstance(s, gast.Pass) for s in body)
 
 
-def inline_single_use(body: list[gast.AST], pure: Any) -> list[gast.AST]:
+def inline_single_use(body: list[gast.AST], pure: Any,
+                      keep: Any = frozenset()) -> list[gast.AST]:
     """Fold `v = expr` into the one later statement of the same block that reads `v`.
 
     This is what lets the trace's one-operation-per-step form read as the user wrote it again
@@ -260,6 +271,8 @@ def inline_single_use(body: list[gast.AST], pure: Any) -> list[gast.AST]:
                 stack.extend(value)
             elif isinstance(value, gast.AST):
                 stack.append(value)
+    for var in keep:
+        stores[var] = 2  # never folded
     return _inline_block(body, counts, stores, pure)
 
 

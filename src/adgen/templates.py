@@ -120,3 +120,17 @@ class _Filler(gast.NodeTransformer):
         if node.id in self.glob:
             node.id = self.bindings.bind(node.id, self.glob[node.id])
         return node
+
+
+def differentiable_atoms(rule: Any, args: list[gast.AST],
+                         keywords: dict[str, gast.AST]) -> list[gast.AST]:
+    """The call's atoms that its rule differentiates (others are shapes, axes, flags)."""
+    if rule.tangent is None:
+        return list(args[:1]) if rule.linear else list(args) + list(keywords.values())
+    params, _, kwonly = signature(rule.tangent)
+    dotted = {k[: -len("_dot")] for k in kwonly if k.endswith("_dot")}
+    try:
+        bound = bind_call(rule.tangent, args, keywords, rule.name)
+    except TemplateError:
+        return list(args) + list(keywords.values())
+    return [bound[p] for p in params if p in dotted]

@@ -111,11 +111,12 @@ def _build(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
 
     parsed = get_trace(f).parsed
     names, single = wrt_names(get_trace(f), wrt)
-    if kind in ("jvp", "split"):
+    if kind in ("jvp", "tangent", "split"):
         trace = lower(parsed)
-        if kind == "jvp":
+        if kind in ("jvp", "tangent"):
             ctx = context(trace, names, set(scalar_params))
-            functions = [Forward(ctx, names).function(f"{parsed.name.rstrip('_')}_jvp")]
+            forward = Forward(ctx, names, tangent_only=kind == "tangent")
+            functions = [forward.function(f"{parsed.name.rstrip('_')}_{kind}")]
         else:
             from adgen.reverse import build_reverse
 

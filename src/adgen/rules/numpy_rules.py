@@ -65,3 +65,19 @@ _PIECEWISE_CONSTANT_METHODS = "argmax argmin argsort nonzero all any round searc
 
 nondifferentiable(*_numpy_functions(_PIECEWISE_CONSTANT), *_random_functions(),
                   *(f"ndarray.{name}" for name in _PIECEWISE_CONSTANT_METHODS.split()))
+
+
+def _mark_multilinear() -> None:
+    from adgen.rules import numpy_linalg as la
+    from adgen.rules import numpy_products as pr
+    from adgen.rules.registry import multilinear
+
+    multilinear(
+        np.matmul, np.dot, np.inner, np.outer, np.tensordot, np.einsum, np.multiply,
+        pr.matmul_adjoint_a, pr.matmul_adjoint_b, pr.tensordot_adjoint_a,
+        pr.tensordot_adjoint_b, pr.contract, pr.einsum_term, pr.einsum_adjoint,
+        la.matmul_like, la.outer_like,
+    )
+
+
+_mark_multilinear()

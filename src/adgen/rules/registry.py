@@ -34,8 +34,9 @@ template function's module globals and bound into the generated code.
 
 Flags instead of numbered variants: `linear(f)` registers a primitive that is linear in its
 first argument (the tangent is `f(x_dot, ...)` with the other arguments unchanged);
-`nondifferentiable(f, g, ...)` marks primitives whose output has zero derivative (their outputs
-are constants to adgen).
+`multilinear(f)` one linear in each differentiable argument separately (a product: a zero
+tangent in one argument zeroes the term); `nondifferentiable(f, g, ...)` marks primitives whose
+output has zero derivative (their outputs are constants to adgen).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Rule:
     tangent: TemplateFn | None = None
     adjoint: TemplateFn | None = None
     linear: bool = False
+    multilinear: bool = False
     nondifferentiable: bool = False
     scalar_result: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -122,6 +124,13 @@ def linear(*primitives: Any) -> None:
     """Mark primitives linear in their first argument: tangent `y_dot = f(x_dot, ...)`."""
     for p in primitives:
         _entry(p).linear = True
+
+
+def multilinear(*primitives: Any) -> None:
+    """Mark primitives linear in each differentiable argument separately (products,
+    contractions): a zero tangent in any of those arguments makes the whole term zero."""
+    for p in primitives:
+        _entry(p).multilinear = True
 
 
 def nondifferentiable(*primitives: Any) -> None:

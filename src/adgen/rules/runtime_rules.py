@@ -4,27 +4,17 @@
 linear in the accumulator and the added value; `zeros_like` and `sign` are constants.
 """
 
-import numpy as np
-
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
 from adgen.runtime import (
     add_at,
     as_sequence,
+    broadcast_like,
     owned_copy,
     shaped_like,
     sign,
     unbroadcast,
     zeros_like,
 )
-
-
-def broadcast_like(g, like):
-    """`g` broadcast to the shape of `like` (the adjoint of `unbroadcast`)."""
-    shape = np.shape(like)
-    if np.shape(g) == shape:
-        return g
-    return np.broadcast_to(g, shape).copy()
-
 
 linear(unbroadcast, owned_copy, shaped_like, as_sequence)
 

@@ -141,6 +141,11 @@ def scalar_names(body: list[gast.AST], params: list[str], scalar_params: set[str
             receiver = s.value.func.value
             if isinstance(receiver, gast.Name):
                 assigns.append((receiver.id, None))
+    ranges = {t for t, rhs in assigns if isinstance(rhs, gast.Call)
+              and primitive(rhs) is range}
+    assigns = [(t, gast.Constant(value=0, kind=None)) if isinstance(rhs, gast.Subscript)
+               and isinstance(rhs.value, gast.Name) and rhs.value.id in ranges
+               and not isinstance(rhs.slice, gast.Slice) else (t, rhs) for t, rhs in assigns]
     scalar = set(scalar_params) | {n for n, _ in assigns}
     scalar -= set(params) - set(scalar_params)
     changed = True

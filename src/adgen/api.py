@@ -51,26 +51,40 @@ def vjp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
 
 
 @_decorator
-def grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse") -> Callable[..., Any]:
+def grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse", control: str = "stack",
+         unroll_limit: int = 10_000) -> Callable[..., Any]:
     """The gradient of scalar-valued `f` with respect to the parameters `wrt` names.
 
     A single `wrt` (index or name) gives one gradient shaped like its argument; a tuple gives a
     tuple. `mode="forward"` computes the same numbers with tangents, one pass per input entry.
+    Reverse mode replays control flow from a stack (`control="stack"`), or specialises to each
+    call's control path (`control="unroll"`: straight-line code per path, at most
+    `unroll_limit` steps, else stack replay with a warning).
     """
     _check_mode(mode, ("reverse", "forward"))
+    _check_control(control)
     if mode == "forward":
         return _forward_grad(f, wrt)
+    if control == "unroll":
+        return transform.unrolled(f, wrt, "grad", unroll_limit)
     return transform.derivative(f, wrt, "grad")
 
 
+def _check_control(control: str) -> None:
+    if control not in ("stack", "unroll"):
+        raise ValueError(f"control must be 'stack' or 'unroll', not {control!r}")
+
+
 @_decorator
-def value_and_grad(f: Callable[..., Any], wrt: Wrt = 0,
-                   mode: str = "reverse") -> Callable[..., Any]:
+def value_and_grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse",
+                   control: str = "stack", unroll_limit: int = 10_000) -> Callable[..., Any]:
     """Like `grad`, but returns `(value, gradient)`."""
     _check_mode(mode, ("reverse", "forward"))
+    _check_control(control)
     if mode == "forward":
-        g = _forward_grad(f, wrt, with_value=True)
-        return g
+        return _forward_grad(f, wrt, with_value=True)
+    if control == "unroll":
+        return transform.unrolled(f, wrt, "value_and_grad", unroll_limit)
     return transform.derivative(f, wrt, "value_and_grad")
 
 
@@ -141,8 +155,13 @@ def source(g: Callable[..., Any]) -> str:
     return meta.source
 
 
-def trace(f: Callable[..., Any]) -> str:
-    """The evaluation trace of `f` (one operation per assignment) as Python source."""
+def trace(f: Callable[..., Any], *args: Any) -> str:
+    """The evaluation trace of `f` (one operation per assignment) as Python source; given
+    arguments, the trace those arguments run, with loops unrolled and branches resolved."""
+    if args:
+        from adgen.unroll import trace_for
+
+        return trace_for(f, args)
     return transform.trace_source(f)
 
 

@@ -134,18 +134,19 @@ def _build(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
     return fn
 
 
-def _reverse_variants(parsed: Any, names: list[str], single: bool,
-                      kind: str) -> tuple[list[Any], dict[str, Any]]:
+def _reverse_variants(parsed: Any, names: list[str], single: bool, kind: str,
+                      make_trace: Any = None) -> tuple[list[Any], dict[str, Any]]:
     """The reverse function, plus a version specialised to float arguments when that makes
     a difference (no `unbroadcast` calls on 0-d values), chosen by a type guard."""
     from adgen.reverse import build_reverse
 
-    general, gctx = build_reverse(lower(parsed), names, single, kind, frozenset())
+    make_trace = make_trace or (lambda: lower(parsed))
+    general, gctx = build_reverse(make_trace(), names, single, kind, frozenset())
     params = [a.id for a in parsed.node.args.args]
     scalar = [p for p in params if p not in _containers(parsed.node)]
     if not scalar or not _uses_shape_helpers(general, gctx.bindings.names):
         return general, gctx.bindings.names
-    special, sctx = build_reverse(lower(parsed), names, single, kind, frozenset(scalar))
+    special, sctx = build_reverse(make_trace(), names, single, kind, frozenset(scalar))
     bindings = dict(gctx.bindings.names)
     clash = any(k in bindings and bindings[k] is not v for k, v in sctx.bindings.names.items())
     if clash:
@@ -199,3 +200,35 @@ def trace_source(f: Any) -> str:
     """The evaluation trace of `f` as source."""
     trace = get_trace(f)
     return emit.to_source([trace.node], trace.parsed.lines)
+
+
+def unrolled(f: Any, wrt: Any, kind: str, limit: int) -> Any:
+    """A reverse-mode derivative by trace unrolling (see `adgen.unroll`)."""
+    from adgen.unroll import unrolled_derivative
+
+    parsed = get_trace(f).parsed
+    names, single = wrt_names(get_trace(f), wrt)
+
+    def build(trace: Trace) -> Any:
+        functions, bindings = _reverse_variants(trace.parsed, names, single, kind,
+                                                make_trace=lambda: _copy_trace(trace))
+        source = emit.to_source(functions, parsed.lines)
+        fn = emit.compile_functions(source, functions[-1].name, bindings, parsed.globals,
+                                    parsed.name, f"{kind} unrolled")
+        fn.__adgen__.original = f
+        fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name)
+        return fn
+
+    return unrolled_derivative(f, wrt, kind, limit, build, lambda: derivative(f, wrt, kind))
+
+
+def _copy_trace(trace: Trace) -> Trace:
+    """A copy of a trace the generators can change without touching the original."""
+    import copy
+
+    from adgen.astutil import clone
+
+    new = copy.copy(trace)
+    new.node = clone(trace.node)
+    new.namer = copy.deepcopy(trace.namer)
+    return new

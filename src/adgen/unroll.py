@@ -1,0 +1,239 @@
+"""Trace unrolling: reverse mode specialised to the control path one call takes.
+
+A recorder (the lowered primal, instrumented) runs once and returns the path: `True`/`False`
+for each `if` taken, and the loop's number at the start of each iteration. The trace is then
+unrolled along that path into straight-line code — loops repeated, branches resolved — with a
+guard at every decision, and differentiated like any straight-line function (no stack: every
+overwritten value lives in a named variable). A call that takes another path fails a guard,
+and the gradient re-specialises (a few paths are cached) — or, past `limit` unrolled steps,
+falls back to stack replay and says so once with a warning.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import gast
+
+from adgen import emit
+from adgen.astutil import clone
+from adgen.lower import Trace, assign, const, lower, name
+
+
+class PathChanged(Exception):
+    """An unrolled derivative was called with arguments that take another control path."""
+
+
+class TooLong(Exception):
+    """The unrolled trace would pass the size bound."""
+
+
+# ---------------------------------------------------------------------- recording
+
+
+def _instrument(body: list[gast.AST], path: str, loops: list[int]) -> list[gast.AST]:
+    out: list[gast.AST] = []
+    for s in body:
+        if isinstance(s, gast.If):
+            node = clone(s)
+            node.body = [_append(path, const(True))] + _instrument(s.body, path, loops)
+            node.orelse = [_append(path, const(False))] + _instrument(s.orelse, path, loops)
+            out.append(node)
+        elif isinstance(s, (gast.For, gast.While)):
+            number = len(loops)
+            loops.append(number)
+            node = clone(s)
+            node.body = [_append(path, const(number))] + _instrument(s.body, path, loops)
+            node.orelse = _instrument(s.orelse, path, loops)
+            out.append(node)
+        elif isinstance(s, gast.Return):
+            packed = gast.Tuple(elts=[s.value, gast.Call(func=name("tuple"), args=[name(path)],
+                                                         keywords=[])], ctx=gast.Load())
+            out.append(gast.Return(value=packed))
+        else:
+            out.append(s)
+    return out
+
+
+def _append(path: str, item: gast.AST) -> gast.Expr:
+    call = gast.Call(func=gast.Attribute(value=name(path), attr="append", ctx=gast.Load()),
+                     args=[item], keywords=[])
+    return gast.Expr(value=call)
+
+
+def recorder(trace: Trace) -> Callable[..., Any]:
+    """`f_record(*args) -> (value, path)`: the primal that also returns its control path."""
+    path = trace.namer.fresh("_path")
+    node = clone(trace.node)
+    node.name = f"{trace.parsed.name.rstrip('_')}_record"
+    node.body = [assign(path, gast.List(elts=[], ctx=gast.Load()), None)] + _instrument(
+        node.body, path, [])
+    source = emit.to_source([node], trace.parsed.lines)
+    return emit.compile_functions(source, node.name, {"tuple": tuple}, trace.parsed.globals,
+                                  trace.parsed.name, "record")
+
+
+# ---------------------------------------------------------------------- unrolling
+
+
+class _Unroller:
+    def __init__(self, trace: Trace, path: tuple, limit: int, failure: str) -> None:
+        self.trace, self.path, self.limit = trace, path, limit
+        self.at = 0
+        self.out: list[gast.AST] = []
+        self.loops = 0
+        self.result: gast.AST = const(None)
+        self.failure = failure
+
+    def emit(self, s: gast.AST) -> None:
+        self.out.append(s)
+        if len(self.out) > self.limit:
+            raise TooLong
+
+    def guard(self, test: gast.AST, expected: bool, line: Any) -> None:
+        fail = [gast.Raise(exc=name(self.failure), cause=None)]
+        test = clone(test)
+        if expected:
+            test = gast.UnaryOp(op=gast.Not(), operand=test)
+        node = gast.If(test=test, body=fail, orelse=[])
+        node.adgen_line = line
+        self.emit(node)
+
+    def block(self, body: list[gast.AST]) -> str | None:
+        for s in body:
+            signal = self.stmt(s)
+            if signal:
+                return signal
+        return None
+
+    def stmt(self, s: gast.AST) -> str | None:
+        if isinstance(s, gast.If):
+            taken = self.path[self.at]
+            self.at += 1
+            self.guard(s.test, taken, s.adgen_line)
+            return self.block(s.body if taken else s.orelse)
+        if isinstance(s, (gast.For, gast.While)):
+            return self.loop(s)
+        if isinstance(s, gast.Break):
+            return "break"
+        if isinstance(s, gast.Continue):
+            return "continue"
+        if isinstance(s, gast.Return):
+            self.result = s.value
+            return "return"
+        self.emit(clone(s))
+        return None
+
+    def loop(self, s: gast.AST) -> str | None:
+        number = self.loops
+        self.loops += 1
+        sequence = None
+        if isinstance(s, gast.For):
+            sequence = self.trace.namer.temp("_range")
+            rng = clone(s.iter)
+            rng.adgen_fn = range
+            self.emit(assign(sequence, rng, s.adgen_line))
+        count = 0
+        while self.at < len(self.path) and self.path[self.at] == number and (
+                type(self.path[self.at]) is int):
+            self.at += 1
+            if isinstance(s, gast.While):
+                self.guard(s.test, True, s.adgen_line)
+            else:
+                item = gast.Subscript(value=name(sequence), slice=const(count), ctx=gast.Load())
+                self.emit(assign(s.target.id, item, s.adgen_line))
+            count += 1
+            signal = self.block(s.body)
+            if signal in ("break", "return"):
+                return signal if signal == "return" else None
+        if isinstance(s, gast.While):
+            self.guard(s.test, False, s.adgen_line)
+        else:
+            length = gast.Call(func=name("len"), args=[name(sequence)], keywords=[])
+            done = self.trace.namer.temp("_t")
+            self.emit(assign(done, gast.Compare(left=length, ops=[gast.Eq()],
+                                                comparators=[const(count)]), s.adgen_line))
+            self.guard(name(done), True, s.adgen_line)
+        return self.block(s.orelse)
+
+
+def unrolled_trace(trace: Trace, path: tuple, limit: int) -> Trace:
+    """`trace` (a fresh lowering, modified in place) unrolled along `path`."""
+    failure = trace.namer.fresh("PathChanged")
+    u = _Unroller(trace, path, limit, failure)
+    u.block(trace.node.body)
+    ret = gast.Return(value=u.result)
+    ret.adgen_line = trace.node.adgen_line
+    trace.node.body = u.out + [ret]
+    trace.parsed.closure = {**trace.parsed.closure, failure: PathChanged}
+    return trace
+
+
+# ---------------------------------------------------------------------- the dispatcher
+
+
+def unrolled_derivative(f: Any, wrt: Any, kind: str, limit: int,
+                        build: Callable[[Trace], Any], fallback: Callable[[], Any]) -> Any:
+    """A derivative that specialises to each call's control path (a few paths cached)."""
+    from adgen.transform import get_trace
+
+    parsed = get_trace(f).parsed
+    record = recorder(lower(parsed))
+    cache: OrderedDict[tuple, Any] = OrderedDict()
+    lock = threading.Lock()
+    state: dict[str, Any] = {"last": None, "warned": False}
+
+    def specialise(args: tuple) -> Any:
+        _, path = record(*args)
+        with lock:
+            fn = cache.get(path)
+            if fn is None:
+                try:
+                    fn = build(unrolled_trace(lower(_fresh(parsed)), path, limit))
+                except TooLong:
+                    if not state["warned"]:
+                        state["warned"] = True
+                        warnings.warn(
+                            f"adgen: the unrolled trace of {parsed.name} passes {limit} steps "
+                            "for these arguments; using stack replay instead", stacklevel=3)
+                    fn = fallback()
+                cache[path] = fn
+                if len(cache) > 8:
+                    cache.popitem(last=False)
+            state["last"] = fn
+        return fn
+
+    def derivative(*args: Any) -> Any:
+        fn = state["last"]
+        if fn is not None:
+            try:
+                return fn(*args)
+            except PathChanged:
+                pass
+        return specialise(args)(*args)
+
+    derivative.__adgen__ = record.__adgen__
+    derivative.specialise = specialise
+    return derivative
+
+
+def _fresh(parsed: Any) -> Any:
+    import copy
+
+    new = copy.copy(parsed)
+    new.closure = dict(parsed.closure)
+    return new
+
+
+def trace_for(f: Any, args: tuple, limit: int = 100_000) -> str:
+    """The evaluation trace `f` runs for `args`, unrolled, as source."""
+    from adgen.transform import get_trace
+
+    parsed = get_trace(f).parsed
+    _, path = recorder(lower(parsed))(*args)
+    trace = unrolled_trace(lower(_fresh(parsed)), path, limit)
+    return emit.to_source([trace.node], parsed.lines)

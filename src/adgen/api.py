@@ -217,13 +217,27 @@ def _jacobian_forward(f: Any, wrt: Wrt, args: tuple, positions: list[int]) -> li
 
 def _jacobian_reverse(f: Any, wrt: Wrt, args: tuple, positions: list[int], single: bool,
                       value: Any) -> list[Any]:
-    adjoint_fn = transform.derivative(f, wrt, "vjp")
-    if value is None:
-        value = f(*args)
+    """One backward pass per output entry, after a single forward pass when the backward
+    function can be run again on the same tape (else one `vjp` per entry)."""
+    forward = transform.derivative(f, tuple(wrt) if not single else (wrt,), "split")
+    info = forward.__adgen__.info
+    if info.get("reentrant"):
+        tape = forward(*args)
+        value = tape[0]
+
+        def pull(w: Any) -> Any:
+            fresh = tuple(list(t) if isinstance(t, list) else t for t in tape)
+            return info["bwd"](fresh, w)
+    else:
+        adjoint_fn = transform.derivative(f, wrt, "vjp")
+        value = f(*args) if value is None else value
+
+        def pull(w: Any) -> Any:
+            grads = adjoint_fn(*args, w)[1]
+            return (grads,) if single else grads
     rows: list[list[Any]] = [[] for _ in positions]
     for w in _basis(_as_array(value)) if np.ndim(value) else _basis(1.0):
-        _, grads = adjoint_fn(*args, w if np.ndim(value) else 1.0)
-        grads = (grads,) if single else grads
+        grads = pull(w if np.ndim(value) else 1.0)
         for k, g in enumerate(grads):
             rows[k].append(np.broadcast_to(g, np.shape(args[positions[k]])))
     return [np.stack(r).reshape(np.shape(value) + np.shape(args[p]))

@@ -74,6 +74,7 @@ def _split(rev: Reverse, trace: Trace, base: str, forward: list, reverse: list,
            result: gast.AST, saved: list[str], cotangent: str,
            out_grads: gast.AST) -> list[gast.FunctionDef]:
     ctx = rev.ctx
+    ctx.reentrant = not any(r.index is not None and r.rev for r in rev.saves.values())
     tape = ctx.namer.fresh("_tape")
     unset = [assign(v, const(None), None) for v in saved
              if v not in trace.params and v != rev.stack]

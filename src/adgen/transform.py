@@ -131,6 +131,7 @@ def _build(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
     fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name)
     if kind == "split":
         fn.__adgen__.info["bwd"] = fn.__adgen__.bindings[functions[1].name]
+        fn.__adgen__.info["reentrant"] = getattr(ctx, "reentrant", False)
     return fn
 
 

@@ -113,6 +113,7 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
     positions = [params.index(n) for n in names]
 
     def forward_grad(*args: Any) -> Any:
+        args = _full_args(f, args)
         zeros = [_zero(args[p]) for p in positions]
         grads = []
         value = None
@@ -136,6 +137,19 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
 
     forward_grad.__adgen__ = tangent_fn.__adgen__
     return forward_grad
+
+
+def _full_args(f: Any, args: tuple) -> tuple:
+    """`args` completed with `f`'s default values, for calls that append tangents."""
+    params = transform.get_trace(f).params
+    if len(args) >= len(params):
+        return args
+    defaults = getattr(f, "__defaults__", None) or ()
+    missing = len(params) - len(args)
+    if missing > len(defaults):
+        raise TypeError(f"{getattr(f, '__name__', f)}() takes {len(params)} arguments "
+                        f"({len(params) - len(defaults)} without defaults); {len(args)} given")
+    return tuple(args) + tuple(defaults[len(defaults) - missing:])
 
 
 def _require_scalar(value: Any, f: Any) -> None:
@@ -182,6 +196,7 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "auto") -> Callabl
     positions = [params.index(n) for n in names]
 
     def jacobian_fn(*args: Any) -> Any:
+        args = _full_args(f, args)
         value = None
         chosen = mode
         if mode == "auto":

@@ -67,7 +67,18 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
     params = list(trace.params) + ([cotangent] if kind == "vjp" else [])
     full = _flatten(stack + forward + tail + seed + reverse) + [gast.Return(value=returned)]
     protect = {value.id} if isinstance(value, gast.Name) else set()
-    return [function(ctx, f"{base}_{kind}", params, full, protect)]
+    fn = function(ctx, f"{base}_{kind}", params, full, protect)
+    if kind != "vjp":
+        fn.args.defaults = _defaults(ctx, trace)
+    return [fn]
+
+
+def _defaults(ctx: Any, trace: Trace) -> list[gast.AST]:
+    """The user's default values, so the gradient is called like the function."""
+    values = getattr(trace.parsed.function, "__defaults__", None) or ()
+    params = trace.params[len(trace.params) - len(values):]
+    return [name(ctx.bindings.bind(f"{p}_default", v)) for p, v in zip(params, values,
+                                                                        strict=True)]
 
 
 def _split(rev: Reverse, trace: Trace, base: str, forward: list, reverse: list,

@@ -1,12 +1,21 @@
 """The `adgen` command: print the code adgen generates for a function in a file.
 
     adgen show FILE.py:FUNC [--mode reverse|forward] [--wrt NAMES] [--trace] [--import]
+    adgen graph FILE.py:FUNC [--mode primal|reverse] [--wrt NAMES] [--args TUPLE]
+                             [--format dot|svg|png] [-o OUT] [--import]
 
 prints the source of FUNC's gradient (`--mode reverse`, the default: `adgen.grad`), of its
 Jacobian-vector product (`--mode forward`: `adgen.jvp`), or FUNC's evaluation trace
 (`--trace`). `--wrt` names the parameters to differentiate with respect to, by name or by
 index, separated by commas; the default is the first parameter. FILE.py is loaded statically,
 without running its top level, unless `--import` is given (see `adgen.loader`).
+
+`graph` draws FUNC's evaluation trace (`adgen.graph`): Graphviz DOT text on standard output,
+or in OUT with `-o`. `--mode reverse` adds the adjoint nodes (for `--wrt`, default: every
+parameter). `--args` gives arguments as a Python literal (`"(1.5, 0.5)"`, read with
+`ast.literal_eval`; a single value needs no tuple): FUNC's trace then runs on them, loops
+unrolled. `--format svg|png` renders through Graphviz's `dot` program; without it the command
+prints one error line saying how to install Graphviz and exits with 2.
 
 `main(argv)` returns the exit status, so that it serves as the console script: 0 on success,
 2 on an error. An error in the input (the file, the function, unsupported syntax, a function
@@ -18,8 +27,11 @@ the error). Any other exception is a bug in adgen and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
+import shutil
+import subprocess
 import sys
 from typing import Any
 
@@ -54,8 +66,9 @@ def _build_parser() -> argparse.ArgumentParser:
         title="commands", dest="command", metavar="COMMAND", required=True
     )
     _add_show(commands)
+    _add_graph(commands)
     # Future subcommands go here: one `_add_<name>(commands)` each, which builds its parser and
-    # sets `run=` to a handler `(args) -> int` (e.g. `graph`: draw FUNC's evaluation trace).
+    # sets `run=` to a handler `(args) -> int`.
     return parser
 
 
@@ -103,6 +116,92 @@ def _run_show(args: argparse.Namespace) -> int:
         text = adgen.source(transform(function, wrt=0 if args.wrt is None else args.wrt))
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
+
+
+def _add_graph(commands: Any) -> None:
+    graph = commands.add_parser(
+        "graph",
+        help="draw the evaluation trace of a function (Graphviz DOT, SVG or PNG)",
+        description="Draw the evaluation trace of the function FUNC in FILE.py: one node per "
+        "primal step; --mode reverse adds the adjoint nodes.",
+    )
+    graph.add_argument(
+        "target", type=_parse_target, metavar="FILE.py:FUNC",
+        help="the file and the name of a function defined at its top level",
+    )
+    graph.add_argument(
+        "--mode", choices=("primal", "reverse"), default="primal",
+        help="primal: the evaluation trace (default); reverse: with its adjoint nodes",
+    )
+    graph.add_argument(
+        "--wrt", type=_parse_wrt, metavar="NAMES",
+        help="with --mode reverse: the parameters whose adjoints to draw, by name or index, "
+        "comma-separated; default: every parameter",
+    )
+    graph.add_argument(
+        "--args", type=_parse_args, metavar="TUPLE",
+        help='arguments as a Python literal, e.g. "(0.5, 3)": run the trace on them and draw '
+        "the executed steps (loops unrolled)",
+    )
+    graph.add_argument(
+        "--format", choices=("dot", "svg", "png"), default="dot",
+        help="dot: Graphviz text (default); svg, png: rendered by Graphviz's `dot` program",
+    )
+    graph.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
+    graph.add_argument(
+        "--import", dest="allow_import", action="store_true",
+        help="import FILE.py, running its top-level code, instead of loading it statically",
+    )
+    graph.set_defaults(run=_run_graph, file=None)
+
+
+def _run_graph(args: argparse.Namespace) -> int:
+    args.file, name = args.target
+    if args.wrt is not None and args.mode != "reverse":
+        raise ValueError("--wrt chooses the adjoints to draw; it needs --mode reverse")
+    dot = None
+    if args.format == "png" and not args.output and sys.stdout.isatty():
+        raise ValueError("--format png writes binary data: give -o OUT.png or redirect stdout")
+    if args.format != "dot":
+        dot = shutil.which("dot")
+        if dot is None:
+            print(f"adgen: error: --format {args.format} needs Graphviz's `dot` program; "
+                  "install Graphviz (e.g. apt-get install graphviz), or use --format dot",
+                  file=sys.stderr)
+            return 2
+    function = load_function(args.file, name, allow_import=args.allow_import)
+    if args.allow_import:
+        print(f"adgen: note: imported {args.file}; its top-level code ran", file=sys.stderr)
+    text = adgen.graph(function, mode=args.mode, args=args.args, wrt=args.wrt)
+    data = text.encode()
+    if dot is not None:
+        done = subprocess.run([dot, f"-T{args.format}"], input=data, capture_output=True,
+                              check=False)
+        if done.returncode:
+            problem = done.stderr.decode(errors="replace").strip().splitlines()
+            print(f"adgen: error: dot failed: {problem[0] if problem else done.returncode}",
+                  file=sys.stderr)
+            return 2
+        data = done.stdout
+    if args.output:
+        with open(args.output, "wb") as out:
+            out.write(data)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    return 0
+
+
+def _parse_args(text: str) -> tuple[Any, ...]:
+    """`--args` text -> a tuple of arguments (a lone value is one argument)."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        raise argparse.ArgumentTypeError(
+            f"expected a Python literal such as (1.5, 0.5), got {text!r}"
+        ) from None
+    return value if isinstance(value, tuple) else (value,)
 
 
 def _parse_target(text: str) -> tuple[str, str]:

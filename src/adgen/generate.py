@@ -54,11 +54,15 @@ class Context:
             raise self.error(stmt, "cannot tell which function is called here; call a "
                              "function by a module-level name so adgen can find its rule")
         rule = lookup(fn)
+        if rule is None and isinstance(rhs, gast.Attribute) and isinstance(rhs.value, gast.Name):
+            raise self.error(stmt, f"cannot differentiate through the attribute "
+                             f"`{rhs.value.id}.{rhs.attr}`: adgen differentiates numbers, arrays, "
+                             "lists, tuples and dicts, not objects; pass "
+                             f"`{rhs.attr}` to the function as a parameter instead")
         if rule is None:
             if isinstance(fn, types.FunctionType):
-                raise self.error(stmt, f"no derivative rule for {primitive_name(fn)}: calls to "
-                                 "other Python functions are not differentiated yet; register "
-                                 "a rule with adgen.tangent_rule/adjoint_rule or inline it")
+                raise self.error(stmt, f"no derivative rule for {primitive_name(fn)}; register "
+                                 "one with adgen.tangent_rule and adgen.adjoint_rule")
             raise self.error(stmt, f"no derivative rule for {primitive_name(fn)}; register one "
                              "with adgen.tangent_rule and adgen.adjoint_rule")
         return rule

@@ -39,7 +39,7 @@ import gast
 import numpy as np
 
 from adgen.analysis import data_reads, statements
-from adgen.lower import Method, Trace, atom_names
+from adgen.lower import Method, Trace
 
 
 @dataclass
@@ -79,7 +79,8 @@ class Graph:
 
 
 def unparse(node: gast.AST) -> str:
-    return ast.unparse(gast.gast_to_ast(node)).strip()
+    """The source text of a trace statement or expression."""
+    return ast.unparse(ast.fix_missing_locations(gast.gast_to_ast(node))).strip()
 
 
 class _Builder:
@@ -334,21 +335,27 @@ def executed(trace: Trace, args: tuple, max_steps: int = 10_000) -> Graph:
 # ---------------------------------------------------------------------- helpers
 
 
+def _loads(node: gast.AST) -> list[str]:
+    """The names an expression reads, in a fixed order (breadth first, left to right)."""
+    return list(dict.fromkeys(n.id for n in gast.walk(node)
+                              if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)))
+
+
 def _reads(s: gast.AST) -> tuple[list[str], list[str], str | None]:
     """(names read, the data operands among them, the variable defined) of a step."""
     if isinstance(s, gast.Expr):
         call = s.value
-        reads = atom_names(call)
+        reads = _loads(call)
         receiver = None
         if isinstance(call, gast.Call) and isinstance(getattr(call, "adgen_fn", None), Method):
             receiver = call.func.value.id if isinstance(call.func.value, gast.Name) else None
         return reads, data_reads(call), receiver
     target = s.targets[0]
     if isinstance(target, gast.Name):
-        return atom_names(s.value), data_reads(s.value), target.id
+        return _loads(s.value), data_reads(s.value), target.id
     container = target.value.id
-    index = atom_names(target.slice)
-    value = atom_names(s.value)
+    index = _loads(target.slice)
+    value = _loads(s.value)
     return [container, *index, *value], [container, *value], container
 
 
@@ -382,7 +389,9 @@ def _callees(body: list[gast.AST]) -> dict[str, Any]:
 
 def _show(value: Any) -> str:
     """A short description of a value for a node label."""
-    if isinstance(value, np.ndarray) and value.ndim:
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, np.ndarray):
         return f"shape {value.shape}"
     if isinstance(value, (bool, np.bool_)):
         return f"= {value}"

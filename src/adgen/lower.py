@@ -125,7 +125,6 @@ _UNSUPPORTED = {
     gast.Global: ("`global` statements", "pass the value in and return the new one"),
     gast.Nonlocal: ("`nonlocal` statements", "pass the value in and return the new one"),
     gast.Match: ("`match` statements", "use `if`/`elif`"),
-    gast.Delete: ("`del` statements", "drop the `del`; adgen manages its own variables"),
 }
 
 
@@ -236,6 +235,12 @@ class Lowerer:
 
     def stmt_Pass(self, s: gast.Pass) -> None:
         return
+
+    def stmt_Delete(self, s: gast.Delete) -> None:
+        """`del x` only unbinds a name; the derivative keeps every value it needs."""
+        for target in s.targets:
+            if not isinstance(target, gast.Name):
+                raise self.error(s, "`del` of items or attributes", "build a new value instead")
 
     def stmt_Assign(self, s: gast.Assign) -> None:
         if len(s.targets) == 1:

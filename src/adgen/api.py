@@ -7,6 +7,7 @@ function is returned itself: calling it costs nothing beyond the derivative code
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -112,6 +113,8 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
     params = transform.get_trace(f).params
     positions = [params.index(n) for n in names]
 
+    written = _written_params(f)
+
     def forward_grad(*args: Any) -> Any:
         args = _full_args(f, args)
         zeros = [_zero(args[p]) for p in positions]
@@ -123,7 +126,8 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
             for e in _basis(x):
                 tangents = list(zeros)
                 tangents[k] = e
-                value, t = tangent_fn(*args, *tangents)
+                fresh = [copy.copy(a) if i in written else a for i, a in enumerate(args)]
+                value, t = tangent_fn(*fresh, *tangents)
                 _require_scalar(value, f)
                 entries.append(t)
             if isinstance(x, np.ndarray):
@@ -137,6 +141,24 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
 
     forward_grad.__adgen__ = tangent_fn.__adgen__
     return forward_grad
+
+
+def _written_params(f: Any) -> set[int]:
+    """Positions of parameters the function writes into (`a[i] = ...`, `a.append(...)`): each
+    forward pass gets its own copy, so the caller's values stay as they were."""
+    import gast
+
+    trace = transform.get_trace(f)
+    out = set()
+    for n in gast.walk(trace.node):
+        target = None
+        if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript):
+            target = n.targets[0].value
+        elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
+            target = n.func.value
+        if isinstance(target, gast.Name) and target.id in trace.params:
+            out.add(trace.params.index(target.id))
+    return out
 
 
 def _full_args(f: Any, args: tuple) -> tuple:

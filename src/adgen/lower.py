@@ -33,77 +33,26 @@ local value. Every statement carries `adgen_line`, the user's source line it cam
 
 from __future__ import annotations
 
-import math
-import operator
-from dataclasses import dataclass
 from typing import Any
 
 import gast
 
-from adgen import astutil
 from adgen.astutil import clone
 from adgen.errors import UnsupportedSyntax
+from adgen.ir import (  # noqa: F401  (the trace's building blocks, used by the generators)
+    BINOPS,
+    UNARYOPS,
+    Method,
+    Trace,
+    assign,
+    atom_names,
+    const,
+    is_atom,
+    name,
+)
+from adgen.lower_expr import ExpressionLowering
 from adgen.naming import Namer
 from adgen.parse import Parsed
-
-BINOPS = {
-    gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
-    gast.Div: operator.truediv, gast.Pow: operator.pow, gast.Mod: operator.mod,
-    gast.FloorDiv: operator.floordiv, gast.MatMult: operator.matmul,
-    gast.BitAnd: operator.and_, gast.BitOr: operator.or_, gast.BitXor: operator.xor,
-    gast.LShift: operator.lshift, gast.RShift: operator.rshift,
-}
-UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_,
-            gast.Invert: operator.invert}
-
-
-@dataclass(frozen=True)
-class Method:
-    """A method called on a local value, e.g. `x.sum(axis=0)`; its rules live under
-    `ndarray.<name>`."""
-
-    name: str
-
-    @property
-    def key(self) -> str:
-        return f"ndarray.{self.name}"
-
-
-@dataclass
-class Trace:
-    """The lowered function and what the later stages need to know about it."""
-
-    node: gast.FunctionDef
-    parsed: Parsed
-    params: list[str]
-    namer: Namer
-    locals: set[str]
-
-
-def name(id_: str, ctx: Any = None) -> gast.Name:
-    return gast.Name(id=id_, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
-
-
-def const(value: Any) -> gast.Constant:
-    return gast.Constant(value=value, kind=None)
-
-
-def assign(target: str, value: gast.AST, line: int | None) -> gast.Assign:
-    node = gast.Assign(targets=[name(target, gast.Store())], value=value, type_comment=None)
-    node.adgen_line = line
-    return node
-
-
-def is_atom(node: gast.AST) -> bool:
-    return isinstance(node, (gast.Name, gast.Constant)) or (
-        isinstance(node, gast.Attribute) and getattr(node, "adgen_global", False)
-    )
-
-
-def atom_names(node: gast.AST) -> set[str]:
-    """The local names an rhs reads."""
-    return astutil.loads(node)
-
 
 _UNSUPPORTED = {
     gast.Yield: ("generators (`yield`)", "return a list or array of the values instead"),
@@ -128,7 +77,7 @@ _UNSUPPORTED = {
 }
 
 
-class Lowerer:
+class Lowerer(ExpressionLowering):
     """Turns a parsed function into its evaluation trace (see the module docstring)."""
 
     def __init__(self, parsed: Parsed) -> None:
@@ -450,210 +399,6 @@ class Lowerer:
 
     # ------------------------------------------------------------------ expressions
 
-    def bind(self, rhs: gast.AST, fn: Any = None) -> str:
-        """Emit `_tN = rhs` and return `_tN`."""
-        if fn is not None:
-            rhs.adgen_fn = fn
-        key = _cse_key(rhs)
-        if key is not None and key in self.cse:
-            return self.cse[key]
-        tmp = self.namer.temp()
-        self.emit(assign(tmp, rhs, self.line))
-        self.remember(tmp, rhs)
-        return tmp
-
-    def remember(self, target: str, rhs: gast.AST) -> None:
-        key = _cse_key(rhs)
-        if key is not None and target not in atom_names(rhs):
-            self.cse[key] = target
-
-    def atom(self, expr: gast.AST) -> gast.AST:
-        rhs = self.rhs(expr)
-        return rhs if is_atom(rhs) else name(self.bind(rhs))
-
-    def rhs(self, e: gast.AST) -> gast.AST:
-        method = getattr(self, "expr_" + type(e).__name__, None)
-        if method is None:
-            raise self.error(e, f"`{type(e).__name__}` expressions", "rewrite it")
-        return method(e)
-
-    def expr_Constant(self, e: gast.Constant) -> gast.AST:
-        return const(e.value)
-
-    def expr_Name(self, e: gast.Name) -> gast.AST:
-        return name(e.id)
-
-    def expr_Attribute(self, e: gast.Attribute) -> gast.AST:
-        if self.is_global(e):
-            node = gast.Attribute(value=self.global_ref(e.value), attr=e.attr, ctx=gast.Load())
-            node.adgen_global = True
-            return node
-        value = self.atom(e.value)
-        node = gast.Attribute(value=value, attr=e.attr, ctx=gast.Load())
-        node.adgen_fn = Method(e.attr)
-        return node
-
-    def is_global(self, e: gast.AST) -> bool:
-        """Whether an attribute chain starts at a module-level name (`np.linalg.norm`), not
-        at a local value or the result of an expression (`x.T`, `f(x).sum`)."""
-        root = _root(e)
-        return root is not None and root not in self.locals and root not in self.imports or (
-            root in self.imports)
-
-    def global_ref(self, e: gast.AST) -> gast.AST:
-        if isinstance(e, gast.Name):
-            return name(e.id)
-        node = gast.Attribute(value=self.global_ref(e.value), attr=e.attr, ctx=gast.Load())
-        node.adgen_global = True
-        return node
-
-    def expr_BinOp(self, e: gast.BinOp) -> gast.AST:
-        node = gast.BinOp(left=self.atom(e.left), op=e.op, right=self.atom(e.right))
-        node.adgen_fn = BINOPS[type(e.op)]
-        return node
-
-    def expr_UnaryOp(self, e: gast.UnaryOp) -> gast.AST:
-        operand = self.atom(e.operand)
-        if isinstance(e.op, gast.USub) and isinstance(operand, gast.Constant):
-            return const(-operand.value)
-        node = gast.UnaryOp(op=e.op, operand=operand)
-        node.adgen_fn = UNARYOPS[type(e.op)]
-        return node
-
-    def expr_Compare(self, e: gast.Compare) -> gast.AST:
-        if len(e.ops) == 1:
-            return gast.Compare(left=self.atom(e.left), ops=e.ops,
-                                comparators=[self.atom(e.comparators[0])])
-        first = gast.Compare(left=e.left, ops=e.ops[:1], comparators=e.comparators[:1])
-        rest = gast.Compare(left=e.comparators[0], ops=e.ops[1:], comparators=e.comparators[1:])
-        return self.expr_BoolOp(gast.BoolOp(op=gast.And(), values=[first, rest]))
-
-    def expr_BoolOp(self, e: gast.BoolOp) -> gast.AST:
-        result = self.namer.temp()
-        self.emit(assign(result, self.rhs(e.values[0]), self.line))
-        for value in e.values[1:]:
-            body = self.block([gast.Assign(targets=[name(result, gast.Store())], value=value,
-                                           type_comment=None, lineno=self.line)])
-            test = name(result)
-            if isinstance(e.op, gast.Or):
-                self.emit(gast.If(test=test, body=[gast.Pass()], orelse=body))
-            else:
-                self.emit(gast.If(test=test, body=body, orelse=[]))
-        self.cse = {}
-        return name(result)
-
-    def expr_IfExp(self, e: gast.IfExp) -> gast.AST:
-        result = self.namer.temp()
-        test = self.atom(e.test)
-        line = self.line
-
-        def branch(value: gast.AST) -> list[gast.AST]:
-            stmt = gast.Assign(targets=[name(result, gast.Store())], value=value,
-                               type_comment=None)
-            stmt.lineno = line
-            return self.block([stmt])
-
-        self.emit(gast.If(test=test, body=branch(e.body), orelse=branch(e.orelse)))
-        self.cse = {}
-        return name(result)
-
-    def expr_Call(self, e: gast.Call) -> gast.AST:
-        found, fn = self.resolve(e.func)
-        if isinstance(e.func, gast.Attribute) and not self.is_global(e.func):
-            receiver = self.atom(e.func.value)
-            func = gast.Attribute(value=receiver, attr=e.func.attr, ctx=gast.Load())
-            fn, found = Method(e.func.attr), True
-        elif isinstance(e.func, gast.Name):
-            func = name(e.func.id)
-        elif found:
-            func = self.global_ref(e.func)
-        else:
-            func = self.atom(e.func)
-        for kw in e.keywords:
-            if kw.arg is None:
-                raise self.error(e, "`**kwargs` in calls", "pass the keywords one by one")
-        args = [self.atom(a) for a in e.args]
-        keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
-        if found and fn is math.log and len(args) == 2 and not keywords:
-            num = self.bind(gast.Call(func=func, args=args[:1], keywords=[]), fn=math.log)
-            den = self.bind(gast.Call(func=func, args=args[1:], keywords=[]), fn=math.log)
-            return self.expr_BinOp(gast.BinOp(left=name(num), op=gast.Div(), right=name(den)))
-        node = gast.Call(func=func, args=args, keywords=keywords)
-        node.adgen_fn = fn if found else None
-        return node
-
-    def resolve(self, func: gast.AST) -> tuple[bool, Any]:
-        """What a callee expression rooted at a free name refers to."""
-        if isinstance(func, gast.Name):
-            if func.id in self.imports:
-                return True, self.imports[func.id]
-            if func.id in self.locals:
-                return False, None
-            return self.p.resolve(func.id)
-        if isinstance(func, gast.Attribute):
-            found, base = self.resolve(func.value)
-            if found and hasattr(base, func.attr):
-                return True, getattr(base, func.attr)
-        return False, None
-
-    def expr_Subscript(self, e: gast.Subscript) -> gast.AST:
-        return gast.Subscript(value=self.atom(e.value), slice=self.index(e.slice),
-                              ctx=gast.Load())
-
-    def index(self, s: gast.AST) -> gast.AST:
-        if isinstance(s, gast.Slice):
-            parts = [None if p is None else self.atom(p) for p in (s.lower, s.upper, s.step)]
-            return gast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
-        if isinstance(s, gast.Tuple):
-            return gast.Tuple(elts=[self.index(x) for x in s.elts], ctx=gast.Load())
-        return self.atom(s)
-
-    def expr_Tuple(self, e: gast.Tuple) -> gast.AST:
-        return gast.Tuple(elts=[self.atom(x) for x in e.elts], ctx=gast.Load())
-
-    def expr_List(self, e: gast.List) -> gast.AST:
-        return gast.List(elts=[self.atom(x) for x in e.elts], ctx=gast.Load())
-
-    def expr_Dict(self, e: gast.Dict) -> gast.AST:
-        if any(k is None for k in e.keys):
-            raise self.error(e, "`**` in dict displays", "build the dict key by key")
-        return gast.Dict(keys=[self.atom(k) for k in e.keys],
-                         values=[self.atom(v) for v in e.values])
-
-    def expr_JoinedStr(self, e: gast.JoinedStr) -> gast.AST:
-        return e
-
-    def expr_ListComp(self, e: gast.ListComp) -> gast.AST:
-        """`[elt for v in xs if c]` → `_l = []` and a loop that appends (its own names)."""
-        e = clone(e)
-        result = self.namer.temp("_l")
-        self.locals.add(result)
-        self.emit(assign(result, gast.List(elts=[], ctx=gast.Load()), self.line))
-        renames: dict[str, str] = {}
-        for gen in e.generators:
-            for n in gast.walk(gen.target):
-                if isinstance(n, gast.Name):
-                    renames[n.id] = self.namer.temp("_c")
-        self.locals.update(renames.values())
-        rename = _Rename(renames)
-        append = gast.Attribute(value=name(result), attr="append", ctx=gast.Load())
-        inner: gast.AST = gast.Expr(value=gast.Call(func=append, args=[rename.visit(e.elt)],
-                                                    keywords=[]))
-        for k, gen in reversed(list(enumerate(e.generators))):
-            for cond in reversed(gen.ifs):
-                inner = gast.If(test=rename.visit(cond), body=[inner], orelse=[])
-            iterable = gen.iter if k == 0 else rename.visit(gen.iter)
-            inner = gast.For(target=rename.visit(gen.target), iter=iterable, body=[inner],
-                             orelse=[], type_comment=None)
-        for n in gast.walk(inner):
-            if isinstance(n, gast.stmt):
-                n.lineno = self.line
-                n.col_offset = e.col_offset
-        self.stmt(inner)
-        return name(result)
-
-    expr_GeneratorExp = expr_ListComp
-
 
 def lower(parsed: Parsed) -> Trace:
     """The evaluation trace of a parsed function."""
@@ -663,26 +408,9 @@ def lower(parsed: Parsed) -> Trace:
 # ---------------------------------------------------------------------- helpers
 
 
-class _Rename(gast.NodeTransformer):
-    def __init__(self, renames: dict[str, str]) -> None:
-        self.renames = renames
-
-    def visit_Name(self, node: gast.Name) -> gast.AST:
-        if node.id in self.renames:
-            return gast.Name(id=self.renames[node.id], ctx=node.ctx, annotation=None,
-                             type_comment=None)
-        return node
-
-
 def _at(node: gast.AST, s: gast.AST) -> gast.AST:
     node.lineno = s.lineno
     return node
-
-
-def _root(e: gast.AST) -> str | None:
-    while isinstance(e, gast.Attribute):
-        e = e.value
-    return e.id if isinstance(e, gast.Name) else None
 
 
 def _as_load(target: gast.AST) -> gast.AST:
@@ -722,43 +450,3 @@ def _recompute(head: list[gast.AST]) -> list[gast.AST]:
     """Fresh copies of a while test's statements, for the end of the loop body."""
 
     return [clone(s) for s in head]
-
-
-def _cse_key(rhs: gast.AST) -> tuple | None:
-    if isinstance(rhs, gast.BinOp):
-        parts: tuple = ("bin", type(rhs.op), _atom_key(rhs.left), _atom_key(rhs.right))
-    elif isinstance(rhs, gast.UnaryOp):
-        parts = ("un", type(rhs.op), _atom_key(rhs.operand))
-    elif isinstance(rhs, gast.Call) and _pure_call(rhs):
-        parts = ("call", id(rhs.adgen_fn), *(_atom_key(a) for a in rhs.args),
-                 *((k.arg, _atom_key(k.value)) for k in rhs.keywords))
-    else:
-        return None
-    if None in parts:
-        return None
-    return parts
-
-
-def _atom_key(atom: gast.AST) -> tuple | None:
-    if isinstance(atom, gast.Name):
-        return ("name", atom.id)
-    if isinstance(atom, gast.Constant):
-        return ("const", type(atom.value), repr(atom.value))
-    return None
-
-
-def _pure_call(call: gast.Call) -> bool:
-    fn = getattr(call, "adgen_fn", None)
-    if fn is None or isinstance(fn, Method):
-        return False
-    from adgen.rules import lookup
-
-    return lookup(fn) is not None
-
-
-def _operands(rhs: gast.AST) -> list[gast.AST]:
-    if isinstance(rhs, gast.BinOp):
-        return [rhs.left, rhs.right]
-    if isinstance(rhs, gast.UnaryOp):
-        return [rhs.operand]
-    return list(rhs.args) + [k.value for k in rhs.keywords]

@@ -1,0 +1,74 @@
+"""The evaluation trace's building blocks: node constructors, operator tables, `Trace`.
+
+The grammar of the lowered form is stated in `adgen.lower`'s docstring.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Any
+
+import gast
+
+from adgen import astutil
+from adgen.naming import Namer
+from adgen.parse import Parsed
+
+BINOPS = {
+    gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+    gast.Div: operator.truediv, gast.Pow: operator.pow, gast.Mod: operator.mod,
+    gast.FloorDiv: operator.floordiv, gast.MatMult: operator.matmul,
+    gast.BitAnd: operator.and_, gast.BitOr: operator.or_, gast.BitXor: operator.xor,
+    gast.LShift: operator.lshift, gast.RShift: operator.rshift,
+}
+UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_,
+            gast.Invert: operator.invert}
+
+
+@dataclass(frozen=True)
+class Method:
+    """A method called on a local value, e.g. `x.sum(axis=0)`; its rules live under
+    `ndarray.<name>`."""
+
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"ndarray.{self.name}"
+
+
+@dataclass
+class Trace:
+    """The lowered function and what the later stages need to know about it."""
+
+    node: gast.FunctionDef
+    parsed: Parsed
+    params: list[str]
+    namer: Namer
+    locals: set[str]
+
+
+def name(id_: str, ctx: Any = None) -> gast.Name:
+    return gast.Name(id=id_, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
+
+
+def const(value: Any) -> gast.Constant:
+    return gast.Constant(value=value, kind=None)
+
+
+def assign(target: str, value: gast.AST, line: int | None) -> gast.Assign:
+    node = gast.Assign(targets=[name(target, gast.Store())], value=value, type_comment=None)
+    node.adgen_line = line
+    return node
+
+
+def is_atom(node: gast.AST) -> bool:
+    return isinstance(node, (gast.Name, gast.Constant)) or (
+        isinstance(node, gast.Attribute) and getattr(node, "adgen_global", False)
+    )
+
+
+def atom_names(node: gast.AST) -> set[str]:
+    """The local names an rhs reads."""
+    return astutil.loads(node)

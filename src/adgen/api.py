@@ -224,7 +224,7 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "auto") -> Callabl
         if mode == "auto":
             value = f(*args)
             n_in = sum(np.size(args[p]) for p in positions)
-            chosen = "forward" if n_in <= np.size(value) else "reverse"
+            chosen = "forward" if n_in < np.size(value) else "reverse"
         if chosen == "forward":
             blocks = _jacobian_forward(f, wrt, args, positions)
         else:

@@ -184,7 +184,7 @@ def propagate(body: list[gast.AST], env: dict[str, gast.AST] | None = None,
         else:
             for field_name in ("value", "test", "msg", "exc"):
                 value = getattr(s, field_name, None)
-                if value is not None:
+                if value is not None and env and not env.keys().isdisjoint(_loads(value)):
                     setattr(s, field_name, fold(_Substitute(env).visit(value)))
             if isinstance(s, gast.Assign):
                 for t in s.targets:

@@ -24,13 +24,13 @@ from typing import Any
 
 import gast
 
-from adgen import astutil, runtime, simplify
-from adgen.analysis import call_parts, container_names, differentiable, statements
+from adgen import astutil
+from adgen.adjoints import StepAdjoints
+from adgen.analysis import container_names, statements
 from adgen.astutil import clone
 from adgen.generate import CallSite, Context, user_function
 from adgen.lower import Trace, assign, const, name
 from adgen.structure import structure
-from adgen.templates import TemplateError, bind_call, fill, signature
 
 
 @dataclass
@@ -54,7 +54,7 @@ class LoopInit:
     names: list[str] = field(default_factory=list)
 
 
-class Reverse:
+class Reverse(StepAdjoints):
     """Builds the forward and reverse sweeps of a (structured) trace."""
 
     def __init__(self, ctx: Context) -> None:
@@ -321,185 +321,9 @@ class Reverse:
 
     # ------------------------------------------------------------------ adjoints of steps
 
-    def contribute(self, var: str, expr: gast.AST, line: Any) -> gast.AST:
-        bar = self.bar(var)
-        if var in self.state:
-            if var in self.containers:
-                expr = self.ctx.call("add_adjoints", runtime.add_adjoints, [name(bar), expr])
-            else:
-                expr = gast.BinOp(left=name(bar), op=gast.Add(), right=expr)
-            self.owned.add(var)
-        else:
-            self.state.add(var)
-            if self._fresh(expr):
-                self.owned.add(var)
-            else:
-                self.owned.discard(var)
-        return assign(bar, expr, line)
-
-    def _fresh(self, expr: gast.AST) -> bool:
-        """Whether `expr` certainly builds a new container (so it may be updated in place)."""
-        if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name)):
-            return False
-        fn = self.ctx.bindings.names.get(expr.func.id)
-        return any(fn is f for f in (runtime.fill_like, runtime.zeros_like, runtime.add_at))
-
-    def own(self, var: str) -> list[gast.AST]:
-        """Make `var`'s adjoint safe to update in place (copy it once if it may be shared)."""
-        if var in self.owned:
-            return []
-        self.own_requests.add(var)
-        self.owned.add(var)
-        bar = self.bar(var)
-        return [assign(bar, self.ctx.call("owned_copy", runtime.owned_copy, [name(bar)]), None)]
-
-    def reverse_append(self, s: gast.Expr) -> list[gast.AST]:
-        """`xs.append(v)`: `v` takes the last item of `xs_bar`, which is removed."""
-        xs = s.value.func.value.id
-        if xs not in self.ctx.active or xs not in self.state:
-            return []
-        out = self.own(xs)
-        last = self.ctx.call("pop_last", runtime.pop_last, [name(self.bar(xs))])
-        value = s.value.args[0]
-        if self.ctx.is_active(value):
-            out.append(self.contribute(value.id, last, s.adgen_line))
-        else:
-            out.append(gast.Expr(value=last))
-        return out
-
-    def write(self, s: gast.Assign, target: gast.Subscript) -> list[gast.AST]:
-        """`a[i] = v`: `v` takes `a_bar[i]`, then `a_bar[i]` is zero (that value is gone)."""
-        var = target.value.id
-        if var not in self.ctx.active or var not in self.state:
-            return []
-        out = []
-        if self.ctx.is_active(s.value):
-            part = self.ctx.call("take", runtime.take, [name(self.bar(var)),
-                                                        astutil.index_value(target.slice)])
-            part = self.ctx.call("unbroadcast", runtime.unbroadcast, [part, s.value])
-            out.append(self.contribute(s.value.id, part, s.adgen_line))
-        out += self.own(var)
-        cleared = self.ctx.call("zero_at", runtime.zero_at, [name(self.bar(var)),
-                                                             astutil.index_value(target.slice)])
-        out.append(assign(self.bar(var), cleared, s.adgen_line))
-        return out
-
-    def adjoint(self, s: gast.Assign) -> list[gast.AST]:
-        target = s.targets[0]
-        if isinstance(target, gast.Subscript):
-            return self.write(s, target)
-        var = target.id
-        if var not in self.ctx.active:
-            return []
-        if var not in self.state:
-            return []
-        y_bar = name(self.bar(var))
-        contributions = self.contributions(s, var, s.value, y_bar)
-        self.state.discard(var)
-        self.owned.discard(var)
-        out: list[gast.AST] = []
-        for atom_var, expr in contributions:
-            if expr is None:
-                continue
-            if isinstance(expr, _Scatter):
-                out.append(self.scatter(atom_var, expr, s.adgen_line))
-            else:
-                out.append(self.contribute(atom_var, expr, s.adgen_line))
-        return out
-
-    def scatter(self, var: str, sc: _Scatter, line: Any) -> gast.AST:
-        bar = self.bar(var)
-        acc: gast.AST = name(bar) if var in self.state else const(0.0)
-        if var in self.state and var not in self.owned:
-            acc = self.ctx.call("owned_copy", runtime.owned_copy, [acc])
-        call = self.ctx.call("add_at", runtime.add_at,
-                             [acc, name(var), astutil.index_value(sc.index), sc.value])
-        self.state.add(var)
-        self.owned.add(var)
-        self.scattered.add(var)
-        return assign(bar, call, line)
-
-    def contributions(self, s: gast.Assign, var: str, rhs: gast.AST,
-                      y_bar: gast.AST) -> list[tuple[str, Any]]:
-        active = self.ctx.is_active
-        if not differentiable(rhs):
-            return []
-        if isinstance(rhs, gast.Name):
-            return [(rhs.id, y_bar)] if active(rhs) else []
-        if isinstance(rhs, gast.Constant) or getattr(rhs, "adgen_global", False):
-            return []
-        if isinstance(rhs, gast.Subscript):
-            if not active(rhs.value):
-                return []
-            return [(rhs.value.id, _Scatter(rhs.slice, y_bar))]
-        if isinstance(rhs, (gast.Tuple, gast.List)):
-            return [(e.id, gast.Subscript(value=y_bar, slice=const(i), ctx=gast.Load()))
-                    for i, e in enumerate(rhs.elts) if active(e)]
-        if isinstance(rhs, gast.Dict):
-            return [(v.id, gast.Subscript(value=y_bar, slice=clone(k), ctx=gast.Load()))
-                    for k, v in zip(rhs.keys, rhs.values, strict=True) if active(v)]
-        return self.rule_contributions(s, var, rhs, y_bar)
-
-    def rule_contributions(self, s: gast.Assign, var: str, rhs: gast.AST,
-                           y_bar: gast.AST) -> list[tuple[str, Any]]:
-        rule = self.ctx.rule(s, rhs)
-        if rule.adjoint is None:
-            raise self.ctx.error(s, f"{rule.name} has no adjoint rule (reverse mode)")
-        args, keywords = call_parts(rhs)
-        try:
-            values = bind_call(rule.adjoint, args, keywords, rule.name)
-            params, _, _ = signature(rule.adjoint)
-            values["y_bar"] = y_bar
-            values[_first_param(rule.adjoint)] = name(var)
-            keep = self._keep_unbroadcast(var, params, values)
-            expr = fill(rule.adjoint, values, self.ctx.bindings, keep)
-        except TemplateError as exc:
-            raise self.ctx.error(s, str(exc)) from None
-        parts = expr.elts if isinstance(expr, gast.Tuple) else [expr]
-        out = []
-        for param, part in zip(params, parts, strict=False):
-            atom = values[param]
-            if self.ctx.is_active(atom) and not _is_none(part):
-                out.append((atom.id, simplify.fold(part)))
-        return out
-
-    def _keep_unbroadcast(self, var: str, params: list[str], values: dict) -> Any:
-        scalar = self.ctx.scalar
-
-        def certainly_scalar(atom: gast.AST) -> bool:
-            if isinstance(atom, gast.Constant):
-                return isinstance(atom.value, (int, float))
-            return isinstance(atom, gast.Name) and atom.id in scalar
-
-        def keep(param: str) -> bool:
-            if var in scalar:
-                return False
-            others = [values[p] for p in params if p != param]
-            return not all(certainly_scalar(a) for a in others)
-
-        return keep
-
-
-@dataclass
-class _Scatter:
-    """An indexed contribution: `x_bar[index] += value`."""
-
-    index: gast.AST
-    value: gast.AST
-
 
 def _inactive(s: gast.Assign) -> gast.Assign:
     return s
-
-
-def _first_param(template: Any) -> str:
-    from adgen.parse import template_ast
-
-    return template_ast(template).args.args[0].id
-
-
-def _is_none(node: gast.AST) -> bool:
-    return isinstance(node, gast.Constant) and node.value is None
 
 
 def _assigned(stmts: list[gast.AST]) -> set[str]:

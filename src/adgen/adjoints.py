@@ -28,10 +28,10 @@ class StepAdjoints:
     def contribute(self, var: str, expr: gast.AST, line: Any) -> gast.AST:
         bar = self.bar(var)
         if var in self.state:
-            if var in self.containers:
-                expr = self.ctx.call("add_adjoints", runtime.add_adjoints, [name(bar), expr])
-            else:
+            if var in self.ctx.numeric:
                 expr = gast.BinOp(left=name(bar), op=gast.Add(), right=expr)
+            else:  # the value may be a list, tuple or dict: add item by item
+                expr = self.ctx.call("add_adjoints", runtime.add_adjoints, [name(bar), expr])
             self.owned.add(var)
         else:
             self.state.add(var)

@@ -198,19 +198,23 @@ def call_parts(rhs: gast.AST) -> tuple[list[gast.AST], dict[str, gast.AST]]:
     return args, {k.arg: k.value for k in rhs.keywords}
 
 
-def container_names(body: list[gast.AST]) -> set[str]:
-    """Names that hold lists, tuples or dicts built in the function (their adjoints add
-    item by item, not with `+`)."""
-    out: set[str] = set()
-    copies: list[tuple[str, str]] = []
+def numeric_names(body: list[gast.AST]) -> set[str]:
+    """Names only ever assigned numbers or arrays (arithmetic and NumPy/`math` results), never
+    lists, tuples or dicts: their adjoints add with `+`."""
+    import numpy as np
+
+    lists = (np.split, np.array_split)
+    numeric: set[str] = set()
+    other: set[str] = set()
     for s in statements(body):
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            t, v = s.targets[0].id, s.value
-            if isinstance(v, (gast.List, gast.Tuple, gast.Dict)):
-                out.add(t)
-            elif isinstance(v, gast.Name):
-                copies.append((v.id, t))
-        elif isinstance(s, gast.Expr) and isinstance(s.value.func, gast.Attribute):
-            if isinstance(s.value.func.value, gast.Name) and s.value.func.attr == "append":
-                out.add(s.value.func.value.id)
-    return _closure(out, copies + [(b, a) for a, b in copies])
+            rhs, target = s.value, s.targets[0].id
+            fn = primitive(rhs)
+            arithmetic = isinstance(rhs, (gast.BinOp, gast.UnaryOp)) or (
+                isinstance(rhs, gast.Call) and fn is not None and not isinstance(fn, str)
+                and lookup(fn) is not None and fn not in lists) or (
+                isinstance(rhs, gast.Constant) and isinstance(rhs.value, (int, float)))
+            (numeric if arithmetic else other).add(target)
+        elif isinstance(s, gast.For):
+            numeric.add(s.target.id)
+    return numeric - other

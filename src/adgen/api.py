@@ -42,13 +42,14 @@ def _check_mode(mode: str, allowed: tuple[str, ...]) -> None:
 @_decorator
 def jvp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
     """Forward mode: `(*args, *tangents) -> (value, output_tangent)`, one tangent per wrt."""
-    return transform.derivative(f, wrt, "jvp")
+    fn = transform.derivative(f, wrt, "jvp")
+    return _with_defaults(f, fn, len(fn.__adgen__.info["wrt"]))
 
 
 @_decorator
 def vjp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
     """Reverse mode: `(*args, cotangent) -> (value, gradients)`; works for array outputs."""
-    return transform.derivative(f, wrt, "vjp")
+    return _with_defaults(f, transform.derivative(f, wrt, "vjp"), 1)
 
 
 @_decorator
@@ -117,23 +118,26 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
 
     def forward_grad(*args: Any) -> Any:
         args = _full_args(f, args)
-        zeros = [_zero(args[p]) for p in positions]
+        trees = [_flatten(args[p]) for p in positions]
+        zeros = [rebuild([_zero(leaf) for leaf in leaves]) for leaves, rebuild in trees]
         grads = []
         value = None
-        for k, p in enumerate(positions):
-            x = args[p]
-            entries = []
-            for e in _basis(x):
-                tangents = list(zeros)
-                tangents[k] = e
-                fresh = [copy.copy(a) if i in written else a for i, a in enumerate(args)]
-                value, t = tangent_fn(*fresh, *tangents)
-                _require_scalar(value, f)
-                entries.append(t)
-            if isinstance(x, np.ndarray):
-                grads.append(np.array(entries, dtype=_zero(x).dtype).reshape(x.shape))
-            else:
-                grads.append(entries[0])
+        for k in range(len(positions)):
+            leaves, rebuild = trees[k]
+            columns = []
+            for i, leaf in enumerate(leaves):
+                entries = []
+                for e in _basis(leaf):
+                    parts = [_zero(x) for x in leaves]
+                    parts[i] = e
+                    tangents = list(zeros)
+                    tangents[k] = rebuild(parts)
+                    fresh = [copy.copy(a) if j in written else a for j, a in enumerate(args)]
+                    value, t = tangent_fn(*fresh, *tangents)
+                    _require_scalar(value, f)
+                    entries.append(t)
+                columns.append(_assemble(entries, leaf))
+            grads.append(rebuild(columns))
         if value is None:
             value = f(*args)
         out = grads[0] if single else tuple(grads)
@@ -141,6 +145,38 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
 
     forward_grad.__adgen__ = tangent_fn.__adgen__
     return forward_grad
+
+
+def _flatten(x: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
+    """The leaves of a nest of dicts, lists and tuples, and how to rebuild it from leaves."""
+    if isinstance(x, dict):
+        parts = [_flatten(v) for v in x.values()]
+        keys = list(x)
+        return _join(parts, lambda items: dict(zip(keys, items, strict=True)))
+    if isinstance(x, (list, tuple)):
+        kind = type(x)
+        return _join([_flatten(v) for v in x], lambda items: kind(items))
+    return [x], lambda leaves: leaves[0]
+
+
+def _join(parts: list, make: Callable[[list[Any]], Any]) -> tuple[list[Any], Callable]:
+    leaves = [leaf for sub, _ in parts for leaf in sub]
+    sizes = [len(sub) for sub, _ in parts]
+
+    def rebuild(new: list[Any]) -> Any:
+        items, at = [], 0
+        for (_, sub_rebuild), n in zip(parts, sizes, strict=True):
+            items.append(sub_rebuild(new[at:at + n]))
+            at += n
+        return make(items)
+
+    return leaves, rebuild
+
+
+def _assemble(entries: list[Any], leaf: Any) -> Any:
+    if isinstance(leaf, np.ndarray):
+        return np.array(entries, dtype=_zero(leaf).dtype).reshape(leaf.shape)
+    return entries[0]
 
 
 def _written_params(f: Any) -> set[int]:
@@ -159,6 +195,19 @@ def _written_params(f: Any) -> set[int]:
         if isinstance(target, gast.Name) and target.id in trace.params:
             out.add(trace.params.index(target.id))
     return out
+
+
+def _with_defaults(f: Any, fn: Any, trailing: int) -> Any:
+    """`fn` itself, or, when `f` has default values, `fn` accepting calls that leave them out
+    (the `trailing` tangents or cotangent still come last)."""
+    if not getattr(f, "__defaults__", None):
+        return fn
+
+    def with_defaults(*args: Any) -> Any:
+        return fn(*_full_args(f, args[:-trailing]), *args[-trailing:])
+
+    with_defaults.__adgen__ = fn.__adgen__
+    return with_defaults
 
 
 def _full_args(f: Any, args: tuple) -> tuple:

@@ -19,6 +19,8 @@ from typing import Any
 import astor
 import gast
 
+from adgen import printer
+
 
 @dataclass
 class Generated:
@@ -33,7 +35,10 @@ class Generated:
 
 
 def _expr(node: gast.AST) -> str:
-    return _to_source(node).strip()
+    try:
+        return printer.expr(node)[0]
+    except printer.Unsupported:
+        return _to_source(node).strip()
 
 
 def _to_source(node: gast.AST) -> str:
@@ -81,7 +86,10 @@ class _Printer:
         elif isinstance(s, gast.FunctionDef):
             self.function(s, depth)
         else:
-            text = _to_source(s).rstrip("\n")
+            try:
+                text = printer.statement(s)
+            except printer.Unsupported:
+                text = _to_source(s).rstrip("\n")
             self.out.extend(pad + t for t in text.split("\n"))
         self.last = comment or self.last
 

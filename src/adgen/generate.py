@@ -8,7 +8,7 @@ from typing import Any
 
 import gast
 
-from adgen.analysis import primitive
+from adgen.analysis import numeric_names, primitive
 from adgen.astutil import clone
 from adgen.errors import DifferentiationError, where
 from adgen.lower import Trace, name
@@ -25,6 +25,7 @@ class Context:
         self.namer = trace.namer
         self.active = active
         self.scalar = scalar
+        self.numeric = numeric_names(trace.node.body) | scalar
         p = trace.parsed
 
         def avoid(n: str, obj: Any) -> bool:

@@ -26,7 +26,7 @@ import gast
 
 from adgen import astutil
 from adgen.adjoints import StepAdjoints
-from adgen.analysis import container_names, statements
+from adgen.analysis import statements
 from adgen.astutil import clone
 from adgen.generate import CallSite, Context, user_function
 from adgen.lower import Trace, assign, const, name
@@ -75,7 +75,6 @@ class Reverse(StepAdjoints):
         self._loop_saves: list[list[Save]] = []
         self.scattered: set[str] = set()
         self.calls: dict[int, Any] = {}
-        self.containers = container_names(ctx.trace.node.body)
         self.own_requests: set[str] = set()
         self.stack = self.namer.fresh("_stack")
 

@@ -96,7 +96,7 @@ def add_at(acc: Any, x: Any, index: Any, g: Any) -> Any:
         else:
             np.add.at(acc, index, g)
     else:
-        acc[index] = acc[index] + g
+        acc[index] = add_adjoints(acc[index], g)
     return acc
 
 
@@ -150,6 +150,8 @@ def pop_last(acc: Any) -> Any:
 
 def add_adjoints(a: Any, b: Any) -> Any:
     """`a + b` for adjoints: item by item for lists, tuples and dicts."""
+    if not isinstance(a, _CONTAINERS) and not isinstance(b, _CONTAINERS):
+        return a + b
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return [add_adjoints(x, y) for x, y in zip(a, b, strict=True)]
     if isinstance(a, dict) and isinstance(b, dict):
@@ -157,11 +159,18 @@ def add_adjoints(a: Any, b: Any) -> Any:
         for k, v in b.items():
             out[k] = add_adjoints(out[k], v) if k in out else v
         return out
-    if isinstance(a, (list, tuple, dict)) and not b:
+    if isinstance(b, _CONTAINERS):
+        return b if _is_zero(a) else add_adjoints(b, a)
+    if _is_zero(b):
         return a
-    if isinstance(b, (list, tuple, dict)) and not a:
-        return b
-    return a + b
+    raise TypeError(f"cannot add adjoints of a {type(a).__name__} and a {type(b).__name__}")
+
+
+_CONTAINERS = (list, tuple, dict)
+
+
+def _is_zero(x: Any) -> bool:
+    return not isinstance(x, (np.ndarray, *_CONTAINERS)) and x == 0
 
 
 def broadcast_like(g: Any, like: Any) -> Any:

@@ -35,7 +35,15 @@ class TooLong(Exception):
 # ---------------------------------------------------------------------- recording
 
 
-def _instrument(body: list[gast.AST], path: str, loops: list[int]) -> list[gast.AST]:
+def loop_numbers(body: list[gast.AST]) -> dict[int, int]:
+    """Each loop statement's number, in program order (the same for every lowering)."""
+    from adgen.analysis import statements
+
+    loops = [s for s in statements(body) if isinstance(s, (gast.For, gast.While))]
+    return {id(s): k for k, s in enumerate(loops)}
+
+
+def _instrument(body: list[gast.AST], path: str, loops: dict[int, int]) -> list[gast.AST]:
     out: list[gast.AST] = []
     for s in body:
         if isinstance(s, gast.If):
@@ -44,10 +52,8 @@ def _instrument(body: list[gast.AST], path: str, loops: list[int]) -> list[gast.
             node.orelse = [_append(path, const(False))] + _instrument(s.orelse, path, loops)
             out.append(node)
         elif isinstance(s, (gast.For, gast.While)):
-            number = len(loops)
-            loops.append(number)
             node = clone(s)
-            node.body = [_append(path, const(number))] + _instrument(s.body, path, loops)
+            node.body = [_append(path, const(loops[id(s)]))] + _instrument(s.body, path, loops)
             node.orelse = _instrument(s.orelse, path, loops)
             out.append(node)
         elif isinstance(s, gast.Return):
@@ -71,9 +77,16 @@ def recorder(trace: Trace) -> Callable[..., Any]:
     node = clone(trace.node)
     node.name = f"{trace.parsed.name.rstrip('_')}_record"
     node.body = [assign(path, gast.List(elts=[], ctx=gast.Load()), None)] + _instrument(
-        node.body, path, [])
+        trace.node.body, path, loop_numbers(trace.node.body))
+    bindings = {**trace.parsed.closure, "tuple": tuple}
+    defaults = getattr(trace.parsed.function, "__defaults__", None) or ()
+    node.args.defaults = []
+    for p, value in zip(trace.params[len(trace.params) - len(defaults):], defaults,
+                        strict=True):
+        bindings[f"{p}_default"] = value
+        node.args.defaults.append(name(f"{p}_default"))
     source = emit.to_source([node], trace.parsed.lines)
-    return emit.compile_functions(source, node.name, {"tuple": tuple}, trace.parsed.globals,
+    return emit.compile_functions(source, node.name, bindings, trace.parsed.globals,
                                   trace.parsed.name, "record")
 
 
@@ -85,7 +98,7 @@ class _Unroller:
         self.trace, self.path, self.limit = trace, path, limit
         self.at = 0
         self.out: list[gast.AST] = []
-        self.loops = 0
+        self.loops = loop_numbers(trace.node.body)
         self.result: gast.AST = const(None)
         self.failure = failure
 
@@ -129,8 +142,7 @@ class _Unroller:
         return None
 
     def loop(self, s: gast.AST) -> str | None:
-        number = self.loops
-        self.loops += 1
+        number = self.loops[id(s)]
         sequence = None
         if isinstance(s, gast.For):
             sequence = self.trace.namer.temp("_range")
@@ -214,7 +226,10 @@ def unrolled_derivative(f: Any, wrt: Any, kind: str, limit: int,
                 return fn(*args)
             except PathChanged:
                 pass
-        return specialise(args)(*args)
+        try:
+            return specialise(args)(*args)
+        except PathChanged:  # the path depends on more than the arguments: replay a stack
+            return fallback()(*args)
 
     derivative.__adgen__ = record.__adgen__
     derivative.specialise = specialise

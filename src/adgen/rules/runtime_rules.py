@@ -6,13 +6,17 @@ linear in the accumulator and the added value; `zeros_like` and `sign` are const
 
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
 from adgen.runtime import (
+    add_adjoints,
     add_at,
     as_sequence,
     broadcast_like,
+    fill_like,
     owned_copy,
     shaped_like,
     sign,
+    take,
     unbroadcast,
+    zero_at,
     zeros_like,
 )
 
@@ -58,3 +62,43 @@ def broadcast_like_bar(y, g, like, *, y_bar):
 
 
 nondifferentiable(zeros_like, sign)
+
+
+@tangent(add_adjoints)
+def add_adjoints_dot(y, a, b, *, a_dot, b_dot):
+    return add_adjoints(a_dot, b_dot)
+
+
+@adjoint(add_adjoints)
+def add_adjoints_bar(y, a, b, *, y_bar):
+    return y_bar, y_bar
+
+
+@tangent(fill_like)
+def fill_like_dot(y, xs, g, *, g_dot):
+    return fill_like(xs, g_dot)
+
+
+@adjoint(fill_like)
+def fill_like_bar(y, xs, g, *, y_bar):
+    return None, sum(y_bar)
+
+
+@tangent(take)
+def take_dot(y, x, index, *, x_dot):
+    return take(x_dot, index)
+
+
+@adjoint(take)
+def take_bar(y, x, index, *, y_bar):
+    return add_at(0.0, x, index, y_bar)
+
+
+@tangent(zero_at)
+def zero_at_dot(y, acc, index, *, acc_dot):
+    return zero_at(owned_copy(acc_dot), index)
+
+
+@adjoint(zero_at)
+def zero_at_bar(y, acc, index, *, y_bar):
+    return zero_at(owned_copy(y_bar), index)

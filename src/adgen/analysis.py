@@ -15,6 +15,7 @@ All walks are iterative over statement lists; fixed points iterate over flat edg
 from __future__ import annotations
 
 import operator
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -181,7 +182,36 @@ def rhs_is_scalar(rhs: gast.AST, scalar: set[str]) -> bool:
         if fn in (abs, min, max) or type(fn).__name__ == "ufunc":
             return bool(rhs.args) and all(
                 rhs_is_scalar(a, scalar) for a in rhs.args) and not rhs.keywords
+        if rule is None and isinstance(fn, types.FunctionType) and not rhs.keywords:
+            return callee_returns_scalar(fn, tuple(rhs_is_scalar(a, scalar) for a in rhs.args))
     return False
+
+
+_CALLEES: dict[Any, bool] = {}
+
+
+def callee_returns_scalar(fn: Any, scalar_args: tuple[bool, ...]) -> bool:
+    """Whether a user function certainly returns a 0-d value when the arguments marked are
+    0-d (cached; a recursive call being analysed counts as not known)."""
+    key = (fn, scalar_args)
+    if key in _CALLEES:
+        return _CALLEES[key]
+    _CALLEES[key] = False
+    from adgen.errors import DifferentiationError
+    from adgen.transform import get_trace
+
+    try:
+        trace = get_trace(fn)
+    except (DifferentiationError, SyntaxError):
+        return False
+    params = trace.params
+    assumed = {p for p, s in zip(params, scalar_args, strict=False) if s}
+    body = trace.node.body
+    scalar = scalar_names(body, params, assumed)
+    returns = [s.value for s in statements(body) if isinstance(s, gast.Return)]
+    result = bool(returns) and all(rhs_is_scalar(r, scalar) for r in returns)
+    _CALLEES[key] = result
+    return result
 
 
 def call_parts(rhs: gast.AST) -> tuple[list[gast.AST], dict[str, gast.AST]]:

@@ -308,12 +308,12 @@ def _jacobian_reverse(f: Any, wrt: Wrt, args: tuple, positions: list[int], singl
     forward = transform.derivative(f, tuple(wrt) if not single else (wrt,), "split")
     info = forward.__adgen__.info
     if info.get("reentrant"):
-        tape = forward(*args)
-        value = tape[0]
+        value, tape = forward(*args)
 
         def pull(w: Any) -> Any:
-            fresh = tuple(list(t) if isinstance(t, list) else t for t in tape)
-            return info["bwd"](fresh, w)
+            fresh = _fresh_tape(tape)
+            grads = info["bwd"](fresh, w)
+            return (grads,) if len(positions) == 1 else grads
     else:
         adjoint_fn = transform.derivative(f, wrt, "vjp")
         value = f(*args) if value is None else value
@@ -328,6 +328,15 @@ def _jacobian_reverse(f: Any, wrt: Wrt, args: tuple, positions: list[int], singl
             rows[k].append(np.broadcast_to(g, np.shape(args[positions[k]])))
     return [np.stack(r).reshape(np.shape(value) + np.shape(args[p]))
             for r, p in zip(rows, positions, strict=True)]
+
+
+def _fresh_tape(tape: Any) -> Any:
+    """A tape whose lists (the stack, lists the backward sweep pops) are copies."""
+    if isinstance(tape, list):
+        return list(tape)
+    if isinstance(tape, tuple):
+        return tuple(list(t) if isinstance(t, list) else t for t in tape)
+    return tape
 
 
 @_decorator

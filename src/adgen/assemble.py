@@ -84,18 +84,31 @@ def _defaults(ctx: Any, trace: Trace) -> list[gast.AST]:
 def _split(rev: Reverse, trace: Trace, base: str, forward: list, reverse: list,
            result: gast.AST, saved: list[str], cotangent: str,
            out_grads: gast.AST) -> list[gast.FunctionDef]:
+    """`g_fwd(*args) -> (value, tape)` and `g_bwd(tape, cotangent) -> gradient(s)`; the tape is
+    the one saved value itself, or a tuple of them."""
     ctx = rev.ctx
     ctx.reentrant = not any(r.index is not None and r.rev for r in rev.saves.values())
     tape = ctx.namer.fresh("_tape")
     unset = [assign(v, const(None), None) for v in saved
              if v not in trace.params and v != rev.stack]
-    packed = gast.Tuple(elts=[result] + [name(v) for v in saved], ctx=gast.Load())
-    fwd_body = unset + _flatten(forward) + [gast.Return(value=packed)]
+    if not saved:
+        packed: gast.AST = const(None)
+    elif len(saved) == 1:
+        packed = name(saved[0])
+    else:
+        packed = gast.Tuple(elts=[name(v) for v in saved], ctx=gast.Load())
+    fwd_body = unset + _flatten(forward) + [
+        gast.Return(value=gast.Tuple(elts=[result, packed], ctx=gast.Load()))]
     fwd = function(ctx, f"{base}_fwd", list(trace.params), fwd_body, set(saved))
-    unpack_target = gast.Tuple(elts=[name(ctx.namer.fresh("_value"), gast.Store())]
-                               + [name(v, gast.Store()) for v in saved], ctx=gast.Store())
-    unpack = gast.Assign(targets=[unpack_target], value=name(tape), type_comment=None)
-    bwd_body = [unpack] + _flatten(reverse) + [gast.Return(value=out_grads)]
+    unpack: list[gast.AST] = []
+    if len(saved) == 1:
+        unpack = [assign(saved[0], name(tape), None)]
+    elif saved:
+        target = gast.Tuple(elts=[name(v, gast.Store()) for v in saved], ctx=gast.Store())
+        unpack = [gast.Assign(targets=[target], value=name(tape), type_comment=None)]
+    if isinstance(out_grads, gast.Tuple) and len(out_grads.elts) == 1:
+        out_grads = out_grads.elts[0]
+    bwd_body = unpack + _flatten(reverse) + [gast.Return(value=out_grads)]
     bwd = function(ctx, f"{base}_bwd", [tape, cotangent], bwd_body, set())
     return [fwd, bwd]
 

@@ -1,14 +1,16 @@
 """The `adgen` command: print the code adgen generates for a function in a file.
 
-    adgen show FILE.py:FUNC [--mode reverse|forward] [--wrt NAMES] [--trace] [--import]
+    adgen show FILE.py:FUNC [--mode reverse|forward | --hvp | --trace] [--wrt NAMES] [--import]
     adgen graph FILE.py:FUNC [--mode primal|reverse] [--wrt NAMES] [--args TUPLE]
                              [--format dot|svg|png] [-o OUT] [--import]
 
 prints the source of FUNC's gradient (`--mode reverse`, the default: `adgen.grad`), of its
-Jacobian-vector product (`--mode forward`: `adgen.jvp`), or FUNC's evaluation trace
-(`--trace`). `--wrt` names the parameters to differentiate with respect to, by name or by
-index, separated by commas; the default is the first parameter. FILE.py is loaded statically,
-without running its top level, unless `--import` is given (see `adgen.loader`).
+Jacobian-vector product (`--mode forward`: `adgen.jvp`), of its Hessian-vector product
+(`--hvp`: `adgen.hvp`, the tangent of the generated gradient, forward over reverse), or FUNC's
+evaluation trace (`--trace`). `--wrt` names the parameters to differentiate with respect to, by
+name or by index, separated by commas (`--hvp` takes one); the default is the first parameter.
+FILE.py is loaded statically, without running its top level, unless `--import` is given (see
+`adgen.loader`).
 
 `graph` draws FUNC's evaluation trace (`adgen.graph`): Graphviz DOT text on standard output,
 or in OUT with `-o`. `--mode reverse` adds the adjoint nodes (for `--wrt`, default: every
@@ -92,6 +94,11 @@ def _add_show(commands: Any) -> None:
         "(e.g. x1,x2 or 0,1); default: the first parameter",
     )
     show.add_argument(
+        "--hvp", action="store_true",
+        help="print the Hessian-vector product, adgen.hvp: the forward-mode tangent of the "
+        "reverse-mode gradient (one parameter in --wrt)",
+    )
+    show.add_argument(
         "--trace", action="store_true",
         help="print the evaluation trace (the lowered primal) instead of a derivative",
     )
@@ -104,13 +111,18 @@ def _add_show(commands: Any) -> None:
 
 def _run_show(args: argparse.Namespace) -> int:
     args.file, name = args.target
-    if args.trace and (args.mode or args.wrt is not None):
-        raise ValueError("--trace prints the primal trace; it takes no --mode or --wrt")
+    if args.trace and (args.mode or args.wrt is not None or args.hvp):
+        raise ValueError("--trace prints the primal trace; it takes no --mode, --hvp or --wrt")
+    if args.hvp and (args.mode or isinstance(args.wrt, tuple)):
+        raise ValueError("--hvp differentiates the gradient forward over reverse; it takes no "
+                         "--mode, and one parameter in --wrt")
     function = load_function(args.file, name, allow_import=args.allow_import)
     if args.allow_import:
         print(f"adgen: note: imported {args.file}; its top-level code ran", file=sys.stderr)
     if args.trace:
         text = adgen.trace(function)
+    elif args.hvp:
+        text = adgen.source(adgen.hvp(function, wrt=0 if args.wrt is None else args.wrt))
     else:
         transform = adgen.jvp if args.mode == "forward" else adgen.grad
         text = adgen.source(transform(function, wrt=0 if args.wrt is None else args.wrt))

@@ -74,6 +74,10 @@ class _Printer:
         if isinstance(s, gast.If):
             self.out.append(f"{pad}if {_expr(s.test)}:")
             self.block(s.body or [gast.Pass()], depth + 1)
+            while len(s.orelse) == 1 and isinstance(s.orelse[0], gast.If):
+                s = s.orelse[0]  # an `elif` chain stays flat
+                self.out.append(f"{pad}elif {_expr(s.test)}:")
+                self.block(s.body or [gast.Pass()], depth + 1)
             self.orelse(s.orelse, depth)
         elif isinstance(s, gast.For):
             self.out.append(f"{pad}for {_expr(s.target)} in {_expr(s.iter)}:")
@@ -135,7 +139,15 @@ def compile_functions(source: str, main: str, bindings: dict[str, Any],
     digest = hashlib.sha1(text.encode()).hexdigest()[:10]
     filename = f"<adgen {label} {kind} {digest}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
-    code = compile(text, filename, "exec")
+    try:
+        code = compile(text, filename, "exec")
+    except (SyntaxError, RecursionError, MemoryError) as exc:  # e.g. 100 nested blocks
+        from adgen.errors import DifferentiationError
+
+        raise DifferentiationError(
+            f"the derivative of {label} cannot be compiled by Python ({type(exc).__name__}: "
+            f"{getattr(exc, 'msg', exc)}); its control flow nests too deeply — split long "
+            "`elif` chains or deep nesting into separate functions") from None
     scope: dict[str, Any] = {}
     exec(code, user_globals, scope)
     fn, siblings = scope["_adgen_factory"](*(bindings[p] for p in params))

@@ -36,16 +36,23 @@ from __future__ import annotations
 
 import argparse
 import ast
+import atexit
+import contextlib
 import importlib.util
 import itertools
 import linecache
 import math
 import random
+import re
+import shutil
+import signal
 import sys
 import tempfile
+import threading
+import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +64,12 @@ from adgen import transform
 LIMIT = 1e3  # no generated expression may exceed this in absolute value
 FD_RTOL, MODE_RTOL = 1e-6, 1e-10
 DRAWS = 10
+TIME_LIMIT = 60.0  # seconds for one check; shrinking allows less
 _STEPS = (1e-3, 5e-4, 2.5e-4)
 _HELPER_BOUND = 4.0  # helpers are generated for arguments of at most this size
 _ARRAYS = ((3,), (2,), (2, 3))
+FEATURES = frozenset({"if", "for", "while", "jumps", "returns", "lists", "writes", "helpers",
+                      "recursion", "arrays"})
 _PARTS = {(): [()], (3,): [(), (3,)], (2,): [(), (2,)], (2, 3): [(), (3,), (2, 3)]}
 Shape = tuple[int, ...]
 
@@ -72,6 +82,7 @@ class Program:
     size: int
     source: str
     y_shape: Shape
+    features: frozenset[str] = FEATURES
 
 
 @dataclass(frozen=True)
@@ -98,8 +109,10 @@ def _lib(shape: Shape, rng: random.Random) -> str:
 class _Gen:
     """Writes one function body; `env` maps each live name to (shape, bound); ints: shape None."""
 
-    def __init__(self, rng: random.Random, env: dict, helpers: list, arrays: bool) -> None:
+    def __init__(self, rng: random.Random, env: dict, helpers: list, arrays: bool,
+                 features: frozenset[str]) -> None:
         self.rng, self.env, self.helpers, self.arrays = rng, env, helpers, arrays
+        self.features = features
         self.lines: list[str] = []
         self.indent, self.loops, self.count = 1, 0, 0
         self.returned = 0.0  # the bound of what early returns return
@@ -240,16 +253,17 @@ class _Gen:
             self.put("pass")
 
     def statement(self) -> None:
-        kinds = [(self.assign, 4.0), (self.overwrite, 2.0), (self.augment, 1.0)]
-        if self.indent < 4:
-            kinds += [(self.branch, 1.5), (self.for_loop, 1.0 if self.loops < 2 else 0.0)]
-        if self.loops == 0:
-            kinds += [(self.while_loop, 0.7), (self.listing, 0.5)]
-        if self.arrays and self.loops < 2:
-            kinds.append((self.element_write, 0.5))
-        if self.loops:
-            kinds.append((self.jump, 0.4))
-        actions, weights = zip(*kinds, strict=True)
+        kinds = [(self.assign, 4.0, True), (self.overwrite, 2.0, True),
+                 (self.augment, 1.0, True),
+                 (self.branch, 1.5, "if" in self.features and self.indent < 4),
+                 (self.for_loop, 1.0, "for" in self.features and self.indent < 4
+                  and self.loops < 2),
+                 (self.while_loop, 0.7, "while" in self.features and self.loops == 0),
+                 (self.listing, 0.5, "lists" in self.features and self.loops == 0),
+                 (self.element_write, 0.5, "writes" in self.features and self.arrays
+                  and self.loops < 2),
+                 (self.jump, 0.4, "jumps" in self.features and self.loops > 0)]
+        actions, weights = zip(*[(a, w) for a, w, allowed in kinds if allowed], strict=True)
         self.rng.choices(actions, weights)[0]()
 
     def assign(self) -> None:
@@ -300,7 +314,7 @@ class _Gen:
     def nested(self, count: int, returns: bool = False) -> None:
         self.indent += 1
         self.block(count)
-        if returns and self.rng.random() < 0.15:
+        if returns and "returns" in self.features and self.rng.random() < 0.15:
             text, bound = self.result()
             self.put(f"return {text}")
             self.returned = max(self.returned, bound)
@@ -430,8 +444,10 @@ class _Gen:
 _HEADER = "import math\n\nimport numpy as np\n\n\n"
 
 
-def _helper(rng: random.Random, name: str, helpers: list, arrays: bool) -> tuple[str, tuple]:
-    gen = _Gen(rng, {"a": ((), _HELPER_BOUND), "b": ((), _HELPER_BOUND)}, list(helpers), arrays)
+def _helper(rng: random.Random, name: str, helpers: list, arrays: bool,
+            features: frozenset[str]) -> tuple[str, tuple]:
+    env = {"a": ((), _HELPER_BOUND), "b": ((), _HELPER_BOUND)}
+    gen = _Gen(rng, env, list(helpers), arrays, features)
     gen.block(rng.randint(1, 3))
     text, bound = gen.result()
     gen.put(f"return {text}")
@@ -439,33 +455,36 @@ def _helper(rng: random.Random, name: str, helpers: list, arrays: bool) -> tuple
 
 
 def _recursive(rng: random.Random, name: str) -> tuple[str, tuple]:
-    gen = _Gen(rng, {"v": ((), LIMIT)}, [], False)
+    gen = _Gen(rng, {"v": ((), LIMIT)}, [], False, frozenset())
     e, _ = gen.expr((), 2)
     text = (f"def {name}(v, k):\n    if k <= 0:\n        return v\n"
             f"    return {name}(0.5 * v + 0.4 * math.tanh({e}), k - 1)")
     return text, (name, "recursive", LIMIT)
 
 
-def generate(seed: int, size: int) -> Program:
-    """The program of this seed, with `size` statements in `f` (compound ones count once)."""
+def generate(seed: int, size: int, features: frozenset[str] = FEATURES) -> Program:
+    """The program of this seed: `size` statements in `f` (a compound one counts once), using
+    only the constructs named in `features` (straight-line code and calls of math and NumPy
+    functions are always in)."""
     rng = random.Random(seed)
-    y_shape = rng.choice([(), (), (3,), (2, 3)])
-    arrays = y_shape != () or rng.random() < 0.4
+    y_shape = rng.choice([(), (), (3,), (2, 3)]) if "arrays" in features else ()
+    arrays = y_shape != () or rng.random() < 0.4 and "arrays" in features
     parts: list[str] = []
     helpers: list[tuple] = []
-    for k in range(rng.choice([0, 1, 1, 2])):
-        text, entry = _helper(rng, f"h{k}", helpers, arrays)
+    for k in range(rng.choice([0, 1, 1, 2]) if "helpers" in features else 0):
+        text, entry = _helper(rng, f"h{k}", helpers, arrays, features)
         parts.append(text)
         helpers.append(entry)
-    if rng.random() < 0.3:
+    if rng.random() < 0.3 and "recursion" in features:
         text, entry = _recursive(rng, "r0")
         parts.append(text)
         helpers.append(entry)
-    gen = _Gen(rng, {"x": ((), 2.0), "y": (y_shape, 2.0), "n": (None, 3.0)}, helpers, arrays)
+    env = {"x": ((), 2.0), "y": (y_shape, 2.0), "n": (None, 3.0)}
+    gen = _Gen(rng, env, helpers, arrays, features)
     gen.block(size)
     gen.put(f"return {gen.result()[0]}")
     parts.append("def f(x, y, n):\n" + "\n".join(gen.lines))
-    return Program(seed, size, _HEADER + "\n\n\n".join(parts) + "\n", y_shape)
+    return Program(seed, size, _HEADER + "\n\n\n".join(parts) + "\n", y_shape, features)
 
 
 def sample(program: Program, rng: random.Random) -> tuple:
@@ -485,6 +504,7 @@ class _Modules:
     def load(self, source: str, copies: int) -> list[Any]:
         if self.directory is None:
             self.directory = Path(tempfile.mkdtemp(prefix="adgen_fuzz_"))
+            atexit.register(shutil.rmtree, self.directory, ignore_errors=True)
         number = next(self.counter)
         path = self.directory / f"program_{number}.py"
         path.write_text(source)
@@ -564,13 +584,10 @@ def _point(f: Callable[..., Any], program: Program) -> tuple | None:
     return None
 
 
-def _derivatives(module: Any, args: tuple) -> tuple[list[Any], dict[str, Any], Any]:
+def _derivatives(module: Any, args: tuple) -> tuple[list[Any], dict[str, Any]]:
     rev = adgen.grad(module.f, wrt=(0, 1))
     fwd = adgen.grad(module.f, wrt=(0, 1), mode="forward")
-    both = adgen.value_and_grad(module.f, wrt=(0, 1))
-    results = {"reverse": rev(*args), "forward": fwd(*args)}
-    value, results["value_and_grad"] = both(*args)
-    return [rev, fwd, both], results, value
+    return [rev, fwd], {"reverse": rev(*args), "forward": fwd(*args)}
 
 
 def _compare(check: str, got: Any, want: Any, rtol: float, floor: float) -> tuple | None:
@@ -585,9 +602,9 @@ def _compare(check: str, got: Any, want: Any, rtol: float, floor: float) -> tupl
                    f"allowed {np.max(allowed):.3g})")
 
 
-def _verify(results: dict[str, Any], value: Any, primal: float, fd: tuple) -> list[tuple]:
+def _verify(results: dict[str, Any], primal: float, fd: tuple) -> list[tuple]:
     floor = 1e-8 * (1.0 + abs(primal))
-    found = [_compare("value_and_grad value vs f", value, primal, 1e-12, 1e-12)]
+    found: list[tuple | None] = []
     for mode, grads in results.items():
         if not (isinstance(grads, tuple) and len(grads) == 2 and np.ndim(grads[0]) == 0):
             found.append((f"{mode} result", f"{mode}: expected (float, y-shaped), got {grads!r}"))
@@ -607,17 +624,45 @@ def _exception(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:]).rstrip()
 
 
-def check(program: Program, args: tuple | None = None, twice: bool = True) -> Outcome:
+class CheckTimeout(Exception):
+    """A check ran past its time limit (a shrunk program may loop forever)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Any:
+    """Raise CheckTimeout after `seconds`; only in the main thread of a Unix process."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not \
+            threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise CheckTimeout(f"the check took more than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def check(program: Program, args: tuple | None = None, twice: bool = True,
+          seconds: float = TIME_LIMIT) -> Outcome:
     """Check adgen on `program` at `args`, or at a random smooth point when `args` is None.
 
-    `twice=False` skips the second import and the determinism check (for shrinking)."""
+    `twice=False` skips the second import and the determinism check (for shrinking). A check
+    that takes longer than `seconds` fails with a CheckTimeout."""
     modules = _MODULES.load(program.source, 2 if twice else 1)
     functions: list[Any] = []
     try:
-        return _check(program, modules, args, functions)
+        with np.errstate(all="ignore"), _time_limit(seconds):  # nan in shrunk programs is fine
+            return _check(program, modules, args, functions)
     finally:
         _forget(functions)
         linecache.cache.pop(modules[0].__file__, None)
+        Path(modules[0].__file__).unlink()
 
 
 def _check(program: Program, modules: list[Any], args: tuple | None,
@@ -630,12 +675,12 @@ def _check(program: Program, modules: list[Any], args: tuple | None,
         return Outcome("skip")
     args, primal, fd = found
     try:
-        built, results, value = _derivatives(modules[0], args)
+        built, results = _derivatives(modules[0], args)
         functions += built
         sources = [adgen.source(g) for g in built]
         for text in sources:
             compile(text, "<adgen generated>", "exec")
-        problems = _verify(results, value, primal, fd)
+        problems = _verify(results, primal, fd)
         if len(modules) == 2:
             again = adgen.grad(modules[1].f, wrt=(0, 1))
             functions.append(again)
@@ -652,60 +697,116 @@ def _check(program: Program, modules: list[Any], args: tuple | None,
 
 
 def _same(found: Outcome, outcome: Outcome) -> bool:
-    return found.status == "fail" and found.kind == outcome.kind
+    return found.status == "fail" and signature(found) == signature(outcome)
 
 
-def _slots(tree: ast.AST) -> list[tuple[ast.AST, str, int]]:
-    """Every statement as (owner, field, index), in a fixed order."""
-    return [(node, field, index) for node in ast.walk(tree) for field in ("body", "orelse")
-            if isinstance(getattr(node, field, None), list)
-            for index in range(len(getattr(node, field)))]
+def signature(outcome: Outcome) -> str:
+    """What kind of failure: the check, or the exception's last line without its numbers."""
+    if not outcome.kind.startswith(("error", "primal")):
+        return outcome.kind
+    last = outcome.detail.strip().splitlines()[-1] if outcome.detail.strip() else ""
+    return f"{outcome.kind}: {re.sub(r'[0-9]+', 'N', last)}"
 
 
-def _without(source: str, k: int) -> str | None:
-    """The source with its k-th statement deleted; None for an import or past the end."""
-    tree = ast.parse(source)
-    slots = _slots(tree)
+def _statements(tree: ast.AST) -> list[tuple[ast.AST, str, int]]:
+    """Every statement but the imports as (owner, field, index), breadth first."""
+    return [(node, name, index) for node in ast.walk(tree) for name in ("body", "orelse")
+            if isinstance(getattr(node, name, None), list)
+            for index in range(len(getattr(node, name)))
+            if not isinstance(getattr(node, name)[index], (ast.Import, ast.ImportFrom))]
+
+
+def _delete(tree: ast.AST, k: int) -> bool:
+    slots = _statements(tree)
     if k >= len(slots):
-        return None
-    owner, field, index = slots[k]
-    body = getattr(owner, field)
-    if isinstance(body[index], (ast.Import, ast.ImportFrom)):
-        return None
+        return False
+    owner, name, index = slots[k]
+    body = getattr(owner, name)
     del body[index]
-    if field == "body" and not body:
+    if name == "body" and not body:
         body.append(ast.Pass())
-    return ast.unparse(tree) + "\n"
+    return True
 
 
-def _delete_statements(program: Program, outcome: Outcome) -> tuple[Program, Outcome]:
-    """Delete statements one at a time, last first, while the failure stays the same.
-
-    Deleting statement k leaves the numbering of statements before it unchanged (`_slots`
-    walks breadth first), so one descending pass tries each statement once."""
-    changed = True
-    while changed:
-        changed = False
-        for k in reversed(range(len(_slots(ast.parse(program.source))))):
-            candidate = _without(program.source, k)
-            if candidate is None:
-                continue
-            found = check(replace(program, source=candidate), outcome.args,
-                          twice=outcome.kind == "nondeterministic")
-            if _same(found, outcome):
-                program, outcome, changed = replace(program, source=candidate), found, True
-    return program, outcome
+def _parts(node: ast.AST) -> list[ast.AST]:
+    """What an expression can be replaced by when shrinking: its operands and arguments."""
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.Call):
+        return [a for a in node.args if not isinstance(a, ast.Starred)]
+    return []
 
 
-def shrink(program: Program, outcome: Outcome) -> tuple[Program, Outcome]:
-    """A smaller program that fails the same way: smaller sizes, then statement deletion."""
+def _expressions(tree: ast.AST) -> list[tuple[ast.AST, str, int | None, ast.AST]]:
+    """(parent, field, index, replacement) for every operand an expression could become."""
+    out = []
+    for parent in ast.walk(tree):
+        for name, value in ast.iter_fields(parent):
+            children = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+            out += [(parent, name, i, part) for i, child in children
+                    if isinstance(child, ast.expr) for part in _parts(child)]
+    return out
+
+
+def _simplify(tree: ast.AST, k: int) -> bool:
+    slots = _expressions(tree)
+    if k >= len(slots):
+        return False
+    parent, name, index, part = slots[k]
+    if index is None:
+        setattr(parent, name, part)
+    else:
+        getattr(parent, name)[index] = part
+    return True
+
+
+def _reduce(program: Program, outcome: Outcome, edit: Callable[[ast.AST, int], bool],
+            deadline: float) -> tuple[Program, Outcome, bool]:
+    """Apply each edit (statement deletion or expression simplification) that keeps the failure.
+
+    Edits are tried from the last to the first, so an accepted edit does not renumber the
+    edits still to try (both numberings are breadth first)."""
+    changed = False
+    k = 10**9
+    while k > 0 and time.monotonic() < deadline:
+        k -= 1
+        tree = ast.parse(program.source)
+        if not edit(tree, k):
+            k = min(k, _count(program.source, edit))
+            continue
+        candidate = replace(program, source=ast.unparse(tree) + "\n")
+        found = check(candidate, outcome.args, twice=outcome.kind == "nondeterministic",
+                      seconds=10.0)
+        if _same(found, outcome):
+            program, outcome, changed = candidate, found, True
+    return program, outcome, changed
+
+
+def _count(source: str, edit: Callable[[ast.AST, int], bool]) -> int:
+    tree = ast.parse(source)
+    return len(_statements(tree) if edit is _delete else _expressions(tree))
+
+
+def shrink(program: Program, outcome: Outcome, budget: float = 120.0,
+           ) -> tuple[Program, Outcome]:
+    """A smaller program that fails the same way: first a smaller size from the same seed,
+    then statement deletions and expression simplifications until none keeps the failure
+    (or `budget` seconds have passed)."""
+    deadline = time.monotonic() + budget
     for size in range(1, program.size):
-        smaller = generate(program.seed, size)
-        found = check(smaller, twice=outcome.kind == "nondeterministic")
+        smaller = generate(program.seed, size, program.features)
+        found = check(smaller, twice=outcome.kind == "nondeterministic", seconds=10.0)
         if _same(found, outcome):
             program, outcome = smaller, found
             break
-    return _delete_statements(program, outcome)
+    changed = True
+    while changed and time.monotonic() < deadline:
+        program, outcome, deleted = _reduce(program, outcome, _delete, deadline)
+        program, outcome, simplified = _reduce(program, outcome, _simplify, deadline)
+        changed = deleted or simplified
+    return program, outcome
 
 
 # ---------------------------------------------------------------- the runner
@@ -713,75 +814,95 @@ def shrink(program: Program, outcome: Outcome) -> tuple[Program, Outcome]:
 
 @dataclass
 class Summary:
-    """What `run` found: counts, and each failure as (program, outcome, shrunk, its outcome)."""
+    """What `run` found: counts, and the failures, each shrunk once per signature."""
 
     passed: int = 0
     failed: int = 0
     replaced: int = 0
-    failures: list[tuple[Program, Outcome, Program, Outcome]] | None = None
+    failures: list[tuple[Program, Outcome]] = field(default_factory=list)
+    shrunk: dict[str, tuple[Program, Outcome]] = field(default_factory=dict)
 
 
 def default_size(program_seed: int) -> int:
     return random.Random(f"size:{program_seed}").randint(2, 12)
 
 
-def report(failure: tuple[Program, Outcome, Program, Outcome]) -> str:
-    """A failure, its smallest counterexample and how to reproduce it."""
-    program, outcome, small, small_outcome = failure
-    x, y, n = small_outcome.args or (None, None, None)
-    return (f"FAILED program seed={program.seed} size={program.size}: {outcome.kind}\n"
-            f"{outcome.detail}\n--- smallest counterexample (seed={small.seed}, "
-            f"size={small.size}), f(x, y, n) at x={x!r}, y={y!r}, n={n!r}:\n{small.source}"
-            f"--- its failure:\n{small_outcome.detail}\n"
-            f"reproduce: python -m adgen.fuzz --show {program.seed} --size {program.size}")
+def report(program: Program, outcome: Outcome, small: tuple[Program, Outcome] | None) -> str:
+    """A failure, its smallest counterexample (if shrunk) and how to reproduce it."""
+    text = (f"FAILED program seed={program.seed} size={program.size}: {signature(outcome)}\n"
+            f"reproduce: python -m adgen.fuzz --show {program.seed} --size {program.size}\n"
+            f"{outcome.detail}\n")
+    if small is None:
+        return text + "(the same failure as an earlier program: not shrunk again)"
+    program, outcome = small
+    x, y, n = outcome.args or (None, None, None)
+    return (f"{text}--- smallest counterexample: f(x, y, n) at x={x!r}, y={y!r}, n={n!r} in\n"
+            f"{program.source}--- fails with:\n{outcome.detail}")
 
 
 def run(n: int, seed: int = 0, size: int | None = None, out: Any = None,
-        minimize: bool = True) -> Summary:
-    """Check `n` programs; print progress, failures and last `N passed, M failed`."""
+        minimize: bool = True, features: frozenset[str] = FEATURES) -> Summary:
+    """Check `n` programs; print progress and failures, and last `N passed, M failed`."""
     out = out or sys.stdout
-    summary = Summary(failures=[])
+    summary = Summary()
     every = max(1, n // 10)
     for program_seed in itertools.count(seed * 10**7):
         if summary.passed + summary.failed >= n or summary.replaced > 10 * n + 100:
             break
-        program = generate(program_seed, size or default_size(program_seed))
+        program = generate(program_seed, size or default_size(program_seed), features)
         outcome = check(program)
-        if outcome.status == "skip":
-            summary.replaced += 1
-            continue
-        if outcome.status == "pass":
-            summary.passed += 1
-        else:
-            summary.failed += 1
-            small = shrink(program, outcome) if minimize else (program, outcome)
-            summary.failures.append((program, outcome, *small))
-            print(report(summary.failures[-1]), file=out, flush=True)
+        summary.replaced += outcome.status == "skip"
+        summary.passed += outcome.status == "pass"
+        if outcome.status == "fail":
+            _record(summary, program, outcome, minimize, out)
         done = summary.passed + summary.failed
-        if done % every == 0:
-            print(f"progress: {done}/{n} programs checked, {summary.failed} failing, "
+        if outcome.status != "skip" and done % every == 0:
+            print(f"progress: {done}/{n} programs checked, {summary.failed} failed, "
                   f"{summary.replaced} replaced (no smooth point)", file=out, flush=True)
     print(f"{summary.passed} passed, {summary.failed} failed", file=out, flush=True)
     return summary
 
 
+def _record(summary: Summary, program: Program, outcome: Outcome, minimize: bool,
+            out: Any) -> None:
+    summary.failed += 1
+    summary.failures.append((program, outcome))
+    key = signature(outcome)
+    small = None
+    if key not in summary.shrunk:
+        small = summary.shrunk[key] = shrink(program, outcome) if minimize else (program, outcome)
+    print(report(program, outcome, small), file=out, flush=True)
+
+
+def _features(text: str) -> frozenset[str]:
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    if names - FEATURES:
+        raise argparse.ArgumentTypeError(
+            f"unknown features {sorted(names - FEATURES)}; choose from {sorted(FEATURES)}")
+    return frozenset(names)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m adgen.fuzz`: exit status 0 when every program passed, 1 otherwise."""
-    parser = argparse.ArgumentParser(prog="python -m adgen.fuzz", description=__doc__.split(
-        "\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m adgen.fuzz",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="programs to check (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
     parser.add_argument("--size", type=int, help="statements in f (default: 2 to 12 at random)")
+    parser.add_argument("--without", type=_features, default=frozenset(), metavar="FEATURES",
+                        help="constructs to leave out, comma-separated, of: "
+                        + ", ".join(sorted(FEATURES)))
     parser.add_argument("--show", type=int, metavar="PROGRAM_SEED",
                         help="print the program of this seed and check it, instead of a run")
     parser.add_argument("--no-shrink", action="store_true", help="report failures unshrunk")
     args = parser.parse_args(argv)
+    features = FEATURES - args.without
     if args.show is not None:
-        program = generate(args.show, args.size or default_size(args.show))
+        program = generate(args.show, args.size or default_size(args.show), features)
         outcome = check(program)
         print(f"{program.source}--- {outcome.status} {outcome.kind}\n{outcome.detail}".rstrip())
         return 0 if outcome.status != "fail" else 1
-    summary = run(args.n, args.seed, args.size, minimize=not args.no_shrink)
+    summary = run(args.n, args.seed, args.size, minimize=not args.no_shrink, features=features)
     return 0 if summary.failed == 0 else 1
 
 

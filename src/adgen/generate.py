@@ -20,7 +20,8 @@ from adgen.templates import Bindings
 class Context:
     """A trace with its activity and kind facts, and the names bound into generated code."""
 
-    def __init__(self, trace: Trace, active: set[str], scalar: set[str]) -> None:
+    def __init__(self, trace: Trace, active: set[str], scalar: set[str],
+                 reserved: dict[str, Any] | None = None) -> None:
         self.trace = trace
         self.namer = trace.namer
         self.active = active
@@ -28,7 +29,11 @@ class Context:
         self.numeric = numeric_names(trace.node.body) | scalar
         p = trace.parsed
 
+        reserved = reserved or {}
+
         def avoid(n: str, obj: Any) -> bool:
+            if n in reserved and reserved[n] is not obj:
+                return True
             if n not in trace.namer.taken:
                 return False
             found, value = p.resolve(n)
@@ -38,6 +43,11 @@ class Context:
         free = {n.id for n in gast.walk(trace.node) if isinstance(n, gast.Name)} - trace.locals
         for var in sorted(free & set(p.closure)):
             self.bindings.names[var] = p.closure[var]
+        for n in gast.walk(trace.node):  # helpers the lowering itself calls (`as_sequence`)
+            if (isinstance(n, gast.Call) and isinstance(n.func, gast.Name)
+                    and n.func.id not in trace.locals and not p.resolve(n.func.id)[0]
+                    and getattr(n, "adgen_fn", None) is not None):
+                self.bindings.names[n.func.id] = n.adgen_fn
 
     def is_active(self, atom: gast.AST | None) -> bool:
         return isinstance(atom, gast.Name) and atom.id in self.active
@@ -60,6 +70,10 @@ class Context:
                              f"`{rhs.value.id}.{rhs.attr}`: adgen differentiates numbers, arrays, "
                              "lists, tuples and dicts, not objects; pass "
                              f"`{rhs.attr}` to the function as a parameter instead")
+        if rule is None and isinstance(fn, types.MethodType):
+            raise self.error(stmt, f"cannot differentiate the call of the method "
+                             f"{fn.__qualname__}: methods of objects are not supported; call a "
+                             "plain function and pass the parameters explicitly")
         if rule is None:
             if isinstance(fn, types.FunctionType):
                 raise self.error(stmt, f"no derivative rule for {primitive_name(fn)}; register "

@@ -147,7 +147,8 @@ def _generic(node: Node, call: gast.AST) -> list[Contribution]:
     fn = primitive(call)
     label = getattr(fn, "__name__", None) or unparse(getattr(call, "func", call))
     operands = [v for v in node.operands if v in node.data]
-    return [Contribution(v, f"{label}_bwd(...)[{v}]", operands) for v in operands]
+    bar = f"{node.var}_bar"
+    return [Contribution(v, f"{label}_bwd({bar})[{v}]", operands) for v in operands]
 
 
 def _from_rule(node: Node, rhs: gast.AST, rule: Any) -> list[Contribution]:

@@ -275,6 +275,7 @@ class _Executed(_Builder):
 
     def run_for(self, s: gast.For) -> None:
         index = s.target.id
+        self.defs[index] = ()  # the loop index: no node
         for value in self.evaluate(s.iter):
             self.env[index] = value
             self.indices.append(f"{index}={value}")
@@ -304,15 +305,21 @@ class _Executed(_Builder):
         self.block(s.orelse)
 
     def execute(self, s: gast.AST) -> None:
-        code = self.code.get(id(s))
-        if code is None:
-            module = ast.fix_missing_locations(
-                ast.Module(body=[gast.gast_to_ast(s)], type_ignores=[]))
-            code = self.code[id(s)] = compile(module, self.trace.parsed.filename, "exec")
-        exec(code, self.scope, self.env)
+        exec(self.compiled(s, "exec"), self.scope, self.env)
 
     def evaluate(self, e: gast.AST) -> Any:
-        return eval(unparse(e), self.scope, self.env)
+        return eval(self.compiled(e, "eval"), self.scope, self.env)
+
+    def compiled(self, node: gast.AST, how: str) -> Any:
+        """The code object of one statement (`exec`) or expression (`eval`), compiled once."""
+        code = self.code.get(id(node))
+        if code is None:
+            tree = gast.gast_to_ast(node)
+            tree = ast.Module(body=[tree], type_ignores=[]) if how == "exec" else ast.Expression(
+                body=tree)
+            tree = ast.fix_missing_locations(tree)
+            code = self.code[id(node)] = compile(tree, self.trace.parsed.filename, how)
+        return code
 
 
 def structural(trace: Trace) -> Graph:

@@ -316,6 +316,14 @@ class Lowerer(ExpressionLowering):
         lengths = [self.bind(gast.Call(func=name("len"), args=[a], keywords=[]), fn=len)
                    for a in atoms]
         n = name(lengths[0])
+        if kind is zip and it.keywords and not (isinstance(it.keywords[0].value, gast.Constant)
+                                                 and not it.keywords[0].value.value):
+            from adgen.runtime import same_lengths
+
+            check = gast.Call(func=name("same_lengths"), args=[name(x) for x in lengths],
+                              keywords=[])
+            check.adgen_fn = same_lengths
+            self.emit(gast.Expr(value=check))
         if len(lengths) > 1:
             n = name(self.bind(gast.Call(func=name("min"), args=[name(x) for x in lengths],
                                          keywords=[]), fn=min))
@@ -333,9 +341,10 @@ class Lowerer(ExpressionLowering):
         return index, [bind], bounds
 
     def iter_kind(self, it: gast.AST) -> Any:
-        if isinstance(it, gast.Call) and not it.keywords:
+        if isinstance(it, gast.Call):
             found, fn = self.resolve(it.func)
-            if found and fn in (range, enumerate, zip, reversed):
+            plain = not it.keywords or (fn is zip and [k.arg for k in it.keywords] == ["strict"])
+            if found and plain and fn in (range, enumerate, zip, reversed):
                 return fn
         return None
 

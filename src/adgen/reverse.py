@@ -75,6 +75,8 @@ class Reverse(StepAdjoints):
         self._loop_saves: list[list[Save]] = []
         self.scattered: set[str] = set()
         self.calls: dict[int, Any] = {}
+        self.counter_saves: dict[int, Save] = {}
+        self._loop_memo: dict[Any, Any] = {}
         self.own_requests: set[str] = set()
         self.stack = self.namer.fresh("_stack")
 
@@ -131,22 +133,23 @@ class Reverse(StepAdjoints):
         return [s]
 
     def forward_call(self, s: gast.Assign, fn: Any) -> list[gast.AST]:
-        """`_tape = g_fwd(...)`, `y = _tape[0]`; the reverse sweep calls `g_bwd(_tape, y_bar)`."""
+        """`y, _tape = g_fwd(...)`; the reverse sweep calls `g_bwd(_tape, y_bar)`."""
         site = CallSite(self.ctx, s, fn, s.value)
         if not site.wrt:
             return self.forward_stmt(_inactive(s))
         fwd_name, bwd_name = site.derivative(self.ctx, "split")
         tape = self.namer.temp("_tape")
         self.primal.add(tape)
-        first = assign(tape, site.call(fwd_name), s.adgen_line)
-        tape_save = self.save(first, tape)
-        self.defined.add(tape)
-        value = gast.Subscript(value=name(tape), slice=const(0), ctx=gast.Load())
-        second = assign(s.targets[0].id, value, s.adgen_line)
-        record = self.save(s, s.targets[0].id)
-        self.defined.add(s.targets[0].id)
+        var = s.targets[0].id
+        pair = gast.Tuple(elts=[name(var, gast.Store()), name(tape, gast.Store())],
+                          ctx=gast.Store())
+        call = gast.Assign(targets=[pair], value=site.call(fwd_name), type_comment=None)
+        call.adgen_line = s.adgen_line
+        tape_save = self.save(call, tape)
+        record = self.save(s, var)
+        self.defined |= {tape, var}
         self.calls[id(s)] = (site, tape, bwd_name, tape_save)
-        return [tape_save.fwd, first, record.fwd, second]
+        return [tape_save.fwd, record.fwd, call]
 
     def reverse_call(self, s: gast.Assign) -> list[gast.AST]:
         site, tape, bwd_name, tape_save = self.calls[id(s)]
@@ -160,7 +163,8 @@ class Reverse(StepAdjoints):
             self.state.discard(var)
             self.owned.discard(var)
             for i, p in enumerate(site.wrt):
-                part = gast.Subscript(value=name(grads), slice=const(i), ctx=gast.Load())
+                part = name(grads) if len(site.wrt) == 1 else gast.Subscript(
+                    value=name(grads), slice=const(i), ctx=gast.Load())
                 out.append(self.contribute(site.bound[p].id, part, s.adgen_line))
         for stmt in out:
             stmt.adgen_adjoint = True
@@ -175,15 +179,13 @@ class Reverse(StepAdjoints):
             head_save = self.save(s, s.target.id)
             pre.append(head_save.fwd)
             self.defined.add(s.target.id)
-            if getattr(s, "adgen_counted", False):
-                counter = self.namer.temp("_n")
-                self.counters[id(s)] = counter
-                pre.extend(self.forward_stmt(assign(counter, const(0), s.adgen_line)))
-        else:
+        if isinstance(s, gast.While) or getattr(s, "adgen_counted", False):
             counter = self.namer.temp("_n")
             self.counters[id(s)] = counter
+            self.primal.add(counter)
             zero_count = assign(counter, const(0), s.adgen_line)
             pre.extend(self.forward_stmt(zero_count))
+            self.counter_saves[id(s)] = self.saves[id(zero_count)]
         self.defined |= _assigned(s.body)
         self.loop_depth += 1
         self._loop_saves.append([])
@@ -262,7 +264,22 @@ class Reverse(StepAdjoints):
     def loop_body(self, s: gast.AST, body: list[gast.AST]) -> tuple[list[gast.AST], list]:
         """Reverse a loop body until the adjoint state at its ends agrees (a fixed point).
 
-        Adjoints updated in place inside the loop are made owned once, before it."""
+        Adjoints updated in place inside the loop are made owned once, before it. The result
+        for a given loop and state is remembered, so enclosing loops iterating to their own
+        fixed point do not reverse it again (nesting stays linear)."""
+        key = (id(s), frozenset(self.state), frozenset(self.owned))
+        if key in self._loop_memo:
+            rev, pre, state, owned, requests = self._loop_memo[key]
+            self.state, self.owned = set(state), set(owned)
+            self.own_requests |= requests
+            return rev, pre
+        before_requests = set(self.own_requests)
+        rev, pre = self._loop_fixed_point(s, body)
+        self._loop_memo[key] = (rev, pre, set(self.state), set(self.owned),
+                                self.own_requests - before_requests)
+        return rev, pre
+
+    def _loop_fixed_point(self, s: gast.AST, body: list[gast.AST]) -> tuple[list, list]:
         after_state, after_owned = set(self.state), set(self.owned)
         entry_state, entry_owned = set(after_state), set(after_owned)
         hoisted: set[str] = set()
@@ -303,6 +320,8 @@ class Reverse(StepAdjoints):
             loop = gast.For(target=name(s.target.id, gast.Store()), iter=rng, body=rev,
                             orelse=[], type_comment=None)
             out += [*pre, loop]
+        if id(s) in self.counter_saves:  # saved after the loop variable: restored before it
+            out.append(self.counter_saves[id(s)].rev)
         out.append(self.saves[id(s)].rev)
         return out
 
@@ -316,6 +335,7 @@ class Reverse(StepAdjoints):
             loop = gast.For(target=name(self.namer.fresh("_"), gast.Store()), iter=rng,
                             body=rev, orelse=[], type_comment=None)
             out += [*pre, loop]
+        out.append(self.counter_saves[id(s)].rev)
         return out
 
     # ------------------------------------------------------------------ adjoints of steps
@@ -348,7 +368,9 @@ def _has_code(stmts: list[Any]) -> bool:
 
 
 def build_reverse(trace: Trace, wrt: list[str], single: bool, kind: str,
-                  scalar_params: frozenset[str]) -> tuple[list[gast.FunctionDef], Context]:
+                  scalar_params: frozenset[str],
+                  reserved: dict[str, Any] | None = None) -> tuple[list[gast.FunctionDef],
+                                                                   Context]:
     """The reverse-mode function(s) of a trace: `grad`, `value_and_grad` or `vjp`."""
     from adgen.assemble import assemble
     from adgen.transform import context
@@ -356,6 +378,6 @@ def build_reverse(trace: Trace, wrt: list[str], single: bool, kind: str,
     body, result = structure(trace)
     trace.node.body = body
     returned = (result.id,) if isinstance(result, gast.Name) else ()
-    ctx = context(trace, wrt, set(scalar_params), returned)
+    ctx = context(trace, wrt, set(scalar_params), returned, reserved)
     rev = Reverse(ctx)
     return assemble(rev, trace, wrt, single, kind, result), ctx

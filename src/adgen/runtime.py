@@ -179,3 +179,9 @@ def broadcast_like(g: Any, like: Any) -> Any:
     if np.shape(g) == shape:
         return g
     return np.broadcast_to(g, shape).copy()
+
+
+def same_lengths(*lengths: int) -> None:
+    """What `zip(..., strict=True)` checks: every iterable has the same length."""
+    if len(set(lengths)) > 1:
+        raise ValueError(f"zip() arguments have different lengths {lengths}")

@@ -348,51 +348,65 @@ def _replace_load(stmt: gast.AST, var: str, value: gast.AST) -> None:
 
 def drop_dead_stores(body: list[gast.AST], pure: Any, live_out: set[str]) -> list[gast.AST]:
     """Remove pure assignments whose value is not live afterwards (backward liveness over the
-    structured statements; loop bodies iterate to a fixed point)."""
-    new, _ = _live_block(body, set(live_out), pure)
+    structured statements; loop bodies iterate to a fixed point; `break`, `continue` and
+    `return` take the liveness of where they jump)."""
+    new, _ = _live_block(body, set(live_out), pure, None)
     return new
 
 
-def _live_block(body: list[gast.AST], live: set[str], pure: Any) -> tuple[list, set[str]]:
+def _live_block(body: list[gast.AST], live: set[str], pure: Any,
+                loop: tuple[set[str], set[str]] | None) -> tuple[list, set[str]]:
     out: list[gast.AST] = []
     for s in reversed(body):
-        s, live = _live_stmt(s, live, pure)
+        s, live = _live_stmt(s, live, pure, loop)
         if s is not None:
             out.append(s)
     out.reverse()
     return out, live
 
 
-def _live_stmt(s: gast.AST, live: set[str], pure: Any) -> tuple[gast.AST | None, set[str]]:
+def _live_stmt(s: gast.AST, live: set[str], pure: Any,
+               loop: tuple[set[str], set[str]] | None) -> tuple[gast.AST | None, set[str]]:
     if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
         t = s.targets[0].id
         if t not in live and pure(s.value):
             return None, live
         return s, (live - {t}) | set(_loads(s.value))
+    if isinstance(s, gast.Break) and loop is not None:
+        return s, set(loop[1])
+    if isinstance(s, gast.Continue) and loop is not None:
+        return s, set(loop[0])
+    if isinstance(s, gast.Return):
+        return s, set(_loads(s.value)) if s.value is not None else set()
     if isinstance(s, gast.If):
-        body, l1 = _live_block(s.body, set(live), pure)
-        orelse, l2 = _live_block(s.orelse, set(live), pure)
+        body, l1 = _live_block(s.body, set(live), pure, loop)
+        orelse, l2 = _live_block(s.orelse, set(live), pure, loop)
         if not _code(body) and not _code(orelse) and pure(s.test):
             return None, live
         s.body, s.orelse = body or [gast.Pass()], orelse
         return s, l1 | l2 | set(_loads(s.test))
     if isinstance(s, (gast.For, gast.While)):
-        header = set(_loads(s.iter if isinstance(s, gast.For) else s.test))
-        after = set(live)
-        if s.orelse:
-            _, after = _live_block(list(s.orelse), set(live), lambda rhs: False)
-        entry = after | header
-        while True:
-            _, inner = _live_block(s.body, set(entry), lambda rhs: False)
-            new_entry = entry | inner
-            if new_entry == entry:
-                break
-            entry = new_entry
-        s.body, _ = _live_block(s.body, set(entry), pure)
-        s.body = s.body or [gast.Pass()]
-        if s.orelse:
-            s.orelse, _ = _live_block(s.orelse, set(live), pure)
-        if isinstance(s, gast.For):
-            entry = entry - {s.target.id} | header
-        return s, entry | after
+        return _live_loop(s, live, pure, loop)
     return s, live | set(_loads(s))
+
+
+def _live_loop(s: gast.AST, live: set[str], pure: Any,
+               loop: tuple[set[str], set[str]] | None) -> tuple[gast.AST, set[str]]:
+    header = set(_loads(s.iter if isinstance(s, gast.For) else s.test))
+    target = {s.target.id} if isinstance(s, gast.For) else set()
+    after = set(live)
+    if s.orelse:
+        _, after = _live_block(list(s.orelse), set(live), lambda rhs: False, loop)
+    entry = after | header
+    keep = lambda rhs: False  # noqa: E731
+    while True:
+        _, inner = _live_block(s.body, set(entry), keep, (entry, set(live)))
+        new_entry = entry | (inner - target) | header
+        if new_entry == entry:
+            break
+        entry = new_entry
+    s.body, _ = _live_block(s.body, set(entry), pure, (entry, set(live)))
+    s.body = s.body or [gast.Pass()]
+    if s.orelse:
+        s.orelse, _ = _live_block(s.orelse, set(live), pure, loop)
+    return s, entry | after

@@ -6,6 +6,7 @@ parse → lower → analyse → forward or reverse → simplify → emit → com
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
@@ -54,10 +55,10 @@ def wrt_names(trace: Trace, wrt: Any) -> tuple[list[str], bool]:
 
 
 def context(trace: Trace, wrt: list[str], scalar_params: set[str],
-            returned: tuple[str, ...] = ()) -> Context:
+            returned: tuple[str, ...] = (), reserved: dict[str, Any] | None = None) -> Context:
     body = trace.node.body
     return Context(trace, active_names(body, wrt, returned),
-                   scalar_names(body, trace.params, scalar_params))
+                   scalar_names(body, trace.params, scalar_params), reserved)
 
 
 _BUILDING: set[Any] = set()
@@ -74,10 +75,13 @@ def derivative(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str] = froz
         fn = _CACHE.get(key)
         if fn is None:
             _BUILDING.add(key)
+            limit = sys.getrecursionlimit()
+            sys.setrecursionlimit(max(limit, 20_000))  # deeply nested user code (long elifs)
             try:
                 fn = _CACHE[key] = _build(f, wrt, kind, scalar_params)
             finally:
                 _BUILDING.discard(key)
+                sys.setrecursionlimit(limit)
         return fn
 
 
@@ -147,7 +151,8 @@ def _reverse_variants(parsed: Any, names: list[str], single: bool, kind: str,
     scalar = [p for p in params if p not in _containers(parsed.node)]
     if not scalar or not _uses_shape_helpers(general, gctx.bindings.names):
         return general, gctx.bindings.names
-    special, sctx = build_reverse(make_trace(), names, single, kind, frozenset(scalar))
+    special, sctx = build_reverse(make_trace(), names, single, kind, frozenset(scalar),
+                                  reserved=gctx.bindings.names)
     bindings = dict(gctx.bindings.names)
     clash = any(k in bindings and bindings[k] is not v for k, v in sctx.bindings.names.items())
     if clash:

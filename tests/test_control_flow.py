@@ -297,9 +297,6 @@ def test_loop_saves_one_value_per_iteration():
     _assert_one_value_per_iteration(*_sin_loop_sweeps(""))
 
 
-@pytest.mark.xfail(strict=True, reason="engine: the generic (non-float) path of a loop also "
-                   "saves the temporary `math.sin(x) * 0.9` every iteration, only for the shape "
-                   "`unbroadcast` reads: two values per iteration instead of one")
 def test_generic_loop_saves_one_value_per_iteration():
     _assert_one_value_per_iteration(*_sin_loop_sweeps("_any"))
 

@@ -175,11 +175,13 @@ class StepAdjoints:
                 return isinstance(atom.value, (int, float))
             return isinstance(atom, gast.Name) and atom.id in scalar
 
-        def keep(param: str) -> bool:
+        def keep(param: str) -> bool | str:
             if var in scalar:
                 return False
             others = [values[p] for p in params if p != param]
-            return not all(certainly_scalar(a) for a in others)
+            if all(certainly_scalar(a) for a in others):
+                return False
+            return "scalar" if certainly_scalar(values[param]) else True
 
         return keep
 

@@ -22,7 +22,8 @@ from adgen.rules import lookup
 
 _PURE_HELPERS = (runtime.unbroadcast, runtime.zeros_like, runtime.add_at, runtime.owned_copy,
                  runtime.shaped_like, runtime.sign, runtime.take, runtime.zero_at,
-                 runtime.fill_like, runtime.add_adjoints, reversed, range)
+                 runtime.fill_like, runtime.add_adjoints, runtime.sum_to_scalar,
+                 runtime.broadcast_like, reversed, range)
 
 
 def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str,

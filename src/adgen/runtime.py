@@ -185,3 +185,10 @@ def same_lengths(*lengths: int) -> None:
     """What `zip(..., strict=True)` checks: every iterable has the same length."""
     if len(set(lengths)) > 1:
         raise ValueError(f"zip() arguments have different lengths {lengths}")
+
+
+def sum_to_scalar(g: Any) -> Any:
+    """The adjoint of a 0-d value that broadcasting widened: the sum of `g`."""
+    if type(g) is float or not np.ndim(g):
+        return g
+    return np.sum(g)

@@ -16,7 +16,7 @@ import gast
 
 from adgen.astutil import clone
 from adgen.parse import template_ast
-from adgen.runtime import unbroadcast
+from adgen.runtime import sum_to_scalar, unbroadcast
 
 ZERO = "__adgen_zero__"
 
@@ -109,8 +109,14 @@ class _Filler(gast.NodeTransformer):
     def visit_Call(self, node: gast.Call) -> gast.AST:
         if (isinstance(node.func, gast.Name) and self.glob.get(node.func.id) is unbroadcast
                 and len(node.args) == 2 and isinstance(node.args[1], gast.Name)
-                and node.args[1].id in self.params and not self.keep(node.args[1].id)):
-            return self.visit(node.args[0])
+                and node.args[1].id in self.params):
+            keep = self.keep(node.args[1].id)
+            if not keep:
+                return self.visit(node.args[0])
+            if keep == "scalar":  # summing to a 0-d value needs no shape (nothing to save)
+                total = gast.Name(id=self.bindings.bind("sum_to_scalar", sum_to_scalar),
+                                  ctx=gast.Load(), annotation=None, type_comment=None)
+                return gast.Call(func=total, args=[self.visit(node.args[0])], keywords=[])
         self.generic_visit(node)
         return node
 

@@ -14,13 +14,19 @@ from adgen.runtime import (
     owned_copy,
     shaped_like,
     sign,
+    sum_to_scalar,
     take,
     unbroadcast,
     zero_at,
     zeros_like,
 )
 
-linear(unbroadcast, owned_copy, shaped_like, as_sequence)
+linear(unbroadcast, owned_copy, shaped_like, as_sequence, sum_to_scalar)
+
+
+@adjoint(sum_to_scalar)
+def sum_to_scalar_bar(y, g, *, y_bar):
+    return broadcast_like(y_bar, g)
 
 
 @adjoint(unbroadcast)

@@ -15,7 +15,7 @@ from typing import Any
 import gast
 
 from adgen import astutil, runtime, simplify
-from adgen.analysis import call_parts, differentiable
+from adgen.analysis import call_parts, data_reads, differentiable
 from adgen.astutil import clone
 from adgen.lower import assign, const, name
 from adgen.templates import TemplateError, bind_call, fill, signature
@@ -126,7 +126,7 @@ class StepAdjoints:
     def contributions(self, s: gast.Assign, var: str, rhs: gast.AST,
                       y_bar: gast.AST) -> list[tuple[str, Any]]:
         active = self.ctx.is_active
-        if not differentiable(rhs):
+        if not differentiable(rhs) or not set(data_reads(rhs)) & self.ctx.active:
             return []
         if isinstance(rhs, gast.Name):
             return [(rhs.id, y_bar)] if active(rhs) else []

@@ -135,8 +135,10 @@ class Reverse(StepAdjoints):
     def forward_call(self, s: gast.Assign, fn: Any) -> list[gast.AST]:
         """`y, _tape = g_fwd(...)`; the reverse sweep calls `g_bwd(_tape, y_bar)`."""
         site = CallSite(self.ctx, s, fn, s.value)
-        if not site.wrt:
-            return self.forward_stmt(_inactive(s))
+        if not site.wrt:  # no active argument: an ordinary primal step
+            record = self.save(s, s.targets[0].id)
+            self.defined.add(s.targets[0].id)
+            return [record.fwd, s]
         fwd_name, bwd_name = site.derivative(self.ctx, "split")
         tape = self.namer.temp("_tape")
         self.primal.add(tape)
@@ -339,10 +341,6 @@ class Reverse(StepAdjoints):
         return out
 
     # ------------------------------------------------------------------ adjoints of steps
-
-
-def _inactive(s: gast.Assign) -> gast.Assign:
-    return s
 
 
 def _assigned(stmts: list[gast.AST]) -> set[str]:

@@ -2,7 +2,9 @@
 
 - `fold_zeros`: symbolic zero tangents vanish (`a * 0` → 0, `x + 0` → x, `0 - x` → -x).
 - `fold`: identities on constants (`1.0 * x` → x, `x ** 1` → x, `2 - 1` → 1).
-- `drop_dead`: assignments whose value nothing reads are removed (pure right-hand sides only).
+- `drop_dead_stores`: assignments whose value is not live afterwards are removed (pure
+  right-hand sides only), by backward liveness over the structured statements.
+- `inline_single_use`: a temporary read once is folded into the statement that reads it.
 - `propagate_copies`: `a = b` followed by reads of `a` reads `b` instead, within a block,
   while neither is reassigned.
 """
@@ -198,51 +200,6 @@ def propagate(body: list[gast.AST], env: dict[str, gast.AST] | None = None,
                              or _num(s.value) is not None)):
                     env[t.id] = s.value
     return body
-
-
-def drop_dead(body: list[gast.AST], pure: Any, keep: set[str] = frozenset()) -> list[gast.AST]:
-    """Remove assignments whose value nothing reads (repeated until nothing changes)."""
-    while True:
-        loads = set(keep)
-        for n in gast.walk(gast.Module(body=body, type_ignores=[])):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                loads.add(n.id)
-        removed = [False]
-        body = _drop(body, loads, pure, removed)
-        if not removed[0]:
-            return body
-
-
-def _overwritten(body: list[gast.AST], i: int, var: str) -> bool:
-    """Whether the value `body[i]` stores in `var` is overwritten before anything reads it."""
-    for s in body[i + 1:]:
-        reads = var in _loads(s)
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and (
-                s.targets[0].id == var):
-            return not reads
-        if reads or var in _stores([s]):
-            return False
-    return False
-
-
-def _drop(body: list[gast.AST], loads: set[str], pure: Any, removed: list[bool]) -> list:
-    out = []
-    for i, s in enumerate(body):
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            t = s.targets[0].id
-            same = isinstance(s.value, gast.Name) and s.value.id == t
-            if same or ((t not in loads or _overwritten(body, i, t)) and pure(s.value)):
-                removed[0] = True
-                continue
-        if isinstance(s, (gast.If, gast.For, gast.While)):
-            s.body = _drop(s.body, loads, pure, removed)
-            s.orelse = _drop(s.orelse, loads, pure, removed)
-            if isinstance(s, gast.If) and not _code(s.body) and not _code(s.orelse):
-                removed[0] = True
-                continue
-            s.body = s.body or [gast.Pass()]
-        out.append(s)
-    return out
 
 
 def _code(body: list[gast.AST]) -> bool:

@@ -12,3 +12,13 @@ def overwrite(x):
     y = math.sin(y)
     y = y * x
     return y
+
+
+def doubled(c):
+    return c * 2.0
+
+
+def reassigned_from_inactive_call(x, c):
+    y = x * 1.0
+    y = doubled(c)
+    return y + x

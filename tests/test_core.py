@@ -130,3 +130,9 @@ def test_names_do_not_collide_with_user_names():
     g = adgen.grad(f)
     assert g(2.0, 3.0) == pytest.approx(4.0)
     assert adgen.grad(f, wrt=1)(2.0, 3.0) == pytest.approx(2.0)
+
+
+def test_inactive_call_assigned_to_an_active_variable():
+    for mode in ("reverse", "forward"):
+        assert adgen.grad(book.reassigned_from_inactive_call, mode=mode)(1.0, 2.0) == 1.0
+    assert adgen.grad(book.reassigned_from_inactive_call, wrt=1)(1.0, 2.0) == 2.0

@@ -71,6 +71,20 @@ class StepAdjoints:
             out.append(gast.Expr(value=last))
         return out
 
+    def push(self, var: str, value: gast.AST, line: Any) -> list[gast.AST]:
+        bar = self.bar(var)
+        out = []
+        if var in self.state:
+            out += self.own(var)
+            acc: gast.AST = name(bar)
+        else:
+            acc = const(0.0)
+        call = self.ctx.call("push_adjoint", runtime.push_adjoint, [acc, name(var), value])
+        self.state.add(var)
+        self.owned.add(var)
+        out.append(assign(bar, call, line))
+        return out
+
     def write(self, s: gast.Assign, target: gast.Subscript) -> list[gast.AST]:
         """`a[i] = v`: `v` takes `a_bar[i]`, then `a_bar[i]` is zero (that value is gone)."""
         var = target.value.id
@@ -107,6 +121,8 @@ class StepAdjoints:
                 continue
             if isinstance(expr, _Scatter):
                 out.append(self.scatter(atom_var, expr, s.adgen_line))
+            elif isinstance(expr, _Pushed):
+                out.extend(self.push(atom_var, expr.value, s.adgen_line))
             else:
                 out.append(self.contribute(atom_var, expr, s.adgen_line))
         return out
@@ -136,6 +152,11 @@ class StepAdjoints:
             if not active(rhs.value):
                 return []
             return [(rhs.value.id, _Scatter(rhs.slice, y_bar))]
+        from adgen.reverse import popped_list
+
+        popped = popped_list(s)
+        if popped is not None:
+            return [(popped, _Pushed(y_bar))] if active(rhs.func.value) else []
         if isinstance(rhs, (gast.Tuple, gast.List)):
             return [(e.id, gast.Subscript(value=y_bar, slice=const(i), ctx=gast.Load()))
                     for i, e in enumerate(rhs.elts) if active(e)]
@@ -187,8 +208,13 @@ class StepAdjoints:
 
 
 @dataclass
+class _Pushed:
+    """The adjoint of `x = xs.pop()`: `x_bar` goes back onto the end of `xs_bar`."""
+
+    value: gast.AST
 
 
+@dataclass
 class _Scatter:
     """An indexed contribution: `x_bar[index] += value`."""
 

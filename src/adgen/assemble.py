@@ -159,6 +159,12 @@ def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
             continue
         _fill_save(rev, record)
         needs_stack |= record.in_loop
+    for record in rev.pops.values():
+        if record.var in reads:
+            append = gast.Call(func=gast.Attribute(value=name(record.var), attr="append",
+                                                   ctx=gast.Load()),
+                               args=[name(record.popped_into)], keywords=[])
+            record.rev.append(gast.Expr(value=append))
     for init, saves in rev.loop_inits:
         init.names = sorted({s.var for s in saves if s.fwd and s.var not in init.defined})
     return needs_stack

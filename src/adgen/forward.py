@@ -145,6 +145,12 @@ class Forward:
             return None
         if isinstance(rhs, (gast.Name, gast.Constant)) or getattr(rhs, "adgen_global", False):
             return simplify.fold_zeros(self.dot(rhs))
+        if (isinstance(rhs, gast.Call) and isinstance(rhs.func, gast.Attribute)
+                and rhs.func.attr == "pop" and not rhs.args):
+            if not self.ctx.is_active(rhs.func.value):
+                return None
+            method = gast.Attribute(value=self.dot(rhs.func.value), attr="pop", ctx=gast.Load())
+            return gast.Call(func=method, args=[], keywords=[])
         if isinstance(rhs, gast.Subscript):
             if not self.ctx.is_active(rhs.value):
                 return None

@@ -259,10 +259,10 @@ class _Gen:
                  (self.for_loop, 1.0, "for" in self.features and self.indent < 4
                   and self.loops < 2),
                  (self.while_loop, 0.7, "while" in self.features and self.loops == 0),
-                 (self.listing, 0.5, "lists" in self.features and self.loops == 0),
+                 (self.listing, 0.5, {"lists", "for"} <= self.features and self.loops == 0),
                  (self.element_write, 0.5, "writes" in self.features and self.arrays
                   and self.loops < 2),
-                 (self.jump, 0.4, "jumps" in self.features and self.loops > 0)]
+                 (self.jump, 0.4, {"jumps", "if"} <= self.features and self.loops > 0)]
         actions, weights = zip(*[(a, w) for a, w, allowed in kinds if allowed], strict=True)
         self.rng.choices(actions, weights)[0]()
 
@@ -403,7 +403,7 @@ class _Gen:
         source = self.pick(vectors) if vectors and self.rng.random() < 0.5 else None
         self.put(f"{w} = {source} * 1.0" if source else f"{w} = np.zeros(3)")
         bounds = [self.env[source][1] if source else 0.0]
-        if self.rng.random() < 0.5:
+        if self.rng.random() < 0.5 and "for" in self.features:
             i = self.fresh("i")
             self.put(f"for {i} in range(3):")
 
@@ -475,7 +475,7 @@ def generate(seed: int, size: int, features: frozenset[str] = FEATURES) -> Progr
         text, entry = _helper(rng, f"h{k}", helpers, arrays, features)
         parts.append(text)
         helpers.append(entry)
-    if rng.random() < 0.3 and "recursion" in features:
+    if rng.random() < 0.3 and {"recursion", "if"} <= features:
         text, entry = _recursive(rng, "r0")
         parts.append(text)
         helpers.append(entry)
@@ -501,20 +501,20 @@ class _Modules:
         self.directory: Path | None = None
         self.counter = itertools.count()
 
-    def load(self, source: str, copies: int) -> list[Any]:
+    def write(self, source: str) -> Path:
         if self.directory is None:
             self.directory = Path(tempfile.mkdtemp(prefix="adgen_fuzz_"))
             atexit.register(shutil.rmtree, self.directory, ignore_errors=True)
-        number = next(self.counter)
-        path = self.directory / f"program_{number}.py"
+        path = self.directory / f"program_{next(self.counter)}.py"
         path.write_text(source)
-        modules = []
-        for copy in range(copies):
-            spec = importlib.util.spec_from_file_location(f"adgen_fuzz_{number}_{copy}", path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            modules.append(module)
-        return modules
+        return path
+
+    def load(self, path: Path) -> Any:
+        """A fresh module from the file, under a name never used before."""
+        spec = importlib.util.spec_from_file_location(f"adgen_fuzz_{next(self.counter)}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
 
 
 _MODULES = _Modules()
@@ -654,20 +654,21 @@ def check(program: Program, args: tuple | None = None, twice: bool = True,
 
     `twice=False` skips the second import and the determinism check (for shrinking). A check
     that takes longer than `seconds` fails with a CheckTimeout."""
-    modules = _MODULES.load(program.source, 2 if twice else 1)
+    path = _MODULES.write(program.source)
     functions: list[Any] = []
     try:
         with np.errstate(all="ignore"), _time_limit(seconds):  # nan in shrunk programs is fine
-            return _check(program, modules, args, functions)
+            return _check(program, path, 2 if twice else 1, args, functions)
     finally:
         _forget(functions)
-        linecache.cache.pop(modules[0].__file__, None)
-        Path(modules[0].__file__).unlink()
+        linecache.cache.pop(str(path), None)
+        path.unlink()
 
 
-def _check(program: Program, modules: list[Any], args: tuple | None,
+def _check(program: Program, path: Path, copies: int, args: tuple | None,
            functions: list[Any]) -> Outcome:
     try:
+        modules = [_MODULES.load(path) for _ in range(copies)]
         found = _point(modules[0].f, program) if args is None else _at(modules[0].f, args)
     except Exception as exc:  # the generated primal itself failed: a generator bug
         return Outcome("fail", f"primal: {type(exc).__name__}", _exception(exc), args or ())

@@ -44,6 +44,7 @@ class Save:
     rev: list[gast.AST] = field(default_factory=list)
     index: gast.AST | None = None  # an element write `var[index] = ...` saves only that part
     append: bool = False  # `var.append(...)` is undone by `var.pop()`, nothing is saved
+    popped_into: str | None = None  # `x = var.pop()` is undone by `var.append(x)`
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Reverse(StepAdjoints):
         self.scattered: set[str] = set()
         self.calls: dict[int, Any] = {}
         self.counter_saves: dict[int, Save] = {}
+        self.pops: dict[int, Save] = {}
         self._loop_memo: dict[Any, Any] = {}
         self.own_requests: set[str] = set()
         self.stack = self.namer.fresh("_stack")
@@ -109,6 +111,9 @@ class Reverse(StepAdjoints):
             if isinstance(t, gast.Subscript):
                 record.index = t.slice
             self.defined.add(var)
+            popped = popped_list(s)
+            if popped is not None:  # `x = xs.pop()` is undone by `xs.append(x)`
+                self.pops[id(s)] = Save(popped, self.loop_depth > 0, True, popped_into=var)
             return [record.fwd, s]
         if isinstance(s, gast.If):
             node = copy.copy(s)
@@ -228,7 +233,8 @@ class Reverse(StepAdjoints):
             for stmt in out:
                 stmt.adgen_adjoint = True
                 stmt.adgen_line = s.adgen_line
-            return [*out, self.saves[id(s)].rev]
+            undo_pop = [self.pops[id(s)].rev] if id(s) in self.pops else []
+            return [*out, *undo_pop, self.saves[id(s)].rev]
         if isinstance(s, gast.If):
             return self.reverse_if(s)
         if isinstance(s, gast.For):
@@ -356,6 +362,16 @@ def _assigned(stmts: list[gast.AST]) -> set[str]:
 
 def _loads(stmts: list[Any]) -> set[str]:
     return astutil.loads(stmts)
+
+
+def popped_list(s: gast.Assign) -> str | None:
+    """`xs` for a step `x = xs.pop()` on a local list."""
+    rhs = s.value
+    if (isinstance(rhs, gast.Call) and isinstance(rhs.func, gast.Attribute)
+            and rhs.func.attr == "pop" and not rhs.args and isinstance(rhs.func.value, gast.Name)
+            and isinstance(s.targets[0], gast.Name)):
+        return rhs.func.value.id
+    return None
 
 
 def _has_code(stmts: list[Any]) -> bool:

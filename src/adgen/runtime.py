@@ -192,3 +192,12 @@ def sum_to_scalar(g: Any) -> Any:
     if type(g) is float or not np.ndim(g):
         return g
     return np.sum(g)
+
+
+def push_adjoint(acc: Any, xs: list, g: Any) -> list:
+    """Append `g` to the adjoint list of `xs` (zeros for its items when not made yet): the
+    adjoint of `x = xs.pop()`."""
+    if not isinstance(acc, list):
+        acc = [zeros_like(v) for v in xs]
+    acc.append(g)
+    return acc

@@ -107,6 +107,18 @@ class StepAdjoints:
         if isinstance(target, gast.Subscript):
             return self.write(s, target)
         var = target.id
+        from adgen.reverse import popped_list
+
+        popped = popped_list(s)
+        if popped is not None and popped in self.ctx.active:
+            # the adjoint list mirrors the list item for item: push a zero for a popped item
+            # that carries no derivative
+            live = var in self.ctx.active and var in self.state
+            pushed = name(self.bar(var)) if live else const(0.0)
+            out = self.push(popped, pushed, s.adgen_line)
+            self.state.discard(var)
+            self.owned.discard(var)
+            return out
         if var not in self.ctx.active:
             return []
         if var not in self.state:
@@ -121,8 +133,7 @@ class StepAdjoints:
                 continue
             if isinstance(expr, _Scatter):
                 out.append(self.scatter(atom_var, expr, s.adgen_line))
-            elif isinstance(expr, _Pushed):
-                out.extend(self.push(atom_var, expr.value, s.adgen_line))
+
             else:
                 out.append(self.contribute(atom_var, expr, s.adgen_line))
         return out
@@ -152,11 +163,6 @@ class StepAdjoints:
             if not active(rhs.value):
                 return []
             return [(rhs.value.id, _Scatter(rhs.slice, y_bar))]
-        from adgen.reverse import popped_list
-
-        popped = popped_list(s)
-        if popped is not None:
-            return [(popped, _Pushed(y_bar))] if active(rhs.func.value) else []
         if isinstance(rhs, (gast.Tuple, gast.List)):
             return [(e.id, gast.Subscript(value=y_bar, slice=const(i), ctx=gast.Load()))
                     for i, e in enumerate(rhs.elts) if active(e)]
@@ -205,13 +211,6 @@ class StepAdjoints:
             return "scalar" if certainly_scalar(values[param]) else True
 
         return keep
-
-
-@dataclass
-class _Pushed:
-    """The adjoint of `x = xs.pop()`: `x_bar` goes back onto the end of `xs_bar`."""
-
-    value: gast.AST
 
 
 @dataclass

@@ -49,7 +49,7 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
     stack = [assign(rev.stack, gast.List(elts=[], ctx=gast.Load()), None)] if needs_stack else []
     out_grads = grads[0] if single else gast.Tuple(elts=grads, ctx=gast.Load())
     if kind == "split":
-        saved = sorted(reads | ({rev.stack} if needs_stack else set()))
+        saved = sorted(reads | rev.save_temps | ({rev.stack} if needs_stack else set()))
         return _split(rev, trace, base, stack + forward, seed + reverse, result, saved,
                       cotangent, out_grads)
     value = result
@@ -189,6 +189,7 @@ def _fill_save(rev: Reverse, record: Save) -> None:
         record.rev.append(assign(var, pop, None))
     else:
         saved = rev.namer.saved(var)
+        rev.save_temps.add(saved)
         record.fwd.append(assign(saved, name(var), None))
         record.rev.append(assign(var, name(saved), None))
 
@@ -204,6 +205,7 @@ def _fill_element_save(rev: Reverse, record: Save) -> None:
         record.fwd.append(gast.Expr(value=push))
     else:
         keep = rev.namer.saved(var)
+        rev.save_temps.add(keep)
         record.fwd.append(assign(keep, old, None))
         saved = name(keep)
     target = gast.Subscript(value=name(var), slice=clone(index), ctx=gast.Store())

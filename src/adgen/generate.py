@@ -43,11 +43,7 @@ class Context:
         free = {n.id for n in gast.walk(trace.node) if isinstance(n, gast.Name)} - trace.locals
         for var in sorted(free & set(p.closure)):
             self.bindings.names[var] = p.closure[var]
-        for n in gast.walk(trace.node):  # helpers the lowering itself calls (`as_sequence`)
-            if (isinstance(n, gast.Call) and isinstance(n.func, gast.Name)
-                    and n.func.id not in trace.locals and not p.resolve(n.func.id)[0]
-                    and getattr(n, "adgen_fn", None) is not None):
-                self.bindings.names[n.func.id] = n.adgen_fn
+        self.bindings.names.update(lowering_helpers(trace))
 
     def is_active(self, atom: gast.AST | None) -> bool:
         return isinstance(atom, gast.Name) and atom.id in self.active
@@ -93,11 +89,26 @@ class Context:
         return gast.Call(func=fn, args=args, keywords=[])
 
 
+def lowering_helpers(trace: Trace) -> dict[str, Any]:
+    """Functions the lowering itself calls (`as_sequence`), which generated code must bind."""
+    out = {}
+    for n in gast.walk(trace.node):
+        if (isinstance(n, gast.Call) and isinstance(n.func, gast.Name)
+                and n.func.id not in trace.locals and not trace.parsed.resolve(n.func.id)[0]
+                and getattr(n, "adgen_fn", None) is not None):
+            out[n.func.id] = n.adgen_fn
+    return out
+
+
 def user_function(rhs: gast.AST) -> Any:
     """The Python function a trace step calls, when it has no rule of its own."""
     if not isinstance(rhs, gast.Call):
         return None
     fn = primitive(rhs)
+    from adgen.transform import Deferred
+
+    if isinstance(fn, Deferred):  # a derivative that was still being built when bound
+        fn = fn.resolved()
     if isinstance(fn, types.FunctionType) and lookup(fn) is None:
         return fn
     return None

@@ -129,6 +129,9 @@ class ExpressionLowering:
 
     def expr_Call(self, e: gast.Call) -> gast.AST:
         found, fn = self.resolve(e.func)
+        derivative = self.derivative_operator(e.func)
+        if derivative is not None:
+            return self.expr_Call(gast.Call(func=derivative, args=e.args, keywords=e.keywords))
         if isinstance(e.func, gast.Attribute) and not self.is_global(e.func):
             receiver = self.atom(e.func.value)
             func = gast.Attribute(value=receiver, attr=e.func.attr, ctx=gast.Load())
@@ -151,6 +154,43 @@ class ExpressionLowering:
         node = gast.Call(func=func, args=args, keywords=keywords)
         node.adgen_fn = fn if found else None
         return node
+
+    def derivative_operator(self, func: gast.AST) -> gast.Name | None:
+        """`adgen.grad(pot)(x)` inside the function: the gradient of a module-level `pot` is
+        built now and called like any other function (so it is differentiated in turn)."""
+        if not isinstance(func, gast.Call):
+            return None
+        found, operator = self.resolve(func.func)
+        import adgen.api
+
+        if not found or getattr(operator, "__module__", None) != adgen.api.__name__:
+            return None
+        args, keywords = [], {}
+        for a in func.args:
+            ok, value = self.static_value(a)
+            if not ok:
+                return None
+            args.append(value)
+        for k in func.keywords:
+            ok, value = self.static_value(k.value)
+            if not ok or k.arg is None:
+                return None
+            keywords[k.arg] = value
+        derived = operator(*args, **keywords)
+        bound = self.namer.fresh(f"_{getattr(operator, '__name__', 'derivative')}")
+        self.p.closure[bound] = derived
+        return name(bound)
+
+    def static_value(self, e: gast.AST) -> tuple[bool, Any]:
+        """The value of a constant or of a module-level name, known before the call."""
+        if isinstance(e, gast.Constant):
+            return True, e.value
+        if isinstance(e, gast.Tuple):
+            items = [self.static_value(x) for x in e.elts]
+            return all(ok for ok, _ in items), tuple(v for _, v in items)
+        if isinstance(e, (gast.Name, gast.Attribute)):
+            return self.resolve(e)
+        return False, None
 
     def resolve(self, func: gast.AST) -> tuple[bool, Any]:
         """What a callee expression rooted at a free name refers to."""

@@ -78,6 +78,7 @@ class Reverse(StepAdjoints):
         self.calls: dict[int, Any] = {}
         self.counter_saves: dict[int, Save] = {}
         self.pops: dict[int, Save] = {}
+        self.save_temps: set[str] = set()
         self._loop_memo: dict[Any, Any] = {}
         self.own_requests: set[str] = set()
         self.stack = self.namer.fresh("_stack")

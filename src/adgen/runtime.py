@@ -144,7 +144,10 @@ def fill_like(xs: Any, g: Any) -> Any:
 
 
 def pop_last(acc: Any) -> Any:
-    """Remove and return the last item of an adjoint list (the adjoint of `append`)."""
+    """Remove and return the last item of an adjoint list (the adjoint of `append`); a list
+    adjoint that is still a plain zero gives zero."""
+    if not isinstance(acc, list):
+        return 0.0
     return acc.pop()
 
 

@@ -91,11 +91,12 @@ class Deferred:
     def __init__(self, key: Any, part: str) -> None:
         self.key, self.part = key, part
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def resolved(self) -> Any:
         fn = _CACHE[self.key]
-        if self.part == "bwd":
-            fn = fn.__adgen__.info["bwd"]
-        return fn(*args, **kwargs)
+        return fn.__adgen__.info["bwd"] if self.part == "bwd" else fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolved()(*args, **kwargs)
 
 
 def callee_derivative(f: Any, wrt: tuple[str, ...], kind: str,

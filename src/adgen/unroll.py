@@ -78,7 +78,9 @@ def recorder(trace: Trace) -> Callable[..., Any]:
     node.name = f"{trace.parsed.name.rstrip('_')}_record"
     node.body = [assign(path, gast.List(elts=[], ctx=gast.Load()), None)] + _instrument(
         trace.node.body, path, loop_numbers(trace.node.body))
-    bindings = {**trace.parsed.closure, "tuple": tuple}
+    from adgen.generate import lowering_helpers
+
+    bindings = {**trace.parsed.closure, **lowering_helpers(trace), "tuple": tuple}
     defaults = getattr(trace.parsed.function, "__defaults__", None) or ()
     node.args.defaults = []
     for p, value in zip(trace.params[len(trace.params) - len(defaults):], defaults,

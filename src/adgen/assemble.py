@@ -49,7 +49,9 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
     stack = [assign(rev.stack, gast.List(elts=[], ctx=gast.Load()), None)] if needs_stack else []
     out_grads = grads[0] if single else gast.Tuple(elts=grads, ctx=gast.Load())
     if kind == "split":
-        saved = sorted(reads | rev.save_temps | ({rev.stack} if needs_stack else set()))
+        # what the backward function reads, now that saves and undos are written out
+        after = _reads(reverse + grads) & (rev.primal | rev.save_temps)
+        saved = sorted(after | ({rev.stack} if needs_stack else set()))
         return _split(rev, trace, base, stack + forward, seed + reverse, result, saved,
                       cotangent, out_grads)
     value = result
@@ -221,8 +223,10 @@ def _flatten(stmts: list[Any]) -> list[gast.AST]:
             out.extend(assign(v, const(None), None) for v in s.names)
         else:
             if isinstance(s, (gast.If, gast.For, gast.While)):
-                s.body = _flatten(s.body) or [gast.Pass()]
-                s.orelse = _flatten(s.orelse)
+                body, orelse = _flatten(s.body), _flatten(s.orelse)
+                if getattr(s, "adgen_reverse", False) and not body and not orelse:
+                    continue  # a replayed block that turned out to need nothing
+                s.body, s.orelse = body or [gast.Pass()], orelse
             out.append(s)
     return out
 

@@ -48,6 +48,10 @@ class Forward:
 
         params = [a.id for a in fn.args.args] + [self.ctx.namer.dot(w) for w in self.wrt]
         body = self.block(fn.body)
+        for p in params[: len(fn.args.args)]:  # an active parameter not differentiated
+            if p in self.ctx.active and p not in self.wrt:  # starts with a zero tangent
+                body.insert(0, assign(self.ctx.namer.dot(p), self.ctx.zero_for(p),
+                                      fn.adgen_line))
         tangents = frozenset(self.ctx.namer.dot(v) for v in self.ctx.active)
         return function(self.ctx, fname, params, body, set(), keep=tangents)
 

@@ -99,18 +99,28 @@ class ExpressionLowering:
         return self.expr_BoolOp(gast.BoolOp(op=gast.And(), values=[first, rest]))
 
     def expr_BoolOp(self, e: gast.BoolOp) -> gast.AST:
+        """`a and b` → `r = a; if a: r = b` (short-circuit), nested for longer chains; each
+        `if` tests the atom of the operand before it, which its branch never reassigns."""
         result = self.namer.temp()
-        self.emit(assign(result, self.rhs(e.values[0]), self.line))
-        for value in e.values[1:]:
-            body = self.block([gast.Assign(targets=[name(result, gast.Store())], value=value,
-                                           type_comment=None, lineno=self.line)])
-            test = name(result)
-            if isinstance(e.op, gast.Or):
-                self.emit(gast.If(test=test, body=[gast.Pass()], orelse=body))
-            else:
-                self.emit(gast.If(test=test, body=body, orelse=[]))
+        self._bool_chain(result, list(e.values), isinstance(e.op, gast.Or))
         self.cse = {}
         return name(result)
+
+    def _bool_chain(self, result: str, values: list[gast.AST], is_or: bool) -> None:
+        first = self.atom(values[0])
+        self.emit(assign(result, first, self.line))
+        if len(values) == 1:
+            return
+        saved, self.out = self.out, []
+        saved_cse, self.cse = self.cse, {}
+        self._bool_chain(result, values[1:], is_or)
+        rest, self.out, self.cse = self.out, saved, saved_cse
+        if isinstance(first, gast.Name) and first.id == result:
+            first = name(self.bind(first))
+        if is_or:
+            self.emit(gast.If(test=first, body=[gast.Pass()], orelse=rest))
+        else:
+            self.emit(gast.If(test=first, body=rest, orelse=[]))
 
     def expr_IfExp(self, e: gast.IfExp) -> gast.AST:
         result = self.namer.temp()

@@ -260,6 +260,7 @@ class Reverse(StepAdjoints):
         if not _has_code(body) and not _has_code(orelse):
             return []
         node = gast.If(test=clone(s.test), body=body or [gast.Pass()], orelse=orelse)
+        node.adgen_reverse = True
         return [node]
 
     def fill(self, missing: set[str], s: gast.AST) -> list[gast.AST]:
@@ -328,6 +329,7 @@ class Reverse(StepAdjoints):
         if _has_code(rev):
             loop = gast.For(target=name(s.target.id, gast.Store()), iter=rng, body=rev,
                             orelse=[], type_comment=None)
+            loop.adgen_reverse = True
             out += [*pre, loop]
         if id(s) in self.counter_saves:  # saved after the loop variable: restored before it
             out.append(self.counter_saves[id(s)].rev)
@@ -343,6 +345,7 @@ class Reverse(StepAdjoints):
             rng = self.ctx.call("range", range, [name(counter)])
             loop = gast.For(target=name(self.namer.fresh("_"), gast.Store()), iter=rng,
                             body=rev, orelse=[], type_comment=None)
+            loop.adgen_reverse = True
             out += [*pre, loop]
         out.append(self.counter_saves[id(s)].rev)
         return out
@@ -376,7 +379,9 @@ def popped_list(s: gast.Assign) -> str | None:
 
 
 def _has_code(stmts: list[Any]) -> bool:
-    return any(not isinstance(s, list) or s for s in stmts)
+    """Whether reverse statements may do something: a save placeholder (a list, filled only
+    once reads are known) counts; a block left empty is dropped when placeholders are flattened."""
+    return bool(stmts)
 
 
 # ---------------------------------------------------------------------- assembling

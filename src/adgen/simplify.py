@@ -282,10 +282,21 @@ def _inline_target(out: list, effects: list, i: int, counts: dict, stores: dict,
             return None
         t_reads, t_written = effects[j]
         if var in t_reads:
-            return j
+            return j if _value_use(out[j], var) else None
         if t_written & reads:
             return None
     return None
+
+
+def _value_use(t: gast.AST, var: str) -> bool:
+    """Whether `var` is read only as a value in `t`: not as a container written into
+    (`var[i] = ...`) nor as the receiver of a method (`var.append(...)`), where a copy of
+    its expression would be changed instead of the variable."""
+    if isinstance(t, gast.Assign) and var in astutil.loads(t.targets):
+        return False
+    if isinstance(t, gast.Expr) and isinstance(t.value, gast.Call):
+        return var not in astutil.loads(t.value.func)
+    return True
 
 
 def _replace_load(stmt: gast.AST, var: str, value: gast.AST) -> None:
@@ -295,7 +306,7 @@ def _replace_load(stmt: gast.AST, var: str, value: gast.AST) -> None:
                 return value
             return node
 
-    for field_name in ("value", "test", "targets"):
+    for field_name in ("value", "test"):
         current = getattr(stmt, field_name, None)
         if isinstance(current, list):
             setattr(stmt, field_name, [_Swap().visit(c) for c in current])

@@ -163,11 +163,13 @@ class StepAdjoints:
             if not active(rhs.value):
                 return []
             return [(rhs.value.id, _Scatter(rhs.slice, y_bar))]
+        def part(index: gast.AST) -> gast.AST:
+            return self.ctx.call("item", runtime.item, [y_bar, index])
+
         if isinstance(rhs, (gast.Tuple, gast.List)):
-            return [(e.id, gast.Subscript(value=y_bar, slice=const(i), ctx=gast.Load()))
-                    for i, e in enumerate(rhs.elts) if active(e)]
+            return [(e.id, part(const(i))) for i, e in enumerate(rhs.elts) if active(e)]
         if isinstance(rhs, gast.Dict):
-            return [(v.id, gast.Subscript(value=y_bar, slice=clone(k), ctx=gast.Load()))
+            return [(v.id, part(clone(k)))
                     for k, v in zip(rhs.keys, rhs.values, strict=True) if active(v)]
         return self.rule_contributions(s, var, rhs, y_bar)
 

@@ -22,7 +22,7 @@ from adgen.rules import lookup
 
 _PURE_HELPERS = (runtime.unbroadcast, runtime.zeros_like, runtime.add_at, runtime.owned_copy,
                  runtime.shaped_like, runtime.sign, runtime.take, runtime.zero_at,
-                 runtime.fill_like, runtime.add_adjoints, runtime.sum_to_scalar,
+                 runtime.fill_like, runtime.add_adjoints, runtime.sum_to_scalar, runtime.item,
                  runtime.broadcast_like, reversed, range)
 
 
@@ -167,8 +167,13 @@ def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
                                                    ctx=gast.Load()),
                                args=[name(record.popped_into)], keywords=[])
             record.rev.append(gast.Expr(value=append))
+    outermost: dict[int, int] = {}  # each save is bound to None before its outermost loop only
     for init, saves in rev.loop_inits:
-        init.names = sorted({s.var for s in saves if s.fwd and s.var not in init.defined})
+        for record in saves:
+            outermost[id(record)] = min(outermost.get(id(record), init.depth), init.depth)
+    for init, saves in rev.loop_inits:
+        init.names = sorted({s.var for s in saves if s.fwd and s.var not in init.defined
+                             and outermost[id(s)] == init.depth})
     return needs_stack
 
 

@@ -35,6 +35,9 @@ class Forward:
         self.wrt = wrt
         self.tangent_only = tangent_only
         self.dot_names = {ctx.namer.dot(v) for v in ctx.active}
+        self.written = {
+            n.targets[0].value.id for n in gast.walk(ctx.trace.node)
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
 
     def dot(self, atom: gast.AST) -> gast.AST:
         """The tangent of an atom, or the symbolic zero."""
@@ -113,6 +116,10 @@ class Forward:
         tangent = self.tangent(s, target.id, s.value)
         if tangent is None:
             tangent = self.ctx.zero_for(target.id)
+        elif (target.id in self.written and not isinstance(s.value, gast.Name)
+              and isinstance(tangent, (gast.Name, gast.Call))):
+            # the primal is a new object that is written into later: so must its tangent be
+            tangent = self.ctx.call("owned_copy", runtime.owned_copy, [tangent])
         return [assign(self.ctx.namer.dot(target.id), tangent, s.adgen_line)]
 
     def write(self, s: gast.Assign, target: gast.Subscript) -> list[gast.AST]:

@@ -52,6 +52,7 @@ class LoopInit:
     """Variables a loop's saves read before their first assignment: bound to None first."""
 
     defined: set[str]
+    depth: int = 0
     names: list[str] = field(default_factory=list)
 
 
@@ -179,7 +180,7 @@ class Reverse(StepAdjoints):
         return [*out, self.saves[id(s)].rev, tape_save.rev]
 
     def forward_loop(self, s: gast.AST) -> list[gast.AST]:
-        init = LoopInit(set(self.defined))
+        init = LoopInit(set(self.defined), self.loop_depth)
         node = copy.copy(s)
         pre: list[gast.AST] = [init]
         head_save = None

@@ -15,7 +15,7 @@ def unbroadcast(g: Any, x: Any) -> Any:
     """Sum `g` over the axes that broadcasting added to `x`, giving `g` the shape of `x`."""
     gshape = np.shape(g)
     xshape = np.shape(x)
-    if gshape == xshape:
+    if gshape == xshape or len(gshape) < len(xshape):  # equal, or a zero that broadcasts
         return g
     if not xshape:
         total = np.sum(g)
@@ -121,7 +121,11 @@ def shaped_like(g: Any, x: Any) -> Any:
 
 
 def take(x: Any, index: Any) -> Any:
-    """A copy of `x[index]` (never a view), for values the reverse sweep puts back."""
+    """A copy of `x[index]` (never a view), for values the reverse sweep puts back; the item
+    of an adjoint that is still a plain zero is zero."""
+    if not isinstance(x, (np.ndarray, list, tuple, dict)) or (
+            isinstance(x, np.ndarray) and not x.ndim):
+        return x
     value = x[index]
     return value.copy() if isinstance(value, np.ndarray) else value
 
@@ -204,3 +208,10 @@ def push_adjoint(acc: Any, xs: list, g: Any) -> list:
         acc = [zeros_like(v) for v in xs]
     acc.append(g)
     return acc
+
+
+def item(g: Any, index: Any) -> Any:
+    """`g[index]` of an adjoint; zero when `g` is still a plain zero."""
+    if isinstance(g, (list, tuple, dict)) or (isinstance(g, np.ndarray) and g.ndim):
+        return g[index]
+    return g

@@ -28,6 +28,11 @@ from adgen.rules.registry import adjoint, nondifferentiable, tangent
 from adgen.runtime import unbroadcast
 
 
+def _zeros_of(x):
+    """Zeros shaped like `x` (a zero tangent or adjoint that stays an array where `x` is)."""
+    return np.zeros(np.shape(x), dtype=np.result_type(x, 1.0)) if np.ndim(x) else 0.0
+
+
 def is_zero(t):
     """Whether `t` is the literal zero that stands for a folded (inactive) tangent."""
     return isinstance(t, (int, float)) and t == 0
@@ -39,7 +44,7 @@ def is_zero(t):
 def matmul_adjoint_a(g, a, b):
     """The adjoint of `a` in `y = a @ b`: `g @ b.T`, for 1-D operands and broadcast batches."""
     if is_zero(g) or is_zero(b):
-        return 0.0
+        return _zeros_of(a)  # shaped, so later array operations still fit
     if np.ndim(a) == 1 and np.ndim(b) == 1:
         return g * b
     if np.ndim(b) == 1:
@@ -53,7 +58,7 @@ def matmul_adjoint_a(g, a, b):
 def matmul_adjoint_b(g, a, b):
     """The adjoint of `b` in `y = a @ b`: `a.T @ g`, for 1-D operands and broadcast batches."""
     if is_zero(g) or is_zero(a):
-        return 0.0
+        return _zeros_of(b)  # shaped, so later array operations still fit
     if np.ndim(a) == 1 and np.ndim(b) == 1:
         return g * a
     if np.ndim(a) == 1:
@@ -124,7 +129,7 @@ def inner_axes(a, b):
 def tensordot_adjoint_a(g, a, b, axes=2):
     """The adjoint of `a` in `y = np.tensordot(a, b, axes)`."""
     if is_zero(g) or is_zero(b):
-        return 0.0
+        return _zeros_of(a)  # shaped, so later array operations still fit
     ia, ib = contracted_axes(axes, np.ndim(a), np.ndim(b))
     free_a = [i for i in range(np.ndim(a)) if i not in ia]
     free_b = [j for j in range(np.ndim(b)) if j not in ib]
@@ -139,7 +144,7 @@ def tensordot_adjoint_a(g, a, b, axes=2):
 def tensordot_adjoint_b(g, a, b, axes=2):
     """The adjoint of `b` in `y = np.tensordot(a, b, axes)`."""
     if is_zero(g) or is_zero(a):
-        return 0.0
+        return _zeros_of(b)  # shaped, so later array operations still fit
     ia, ib = contracted_axes(axes, np.ndim(a), np.ndim(b))
     free_a = [i for i in range(np.ndim(a)) if i not in ia]
     free_b = [j for j in range(np.ndim(b)) if j not in ib]

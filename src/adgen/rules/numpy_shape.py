@@ -33,7 +33,7 @@ import numpy as np
 
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
-from adgen.runtime import unbroadcast
+from adgen.runtime import unbroadcast, zeros_like
 
 # ---------------------------------------------------------------- helpers
 
@@ -85,11 +85,15 @@ def split_like(g, xs, axis=0):
 
 def unstack_like(g, xs, axis=0):
     """Cut `g = np.stack(xs, axis)` back into its elements."""
+    if not np.ndim(g):  # an adjoint that is still a plain zero
+        return [zeros_like(x) for x in xs]
     return [np.reshape(p, np.shape(x)) for p, x in zip(np.moveaxis(g, axis, 0), xs, strict=True)]
 
 
 def unpack_like(g, x):
     """The adjoint `g` of `np.array(x)` given back in the structure and dtype of `x`."""
+    if isinstance(x, (list, tuple)) and not np.ndim(g):  # a plain zero adjoint
+        return zeros_like(x)
     if isinstance(x, (list, tuple)):
         return [unpack_like(g[i], xi) for i, xi in enumerate(x)]
     return cast_like(np.reshape(g, np.shape(x)), x)

@@ -11,6 +11,7 @@ from adgen.runtime import (
     as_sequence,
     broadcast_like,
     fill_like,
+    item,
     owned_copy,
     shaped_like,
     sign,
@@ -108,3 +109,13 @@ def zero_at_dot(y, acc, index, *, acc_dot):
 @adjoint(zero_at)
 def zero_at_bar(y, acc, index, *, y_bar):
     return zero_at(owned_copy(y_bar), index)
+
+
+@tangent(item)
+def item_dot(y, g, index, *, g_dot):
+    return item(g_dot, index)
+
+
+@adjoint(item)
+def item_bar(y, g, index, *, y_bar):
+    return add_at(0.0, g, index, y_bar)

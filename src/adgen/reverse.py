@@ -26,7 +26,7 @@ import gast
 
 from adgen import astutil
 from adgen.adjoints import StepAdjoints
-from adgen.analysis import statements
+from adgen.analysis import arithmetic_names, statements
 from adgen.astutil import clone
 from adgen.generate import CallSite, Context, user_function
 from adgen.lower import Trace, assign, const, name
@@ -80,6 +80,9 @@ class Reverse(StepAdjoints):
         self.counter_saves: dict[int, Save] = {}
         self.pops: dict[int, Save] = {}
         self.save_temps: set[str] = set()
+        self.must: set[str] = set(ctx.trace.params)  # certainly assigned (forward, in order)
+        self.must_at: dict[int, set[str]] = {}
+        self.arithmetic = arithmetic_names(ctx.trace.node.body)
         self._loop_memo: dict[Any, Any] = {}
         self.own_requests: set[str] = set()
         self.stack = self.namer.fresh("_stack")
@@ -113,17 +116,21 @@ class Reverse(StepAdjoints):
             if isinstance(t, gast.Subscript):
                 record.index = t.slice
             self.defined.add(var)
+            self.must.add(var)
             popped = popped_list(s)
             if popped is not None:  # `x = xs.pop()` is undone by `xs.append(x)`
                 self.pops[id(s)] = Save(popped, self.loop_depth > 0, True, popped_into=var)
             return [record.fwd, s]
         if isinstance(s, gast.If):
             node = copy.copy(s)
-            before = set(self.defined)
+            before, must = set(self.defined), set(self.must)
+            self.must_at[id(s)] = set(must)
             node.body = self.forward(s.body) or [gast.Pass()]
             after_body, self.defined = self.defined, before
+            must_body, self.must = self.must, set(must)
             node.orelse = self.forward(s.orelse)
             self.defined |= after_body
+            self.must = must | (must_body & self.must)
             return [node]
         if isinstance(s, (gast.For, gast.While)):
             return self.forward_loop(s)
@@ -180,6 +187,13 @@ class Reverse(StepAdjoints):
         return [*out, self.saves[id(s)].rev, tape_save.rev]
 
     def forward_loop(self, s: gast.AST) -> list[gast.AST]:
+        self.must_at[id(s)] = set(self.must)
+        must_before = set(self.must)
+        out = self._forward_loop(s)
+        self.must = must_before  # the body may run no time at all
+        return out
+
+    def _forward_loop(self, s: gast.AST) -> list[gast.AST]:
         init = LoopInit(set(self.defined), self.loop_depth)
         node = copy.copy(s)
         pre: list[gast.AST] = [init]
@@ -265,11 +279,15 @@ class Reverse(StepAdjoints):
         return [node]
 
     def fill(self, missing: set[str], s: gast.AST) -> list[gast.AST]:
-        """Zero adjoints that one path of a merge defines and the other does not."""
+        """Zero adjoints that one path of a merge defines and the other does not: shaped like
+        the variable where it certainly has a value there, else a plain 0.0."""
         out = []
+        known = self.must_at.get(id(s), set())
         for var in sorted(missing):
             self.filled.add(var)
-            out.append(assign(self.bar(var), const(0.0), getattr(s, "adgen_line", None)))
+            shaped = var in known and var not in self.arithmetic
+            zero = self.ctx.zero_for(var) if shaped else const(0.0)
+            out.append(assign(self.bar(var), zero, getattr(s, "adgen_line", None)))
         return out
 
     def loop_body(self, s: gast.AST, body: list[gast.AST]) -> tuple[list[gast.AST], list]:

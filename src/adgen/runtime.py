@@ -90,6 +90,9 @@ def add_at(acc: Any, x: Any, index: Any, g: Any) -> Any:
     """
     if not isinstance(acc, (np.ndarray, list, dict)):
         acc = _zeros_structure(x)
+    if isinstance(x, np.ndarray) and isinstance(acc, np.ndarray) and acc.shape != x.shape:
+        # a zero that broadcasting widened or narrowed: give it the shape of `x`
+        acc = np.broadcast_to(acc, x.shape).astype(np.result_type(x, acc))
     if isinstance(acc, np.ndarray):
         if isinstance(index, (int, np.integer, slice)) or index is None or index is Ellipsis:
             acc[index] += g

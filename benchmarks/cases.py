@@ -234,3 +234,16 @@ def count_constructs(source):
     loops = sum(w in ("for", "while") for w in words)
     branches = sum(w in ("if", "elif") for w in words)
     return loops, branches
+
+
+# ---------------------------------------------------------------- a call inside a loop
+
+
+def sin_step(x):
+    return math.sin(x) * 0.9 + 0.1 * x
+
+
+def sin_loop_calls(x):
+    for _ in range(1000):
+        x = sin_step(x)
+    return x

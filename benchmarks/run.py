@@ -233,6 +233,16 @@ def bench_newton(cfg: Config) -> list[Row]:
                               lambda: adgen.grad(cases.newton_sqrt), 4.0), cfg)
 
 
+def bench_call(cfg: Config) -> list[Row]:
+    """A user function called in a loop vs the same loop with the callee inlined by hand:
+    here the "primal" row is the calling loop and "hand-written" is adgen's inlined loop."""
+    args = (0.3,)
+    inlined = adgen.grad(cases.sin_loop)
+    return compare(Comparison("9", "call in a 1000-step loop, reverse (vs inlined)",
+                              (cases.sin_loop_calls, args), (inlined, args),
+                              lambda: adgen.grad(cases.sin_loop_calls), None, 1.5), cfg)
+
+
 def bench_hvp(cfg: Config) -> list[Row]:
     A, x, v = cases.matrix_data(1000)
     return compare(Comparison("6", "hvp Σtanh(Ax)², n=1000", (cases.tanh_sq, (A, x)),
@@ -497,6 +507,7 @@ BENCHMARKS = (
     ("1", "book example", bench_book),
     ("2", "sin loop", bench_loop),
     ("3", "Newton sqrt", bench_newton),
+    ("9", "call in a loop", bench_call),
     ("4", "reverse-mode memory", bench_memory),
     ("5", "MLP batch 64", bench_mlp_small),
     ("5", "MLP batch 1024", bench_mlp_large),

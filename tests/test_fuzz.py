@@ -209,6 +209,20 @@ REGRESSIONS: dict[str, tuple[str, tuple, str | None]] = {
             return np.array([x, x, x]) @ [x, y, x]
         """, (0.7, -0.4, 1), "the adjoint of `array @ list` multiplies the list by a float "
         "(TypeError: can't multiply sequence by non-int)"),
+    "outer_of_a_list_behind_an_untaken_loop": ("""
+        def f(x, y, n):
+            v1 = [y, y, y]
+            v2 = v1
+            v6 = np.outer([0.48, 1.13], v2) + 3
+            if x >= 2.0:
+                k8 = 0
+                while y < 2.49 and k8 < 2:
+                    v1 = v6
+                    k8 = k8 + 1
+            return np.mean(v1)
+        """, (-0.5053271404958442, -1.6998812151271148, 2), "reverse mode: when the loop "
+        "that would read v6 does not run, the adjoint of np.outer(c, v2) gets a scalar zero and "
+        "computes `np.ravel(c) @ 0.0` (ValueError: matmul: not enough dimensions)"),
 }
 
 

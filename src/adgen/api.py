@@ -179,6 +179,12 @@ def _assemble(entries: list[Any], leaf: Any) -> Any:
     return entries[0]
 
 
+def _copies(f: Any, args: tuple) -> tuple:
+    """`args`, with copies of the arguments `f` writes into."""
+    written = _written_params(f)
+    return tuple(copy.copy(a) if i in written else a for i, a in enumerate(args))
+
+
 def _written_params(f: Any) -> set[int]:
     """Positions of parameters the function writes into (`a[i] = ...`, `a.append(...)`): each
     forward pass gets its own copy, so the caller's values stay as they were."""
@@ -271,7 +277,7 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "auto") -> Callabl
         value = None
         chosen = mode
         if mode == "auto":
-            value = f(*args)
+            value = f(*_copies(f, args))
             n_in = sum(np.size(args[p]) for p in positions)
             chosen = "forward" if n_in < np.size(value) else "reverse"
         if chosen == "forward":
@@ -293,7 +299,7 @@ def _jacobian_forward(f: Any, wrt: Wrt, args: tuple, positions: list[int]) -> li
         for e in _basis(args[p]):
             tangents = list(zeros)
             tangents[k] = e
-            value, t = tangent_fn(*args, *tangents)
+            value, t = tangent_fn(*_copies(f, args), *tangents)
             columns.append(np.broadcast_to(t, np.shape(value)))
         shape = np.shape(value) + np.shape(args[p])
         stacked = np.stack(columns, axis=-1) if columns else np.zeros(shape)
@@ -316,7 +322,7 @@ def _jacobian_reverse(f: Any, wrt: Wrt, args: tuple, positions: list[int], singl
             return (grads,) if len(positions) == 1 else grads
     else:
         adjoint_fn = transform.derivative(f, wrt, "vjp")
-        value = f(*args) if value is None else value
+        value = f(*_copies(f, args)) if value is None else value
 
         def pull(w: Any) -> Any:
             grads = adjoint_fn(*args, w)[1]

@@ -51,6 +51,13 @@ class Forward:
 
         params = [a.id for a in fn.args.args] + [self.ctx.namer.dot(w) for w in self.wrt]
         body = self.block(fn.body)
+        for p in sorted(self.written & set(params)):  # the caller's arrays stay as they were
+            body.insert(0, assign(p, self.ctx.call("owned_copy", runtime.owned_copy, [name(p)]),
+                                  fn.adgen_line))
+            if p in self.wrt:
+                dot = self.ctx.namer.dot(p)
+                body.insert(1, assign(dot, self.ctx.call("owned_copy", runtime.owned_copy,
+                                                         [name(dot)]), fn.adgen_line))
         for p in params[: len(fn.args.args)]:  # an active parameter not differentiated
             if p in self.ctx.active and p not in self.wrt:  # starts with a zero tangent
                 body.insert(0, assign(self.ctx.namer.dot(p), self.ctx.zero_for(p),

@@ -161,6 +161,9 @@ class ExpressionLowering:
             num = self.bind(gast.Call(func=func, args=args[:1], keywords=[]), fn=math.log)
             den = self.bind(gast.Call(func=func, args=args[1:], keywords=[]), fn=math.log)
             return self.expr_BinOp(gast.BinOp(left=name(num), op=gast.Div(), right=name(den)))
+        if found and fn in (eval, exec, compile):
+            raise self.error(e, f"`{fn.__name__}` (its code is not visible to adgen)",
+                             "write the expression out in the function")
         node = gast.Call(func=func, args=args, keywords=keywords)
         node.adgen_fn = fn if found else None
         return node

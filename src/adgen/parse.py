@@ -105,8 +105,6 @@ def _def_node(fn: Any) -> tuple[gast.FunctionDef, dict[int, str]]:
     indent = len(lines[0]) - len(lines[0].lstrip())
     tree = gast.parse(dedented)
     node = tree.body[0]
-    if isinstance(node, gast.AsyncFunctionDef):
-        return node, _numbered(lines, start)  # lower.py reports it as unsupported
     _shift(node, start - 1, indent)
     return node, _numbered(lines, start)
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from adgen.errors import DifferentiationError
+
 
 def unbroadcast(g: Any, x: Any) -> Any:
     """Sum `g` over the axes that broadcasting added to `x`, giving `g` the shape of `x`."""
@@ -52,16 +54,18 @@ def as_sequence(xs: Any) -> Any:
     return list(xs)
 
 
-class NonScalarOutput(TypeError):
-    """`grad` was asked for the gradient of a function whose value is not a scalar."""
-
-
 def scalar_output(value: Any, name: str, where: str) -> Any:
-    """Return `value` if it is a scalar; else raise a clear error naming the function."""
-    if np.ndim(value) == 0 and not isinstance(value, (tuple, list, dict)):
+    """Return `value` if it is a scalar number; else raise a clear error naming the function."""
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
         return value
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiuc":
+        return value
+    if not isinstance(value, (np.ndarray, tuple, list, dict)):
+        raise DifferentiationError(
+            f"grad needs a scalar-valued function (a number), but {name} ({where}) returned "
+            f"{type(value).__name__} {value!r:.40}; use adgen.vjp for other outputs")
     shape = np.shape(value) if not isinstance(value, (tuple, list, dict)) else type(value).__name__
-    raise NonScalarOutput(
+    raise DifferentiationError(
         f"grad needs a scalar-valued function, but {name} ({where}) returned a value of shape "
         f"{shape}; use adgen.vjp with a cotangent, or adgen.jacobian, for non-scalar outputs"
     )

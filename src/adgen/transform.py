@@ -65,7 +65,7 @@ _BUILDING: set[Any] = set()
 
 
 def _key(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
-    return (f, wrt if isinstance(wrt, (int, str)) else tuple(wrt), kind, scalar_params)
+    return (f, tuple(wrt) if isinstance(wrt, (list, tuple)) else wrt, kind, scalar_params)
 
 
 def derivative(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str] = frozenset()) -> Any:

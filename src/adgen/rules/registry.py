@@ -85,8 +85,10 @@ def primitive_name(primitive: Any) -> str:
     name = name or repr(primitive)
     if module in ("builtins", "_operator", "operator"):
         return f"operator.{name}" if module != "builtins" else name
-    if module.startswith("numpy"):
-        module = "numpy"
+    if module.startswith("numpy"):  # public names: numpy.fft.fft, numpy.linalg.eigh
+        public = [part for part in module.split(".") if not part.startswith("_")]
+        module = ".".join(public[:2]) if len(public) > 1 and public[1] in (
+            "fft", "linalg", "random", "polynomial") else "numpy"
     return f"{module}.{name}" if module else name
 
 

@@ -5,7 +5,6 @@ intended change in the generated source, and review the diff.
 """
 
 import math
-import os
 import pathlib
 import subprocess
 import sys
@@ -14,16 +13,13 @@ import traceback
 import pytest
 
 import adgen
-from tests import book
+from tests import book, goldens
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
 
 
 def golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("ADGEN_UPDATE_GOLDEN") == "1":
-        path.write_text(text)
-    assert text == path.read_text(), f"generated source differs from {path}"
+    goldens.check(name, text)
 
 
 def test_book_trace_golden():

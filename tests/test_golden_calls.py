@@ -17,7 +17,6 @@ missing or different file fails with a unified diff. The generated code quotes s
 `golden_calls_functions.py` by number, so editing that file also means regenerating.
 """
 
-import difflib
 import math
 import os
 import re
@@ -27,6 +26,7 @@ import pytest
 
 import adgen
 from tests import golden_calls_functions as gcf
+from tests import goldens
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("ADGEN_UPDATE_GOLDEN") == "1"
@@ -55,15 +55,7 @@ def _generated(name):
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_generated_source_matches_golden_file(name):
-    path = GOLDEN / f"{name}.py.txt"
-    text = _generated(name)
-    if UPDATE:
-        path.write_text(text)
-    assert path.exists(), f"{path} is missing: run with ADGEN_UPDATE_GOLDEN=1 to create it"
-    golden = path.read_text()
-    diff = "".join(difflib.unified_diff(golden.splitlines(True), text.splitlines(True),
-                                        f"{path.name} (golden)", f"{path.name} (generated)"))
-    assert text == golden, f"generated source differs from the golden file:\n{diff}"
+    goldens.check(f"{name}.py.txt", _generated(name))
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

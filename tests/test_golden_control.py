@@ -12,7 +12,6 @@ missing or different file fails with a unified diff. The generated code quotes s
 `golden_functions.py`, so editing that file also means regenerating.
 """
 
-import difflib
 import math
 import os
 import re
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import adgen
-from tests import golden_functions
+from tests import golden_functions, goldens
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("ADGEN_UPDATE_GOLDEN") == "1"
@@ -38,17 +37,7 @@ def _generated(name):
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_generated_source_matches_golden_file(name):
-    path = GOLDEN / f"{name}.py.txt"
-    text = _generated(name)
-    if UPDATE:
-        path.write_text(text)
-    assert path.exists(), f"{path} is missing: run with ADGEN_UPDATE_GOLDEN=1 to create it"
-    golden = path.read_text()
-    if text != golden:
-        diff = "".join(difflib.unified_diff(golden.splitlines(True), text.splitlines(True),
-                                            f"{path.name} (golden)", f"{path.name} (generated)"))
-        pytest.fail(f"generated source differs from {path} (review, then rerun with "
-                    f"ADGEN_UPDATE_GOLDEN=1 to accept):\n{diff}", pytrace=False)
+    goldens.check(f"{name}.py.txt", _generated(name))
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

@@ -15,8 +15,6 @@ import pytest
 import adgen
 from tests import book, goldens
 
-GOLDEN = pathlib.Path(__file__).parent / "golden"
-
 
 def golden(name: str, text: str) -> None:
     goldens.check(name, text)

@@ -9,7 +9,7 @@ callees are found through the bindings of the caller's generated function
 `adgen.source` of a `_fwd` function gives the source of the pair. After a deliberate change to
 the output, regenerate the files and review the diff:
 
-    ADGEN_UPDATE_GOLDEN=1 /work/venv/bin/pytest tests/test_golden_calls.py
+    ADGEN_UPDATE_GOLDEN=1 python -m pytest tests/test_golden_calls.py
     git diff tests/golden/
 
 With `ADGEN_UPDATE_GOLDEN=1` the comparison rewrites the files and passes; without it a
@@ -18,7 +18,6 @@ missing or different file fails with a unified diff. The generated code quotes s
 """
 
 import math
-import os
 import re
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from tests import golden_calls_functions as gcf
 from tests import goldens
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-UPDATE = os.environ.get("ADGEN_UPDATE_GOLDEN") == "1"
 FUNCTIONS = {
     "calls_caller": (gcf.caller, (0, 1)),
     "calls_recursive": (gcf.power, 0),

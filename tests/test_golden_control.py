@@ -4,7 +4,7 @@
 `tests/golden_functions.py`, so that any change in the generated code shows up in review.
 After a deliberate change to the output, regenerate the files and review the diff:
 
-    ADGEN_UPDATE_GOLDEN=1 /work/venv/bin/pytest tests/test_golden_control.py
+    ADGEN_UPDATE_GOLDEN=1 python -m pytest tests/test_golden_control.py
     git diff tests/golden/
 
 With `ADGEN_UPDATE_GOLDEN=1` the comparison tests rewrite the files and pass; without it a
@@ -13,7 +13,6 @@ missing or different file fails with a unified diff. The generated code quotes s
 """
 
 import math
-import os
 import re
 from pathlib import Path
 
@@ -23,7 +22,6 @@ import adgen
 from tests import golden_functions, goldens
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-UPDATE = os.environ.get("ADGEN_UPDATE_GOLDEN") == "1"
 FUNCTIONS = {
     "control_loop": golden_functions.sin_loop,
     "control_while": golden_functions.newton_sqrt,

@@ -248,17 +248,3 @@ def numeric_names(body: list[gast.AST]) -> set[str]:
         elif isinstance(s, gast.For):
             numeric.add(s.target.id)
     return numeric - other
-
-
-def arithmetic_names(body: list[gast.AST]) -> set[str]:
-    """Names only ever assigned constants, copies or operator results: a plain 0.0 stands for
-    their zero adjoint everywhere (the operators' adjoints broadcast it)."""
-    plain: set[str] = set()
-    other: set[str] = set()
-    for s in statements(body):
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            ok = isinstance(s.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Name))
-            ok = ok and not (isinstance(s.value, gast.BinOp)
-                             and isinstance(s.value.op, gast.MatMult))
-            (plain if ok else other).add(s.targets[0].id)
-    return plain - other

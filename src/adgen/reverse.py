@@ -26,7 +26,7 @@ import gast
 
 from adgen import astutil
 from adgen.adjoints import StepAdjoints
-from adgen.analysis import arithmetic_names, statements
+from adgen.analysis import statements
 from adgen.astutil import clone
 from adgen.generate import CallSite, Context, user_function
 from adgen.lower import Trace, assign, const, name
@@ -82,7 +82,6 @@ class Reverse(StepAdjoints):
         self.save_temps: set[str] = set()
         self.must: set[str] = set(ctx.trace.params)  # certainly assigned (forward, in order)
         self.must_at: dict[int, set[str]] = {}
-        self.arithmetic = arithmetic_names(ctx.trace.node.body)
         self._loop_memo: dict[Any, Any] = {}
         self.own_requests: set[str] = set()
         self.stack = self.namer.fresh("_stack")
@@ -285,7 +284,7 @@ class Reverse(StepAdjoints):
         known = self.must_at.get(id(s), set())
         for var in sorted(missing):
             self.filled.add(var)
-            shaped = var in known and var not in self.arithmetic
+            shaped = var in known and var not in self.ctx.scalar
             zero = self.ctx.zero_for(var) if shaped else const(0.0)
             out.append(assign(self.bar(var), zero, getattr(s, "adgen_line", None)))
         return out

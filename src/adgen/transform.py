@@ -146,7 +146,10 @@ def _reverse_variants(parsed: Any, names: list[str], single: bool, kind: str,
     a difference (no `unbroadcast` calls on 0-d values), chosen by a type guard."""
     from adgen.reverse import build_reverse
 
-    make_trace = make_trace or (lambda: lower(parsed))
+    if make_trace is None:  # copies of the cached trace: lowering again would cost more
+        cached = _TRACES.get(parsed.function)
+        make_trace = (lambda: _copy_trace(cached)) if cached is not None and (
+            cached.parsed is parsed) else (lambda: lower(parsed))
     general, gctx = build_reverse(make_trace(), names, single, kind, frozenset())
     params = [a.id for a in parsed.node.args.args]
     scalar = [p for p in params if p not in _containers(parsed.node)]

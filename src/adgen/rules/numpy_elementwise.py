@@ -189,64 +189,7 @@ def hypot_bar(y, a, b, *, y_bar):
 # ---------------------------------------------------------------- arithmetic
 
 
-@tangent(np.add)
-def add_dot(y, a, b, *, a_dot, b_dot):
-    return a_dot + b_dot
-
-
-@adjoint(np.add)
-def add_bar(y, a, b, *, y_bar):
-    return unbroadcast(y_bar, a), unbroadcast(y_bar, b)
-
-
-@tangent(np.subtract)
-def subtract_dot(y, a, b, *, a_dot, b_dot):
-    return a_dot - b_dot
-
-
-@adjoint(np.subtract)
-def subtract_bar(y, a, b, *, y_bar):
-    return unbroadcast(y_bar, a), unbroadcast(-y_bar, b)
-
-
-@tangent(np.multiply)
-def multiply_dot(y, a, b, *, a_dot, b_dot):
-    return a_dot * b + a * b_dot
-
-
-@adjoint(np.multiply)
-def multiply_bar(y, a, b, *, y_bar):
-    return unbroadcast(y_bar * b, a), unbroadcast(a * y_bar, b)
-
-
-@tangent(np.divide, np.true_divide)
-def divide_dot(y, a, b, *, a_dot, b_dot):
-    return a_dot / b - b_dot * y / b
-
-
-@adjoint(np.divide, np.true_divide)
-def divide_bar(y, a, b, *, y_bar):
-    return unbroadcast(y_bar / b, a), unbroadcast(-y_bar * y / b, b)
-
-
-@tangent(np.negative)
-def negative_dot(y, x, *, x_dot):
-    return -x_dot
-
-
-@adjoint(np.negative)
-def negative_bar(y, x, *, y_bar):
-    return -y_bar
-
-
-@tangent(np.positive)
-def positive_dot(y, x, *, x_dot):
-    return x_dot
-
-
-@adjoint(np.positive)
-def positive_bar(y, x, *, y_bar):
-    return y_bar
+# add, subtract, multiply, divide, negative, positive: the operators' rules (rules/operators.py)
 
 
 @tangent(np.absolute, np.fabs)

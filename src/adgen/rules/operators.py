@@ -1,5 +1,7 @@
 """Derivative rules for Python's operators and the builtins `abs`, `min`, `max`, `float`.
 
+NumPy's ufuncs of the same operations (`np.add`, `np.multiply`, ...) share these rules.
+
 Binary operators broadcast, so each adjoint sums its contribution back to the argument's shape
 with `unbroadcast`; the transformation leaves that call out where the shapes provably agree.
 """
@@ -14,12 +16,12 @@ from adgen.runtime import fill_like, sign, unbroadcast
 # y = a + b
 
 
-@tangent(operator.add)
+@tangent(operator.add, np.add)
 def add_dot(y, a, b, *, a_dot, b_dot):
     return a_dot + b_dot
 
 
-@adjoint(operator.add)
+@adjoint(operator.add, np.add)
 def add_bar(y, a, b, *, y_bar):
     return unbroadcast(y_bar, a), unbroadcast(y_bar, b)
 
@@ -27,12 +29,12 @@ def add_bar(y, a, b, *, y_bar):
 # y = a - b
 
 
-@tangent(operator.sub)
+@tangent(operator.sub, np.subtract)
 def sub_dot(y, a, b, *, a_dot, b_dot):
     return a_dot - b_dot
 
 
-@adjoint(operator.sub)
+@adjoint(operator.sub, np.subtract)
 def sub_bar(y, a, b, *, y_bar):
     return unbroadcast(y_bar, a), unbroadcast(-y_bar, b)
 
@@ -40,12 +42,12 @@ def sub_bar(y, a, b, *, y_bar):
 # y = a * b
 
 
-@tangent(operator.mul)
+@tangent(operator.mul, np.multiply)
 def mul_dot(y, a, b, *, a_dot, b_dot):
     return a_dot * b + a * b_dot
 
 
-@adjoint(operator.mul)
+@adjoint(operator.mul, np.multiply)
 def mul_bar(y, a, b, *, y_bar):
     return unbroadcast(y_bar * b, a), unbroadcast(a * y_bar, b)
 
@@ -53,12 +55,12 @@ def mul_bar(y, a, b, *, y_bar):
 # y = a / b
 
 
-@tangent(operator.truediv)
+@tangent(operator.truediv, np.divide, np.true_divide)
 def truediv_dot(y, a, b, *, a_dot, b_dot):
     return a_dot / b - b_dot * y / b
 
 
-@adjoint(operator.truediv)
+@adjoint(operator.truediv, np.divide, np.true_divide)
 def truediv_bar(y, a, b, *, y_bar):
     return unbroadcast(y_bar / b, a), unbroadcast(-y_bar * a / (b * b), b)
 
@@ -92,22 +94,22 @@ def mod_bar(y, a, b, *, y_bar):
 # y = -x, y = +x
 
 
-@tangent(operator.neg)
+@tangent(operator.neg, np.negative)
 def neg_dot(y, x, *, x_dot):
     return -x_dot
 
 
-@adjoint(operator.neg)
+@adjoint(operator.neg, np.negative)
 def neg_bar(y, x, *, y_bar):
     return -y_bar
 
 
-@tangent(operator.pos)
+@tangent(operator.pos, np.positive)
 def pos_dot(y, x, *, x_dot):
     return x_dot
 
 
-@adjoint(operator.pos)
+@adjoint(operator.pos, np.positive)
 def pos_bar(y, x, *, y_bar):
     return y_bar
 

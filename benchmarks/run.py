@@ -518,9 +518,11 @@ BENCHMARKS = (
 )
 
 
-def run_all(cfg: Config) -> list[Row]:
+def run_all(cfg: Config, only: list[str] | None = None) -> list[Row]:
     rows = []
     for item, title, bench in BENCHMARKS:
+        if only and item not in only:
+            continue
         print(f"  running {item}: {title} ...", file=sys.stderr, flush=True)
         try:
             rows += bench(cfg)
@@ -578,10 +580,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="fewer, shorter rounds: a smoke test (CI), not a measurement")
+    parser.add_argument("--only", nargs="+", metavar="ITEM",
+                        help="run only these items (numbers as in the table)")
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else FULL
     print_header(cfg, args.quick)
-    rows = run_all(cfg)
+    rows = run_all(cfg, args.only)
     print_table(rows)
     print_summary(rows)
     return 0

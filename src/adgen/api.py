@@ -40,9 +40,22 @@ def _check_mode(mode: str, allowed: tuple[str, ...]) -> None:
 
 
 @_decorator
-def jvp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
-    """Forward mode: `(*args, *tangents) -> (value, output_tangent)`, one tangent per wrt."""
-    fn = transform.derivative(f, wrt, "jvp")
+def jvp(f: Callable[..., Any], wrt: Wrt = 0, batched: bool = False) -> Callable[..., Any]:
+    """Forward mode: `(*args, *tangents) -> (value, output_tangent)`, one tangent per wrt.
+
+    `batched=True` pushes many directions in one pass: every tangent, given and returned, has
+    a leading axis of directions (`(k, *x.shape)` for an argument `x`, `(k,)` for a number).
+    """
+    if batched:
+        from adgen.forward import NotBatchable
+
+        try:
+            fn = transform.derivative(f, wrt, "batched_jvp")
+        except NotBatchable as exc:
+            raise DifferentiationError(f"{exc}; use batched=False (one pass per direction)"
+                                       ) from None
+    else:
+        fn = transform.derivative(f, wrt, "jvp")
     return _with_defaults(f, fn, len(fn.__adgen__.info["wrt"]))
 
 
@@ -118,6 +131,15 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
 
     def forward_grad(*args: Any) -> Any:
         args = _full_args(f, args)
+        batched_fn = _batched_tangent(f, wrt, [args[p] for p in positions])
+        if batched_fn is not None:
+            value, t = batched_fn(*_copies(f, args), *_seeds(args, positions))
+            _require_scalar(value, f)
+            grads = [g if np.ndim(args[p]) else g[()]
+                     for g, p in zip(_split_rows(t, value, args, positions), positions,
+                                     strict=True)]
+            out = grads[0] if single else tuple(grads)
+            return (value, out) if with_value else out
         trees = [_flatten(args[p]) for p in positions]
         zeros = [rebuild([_zero(leaf) for leaf in leaves]) for leaves, rebuild in trees]
         grads = []
@@ -185,9 +207,19 @@ def _copies(f: Any, args: tuple) -> tuple:
     return tuple(copy.copy(a) if i in written else a for i, a in enumerate(args))
 
 
+_WRITTEN: dict[Any, set[int]] = {}
+
+
 def _written_params(f: Any) -> set[int]:
     """Positions of parameters the function writes into (`a[i] = ...`, `a.append(...)`): each
     forward pass gets its own copy, so the caller's values stay as they were."""
+    known = _WRITTEN.get(f)
+    if known is None:
+        known = _WRITTEN[f] = _find_written(f)
+    return known
+
+
+def _find_written(f: Any) -> set[int]:
     import gast
 
     trace = transform.get_trace(f)
@@ -264,8 +296,11 @@ def _as_array(x: Any) -> np.ndarray:
 def jacobian(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "auto") -> Callable[..., Any]:
     """The Jacobian of array-valued `f`, shaped `output.shape + input.shape`.
 
-    `mode="forward"` pushes one tangent per input entry, `"reverse"` pulls one cotangent per
-    output entry; `"auto"` picks the one with fewer passes from the shapes at each call.
+    `mode="forward"` pushes every input direction through one batched pass (tangents with a
+    leading axis of directions) when all rules the function uses have a batched form, else
+    one pass per input entry; `"reverse"` pulls one cotangent per output entry; `"auto"`
+    picks forward when the inputs are at most as many as the outputs (four times as many when
+    the batched pass is available), reverse otherwise.
     """
     _check_mode(mode, ("auto", "forward", "reverse"))
     names, single = transform.wrt_names(transform.get_trace(f), wrt)
@@ -276,10 +311,11 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "auto") -> Callabl
         args = _full_args(f, args)
         value = None
         chosen = mode
-        if mode == "auto":
+        if mode == "auto":  # a batched forward pass beats a few backward passes
             value = f(*_copies(f, args))
             n_in = sum(np.size(args[p]) for p in positions)
-            chosen = "forward" if n_in < np.size(value) else "reverse"
+            batched = _batched_tangent(f, wrt, [args[p] for p in positions]) is not None
+            chosen = "forward" if n_in <= np.size(value) * (4 if batched else 1) else "reverse"
         if chosen == "forward":
             blocks = _jacobian_forward(f, wrt, args, positions)
         else:
@@ -290,6 +326,11 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "auto") -> Callabl
 
 
 def _jacobian_forward(f: Any, wrt: Wrt, args: tuple, positions: list[int]) -> list[Any]:
+    """All input directions in one batched pass when every rule the function uses has a
+    batched form and the inputs are arrays or numbers; else one pass per direction."""
+    batched_fn = _batched_tangent(f, wrt, [args[p] for p in positions])
+    if batched_fn is not None:
+        return _jacobian_batched(f, batched_fn, args, positions)
     tangent_fn = transform.derivative(f, wrt, "jvp")
     zeros = [_zero(args[p]) for p in positions]
     blocks = []
@@ -304,6 +345,63 @@ def _jacobian_forward(f: Any, wrt: Wrt, args: tuple, positions: list[int]) -> li
         shape = np.shape(value) + np.shape(args[p])
         stacked = np.stack(columns, axis=-1) if columns else np.zeros(shape)
         blocks.append(stacked.reshape(shape))
+    return blocks
+
+
+_UNBATCHABLE: set[Any] = set()
+
+
+def _batched_tangent(f: Any, wrt: Wrt, inputs: list[Any]) -> Any:
+    """The batched tangent function of `f` (all directions in one pass), or None when an
+    input is a container or a rule the function uses has no batched form (remembered)."""
+    if any(isinstance(x, (list, tuple, dict)) for x in inputs):
+        return None
+    key = (f, tuple(wrt) if isinstance(wrt, (list, tuple)) else wrt)
+    if key in _UNBATCHABLE:
+        return None
+    from adgen.forward import NotBatchable
+
+    try:
+        return transform.derivative(f, wrt, "batched_jvp")
+    except NotBatchable:
+        _UNBATCHABLE.add(key)
+        return None
+
+
+def _jacobian_batched(f: Any, batched_fn: Any, args: tuple, positions: list[int]) -> list[Any]:
+    """The Jacobian blocks from one pass of the batched tangent function."""
+    value, t = batched_fn(*_copies(f, args), *_seeds(args, positions))
+    return _split_rows(t, value, args, positions)
+
+
+def _seeds(args: tuple, positions: list[int]) -> list[Any]:
+    """Input directions for a batched pass: the rows of an identity, split among the `wrt`
+    arguments (each gets its rows, zeros elsewhere)."""
+    from adgen.rules.batched import identity_seed
+
+    sizes = [int(np.size(args[p])) for p in positions]
+    total, at, seeds = sum(sizes), 0, []
+    for p, n in zip(positions, sizes, strict=True):
+        dtype = np.result_type(args[p])
+        dtype = dtype if np.issubdtype(dtype, np.floating) else np.float64
+        seed = identity_seed(n, dtype) if total == n else np.eye(total, n, -at, dtype)
+        shape = (total,) + np.shape(args[p])
+        seeds.append(seed if seed.shape == shape else seed.reshape(shape))
+        at += n
+    return seeds
+
+
+def _split_rows(t: Any, value: Any, args: tuple, positions: list[int]) -> list[Any]:
+    """Jacobian blocks `value.shape + arg.shape` from the batched output tangent `t`."""
+    sizes = [int(np.size(args[p])) for p in positions]
+    shape = (sum(sizes),) + np.shape(value)
+    t = t if np.shape(t) == shape else np.array(np.broadcast_to(t, shape))
+    blocks, at = [], 0
+    for p, n in zip(positions, sizes, strict=True):
+        rows = np.moveaxis(t[at:at + n], 0, -1)
+        block = rows.reshape(np.shape(value) + np.shape(args[p]))
+        blocks.append(block)
+        at += n
     return blocks
 
 

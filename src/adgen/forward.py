@@ -4,6 +4,10 @@ The tangent function takes the primal parameters followed by one tangent per `wr
 and returns `(value, value_dot)`. Control flow is kept as it is; a variable that is active gets
 a tangent at every assignment (a zero when the assigned value is a constant), so its tangent is
 defined wherever it is read.
+
+A *batched* tangent function (`Forward(..., batched=True)`) pushes many directions at once:
+every tangent has a leading axis of directions (see `adgen.rules.batched` for the invariant and
+the rules); indexing and stores skip that axis, zeros are made with it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from adgen.analysis import call_parts, differentiable
 from adgen.astutil import clone
 from adgen.generate import CallSite, Context, user_function
 from adgen.lower import assign, name
+from adgen.rules import batched as batching
 from adgen.templates import (
     TemplateError,
     bind_call,
@@ -30,10 +35,13 @@ from adgen.templates import (
 class Forward:
     """Builds the tangent function of a trace."""
 
-    def __init__(self, ctx: Context, wrt: list[str], tangent_only: bool = False) -> None:
+    def __init__(self, ctx: Context, wrt: list[str], tangent_only: bool = False,
+                 batched: bool = False) -> None:
         self.ctx = ctx
         self.wrt = wrt
         self.tangent_only = tangent_only
+        self.batched = batched
+        self.batch = ctx.namer.fresh("batch") if batched else ""
         self.dot_names = {ctx.namer.dot(v) for v in ctx.active}
         self.written = {
             n.targets[0].value.id for n in gast.walk(ctx.trace.node)
@@ -44,6 +52,24 @@ class Forward:
         if self.ctx.is_active(atom):
             return name(self.ctx.namer.dot(atom.id))
         return zero()
+
+    def zero_for(self, var: str) -> gast.AST:
+        """A zero tangent for the variable `var`."""
+        return self.zero_like(name(var))
+
+    def zero_like(self, atom: gast.AST) -> gast.AST:
+        """A zero tangent for an atom: batched zeros carry the batch axis."""
+        if self.batched:
+            return self.ctx.call("batch_zeros", batching.batch_zeros,
+                                 [clone(atom), name(self.batch)])
+        if isinstance(atom, gast.Name):
+            return self.ctx.zero_for(atom.id)
+        return gast.Constant(value=0.0, kind=None)
+
+    def element_dot(self, atom: gast.AST) -> gast.AST:
+        """The tangent of an element of a tuple, list or dict built or appended to."""
+        return simplify.fold_zeros(self.dot(atom)) or (
+            self.zero_like(atom) if self.batched else gast.Constant(value=0.0, kind=None))
 
     def function(self, fname: str) -> gast.FunctionDef:
         fn = self.ctx.trace.node
@@ -60,8 +86,13 @@ class Forward:
                                                          [name(dot)]), fn.adgen_line))
         for p in params[: len(fn.args.args)]:  # an active parameter not differentiated
             if p in self.ctx.active and p not in self.wrt:  # starts with a zero tangent
-                body.insert(0, assign(self.ctx.namer.dot(p), self.ctx.zero_for(p),
+                body.insert(0, assign(self.ctx.namer.dot(p), self.zero_for(p),
                                       fn.adgen_line))
+        if self.batched and any(isinstance(n, gast.Name) and n.id == self.batch
+                                for s in body for n in gast.walk(s)):
+            seeds = [name(self.ctx.namer.dot(w)) for w in self.wrt]
+            body.insert(0, assign(self.batch, self.ctx.call(
+                "batch_size", batching.batch_size, seeds), fn.adgen_line))
         tangents = frozenset(self.ctx.namer.dot(v) for v in self.ctx.active)
         return function(self.ctx, fname, params, body, set(), keep=tangents)
 
@@ -93,9 +124,9 @@ class Forward:
         site = CallSite(self.ctx, s, fn, s.value)
         target = s.targets[0].id
         if not site.wrt:
-            return [s, assign(self.ctx.namer.dot(target), self.ctx.zero_for(target),
+            return [s, assign(self.ctx.namer.dot(target), self.zero_for(target),
                               s.adgen_line)]
-        jvp_name, _ = site.derivative(self.ctx, "jvp")
+        jvp_name, _ = site.derivative(self.ctx, "batched_jvp" if self.batched else "jvp")
         dots = [self.dot(site.bound[p]) for p in site.wrt]
         pair = gast.Tuple(elts=[name(target, gast.Store()),
                                 name(self.ctx.namer.dot(target), gast.Store())],
@@ -107,8 +138,7 @@ class Forward:
     def ret(self, s: gast.Return) -> gast.Return:
         value = self.dot(s.value)
         if is_zero(value):
-            value = self.ctx.zero_for(s.value.id) if isinstance(s.value, gast.Name) else (
-                gast.Constant(value=0.0, kind=None))
+            value = self.zero_like(s.value)
         pair = gast.Tuple(elts=[s.value, value], ctx=gast.Load())
         node = gast.Return(value=value if self.tangent_only else pair)
         node.adgen_line = s.adgen_line
@@ -122,7 +152,7 @@ class Forward:
             return []
         tangent = self.tangent(s, target.id, s.value)
         if tangent is None:
-            tangent = self.ctx.zero_for(target.id)
+            tangent = self.zero_for(target.id)
         elif (target.id in self.written and not isinstance(s.value, gast.Name)
               and isinstance(tangent, (gast.Name, gast.Call))):
             # the primal is a new object that is written into later: so must its tangent be
@@ -136,6 +166,13 @@ class Forward:
         value = simplify.fold_zeros(self.dot(s.value))
         if value is None:
             value = gast.Constant(value=0.0, kind=None)
+        if self.batched:
+            store = self.ctx.call("store_batched", batching.store_batched, [
+                name(self.ctx.namer.dot(container)), name(container), index(self.ctx, target.slice),
+                value])
+            node = gast.Expr(value=store)
+            node.adgen_line = s.adgen_line
+            return [node]
         stored = gast.Subscript(value=name(self.ctx.namer.dot(container)),
                                 slice=clone(target.slice), ctx=gast.Store())
         node = gast.Assign(targets=[stored], value=value, type_comment=None)
@@ -149,8 +186,8 @@ class Forward:
         if call.func.attr not in ("append", "extend", "insert"):
             raise self.ctx.error(s, f"cannot differentiate the in-place method "
                                  f"`.{call.func.attr}()`; build a new value instead")
-        args = [simplify.fold_zeros(self.dot(a)) or gast.Constant(value=0.0, kind=None)
-                if self.ctx.is_active(a) or call.func.attr != "insert" else a for a in call.args]
+        args = [self.element_dot(a) if self.ctx.is_active(a) or call.func.attr != "insert"
+                else a for a in call.args]
         func = gast.Attribute(value=name(self.ctx.namer.dot(call.func.value.id)),
                               attr=call.func.attr, ctx=gast.Load())
         node = gast.Expr(value=gast.Call(func=func, args=args, keywords=[]))
@@ -172,21 +209,24 @@ class Forward:
         if isinstance(rhs, gast.Subscript):
             if not self.ctx.is_active(rhs.value):
                 return None
+            if self.batched:
+                return self.ctx.call("take_batched", batching.take_batched,
+                                     [self.dot(rhs.value), index(self.ctx, rhs.slice)])
             return gast.Subscript(value=self.dot(rhs.value), slice=clone(rhs.slice),
                                   ctx=gast.Load())
         if isinstance(rhs, (gast.Tuple, gast.List)):
-            elts = [simplify.fold_zeros(self.dot(e)) or gast.Constant(value=0.0, kind=None)
-                    for e in rhs.elts]
+            elts = [self.element_dot(e) for e in rhs.elts]
             return type(rhs)(elts=elts, ctx=gast.Load())
         if isinstance(rhs, gast.Dict):
-            values = [simplify.fold_zeros(self.dot(v)) or gast.Constant(value=0.0, kind=None)
-                      for v in rhs.values]
+            values = [self.element_dot(v) for v in rhs.values]
             return gast.Dict(keys=clone(rhs.keys), values=values)
         return self.apply_rule(s, target, rhs)
 
     def apply_rule(self, s: gast.Assign, target: str, rhs: gast.AST) -> gast.AST | None:
         rule = self.ctx.rule(s, rhs)
         args, keywords = call_parts(rhs)
+        if self.batched:
+            return self.apply_batched(s, target, rule, args, keywords)
         if rule.linear:
             if not self.ctx.is_active(args[0]):
                 return None
@@ -207,6 +247,39 @@ class Forward:
         expr = simplify.fold_zeros(expr, self._zero_call)
         if expr is not None and self._may_broadcast(rule, target, args):
             expr = self.ctx.call("broadcast_like", runtime.broadcast_like, [expr, name(target)])
+        return expr
+
+    def apply_batched(self, s: gast.Assign, target: str, rule: object, args: list[gast.AST],
+                      keywords: dict[str, gast.AST]) -> gast.AST | None:
+        """The batched tangent: the rule's batched template, or its ordinary one with the
+        operand tangents lifted to the result's rank when the rule is elementwise."""
+        template = rule.extra.get("batched")
+        lifted = False
+        if template is None:
+            if rule.linear or rule.tangent is None or not batching.elementwise(rule):
+                raise NotBatchable(self.ctx.error(s, f"{rule.name} has no batched tangent rule"))
+            template = rule.tangent
+            lifted = len(signature(template)[2]) > 1 and target not in self.ctx.scalar
+        as_array = not lifted and batching.takes_arrays(rule, template)
+        try:
+            values = bind_call(template, args, keywords, rule.name)
+            for k in signature(template)[2]:
+                atom = values.get(k[: -len("_dot")])
+                t = self.dot(atom)
+                if lifted and not is_zero(t) and not _only_numbers_besides(atom, args):
+                    t = self.ctx.call("lift", batching.lift, [t, name(target)])
+                elif as_array and not is_zero(t) and atom.id not in self.ctx.numeric:
+                    t = self.ctx.call("array_tangent", batching.array_tangent, [t])
+                values[k] = t
+            values[_result_param(template)] = name(target)
+            expr = fill(template, values, self.ctx.bindings, self._keep)
+        except TemplateError as exc:
+            raise self.ctx.error(s, str(exc)) from None
+        expr = simplify.fold_zeros(expr, self._zero_call, lambda _: self.zero_for(target))
+        if expr is not None and template is rule.tangent and self._may_broadcast(
+                rule, target, args):  # batched templates shape their results themselves
+            expr = self.ctx.call("broadcast_batched", batching.broadcast_batched,
+                                 [expr, name(target)])
         return expr
 
     def _zero_call(self, call: gast.Call) -> bool:
@@ -231,6 +304,31 @@ class Forward:
 
     def _keep(self, param: str) -> bool:
         return True
+
+
+class NotBatchable(Exception):
+    """A function that uses a rule without a batched form (carries the error naming it)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+
+
+def index(ctx: Context, node: gast.AST) -> gast.AST:
+    """A subscript's index as an expression that can be passed to a function."""
+    if isinstance(node, gast.Slice):
+        parts = [clone(p) if p is not None else gast.Constant(value=None, kind=None)
+                 for p in (node.lower, node.upper, node.step)]
+        return ctx.call("slice", slice, parts)
+    if isinstance(node, gast.Tuple):
+        return gast.Tuple(elts=[index(ctx, e) for e in node.elts], ctx=gast.Load())
+    return clone(node)
+
+
+def _only_numbers_besides(atom: gast.AST, args: list[gast.AST]) -> bool:
+    """Whether every operand but `atom` is a number written in the source (which cannot
+    widen the result beyond `atom`'s shape)."""
+    return all(isinstance(a, gast.Constant) and isinstance(a.value, (int, float))
+               for a in args if a is not atom)
 
 
 def _broadcasts(rule: object) -> bool:

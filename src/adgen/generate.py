@@ -152,7 +152,7 @@ class CallSite:
 
         first, second = callee_derivative(self.fn, self.wrt, kind, self.scalar)
         base = self.fn.__name__
-        one = ctx.bindings.bind(f"{base}_{'jvp' if kind == 'jvp' else 'fwd'}", first)
+        one = ctx.bindings.bind(f"{base}_{'fwd' if kind == 'split' else kind}", first)
         two = None if second is None else ctx.bindings.bind(f"{base}_bwd", second)
         return one, two
 

@@ -113,8 +113,15 @@ def _zero_like(node: gast.AST) -> gast.AST:
 
 
 class _ZeroToConstant(gast.NodeTransformer):
+    def __init__(self, zero_value: Any = None) -> None:
+        self.zero_value = zero_value
+
     def visit_Name(self, node: gast.Name) -> gast.AST:
-        return gast.Constant(value=0.0, kind=None) if node.id == ZERO else node
+        if node.id != ZERO:
+            return node
+        if self.zero_value is not None:
+            return self.zero_value(node)
+        return gast.Constant(value=0.0, kind=None)
 
 
 def fold(expr: gast.AST) -> gast.AST:
@@ -122,13 +129,15 @@ def fold(expr: gast.AST) -> gast.AST:
     return _Fold().visit(expr)
 
 
-def fold_zeros(expr: gast.AST, zero_call: Any = None) -> gast.AST | None:
+def fold_zeros(expr: gast.AST, zero_call: Any = None,
+               zero_value: Any = None) -> gast.AST | None:
     """Fold symbolic zeros; None when the whole expression is zero. `zero_call(call)` says
-    whether a call is zero because a zero argument makes it so (linear functions)."""
+    whether a call is zero because a zero argument makes it so (linear functions);
+    `zero_value(marker)` is what a zero that cannot be folded becomes (default `0.0`)."""
     expr = _Fold(zero_call).visit(expr)
     if is_zero(expr):
         return None
-    return _ZeroToConstant().visit(expr)
+    return _ZeroToConstant(zero_value).visit(expr)
 
 
 # ---------------------------------------------------------------------- statements

@@ -116,11 +116,12 @@ def _build(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
 
     parsed = get_trace(f).parsed
     names, single = wrt_names(get_trace(f), wrt)
-    if kind in ("jvp", "tangent", "split"):
+    if kind in ("jvp", "tangent", "batched_jvp", "split"):
         trace = lower(parsed)
-        if kind in ("jvp", "tangent"):
+        if kind != "split":
             ctx = context(trace, names, set(scalar_params))
-            forward = Forward(ctx, names, tangent_only=kind == "tangent")
+            forward = Forward(ctx, names, tangent_only=kind == "tangent",
+                              batched=kind == "batched_jvp")
             functions = [forward.function(f"{parsed.name.rstrip('_')}_{kind}")]
         else:
             from adgen.reverse import build_reverse

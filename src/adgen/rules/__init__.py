@@ -1,6 +1,12 @@
 """Derivative rules, one module per library; importing this package registers them all."""
 
-from adgen.rules import numpy_rules, operators, pymath, runtime_rules  # noqa: F401
+from adgen.rules import (  # noqa: F401
+    batched,
+    numpy_rules,
+    operators,
+    pymath,
+    runtime_rules,
+)
 from adgen.rules.registry import (
     Rule,
     adjoint,

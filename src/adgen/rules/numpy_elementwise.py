@@ -60,44 +60,47 @@ def expm1_bar(y, x, *, y_bar):
     return y_bar * (y + 1.0)
 
 
+# NumPy division: at x = 0 a Python float gives inf (as np.log gives -inf), not an error
+
+
 @tangent(np.log)
 def log_dot(y, x, *, x_dot):
-    return x_dot / x
+    return np.divide(x_dot, x)
 
 
 @adjoint(np.log)
 def log_bar(y, x, *, y_bar):
-    return y_bar / x
+    return np.divide(y_bar, x)
 
 
 @tangent(np.log1p)
 def log1p_dot(y, x, *, x_dot):
-    return x_dot / (1.0 + x)
+    return np.divide(x_dot, 1.0 + x)
 
 
 @adjoint(np.log1p)
 def log1p_bar(y, x, *, y_bar):
-    return y_bar / (1.0 + x)
+    return np.divide(y_bar, 1.0 + x)
 
 
 @tangent(np.log2)
 def log2_dot(y, x, *, x_dot):
-    return x_dot / (x * math.log(2.0))
+    return np.divide(x_dot, x * math.log(2.0))
 
 
 @adjoint(np.log2)
 def log2_bar(y, x, *, y_bar):
-    return y_bar / (x * math.log(2.0))
+    return np.divide(y_bar, x * math.log(2.0))
 
 
 @tangent(np.log10)
 def log10_dot(y, x, *, x_dot):
-    return x_dot / (x * math.log(10.0))
+    return np.divide(x_dot, x * math.log(10.0))
 
 
 @adjoint(np.log10)
 def log10_bar(y, x, *, y_bar):
-    return y_bar / (x * math.log(10.0))
+    return np.divide(y_bar, x * math.log(10.0))
 
 
 # y = log(exp(a) + exp(b)); the weights exp(a - y) + exp(b - y) sum to 1

@@ -122,6 +122,18 @@ def adjoint(*primitives: Any) -> Callable[[TemplateFn], TemplateFn]:
     return register
 
 
+def batched(*primitives: Any) -> Callable[[TemplateFn], TemplateFn]:
+    """Register the decorated template as the batched tangent rule of each primitive (see
+    `adgen.rules.batched`): tangents carry a leading axis of directions."""
+
+    def register(template: TemplateFn) -> TemplateFn:
+        for p in primitives:
+            _entry(p).extra["batched"] = template
+        return template
+
+    return register
+
+
 def linear(*primitives: Any) -> None:
     """Mark primitives linear in their first argument: tangent `y_dot = f(x_dot, ...)`."""
     for p in primitives:

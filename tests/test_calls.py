@@ -492,3 +492,20 @@ def test_unsupported_syntax_is_a_syntax_error_at_the_users_line(f, where, text, 
     assert error.text.strip().startswith(text.strip())
     assert f"adgen does not support {words}" in error.msg
     assert fix in error.msg
+
+
+def drops_items(x):
+    xs = [x, x * 2.0, x ** 2]
+    xs.pop()
+    total = 0.0
+    while xs:
+        v = xs.pop()
+        total = total + v * x
+    ys = [x, x]
+    _ = ys.pop()
+    return total + ys[0]
+
+
+def test_pop_whose_item_is_dropped_keeps_the_derivative_lists_in_step():
+    check_grads(drops_items, (0.7,), order=2)
+    assert adgen.grad(drops_items)(0.7) == pytest.approx(6 * 0.7 + 1.0)  # 3x² + x

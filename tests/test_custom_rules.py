@@ -101,11 +101,13 @@ def test_check_grads_passes_with_the_right_rules():
     check_grads(softplus_energy, (XS,), order=2)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: adgen.grad(softplus) of the registered function itself parses its body instead "
-    "of using its rules: UnsupportedSyntax 'adgen does not support `try` statements'"))
 def test_grad_of_the_registered_function_itself_uses_its_rule():
     assert adgen.grad(softplus)(X) == pytest.approx(sigmoid(X), rel=1e-13)
+    assert adgen.grad(softplus, mode="forward")(X) == pytest.approx(sigmoid(X), rel=1e-13)
+    assert adgen.jvp(softplus)(X, 2.0)[1] == pytest.approx(2.0 * sigmoid(X), rel=1e-13)
+    text = adgen.source(adgen.grad(softplus))
+    assert "np.exp(-" in text and "try" not in text
+    check_grads(softplus, (X,), order=2)
 
 
 # ---------------------------------------------------------------- deliberately wrong rules

@@ -149,6 +149,13 @@ class Forward:
         if isinstance(target, gast.Subscript):
             return self.write(s, target)
         if target.id not in self.ctx.active:
+            rhs = s.value
+            if (isinstance(rhs, gast.Call) and isinstance(rhs.func, gast.Attribute)
+                    and rhs.func.attr == "pop" and self.ctx.is_active(rhs.func.value)):
+                # an item without derivative leaves an active list: its tangent leaves too
+                node = gast.Expr(value=self.tangent(s, target.id, rhs))
+                node.adgen_line = s.adgen_line
+                return [node]
             return []
         tangent = self.tangent(s, target.id, s.value)
         if tangent is None:

@@ -179,7 +179,11 @@ class Lowerer(ExpressionLowering):
         if isinstance(s.value, gast.Constant):
             return  # a docstring or a bare constant
         value = self.rhs(s.value)
-        if isinstance(value, gast.Call):
+        if (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)
+                and value.func.attr == "pop" and not value.args):
+            # `xs.pop()` whose item is dropped: a step `_t = xs.pop()`, which both modes undo
+            self.emit(assign(self.namer.temp(), value, self.line))
+        elif isinstance(value, gast.Call):
             self.emit(gast.Expr(value=value))
 
     def stmt_Pass(self, s: gast.Pass) -> None:

@@ -58,6 +58,8 @@ def parse_function(fn: Any) -> Parsed:
         return _parse_generated(fn, meta)
     if fn in _REGISTERED:
         return _REGISTERED[fn]
+    if isinstance(fn, types.FunctionType) and _has_rules(fn):
+        return _rule_wrapper(fn)
     if not isinstance(fn, types.FunctionType):
         raise DifferentiationError(
             f"cannot read the source of {fn!r}: adgen differentiates Python functions written in "
@@ -70,6 +72,29 @@ def parse_function(fn: Any) -> Parsed:
         node, lines = _def_node(fn)
     node.decorator_list = []
     return Parsed(node, _name(fn), code.co_filename, lines, fn.__globals__, _closure(fn), fn)
+
+
+def _has_rules(fn: Any) -> bool:
+    from adgen.rules import lookup
+
+    rule = lookup(fn)
+    return rule is not None and (rule.tangent is not None or rule.adjoint is not None
+                                 or rule.nondifferentiable)
+
+
+def _rule_wrapper(fn: Any) -> Parsed:
+    """A function with registered rules, differentiated itself: one call of it, which its
+    rules differentiate (its body is never read)."""
+    code = fn.__code__
+    if code.co_flags & (0x04 | 0x08) or code.co_kwonlyargcount:
+        raise DifferentiationError(f"cannot differentiate {fn.__qualname__} by its rules: it "
+                                   "takes *args, **kwargs or keyword-only parameters")
+    params = ", ".join(code.co_varnames[: code.co_argcount])
+    name = fn.__name__
+    node = gast.parse(f"def {name}({params}):\n    return {name}({params})\n").body[0]
+    _shift(node, code.co_firstlineno - 1, 0)
+    line = linecache.getline(code.co_filename, code.co_firstlineno).rstrip("\n")
+    return Parsed(node, name, code.co_filename, {code.co_firstlineno: line}, {name: fn}, {}, fn)
 
 
 def _name(fn: Any) -> str:

@@ -43,18 +43,12 @@ from tests.catalog_higher import (
 
 # ---------------------------------------------------------------- known engine failures
 
-RRR_POP = ("engine: third order through a loop: the second-order code changes its list "
-           "adjoints in place (`pop_last`, `push_adjoint`), which a derivative of it treats as "
-           "calls that leave their arguments alone (ValueError: lists of different lengths in "
-           "add_adjoints)")
-
-# Every check passes but third order through a loop that saves values (a gradient of a
-# gradient's reverse sweep pops a list whose popped value it discards) and through calls.
+# Every check passes but third order through calls.
 CALLS_THIRD = ("engine: third order through calls of user functions: a callee's backward "
                "function returns a list adjoint where NumPy expects an array (AttributeError: "
                "'list' object has no attribute 'shape')")
 ENGINE_XFAIL: dict[str, dict[str, str]] = {"third_order": {
-    "loop_overwrite": RRR_POP, "calls_helpers": CALLS_THIRD, "recursive_halving": CALLS_THIRD}}
+    "calls_helpers": CALLS_THIRD, "recursive_halving": CALLS_THIRD}}
 
 
 def cases(check, records):
@@ -441,9 +435,8 @@ def test_repro_grad_of_grad_of_a_loop_that_reads_its_carry():
     assert adgen.grad(adgen.grad(repro_decay))(0.5) == pytest.approx(3.0)
 
 
-@pytest.mark.xfail(strict=True, reason=RRR_POP)
 def test_repro_third_derivative_of_a_loop():
-    assert adgen.grad(adgen.grad(adgen.grad(repro_power)))(0.5) == pytest.approx(24.0)  # x^4
+    assert adgen.grad(adgen.grad(adgen.grad(repro_power)))(0.5) == pytest.approx(12.0)  # x^4: 24x
 
 
 def test_grad_of_grad_through_a_callee():

@@ -63,10 +63,13 @@ class StepAdjoints:
         if xs not in self.ctx.active or xs not in self.state:
             return []
         out = self.own(xs)
-        last = self.ctx.call("pop_last", runtime.pop_last, [name(self.bar(xs))])
+        last = gast.Call(func=gast.Attribute(value=name(self.bar(xs)), attr="pop",
+                                             ctx=gast.Load()), args=[], keywords=[])
         value = s.value.args[0]
         if self.ctx.is_active(value):
-            out.append(self.contribute(value.id, last, s.adgen_line))
+            item = self.ctx.namer.temp()
+            out.append(assign(item, last, s.adgen_line))
+            out.append(self.contribute(value.id, name(item), s.adgen_line))
         else:
             out.append(gast.Expr(value=last))
         return out
@@ -76,13 +79,15 @@ class StepAdjoints:
         out = []
         if var in self.state:
             out += self.own(var)
-            acc: gast.AST = name(bar)
-        else:
-            acc = const(0.0)
-        call = self.ctx.call("push_adjoint", runtime.push_adjoint, [acc, name(var), value])
+        else:  # zeros for the items still in the list, then the popped item's
+            out.append(assign(bar, self.ctx.call("zeros_like", runtime.zeros_like,
+                                                 [name(var)]), line))
         self.state.add(var)
         self.owned.add(var)
-        out.append(assign(bar, call, line))
+        method = gast.Attribute(value=name(bar), attr="append", ctx=gast.Load())
+        node = gast.Expr(value=gast.Call(func=method, args=[value], keywords=[]))
+        node.adgen_line = line
+        out.append(node)
         return out
 
     def write(self, s: gast.Assign, target: gast.Subscript) -> list[gast.AST]:

@@ -271,6 +271,9 @@ class Forward:
         try:
             values = bind_call(template, args, keywords, rule.name)
             for k in signature(template)[2]:
+                if k == "batch":
+                    values[k] = name(self.batch)
+                    continue
                 atom = values.get(k[: -len("_dot")])
                 t = self.dot(atom)
                 if lifted and not is_zero(t) and not _only_numbers_besides(atom, args):

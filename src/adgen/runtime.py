@@ -154,14 +154,6 @@ def fill_like(xs: Any, g: Any) -> Any:
     return [g] * len(xs)
 
 
-def pop_last(acc: Any) -> Any:
-    """Remove and return the last item of an adjoint list (the adjoint of `append`); a list
-    adjoint that is still a plain zero gives zero."""
-    if not isinstance(acc, list):
-        return 0.0
-    return acc.pop()
-
-
 def add_adjoints(a: Any, b: Any) -> Any:
     """`a + b` for adjoints: item by item for lists, tuples and dicts."""
     if not isinstance(a, _CONTAINERS) and not isinstance(b, _CONTAINERS):
@@ -206,15 +198,6 @@ def sum_to_scalar(g: Any) -> Any:
     if type(g) is float or not np.ndim(g):
         return g
     return np.sum(g)
-
-
-def push_adjoint(acc: Any, xs: list, g: Any) -> list:
-    """Append `g` to the adjoint list of `xs` (zeros for its items when not made yet): the
-    adjoint of `x = xs.pop()`."""
-    if not isinstance(acc, list):
-        acc = [zeros_like(v) for v in xs]
-    acc.append(g)
-    return acc
 
 
 def item(g: Any, index: Any) -> Any:

@@ -14,7 +14,9 @@ tangents by `batch_size`). With it, most rules need no batched form at all:
   each operand tangent is first `lift`ed to the rank of the result (singleton axes after the
   batch axis), so that broadcasting lines up exactly as in the primal.
 - Every other rule needs a batched template, registered here with `@batched(primitive)` in the
-  same template style as the ordinary ones (`y`, the primal parameters, keyword-only `*_dot`).
+  same template style as the ordinary ones (`y`, the primal parameters, keyword-only `*_dot`;
+  a keyword-only `batch` receives `k`, for joins and sums that may have no tangent to read
+  it from).
   Reductions and shape functions move their axes past the batch axis; products contract
   without touching it.
 
@@ -230,17 +232,15 @@ def piece(t, x, k):
     return np.broadcast_to(array_tangent(t), (k,) + np.shape(x))
 
 
-def hstacked(ts, xs, y):
+def hstacked(ts, xs, y, k):
     """Batched `np.hstack(xs)`: along the first axis of 1-d pieces, else the second."""
-    k = batch_size(*ts)
     parts = [np.reshape(piece(t, x, k), (k,) + np.shape(np.atleast_1d(x)))
              for t, x in zip(ts, xs, strict=True)]
     return np.concatenate(parts, axis=1 if np.ndim(y) == 1 else 2)
 
 
-def vstacked(ts, xs):
+def vstacked(ts, xs, k):
     """Batched `np.vstack(xs)`: 0-d and 1-d pieces become rows."""
-    k = batch_size(*ts)
     parts = [np.reshape(piece(t, x, k), (k,) + np.shape(np.atleast_2d(x)))
              for t, x in zip(ts, xs, strict=True)]
     return np.concatenate(parts, axis=1)
@@ -253,12 +253,11 @@ def outer_batched(t, u, first):
     return t[:, :, None] * u[None, None, :] if first else u[None, :, None] * t[:, None, :]
 
 
-def stacked(ts, xs, y, axis):
+def stacked(ts, xs, y, axis, k):
     """Batched `np.stack(xs, axis)`, `np.array(xs)` (axis 0, nested lists) from `ts`."""
     if isinstance(xs, np.ndarray):
         return ts
     leaves = _leaves(ts, xs)
-    k = batch_size(*leaves)
     depth = np.ndim(y) - np.ndim(xs[0]) if not isinstance(xs[0], (list, tuple)) else None
     if depth == 1:
         parts = [piece(t, x, k) for t, x in zip(ts, xs, strict=True)]
@@ -273,21 +272,20 @@ def _leaves(ts, xs):
     return [ts]
 
 
-def concatenated(ts, xs, axis):
+def concatenated(ts, xs, axis, k):
     """Batched `np.concatenate(xs, axis)`."""
-    k = batch_size(*ts)
     parts = [piece(t, x, k) for t, x in zip(ts, xs, strict=True)]
     if axis is None:
         return np.concatenate([np.reshape(p, (k, -1)) for p in parts], axis=1)
     return np.concatenate(parts, axis=batch_axes(axis, xs[0]))
 
 
-def summed(ts, xs):
+def summed(ts, xs, k):
     """Batched builtin `sum(xs)`: over a list's elements or an array's first axis."""
     if isinstance(xs, np.ndarray):
         return np.sum(ts, axis=1)
     y = sum(xs)
-    total = 0.0
+    total = batch_zeros(y, k)
     for t in ts:
         total = total + lift(t, y)
     return total
@@ -473,33 +471,33 @@ def ndarray_t_batched(y, a, *, a_dot):
 
 
 @batched(np.array)
-def array_batched(y, object, dtype=None, *, object_dot):
-    return stacked(object_dot, object, y, 0)
+def array_batched(y, object, dtype=None, *, object_dot, batch):
+    return stacked(object_dot, object, y, 0, batch)
 
 
 @batched(np.asarray)
-def asarray_batched(y, a, dtype=None, order=None, *, a_dot):
-    return stacked(a_dot, a, y, 0)
+def asarray_batched(y, a, dtype=None, order=None, *, a_dot, batch):
+    return stacked(a_dot, a, y, 0, batch)
 
 
 @batched(np.hstack)
-def hstack_batched(y, tup, *, tup_dot):
-    return hstacked(tup_dot, tup, y)
+def hstack_batched(y, tup, *, tup_dot, batch):
+    return hstacked(tup_dot, tup, y, batch)
 
 
 @batched(np.vstack)
-def vstack_batched(y, tup, *, tup_dot):
-    return vstacked(tup_dot, tup)
+def vstack_batched(y, tup, *, tup_dot, batch):
+    return vstacked(tup_dot, tup, batch)
 
 
 @batched(np.stack)
-def stack_batched(y, arrays, axis=0, *, arrays_dot):
-    return stacked(arrays_dot, arrays, y, axis)
+def stack_batched(y, arrays, axis=0, *, arrays_dot, batch):
+    return stacked(arrays_dot, arrays, y, axis, batch)
 
 
 @batched(np.concatenate)
-def concatenate_batched(y, arrays, axis=0, *, arrays_dot):
-    return concatenated(arrays_dot, arrays, axis)
+def concatenate_batched(y, arrays, axis=0, *, arrays_dot, batch):
+    return concatenated(arrays_dot, arrays, axis, batch)
 
 
 @batched(np.copy, "ndarray.copy")
@@ -508,8 +506,8 @@ def copy_batched(y, a, order="K", subok=False, *, a_dot):
 
 
 @batched(sum)
-def sum_builtin_batched(y, xs, start=0, *, xs_dot, start_dot):
-    return summed(xs_dot, xs) + start_dot
+def sum_builtin_batched(y, xs, start=0, *, xs_dot, start_dot, batch):
+    return summed(xs_dot, xs, batch) + start_dot
 
 
 @batched(float)

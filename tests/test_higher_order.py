@@ -43,12 +43,7 @@ from tests.catalog_higher import (
 
 # ---------------------------------------------------------------- known engine failures
 
-# Every check passes but third order through calls.
-CALLS_THIRD = ("engine: third order through calls of user functions: a callee's backward "
-               "function returns a list adjoint where NumPy expects an array (AttributeError: "
-               "'list' object has no attribute 'shape')")
-ENGINE_XFAIL: dict[str, dict[str, str]] = {"third_order": {
-    "calls_helpers": CALLS_THIRD, "recursive_halving": CALLS_THIRD}}
+ENGINE_XFAIL: dict[str, dict[str, str]] = {}  # check -> function -> known engine bug
 
 
 def cases(check, records):

@@ -14,7 +14,10 @@ from adgen.errors import DifferentiationError
 
 
 def unbroadcast(g: Any, x: Any) -> Any:
-    """Sum `g` over the axes that broadcasting added to `x`, giving `g` the shape of `x`."""
+    """Sum `g` over the axes that broadcasting added to `x`, giving `g` the shape of `x`
+    (the adjoint of a list, tuple or dict is one already: nothing was broadcast)."""
+    if isinstance(g, _CONTAINERS):
+        return g
     gshape = np.shape(g)
     xshape = np.shape(x)
     if gshape == xshape or len(gshape) < len(xshape):  # equal, or a zero that broadcasts

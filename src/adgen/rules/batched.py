@@ -154,7 +154,8 @@ def is_identity(t):
 
 
 def matmul_left(t, b):
-    """Batched `a @ b` with the tangent `t` in place of `a`."""
+    """Batched `a @ b` with the tangent `t` in place of `a` (`@` takes lists as arrays)."""
+    t = array_tangent(t)
     a_nd, b_nd = t.ndim - 1, np.ndim(b)
     if a_nd == 1 and b_nd == 2 and is_identity(t):
         return np.array(b, dtype=np.result_type(t, b))
@@ -167,7 +168,8 @@ def matmul_left(t, b):
 
 
 def matmul_right(a, t):
-    """Batched `a @ b` with the tangent `t` in place of `b`."""
+    """Batched `a @ b` with the tangent `t` in place of `b` (`@` takes lists as arrays)."""
+    t = array_tangent(t)
     a_nd, b_nd = np.ndim(a), t.ndim - 1
     if b_nd == 1 and a_nd == 2 and is_identity(t):
         return np.array(np.swapaxes(a, -1, -2), dtype=np.result_type(t, a))

@@ -38,11 +38,20 @@ def is_zero(t):
     return isinstance(t, (int, float)) and t == 0
 
 
+def _given_like(g, x):
+    """The adjoint `g` of an operand given as a (nested) list: a list of the items' adjoints."""
+    if isinstance(x, (list, tuple)):
+        return [_given_like(gi, xi) for gi, xi in zip(g, x, strict=True)]
+    return g
+
+
 # ---------------------------------------------------------------- matmul
 
 
 def matmul_adjoint_a(g, a, b):
     """The adjoint of `a` in `y = a @ b`: `g @ b.T`, for 1-D operands and broadcast batches."""
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):  # `@` makes arrays of them
+        return _given_like(matmul_adjoint_a(g, np.asarray(a), np.asarray(b)), a)
     if is_zero(g) or is_zero(b):
         return _zeros_of(a)  # shaped, so later array operations still fit
     if np.ndim(a) == 1 and np.ndim(b) == 1:
@@ -57,6 +66,8 @@ def matmul_adjoint_a(g, a, b):
 
 def matmul_adjoint_b(g, a, b):
     """The adjoint of `b` in `y = a @ b`: `a.T @ g`, for 1-D operands and broadcast batches."""
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):  # `@` makes arrays of them
+        return _given_like(matmul_adjoint_b(g, np.asarray(a), np.asarray(b)), b)
     if is_zero(g) or is_zero(a):
         return _zeros_of(b)  # shaped, so later array operations still fit
     if np.ndim(a) == 1 and np.ndim(b) == 1:

@@ -43,19 +43,26 @@ def loop_numbers(body: list[gast.AST]) -> dict[int, int]:
     return {id(s): k for k, s in enumerate(loops)}
 
 
-def _instrument(body: list[gast.AST], path: str, loops: dict[int, int]) -> list[gast.AST]:
+def _instrument(body: list[gast.AST], path: str, loops: dict[int, int],
+                printing: Callable[[gast.AST], bool]) -> list[gast.AST]:
+    """The primal's statements, appending each branch taken and loop entered to `path`;
+    `print(...)` calls are left out (the derivative that follows prints)."""
     out: list[gast.AST] = []
     for s in body:
         if isinstance(s, gast.If):
             node = clone(s)
-            node.body = [_append(path, const(True))] + _instrument(s.body, path, loops)
-            node.orelse = [_append(path, const(False))] + _instrument(s.orelse, path, loops)
+            node.body = [_append(path, const(True))] + _instrument(s.body, path, loops, printing)
+            node.orelse = [_append(path, const(False))] + _instrument(s.orelse, path, loops,
+                                                                      printing)
             out.append(node)
         elif isinstance(s, (gast.For, gast.While)):
             node = clone(s)
-            node.body = [_append(path, const(loops[id(s)]))] + _instrument(s.body, path, loops)
-            node.orelse = _instrument(s.orelse, path, loops)
+            node.body = [_append(path, const(loops[id(s)]))] + _instrument(s.body, path, loops,
+                                                                           printing)
+            node.orelse = _instrument(s.orelse, path, loops, printing)
             out.append(node)
+        elif printing(s):
+            continue
         elif isinstance(s, gast.Return):
             packed = gast.Tuple(elts=[s.value, gast.Call(func=name("tuple"), args=[name(path)],
                                                          keywords=[])], ctx=gast.Load())
@@ -76,8 +83,13 @@ def recorder(trace: Trace) -> Callable[..., Any]:
     path = trace.namer.fresh("_path")
     node = clone(trace.node)
     node.name = f"{trace.parsed.name.rstrip('_')}_record"
+    def printing(s: gast.AST) -> bool:
+        return (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
+                and isinstance(s.value.func, gast.Name)
+                and trace.parsed.resolve(s.value.func.id) == (True, print))
+
     node.body = [assign(path, gast.List(elts=[], ctx=gast.Load()), None)] + _instrument(
-        trace.node.body, path, loop_numbers(trace.node.body))
+        trace.node.body, path, loop_numbers(trace.node.body), printing)
     from adgen.generate import lowering_helpers
 
     bindings = {**trace.parsed.closure, **lowering_helpers(trace), "tuple": tuple}

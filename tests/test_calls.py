@@ -477,7 +477,7 @@ def _line_of(fn, text):
 @pytest.mark.parametrize(("f", "where", "text", "words", "fix"), [
     (uses_try, uses_try, "try:", "`try` statements", "move the `try` outside"),
     (uses_with, uses_with, "with ", "`with` statements", "move the `with` outside"),
-    (starred_call, starred_call, "return math.hypot(*xs)", "starred expressions",
+    (starred_call, starred_call, "return math.hypot(*xs)", "starred `*`/`**` arguments",
      "pass the arguments one by one"),
     (defines_a_class, defines_a_class, "class Box:", "class definitions",
      "define the class outside the function"),
@@ -511,3 +511,82 @@ def drops_items(x):
 def test_pop_whose_item_is_dropped_keeps_the_derivative_lists_in_step():
     check_grads(drops_items, (0.7,), order=2)
     assert adgen.grad(drops_items)(0.7) == pytest.approx(6 * 0.7 + 1.0)  # 3x² + x
+
+
+# ---------------------------------------------------------------- `*xs` and `**d` at call sites
+
+
+def affine(a, b, c=1.0, d=2.0):
+    return a * b + c * d
+
+
+def star_list(x, y):
+    xs = [x, y * y]
+    return affine(*xs)
+
+
+def star_array(v):
+    return affine(*v) + affine(v[0], *v[1:3])
+
+
+def star_and_double_star(x, y):
+    xs = (x, y)
+    opts = {"d": x * y}
+    return affine(*xs, **opts) + affine(x, *[y, x]) + affine(*(x, y, y))
+
+
+def double_star_only(x, y):
+    params = {"b": y, "a": x, "c": x + y}
+    return affine(**params) + affine(x, **{"b": 3.0, "d": y})
+
+
+def star_into_numpy_literal(x, y):
+    return np.maximum(*[x, y]) + np.hypot(*(x, y))
+
+
+STAR_CASES = [
+    (star_list, (0.7, -0.4)),
+    (star_array, (np.array([0.3, -0.6, 1.2, 0.5]),)),
+    (star_and_double_star, (0.7, -0.4)),
+    (double_star_only, (0.7, -0.4)),
+    (star_into_numpy_literal, (0.7, -0.4)),
+]
+
+
+@pytest.mark.parametrize(("f", "args"), STAR_CASES, ids=[f.__name__ for f, _ in STAR_CASES])
+def test_star_arguments_at_call_sites(f, args):
+    check_grads(f, args, order=2)
+    assert adgen.grad(f)(*args) == pytest.approx(adgen.grad(f, mode="forward")(*args))
+
+
+def star_too_long(x):
+    xs = [x, x, x, x, x]
+    return affine(*xs)
+
+
+def double_star_unknown_key(x):
+    return affine(x, **{"b": x, "e": 1.0})
+
+
+def test_bad_star_arguments_raise_what_python_raises():
+    with pytest.raises(TypeError, match="takes 4 more positional arguments"):
+        adgen.grad(star_too_long)(0.5)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'e'"):
+        adgen.grad(double_star_unknown_key)(0.5)
+
+
+def star_into_numpy_name(x, y):
+    pair = [x, y]
+    return np.maximum(*pair)
+
+
+def arguments_after_star(x):
+    xs = [x]
+    return affine(*xs, 2.0)
+
+
+@pytest.mark.parametrize("f", [star_into_numpy_name, arguments_after_star])
+def test_star_arguments_adgen_cannot_unpack_are_refused_clearly(f):
+    with pytest.raises(adgen.UnsupportedSyntax, match="starred") as info:
+        adgen.grad(f)(0.5, 0.25) if f is star_into_numpy_name else adgen.grad(f)(0.5)
+    assert info.value.filename.endswith("test_calls.py")

@@ -127,8 +127,10 @@ class Lowerer(ExpressionLowering):
             raise self.error(fn, "`*args`, `**kwargs`, keyword-only or positional-only "
                              "parameters in the differentiated function",
                              "use plain positional parameters")
+        unpacked = {id(a) for n in gast.walk(fn) if isinstance(n, gast.Call)
+                    for a in n.args if isinstance(a, gast.Starred)}  # `g(*xs)`: see `spread`
         for node in gast.walk(fn):
-            if type(node) in _UNSUPPORTED and node is not fn:
+            if type(node) in _UNSUPPORTED and node is not fn and id(node) not in unpacked:
                 what, fix = _UNSUPPORTED[type(node)]
                 raise self.error(node, what, fix)
         body = self.block(fn.body)

@@ -152,9 +152,9 @@ class ExpressionLowering:
             func = self.global_ref(e.func)
         else:
             func = self.atom(e.func)
-        for kw in e.keywords:
-            if kw.arg is None:
-                raise self.error(e, "`**kwargs` in calls", "pass the keywords one by one")
+        if any(isinstance(a, gast.Starred) for a in e.args) or any(
+                k.arg is None for k in e.keywords):
+            e = self.spread(e, fn if found else None)
         args = [self.atom(a) for a in e.args]
         keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
         if found and fn is math.log and len(args) == 2 and not keywords:
@@ -167,6 +167,114 @@ class ExpressionLowering:
         node = gast.Call(func=func, args=args, keywords=keywords)
         node.adgen_fn = fn if found else None
         return node
+
+    def spread(self, e: gast.Call, fn: Any) -> gast.Call:
+        """`g(a, *xs, k=v, **d)` as a call with one atom per parameter of `g`.
+
+        Starred tuples and lists written out are spliced in. Otherwise `g` must be a Python
+        function adgen can see: `xs` fills the parameters after the positional arguments in
+        order (`xs[0]`, `xs[1]`, ...), `d` the parameters left (`d["name"]`), and a parameter
+        that either may leave out takes its default, chosen by `if len(xs) > j` or
+        `if "name" in d` in the trace. Runtime checks raise Python's own `TypeError` for too
+        many or too few items and for unknown keys.
+        """
+        args: list[gast.AST] = []
+        for a in e.args:
+            if isinstance(a, gast.Starred) and isinstance(a.value, (gast.Tuple, gast.List)):
+                args.extend(a.value.elts)
+            else:
+                args.append(a)
+        stars = [i for i, a in enumerate(args) if isinstance(a, gast.Starred)]
+        double = [k.value for k in e.keywords if k.arg is None]
+        keywords = [k for k in e.keywords if k.arg is not None]
+        if not stars and not double:
+            return gast.Call(func=e.func, args=args, keywords=keywords)
+        code = getattr(fn, "__code__", None)
+        if code is None or code.co_flags & (0x04 | 0x08) or code.co_kwonlyargcount:
+            callee = getattr(fn, "__qualname__", None) or "this function"
+            raise self.error(e, f"starred `*`/`**` arguments in a call of {callee}",
+                             "adgen unpacks them into the plain parameters of a Python "
+                             "function it can read; pass the arguments one by one")
+        if len(stars) > 1 or (stars and stars[0] != len(args) - 1) or len(double) > 1:
+            raise self.error(e, "several starred `*`/`**` arguments, or arguments after `*xs`",
+                             "pass one `*xs` last (and at most one `**d`)")
+        params = list(code.co_varnames[: code.co_argcount])
+        defaults = dict(zip(params[len(params) - len(fn.__defaults__ or ()):],
+                            fn.__defaults__ or (), strict=True))
+        given = {k.arg for k in keywords}
+        seq = self.atom(args.pop().value) if stars else None
+        table = self.atom(double[0]) if double else None
+        free = [p for p in params[len(args):] if p not in given]
+        filled = params[len(args):]
+        if seq is not None:  # the star fills parameters up to the first one given by name
+            filled = filled[: next((i for i, p in enumerate(filled) if p in given),
+                                   len(filled))]
+            required = [i for i, p in enumerate(filled) if p not in defaults]
+            low = 0 if table is not None else (required[-1] + 1 if required else 0)
+            count = name(self.bind(gast.Call(func=name("len"), args=[seq], keywords=[]),
+                                   fn=len))
+            self.check("star_count", [count, const(low), const(len(filled)),
+                                      const(fn.__name__)])
+        else:
+            filled, count = [], None
+        if table is not None:
+            self.check("keyword_names", [table, gast.Tuple(
+                elts=[const(p) for p in free], ctx=gast.Load()), const(fn.__name__)])
+        new = list(keywords)
+        for p in free:
+            j = filled.index(p) if p in filled else None
+            value = self.parameter(p, j, (seq, count), table, defaults, e, fn.__name__)
+            new.append(gast.keyword(arg=p, value=value))
+        return gast.Call(func=e.func, args=args, keywords=new)
+
+    def parameter(self, p: str, j: int | None, star: tuple[Any, Any], table: gast.AST | None,
+                  defaults: dict[str, Any], e: gast.AST, callee: str) -> gast.AST:
+        """The atom for parameter `p`: item `j` of the star (the sequence and its length),
+        else `table[p]`, else its default; a choice the call's arguments make at run time
+        becomes an `if`."""
+        seq, count = star
+        def item(container: gast.AST, key: Any) -> gast.AST:
+            return gast.Subscript(value=container, slice=const(key), ctx=gast.Load())
+
+        fallback = None
+        if table is not None:
+            fallback = item(table, p)
+            if p in defaults:
+                fallback = self.choice(gast.Compare(left=const(p), ops=[gast.In()],
+                                                    comparators=[table]),
+                                       fallback, self.default(p, defaults[p]))
+        elif p in defaults:
+            fallback = self.default(p, defaults[p])
+        if j is None:
+            if fallback is None:
+                raise self.error(e, f"a call of {callee} that leaves `{p}` out",
+                                 f"pass `{p}`")
+            return fallback
+        if fallback is None:
+            return item(seq, j)
+        longer = gast.Compare(left=clone(count), ops=[gast.Gt()], comparators=[const(j)])
+        return self.choice(longer, item(seq, j), fallback)
+
+    def choice(self, test: gast.AST, body: gast.AST, orelse: gast.AST) -> gast.AST:
+        """`body if test else orelse`, lowered as an `if` statement."""
+        node = gast.IfExp(test=test, body=body, orelse=orelse)
+        return self.atom(node)
+
+    def default(self, p: str, value: Any) -> gast.AST:
+        """A name for the default value of parameter `p`, bound into the generated code."""
+        if isinstance(value, (int, float, str, bool)) or value is None:
+            return const(value)
+        bound = self.namer.fresh(f"{p}_default")
+        self.p.closure[bound] = value
+        return name(bound)
+
+    def check(self, helper: str, args: list[gast.AST]) -> None:
+        """Emit a call of a runtime check (it raises what Python raises for a bad call)."""
+        from adgen import runtime
+
+        call = gast.Call(func=name(helper), args=args, keywords=[])
+        call.adgen_fn = getattr(runtime, helper)
+        self.emit(gast.Expr(value=call))
 
     def derivative_operator(self, func: gast.AST) -> gast.Name | None:
         """`adgen.grad(pot)(x)` inside the function: the gradient of a module-level `pot` is

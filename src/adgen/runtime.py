@@ -190,6 +190,23 @@ def broadcast_like(g: Any, like: Any) -> Any:
     return np.broadcast_to(g, shape).copy()
 
 
+def star_count(n: int, low: int, high: int, callee: str) -> None:
+    """What Python checks when `*xs` fills parameters: not too few items, not too many."""
+    if n > high:
+        raise TypeError(f"{callee}() takes {high} more positional arguments from `*`, but "
+                        f"{n} were given")
+    if n < low:
+        raise TypeError(f"{callee}() misses required arguments: `*` gave {n} of {low}")
+
+
+def keyword_names(table: dict, allowed: tuple, callee: str) -> None:
+    """What Python checks when `**d` fills parameters: every key names a free parameter."""
+    for key in table:
+        if key not in allowed:
+            raise TypeError(f"{callee}() got an unexpected keyword argument {key!r} (or one "
+                            "given twice)")
+
+
 def same_lengths(*lengths: int) -> None:
     """What `zip(..., strict=True)` checks: every iterable has the same length."""
     if len(set(lengths)) > 1:

@@ -311,13 +311,14 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "auto") -> Callabl
         args = _full_args(f, args)
         value = None
         chosen = mode
+        batched_fn = _batched_tangent(f, wrt, [args[p] for p in positions])
         if mode == "auto":  # a batched forward pass beats a few backward passes
             value = f(*_copies(f, args))
             n_in = sum(np.size(args[p]) for p in positions)
-            batched = _batched_tangent(f, wrt, [args[p] for p in positions]) is not None
-            chosen = "forward" if n_in <= np.size(value) * (4 if batched else 1) else "reverse"
+            chosen = "forward" if n_in <= np.size(value) * (
+                4 if batched_fn is not None else 1) else "reverse"
         if chosen == "forward":
-            blocks = _jacobian_forward(f, wrt, args, positions)
+            blocks = _jacobian_forward(f, wrt, args, positions, batched_fn)
         else:
             blocks = _jacobian_reverse(f, wrt, args, positions, single, value)
         return blocks[0] if single else tuple(blocks)
@@ -325,10 +326,10 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "auto") -> Callabl
     return jacobian_fn
 
 
-def _jacobian_forward(f: Any, wrt: Wrt, args: tuple, positions: list[int]) -> list[Any]:
-    """All input directions in one batched pass when every rule the function uses has a
-    batched form and the inputs are arrays or numbers; else one pass per direction."""
-    batched_fn = _batched_tangent(f, wrt, [args[p] for p in positions])
+def _jacobian_forward(f: Any, wrt: Wrt, args: tuple, positions: list[int],
+                      batched_fn: Any) -> list[Any]:
+    """All input directions in one pass of `batched_fn` (the batched tangent function, None
+    when a rule has no batched form or an input is a container); else one pass per direction."""
     if batched_fn is not None:
         return _jacobian_batched(f, batched_fn, args, positions)
     tangent_fn = transform.derivative(f, wrt, "jvp")

@@ -21,3 +21,13 @@ def power(x, n):
     if n == 0:
         return 1.0
     return x * power(x, n - 1)
+
+
+def damped(x, a):
+    return math.sin(x) * 0.9 + a * x
+
+
+def damped_loop(x, a):
+    for _ in range(100):
+        x = damped(x, a)
+    return x

@@ -249,6 +249,55 @@ def test_forward_and_reverse_differentiate_the_callee_not_an_inlined_copy():
     assert "sq_jvp(x, x_dot)" in adgen.source(adgen.grad(cc.call_simple, mode="forward"))
 
 
+def _rescaled(x, a):
+    x = x * a  # the parameter is written: the backward function needs a tape
+    return math.sin(x)
+
+
+def _doubled_head(v):
+    v[0] = 2.0 * v[0]  # an element write into the argument: a tape too
+    return np.sum(v * v)
+
+
+def _reads_arguments(x, a):
+    return math.sin(x) * 0.9 + a * x
+
+
+def _calls_each(x, a):
+    v = np.array([1.0, a])
+    for _ in range(3):
+        x = _rescaled(x, a) + _reads_arguments(x, a)
+    return x + _doubled_head(v * x)
+
+
+def test_tape_is_the_arguments_only_when_the_callee_leaves_them_alone():
+    def tape_params(f, wrt, scalar):
+        split = adgen.transform.derivative(f, wrt, "split", frozenset(scalar))
+        return split.__adgen__.info["tape_params"]
+
+    assert tape_params(_reads_arguments, ("x", "a"), {"x", "a"}) == ("x", "a")
+    assert tape_params(_rescaled, ("x", "a"), {"x", "a"}) is None
+    assert tape_params(_doubled_head, ("v",), ()) is None
+    source = adgen.source(adgen.grad(_calls_each, wrt=(0, 1)))
+    assert "_reads_arguments_bwd(x, a, " in source and "_rescaled_bwd(_tape" in source
+    check_grads(_calls_each, (0.3, 0.8))
+
+
+def test_a_deferred_reference_packs_an_argument_tape():
+    """Callers built while a callee was still being built (recursion) speak the tape
+    protocol; a callee whose tape is its arguments is adapted at call time."""
+    from adgen import transform
+
+    scalar = frozenset({"x", "a"})
+    fwd = transform.derivative(_reads_arguments, ("x", "a"), "split", scalar)
+    key = transform._key(_reads_arguments, ("x", "a"), "split", scalar)
+    value, tape = transform.Deferred(key, "fwd")(0.3, 0.8)
+    assert value == _reads_arguments(0.3, 0.8) and tape == (0.3, 0.8)
+    grads = transform.Deferred(key, "bwd")(tape, 2.0)
+    assert grads == fwd.__adgen__.info["bwd"](0.3, 0.8, 2.0)
+    assert grads == pytest.approx((2.0 * (0.9 * math.cos(0.3) + 0.8), 2.0 * 0.3), rel=1e-15)
+
+
 def test_closed_forms():
     x = 0.7
     assert adgen.grad(cc.call_simple)(x) == pytest.approx(2 * x + math.cos(x), rel=1e-15)

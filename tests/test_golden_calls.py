@@ -3,7 +3,10 @@
 `tests/golden/calls_caller.py.txt` holds `adgen.source(adgen.grad(caller, wrt=(0, 1)))` for
 `golden_calls_functions.caller`, followed by the generated forward/backward pair of its callee
 `softplus` (`softplus_fwd`, `softplus_bwd`); `tests/golden/calls_recursive.py.txt` holds the
-same for the recursive `power`, whose gradient calls its own `power_fwd` / `power_bwd`. The
+same for the recursive `power`, whose gradient calls its own `power_fwd` / `power_bwd`;
+`tests/golden/calls_loop.py.txt` for `damped_loop`, which calls `damped` in a loop: the
+callee's backward function reads only its arguments, so there is no tape: the caller pushes
+the one value it overwrites and passes the arguments to `damped_bwd` again. The
 callees are found through the bindings of the caller's generated function
 (`g.__adgen__.bindings`), which map names such as `softplus_fwd` to the generated functions;
 `adgen.source` of a `_fwd` function gives the source of the pair. After a deliberate change to
@@ -31,6 +34,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 FUNCTIONS = {
     "calls_caller": (gcf.caller, (0, 1)),
     "calls_recursive": (gcf.power, 0),
+    "calls_loop": (gcf.damped_loop, (0, 1)),
 }
 
 
@@ -67,12 +71,20 @@ def test_golden_source_compiles_and_quotes_its_lines(name):
         assert source[int(number) - 1].strip() == line
 
 
-@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+@pytest.mark.parametrize("name", ["calls_caller", "calls_recursive"])
 def test_callee_is_called_as_a_forward_backward_pair(name):
     text = (GOLDEN / f"{name}.py.txt").read_text()
     callee = {"calls_caller": "softplus", "calls_recursive": "power"}[name]
     assert f"def {callee}_fwd(" in text and f"def {callee}_bwd(_tape, " in text
     assert f"= {callee}_fwd(" in text and f"= {callee}_bwd(_tape" in text
+
+
+def test_a_callee_that_reads_only_its_arguments_has_no_tape():
+    text = (GOLDEN / "calls_loop.py.txt").read_text()
+    assert "_tape" not in text
+    assert "def damped_bwd(x, a, " in text and "damped_bwd(x, a, x_bar)" in text
+    assert text.count("_stack.append(x)") == 2  # one value a step, in each variant
+    assert "_stack.append(a)" not in text  # `a` is never overwritten: never saved
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -92,3 +104,10 @@ def test_golden_gradients_are_right():
     for n in (0, 1, 6):
         expected = n * 1.3 ** (n - 1) if n else 0.0
         assert adgen.grad(gcf.power)(1.3, n) == pytest.approx(expected, rel=1e-14)
+    x, a = 0.3, 0.8
+    dx, da = 1.0, 0.0
+    for _ in range(100):
+        x, dx, da = (math.sin(x) * 0.9 + a * x, (math.cos(x) * 0.9 + a) * dx,
+                     (math.cos(x) * 0.9 + a) * da + x)
+    assert adgen.grad(gcf.damped_loop, wrt=(0, 1))(0.3, 0.8) == pytest.approx((dx, da),
+                                                                              rel=1e-12)

@@ -49,11 +49,8 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
     stack = [assign(rev.stack, gast.List(elts=[], ctx=gast.Load()), None)] if needs_stack else []
     out_grads = grads[0] if single else gast.Tuple(elts=grads, ctx=gast.Load())
     if kind == "split":
-        # what the backward function reads, now that saves and undos are written out
-        after = _reads(reverse + grads) & (rev.primal | rev.save_temps)
-        saved = sorted(after | ({rev.stack} if needs_stack else set()))
-        return _split(rev, trace, base, stack + forward, seed + reverse, result, saved,
-                      cotangent, out_grads)
+        return _split(rev, trace, base, stack + forward, seed + reverse, result, cotangent,
+                      out_grads)
     value = result
     tail: list[gast.AST] = []
     if kind != "vjp" and not _certainly_scalar(ctx, result):
@@ -85,12 +82,23 @@ def _defaults(ctx: Any, trace: Trace) -> list[gast.AST]:
 
 
 def _split(rev: Reverse, trace: Trace, base: str, forward: list, reverse: list,
-           result: gast.AST, saved: list[str], cotangent: str,
-           out_grads: gast.AST) -> list[gast.FunctionDef]:
+           result: gast.AST, cotangent: str, out_grads: gast.AST) -> list[gast.FunctionDef]:
     """`g_fwd(*args) -> (value, tape)` and `g_bwd(tape, cotangent) -> gradient(s)`; the tape is
-    the one saved value itself, or a tuple of them."""
+    what the cleaned-up backward function reads of the forward sweep's variables: one value
+    itself, or a tuple of them. When that is only parameters the function never writes,
+    there is no tape: `g_fwd(*args) -> value`, and `g_bwd(p, ..., cotangent)` takes those
+    parameters again from the caller."""
     ctx = rev.ctx
     ctx.reentrant = not any(r.index is not None and r.rev for r in rev.saves.values())
+    if isinstance(out_grads, gast.Tuple) and len(out_grads.elts) == 1:
+        out_grads = out_grads.elts[0]
+    bwd_body = clean(ctx, _flatten(reverse) + [gast.Return(value=out_grads)], set())
+    saved = sorted(_reads(bwd_body) & (rev.primal | rev.save_temps | {rev.stack}))
+    ctx.tape_params = _argument_tape(rev, trace, saved)
+    if ctx.tape_params is not None:
+        fwd_body = _flatten(forward) + [gast.Return(value=result)]
+        return [function(ctx, f"{base}_fwd", list(trace.params), fwd_body, set()),
+                _def(f"{base}_bwd", [*ctx.tape_params, cotangent], bwd_body)]
     tape = ctx.namer.fresh("_tape")
     unset = [assign(v, const(None), None) for v in saved
              if v not in trace.params and v != rev.stack]
@@ -109,20 +117,36 @@ def _split(rev: Reverse, trace: Trace, base: str, forward: list, reverse: list,
     elif saved:
         target = gast.Tuple(elts=[name(v, gast.Store()) for v in saved], ctx=gast.Store())
         unpack = [gast.Assign(targets=[target], value=name(tape), type_comment=None)]
-    if isinstance(out_grads, gast.Tuple) and len(out_grads.elts) == 1:
-        out_grads = out_grads.elts[0]
-    bwd_body = unpack + _flatten(reverse) + [gast.Return(value=out_grads)]
-    bwd = function(ctx, f"{base}_bwd", [tape, cotangent], bwd_body, set())
-    return [fwd, bwd]
+    return [fwd, _def(f"{base}_bwd", [tape, cotangent], unpack + bwd_body)]
+
+
+def _argument_tape(rev: Reverse, trace: Trace, saved: list[str]) -> tuple[str, ...] | None:
+    """The parameters that make up the whole tape, when the backward function reads nothing
+    else and no step writes, appends to or pops from them (so they still are the caller's
+    arguments); None when a tape is needed."""
+    params = set(trace.params)
+    written = {r.var for r in rev.saves.values()} | {r.var for r in rev.pops.values()}
+    if not params.issuperset(saved) or written & set(saved):
+        return None
+    return tuple(p for p in trace.params if p in saved)
 
 
 def function(ctx: Any, fname: str, params: list[str], body: list[gast.AST],
               protect: set[str], keep: frozenset[str] = frozenset()) -> gast.FunctionDef:
     """The cleaned-up function; names in `keep` are never folded into their use."""
+    return _def(fname, params, clean(ctx, body, protect, keep))
+
+
+def clean(ctx: Any, body: list[gast.AST], protect: set[str],
+          keep: frozenset[str] = frozenset()) -> list[gast.AST]:
+    """Copies and constants propagated, dead stores dropped, single uses folded."""
     pure = lambda rhs: _pure(ctx, rhs)  # noqa: E731
     body = simplify.propagate(body, protect=protect)
     body = simplify.drop_dead_stores(body, pure, set())
-    body = simplify.inline_single_use(body, pure, keep)
+    return simplify.inline_single_use(body, pure, keep)
+
+
+def _def(fname: str, params: list[str], body: list[gast.AST]) -> gast.FunctionDef:
     args = gast.arguments(args=[name(p, gast.Param()) for p in params], posonlyargs=[],
                           vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
     return gast.FunctionDef(name=fname, args=args, body=body, decorator_list=[], returns=None,

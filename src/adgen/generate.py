@@ -141,6 +141,9 @@ class CallSite:
         self.fn = fn
         self.params = params
         self.bound = bound
+        # set by `derivative(ctx, "split")`: the parameters the callee's backward function
+        # takes in place of a tape (None: it takes the tape its forward function returns)
+        self.tape_params: tuple[str, ...] | None = None
         self.wrt = tuple(p for p in params if ctx.is_active(bound[p]))
         self.scalar = frozenset(
             p for p in params
@@ -154,6 +157,8 @@ class CallSite:
         base = self.fn.__name__
         one = ctx.bindings.bind(f"{base}_{'fwd' if kind == 'split' else kind}", first)
         two = None if second is None else ctx.bindings.bind(f"{base}_bwd", second)
+        meta = getattr(first, "__adgen__", None)  # a Deferred (recursion) has none yet
+        self.tape_params = None if meta is None else meta.info.get("tape_params")
         return one, two
 
     def call(self, func: str, extra: list[gast.AST] = ()) -> gast.Call:

@@ -146,23 +146,32 @@ class Reverse(StepAdjoints):
         return [s]
 
     def forward_call(self, s: gast.Assign, fn: Any) -> list[gast.AST]:
-        """`y, _tape = g_fwd(...)`; the reverse sweep calls `g_bwd(_tape, y_bar)`."""
+        """`y, _tape = g_fwd(...)`; the reverse sweep calls `g_bwd(_tape, y_bar)`. When the
+        callee's backward function reads nothing but parameters it never writes, there is no
+        tape: `y = g_fwd(...)`, and the reverse sweep calls `g_bwd(a, y_bar)` with the call's
+        own arguments, which the caller saves and restores like any value it reads."""
         site = CallSite(self.ctx, s, fn, s.value)
+        var = s.targets[0].id
         if not site.wrt:  # no active argument: an ordinary primal step
-            record = self.save(s, s.targets[0].id)
-            self.defined.add(s.targets[0].id)
+            record = self.save(s, var)
+            self.defined.add(var)
             return [record.fwd, s]
         fwd_name, bwd_name = site.derivative(self.ctx, "split")
+        record = self.save(s, var)
+        self.defined.add(var)
+        self.must.add(var)
+        if site.tape_params is not None:
+            call = assign(var, site.call(fwd_name), s.adgen_line)
+            self.calls[id(s)] = (site, None, bwd_name, None)
+            return [record.fwd, call]
         tape = self.namer.temp("_tape")
         self.primal.add(tape)
-        var = s.targets[0].id
         pair = gast.Tuple(elts=[name(var, gast.Store()), name(tape, gast.Store())],
                           ctx=gast.Store())
         call = gast.Assign(targets=[pair], value=site.call(fwd_name), type_comment=None)
         call.adgen_line = s.adgen_line
         tape_save = self.save(call, tape)
-        record = self.save(s, var)
-        self.defined |= {tape, var}
+        self.defined.add(tape)
         self.calls[id(s)] = (site, tape, bwd_name, tape_save)
         return [tape_save.fwd, record.fwd, call]
 
@@ -172,7 +181,11 @@ class Reverse(StepAdjoints):
         out: list[gast.AST] = []
         if var in self.state:
             grads = self.namer.temp("_g")
-            call = gast.Call(func=name(bwd_name), args=[name(tape), name(self.bar(var))],
+            # the lowering never lets a step read what it writes, so the arguments still
+            # hold the values the call was given
+            taped = [name(tape)] if tape is not None else [
+                clone(site.bound[p]) for p in site.tape_params]
+            call = gast.Call(func=name(bwd_name), args=[*taped, name(self.bar(var))],
                              keywords=[])
             out.append(assign(grads, call, s.adgen_line))
             self.state.discard(var)
@@ -183,7 +196,8 @@ class Reverse(StepAdjoints):
                 out.append(self.contribute(site.bound[p].id, part, s.adgen_line))
         for stmt in out:
             stmt.adgen_adjoint = True
-        return [*out, self.saves[id(s)].rev, tape_save.rev]
+        undo = [tape_save.rev] if tape_save is not None else []
+        return [*out, self.saves[id(s)].rev, *undo]
 
     def forward_loop(self, s: gast.AST) -> list[gast.AST]:
         self.must_at[id(s)] = set(self.must)

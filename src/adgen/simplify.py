@@ -221,7 +221,8 @@ def inline_single_use(body: list[gast.AST], pure: Any,
 
     This is what lets the trace's one-operation-per-step form read as the user wrote it again
     (`x = math.sin(x) * 0.9 + 0.1 * x`). It only moves pure expressions, and only past
-    statements that write nothing the expression reads.
+    statements that write nothing the expression reads; any other expression only into a
+    plain copy `y = v` right after it (`y = g_fwd(x)`).
     """
     counts: dict[str, int] = {}
     stores: dict[str, int] = {}
@@ -268,6 +269,7 @@ def _inline_block(body: list[gast.AST], counts: dict, stores: dict, pure: Any) -
             continue
         s = out[i]
         _replace_load(out[j], s.targets[0].id, s.value)
+        _inherit_line(out[j], s)
         for field_name in ("value", "test"):
             if getattr(out[j], field_name, None) is not None:
                 setattr(out[j], field_name, fold(getattr(out[j], field_name)))
@@ -283,8 +285,13 @@ def _inline_target(out: list, effects: list, i: int, counts: dict, stores: dict,
     if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
         return None
     var = s.targets[0].id
-    if counts.get(var, 0) != 1 or stores.get(var, 0) != 1 or not pure(s.value):
+    if counts.get(var, 0) != 1 or stores.get(var, 0) != 1:
         return None
+    if not pure(s.value):  # a call with effects only moves into a copy right after it
+        after = out[i + 1] if i + 1 < len(out) else None
+        copies = (isinstance(after, gast.Assign) and isinstance(after.value, gast.Name)
+                  and after.value.id == var)
+        return i + 1 if copies else None
     reads = effects[i][0]
     for j in range(i + 1, len(out)):
         if effects[j] is None:
@@ -295,6 +302,17 @@ def _inline_target(out: list, effects: list, i: int, counts: dict, stores: dict,
         if t_written & reads:
             return None
     return None
+
+
+def _inherit_line(t: gast.AST, s: gast.AST) -> None:
+    """A statement without a source line that now computes what `s` did takes `s`'s line,
+    unless what it took in comes from different lines (then it stays without a comment)."""
+    line = (getattr(s, "adgen_line", None), getattr(s, "adgen_adjoint", False))
+    if getattr(t, "adgen_line", None) is None and not hasattr(t, "adgen_folded"):
+        t.adgen_line, t.adgen_adjoint = line
+        t.adgen_folded = True
+    elif getattr(t, "adgen_folded", False) and line != (t.adgen_line, t.adgen_adjoint):
+        t.adgen_line, t.adgen_folded = None, False
 
 
 def _value_use(t: gast.AST, var: str) -> bool:

@@ -86,7 +86,11 @@ def derivative(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str] = froz
 
 
 class Deferred:
-    """A callee's derivative that is still being built (recursion): resolved at call time."""
+    """A callee's derivative that is still being built (recursion): resolved at call time.
+
+    Its callers were generated before the callee's tape was known, so they always speak the
+    tape protocol (`value, tape = fwd(...)`, `bwd(tape, cotangent)`); a callee whose tape is
+    just some of its arguments gets them packed here."""
 
     def __init__(self, key: Any, part: str) -> None:
         self.key, self.part = key, part
@@ -95,8 +99,17 @@ class Deferred:
         fn = _CACHE[self.key]
         return fn.__adgen__.info["bwd"] if self.part == "bwd" else fn
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.resolved()(*args, **kwargs)
+    def __call__(self, *args: Any) -> Any:
+        fn = _CACHE[self.key]
+        info = fn.__adgen__.info
+        taped = info.get("tape_params")
+        if taped is None:
+            return self.resolved()(*args)
+        if self.part == "bwd":
+            tape, cotangent = args
+            return info["bwd"](*tape, cotangent)
+        positions = [info["params"].index(p) for p in taped]
+        return fn(*args), tuple(args[i] for i in positions)
 
 
 def callee_derivative(f: Any, wrt: tuple[str, ...], kind: str,
@@ -138,6 +151,8 @@ def _build(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
     if kind == "split":
         fn.__adgen__.info["bwd"] = fn.__adgen__.bindings[functions[1].name]
         fn.__adgen__.info["reentrant"] = getattr(ctx, "reentrant", False)
+        fn.__adgen__.info["tape_params"] = getattr(ctx, "tape_params", None)
+        fn.__adgen__.info["params"] = list(get_trace(f).params)
     return fn
 
 

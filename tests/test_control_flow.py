@@ -315,6 +315,28 @@ def test_loop_gradient_is_product_of_step_derivatives(n, scalar):
     assert adgen.grad(sin_loop, mode="forward")(0.3, n) == pytest.approx(expected, rel=1e-12)
 
 
+def _self_copies(source):
+    """Statements `a = a` in generated source: they do nothing."""
+    return [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Assign)
+            and isinstance(n.value, ast.Name) and len(n.targets) == 1
+            and isinstance(n.targets[0], ast.Name) and n.targets[0].id == n.value.id]
+
+
+def test_generated_code_has_no_self_copies():
+    seen = 0
+    for case in CASES:
+        f, args = case[0], case[1]
+        wrt = _differentiable(args)
+        if not wrt:
+            continue
+        for mode in ("reverse", "forward"):
+            source = adgen.source(adgen.grad(f, wrt=wrt, mode=mode))
+            assert not _self_copies(source), f"{f.__name__} ({mode}):\n{source}"
+            seen += 1
+    assert seen > 100
+    assert _self_copies("x = 1\nx = x\n")  # the check itself sees one
+
+
 @pytest.mark.parametrize("f", [straight_line, branch_only])
 def test_no_stack_without_loops(f):
     g = adgen.grad(f, wrt=(0, 1))

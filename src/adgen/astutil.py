@@ -19,23 +19,74 @@ def clone(node: Any) -> Any:
     return new
 
 
-def names(node: Any) -> tuple[set[str], set[str]]:
-    """(loaded names, stored names) anywhere in a tree or list of trees."""
-    loads: set[str] = set()
-    stores: set[str] = set()
+def walk(node: Any) -> Any:
+    """Every node of a tree or list of trees, in no particular order (a faster `gast.walk`
+    for the walks that collect, count or test); a `Name`'s context is not visited."""
     stack = [node]
     while stack:
         n = stack.pop()
         if isinstance(n, list):
             stack.extend(n)
             continue
+        if not isinstance(n, gast.AST):  # `global a, b` keeps strings in a list
+            continue
+        yield n
         if isinstance(n, gast.Name):
-            (loads if isinstance(n.ctx, gast.Load) else stores).add(n.id)
             continue
         for value in n.__dict__.values():
             if isinstance(value, (gast.AST, list)):
                 stack.append(value)
+
+
+def names(node: Any) -> tuple[set[str], set[str]]:
+    """(loaded names, stored names) anywhere in a tree or list of trees."""
+    loads: set[str] = set()
+    stores: set[str] = set()
+    for n in walk(node):
+        if isinstance(n, gast.Name):
+            (loads if isinstance(n.ctx, gast.Load) else stores).add(n.id)
     return loads, stores
+
+
+def map_loads(node: Any, replace: Any) -> Any:
+    """`node` with every loaded name `n` for which `replace(n)` gives a node replaced by that
+    node (None keeps `n`); the tree is changed in place, and the replacements are not
+    visited again."""
+    if isinstance(node, gast.Name):
+        new = replace(node) if isinstance(node.ctx, gast.Load) else None
+        return node if new is None else new
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        fields = n if isinstance(n, list) else n.__dict__
+        for key, value in (enumerate(n) if isinstance(n, list) else fields.items()):
+            if isinstance(value, gast.Name):
+                new = replace(value) if isinstance(value.ctx, gast.Load) else None
+                if new is not None:
+                    fields[key] = new
+            elif isinstance(value, (gast.AST, list)):
+                stack.append(value)
+    return node
+
+
+def statement_stores(stmts: list[Any]) -> set[str]:
+    """Names assigned by the statements (targets of assignments and loops, at any depth):
+    what `stores` gives for statements, without walking their expressions."""
+    out: set[str] = set()
+    stack = list(stmts)
+    while stack:
+        s = stack.pop()
+        if isinstance(s, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
+            for t in (s.targets if isinstance(s, gast.Assign) else [s.target]):
+                out |= stores(t)
+        elif isinstance(s, (gast.For, gast.While, gast.If)):
+            if isinstance(s, gast.For):
+                out |= stores(s.target)
+            stack.extend(s.body)
+            stack.extend(s.orelse)
+        elif not isinstance(s, (gast.Expr, gast.Return, gast.Pass, gast.Break, gast.Continue)):
+            out |= stores(s)
+    return out
 
 
 def loads(node: Any) -> set[str]:

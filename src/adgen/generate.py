@@ -8,6 +8,7 @@ from typing import Any
 
 import gast
 
+from adgen import astutil
 from adgen.analysis import numeric_names, primitive
 from adgen.astutil import clone
 from adgen.errors import DifferentiationError, where
@@ -40,7 +41,7 @@ class Context:
             return n in trace.locals or not (found and value is obj)
 
         self.bindings = Bindings(avoid=avoid, reserve=trace.namer.taken)
-        free = {n.id for n in gast.walk(trace.node) if isinstance(n, gast.Name)} - trace.locals
+        free = set().union(*astutil.names(trace.node)) - trace.locals
         for var in sorted(free & set(p.closure)):
             self.bindings.names[var] = p.closure[var]
         self.bindings.names.update(lowering_helpers(trace))
@@ -92,7 +93,7 @@ class Context:
 def lowering_helpers(trace: Trace) -> dict[str, Any]:
     """Functions the lowering itself calls (`as_sequence`), which generated code must bind."""
     out = {}
-    for n in gast.walk(trace.node):
+    for n in astutil.walk(trace.node):
         if (isinstance(n, gast.Call) and isinstance(n.func, gast.Name)
                 and n.func.id not in trace.locals and not trace.parsed.resolve(n.func.id)[0]
                 and getattr(n, "adgen_fn", None) is not None):

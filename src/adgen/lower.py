@@ -37,6 +37,7 @@ from typing import Any
 
 import gast
 
+from adgen import astutil
 from adgen.astutil import clone
 from adgen.errors import UnsupportedSyntax
 from adgen.ir import (  # noqa: F401  (the trace's building blocks, used by the generators)
@@ -89,7 +90,7 @@ class Lowerer(ExpressionLowering):
         fn = parsed.node
         self.params = [a.id for a in fn.args.args]
         self.locals = set(self.params) | _assigned(fn.body)
-        used = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name)}
+        used = set().union(*astutil.names(fn))
         self.namer = Namer(used | self.locals)
         self.out: list[gast.AST] = []
         self.imports: dict[str, Any] = {}
@@ -446,7 +447,7 @@ def _targets(node: gast.AST) -> list[str]:
 def _assigned(stmts: list[gast.AST]) -> set[str]:
     out: set[str] = set()
     for s in stmts:
-        for n in gast.walk(s):
+        for n in astutil.walk(s):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 out.add(n.id)
     return out

@@ -20,6 +20,7 @@ from typing import Any
 
 import gast
 
+from adgen import astutil
 from adgen.errors import DifferentiationError
 
 
@@ -139,7 +140,7 @@ def _numbered(lines: list[str], start: int) -> dict[int, str]:
 
 
 def _shift(node: gast.AST, dline: int, dcol: int) -> None:
-    for sub in gast.walk(node):
+    for sub in astutil.walk(node):
         if hasattr(sub, "lineno") and sub.lineno is not None:
             sub.lineno += dline
             if getattr(sub, "end_lineno", None) is not None:

@@ -149,19 +149,25 @@ def _loads(node: Any) -> set[str]:
 
 def _stores(stmts: list[gast.AST]) -> set[str]:
     """Names assigned (or bound as parameters) in `stmts`."""
-    return astutil.stores(stmts)
+    return astutil.statement_stores(stmts)
 
 
-class _Substitute(gast.NodeTransformer):
+class _Substitute:
+    """Loads of names in `env` replaced by copies of their (name or constant) values."""
+
     def __init__(self, env: dict[str, gast.AST]) -> None:
         self.env = env
 
-    def visit_Name(self, node: gast.Name) -> gast.AST:
-        if isinstance(node.ctx, gast.Load) and node.id in self.env:
-            return gast.Constant(value=self.env[node.id].value, kind=None) if isinstance(
-                self.env[node.id], gast.Constant) else gast.Name(
-                id=self.env[node.id].id, ctx=gast.Load(), annotation=None, type_comment=None)
-        return node
+    def replace(self, node: gast.Name) -> gast.AST | None:
+        value = self.env.get(node.id)
+        if value is None:
+            return None
+        if isinstance(value, gast.Constant):
+            return gast.Constant(value=value.value, kind=None)
+        return gast.Name(id=value.id, ctx=gast.Load(), annotation=None, type_comment=None)
+
+    def visit(self, node: gast.AST) -> gast.AST:
+        return astutil.map_loads(node, self.replace) if self.env else node
 
 
 def _kill(env: dict[str, gast.AST], names: set[str]) -> None:
@@ -173,14 +179,16 @@ def _kill(env: dict[str, gast.AST], names: set[str]) -> None:
 
 def propagate(body: list[gast.AST], env: dict[str, gast.AST] | None = None,
               protect: set[str] = frozenset()) -> list[gast.AST]:
-    """Forward copies and constants (`a = b`, `a = 1.0`) into later reads, then fold."""
+    """Forward copies and constants (`a = b`, `a = 1.0`) into later reads, then fold; a copy
+    that became `a = a` is dropped."""
     env = {} if env is None else env
+    out: list[gast.AST] = []
     for s in body:
         if isinstance(s, gast.If):
             s.test = _Substitute(env).visit(s.test)
             assigned = _stores(s.body) | _stores(s.orelse)
-            propagate(s.body, dict(env), protect)
-            propagate(s.orelse, dict(env), protect)
+            s.body = propagate(s.body, dict(env), protect) or [gast.Pass()]
+            s.orelse = propagate(s.orelse, dict(env), protect)
             _kill(env, assigned)
         elif isinstance(s, (gast.For, gast.While)):
             assigned = _stores(s.body) | _stores([s.target] if isinstance(s, gast.For) else [])
@@ -189,8 +197,8 @@ def propagate(body: list[gast.AST], env: dict[str, gast.AST] | None = None,
                 s.iter = _Substitute(env).visit(s.iter)
             else:
                 s.test = _Substitute(env).visit(s.test)
-            propagate(s.body, dict(env), protect)
-            propagate(s.orelse, dict(env), protect)
+            s.body = propagate(s.body, dict(env), protect) or [gast.Pass()]
+            s.orelse = propagate(s.orelse, dict(env), protect)
             _kill(env, assigned | _stores(s.orelse))
         else:
             for field_name in ("value", "test", "msg", "exc"):
@@ -198,17 +206,22 @@ def propagate(body: list[gast.AST], env: dict[str, gast.AST] | None = None,
                 if value is not None and env and not env.keys().isdisjoint(_loads(value)):
                     setattr(s, field_name, fold(_Substitute(env).visit(value)))
             if isinstance(s, gast.Assign):
-                for t in s.targets:
-                    if isinstance(t, gast.Subscript):
-                        t.slice = _Substitute(env).visit(t.slice)
-                stored = _stores([s])
-                _kill(env, stored)
                 t = s.targets[0]
+                if isinstance(t, gast.Name) and _same_name(s.value, t.id):
+                    continue  # `a = a`
+                for target in s.targets:
+                    if isinstance(target, gast.Subscript):
+                        target.slice = _Substitute(env).visit(target.slice)
+                _kill(env, _stores([s]))
                 if (isinstance(t, gast.Name) and t.id not in protect
-                        and (isinstance(s.value, gast.Name) and s.value.id != t.id
-                             or _num(s.value) is not None)):
+                        and (isinstance(s.value, gast.Name) or _num(s.value) is not None)):
                     env[t.id] = s.value
-    return body
+        out.append(s)
+    return out
+
+
+def _same_name(node: gast.AST, var: str) -> bool:
+    return isinstance(node, gast.Name) and node.id == var
 
 
 def _code(body: list[gast.AST]) -> bool:
@@ -327,18 +340,15 @@ def _value_use(t: gast.AST, var: str) -> bool:
 
 
 def _replace_load(stmt: gast.AST, var: str, value: gast.AST) -> None:
-    class _Swap(gast.NodeTransformer):
-        def visit_Name(self, node: gast.Name) -> gast.AST:
-            if node.id == var and isinstance(node.ctx, gast.Load):
-                return value
-            return node
+    def swap(node: gast.Name) -> gast.AST | None:
+        return value if node.id == var else None
 
     for field_name in ("value", "test"):
         current = getattr(stmt, field_name, None)
         if isinstance(current, list):
-            setattr(stmt, field_name, [_Swap().visit(c) for c in current])
+            setattr(stmt, field_name, [astutil.map_loads(c, swap) for c in current])
         elif current is not None:
-            setattr(stmt, field_name, _Swap().visit(current))
+            setattr(stmt, field_name, astutil.map_loads(current, swap))
 
 
 def drop_dead_stores(body: list[gast.AST], pure: Any, live_out: set[str]) -> list[gast.AST]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import gast
 
+from adgen import astutil
 from adgen.lower import Trace, assign, const, name
 
 
@@ -136,7 +137,7 @@ def _copy_loop(s: gast.AST, body: list[gast.AST]) -> gast.AST:
 def _simple(body: list[gast.AST]) -> bool:
     """Whether the only jump is a final top-level `return`."""
     for i, s in enumerate(body):
-        for n in gast.walk(s):
+        for n in astutil.walk(s):
             if isinstance(n, (gast.Break, gast.Continue)):
                 return False
             if isinstance(n, gast.Return) and not (n is s and i == len(body) - 1):

@@ -6,13 +6,14 @@ parse → lower → analyse → forward or reverse → simplify → emit → com
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from typing import Any
 
 import gast
 
-from adgen import emit
+from adgen import astutil, emit
 from adgen.analysis import active_names, scalar_names
 from adgen.errors import DifferentiationError
 from adgen.generate import Context
@@ -77,11 +78,17 @@ def derivative(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str] = froz
             _BUILDING.add(key)
             limit = sys.getrecursionlimit()
             sys.setrecursionlimit(max(limit, 20_000))  # deeply nested user code (long elifs)
+            # a build allocates many small trees that all live until it ends: the cyclic
+            # collector would walk them again and again and find nothing to free
+            collecting = gc.isenabled()
+            gc.disable()
             try:
                 fn = _CACHE[key] = _build(f, wrt, kind, scalar_params)
             finally:
                 _BUILDING.discard(key)
                 sys.setrecursionlimit(limit)
+                if collecting:
+                    gc.enable()
         return fn
 
 
@@ -208,13 +215,13 @@ def _uses_shape_helpers(functions: list[Any], bindings: dict[str, Any]) -> bool:
                runtime.zeros_like)
     names = {k for k, v in bindings.items() if any(v is h for h in helpers)}
     return any(isinstance(n, gast.Name) and n.id in names
-               for fn in functions for n in gast.walk(fn))
+               for fn in functions for n in astutil.walk(fn))
 
 
 def _containers(node: gast.AST) -> set[str]:
     """Names the function indexes, iterates over or takes attributes of: not numbers."""
     out = set()
-    for n in gast.walk(node):
+    for n in astutil.walk(node):
         if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.value, gast.Name):
             out.add(n.value.id)
         elif isinstance(n, gast.For) and isinstance(n.iter, gast.Name):

@@ -116,7 +116,9 @@ class _Filler(gast.NodeTransformer):
             if keep == "scalar":  # summing to a 0-d value needs no shape (nothing to save)
                 total = gast.Name(id=self.bindings.bind("sum_to_scalar", sum_to_scalar),
                                   ctx=gast.Load(), annotation=None, type_comment=None)
-                return gast.Call(func=total, args=[self.visit(node.args[0])], keywords=[])
+                call = gast.Call(func=total, args=[self.visit(node.args[0])], keywords=[])
+                call.adgen_sum_to_scalar = True  # a Python number is its own sum: folded
+                return call
         self.generic_visit(node)
         return node
 

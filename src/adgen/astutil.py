@@ -19,6 +19,36 @@ def clone(node: Any) -> Any:
     return new
 
 
+class Transformer:
+    """`gast.NodeTransformer`'s protocol (`visit_<Type>` methods return the replacement;
+    `generic_visit` transforms the children in place), with a cheaper dispatch and child
+    walk: the generated code's simplifications visit every expression several times."""
+
+    def __init_subclass__(cls) -> None:
+        cls._visitors = {name[len("visit_"):]: fn for klass in reversed(cls.__mro__)
+                         for name, fn in vars(klass).items() if name.startswith("visit_")}
+
+    def visit(self, node: Any) -> Any:
+        method = self._visitors.get(type(node).__name__)
+        return method(self, node) if method is not None else self.generic_visit(node)
+
+    def generic_visit(self, node: Any) -> Any:
+        fields = node.__dict__
+        for key, value in fields.items():
+            if isinstance(value, list):
+                new = []
+                for item in value:
+                    if isinstance(item, gast.AST):
+                        item = self.visit(item)
+                        if item is None:
+                            continue
+                    new.append(item)
+                value[:] = new
+            elif isinstance(value, gast.AST):
+                fields[key] = self.visit(value)
+        return node
+
+
 def walk(node: Any) -> Any:
     """Every node of a tree or list of trees, in no particular order (a faster `gast.walk`
     for the walks that collect, count or test); a `Name`'s context is not visited."""

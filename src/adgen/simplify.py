@@ -47,7 +47,7 @@ def _neg(node: gast.AST) -> gast.AST:
     return gast.UnaryOp(op=gast.USub(), operand=node)
 
 
-class _Fold(gast.NodeTransformer):
+class _Fold(astutil.Transformer):
     """Bottom-up folding of zeros, ones and constant arithmetic."""
 
     def __init__(self, zero_call: Any = None) -> None:
@@ -114,7 +114,7 @@ def _zero_like(node: gast.AST) -> gast.AST:
     return gast.Name(id=ZERO, ctx=gast.Load(), annotation=None, type_comment=None)
 
 
-class _ZeroToConstant(gast.NodeTransformer):
+class _ZeroToConstant(astutil.Transformer):
     def __init__(self, zero_value: Any = None) -> None:
         self.zero_value = zero_value
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import gast
 
-from adgen.astutil import clone
+from adgen.astutil import Transformer, clone
 from adgen.parse import template_ast
 from adgen.runtime import sum_to_scalar, unbroadcast
 
@@ -97,14 +97,26 @@ def fill(template: Any, values: dict[str, gast.AST], bindings: Bindings,
         raise TemplateError(f"template {node.name} must be a single `return` statement")
     params = {a.id for a in node.args.args} | {a.id for a in node.args.kwonlyargs}
     glob = template.__globals__
-    return _Filler(values, params, glob, bindings, keep_unbroadcast).visit(
-        clone(ret.value))
+    return _Filler(values, params, glob, bindings, keep_unbroadcast).visit(ret.value)
 
 
-class _Filler(gast.NodeTransformer):
+class _Filler(Transformer):
+    """A filled copy of a template expression (the template itself is left as it is)."""
+
     def __init__(self, values, params, glob, bindings, keep_unbroadcast):
         self.values, self.params, self.glob = values, params, glob
         self.bindings, self.keep = bindings, keep_unbroadcast
+
+    def generic_visit(self, node: gast.AST) -> gast.AST:
+        new = type(node).__new__(type(node))
+        fields = new.__dict__
+        for key, value in node.__dict__.items():
+            if isinstance(value, list):
+                value = [self.visit(v) if isinstance(v, gast.AST) else v for v in value]
+            elif isinstance(value, gast.AST):
+                value = self.visit(value)
+            fields[key] = value
+        return new
 
     def visit_Call(self, node: gast.Call) -> gast.AST:
         if (isinstance(node.func, gast.Name) and self.glob.get(node.func.id) is unbroadcast
@@ -119,15 +131,15 @@ class _Filler(gast.NodeTransformer):
                 call = gast.Call(func=total, args=[self.visit(node.args[0])], keywords=[])
                 call.adgen_sum_to_scalar = True  # a Python number is its own sum: folded
                 return call
-        self.generic_visit(node)
-        return node
+        return self.generic_visit(node)
 
     def visit_Name(self, node: gast.Name) -> gast.AST:
         if node.id in self.params:
             return clone(self.values[node.id])
+        new = self.generic_visit(node)
         if node.id in self.glob:
-            node.id = self.bindings.bind(node.id, self.glob[node.id])
-        return node
+            new.id = self.bindings.bind(node.id, self.glob[node.id])
+        return new
 
 
 def differentiable_atoms(rule: Any, args: list[gast.AST],

@@ -241,26 +241,40 @@ def inline_single_use(body: list[gast.AST], pure: Any,
     """
     counts: dict[str, int] = {}
     stores: dict[str, int] = {}
+    effects: dict[int, tuple[set[str], set[str]]] = {}
     stack: list[Any] = list(body)
-    while stack:
-        n = stack.pop()
-        if isinstance(n, gast.Name):
-            table = counts if isinstance(n.ctx, gast.Load) else stores
-            table[n.id] = table.get(n.id, 0) + 1
-            continue
-        for value in n.__dict__.values():
-            if isinstance(value, list):
-                stack.extend(value)
-            elif isinstance(value, gast.AST):
-                stack.append(value)
+    while stack:  # one walk: how often each name is read and written, what each step does
+        s = stack.pop()
+        if isinstance(s, (gast.If, gast.For, gast.While)):
+            stack.extend(s.body)
+            stack.extend(s.orelse)
+            _tally([s.target, s.iter] if isinstance(s, gast.For) else [s.test], counts, stores)
+        else:
+            effects[id(s)] = _with_mutations(s, _tally([s], counts, stores))
     for var in keep:
         stores[var] = 2  # never folded
-    return _inline_block(body, counts, stores, pure)
+    return _inline_block(body, counts, stores, pure, effects)
 
 
-def _effects(t: gast.AST) -> tuple[set[str], set[str]]:
-    """(names read, names written or mutated) by a simple statement."""
-    reads, written = astutil.names(t)
+def _tally(nodes: list[Any], counts: dict, stores: dict) -> tuple[set[str], set[str]]:
+    """Count the names read and written in `nodes` into `counts` and `stores`; the sets of
+    them."""
+    reads: set[str] = set()
+    written: set[str] = set()
+    for n in astutil.walk(nodes):
+        if isinstance(n, gast.Name):
+            if isinstance(n.ctx, gast.Load):
+                counts[n.id] = counts.get(n.id, 0) + 1
+                reads.add(n.id)
+            else:
+                stores[n.id] = stores.get(n.id, 0) + 1
+                written.add(n.id)
+    return reads, written
+
+
+def _with_mutations(t: gast.AST, effects: tuple[set[str], set[str]]) -> tuple[set, set]:
+    """(names read, names written or mutated) by a simple statement, from its names."""
+    reads, written = effects
     if isinstance(t, gast.Assign) and isinstance(t.targets[0], gast.Subscript):
         written.add(t.targets[0].value.id)
     if isinstance(t, gast.Expr) and isinstance(t.value, gast.Call):
@@ -268,19 +282,18 @@ def _effects(t: gast.AST) -> tuple[set[str], set[str]]:
     return reads, written
 
 
-def _inline_block(body: list[gast.AST], counts: dict, stores: dict, pure: Any) -> list:
+def _inline_block(body: list[gast.AST], counts: dict, stores: dict, pure: Any,
+                  known: dict[int, tuple[set[str], set[str]]]) -> list:
     for s in body:
         if isinstance(s, (gast.If, gast.For, gast.While)):
-            s.body = _inline_block(s.body, counts, stores, pure)
-            s.orelse = _inline_block(s.orelse, counts, stores, pure)
-    out = list(body)
-    effects = [None if isinstance(s, (gast.If, gast.For, gast.While)) else _effects(s)
+            s.body = _inline_block(s.body, counts, stores, pure, known)
+            s.orelse = _inline_block(s.orelse, counts, stores, pure, known)
+    out: list[Any] = list(body)  # a folded statement becomes None (no list deletions)
+    effects = [None if isinstance(s, (gast.If, gast.For, gast.While)) else known[id(s)]
                for s in out]
-    i = 0
-    while i < len(out):
+    for i in range(len(out)):
         j = _inline_target(out, effects, i, counts, stores, pure)
         if j is None:
-            i += 1
             continue
         s = out[i]
         _replace_load(out[j], s.targets[0].id, s.value)
@@ -288,10 +301,9 @@ def _inline_block(body: list[gast.AST], counts: dict, stores: dict, pure: Any) -
         for field_name in ("value", "test"):
             if getattr(out[j], field_name, None) is not None:
                 setattr(out[j], field_name, fold(getattr(out[j], field_name)))
-        effects[j] = _effects(out[j])
-        del out[i]
-        del effects[i]
-    return out
+        effects[j] = _with_mutations(out[j], astutil.names(out[j]))
+        out[i] = None
+    return [s for s in out if s is not None]
 
 
 def _inline_target(out: list, effects: list, i: int, counts: dict, stores: dict,
@@ -357,63 +369,82 @@ def drop_dead_stores(body: list[gast.AST], pure: Any, live_out: set[str]) -> lis
     """Remove pure assignments whose value is not live afterwards (backward liveness over the
     structured statements; loop bodies iterate to a fixed point; `break`, `continue` and
     `return` take the liveness of where they jump)."""
-    new, _ = _live_block(body, set(live_out), pure, None)
+    new, _ = _Liveness(pure).block(body, set(live_out), None)
     return new
 
 
-def _live_block(body: list[gast.AST], live: set[str], pure: Any,
-                loop: tuple[set[str], set[str]] | None) -> tuple[list, set[str]]:
-    out: list[gast.AST] = []
-    for s in reversed(body):
-        s, live = _live_stmt(s, live, pure, loop)
-        if s is not None:
-            out.append(s)
-    out.reverse()
-    return out, live
+_Jumps = tuple[set[str], set[str]] | None  # live at a loop's `continue` and at its `break`
 
 
-def _live_stmt(s: gast.AST, live: set[str], pure: Any,
-               loop: tuple[set[str], set[str]] | None) -> tuple[gast.AST | None, set[str]]:
-    if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-        t = s.targets[0].id
-        if t not in live and pure(s.value):
-            return None, live
-        return s, (live - {t}) | set(_loads(s.value))
-    if isinstance(s, gast.Break) and loop is not None:
-        return s, set(loop[1])
-    if isinstance(s, gast.Continue) and loop is not None:
-        return s, set(loop[0])
-    if isinstance(s, gast.Return):
-        return s, set(_loads(s.value)) if s.value is not None else set()
-    if isinstance(s, gast.If):
-        body, l1 = _live_block(s.body, set(live), pure, loop)
-        orelse, l2 = _live_block(s.orelse, set(live), pure, loop)
-        if not _code(body) and not _code(orelse) and pure(s.test):
-            return None, live
-        s.body, s.orelse = body or [gast.Pass()], orelse
-        return s, l1 | l2 | set(_loads(s.test))
-    if isinstance(s, (gast.For, gast.While)):
-        return _live_loop(s, live, pure, loop)
-    return s, live | set(_loads(s))
+class _Liveness:
+    """Backward liveness over structured statements, dropping dead pure assignments. The
+    names an expression reads are remembered: loop bodies are walked until a fixed point."""
+
+    def __init__(self, pure: Any) -> None:
+        self.pure = pure
+        self.memo: dict[int, tuple[gast.AST, frozenset[str]]] = {}
+
+    def reads(self, node: gast.AST) -> frozenset[str]:
+        found = self.memo.get(id(node))
+        if found is None or found[0] is not node:  # the node is kept: its id stays its own
+            found = self.memo[id(node)] = (node, frozenset(_loads(node)))
+        return found[1]
+
+    def block(self, body: list[gast.AST], live: set[str], loop: _Jumps,
+              pure: Any = None) -> tuple[list, set[str]]:
+        out: list[gast.AST] = []
+        for s in reversed(body):
+            s, live = self.stmt(s, live, loop, pure or self.pure)
+            if s is not None:
+                out.append(s)
+        out.reverse()
+        return out, live
+
+    def stmt(self, s: gast.AST, live: set[str], loop: _Jumps,
+             pure: Any) -> tuple[gast.AST | None, set[str]]:
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            t = s.targets[0].id
+            if t not in live and pure(s.value):
+                return None, live
+            return s, (live - {t}) | self.reads(s.value)
+        if isinstance(s, gast.Break) and loop is not None:
+            return s, set(loop[1])
+        if isinstance(s, gast.Continue) and loop is not None:
+            return s, set(loop[0])
+        if isinstance(s, gast.Return):
+            return s, set(self.reads(s.value)) if s.value is not None else set()
+        if isinstance(s, gast.If):
+            body, l1 = self.block(s.body, set(live), loop, pure)
+            orelse, l2 = self.block(s.orelse, set(live), loop, pure)
+            if not _code(body) and not _code(orelse) and pure(s.test):
+                return None, live
+            s.body, s.orelse = body or [gast.Pass()], orelse
+            return s, l1 | l2 | self.reads(s.test)
+        if isinstance(s, (gast.For, gast.While)):
+            return self.loop(s, live, loop, pure)
+        return s, live | self.reads(s)
+
+    def loop(self, s: gast.AST, live: set[str], outer: _Jumps,
+             pure: Any) -> tuple[gast.AST, set[str]]:
+        header = set(self.reads(s.iter if isinstance(s, gast.For) else s.test))
+        target = {s.target.id} if isinstance(s, gast.For) else set()
+        after = set(live)
+        if s.orelse:
+            _, after = self.block(list(s.orelse), set(live), outer, _keep)
+        entry = after | header
+        while True:
+            _, inner = self.block(s.body, set(entry), (entry, set(live)), _keep)
+            new_entry = entry | (inner - target) | header
+            if new_entry == entry:
+                break
+            entry = new_entry
+        s.body, _ = self.block(s.body, set(entry), (entry, set(live)), pure)
+        s.body = s.body or [gast.Pass()]
+        if s.orelse:
+            s.orelse, _ = self.block(s.orelse, set(live), outer, pure)
+        return s, entry | after
 
 
-def _live_loop(s: gast.AST, live: set[str], pure: Any,
-               loop: tuple[set[str], set[str]] | None) -> tuple[gast.AST, set[str]]:
-    header = set(_loads(s.iter if isinstance(s, gast.For) else s.test))
-    target = {s.target.id} if isinstance(s, gast.For) else set()
-    after = set(live)
-    if s.orelse:
-        _, after = _live_block(list(s.orelse), set(live), lambda rhs: False, loop)
-    entry = after | header
-    keep = lambda rhs: False  # noqa: E731
-    while True:
-        _, inner = _live_block(s.body, set(entry), keep, (entry, set(live)))
-        new_entry = entry | (inner - target) | header
-        if new_entry == entry:
-            break
-        entry = new_entry
-    s.body, _ = _live_block(s.body, set(entry), pure, (entry, set(live)))
-    s.body = s.body or [gast.Pass()]
-    if s.orelse:
-        s.orelse, _ = _live_block(s.orelse, set(live), pure, loop)
-    return s, entry | after
+def _keep(rhs: gast.AST) -> bool:
+    """Purity for the fixed-point walks: nothing is dropped while liveness is not final."""
+    return False

@@ -159,11 +159,13 @@ class _Substitute:
 
     def __init__(self, env: dict[str, gast.AST]) -> None:
         self.env = env
+        self.replaced = False
 
     def replace(self, node: gast.Name) -> gast.AST | None:
         value = self.env.get(node.id)
         if value is None:
             return None
+        self.replaced = True
         if isinstance(value, gast.Constant):
             return gast.Constant(value=value.value, kind=None)
         return gast.Name(id=value.id, ctx=gast.Load(), annotation=None, type_comment=None)
@@ -205,8 +207,10 @@ def propagate(body: list[gast.AST], env: dict[str, gast.AST] | None = None,
         else:
             for field_name in ("value", "test", "msg", "exc"):
                 value = getattr(s, field_name, None)
-                if value is not None and env and not env.keys().isdisjoint(_loads(value)):
-                    setattr(s, field_name, fold(_Substitute(env).visit(value)))
+                if value is not None and env:
+                    substitute = _Substitute(env)
+                    value = substitute.visit(value)
+                    setattr(s, field_name, fold(value) if substitute.replaced else value)
             if isinstance(s, gast.Assign):
                 t = s.targets[0]
                 if isinstance(t, gast.Name) and _same_name(s.value, t.id):

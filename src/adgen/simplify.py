@@ -44,7 +44,21 @@ def _neg(node: gast.AST) -> gast.AST:
         return gast.Constant(value=-node.value, kind=None)
     if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
         return node.operand
+    positive = _without_leading_minus(node)
+    if positive is not None:  # -(-a * b) is a * b (negation is exact)
+        return positive
     return gast.UnaryOp(op=gast.USub(), operand=node)
+
+
+def _without_leading_minus(node: gast.AST) -> gast.AST | None:
+    """`a * b / c` for a product `-a * b / c` whose leftmost factor is negated, else None."""
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        return node.operand
+    if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Mult, gast.Div)):
+        left = _without_leading_minus(node.left)
+        if left is not None:
+            return gast.BinOp(left=left, op=node.op, right=node.right)
+    return None
 
 
 class _Fold(astutil.Transformer):
@@ -96,11 +110,7 @@ class _Fold(astutil.Transformer):
     def visit_UnaryOp(self, node: gast.UnaryOp) -> gast.AST:
         self.generic_visit(node)
         if isinstance(node.op, gast.USub):
-            if is_zero(node.operand):
-                return node.operand
-            return _neg(node.operand) if _num(node.operand) is not None or (
-                isinstance(node.operand, gast.UnaryOp)
-                and isinstance(node.operand.op, gast.USub)) else node
+            return node.operand if is_zero(node.operand) else _neg(node.operand)
         return node
 
     def visit_IfExp(self, node: gast.IfExp) -> gast.AST:

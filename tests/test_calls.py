@@ -639,3 +639,54 @@ def test_star_arguments_adgen_cannot_unpack_are_refused_clearly(f):
     with pytest.raises(adgen.UnsupportedSyntax, match="starred") as info:
         adgen.grad(f)(0.5, 0.25) if f is star_into_numpy_name else adgen.grad(f)(0.5)
     assert info.value.filename.endswith("test_calls.py")
+
+
+# ---------------------------------------------------------------- joined and repeated lists
+
+
+def _joined(x, y):
+    zs = [x, y] + [x * 2.0]
+    return zs[0] * zs[2] + zs[1]
+
+
+def _joined_tuples(x, y):
+    zs = (x, y) + (x * 2.0,)
+    return zs[0] * zs[2] + zs[1]
+
+
+def _repeated(x, y):
+    zs = [x, y] * 2
+    return zs[0] * zs[3]
+
+
+def _repeated_left(x, y):
+    zs = 2 * [x, y]
+    return zs[0] * zs[3]
+
+
+def _joined_arguments(xs, ys):
+    zs = xs + ys
+    return zs[0] * zs[-1]
+
+
+@pytest.mark.parametrize(("f", "args", "expected"), [
+    (_joined, (0.3, 0.5), (1.2, 1.0)),
+    (_joined_tuples, (0.3, 0.5), (1.2, 1.0)),
+    (_repeated, (0.3, 0.5), (0.5, 0.3)),
+    (_repeated_left, (0.3, 0.5), (0.5, 0.3)),
+])
+def test_lists_joined_or_repeated_by_operators(f, args, expected):
+    """Forward mode joins and repeats the tangent lists like the values; reverse mode refuses
+    loudly rather than give a wrong gradient (an adjoint that the operator would have to split
+    or sum back)."""
+    forward = adgen.grad(f, wrt=(0, 1), mode="forward")(*args)
+    assert forward == pytest.approx(expected, rel=1e-15)
+    for a in (args, (np.float64(args[0]), args[1])):
+        with pytest.raises(adgen.DifferentiationError, match=r"joins or repeats lists"):
+            adgen.grad(f, wrt=(0, 1))(*a)
+
+
+def test_lists_joined_from_arguments_are_refused_in_reverse_mode():
+    with pytest.raises(adgen.DifferentiationError, match=r"np.concatenate"):
+        adgen.grad(_joined_arguments, wrt=(0, 1))([0.3, 0.1], [0.5])
+    assert adgen.grad(lambda x, y: np.sum(x + y))(np.ones(3), np.ones(3)).tolist() == [1.0] * 3

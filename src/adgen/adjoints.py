@@ -213,9 +213,12 @@ class StepAdjoints:
             if var in scalar:
                 return False
             others = [values[p] for p in params if p != param]
-            if all(certainly_scalar(a) for a in others):
-                return False
+            if all(certainly_scalar(a) for a in others) and certainly_numeric(values[param]):
+                return False  # (a list times an int repeats: its adjoint is no copy)
             return "scalar" if certainly_scalar(values[param]) else True
+
+        def certainly_numeric(atom: gast.AST) -> bool:
+            return not isinstance(atom, gast.Name) or atom.id in self.ctx.numeric
 
         return keep
 

@@ -17,6 +17,12 @@ def unbroadcast(g: Any, x: Any) -> Any:
     """Sum `g` over the axes that broadcasting added to `x`, giving `g` the shape of `x`
     (the adjoint of a list, tuple or dict is one already: nothing was broadcast)."""
     if isinstance(g, _CONTAINERS):
+        if isinstance(x, (list, tuple)) and len(g) != len(x):
+            raise DifferentiationError(
+                f"cannot differentiate `+` or `*` that joins or repeats lists or tuples (an "
+                f"adjoint of {len(g)} items for an operand of {len(x)}): adgen differentiates "
+                "these operators on numbers and arrays; build the list with `.append` or a "
+                "comprehension, or join arrays with np.concatenate")
         return g
     gshape = np.shape(g)
     xshape = np.shape(x)

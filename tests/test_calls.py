@@ -593,12 +593,29 @@ def star_into_numpy_literal(x, y):
     return np.maximum(*[x, y]) + np.hypot(*(x, y))
 
 
+def arguments_after_star(x, y):
+    xs = [x]
+    return affine(*xs, 2.0) + affine(*xs, y, *[x * y]) + affine(x, *[], y)
+
+
+def several_stars(x, y):
+    head, tail = [x, y], (y * y,)
+    both = affine(*head, *tail) + affine(*tail, *head, d=x)
+    return both + affine(*head[:1], *head[1:], **{"c": y})
+
+
+def stars_of_any_length(xs, ys):
+    return affine(*xs, *ys)
+
+
 STAR_CASES = [
     (star_list, (0.7, -0.4)),
     (star_array, (np.array([0.3, -0.6, 1.2, 0.5]),)),
     (star_and_double_star, (0.7, -0.4)),
     (double_star_only, (0.7, -0.4)),
     (star_into_numpy_literal, (0.7, -0.4)),
+    (arguments_after_star, (0.7, -0.4)),
+    (several_stars, (0.7, -0.4)),
 ]
 
 
@@ -622,6 +639,22 @@ def test_bad_star_arguments_raise_what_python_raises():
         adgen.grad(star_too_long)(0.5)
     with pytest.raises(TypeError, match="unexpected keyword argument 'e'"):
         adgen.grad(double_star_unknown_key)(0.5)
+    with pytest.raises(TypeError, match="misses required arguments"):
+        adgen.grad(stars_of_any_length, wrt=(0, 1))([0.5], [])
+
+
+@pytest.mark.parametrize(("xs", "ys"), [([0.7], [0.3]), ([], [0.7, 0.3, 1.1]),
+                                        ([0.7, 0.3, 1.1], [0.2]), ([0.7, 0.3], [])])
+def test_where_each_item_goes_is_decided_by_the_lengths(xs, ys):
+    """Which parameter an item of `*xs, *ys` fills depends on len(xs): one gradient function
+    serves every split, and each matches the call with the items passed one by one."""
+    items = xs + ys
+    grads = adgen.grad(stars_of_any_length, wrt=(0, 1))(xs, ys)
+    a, b = items[0], items[1]
+    c, d = (items + [1.0, 2.0][len(items) - 2:])[2:4]
+    by_item = [b, a, d, c][:len(items)]
+    assert grads[0] + grads[1] == pytest.approx(by_item, rel=1e-15)
+    assert [len(g) for g in grads] == [len(xs), len(ys)]
 
 
 def star_into_numpy_name(x, y):
@@ -629,15 +662,9 @@ def star_into_numpy_name(x, y):
     return np.maximum(*pair)
 
 
-def arguments_after_star(x):
-    xs = [x]
-    return affine(*xs, 2.0)
-
-
-@pytest.mark.parametrize("f", [star_into_numpy_name, arguments_after_star])
-def test_star_arguments_adgen_cannot_unpack_are_refused_clearly(f):
+def test_star_arguments_adgen_cannot_unpack_are_refused_clearly():
     with pytest.raises(adgen.UnsupportedSyntax, match="starred") as info:
-        adgen.grad(f)(0.5, 0.25) if f is star_into_numpy_name else adgen.grad(f)(0.5)
+        adgen.grad(star_into_numpy_name)(0.5, 0.25)
     assert info.value.filename.endswith("test_calls.py")
 
 

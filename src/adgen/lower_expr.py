@@ -169,14 +169,15 @@ class ExpressionLowering:
         return node
 
     def spread(self, e: gast.Call, fn: Any) -> gast.Call:
-        """`g(a, *xs, k=v, **d)` as a call with one atom per parameter of `g`.
+        """`g(a, *xs, b, *ys, k=v, **d)` as a call with one atom per parameter of `g`.
 
         Starred tuples and lists written out are spliced in. Otherwise `g` must be a Python
-        function adgen can see: `xs` fills the parameters after the positional arguments in
-        order (`xs[0]`, `xs[1]`, ...), `d` the parameters left (`d["name"]`), and a parameter
-        that either may leave out takes its default, chosen by `if len(xs) > j` or
-        `if "name" in d` in the trace. Runtime checks raise Python's own `TypeError` for too
-        many or too few items and for unknown keys.
+        function adgen can see: the positional arguments from the first star on fill the
+        parameters after the plain ones in order (`xs[0]`, `xs[1]`, ..., then `b`, then
+        `ys[0]`, ...: which one a parameter gets is chosen at run time by `if` on the
+        lengths), `d` the parameters left (`d["name"]`), and a parameter that either may
+        leave out takes its default (`if len(xs) > j` / `if "name" in d`). Runtime checks
+        raise Python's own `TypeError` for too many or too few items and for unknown keys.
         """
         args: list[gast.AST] = []
         for a in e.args:
@@ -184,10 +185,10 @@ class ExpressionLowering:
                 args.extend(a.value.elts)
             else:
                 args.append(a)
-        stars = [i for i, a in enumerate(args) if isinstance(a, gast.Starred)]
+        first = next((i for i, a in enumerate(args) if isinstance(a, gast.Starred)), None)
         double = [k.value for k in e.keywords if k.arg is None]
         keywords = [k for k in e.keywords if k.arg is not None]
-        if not stars and not double:
+        if first is None and not double:
             return gast.Call(func=e.func, args=args, keywords=keywords)
         code = getattr(fn, "__code__", None)
         if code is None or code.co_flags & (0x04 | 0x08) or code.co_kwonlyargcount:
@@ -195,50 +196,44 @@ class ExpressionLowering:
             raise self.error(e, f"starred `*`/`**` arguments in a call of {callee}",
                              "adgen unpacks them into the plain parameters of a Python "
                              "function it can read; pass the arguments one by one")
-        if len(stars) > 1 or (stars and stars[0] != len(args) - 1) or len(double) > 1:
-            raise self.error(e, "several starred `*`/`**` arguments, or arguments after `*xs`",
-                             "pass one `*xs` last (and at most one `**d`)")
+        if len(double) > 1:
+            raise self.error(e, "several `**` arguments in one call", "merge the dicts first")
         params = list(code.co_varnames[: code.co_argcount])
         defaults = dict(zip(params[len(params) - len(fn.__defaults__ or ()):],
                             fn.__defaults__ or (), strict=True))
         given = {k.arg for k in keywords}
-        seq = self.atom(args.pop().value) if stars else None
+        star = _Star(self, args[first:]) if first is not None else None
+        args = args[:first] if first is not None else args
         table = self.atom(double[0]) if double else None
         free = [p for p in params[len(args):] if p not in given]
         filled = params[len(args):]
-        if seq is not None:  # the star fills parameters up to the first one given by name
+        if star is not None:  # the star fills parameters up to the first one given by name
             filled = filled[: next((i for i, p in enumerate(filled) if p in given),
                                    len(filled))]
             required = [i for i, p in enumerate(filled) if p not in defaults]
             low = 0 if table is not None else (required[-1] + 1 if required else 0)
-            count = name(self.bind(gast.Call(func=name("len"), args=[seq], keywords=[]),
-                                   fn=len))
-            self.check("star_count", [count, const(low), const(len(filled)),
+            self.check("star_count", [star.count, const(low), const(len(filled)),
                                       const(fn.__name__)])
         else:
-            filled, count = [], None
+            filled = []
         if table is not None:
             self.check("keyword_names", [table, gast.Tuple(
                 elts=[const(p) for p in free], ctx=gast.Load()), const(fn.__name__)])
         new = list(keywords)
         for p in free:
             j = filled.index(p) if p in filled else None
-            value = self.parameter(p, j, (seq, count), table, defaults, e, fn.__name__)
+            value = self.parameter(p, j, star, table, defaults, e, fn.__name__)
             new.append(gast.keyword(arg=p, value=value))
         return gast.Call(func=e.func, args=args, keywords=new)
 
-    def parameter(self, p: str, j: int | None, star: tuple[Any, Any], table: gast.AST | None,
+    def parameter(self, p: str, j: int | None, star: _Star | None, table: gast.AST | None,
                   defaults: dict[str, Any], e: gast.AST, callee: str) -> gast.AST:
-        """The atom for parameter `p`: item `j` of the star (the sequence and its length),
-        else `table[p]`, else its default; a choice the call's arguments make at run time
-        becomes an `if`."""
-        seq, count = star
-        def item(container: gast.AST, key: Any) -> gast.AST:
-            return gast.Subscript(value=container, slice=const(key), ctx=gast.Load())
-
+        """The atom for parameter `p`: positional item `j` from the first star on, else
+        `table[p]`, else its default; a choice the call's arguments make at run time becomes
+        an `if`."""
         fallback = None
         if table is not None:
-            fallback = item(table, p)
+            fallback = gast.Subscript(value=table, slice=const(p), ctx=gast.Load())
             if p in defaults:
                 fallback = self.choice(gast.Compare(left=const(p), ops=[gast.In()],
                                                     comparators=[table]),
@@ -250,10 +245,7 @@ class ExpressionLowering:
                 raise self.error(e, f"a call of {callee} that leaves `{p}` out",
                                  f"pass `{p}`")
             return fallback
-        if fallback is None:
-            return item(seq, j)
-        longer = gast.Compare(left=clone(count), ops=[gast.Gt()], comparators=[const(j)])
-        return self.choice(longer, item(seq, j), fallback)
+        return star.item(j, fallback)
 
     def choice(self, test: gast.AST, body: gast.AST, orelse: gast.AST) -> gast.AST:
         """`body if test else orelse`, lowered as an `if` statement."""
@@ -384,6 +376,61 @@ class ExpressionLowering:
         return name(result)
 
     expr_GeneratorExp = expr_ListComp
+
+
+class _Star:
+    """The positional arguments of a call from its first `*xs` on: plain atoms and starred
+    sequences, their lengths taken once, in order."""
+
+    def __init__(self, lowering: ExpressionLowering, items: list[gast.AST]) -> None:
+        self.parts: list[tuple[gast.AST, gast.AST | None]] = []  # (atom, length or None)
+        for a in items:
+            if isinstance(a, gast.Starred):
+                seq = lowering.atom(a.value)
+                length = lowering.bind(gast.Call(func=name("len"), args=[seq], keywords=[]),
+                                       fn=len)
+                self.parts.append((seq, name(length)))
+            else:
+                self.parts.append((lowering.atom(a), None))
+        total: Any = 0
+        for _, length in self.parts:
+            total = _plus(total, length if length is not None else 1)
+        self.count = lowering.atom(total) if not isinstance(total, int) else const(total)
+
+    def item(self, j: int, fallback: gast.AST | None) -> gast.AST:
+        """Item `j` as an expression: nested `if`s on the lengths where they decide it (the
+        branches are lowered only where taken); `fallback` when there are fewer items."""
+        return self._pick(j, 0, 0, fallback)
+
+    def _pick(self, j: int, k: int, offset: Any, fallback: gast.AST | None) -> gast.AST:
+        if k == len(self.parts):
+            return fallback if fallback is not None else const(None)  # counted: unreachable
+        atom, length = (clone(n) for n in self.parts[k])  # (one position per use)
+        if length is None:
+            if isinstance(offset, int):  # no star before it: its position is known
+                return atom if offset == j else self._pick(j, k + 1, offset + 1, fallback)
+            test = gast.Compare(left=clone(offset), ops=[gast.Eq()], comparators=[const(j)])
+            return gast.IfExp(test=test, body=atom, orelse=self._pick(
+                j, k + 1, _plus(offset, 1), fallback))
+        index = const(j - offset) if isinstance(offset, int) else gast.BinOp(
+            left=const(j), op=gast.Sub(), right=clone(offset))
+        value = gast.Subscript(value=atom, slice=index, ctx=gast.Load())
+        if k + 1 == len(self.parts) and fallback is None:
+            return value  # counted: the item is there
+        rest = self._pick(j, k + 1, _plus(offset, length), fallback)
+        test = gast.Compare(left=clone(length), ops=[gast.Gt()], comparators=[clone(index)])
+        return gast.IfExp(test=test, body=value, orelse=rest)
+
+
+def _plus(a: Any, b: Any) -> Any:
+    """`a + b` for ints and atoms, folded where both are ints."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a + b
+    left = const(a) if isinstance(a, int) else clone(a)
+    right = const(b) if isinstance(b, int) else clone(b)
+    if isinstance(a, int) and a == 0:
+        return right
+    return gast.BinOp(left=left, op=gast.Add(), right=right)
 
 
 class _Rename(gast.NodeTransformer):

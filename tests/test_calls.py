@@ -717,3 +717,36 @@ def test_lists_joined_from_arguments_are_refused_in_reverse_mode():
     with pytest.raises(adgen.DifferentiationError, match=r"np.concatenate"):
         adgen.grad(_joined_arguments, wrt=(0, 1))([0.3, 0.1], [0.5])
     assert adgen.grad(lambda x, y: np.sum(x + y))(np.ones(3), np.ones(3)).tolist() == [1.0] * 3
+
+
+# ---------------------------------------------------------------- max and min of a sequence
+
+
+def _extremes(x, y):
+    return max([x, y * 2.0, 0.1]) * x + min([x, y]) + max(x, y, 0.5) * min(y, x, 0.9)
+
+
+def _extreme_of_a_generator(x, y):
+    return max(v * v for v in [x, y, x * y]) + min(np.array([x, y]))
+
+
+def _extreme_tie(x, y):
+    return max([x, x, y]) + min((y, y))
+
+
+@pytest.mark.parametrize(("f", "args"), [
+    (_extremes, (0.3, 0.7)), (_extremes, (0.9, 0.2)), (_extreme_of_a_generator, (0.3, 0.7)),
+    (_extreme_of_a_generator, (-0.8, 0.5)), (_extreme_tie, (0.5, 0.1))])
+def test_max_and_min_of_a_sequence_and_of_many_arguments(f, args):
+    check_grads(f, args)
+
+
+def test_max_and_min_ties_give_the_first_item_the_derivative():
+    assert adgen.grad(_extreme_tie, wrt=(0, 1))(0.5, 0.1) == (1.0, 1.0)  # max: the first x
+    assert adgen.grad(lambda x, y: max([x, y]), wrt=(0, 1))(0.5, 0.5) == (1.0, 0.0)
+    assert adgen.grad(lambda x, y: min(x, y, x), wrt=(0, 1))(0.5, 0.5) == (1.0, 0.0)
+
+
+def test_max_of_nothing_raises_what_python_raises():
+    with pytest.raises(ValueError, match=r"max\(\) iterable argument is empty"):
+        adgen.grad(lambda x: max([]) * x)(1.0)

@@ -207,6 +207,19 @@ def test_integer_argument_gives_float_gradient(f: Any, args: tuple, expected: fl
     assert isinstance(got, (float, np.floating)), f"{type(got).__name__}: {got!r}"
 
 
+def rounded_products(x: Any, y: Any) -> Any:
+    return round(x) * y + int(y) * x + len([x, y]) * x
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_factors_that_are_ints_still_give_float_gradients(mode: str) -> None:
+    """`int(y) * x`: the gradient for x is int(y) as a float (an adjoint seed of 1.0 times an
+    int is not folded away)."""
+    got = adgen.grad(rounded_products, wrt=(0, 1), mode=mode)(1.3, 2.6)
+    assert got == (2.0 + 2.0, 1.0)  # int(y) + len([x, y]), round(x)
+    assert all(isinstance(g, (float, np.floating)) for g in got), [type(g) for g in got]
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_integer_array_gives_float_array(mode: str) -> None:
     got = _grad(sum_of_squares, mode, np.array([1, 2, 3]))

@@ -71,6 +71,11 @@ class Context:
             raise self.error(stmt, f"cannot differentiate the call of the method "
                              f"{fn.__qualname__}: methods of objects are not supported; call a "
                              "plain function and pass the parameters explicitly")
+        if rule is None and isinstance(fn, str) and fn.startswith("ndarray."):
+            raise self.error(stmt, f"no derivative rule for the method `.{fn[8:]}()` ({fn}): "
+                             "adgen differentiates the NumPy array methods it has rules for "
+                             "and list `.append()`/`.pop()`; for a dict read `d[key]` and loop "
+                             "`for key in d`, else call a function instead")
         if rule is None:
             if isinstance(fn, types.FunctionType):
                 raise self.error(stmt, f"no derivative rule for {primitive_name(fn)}; register "

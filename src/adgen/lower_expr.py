@@ -155,6 +155,12 @@ class ExpressionLowering:
         if any(isinstance(a, gast.Starred) for a in e.args) or any(
                 k.arg is None for k in e.keywords):
             e = self.spread(e, fn if found else None)
+        if found and fn in (max, min) and not e.keywords:
+            if len(e.args) == 1:
+                return self.extreme(e.args[0], fn)
+            while len(e.args) > 2:  # max(a, b, c) is max(max(a, b), c): ties keep the first
+                pair = gast.Call(func=e.func, args=e.args[:2], keywords=[])
+                e = gast.Call(func=e.func, args=[pair, *e.args[2:]], keywords=[])
         args = [self.atom(a) for a in e.args]
         keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
         if found and fn is math.log and len(args) == 2 and not keywords:
@@ -167,6 +173,34 @@ class ExpressionLowering:
         node = gast.Call(func=func, args=args, keywords=keywords)
         node.adgen_fn = fn if found else None
         return node
+
+    def extreme(self, items: gast.AST, fn: Any) -> gast.AST:
+        """`max(xs)` / `min(xs)` as the loop Python runs: the first item, replaced by each
+        later one that is strictly larger (smaller), so a tie keeps the first."""
+        seq = self.sequence(items)
+        n = self.bind(gast.Call(func=name("len"), args=[seq], keywords=[]), fn=len)
+        self.check("nonempty", [name(n), const(fn.__name__)])
+        best = self.namer.temp()
+        self.emit(assign(best, gast.Subscript(value=clone(seq), slice=const(0),
+                                              ctx=gast.Load()), self.line))
+        i, item = self.namer.temp("_i"), self.namer.temp()
+        read = gast.Assign(targets=[name(item, gast.Store())], value=gast.Subscript(
+            value=clone(seq), slice=name(i), ctx=gast.Load()), type_comment=None)
+        better = gast.Compare(left=name(item), ops=[gast.Gt() if fn is max else gast.Lt()],
+                              comparators=[name(best)])
+        update = gast.If(test=better, body=[gast.Assign(
+            targets=[name(best, gast.Store())], value=name(item), type_comment=None)],
+            orelse=[])
+        read.lineno = update.lineno = update.body[0].lineno = self.line
+        rng = gast.Call(func=name("range"), args=[const(1), name(n)], keywords=[])
+        rng.adgen_fn = range
+        self.cse = {}
+        loop = gast.For(target=name(i, gast.Store()), iter=rng,
+                        body=self.block([read, update]), orelse=[], type_comment=None)
+        loop.lineno = self.line
+        self.emit(loop)
+        self.cse = {}
+        return name(best)
 
     def spread(self, e: gast.Call, fn: Any) -> gast.Call:
         """`g(a, *xs, b, *ys, k=v, **d)` as a call with one atom per parameter of `g`.

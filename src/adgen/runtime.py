@@ -205,6 +205,12 @@ def star_count(n: int, low: int, high: int, callee: str) -> None:
         raise TypeError(f"{callee}() misses required arguments: `*` gave {n} of {low}")
 
 
+def nonempty(n: int, callee: str) -> None:
+    """What Python checks for `max(xs)` / `min(xs)`: `xs` has an item."""
+    if not n:
+        raise ValueError(f"{callee}() iterable argument is empty")
+
+
 def keyword_names(table: dict, allowed: tuple, callee: str) -> None:
     """What Python checks when `**d` fills parameters: every key names a free parameter."""
     for key in table:

@@ -15,6 +15,7 @@ import operator
 from typing import Any
 
 import gast
+import numpy as np
 
 from adgen import astutil
 from adgen.templates import ZERO, is_zero
@@ -31,12 +32,30 @@ def _num(node: gast.AST) -> Any:
 
 def _keeps_type(one: gast.AST, other: gast.AST) -> bool:
     """Whether dropping `* one` keeps the result's type: an int `1`, or a float `1.0` times
-    something that is already a float (a derivative, or an expression with a float in it)."""
+    something that is already a float (a derivative, an expression with a float in it, or
+    a call of a function that returns floats: not `int(y)`, `round(x)`, `len(xs)`)."""
     if type(one.value) is int:
         return True
     if isinstance(other, gast.Name):
         return other.id.endswith(("_bar", "_dot")) or other.id == ZERO
+    if isinstance(other, gast.Call):
+        return _returns_floats(getattr(other, "adgen_fn", None))
     return not isinstance(other, gast.Subscript)
+
+
+_MATH_INTS = {"floor", "ceil", "trunc", "isqrt", "factorial", "comb", "perm", "gcd", "lcm",
+              "prod"}
+
+
+def _returns_floats(fn: Any) -> bool:
+    """Whether `fn` returns floats (or float arrays) even for integer arguments."""
+    if isinstance(fn, np.ufunc):  # the loop NumPy picks for int64 arguments: the first fit
+        for loop in fn.types:
+            inputs, outputs = loop.split("->")
+            if all(np.can_cast("l", c) for c in inputs):
+                return all(c in "efdg" for c in outputs)
+        return False
+    return getattr(fn, "__module__", None) == "math" and fn.__name__ not in _MATH_INTS
 
 
 def _neg(node: gast.AST) -> gast.AST:

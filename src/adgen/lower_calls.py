@@ -1,0 +1,266 @@
+"""Lowering of calls: `g(a, *xs, k=v, **d)` spread into one atom per parameter, `max(xs)` and
+`min(xs)` as the loop Python runs, `adgen.grad(pot)(x)` inside a function, runtime checks.
+
+A mixin of `adgen.lower_expr.ExpressionLowering` (which provides `atom`, `bind`, `resolve`,
+`global_ref`, `is_global`, `sequence`, `emit`, `block`, `error`, `namer`, `line` and `p`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gast
+
+from adgen.astutil import clone
+from adgen.ir import Method, assign, const, name
+
+
+class CallLowering:
+    """Call lowering for `ExpressionLowering`."""
+
+    def expr_Call(self, e: gast.Call) -> gast.AST:
+        found, fn = self.resolve(e.func)
+        derivative = self.derivative_operator(e.func)
+        if derivative is not None:
+            return self.expr_Call(gast.Call(func=derivative, args=e.args, keywords=e.keywords))
+        if isinstance(e.func, gast.Attribute) and not self.is_global(e.func):
+            receiver = self.atom(e.func.value)
+            func = gast.Attribute(value=receiver, attr=e.func.attr, ctx=gast.Load())
+            fn, found = Method(e.func.attr), True
+        elif isinstance(e.func, gast.Name):
+            func = name(e.func.id)
+        elif found:
+            func = self.global_ref(e.func)
+        else:
+            func = self.atom(e.func)
+        if any(isinstance(a, gast.Starred) for a in e.args) or any(
+                k.arg is None for k in e.keywords):
+            e = self.spread(e, fn if found else None)
+        if found and fn in (max, min) and not e.keywords:
+            if len(e.args) == 1:
+                return self.extreme(e.args[0], fn)
+            while len(e.args) > 2:  # max(a, b, c) is max(max(a, b), c): ties keep the first
+                pair = gast.Call(func=e.func, args=e.args[:2], keywords=[])
+                e = gast.Call(func=e.func, args=[pair, *e.args[2:]], keywords=[])
+        args = [self.atom(a) for a in e.args]
+        keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
+        if found and fn is math.log and len(args) == 2 and not keywords:
+            num = self.bind(gast.Call(func=func, args=args[:1], keywords=[]), fn=math.log)
+            den = self.bind(gast.Call(func=func, args=args[1:], keywords=[]), fn=math.log)
+            return self.expr_BinOp(gast.BinOp(left=name(num), op=gast.Div(), right=name(den)))
+        if found and fn in (eval, exec, compile):
+            raise self.error(e, f"`{fn.__name__}` (its code is not visible to adgen)",
+                             "write the expression out in the function")
+        node = gast.Call(func=func, args=args, keywords=keywords)
+        node.adgen_fn = fn if found else None
+        return node
+
+    def extreme(self, items: gast.AST, fn: Any) -> gast.AST:
+        """`max(xs)` / `min(xs)` as the loop Python runs: the first item, replaced by each
+        later one that is strictly larger (smaller), so a tie keeps the first."""
+        seq = self.sequence(items)
+        n = self.bind(gast.Call(func=name("len"), args=[seq], keywords=[]), fn=len)
+        self.check("nonempty", [name(n), const(fn.__name__)])
+        best = self.namer.temp()
+        self.emit(assign(best, gast.Subscript(value=clone(seq), slice=const(0),
+                                              ctx=gast.Load()), self.line))
+        i, item = self.namer.temp("_i"), self.namer.temp()
+        read = gast.Assign(targets=[name(item, gast.Store())], value=gast.Subscript(
+            value=clone(seq), slice=name(i), ctx=gast.Load()), type_comment=None)
+        better = gast.Compare(left=name(item), ops=[gast.Gt() if fn is max else gast.Lt()],
+                              comparators=[name(best)])
+        update = gast.If(test=better, body=[gast.Assign(
+            targets=[name(best, gast.Store())], value=name(item), type_comment=None)],
+            orelse=[])
+        read.lineno = update.lineno = update.body[0].lineno = self.line
+        rng = gast.Call(func=name("range"), args=[const(1), name(n)], keywords=[])
+        rng.adgen_fn = range
+        self.cse = {}
+        loop = gast.For(target=name(i, gast.Store()), iter=rng,
+                        body=self.block([read, update]), orelse=[], type_comment=None)
+        loop.lineno = self.line
+        self.emit(loop)
+        self.cse = {}
+        return name(best)
+
+    def spread(self, e: gast.Call, fn: Any) -> gast.Call:
+        """`g(a, *xs, b, *ys, k=v, **d)` as a call with one atom per parameter of `g`.
+
+        Starred tuples and lists written out are spliced in. Otherwise `g` must be a Python
+        function adgen can see: the positional arguments from the first star on fill the
+        parameters after the plain ones in order (`xs[0]`, `xs[1]`, ..., then `b`, then
+        `ys[0]`, ...: which one a parameter gets is chosen at run time by `if` on the
+        lengths), `d` the parameters left (`d["name"]`), and a parameter that either may
+        leave out takes its default (`if len(xs) > j` / `if "name" in d`). Runtime checks
+        raise Python's own `TypeError` for too many or too few items and for unknown keys.
+        """
+        args: list[gast.AST] = []
+        for a in e.args:
+            if isinstance(a, gast.Starred) and isinstance(a.value, (gast.Tuple, gast.List)):
+                args.extend(a.value.elts)
+            else:
+                args.append(a)
+        first = next((i for i, a in enumerate(args) if isinstance(a, gast.Starred)), None)
+        double = [k.value for k in e.keywords if k.arg is None]
+        keywords = [k for k in e.keywords if k.arg is not None]
+        if first is None and not double:
+            return gast.Call(func=e.func, args=args, keywords=keywords)
+        code = getattr(fn, "__code__", None)
+        if code is None or code.co_flags & (0x04 | 0x08) or code.co_kwonlyargcount:
+            callee = getattr(fn, "__qualname__", None) or "this function"
+            raise self.error(e, f"starred `*`/`**` arguments in a call of {callee}",
+                             "adgen unpacks them into the plain parameters of a Python "
+                             "function it can read; pass the arguments one by one")
+        if len(double) > 1:
+            raise self.error(e, "several `**` arguments in one call", "merge the dicts first")
+        params = list(code.co_varnames[: code.co_argcount])
+        defaults = dict(zip(params[len(params) - len(fn.__defaults__ or ()):],
+                            fn.__defaults__ or (), strict=True))
+        given = {k.arg for k in keywords}
+        star = _Star(self, args[first:]) if first is not None else None
+        args = args[:first] if first is not None else args
+        table = self.atom(double[0]) if double else None
+        free = [p for p in params[len(args):] if p not in given]
+        filled = params[len(args):]
+        if star is not None:  # the star fills parameters up to the first one given by name
+            filled = filled[: next((i for i, p in enumerate(filled) if p in given),
+                                   len(filled))]
+            required = [i for i, p in enumerate(filled) if p not in defaults]
+            low = 0 if table is not None else (required[-1] + 1 if required else 0)
+            self.check("star_count", [star.count, const(low), const(len(filled)),
+                                      const(fn.__name__)])
+        else:
+            filled = []
+        if table is not None:
+            self.check("keyword_names", [table, gast.Tuple(
+                elts=[const(p) for p in free], ctx=gast.Load()), const(fn.__name__)])
+        new = list(keywords)
+        for p in free:
+            j = filled.index(p) if p in filled else None
+            value = self.parameter(p, j, star, table, defaults, e, fn.__name__)
+            new.append(gast.keyword(arg=p, value=value))
+        return gast.Call(func=e.func, args=args, keywords=new)
+
+    def parameter(self, p: str, j: int | None, star: _Star | None, table: gast.AST | None,
+                  defaults: dict[str, Any], e: gast.AST, callee: str) -> gast.AST:
+        """The atom for parameter `p`: positional item `j` from the first star on, else
+        `table[p]`, else its default; a choice the call's arguments make at run time becomes
+        an `if`."""
+        fallback = None
+        if table is not None:
+            fallback = gast.Subscript(value=table, slice=const(p), ctx=gast.Load())
+            if p in defaults:
+                fallback = self.choice(gast.Compare(left=const(p), ops=[gast.In()],
+                                                    comparators=[table]),
+                                       fallback, self.default(p, defaults[p]))
+        elif p in defaults:
+            fallback = self.default(p, defaults[p])
+        if j is None:
+            if fallback is None:
+                raise self.error(e, f"a call of {callee} that leaves `{p}` out",
+                                 f"pass `{p}`")
+            return fallback
+        return star.item(j, fallback)
+
+    def choice(self, test: gast.AST, body: gast.AST, orelse: gast.AST) -> gast.AST:
+        """`body if test else orelse`, lowered as an `if` statement."""
+        node = gast.IfExp(test=test, body=body, orelse=orelse)
+        return self.atom(node)
+
+    def default(self, p: str, value: Any) -> gast.AST:
+        """A name for the default value of parameter `p`, bound into the generated code."""
+        if isinstance(value, (int, float, str, bool)) or value is None:
+            return const(value)
+        bound = self.namer.fresh(f"{p}_default")
+        self.p.closure[bound] = value
+        return name(bound)
+
+    def check(self, helper: str, args: list[gast.AST]) -> None:
+        """Emit a call of a runtime check (it raises what Python raises for a bad call)."""
+        from adgen import runtime
+
+        call = gast.Call(func=name(helper), args=args, keywords=[])
+        call.adgen_fn = getattr(runtime, helper)
+        self.emit(gast.Expr(value=call))
+
+    def derivative_operator(self, func: gast.AST) -> gast.Name | None:
+        """`adgen.grad(pot)(x)` inside the function: the gradient of a module-level `pot` is
+        built now and called like any other function (so it is differentiated in turn)."""
+        if not isinstance(func, gast.Call):
+            return None
+        found, operator = self.resolve(func.func)
+        import adgen.api
+
+        if not found or getattr(operator, "__module__", None) != adgen.api.__name__:
+            return None
+        args, keywords = [], {}
+        for a in func.args:
+            ok, value = self.static_value(a)
+            if not ok:
+                return None
+            args.append(value)
+        for k in func.keywords:
+            ok, value = self.static_value(k.value)
+            if not ok or k.arg is None:
+                return None
+            keywords[k.arg] = value
+        derived = operator(*args, **keywords)
+        bound = self.namer.fresh(f"_{getattr(operator, '__name__', 'derivative')}")
+        self.p.closure[bound] = derived
+        return name(bound)
+
+
+class _Star:
+    """The positional arguments of a call from its first `*xs` on: plain atoms and starred
+    sequences, their lengths taken once, in order."""
+
+    def __init__(self, lowering: CallLowering, items: list[gast.AST]) -> None:
+        self.parts: list[tuple[gast.AST, gast.AST | None]] = []  # (atom, length or None)
+        for a in items:
+            if isinstance(a, gast.Starred):
+                seq = lowering.atom(a.value)
+                length = lowering.bind(gast.Call(func=name("len"), args=[seq], keywords=[]),
+                                       fn=len)
+                self.parts.append((seq, name(length)))
+            else:
+                self.parts.append((lowering.atom(a), None))
+        total: Any = 0
+        for _, length in self.parts:
+            total = _plus(total, length if length is not None else 1)
+        self.count = lowering.atom(total) if not isinstance(total, int) else const(total)
+
+    def item(self, j: int, fallback: gast.AST | None) -> gast.AST:
+        """Item `j` as an expression: nested `if`s on the lengths where they decide it (the
+        branches are lowered only where taken); `fallback` when there are fewer items."""
+        return self._pick(j, 0, 0, fallback)
+
+    def _pick(self, j: int, k: int, offset: Any, fallback: gast.AST | None) -> gast.AST:
+        if k == len(self.parts):
+            return fallback if fallback is not None else const(None)  # counted: unreachable
+        atom, length = (clone(n) for n in self.parts[k])  # (one position per use)
+        if length is None:
+            if isinstance(offset, int):  # no star before it: its position is known
+                return atom if offset == j else self._pick(j, k + 1, offset + 1, fallback)
+            test = gast.Compare(left=clone(offset), ops=[gast.Eq()], comparators=[const(j)])
+            return gast.IfExp(test=test, body=atom, orelse=self._pick(
+                j, k + 1, _plus(offset, 1), fallback))
+        index = const(j - offset) if isinstance(offset, int) else gast.BinOp(
+            left=const(j), op=gast.Sub(), right=clone(offset))
+        value = gast.Subscript(value=atom, slice=index, ctx=gast.Load())
+        if k + 1 == len(self.parts) and fallback is None:
+            return value  # counted: the item is there
+        rest = self._pick(j, k + 1, _plus(offset, length), fallback)
+        test = gast.Compare(left=clone(length), ops=[gast.Gt()], comparators=[clone(index)])
+        return gast.IfExp(test=test, body=value, orelse=rest)
+
+
+def _plus(a: Any, b: Any) -> Any:
+    """`a + b` for ints and atoms, folded where both are ints."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a + b
+    left = const(a) if isinstance(a, int) else clone(a)
+    right = const(b) if isinstance(b, int) else clone(b)
+    if isinstance(a, int) and a == 0:
+        return right
+    return gast.BinOp(left=left, op=gast.Add(), right=right)

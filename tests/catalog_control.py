@@ -10,9 +10,10 @@ differentiated; float and float-array arguments always are.
 Between them the functions use `if`/`elif`/`else` (nested), conditional expressions, `and`,
 `or`, `not` and chained comparisons in tests, variables assigned in one branch only, `for` over
 `range` (one, two and three arguments, negative steps, bounds computed from arguments), lists,
-tuples, NumPy arrays, `enumerate`, `zip` and `reversed`, nested loops, `for ... else`, `while`
-with data-dependent exits, `while True` with `break`, `break`, `continue` (in `for` and in
-`while`), `return` inside (nested) loops, and accumulation, products, Horner's rule and explicit
+tuples, NumPy arrays, `enumerate`, `zip`, `enumerate(zip(...))` and `reversed`, nested loops,
+`for ... else`, `while` with data-dependent exits, `while True` with `break`, `break`,
+`continue` (in `for` and in `while`), `return` inside (nested) loops, and accumulation,
+products, Horner's rule and explicit
 Euler integrators, mixing `math` and small NumPy arrays. Function names are unique: they name
 the test cases.
 
@@ -402,6 +403,13 @@ def for_zip_strict(u, v, w):
     return s
 
 
+def for_enumerate_zip(u, v):
+    s = 0.0
+    for i, (a, b) in enumerate(zip(u, v, strict=True)):
+        s = s + (i + 1.0) * a * math.cos(b)
+    return s
+
+
 def for_reversed(v, x):
     s = 0.0
     for c in reversed(v):
@@ -772,6 +780,7 @@ CASES = [
     *_cases(for_zip, (_f(0.2, -0.5, 1.1), _f(0.9, 0.3, -0.4)), (_f(-0.7), _f(1.2))),
     *_cases(for_zip_strict, (_f(0.2, -0.5), _f(0.9, 0.3), _f(1.5, -2.0)),
             (_f(-0.7), _f(1.2), _f(0.4))),
+    *_cases(for_enumerate_zip, (_f(0.2, -0.5, 1.1), _f(0.9, 0.3, -0.4)), (_f(-0.7), _f(1.2))),
     *_cases(for_reversed, (_f(1.0, -2.0, 0.5), 0.7), (_f(0.3, 0.4), -1.2)),
     *_cases(horner, (_f(2.0, -1.0, 0.5, 3.0), 0.8), (_f(1.5), -0.4)),
     *_cases(max_of_array_via_branches, (_f(0.2, 1.5, 0.7),), (_f(2.0, 0.1, 0.4),),

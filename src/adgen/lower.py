@@ -22,8 +22,9 @@ Other lowerings: `a += b` is `a = a + b`; a primitive whose target is also one o
 (`x = sin(x)`) computes into a temporary first, so no trace step reads what it writes; tuple
 targets unpack through subscripts; `a and b`, `a or b` and `a if c else b` become `if`s; a chain
 `a < b < c` becomes nested tests; `for x in xs` becomes an index loop over `range(len(xs))`
-(likewise `enumerate`, `zip`, `reversed`), so that reading an element is a subscript whose
-adjoint is an indexed accumulation; `math.log(x, b)` is `math.log(x) / math.log(b)`;
+(likewise `enumerate`, `zip`, `enumerate(zip(...))`, `reversed`), so that reading an element
+is a subscript whose adjoint is an indexed accumulation; `max(xs)`/`min(xs)` become the loop
+Python runs; `math.log(x, b)` is `math.log(x) / math.log(b)`;
 identical pure operations on unchanged operands are computed once (common subexpressions).
 
 Call nodes carry `adgen_fn`: the object the callee resolves to through the function's closure,
@@ -315,16 +316,20 @@ class Lowerer(ExpressionLowering):
         if kind is range and isinstance(s.target, gast.Name):
             bounds = [self.stable(self.atom(a), written) for a in it.args]
             return s.target.id, [], bounds
-        seqs = it.args if kind in (enumerate, zip, reversed) else [it]
         if kind is enumerate and len(it.args) != 1:
             raise self.error(it, "`enumerate` with a start", "use `range` with an offset")
+        zipped = it.args[0] if kind is enumerate and self.iter_kind(it.args[0]) is zip else None
+        seqs = zipped.args if zipped is not None else (
+            it.args if kind in (enumerate, zip, reversed) else [it])
+        zip_call = zipped if zipped is not None else (it if kind is zip else None)
         atoms = [self.stable(self.sequence(x), written) for x in seqs]
         index = self.namer.temp("_i")
         lengths = [self.bind(gast.Call(func=name("len"), args=[a], keywords=[]), fn=len)
                    for a in atoms]
         n = name(lengths[0])
-        if kind is zip and it.keywords and not (isinstance(it.keywords[0].value, gast.Constant)
-                                                 and not it.keywords[0].value.value):
+        if zip_call is not None and zip_call.keywords and not (
+                isinstance(zip_call.keywords[0].value, gast.Constant)
+                and not zip_call.keywords[0].value.value):
             from adgen.runtime import same_lengths
 
             check = gast.Call(func=name("same_lengths"), args=[name(x) for x in lengths],
@@ -340,9 +345,10 @@ class Lowerer(ExpressionLowering):
             last = self.bind(gast.BinOp(left=n, op=gast.Sub(), right=const(1)))
             bounds = [name(last), const(-1), const(-1)]
         items = [gast.Subscript(value=a, slice=position, ctx=gast.Load()) for a in atoms]
-        value: gast.AST = items[0] if len(items) == 1 else gast.Tuple(elts=items, ctx=gast.Load())
-        if kind is enumerate:
-            value = gast.Tuple(elts=[position, items[0]], ctx=gast.Load())
+        value: gast.AST = items[0] if len(items) == 1 and zipped is None else gast.Tuple(
+            elts=items, ctx=gast.Load())
+        if kind is enumerate:  # (i, x), or (i, (x, y)) for enumerate(zip(xs, ys))
+            value = gast.Tuple(elts=[clone(position), value], ctx=gast.Load())
         bind = gast.Assign(targets=[s.target], value=value, type_comment=None)
         gast.copy_location(bind, s)
         return index, [bind], bounds

@@ -750,3 +750,27 @@ def test_max_and_min_ties_give_the_first_item_the_derivative():
 def test_max_of_nothing_raises_what_python_raises():
     with pytest.raises(ValueError, match=r"max\(\) iterable argument is empty"):
         adgen.grad(lambda x: max([]) * x)(1.0)
+
+
+# ---------------------------------------------------------------- loops over dicts
+
+
+def _over_keys(p, x):
+    t = 0.0
+    for k in p:
+        t = t + p[k] * x
+    for i, k in enumerate(p):
+        t = t + i * p[k]
+    return t
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("p", [{"a": 0.5, "b": 2.0}, {1: 0.5, 0: 2.0}],
+                         ids=["str keys", "int keys"])
+def test_a_loop_over_a_dict_walks_its_keys(p, mode):
+    """`for k in d` gives the keys, as Python does (with int keys an index loop would
+    silently read the values instead)."""
+    grads = adgen.grad(_over_keys, wrt=(0, 1), mode=mode)(p, 0.3)
+    keys = list(p)
+    assert grads[0] == pytest.approx({k: 0.3 + keys.index(k) for k in p}, rel=1e-15)
+    assert grads[1] == pytest.approx(sum(p.values()), rel=1e-15)

@@ -91,6 +91,7 @@ class Lowerer(ExpressionLowering):
         fn = parsed.node
         self.params = [a.id for a in fn.args.args]
         self.locals = set(self.params) | _assigned(fn.body)
+        self.lists = _lists(fn.body)
         used = set().union(*astutil.names(fn))
         self.namer = Namer(used | self.locals)
         self.out: list[gast.AST] = []
@@ -362,8 +363,10 @@ class Lowerer(ExpressionLowering):
         return None
 
     def sequence(self, expr: gast.AST) -> gast.AST:
+        """`expr` as something indexable by position: a list or tuple the function builds
+        itself as it is, anything else through `as_sequence` (a dict gives its keys)."""
         atom = self.atom(expr)
-        if isinstance(atom, gast.Name) and atom.id in self.locals:
+        if isinstance(atom, gast.Name) and atom.id in self.lists:
             return atom
         from adgen.runtime import as_sequence
 
@@ -457,6 +460,22 @@ def _assigned(stmts: list[gast.AST]) -> set[str]:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 out.add(n.id)
     return out
+
+
+def _lists(stmts: list[gast.AST]) -> set[str]:
+    """Names every assignment of which is a list or tuple display or a list comprehension."""
+    displays: set[str] = set()
+    other: set[str] = set()
+    for s in stmts:
+        for n in astutil.walk(s):
+            if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(
+                    n.targets[0], gast.Name):
+                known = isinstance(n.value, (gast.List, gast.Tuple, gast.ListComp))
+                (displays if known else other).add(n.targets[0].id)
+            elif isinstance(n, (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.For)):
+                targets = n.targets if isinstance(n, gast.Assign) else [n.target]
+                other |= {t.id for t in astutil.walk(targets) if isinstance(t, gast.Name)}
+    return displays - other
 
 
 def _has_continue(stmts: list[gast.AST]) -> bool:

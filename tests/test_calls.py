@@ -774,3 +774,24 @@ def test_a_loop_over_a_dict_walks_its_keys(p, mode):
     keys = list(p)
     assert grads[0] == pytest.approx({k: 0.3 + keys.index(k) for k in p}, rel=1e-15)
     assert grads[1] == pytest.approx(sum(p.values()), rel=1e-15)
+
+
+def _dict_views(p, x):
+    t = p.get("a") * x + p.get("missing", 2.0) * x + p.get("b", 0.0)
+    for k, v in p.items():
+        t = t + v * v + 0.0 * len(k)
+    for v in p.values():
+        t = t + v * x
+    for k in p.keys():
+        t = t + p[k]
+    return t
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_dict_items_values_keys_and_get(mode):
+    p = {"a": 0.5, "b": 2.0}
+    grads = adgen.grad(_dict_views, wrt=(0, 1), mode=mode)(p, 0.3)
+    # t = a x + 2 x + b + a^2 + b^2 + (a + b) x + a + b
+    assert grads[0] == pytest.approx({"a": 0.3 + 2 * 0.5 + 0.3 + 1.0,
+                                      "b": 1.0 + 2 * 2.0 + 0.3 + 1.0}, rel=1e-15)
+    assert grads[1] == pytest.approx(0.5 + 2.0 + 2.5, rel=1e-15)

@@ -300,6 +300,7 @@ class Lowerer(ExpressionLowering):
 
     def stmt_For(self, s: gast.For) -> None:
         self.cse = {}
+        s = self.dict_view_loop(s)
         target, prelude, bounds = self.loop_header(s)
         body = self.block(prelude + s.body)
         rng = gast.Call(func=name("range"), args=bounds, keywords=[])
@@ -308,6 +309,26 @@ class Lowerer(ExpressionLowering):
                             orelse=self.block(s.orelse), type_comment=None), s)
         self.emit(node)
         self.cse = {}
+
+    def dict_view_loop(self, s: gast.For) -> gast.For:
+        """`for k, v in d.items()` as `for k in d: v = d[k]` (likewise `.values()` and
+        `.keys()`), for a local `d`; any other loop as it is."""
+        it = s.iter
+        if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute)
+                and it.func.attr in ("items", "values", "keys") and not it.args
+                and not it.keywords and isinstance(it.func.value, gast.Name)
+                and it.func.value.id in self.locals):
+            return s
+        table = it.func.value.id
+        key = s.target if it.func.attr == "keys" else name(self.namer.temp("_k"), gast.Store())
+        value = gast.Subscript(value=name(table), slice=name(key.id), ctx=gast.Load())
+        bind = {"keys": [], "values": [gast.Assign(targets=[s.target], value=value,
+                                                   type_comment=None)],
+                "items": [gast.Assign(targets=[s.target], value=gast.Tuple(
+                    elts=[name(key.id), value], ctx=gast.Load()), type_comment=None)]}
+        body = [_at(b, s) for b in bind[it.func.attr]] + s.body
+        return _at(gast.For(target=key, iter=name(table), body=body, orelse=s.orelse,
+                            type_comment=None), s)
 
     def loop_header(self, s: gast.For) -> tuple[str, list[gast.AST], list[gast.AST]]:
         """The loop index, statements that bind the user's target, and range bounds."""

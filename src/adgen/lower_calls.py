@@ -24,6 +24,15 @@ class CallLowering:
         derivative = self.derivative_operator(e.func)
         if derivative is not None:
             return self.expr_Call(gast.Call(func=derivative, args=e.args, keywords=e.keywords))
+        if (isinstance(e.func, gast.Attribute) and e.func.attr == "get" and not e.keywords
+                and 1 <= len(e.args) <= 2 and isinstance(e.func.value, gast.Name)
+                and e.func.value.id in self.locals):  # d.get(k, default) of a local dict
+            table, key = e.func.value, self.atom(e.args[0])  # the key is evaluated once
+            default = e.args[1] if len(e.args) == 2 else const(None)
+            return self.expr_IfExp(gast.IfExp(
+                test=gast.Compare(left=key, ops=[gast.In()], comparators=[table]),
+                body=gast.Subscript(value=clone(table), slice=clone(key), ctx=gast.Load()),
+                orelse=default))
         if isinstance(e.func, gast.Attribute) and not self.is_global(e.func):
             receiver = self.atom(e.func.value)
             func = gast.Attribute(value=receiver, attr=e.func.attr, ctx=gast.Load())

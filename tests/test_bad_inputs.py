@@ -233,6 +233,44 @@ def uses_exec(x):
     return x * x
 
 
+# ---------------------------------------------------------------- writes through aliases
+
+
+def alias_write(x):
+    v = np.array([x, 1.0])
+    w = v
+    w[0] = x * 3.0
+    return np.sum(v * v)
+
+
+def alias_append(x):
+    xs = [x]
+    ys = xs
+    ys.append(x * x)
+    return sum(xs)
+
+
+def view_write(x):
+    v = np.array([x, 1.0, 2.0])
+    w = v[1:]
+    w[0] = x * 5.0
+    return np.sum(v * v)
+
+
+def reshape_write(x):
+    v = np.array([x, 1.0, 2.0, 3.0])
+    m = v.reshape(2, 2)
+    m[0, 0] = x
+    return np.sum(v)
+
+
+def loop_item_append(x):
+    rows = [[x], [x * x]]
+    for row in rows:
+        row.append(1.0)
+    return sum(rows[0]) + sum(rows[1])
+
+
 # ---------------------------------------------------------------- outputs grad cannot take
 
 
@@ -388,7 +426,16 @@ NO_SOURCE = [
         lambda f: lambda: adgen.grad(f, mode="sideways")),
 ]
 
-CATALOG = SYNTAX + CALLS + OUTPUTS + WRT + NO_SOURCE
+ALIASES = [
+    Bad(alias_write, UnsupportedSyntax, 3, ("writing into `w`", "share its object with `v`",
+                                            "(line", "w = v.copy()")),
+    Bad(alias_append, UnsupportedSyntax, 3, ("writing into `ys`", "`xs`", "list(xs)")),
+    Bad(view_write, UnsupportedSyntax, 3, ("writing into `w`", "`v`", "not shared memory")),
+    Bad(reshape_write, UnsupportedSyntax, 3, ("writing into `m`", "`v`")),
+    Bad(loop_item_append, UnsupportedSyntax, 3, ("writing into `row`", "`rows`")),
+]
+
+CATALOG = SYNTAX + CALLS + OUTPUTS + WRT + NO_SOURCE + ALIASES
 
 
 def _case_id(case: Any) -> str:
@@ -510,10 +557,33 @@ def imports_inside(x):
     return m.sin(x) + cos(x)
 
 
+def names_meet_after_the_writes(x):
+    w = np.zeros(2)
+    w[0] = x
+    v = w  # only read from here on
+    return np.sum(v * v)
+
+
+def alias_rebound_before_the_write(x):
+    v = np.array([x, 1.0])
+    w = v
+    w = np.zeros(2)
+    w[0] = x * x
+    return np.sum(v) + np.sum(w)
+
+
+def element_read_then_write(x):
+    xs = [x, 2.0 * x]
+    first = xs[0]
+    xs[0] = first * first
+    return xs[0] + xs[1] + first
+
+
 @pytest.mark.parametrize("fn, expected", [
     (prints, 4.0), (formats, 4.0), (local_lambda, 8.0), (local_def, 8.0), (reads_global, 4.0),
     (deletes_name, 3.0), (imports_inside, math.cos(2.0) - math.sin(2.0)),
-    (generator_expression, 8.0),
+    (generator_expression, 8.0), (names_meet_after_the_writes, 4.0),
+    (alias_rebound_before_the_write, 5.0), (element_read_then_write, 2 * 2.0 + 3.0),
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_harmless_constructs_differentiate(fn: Any, expected: float) -> None:
     for mode in ("reverse", "forward"):

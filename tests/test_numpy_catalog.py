@@ -12,6 +12,7 @@ kinks and ties. All but `NO_SECOND_ORDER` are also checked with `order=2`.
 import numpy as np
 import pytest
 
+import adgen
 from adgen.testing import check_grads
 
 
@@ -515,3 +516,40 @@ REGRESSIONS = [
 @pytest.mark.parametrize(("f", "args", "order"), REGRESSIONS)
 def test_regression(f, args, order):
     check_grads(f, args, order=order)
+
+
+# ---------------------------------------------------------------- repeated indices, in place
+
+
+def _write_repeated_positions(x, y):
+    v = np.zeros(3)
+    v[np.array([0, 0, 2])] = np.array([x * x, y, x * y])  # v[0] = y: the last write wins
+    m = np.zeros((2, 2))
+    m[np.array([1, 1]), np.array([0, 0])] = np.array([x, y * y])
+    return np.sum(v * v * v) + np.sum(m * x)
+
+
+def test_a_write_to_a_repeated_position_keeps_only_the_last_value():
+    check_grads(_write_repeated_positions, (0.3, 0.7), order=2)
+    dx, dy = adgen.grad(_write_repeated_positions, wrt=(0, 1))(0.3, 0.7)
+    assert dx == pytest.approx(3 * (0.3 * 0.7) ** 2 * 0.7 + 0.49, rel=1e-12)
+    assert dy == pytest.approx(3 * 0.7 ** 2 + 3 * (0.3 * 0.7) ** 2 * 0.3 + 2 * 0.7 * 0.3,
+                               rel=1e-12)
+
+
+def _adds_at(x):
+    v = np.zeros(2)
+    np.add.at(v, [0, 0], [x, x])
+    return np.sum(v)
+
+
+def _writes_out(x):
+    v = np.zeros(2)
+    np.multiply(np.array([x, x]), 2.0, out=v)
+    return np.sum(v)
+
+
+@pytest.mark.parametrize("f", [_adds_at, _writes_out])
+def test_numpy_functions_that_write_in_place_are_refused(f):
+    with pytest.raises(adgen.UnsupportedSyntax, match="in place"):
+        adgen.grad(f)(0.5)

@@ -97,8 +97,8 @@ class StepAdjoints:
             return []
         out = []
         if self.ctx.is_active(s.value):
-            part = self.ctx.call("take", runtime.take, [name(self.bar(var)),
-                                                        astutil.index_value(target.slice)])
+            part = self.ctx.call("written", runtime.written, [
+                name(self.bar(var)), astutil.index_value(target.slice)])
             part = self.ctx.call("unbroadcast", runtime.unbroadcast, [part, s.value])
             out.append(self.contribute(s.value.id, part, s.adgen_line))
         out += self.own(var)

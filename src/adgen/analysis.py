@@ -236,9 +236,9 @@ def numeric_names(body: list[gast.AST]) -> set[str]:
     from adgen import runtime
 
     lists = (np.split, np.array_split,  # and the helpers of generated code that pass containers
-             runtime.item, runtime.take, runtime.add_at, runtime.add_adjoints, runtime.fill_like,
-             runtime.zero_at, runtime.owned_copy, runtime.shaped_like, runtime.zeros_like,
-             runtime.as_sequence)
+             runtime.item, runtime.take, runtime.written, runtime.add_at, runtime.add_adjoints,
+             runtime.fill_like, runtime.zero_at, runtime.owned_copy, runtime.shaped_like,
+             runtime.zeros_like, runtime.as_sequence)
     numeric: set[str] = set()
     other: set[str] = set()
     for s in statements(body):

@@ -21,9 +21,9 @@ from adgen.reverse import LoopInit, Reverse, Save
 from adgen.rules import lookup
 
 _PURE_HELPERS = (runtime.unbroadcast, runtime.zeros_like, runtime.add_at, runtime.owned_copy,
-                 runtime.shaped_like, runtime.sign, runtime.take, runtime.zero_at,
-                 runtime.fill_like, runtime.add_adjoints, runtime.sum_to_scalar, runtime.item,
-                 runtime.broadcast_like, reversed, range)
+                 runtime.shaped_like, runtime.sign, runtime.take, runtime.written,
+                 runtime.last_only, runtime.zero_at, runtime.fill_like, runtime.add_adjoints,
+                 runtime.sum_to_scalar, runtime.item, runtime.broadcast_like, reversed, range)
 
 
 def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str,

@@ -38,7 +38,7 @@ from typing import Any
 
 import gast
 
-from adgen import astutil
+from adgen import aliases, astutil
 from adgen.astutil import clone
 from adgen.errors import UnsupportedSyntax
 from adgen.ir import (  # noqa: F401  (the trace's building blocks, used by the generators)
@@ -136,6 +136,7 @@ class Lowerer(ExpressionLowering):
             if type(node) in _UNSUPPORTED and node is not fn and id(node) not in unpacked:
                 what, fix = _UNSUPPORTED[type(node)]
                 raise self.error(node, what, fix)
+        aliases.check(fn, self.locals, self.error)
         body = self.block(fn.body)
         new = gast.FunctionDef(
             name=fn.name, args=gast.arguments(

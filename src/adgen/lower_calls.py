@@ -21,6 +21,13 @@ class CallLowering:
 
     def expr_Call(self, e: gast.Call) -> gast.AST:
         found, fn = self.resolve(e.func)
+        if any(k.arg == "out" for k in e.keywords):
+            raise self.error(e, "`out=` (it writes into an existing array in place)",
+                             "assign the result to a name instead")
+        if found and _in_place(fn):
+            raise self.error(e, f"{_label(fn)}, which writes into its argument in place",
+                             "compute the new array with operations that return it (for "
+                             "`np.add.at(v, i, w)`: a loop of `v[i[k]] += w[k]`)")
         derivative = self.derivative_operator(e.func)
         if derivative is not None:
             return self.expr_Call(gast.Call(func=derivative, args=e.args, keywords=e.keywords))
@@ -218,6 +225,28 @@ class CallLowering:
         bound = self.namer.fresh(f"_{getattr(operator, '__name__', 'derivative')}")
         self.p.closure[bound] = derived
         return name(bound)
+
+
+def _in_place(fn: Any) -> bool:
+    """NumPy functions that change an argument instead of returning a new value."""
+    import numpy as np
+
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, np.ufunc) and getattr(fn, "__name__", "") == "at":
+        return True
+    return any(fn is f for f in (np.copyto, np.put, np.place, np.putmask, np.fill_diagonal,
+                                 np.random.shuffle))
+
+
+def _label(fn: Any) -> str:
+    import numpy as np
+
+    from adgen.rules import primitive_name
+
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, np.ufunc):
+        return f"`numpy.{owner.__name__}.{fn.__name__}`"
+    return f"`{primitive_name(fn)}`"
 
 
 class _Star:

@@ -146,6 +146,51 @@ def take(x: Any, index: Any) -> Any:
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
+def written(g: Any, index: Any) -> Any:
+    """The adjoint of the value `a[index] = v` wrote, from `a`'s adjoint `g`: `g[index]`, but
+    where an integer-array index names a position twice only the last write kept its value
+    (as NumPy assigns), so the earlier items get zero."""
+    return last_only(take(g, index), g, index)
+
+
+def last_only(part: Any, like: Any, index: Any) -> Any:
+    """`part` (shaped like `like[index]`) with the items of repeated positions of an
+    integer-array index zeroed, all but the last."""
+    if isinstance(index, (int, np.integer, slice)) or not isinstance(like, np.ndarray) or (
+            not isinstance(part, np.ndarray)):
+        return part
+    keep = _last_writes(index, like.shape)
+    if keep is None or keep.all():
+        return part
+    part = part.copy()
+    part[~keep] = 0
+    return part
+
+
+def _last_writes(index: Any, shape: tuple) -> Any:
+    """For an index of integer arrays only: which of its positions are written last."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if len(parts) > len(shape) or not parts:
+        return None
+    arrays = []
+    for p in parts:
+        if isinstance(p, (slice, type(None), type(Ellipsis), bool)):
+            return None
+        a = np.asarray(p)
+        if a.dtype.kind not in "iu":
+            return None
+        arrays.append(a)
+    arrays = np.broadcast_arrays(*arrays)
+    if not arrays[0].ndim:
+        return None
+    wrapped = [a % n for a, n in zip(arrays, shape, strict=False)]
+    flat = np.ravel_multi_index(wrapped, shape[:len(wrapped)]).ravel()
+    _, first_from_end = np.unique(flat[::-1], return_index=True)
+    keep = np.zeros(flat.size, dtype=bool)
+    keep[flat.size - 1 - first_from_end] = True
+    return keep.reshape(arrays[0].shape)
+
+
 def zero_at(acc: Any, index: Any) -> Any:
     """Set `acc[index]` to zero in place (`acc` is owned by the caller); returns `acc`."""
     if isinstance(acc, np.ndarray):

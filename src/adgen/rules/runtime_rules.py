@@ -1,7 +1,8 @@
 """Derivative rules for what generated code calls, so a derivative can be differentiated again.
 
 `unbroadcast`, `owned_copy` and `shaped_like` are linear in their first argument; `add_at` is
-linear in the accumulator and the added value; `zeros_like` and `sign` are constants.
+linear in the accumulator and the added value; `written` and `last_only` select items (their
+adjoints scatter them back); `zeros_like` and `sign` are constants.
 """
 
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
@@ -12,12 +13,14 @@ from adgen.runtime import (
     broadcast_like,
     fill_like,
     item,
+    last_only,
     owned_copy,
     shaped_like,
     sign,
     sum_to_scalar,
     take,
     unbroadcast,
+    written,
     zero_at,
     zeros_like,
 )
@@ -99,6 +102,26 @@ def take_dot(y, x, index, *, x_dot):
 @adjoint(take)
 def take_bar(y, x, index, *, y_bar):
     return add_at(0.0, x, index, y_bar)
+
+
+@tangent(written)
+def written_dot(y, g, index, *, g_dot):
+    return written(g_dot, index)
+
+
+@adjoint(written)
+def written_bar(y, g, index, *, y_bar):
+    return add_at(0.0, g, index, last_only(y_bar, g, index))
+
+
+@tangent(last_only)
+def last_only_dot(y, part, like, index, *, part_dot):
+    return last_only(part_dot, like, index)
+
+
+@adjoint(last_only)
+def last_only_bar(y, part, like, index, *, y_bar):
+    return last_only(y_bar, like, index), None, None
 
 
 @tangent(zero_at)

@@ -264,6 +264,13 @@ def reshape_write(x):
     return np.sum(v)
 
 
+def shared_array_update(x):
+    v = np.array([x, 1.0])
+    w = v
+    w += x
+    return np.sum(v * v)
+
+
 def loop_item_append(x):
     rows = [[x], [x * x]]
     for row in rows:
@@ -433,6 +440,10 @@ ALIASES = [
     Bad(view_write, UnsupportedSyntax, 3, ("writing into `w`", "`v`", "not shared memory")),
     Bad(reshape_write, UnsupportedSyntax, 3, ("writing into `m`", "`v`")),
     Bad(loop_item_append, UnsupportedSyntax, 3, ("writing into `row`", "`rows`")),
+    Bad(shared_array_update, DifferentiationError, None, ("test_bad_inputs.py:", "`w += ...`",
+                                                          "ndarray", "w = w + ...")),
+    Bad(shared_array_update, DifferentiationError, None, ("`w += ...`",),
+        lambda f: lambda: adgen.grad(f, mode="forward")(2.0)),
 ]
 
 CATALOG = SYNTAX + CALLS + OUTPUTS + WRT + NO_SOURCE + ALIASES
@@ -572,6 +583,12 @@ def alias_rebound_before_the_write(x):
     return np.sum(v) + np.sum(w)
 
 
+def shared_number_update(x):
+    s = x
+    s += 1.0
+    return s * x
+
+
 def element_read_then_write(x):
     xs = [x, 2.0 * x]
     first = xs[0]
@@ -584,6 +601,7 @@ def element_read_then_write(x):
     (deletes_name, 3.0), (imports_inside, math.cos(2.0) - math.sin(2.0)),
     (generator_expression, 8.0), (names_meet_after_the_writes, 4.0),
     (alias_rebound_before_the_write, 5.0), (element_read_then_write, 2 * 2.0 + 3.0),
+    (shared_number_update, 2 * 2.0 + 1.0),
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_harmless_constructs_differentiate(fn: Any, expected: float) -> None:
     for mode in ("reverse", "forward"):

@@ -13,6 +13,9 @@ write, with the line where the two names met:
   into `v` is allowed: an element read of a number, `x = xs[i]`, then `xs[i] = ...`, is
   ordinary code).
 
+`w += x` where `w` may share its object is checked at run time instead: an array or a list
+there is refused, a number is a new value as usual.
+
 The walk is in program order: any new value (`w = np.zeros(3)`, `v.copy()`, `list(v)`,
 arithmetic, displays) ends what a name shared, so a write before the names meet, or after
 one of them is rebound, is fine; branches merge, and loop bodies are walked until nothing
@@ -39,9 +42,14 @@ _FIX = ("adgen follows values, not shared memory; make a copy where the two meet
 Pairs = frozenset  # of (name, other, where, both): `name` may share its object with `other`
 
 
-def check(fn: gast.FunctionDef, names: set[str], error: Any) -> None:
-    """Raise `error(node, what, fix)` at the first write through a possible alias."""
-    _Walk(names, error).block(fn.body, frozenset())
+def check(fn: gast.FunctionDef, names: set[str], error: Any) -> set[int]:
+    """Raise `error(node, what, fix)` at the first write through a possible alias. Returns
+    the ids of the `w += ...` statements whose `w` may share its object: for numbers that is
+    a new value, for an array or a list it changes the shared object, which only the values
+    at run time tell (the lowering checks them there)."""
+    walk = _Walk(names, error)
+    walk.block(fn.body, frozenset())
+    return walk.shared_updates
 
 
 class _Walk:
@@ -49,6 +57,7 @@ class _Walk:
 
     def __init__(self, names: set[str], error: Any) -> None:
         self.names, self.error = names, error
+        self.shared_updates: set[int] = set()
 
     def block(self, body: list[gast.AST], pairs: Pairs) -> Pairs:
         for s in body:
@@ -63,6 +72,9 @@ class _Walk:
         written = _written(s)
         if written is not None:
             self.refuse_write(s, written, pairs)
+        if isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name) and any(
+                s.target.id in (p[0], p[1]) for p in pairs):
+            self.shared_updates.add(id(s))
         if isinstance(s, gast.Assign):
             for t in s.targets:
                 for n in gast.walk(t):

@@ -34,6 +34,7 @@ local value. Every statement carries `adgen_line`, the user's source line it cam
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import gast
@@ -136,7 +137,7 @@ class Lowerer(ExpressionLowering):
             if type(node) in _UNSUPPORTED and node is not fn and id(node) not in unpacked:
                 what, fix = _UNSUPPORTED[type(node)]
                 raise self.error(node, what, fix)
-        aliases.check(fn, self.locals, self.error)
+        self.shared_updates = aliases.check(fn, self.locals, self.error)
         body = self.block(fn.body)
         new = gast.FunctionDef(
             name=fn.name, args=gast.arguments(
@@ -215,6 +216,9 @@ class Lowerer(ExpressionLowering):
 
     def stmt_AugAssign(self, s: gast.AugAssign) -> None:
         target = s.target
+        if id(s) in self.shared_updates:  # `w += x` where `w` may share an array: refused
+            where = f"{os.path.basename(self.p.filename)}:{s.lineno}"
+            self.check("numbers_only", [name(target.id), const(target.id), const(where)])
         load = _as_load(target)
         self.assign_to(target, gast.BinOp(left=load, op=s.op, right=s.value))
 

@@ -250,6 +250,17 @@ def star_count(n: int, low: int, high: int, callee: str) -> None:
         raise TypeError(f"{callee}() misses required arguments: `*` gave {n} of {low}")
 
 
+def numbers_only(value: Any, var: str, where: str) -> None:
+    """`var += ...` where another name may share `var`'s object: fine for a number (a new
+    value), refused for an array or a list, which Python changes in place."""
+    if isinstance(value, (np.ndarray, list, dict)) and not (
+            isinstance(value, np.ndarray) and not value.ndim):
+        raise DifferentiationError(
+            f"{where}: `{var} += ...` changes the {type(value).__name__} `{var}` in place, and "
+            f"another name may share it: adgen follows values, not shared memory; write "
+            f"`{var} = {var} + ...` or copy it where the names meet")
+
+
 def nonempty(n: int, callee: str) -> None:
     """What Python checks for `max(xs)` / `min(xs)`: `xs` has an item."""
     if not n:

@@ -668,3 +668,12 @@ def test_cli_accepts_the_good_function_in_the_same_file() -> None:
     done = _show(f"{BAD / 'unsupported.py'}:fine")
     assert done.returncode == 0, done.stderr
     assert "def fine_grad(x):" in done.stdout
+
+
+def test_float_code_does_not_pay_for_the_shared_update_check() -> None:
+    """`s = x; s += 1.0` is checked at run time only where `s` may be an array: the
+    float-specialised gradient has no check."""
+    source = adgen.source(adgen.grad(shared_number_update))
+    general, special = source.split("def shared_number_update_grad(")
+    assert "numbers_only(x, 's'" in general  # (s = x was propagated)
+    assert "numbers_only" not in special

@@ -265,6 +265,8 @@ def _pure(ctx: Any, rhs: gast.AST) -> bool:
         fn = primitive(rhs)
         if fn is None and isinstance(rhs.func, gast.Name):
             fn = ctx.bindings.names.get(rhs.func.id)
+        if fn is runtime.numbers_only:  # a check that cannot fail on a certain number
+            return isinstance(rhs.args[0], gast.Name) and rhs.args[0].id in ctx.scalar
         if fn is None or isinstance(fn, str) and lookup(fn) is None:
             return False
         return any(fn is h for h in _PURE_HELPERS) or (not isinstance(fn, str)

@@ -198,6 +198,7 @@ class CallLowering:
 
         call = gast.Call(func=name(helper), args=args, keywords=[])
         call.adgen_fn = getattr(runtime, helper)
+        call.adgen_check = True
         self.emit(gast.Expr(value=call))
 
     def derivative_operator(self, func: gast.AST) -> gast.Name | None:

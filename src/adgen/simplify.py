@@ -402,7 +402,7 @@ def drop_dead_stores(body: list[gast.AST], pure: Any, live_out: set[str]) -> lis
     """Remove pure assignments whose value is not live afterwards (backward liveness over the
     structured statements; loop bodies iterate to a fixed point; `break`, `continue` and
     `return` take the liveness of where they jump)."""
-    new, _ = _Liveness(pure).block(body, set(live_out), None)
+    new, _ = _Liveness().block(body, set(live_out), None, pure)
     return new
 
 
@@ -413,8 +413,7 @@ class _Liveness:
     """Backward liveness over structured statements, dropping dead pure assignments. The
     names an expression reads are remembered: loop bodies are walked until a fixed point."""
 
-    def __init__(self, pure: Any) -> None:
-        self.pure = pure
+    def __init__(self) -> None:
         self.memo: dict[int, tuple[gast.AST, frozenset[str]]] = {}
 
     def reads(self, node: gast.AST) -> frozenset[str]:
@@ -424,10 +423,10 @@ class _Liveness:
         return found[1]
 
     def block(self, body: list[gast.AST], live: set[str], loop: _Jumps,
-              pure: Any = None) -> tuple[list, set[str]]:
+              pure: Any) -> tuple[list, set[str]]:
         out: list[gast.AST] = []
         for s in reversed(body):
-            s, live = self.stmt(s, live, loop, pure or self.pure)
+            s, live = self.stmt(s, live, loop, pure)
             if s is not None:
                 out.append(s)
         out.reverse()
@@ -440,6 +439,9 @@ class _Liveness:
             if t not in live and pure(s.value):
                 return None, live
             return s, (live - {t}) | self.reads(s.value)
+        if isinstance(s, gast.Expr) and getattr(s.value, "adgen_check", False) and pure(
+                s.value):  # a runtime check the facts at hand show cannot fail
+            return None, live
         if isinstance(s, gast.Break) and loop is not None:
             return s, set(loop[1])
         if isinstance(s, gast.Continue) and loop is not None:

@@ -412,9 +412,9 @@ def _jacobian_reverse(f: Any, wrt: Wrt, args: tuple, positions: list[int], singl
     function can be run again on the same tape (else one `vjp` per entry)."""
     forward = transform.derivative(f, tuple(wrt) if not single else (wrt,), "split")
     info = forward.__adgen__.info
-    if info.get("tape_params") is not None:  # the tape is some of the arguments
+    if info.get("tape_positions") is not None:  # the tape is some of the arguments
         value = forward(*args)
-        taped = [args[info["params"].index(p)] for p in info["tape_params"]]
+        taped = [args[i] for i in info["tape_positions"]]
 
         def pull(w: Any) -> Any:
             grads = info["bwd"](*taped, w)

@@ -94,11 +94,12 @@ def _split(rev: Reverse, trace: Trace, base: str, forward: list, reverse: list,
         out_grads = out_grads.elts[0]
     bwd_body = clean(ctx, _flatten(reverse) + [gast.Return(value=out_grads)], set())
     saved = sorted(_reads(bwd_body) & (rev.primal | rev.save_temps | {rev.stack}))
-    ctx.tape_params = _argument_tape(rev, trace, saved)
-    if ctx.tape_params is not None:
+    ctx.tape_positions = _argument_tape(rev, trace, saved)
+    if ctx.tape_positions is not None:
         fwd_body = _flatten(forward) + [gast.Return(value=result)]
+        taped = [trace.params[i] for i in ctx.tape_positions]
         return [function(ctx, f"{base}_fwd", list(trace.params), fwd_body, set()),
-                _def(f"{base}_bwd", [*ctx.tape_params, cotangent], bwd_body)]
+                _def(f"{base}_bwd", [*taped, cotangent], bwd_body)]
     tape = ctx.namer.fresh("_tape")
     unset = [assign(v, const(None), None) for v in saved
              if v not in trace.params and v != rev.stack]
@@ -120,15 +121,15 @@ def _split(rev: Reverse, trace: Trace, base: str, forward: list, reverse: list,
     return [fwd, _def(f"{base}_bwd", [tape, cotangent], unpack + bwd_body)]
 
 
-def _argument_tape(rev: Reverse, trace: Trace, saved: list[str]) -> tuple[str, ...] | None:
-    """The parameters that make up the whole tape, when the backward function reads nothing
-    else and no step writes, appends to or pops from them (so they still are the caller's
-    arguments); None when a tape is needed."""
+def _argument_tape(rev: Reverse, trace: Trace, saved: list[str]) -> tuple[int, ...] | None:
+    """The positions of the parameters that make up the whole tape, when the backward
+    function reads nothing else and no step writes, appends to or pops from them (so they
+    still are the caller's arguments); None when a tape is needed."""
     params = set(trace.params)
     written = {r.var for r in rev.saves.values()} | {r.var for r in rev.pops.values()}
     if not params.issuperset(saved) or written & set(saved):
         return None
-    return tuple(p for p in trace.params if p in saved)
+    return tuple(i for i, p in enumerate(trace.params) if p in saved)
 
 
 def function(ctx: Any, fname: str, params: list[str], body: list[gast.AST],

@@ -149,7 +149,7 @@ class CallSite:
         self.bound = bound
         # set by `derivative(ctx, "split")`: the parameters the callee's backward function
         # takes in place of a tape (None: it takes the tape its forward function returns)
-        self.tape_params: tuple[str, ...] | None = None
+        self.tape_params: list[str] | None = None
         self.wrt = tuple(p for p in params if ctx.is_active(bound[p]))
         self.scalar = frozenset(
             p for p in params
@@ -164,7 +164,8 @@ class CallSite:
         one = ctx.bindings.bind(f"{base}_{'fwd' if kind == 'split' else kind}", first)
         two = None if second is None else ctx.bindings.bind(f"{base}_bwd", second)
         meta = getattr(first, "__adgen__", None)  # a Deferred (recursion) has none yet
-        self.tape_params = None if meta is None else meta.info.get("tape_params")
+        positions = None if meta is None else meta.info.get("tape_positions")
+        self.tape_params = None if positions is None else [self.params[i] for i in positions]
         return one, two
 
     def call(self, func: str, extra: list[gast.AST] = ()) -> gast.Call:

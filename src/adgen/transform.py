@@ -117,13 +117,12 @@ class Deferred:
     def __call__(self, *args: Any) -> Any:
         fn = _CACHE[self.key]
         info = fn.__adgen__.info
-        taped = info.get("tape_params")
-        if taped is None:
+        positions = info.get("tape_positions")
+        if positions is None:
             return self.resolved()(*args)
         if self.part == "bwd":
             tape, cotangent = args
             return info["bwd"](*tape, cotangent)
-        positions = [info["params"].index(p) for p in taped]
         return fn(*args), tuple(args[i] for i in positions)
 
 
@@ -166,8 +165,7 @@ def _build(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
     if kind == "split":
         fn.__adgen__.info["bwd"] = fn.__adgen__.bindings[functions[1].name]
         fn.__adgen__.info["reentrant"] = getattr(ctx, "reentrant", False)
-        fn.__adgen__.info["tape_params"] = getattr(ctx, "tape_params", None)
-        fn.__adgen__.info["params"] = list(get_trace(f).params)
+        fn.__adgen__.info["tape_positions"] = getattr(ctx, "tape_positions", None)
     return fn
 
 

@@ -41,7 +41,7 @@ import gast
 
 from adgen import aliases, astutil
 from adgen.astutil import clone
-from adgen.errors import UnsupportedSyntax
+from adgen.errors import UnsupportedSyntax, where
 from adgen.ir import (  # noqa: F401  (the trace's building blocks, used by the generators)
     BINOPS,
     UNARYOPS,
@@ -217,8 +217,8 @@ class Lowerer(ExpressionLowering):
     def stmt_AugAssign(self, s: gast.AugAssign) -> None:
         target = s.target
         if id(s) in self.shared_updates:  # `w += x` where `w` may share an array: refused
-            where = f"{os.path.basename(self.p.filename)}:{s.lineno}"
-            self.check("numbers_only", [name(target.id), const(target.id), const(where)])
+            at = where(os.path.basename(self.p.filename), s.lineno)
+            self.check("numbers_only", [name(target.id), const(target.id), const(at)])
         load = _as_load(target)
         self.assign_to(target, gast.BinOp(left=load, op=s.op, right=s.value))
 

@@ -272,7 +272,7 @@ def _calls_each(x, a):
 
 def test_tape_is_the_arguments_only_when_the_callee_leaves_them_alone():
     def tape_params(f, wrt, scalar):
-        split = adgen.transform.derivative(f, wrt, "split", frozenset(scalar))
+        split = adgen.pipeline.derivative(f, wrt, "split", frozenset(scalar))
         return split.__adgen__.info["tape_positions"]
 
     assert tape_params(_reads_arguments, ("x", "a"), {"x", "a"}) == (0, 1)
@@ -286,7 +286,7 @@ def test_tape_is_the_arguments_only_when_the_callee_leaves_them_alone():
 def test_a_deferred_reference_packs_an_argument_tape():
     """Callers built while a callee was still being built (recursion) speak the tape
     protocol; a callee whose tape is its arguments is adapted at call time."""
-    from adgen import transform
+    from adgen import pipeline as transform
 
     scalar = frozenset({"x", "a"})
     fwd = transform.derivative(_reads_arguments, ("x", "a"), "split", scalar)

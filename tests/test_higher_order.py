@@ -360,7 +360,7 @@ def test_cli_show_hvp_of_a_loop(tmp_path):
 
 
 def _load(path, name):
-    from adgen.loader import load_function
+    from adgen.frontend.loader import load_function
 
     return load_function(str(path), name, allow_import=False)
 

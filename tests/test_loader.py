@@ -1,4 +1,4 @@
-"""adgen.loader: loading a function from a file without running the file's top level."""
+"""adgen.frontend.loader: loading a function from a file without running the file's top level."""
 
 import inspect
 import math
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adgen.loader import LoaderError, UnevaluatedDefault, load_function
+from adgen.frontend.loader import LoaderError, UnevaluatedDefault, load_function
 
 
 def write(directory: Path, text: str, name: str = "user_code.py") -> Path:

@@ -7,7 +7,7 @@ import random
 import gast
 import pytest
 
-from adgen import printer
+from adgen.codegen import printer
 
 BINARY = [ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.MatMult, ast.FloorDiv]
 UNARY = [ast.USub, ast.UAdd, ast.Not]

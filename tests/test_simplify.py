@@ -1,6 +1,6 @@
 """The clean-ups of generated code, one rule at a time: code string in, code string out.
 
-Each case feeds a small body through `adgen.simplify` (folding, copy propagation, dead stores,
+Each case feeds a small body through `adgen.codegen.simplify` (folding, copy propagation, dead stores,
 single-use folding) with a purity test that calls nothing pure, and compares the printed
 result. A case also runs both bodies on the same inputs where they compute numbers, so a
 rewrite that changes a value fails even if its text was expected.
@@ -12,7 +12,7 @@ import math
 import gast
 import pytest
 
-from adgen import simplify
+from adgen.codegen import simplify
 
 
 def _body(code: str) -> list:

@@ -3,8 +3,8 @@
 from adgen.api import grad, hessian, hvp, jacobian, jvp, source, trace, value_and_grad, vjp
 from adgen.custom import adjoint_rule, nondifferentiable, stop_gradient, tangent_rule
 from adgen.errors import DifferentiationError, UnsupportedSyntax
-from adgen.graph import graph
-from adgen.hessian_approx import diagonal_hessian, outer_product_hessian
+from adgen.tools.graph import graph
+from adgen.tools.hessian_approx import diagonal_hessian, outer_product_hessian
 
 __all__ = [
     "DifferentiationError",

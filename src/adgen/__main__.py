@@ -1,8 +1,8 @@
-"""`python -m adgen`: the `adgen` command (see `adgen.cli`)."""
+"""`python -m adgen`: the `adgen` command (see `adgen.tools.cli`)."""
 
 if __name__ == "__main__":
     import sys
 
-    from adgen.cli import main
+    from adgen.tools.cli import main
 
     sys.exit(main())

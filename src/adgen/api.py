@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from adgen import transform
+from adgen import pipeline
 from adgen.errors import DifferentiationError
 
 Wrt = int | str | tuple[int | str, ...]
@@ -47,22 +47,22 @@ def jvp(f: Callable[..., Any], wrt: Wrt = 0, batched: bool = False) -> Callable[
     a leading axis of directions (`(k, *x.shape)` for an argument `x`, `(k,)` for a number).
     """
     if batched:
-        from adgen.forward import NotBatchable
+        from adgen.derive.forward import NotBatchable
 
         try:
-            fn = transform.derivative(f, wrt, "batched_jvp")
+            fn = pipeline.derivative(f, wrt, "batched_jvp")
         except NotBatchable as exc:
             raise DifferentiationError(f"{exc}; use batched=False (one pass per direction)"
                                        ) from None
     else:
-        fn = transform.derivative(f, wrt, "jvp")
+        fn = pipeline.derivative(f, wrt, "jvp")
     return _with_defaults(f, fn, len(fn.__adgen__.info["wrt"]))
 
 
 @_decorator
 def vjp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
     """Reverse mode: `(*args, cotangent) -> (value, gradients)`; works for array outputs."""
-    return _with_defaults(f, transform.derivative(f, wrt, "vjp"), 1)
+    return _with_defaults(f, pipeline.derivative(f, wrt, "vjp"), 1)
 
 
 @_decorator
@@ -81,8 +81,8 @@ def grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse", control: st
     if mode == "forward":
         return _forward_grad(f, wrt)
     if control == "unroll":
-        return transform.unrolled(f, wrt, "grad", unroll_limit)
-    return transform.derivative(f, wrt, "grad")
+        return pipeline.unrolled(f, wrt, "grad", unroll_limit)
+    return pipeline.derivative(f, wrt, "grad")
 
 
 def _check_control(control: str) -> None:
@@ -99,8 +99,8 @@ def value_and_grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse",
     if mode == "forward":
         return _forward_grad(f, wrt, with_value=True)
     if control == "unroll":
-        return transform.unrolled(f, wrt, "value_and_grad", unroll_limit)
-    return transform.derivative(f, wrt, "value_and_grad")
+        return pipeline.unrolled(f, wrt, "value_and_grad", unroll_limit)
+    return pipeline.derivative(f, wrt, "value_and_grad")
 
 
 def _basis(x: Any) -> Any:
@@ -122,9 +122,9 @@ def _zero(x: Any) -> Any:
 
 
 def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> Callable[..., Any]:
-    tangent_fn = transform.derivative(f, wrt, "jvp")
-    names, single = transform.wrt_names(transform.get_trace(f), wrt)
-    params = transform.get_trace(f).params
+    tangent_fn = pipeline.derivative(f, wrt, "jvp")
+    names, single = pipeline.wrt_names(pipeline.get_trace(f), wrt)
+    params = pipeline.get_trace(f).params
     positions = [params.index(n) for n in names]
 
     written = _written_params(f)
@@ -222,7 +222,7 @@ def _written_params(f: Any) -> set[int]:
 def _find_written(f: Any) -> set[int]:
     import gast
 
-    trace = transform.get_trace(f)
+    trace = pipeline.get_trace(f)
     out = set()
     for n in gast.walk(trace.node):
         target = None
@@ -250,7 +250,7 @@ def _with_defaults(f: Any, fn: Any, trailing: int) -> Any:
 
 def _full_args(f: Any, args: tuple) -> tuple:
     """`args` completed with `f`'s default values, for calls that append tangents."""
-    params = transform.get_trace(f).params
+    params = pipeline.get_trace(f).params
     if len(args) >= len(params):
         return args
     defaults = getattr(f, "__defaults__", None) or ()
@@ -282,10 +282,10 @@ def trace(f: Callable[..., Any], *args: Any) -> str:
     """The evaluation trace of `f` (one operation per assignment) as Python source; given
     arguments, the trace those arguments run, with loops unrolled and branches resolved."""
     if args:
-        from adgen.unroll import trace_for
+        from adgen.derive.unroll import trace_for
 
         return trace_for(f, args)
-    return transform.trace_source(f)
+    return pipeline.trace_source(f)
 
 
 def _as_array(x: Any) -> np.ndarray:
@@ -303,8 +303,8 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "auto") -> Callabl
     the batched pass is available), reverse otherwise.
     """
     _check_mode(mode, ("auto", "forward", "reverse"))
-    names, single = transform.wrt_names(transform.get_trace(f), wrt)
-    params = transform.get_trace(f).params
+    names, single = pipeline.wrt_names(pipeline.get_trace(f), wrt)
+    params = pipeline.get_trace(f).params
     positions = [params.index(n) for n in names]
 
     def jacobian_fn(*args: Any) -> Any:
@@ -332,7 +332,7 @@ def _jacobian_forward(f: Any, wrt: Wrt, args: tuple, positions: list[int],
     when a rule has no batched form or an input is a container); else one pass per direction."""
     if batched_fn is not None:
         return _jacobian_batched(f, batched_fn, args, positions)
-    tangent_fn = transform.derivative(f, wrt, "jvp")
+    tangent_fn = pipeline.derivative(f, wrt, "jvp")
     zeros = [_zero(args[p]) for p in positions]
     blocks = []
     for k, p in enumerate(positions):
@@ -360,10 +360,10 @@ def _batched_tangent(f: Any, wrt: Wrt, inputs: list[Any]) -> Any:
     key = (f, tuple(wrt) if isinstance(wrt, (list, tuple)) else wrt)
     if key in _UNBATCHABLE:
         return None
-    from adgen.forward import NotBatchable
+    from adgen.derive.forward import NotBatchable
 
     try:
-        return transform.derivative(f, wrt, "batched_jvp")
+        return pipeline.derivative(f, wrt, "batched_jvp")
     except NotBatchable:
         _UNBATCHABLE.add(key)
         return None
@@ -410,7 +410,7 @@ def _jacobian_reverse(f: Any, wrt: Wrt, args: tuple, positions: list[int], singl
                       value: Any) -> list[Any]:
     """One backward pass per output entry, after a single forward pass when the backward
     function can be run again on the same tape (else one `vjp` per entry)."""
-    forward = transform.derivative(f, tuple(wrt) if not single else (wrt,), "split")
+    forward = pipeline.derivative(f, tuple(wrt) if not single else (wrt,), "split")
     info = forward.__adgen__.info
     if info.get("tape_positions") is not None:  # the tape is some of the arguments
         value = forward(*args)
@@ -427,7 +427,7 @@ def _jacobian_reverse(f: Any, wrt: Wrt, args: tuple, positions: list[int], singl
             grads = info["bwd"](fresh, w)
             return (grads,) if len(positions) == 1 else grads
     else:
-        adjoint_fn = transform.derivative(f, wrt, "vjp")
+        adjoint_fn = pipeline.derivative(f, wrt, "vjp")
         value = f(*_copies(f, args)) if value is None else value
 
         def pull(w: Any) -> Any:
@@ -460,4 +460,4 @@ def hessian(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
 @_decorator
 def hvp(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
     """`(*args, v) -> H·v`, forward over reverse (Pearlmutter), without forming H."""
-    return transform.derivative(grad(f, wrt), wrt, "tangent")
+    return pipeline.derivative(grad(f, wrt), wrt, "tangent")

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 import adgen
-from adgen import transform
+from adgen import pipeline
 from adgen.fuzz.generate import Program, sample
 
 FD_RTOL, MODE_RTOL = 1e-6, 1e-10
@@ -85,9 +85,9 @@ def _forget(functions: list[Any]) -> None:
     """Drop what adgen and linecache keep for checked programs (memory over long runs)."""
     for g in functions:
         linecache.cache.pop(g.__adgen__.filename, None)
-    with transform._LOCK:
-        transform._CACHE.clear()
-        transform._TRACES.clear()
+    with pipeline._LOCK:
+        pipeline._CACHE.clear()
+        pipeline._TRACES.clear()
 
 
 # ---------------------------------------------------------------- checking

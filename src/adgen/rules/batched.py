@@ -1,6 +1,6 @@
 """Batched tangent rules: many tangent directions pushed through one forward pass.
 
-In a batched tangent function (`adgen.transform`, kind `"batched_jvp"`) every tangent carries
+In a batched tangent function (`adgen.pipeline`, kind `"batched_jvp"`) every tangent carries
 one extra *leading* axis, the batch: the tangent of a value of shape `s` has shape `(k, *s)`
 and holds `k` directions at once (a Python float's tangent has shape `(k,)`). The Jacobian of
 `f` at `x` is then one call with the identity as the batch of input tangents.

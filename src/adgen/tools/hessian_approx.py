@@ -33,13 +33,13 @@ from typing import Any
 
 import numpy as np
 
-from adgen import transform
+from adgen import pipeline
 from adgen.api import hvp, jacobian
 
 
 def _position(f: Callable[..., Any], wrt: int | str) -> int:
-    trace = transform.get_trace(f)
-    names, single = transform.wrt_names(trace, wrt)
+    trace = pipeline.get_trace(f)
+    names, single = pipeline.wrt_names(trace, wrt)
     if not single:
         raise ValueError("the Hessian approximations take one parameter `wrt` (an index or a "
                          "name); put the weights in one flat array")

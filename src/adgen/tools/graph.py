@@ -47,13 +47,13 @@ from typing import Any
 
 import gast
 
-from adgen import transform
-from adgen.analysis import call_parts, differentiable, primitive
-from adgen.graph_build import Graph, Node, executed, structural, unparse
-from adgen.lower import name
-from adgen.parse import template_ast
+from adgen import pipeline
+from adgen.derive.analysis import call_parts, differentiable, primitive
+from adgen.tools.graph_build import Graph, Node, executed, structural, unparse
+from adgen.frontend.lower import name
+from adgen.frontend.parse import template_ast
 from adgen.rules import lookup
-from adgen.templates import Bindings, TemplateError, bind_call, fill, signature
+from adgen.derive.templates import Bindings, TemplateError, bind_call, fill, signature
 
 _MODES = ("primal", "reverse")
 
@@ -68,11 +68,11 @@ def graph(f: Callable[..., Any], mode: str = "primal", args: Iterable[Any] | Non
     """
     if mode not in _MODES:
         raise ValueError(f"mode must be 'primal' or 'reverse', not {mode!r}")
-    trace = transform.get_trace(f)
+    trace = pipeline.get_trace(f)
     g = structural(trace) if args is None else executed(trace, tuple(args), max_steps)
     adjoint = None
     if mode == "reverse":
-        names = trace.params if wrt is None else transform.wrt_names(trace, wrt)[0]
+        names = trace.params if wrt is None else pipeline.wrt_names(trace, wrt)[0]
         adjoint = adjoint_graph(g, names)
     return to_dot(g, adjoint)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import gast
 
-from adgen import astutil
+from adgen.codegen import astutil
 from adgen.errors import DifferentiationError
 
 

@@ -1,6 +1,6 @@
 """The evaluation trace's building blocks: node constructors, operator tables, `Trace`.
 
-The grammar of the lowered form is stated in `adgen.lower`'s docstring.
+The grammar of the lowered form is stated in `adgen.frontend.lower`'s docstring.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 
 import gast
 
-from adgen import astutil
-from adgen.naming import Namer
-from adgen.parse import Parsed
+from adgen.codegen import astutil
+from adgen.codegen.naming import Namer
+from adgen.frontend.parse import Parsed
 
 BINOPS = {
     gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,

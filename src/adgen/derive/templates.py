@@ -14,8 +14,8 @@ from typing import Any
 
 import gast
 
-from adgen.astutil import Transformer, clone
-from adgen.parse import template_ast
+from adgen.codegen.astutil import Transformer, clone
+from adgen.frontend.parse import template_ast
 from adgen.runtime import sum_to_scalar, unbroadcast
 
 ZERO = "__adgen_zero__"

@@ -39,10 +39,11 @@ from typing import Any
 
 import gast
 
-from adgen import aliases, astutil
-from adgen.astutil import clone
+from adgen.frontend import aliases
+from adgen.codegen import astutil
+from adgen.codegen.astutil import clone
 from adgen.errors import UnsupportedSyntax, where
-from adgen.ir import (  # noqa: F401  (the trace's building blocks, used by the generators)
+from adgen.frontend.ir import (  # noqa: F401  (the trace's building blocks, used by the generators)
     BINOPS,
     UNARYOPS,
     Method,
@@ -53,9 +54,9 @@ from adgen.ir import (  # noqa: F401  (the trace's building blocks, used by the 
     is_atom,
     name,
 )
-from adgen.lower_expr import ExpressionLowering
-from adgen.naming import Namer
-from adgen.parse import Parsed
+from adgen.frontend.lower_expr import ExpressionLowering
+from adgen.codegen.naming import Namer
+from adgen.frontend.parse import Parsed
 
 _UNSUPPORTED = {
     gast.Yield: ("generators (`yield`)", "return a list or array of the values instead"),
@@ -84,7 +85,7 @@ class Lowerer(ExpressionLowering):
     """Turns a parsed function into its evaluation trace (see the module docstring)."""
 
     def __init__(self, parsed: Parsed) -> None:
-        from adgen.lift import lift
+        from adgen.frontend.lift import lift
 
         outer = {a.id for a in parsed.node.args.args} | _assigned(parsed.node.body)
         parsed, self.lifted = lift(parsed, outer, self.error_at(parsed))

@@ -13,12 +13,12 @@ from typing import Any
 
 import gast
 
-from adgen import astutil, emit
-from adgen.analysis import active_names, scalar_names
+from adgen.codegen import astutil, emit
+from adgen.derive.analysis import active_names, scalar_names
 from adgen.errors import DifferentiationError
-from adgen.generate import Context
-from adgen.lower import Trace, lower, name
-from adgen.parse import parse_function
+from adgen.derive.generate import Context
+from adgen.frontend.lower import Trace, lower, name
+from adgen.frontend.parse import parse_function
 
 _CACHE: dict[Any, Any] = {}
 _TRACES: dict[Any, Trace] = {}
@@ -139,7 +139,7 @@ def callee_derivative(f: Any, wrt: tuple[str, ...], kind: str,
 
 
 def _build(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
-    from adgen.forward import Forward
+    from adgen.derive.forward import Forward
 
     parsed = get_trace(f).parsed
     names, single = wrt_names(get_trace(f), wrt)
@@ -151,7 +151,7 @@ def _build(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
                               batched=kind == "batched_jvp")
             functions = [forward.function(f"{parsed.name.rstrip('_')}_{kind}")]
         else:
-            from adgen.reverse import build_reverse
+            from adgen.derive.reverse import build_reverse
 
             functions, ctx = build_reverse(trace, names, single, kind, scalar_params)
         bindings = ctx.bindings.names
@@ -173,7 +173,7 @@ def _reverse_variants(parsed: Any, names: list[str], single: bool, kind: str,
                       make_trace: Any = None) -> tuple[list[Any], dict[str, Any]]:
     """The reverse function, plus a version specialised to float arguments when that makes
     a difference (no `unbroadcast` calls on 0-d values), chosen by a type guard."""
-    from adgen.reverse import build_reverse
+    from adgen.derive.reverse import build_reverse
 
     if make_trace is None:  # copies of the cached trace: lowering again would cost more
         cached = _TRACES.get(parsed.function)
@@ -243,7 +243,7 @@ def trace_source(f: Any) -> str:
 
 def unrolled(f: Any, wrt: Any, kind: str, limit: int) -> Any:
     """A reverse-mode derivative by trace unrolling (see `adgen.unroll`)."""
-    from adgen.unroll import unrolled_derivative
+    from adgen.derive.unroll import unrolled_derivative
 
     parsed = get_trace(f).parsed
     names, single = wrt_names(get_trace(f), wrt)
@@ -265,7 +265,7 @@ def _copy_trace(trace: Trace) -> Trace:
     """A copy of a trace the generators can change without touching the original."""
     import copy
 
-    from adgen.astutil import clone
+    from adgen.codegen.astutil import clone
 
     new = copy.copy(trace)
     new.node = clone(trace.node)

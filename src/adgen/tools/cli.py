@@ -10,7 +10,7 @@ Jacobian-vector product (`--mode forward`: `adgen.jvp`), of its Hessian-vector p
 evaluation trace (`--trace`). `--wrt` names the parameters to differentiate with respect to, by
 name or by index, separated by commas (`--hvp` takes one); the default is the first parameter.
 FILE.py is loaded statically, without running its top level, unless `--import` is given (see
-`adgen.loader`).
+`adgen.frontend.loader`).
 
 `graph` draws FUNC's evaluation trace (`adgen.graph`): Graphviz DOT text on standard output,
 or in OUT with `-o`. `--mode reverse` adds the adjoint nodes (for `--wrt`, default: every
@@ -39,7 +39,7 @@ from typing import Any
 
 import adgen
 from adgen.errors import DifferentiationError
-from adgen.loader import LoaderError, load_function
+from adgen.frontend.loader import LoaderError, load_function
 
 # What bad input raises (DifferentiationError is a TypeError; named here to say it is expected).
 _INPUT_ERRORS = (LoaderError, SyntaxError, DifferentiationError, TypeError, ValueError)

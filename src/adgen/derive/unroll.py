@@ -19,9 +19,9 @@ from typing import Any
 
 import gast
 
-from adgen import emit
-from adgen.astutil import clone
-from adgen.lower import Trace, assign, const, lower, name
+from adgen.codegen import emit
+from adgen.codegen.astutil import clone
+from adgen.frontend.lower import Trace, assign, const, lower, name
 
 
 class PathChanged(Exception):
@@ -37,7 +37,7 @@ class TooLong(Exception):
 
 def loop_numbers(body: list[gast.AST]) -> dict[int, int]:
     """Each loop statement's number, in program order (the same for every lowering)."""
-    from adgen.analysis import statements
+    from adgen.derive.analysis import statements
 
     loops = [s for s in statements(body) if isinstance(s, (gast.For, gast.While))]
     return {id(s): k for k, s in enumerate(loops)}
@@ -90,7 +90,7 @@ def recorder(trace: Trace) -> Callable[..., Any]:
 
     node.body = [assign(path, gast.List(elts=[], ctx=gast.Load()), None)] + _instrument(
         trace.node.body, path, loop_numbers(trace.node.body), printing)
-    from adgen.generate import lowering_helpers
+    from adgen.derive.generate import lowering_helpers
 
     bindings = {**trace.parsed.closure, **lowering_helpers(trace), "tuple": tuple}
     defaults = getattr(trace.parsed.function, "__defaults__", None) or ()
@@ -205,7 +205,7 @@ def unrolled_trace(trace: Trace, path: tuple, limit: int) -> Trace:
 def unrolled_derivative(f: Any, wrt: Any, kind: str, limit: int,
                         build: Callable[[Trace], Any], fallback: Callable[[], Any]) -> Any:
     """A derivative that specialises to each call's control path (a few paths cached)."""
-    from adgen.transform import get_trace
+    from adgen.pipeline import get_trace
 
     parsed = get_trace(f).parsed
     record = recorder(lower(parsed))
@@ -260,7 +260,7 @@ def _fresh(parsed: Any) -> Any:
 
 def trace_for(f: Any, args: tuple, limit: int = 100_000) -> str:
     """The evaluation trace `f` runs for `args`, unrolled, as source."""
-    from adgen.transform import get_trace
+    from adgen.pipeline import get_trace
 
     parsed = get_trace(f).parsed
     _, path = recorder(lower(parsed))(*args)

@@ -12,8 +12,8 @@ from typing import Any
 
 import gast
 
-from adgen.astutil import clone
-from adgen.ir import Method, assign, const, name
+from adgen.codegen.astutil import clone
+from adgen.frontend.ir import Method, assign, const, name
 
 
 class CallLowering:

@@ -19,7 +19,7 @@ from typing import Any
 import astor
 import gast
 
-from adgen import printer
+from adgen.codegen import printer
 
 
 @dataclass

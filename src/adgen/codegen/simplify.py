@@ -17,8 +17,8 @@ from typing import Any
 import gast
 import numpy as np
 
-from adgen import astutil
-from adgen.templates import ZERO, is_zero
+from adgen.codegen import astutil
+from adgen.derive.templates import ZERO, is_zero
 
 _FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
              gast.Div: operator.truediv, gast.Pow: operator.pow}

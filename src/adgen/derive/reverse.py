@@ -24,13 +24,13 @@ from typing import Any
 
 import gast
 
-from adgen import astutil
-from adgen.adjoints import StepAdjoints
-from adgen.analysis import statements
-from adgen.astutil import clone
-from adgen.generate import CallSite, Context, user_function
-from adgen.lower import Trace, assign, const, name
-from adgen.structure import structure
+from adgen.codegen import astutil
+from adgen.derive.adjoints import StepAdjoints
+from adgen.derive.analysis import statements
+from adgen.codegen.astutil import clone
+from adgen.derive.generate import CallSite, Context, user_function
+from adgen.frontend.lower import Trace, assign, const, name
+from adgen.derive.structure import structure
 
 
 @dataclass
@@ -424,8 +424,8 @@ def build_reverse(trace: Trace, wrt: list[str], single: bool, kind: str,
                   reserved: dict[str, Any] | None = None) -> tuple[list[gast.FunctionDef],
                                                                    Context]:
     """The reverse-mode function(s) of a trace: `grad`, `value_and_grad` or `vjp`."""
-    from adgen.assemble import assemble
-    from adgen.transform import context
+    from adgen.derive.assemble import assemble
+    from adgen.pipeline import context
 
     body, result = structure(trace)
     trace.node.body = body

@@ -1,6 +1,6 @@
 """Lowering of expressions to the evaluation trace: one operation per assignment.
 
-A mixin of `adgen.lower.Lowerer`: `atom(e)` lowers `e` into statements and returns the atom that
+A mixin of `adgen.frontend.lower.Lowerer`: `atom(e)` lowers `e` into statements and returns the atom that
 holds its value; `rhs(e)` returns one operation over atoms. Callees resolve through the
 function's closure, globals and builtins (`resolve`), never by their spelling.
 """
@@ -11,9 +11,9 @@ from typing import Any
 
 import gast
 
-from adgen.astutil import clone
-from adgen.ir import BINOPS, UNARYOPS, Method, assign, atom_names, const, is_atom, name
-from adgen.lower_calls import CallLowering
+from adgen.codegen.astutil import clone
+from adgen.frontend.ir import BINOPS, UNARYOPS, Method, assign, atom_names, const, is_atom, name
+from adgen.frontend.lower_calls import CallLowering
 
 
 class ExpressionLowering(CallLowering):

@@ -12,12 +12,13 @@ from typing import Any
 
 import gast
 
-from adgen import astutil, runtime, simplify
-from adgen.analysis import primitive
-from adgen.astutil import clone
+from adgen import runtime
+from adgen.codegen import astutil, simplify
+from adgen.derive.analysis import primitive
+from adgen.codegen.astutil import clone
 from adgen.errors import where
-from adgen.lower import Trace, assign, const, name
-from adgen.reverse import LoopInit, Reverse, Save
+from adgen.frontend.lower import Trace, assign, const, name
+from adgen.derive.reverse import LoopInit, Reverse, Save
 from adgen.rules import lookup
 
 _PURE_HELPERS = (runtime.unbroadcast, runtime.zeros_like, runtime.add_at, runtime.owned_copy,
@@ -171,7 +172,7 @@ def _gradient(rev: Reverse, w: str) -> gast.AST:
 
 
 def _reads(stmts: list[Any]) -> set[str]:
-    from adgen.reverse import _loads
+    from adgen.derive.reverse import _loads
 
     return _loads(stmts)
 

@@ -16,13 +16,14 @@ import copy
 
 import gast
 
-from adgen import astutil, runtime, simplify
-from adgen.analysis import call_parts, differentiable
-from adgen.astutil import clone
-from adgen.generate import CallSite, Context, user_function
-from adgen.lower import assign, name
+from adgen import runtime
+from adgen.codegen import astutil, simplify
+from adgen.derive.analysis import call_parts, differentiable
+from adgen.codegen.astutil import clone
+from adgen.derive.generate import CallSite, Context, user_function
+from adgen.frontend.lower import assign, name
 from adgen.rules import batched as batching
-from adgen.templates import (
+from adgen.derive.templates import (
     TemplateError,
     bind_call,
     fill,
@@ -73,7 +74,7 @@ class Forward:
 
     def function(self, fname: str) -> gast.FunctionDef:
         fn = self.ctx.trace.node
-        from adgen.assemble import function
+        from adgen.derive.assemble import function
 
         params = [a.id for a in fn.args.args] + [self.ctx.namer.dot(w) for w in self.wrt]
         body = self.block(fn.body)
@@ -343,7 +344,7 @@ def _only_numbers_besides(atom: gast.AST, args: list[gast.AST]) -> bool:
 
 def _broadcasts(rule: object) -> bool:
     """Rules whose adjoint undoes broadcasting are the broadcasting ones."""
-    from adgen.parse import template_ast
+    from adgen.frontend.parse import template_ast
 
     if rule.adjoint is None:
         return False
@@ -352,6 +353,6 @@ def _broadcasts(rule: object) -> bool:
 
 
 def _result_param(template: object) -> str:
-    from adgen.parse import template_ast
+    from adgen.frontend.parse import template_ast
 
     return template_ast(template).args.args[0].id

@@ -8,14 +8,14 @@ from typing import Any
 
 import gast
 
-from adgen import astutil
-from adgen.analysis import numeric_names, primitive
-from adgen.astutil import clone
+from adgen.codegen import astutil
+from adgen.derive.analysis import numeric_names, primitive
+from adgen.codegen.astutil import clone
 from adgen.errors import DifferentiationError, where
-from adgen.lower import Trace, name
+from adgen.frontend.lower import Trace, name
 from adgen.rules import Rule, lookup, primitive_name
 from adgen.runtime import zeros_like
-from adgen.templates import Bindings
+from adgen.derive.templates import Bindings
 
 
 class Context:
@@ -111,7 +111,7 @@ def user_function(rhs: gast.AST) -> Any:
     if not isinstance(rhs, gast.Call):
         return None
     fn = primitive(rhs)
-    from adgen.transform import Deferred
+    from adgen.pipeline import Deferred
 
     if isinstance(fn, Deferred):  # a derivative that was still being built when bound
         fn = fn.resolved()
@@ -157,7 +157,7 @@ class CallSite:
             or isinstance(bound[p], gast.Constant) and isinstance(bound[p].value, (int, float)))
 
     def derivative(self, ctx: Context, kind: str) -> tuple[str, str | None]:
-        from adgen.transform import callee_derivative
+        from adgen.pipeline import callee_derivative
 
         first, second = callee_derivative(self.fn, self.wrt, kind, self.scalar)
         base = self.fn.__name__

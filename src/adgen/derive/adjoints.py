@@ -14,11 +14,12 @@ from typing import Any
 
 import gast
 
-from adgen import astutil, runtime, simplify
-from adgen.analysis import call_parts, data_reads, differentiable
-from adgen.astutil import clone
-from adgen.lower import assign, const, name
-from adgen.templates import TemplateError, bind_call, fill, signature
+from adgen import runtime
+from adgen.codegen import astutil, simplify
+from adgen.derive.analysis import call_parts, data_reads, differentiable
+from adgen.codegen.astutil import clone
+from adgen.frontend.lower import assign, const, name
+from adgen.derive.templates import TemplateError, bind_call, fill, signature
 
 
 class StepAdjoints:
@@ -112,7 +113,7 @@ class StepAdjoints:
         if isinstance(target, gast.Subscript):
             return self.write(s, target)
         var = target.id
-        from adgen.reverse import popped_list
+        from adgen.derive.reverse import popped_list
 
         popped = popped_list(s)
         if popped is not None and popped in self.ctx.active:
@@ -232,7 +233,7 @@ class _Scatter:
 
 
 def _first_param(template: Any) -> str:
-    from adgen.parse import template_ast
+    from adgen.frontend.parse import template_ast
 
     return template_ast(template).args.args[0].id
 

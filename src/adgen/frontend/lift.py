@@ -15,7 +15,7 @@ from typing import Any
 import gast
 
 from adgen.errors import UnsupportedSyntax
-from adgen.parse import Parsed, register_parsed
+from adgen.frontend.parse import Parsed, register_parsed
 
 
 def _nested(s: gast.AST) -> tuple[str, gast.FunctionDef] | None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import gast
 
-from adgen.lower import Method, atom_names
+from adgen.frontend.lower import Method, atom_names
 from adgen.rules import lookup
 
 NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "real_dtype"}
@@ -76,7 +76,7 @@ def data_reads(rhs: gast.AST) -> list[str]:
         args, keywords = call_parts(rhs)
         atoms = list(args) + list(keywords.values())
         if rule is not None and (rule.tangent is not None or rule.linear):
-            from adgen.templates import differentiable_atoms
+            from adgen.derive.templates import differentiable_atoms
 
             atoms = differentiable_atoms(rule, args, keywords)
         return [n for a in atoms for n in atom_names(a)]
@@ -198,7 +198,7 @@ def callee_returns_scalar(fn: Any, scalar_args: tuple[bool, ...]) -> bool:
         return _CALLEES[key]
     _CALLEES[key] = False
     from adgen.errors import DifferentiationError
-    from adgen.transform import get_trace
+    from adgen.pipeline import get_trace
 
     try:
         trace = get_trace(fn)

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import gast
 
-from adgen import astutil
-from adgen.lower import Trace, assign, const, name
+from adgen.codegen import astutil
+from adgen.frontend.lower import Trace, assign, const, name
 
 
 @dataclass

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import adgen
-from adgen.tools.cli import main
 from adgen.frontend.loader import load_function
+from adgen.tools.cli import main
 
 BOOK = """\
 import math

@@ -1,6 +1,6 @@
 """The clean-ups of generated code, one rule at a time: code string in, code string out.
 
-Each case feeds a small body through `adgen.codegen.simplify` (folding, copy propagation, dead stores,
+Each case feeds a small body through `codegen.simplify` (folding, copy propagation, dead stores,
 single-use folding) with a purity test that calls nothing pure, and compares the printed
 result. A case also runs both bodies on the same inputs where they compute numbers, so a
 rewrite that changes a value fails even if its text was expected.

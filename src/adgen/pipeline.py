@@ -15,8 +15,8 @@ import gast
 
 from adgen.codegen import astutil, emit
 from adgen.derive.analysis import active_names, scalar_names
-from adgen.errors import DifferentiationError
 from adgen.derive.generate import Context
+from adgen.errors import DifferentiationError
 from adgen.frontend.lower import Trace, lower, name
 from adgen.frontend.parse import parse_function
 

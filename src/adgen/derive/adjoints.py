@@ -16,10 +16,10 @@ import gast
 
 from adgen import runtime
 from adgen.codegen import astutil, simplify
-from adgen.derive.analysis import call_parts, data_reads, differentiable
 from adgen.codegen.astutil import clone
-from adgen.frontend.lower import assign, const, name
+from adgen.derive.analysis import call_parts, data_reads, differentiable
 from adgen.derive.templates import TemplateError, bind_call, fill, signature
+from adgen.frontend.lower import assign, const, name
 
 
 class StepAdjoints:

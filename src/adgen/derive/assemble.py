@@ -14,11 +14,11 @@ import gast
 
 from adgen import runtime
 from adgen.codegen import astutil, simplify
-from adgen.derive.analysis import primitive
 from adgen.codegen.astutil import clone
+from adgen.derive.analysis import primitive
+from adgen.derive.reverse import LoopInit, Reverse, Save
 from adgen.errors import where
 from adgen.frontend.lower import Trace, assign, const, name
-from adgen.derive.reverse import LoopInit, Reverse, Save
 from adgen.rules import lookup
 
 _PURE_HELPERS = (runtime.unbroadcast, runtime.zeros_like, runtime.add_at, runtime.owned_copy,

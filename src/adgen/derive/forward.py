@@ -18,11 +18,9 @@ import gast
 
 from adgen import runtime
 from adgen.codegen import astutil, simplify
-from adgen.derive.analysis import call_parts, differentiable
 from adgen.codegen.astutil import clone
+from adgen.derive.analysis import call_parts, differentiable
 from adgen.derive.generate import CallSite, Context, user_function
-from adgen.frontend.lower import assign, name
-from adgen.rules import batched as batching
 from adgen.derive.templates import (
     TemplateError,
     bind_call,
@@ -31,6 +29,8 @@ from adgen.derive.templates import (
     signature,
     zero,
 )
+from adgen.frontend.lower import assign, name
+from adgen.rules import batched as batching
 
 
 class Forward:

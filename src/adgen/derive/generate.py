@@ -9,13 +9,13 @@ from typing import Any
 import gast
 
 from adgen.codegen import astutil
-from adgen.derive.analysis import numeric_names, primitive
 from adgen.codegen.astutil import clone
+from adgen.derive.analysis import numeric_names, primitive
+from adgen.derive.templates import Bindings
 from adgen.errors import DifferentiationError, where
 from adgen.frontend.lower import Trace, name
 from adgen.rules import Rule, lookup, primitive_name
 from adgen.runtime import zeros_like
-from adgen.derive.templates import Bindings
 
 
 class Context:

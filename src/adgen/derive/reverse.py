@@ -25,12 +25,12 @@ from typing import Any
 import gast
 
 from adgen.codegen import astutil
+from adgen.codegen.astutil import clone
 from adgen.derive.adjoints import StepAdjoints
 from adgen.derive.analysis import statements
-from adgen.codegen.astutil import clone
 from adgen.derive.generate import CallSite, Context, user_function
-from adgen.frontend.lower import Trace, assign, const, name
 from adgen.derive.structure import structure
+from adgen.frontend.lower import Trace, assign, const, name
 
 
 @dataclass

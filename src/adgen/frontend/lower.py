@@ -39,10 +39,11 @@ from typing import Any
 
 import gast
 
-from adgen.frontend import aliases
 from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
+from adgen.codegen.naming import Namer
 from adgen.errors import UnsupportedSyntax, where
+from adgen.frontend import aliases
 from adgen.frontend.ir import (  # noqa: F401  (the trace's building blocks, used by the generators)
     BINOPS,
     UNARYOPS,
@@ -55,7 +56,6 @@ from adgen.frontend.ir import (  # noqa: F401  (the trace's building blocks, use
     name,
 )
 from adgen.frontend.lower_expr import ExpressionLowering
-from adgen.codegen.naming import Namer
 from adgen.frontend.parse import Parsed
 
 _UNSUPPORTED = {

@@ -1,6 +1,6 @@
 """Lowering of expressions to the evaluation trace: one operation per assignment.
 
-A mixin of `adgen.frontend.lower.Lowerer`: `atom(e)` lowers `e` into statements and returns the atom that
+A mixin of `lower.Lowerer`: `atom(e)` lowers `e` into statements and returns the atom that
 holds its value; `rhs(e)` returns one operation over atoms. Callees resolve through the
 function's closure, globals and builtins (`resolve`), never by their spelling.
 """

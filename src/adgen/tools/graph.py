@@ -49,11 +49,11 @@ import gast
 
 from adgen import pipeline
 from adgen.derive.analysis import call_parts, differentiable, primitive
-from adgen.tools.graph_build import Graph, Node, executed, structural, unparse
+from adgen.derive.templates import Bindings, TemplateError, bind_call, fill, signature
 from adgen.frontend.lower import name
 from adgen.frontend.parse import template_ast
 from adgen.rules import lookup
-from adgen.derive.templates import Bindings, TemplateError, bind_call, fill, signature
+from adgen.tools.graph_build import Graph, Node, executed, structural, unparse
 
 _MODES = ("primal", "reverse")
 

@@ -1,6 +1,6 @@
 """The evaluation-trace graph of a function: one node per primal step (for `adgen.graph`).
 
-Both builders read the lowered trace (`adgen.frontend.lower`: every assignment is `name = op(atoms)`)
+Both builders read the lowered trace (`frontend.lower`: every assignment is `name = op(atoms)`)
 and produce the same `Graph`: a list of `Node`s, each knowing which definitions of its
 operands it reads. Edges are not stored separately: `operands[var]` lists the nodes whose value
 of `var` may reach the step, so the primal picture and the adjoint picture (`adgen.graph`)

@@ -286,14 +286,15 @@ def test_tape_is_the_arguments_only_when_the_callee_leaves_them_alone():
 def test_a_deferred_reference_packs_an_argument_tape():
     """Callers built while a callee was still being built (recursion) speak the tape
     protocol; a callee whose tape is its arguments is adapted at call time."""
-    from adgen import pipeline as transform
+    from adgen.pipeline import PROGRAM
+    from adgen.program import Deferred, derivative_key
 
     scalar = frozenset({"x", "a"})
-    fwd = transform.derivative(_reads_arguments, ("x", "a"), "split", scalar)
-    key = transform._key(_reads_arguments, ("x", "a"), "split", scalar)
-    value, tape = transform.Deferred(key, "fwd")(0.3, 0.8)
+    fwd = PROGRAM.derivative(_reads_arguments, ("x", "a"), "split", scalar)
+    key = derivative_key(_reads_arguments, ("x", "a"), "split", scalar)
+    value, tape = Deferred(PROGRAM, key, "fwd")(0.3, 0.8)
     assert value == _reads_arguments(0.3, 0.8) and tape == (0.3, 0.8)
-    grads = transform.Deferred(key, "bwd")(tape, 2.0)
+    grads = Deferred(PROGRAM, key, "bwd")(tape, 2.0)
     assert grads == fwd.__adgen__.info["bwd"](0.3, 0.8, 2.0)
     assert grads == pytest.approx((2.0 * (0.9 * math.cos(0.3) + 0.8), 2.0 * 0.3), rel=1e-15)
 

@@ -15,7 +15,10 @@ from typing import Any
 import numpy as np
 
 from adgen import pipeline
+from adgen.derive.forward import NotBatchable
+from adgen.derive.unroll import trace_for
 from adgen.errors import DifferentiationError
+from adgen.rules.batched import identity_seed
 
 Wrt = int | str | tuple[int | str, ...]
 
@@ -47,8 +50,6 @@ def jvp(f: Callable[..., Any], wrt: Wrt = 0, batched: bool = False) -> Callable[
     a leading axis of directions (`(k, *x.shape)` for an argument `x`, `(k,)` for a number).
     """
     if batched:
-        from adgen.derive.forward import NotBatchable
-
         try:
             fn = pipeline.derivative(f, wrt, "batched_jvp")
         except NotBatchable as exc:
@@ -282,9 +283,7 @@ def trace(f: Callable[..., Any], *args: Any) -> str:
     """The evaluation trace of `f` (one operation per assignment) as Python source; given
     arguments, the trace those arguments run, with loops unrolled and branches resolved."""
     if args:
-        from adgen.derive.unroll import trace_for
-
-        return trace_for(f, args)
+        return trace_for(pipeline.get_trace(f).parsed, args)
     return pipeline.trace_source(f)
 
 
@@ -360,8 +359,6 @@ def _batched_tangent(f: Any, wrt: Wrt, inputs: list[Any]) -> Any:
     key = (f, tuple(wrt) if isinstance(wrt, (list, tuple)) else wrt)
     if key in _UNBATCHABLE:
         return None
-    from adgen.derive.forward import NotBatchable
-
     try:
         return pipeline.derivative(f, wrt, "batched_jvp")
     except NotBatchable:
@@ -378,8 +375,6 @@ def _jacobian_batched(f: Any, batched_fn: Any, args: tuple, positions: list[int]
 def _seeds(args: tuple, positions: list[int]) -> list[Any]:
     """Input directions for a batched pass: the rows of an identity, split among the `wrt`
     arguments (each gets its rows, zeros elsewhere)."""
-    from adgen.rules.batched import identity_seed
-
     sizes = [int(np.size(args[p])) for p in positions]
     total, at, seeds = sum(sizes), 0, []
     for p, n in zip(positions, sizes, strict=True):
@@ -461,3 +456,10 @@ def hessian(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
 def hvp(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
     """`(*args, v) -> H·v`, forward over reverse (Pearlmutter), without forming H."""
     return pipeline.derivative(grad(f, wrt), wrt, "tangent")
+
+
+def clear_cache() -> None:
+    """Forget every trace and derivative adgen has built (they are rebuilt on next use).
+    Not needed after editing a function: a derivative whose function, or any function it
+    calls, now resolves a name to another object is rebuilt by itself."""
+    pipeline.clear_cache()

@@ -1,37 +1,66 @@
-"""The pipeline from a user function to a compiled derivative function, with its cache.
+"""The pipeline from a user function to a compiled derivative function.
 
-parse → lower → analyse → forward or reverse → simplify → emit → compile. Each distinct
-(function, wrt, kind, scalar parameters) is transformed once; asking again is a dict lookup.
+parse → lower → analyse → forward or reverse → simplify → emit → compile. The one
+process-wide `Program` (`adgen.program`) caches what is built: each distinct (function, wrt,
+kind, scalar parameters) is transformed once, and again only when a name it resolved changed.
 """
 
 from __future__ import annotations
 
+import copy
 import gc
 import sys
-import threading
 from typing import Any
 
 import gast
 
+from adgen import runtime
 from adgen.codegen import astutil, emit
-from adgen.derive.analysis import active_names, scalar_names
-from adgen.derive.generate import Context
+from adgen.codegen.astutil import clone
+from adgen.derive.assemble import build_reverse
+from adgen.derive.forward import Forward
+from adgen.derive.generate import context
+from adgen.derive.unroll import unrolled_derivative
 from adgen.errors import DifferentiationError
 from adgen.frontend.lower import Trace, lower, name
-from adgen.frontend.parse import parse_function
+from adgen.program import Program
 
-_CACHE: dict[Any, Any] = {}
-_TRACES: dict[Any, Trace] = {}
-_LOCK = threading.RLock()
+
+def _build_guarded(program: Program, f: Any, wrt: Any, kind: str,
+                  scalar_params: frozenset[str]) -> Any:
+    """Build one derivative. A build allocates many small trees that mostly live until it
+    ends, so the cyclic collector, left on, walks them again and again and frees nothing (an
+    eighth of the time of a large build): it is off while the outermost build runs, then one
+    collection of the youngest generation, which holds everything the build allocated."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))  # deeply nested user code (long elifs)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(program, f, wrt, kind, scalar_params)
+    finally:
+        sys.setrecursionlimit(limit)
+        if collecting:
+            gc.enable()
+            gc.collect(0)
+
+
+PROGRAM = Program(_build_guarded)
 
 
 def get_trace(f: Any) -> Trace:
     """The (cached) evaluation trace of `f`."""
-    with _LOCK:
-        trace = _TRACES.get(f)
-        if trace is None:
-            trace = _TRACES[f] = lower(parse_function(f))
-        return trace
+    return PROGRAM.trace(f)
+
+
+def derivative(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str] = frozenset()) -> Any:
+    """The compiled derivative function of `f` (cached in the program view)."""
+    return PROGRAM.derivative(f, wrt, kind, scalar_params)
+
+
+def clear_cache() -> None:
+    """Forget every trace and derivative built so far."""
+    PROGRAM.clear()
 
 
 def wrt_names(trace: Trace, wrt: Any) -> tuple[list[str], bool]:
@@ -55,108 +84,21 @@ def wrt_names(trace: Trace, wrt: Any) -> tuple[list[str], bool]:
     return names, single
 
 
-def context(trace: Trace, wrt: list[str], scalar_params: set[str],
-            returned: tuple[str, ...] = (), reserved: dict[str, Any] | None = None) -> Context:
-    body = trace.node.body
-    return Context(trace, active_names(body, wrt, returned),
-                   scalar_names(body, trace.params, scalar_params), reserved)
-
-
-_BUILDING: set[Any] = set()
-
-
-def _key(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
-    return (f, tuple(wrt) if isinstance(wrt, (list, tuple)) else wrt, kind, scalar_params)
-
-
-def derivative(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str] = frozenset()) -> Any:
-    """The compiled derivative function of `f` (cached)."""
-    key = _key(f, wrt, kind, scalar_params)
-    with _LOCK:
-        fn = _CACHE.get(key)
-        if fn is None:
-            _BUILDING.add(key)
-            limit = sys.getrecursionlimit()
-            sys.setrecursionlimit(max(limit, 20_000))  # deeply nested user code (long elifs)
-            collecting = gc.isenabled()  # see _collect_after
-            gc.disable()
-            try:
-                fn = _CACHE[key] = _build(f, wrt, kind, scalar_params)
-            finally:
-                _BUILDING.discard(key)
-                sys.setrecursionlimit(limit)
-                _collect_after(collecting)
-        return fn
-
-
-def _collect_after(collecting: bool) -> None:
-    """A build allocates many small trees that mostly live until it ends, so the cyclic
-    collector, left on, walks them again and again and frees nothing (an eighth of the time
-    of a large build). It is off while the outermost build runs; then one collection of the
-    youngest generation, which holds everything the build allocated, is paid here rather
-    than by whatever the caller does next."""
-    if collecting:
-        gc.enable()
-        gc.collect(0)
-
-
-class Deferred:
-    """A callee's derivative that is still being built (recursion): resolved at call time.
-
-    Its callers were generated before the callee's tape was known, so they always speak the
-    tape protocol (`value, tape = fwd(...)`, `bwd(tape, cotangent)`); a callee whose tape is
-    just some of its arguments gets them packed here."""
-
-    def __init__(self, key: Any, part: str) -> None:
-        self.key, self.part = key, part
-
-    def resolved(self) -> Any:
-        fn = _CACHE[self.key]
-        return fn.__adgen__.info["bwd"] if self.part == "bwd" else fn
-
-    def __call__(self, *args: Any) -> Any:
-        fn = _CACHE[self.key]
-        info = fn.__adgen__.info
-        positions = info.get("tape_positions")
-        if positions is None:
-            return self.resolved()(*args)
-        if self.part == "bwd":
-            tape, cotangent = args
-            return info["bwd"](*tape, cotangent)
-        return fn(*args), tuple(args[i] for i in positions)
-
-
-def callee_derivative(f: Any, wrt: tuple[str, ...], kind: str,
-                      scalar_params: frozenset[str]) -> tuple[Any, Any]:
-    """The derivative function(s) a caller binds for a call to `f`: `(jvp, None)` for
-    forward mode, `(fwd, bwd)` for reverse mode; deferred while `f` itself is being built."""
-    key = _key(f, wrt, kind, scalar_params)
-    with _LOCK:
-        if key in _BUILDING:
-            return Deferred(key, "fwd"), Deferred(key, "bwd")
-        fn = derivative(f, wrt, kind, scalar_params)
-        return fn, fn.__adgen__.info.get("bwd")
-
-
-def _build(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
-    from adgen.derive.forward import Forward
-
-    parsed = get_trace(f).parsed
-    names, single = wrt_names(get_trace(f), wrt)
+def _build(program: Program, f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
+    parsed = program.trace(f).parsed
+    names, single = wrt_names(program.trace(f), wrt)
     if kind in ("jvp", "tangent", "batched_jvp", "split"):
         trace = lower(parsed)
         if kind != "split":
-            ctx = context(trace, names, set(scalar_params))
+            ctx = context(program, trace, names, set(scalar_params))
             forward = Forward(ctx, names, tangent_only=kind == "tangent",
                               batched=kind == "batched_jvp")
             functions = [forward.function(f"{parsed.name.rstrip('_')}_{kind}")]
         else:
-            from adgen.derive.reverse import build_reverse
-
-            functions, ctx = build_reverse(trace, names, single, kind, scalar_params)
+            functions, ctx = build_reverse(program, trace, names, single, kind, scalar_params)
         bindings = ctx.bindings.names
     else:
-        functions, bindings = _reverse_variants(parsed, names, single, kind)
+        functions, bindings = _reverse_variants(program, parsed, names, single, kind)
     source = emit.to_source(functions, parsed.lines)
     main = functions[0].name if kind == "split" else functions[-1].name
     fn = emit.compile_functions(source, main, bindings, parsed.globals, parsed.name, kind)
@@ -169,22 +111,20 @@ def _build(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
     return fn
 
 
-def _reverse_variants(parsed: Any, names: list[str], single: bool, kind: str,
+def _reverse_variants(program: Program, parsed: Any, names: list[str], single: bool, kind: str,
                       make_trace: Any = None) -> tuple[list[Any], dict[str, Any]]:
     """The reverse function, plus a version specialised to float arguments when that makes
     a difference (no `unbroadcast` calls on 0-d values), chosen by a type guard."""
-    from adgen.derive.reverse import build_reverse
-
     if make_trace is None:  # copies of the cached trace: lowering again would cost more
-        cached = _TRACES.get(parsed.function)
+        cached = program.traces.get(parsed.function)
         make_trace = (lambda: _copy_trace(cached)) if cached is not None and (
             cached.parsed is parsed) else (lambda: lower(parsed))
-    general, gctx = build_reverse(make_trace(), names, single, kind, frozenset())
+    general, gctx = build_reverse(program, make_trace(), names, single, kind, frozenset())
     params = [a.id for a in parsed.node.args.args]
     scalar = [p for p in params if p not in _containers(parsed.node)]
     if not scalar or not _uses_shape_helpers(general, gctx.bindings.names):
         return general, gctx.bindings.names
-    special, sctx = build_reverse(make_trace(), names, single, kind, frozenset(scalar),
+    special, sctx = build_reverse(program, make_trace(), names, single, kind, frozenset(scalar),
                                   reserved=gctx.bindings.names)
     bindings = dict(gctx.bindings.names)
     clash = any(k in bindings and bindings[k] is not v for k, v in sctx.bindings.names.items())
@@ -215,8 +155,6 @@ def _reverse_variants(parsed: Any, names: list[str], single: bool, kind: str,
 
 def _uses_shape_helpers(functions: list[Any], bindings: dict[str, Any]) -> bool:
     """Whether general code calls what 0-d arguments make unnecessary."""
-    from adgen import runtime
-
     helpers = (runtime.unbroadcast, runtime.scalar_output, runtime.shaped_like,
                runtime.zeros_like)
     names = {k for k, v in bindings.items() if any(v is h for h in helpers)}
@@ -242,14 +180,12 @@ def trace_source(f: Any) -> str:
 
 
 def unrolled(f: Any, wrt: Any, kind: str, limit: int) -> Any:
-    """A reverse-mode derivative by trace unrolling (see `adgen.unroll`)."""
-    from adgen.derive.unroll import unrolled_derivative
-
+    """A reverse-mode derivative by trace unrolling (see `adgen.derive.unroll`)."""
     parsed = get_trace(f).parsed
     names, single = wrt_names(get_trace(f), wrt)
 
     def build(trace: Trace) -> Any:
-        functions, bindings = _reverse_variants(trace.parsed, names, single, kind,
+        functions, bindings = _reverse_variants(PROGRAM, trace.parsed, names, single, kind,
                                                 make_trace=lambda: _copy_trace(trace))
         source = emit.to_source(functions, parsed.lines)
         fn = emit.compile_functions(source, functions[-1].name, bindings, parsed.globals,
@@ -258,15 +194,11 @@ def unrolled(f: Any, wrt: Any, kind: str, limit: int) -> Any:
         fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name)
         return fn
 
-    return unrolled_derivative(f, wrt, kind, limit, build, lambda: derivative(f, wrt, kind))
+    return unrolled_derivative(parsed, limit, build, lambda: derivative(f, wrt, kind))
 
 
 def _copy_trace(trace: Trace) -> Trace:
     """A copy of a trace the generators can change without touching the original."""
-    import copy
-
-    from adgen.codegen.astutil import clone
-
     new = copy.copy(trace)
     new.node = clone(trace.node)
     new.namer = copy.deepcopy(trace.namer)

@@ -20,6 +20,7 @@ import astor
 import gast
 
 from adgen.codegen import printer
+from adgen.errors import DifferentiationError
 
 
 @dataclass
@@ -142,8 +143,6 @@ def compile_functions(source: str, main: str, bindings: dict[str, Any],
     try:
         code = compile(text, filename, "exec")
     except (SyntaxError, RecursionError, MemoryError) as exc:  # e.g. 100 nested blocks
-        from adgen.errors import DifferentiationError
-
         raise DifferentiationError(
             f"the derivative of {label} cannot be compiled by Python ({type(exc).__name__}: "
             f"{getattr(exc, 'msg', exc)}); its control flow nests too deeply — split long "

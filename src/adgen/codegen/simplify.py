@@ -18,7 +18,18 @@ import gast
 import numpy as np
 
 from adgen.codegen import astutil
-from adgen.derive.templates import ZERO, is_zero
+
+ZERO = "__adgen_zero__"
+
+
+def zero() -> gast.Name:
+    """The symbolic zero tangent, folded away by `fold_zeros`."""
+    return gast.Name(id=ZERO, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def is_zero(node: gast.AST | None) -> bool:
+    return isinstance(node, gast.Name) and node.id == ZERO
+
 
 _FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
              gast.Div: operator.truediv, gast.Pow: operator.pow}
@@ -140,7 +151,7 @@ class _Fold(astutil.Transformer):
 
 
 def _zero_like(node: gast.AST) -> gast.AST:
-    return gast.Name(id=ZERO, ctx=gast.Load(), annotation=None, type_comment=None)
+    return zero()
 
 
 class _ZeroToConstant(astutil.Transformer):

@@ -20,6 +20,7 @@ from adgen.codegen.astutil import clone
 from adgen.derive.analysis import call_parts, data_reads, differentiable
 from adgen.derive.templates import TemplateError, bind_call, fill, signature
 from adgen.frontend.lower import assign, const, name
+from adgen.frontend.parse import template_ast
 
 
 class StepAdjoints:
@@ -113,8 +114,6 @@ class StepAdjoints:
         if isinstance(target, gast.Subscript):
             return self.write(s, target)
         var = target.id
-        from adgen.derive.reverse import popped_list
-
         popped = popped_list(s)
         if popped is not None and popped in self.ctx.active:
             # the adjoint list mirrors the list item for item: push a zero for a popped item
@@ -233,10 +232,18 @@ class _Scatter:
 
 
 def _first_param(template: Any) -> str:
-    from adgen.frontend.parse import template_ast
-
     return template_ast(template).args.args[0].id
 
 
 def _is_none(node: gast.AST) -> bool:
     return isinstance(node, gast.Constant) and node.value is None
+
+
+def popped_list(s: gast.Assign) -> str | None:
+    """`xs` for a step `x = xs.pop()` on a local list."""
+    rhs = s.value
+    if (isinstance(rhs, gast.Call) and isinstance(rhs.func, gast.Attribute)
+            and rhs.func.attr == "pop" and not rhs.args and isinstance(rhs.func.value, gast.Name)
+            and isinstance(s.targets[0], gast.Name)):
+        return rhs.func.value.id
+    return None

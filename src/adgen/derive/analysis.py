@@ -20,8 +20,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import gast
+import numpy as np
 
+from adgen import runtime
+from adgen.derive.templates import differentiable_atoms
+from adgen.errors import DifferentiationError
 from adgen.frontend.lower import Method, atom_names
+from adgen.program import Program
 from adgen.rules import lookup
 
 NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "real_dtype"}
@@ -76,8 +81,6 @@ def data_reads(rhs: gast.AST) -> list[str]:
         args, keywords = call_parts(rhs)
         atoms = list(args) + list(keywords.values())
         if rule is not None and (rule.tangent is not None or rule.linear):
-            from adgen.derive.templates import differentiable_atoms
-
             atoms = differentiable_atoms(rule, args, keywords)
         return [n for a in atoms for n in atom_names(a)]
     if isinstance(rhs, gast.Attribute) and getattr(rhs, "adgen_global", False):
@@ -128,8 +131,10 @@ def active_names(body: list[gast.AST], wrt: list[str],
     return varied & useful
 
 
-def scalar_names(body: list[gast.AST], params: list[str], scalar_params: set[str]) -> set[str]:
-    """Names certainly 0-d everywhere, assuming `scalar_params` are (greatest fixed point)."""
+def scalar_names(body: list[gast.AST], params: list[str], scalar_params: set[str],
+                 program: Program) -> set[str]:
+    """Names certainly 0-d everywhere, assuming `scalar_params` are (greatest fixed point);
+    `program` gives callees' traces."""
     assigns: list[tuple[str, gast.AST | None]] = []
     for s in statements(body):
         if isinstance(s, gast.Assign):
@@ -153,13 +158,13 @@ def scalar_names(body: list[gast.AST], params: list[str], scalar_params: set[str
     while changed:
         changed = False
         for target, rhs in assigns:
-            if target in scalar and (rhs is None or not rhs_is_scalar(rhs, scalar)):
+            if target in scalar and (rhs is None or not rhs_is_scalar(rhs, scalar, program)):
                 scalar.discard(target)
                 changed = True
     return scalar
 
 
-def rhs_is_scalar(rhs: gast.AST, scalar: set[str]) -> bool:
+def rhs_is_scalar(rhs: gast.AST, scalar: set[str], program: Program) -> bool:
     """Whether `rhs` certainly evaluates to a 0-d value."""
     if isinstance(rhs, gast.Constant):
         return isinstance(rhs.value, (int, float)) and not isinstance(rhs.value, bool) or (
@@ -167,10 +172,10 @@ def rhs_is_scalar(rhs: gast.AST, scalar: set[str]) -> bool:
     if isinstance(rhs, gast.Name):
         return rhs.id in scalar
     if isinstance(rhs, gast.Compare):
-        return all(rhs_is_scalar(x, scalar) for x in [rhs.left, *rhs.comparators])
+        return all(rhs_is_scalar(x, scalar, program) for x in [rhs.left, *rhs.comparators])
     if isinstance(rhs, (gast.BinOp, gast.UnaryOp)):
         return all(n in scalar for n in atom_names(rhs)) and all(
-            not isinstance(c, gast.Constant) or rhs_is_scalar(c, scalar)
+            not isinstance(c, gast.Constant) or rhs_is_scalar(c, scalar, program)
             for c in gast.iter_child_nodes(rhs))
     if isinstance(rhs, gast.Call):
         fn = primitive(rhs)
@@ -181,36 +186,32 @@ def rhs_is_scalar(rhs: gast.AST, scalar: set[str]) -> bool:
             return True
         if fn in (abs, min, max) or type(fn).__name__ == "ufunc":
             return bool(rhs.args) and all(
-                rhs_is_scalar(a, scalar) for a in rhs.args) and not rhs.keywords
+                rhs_is_scalar(a, scalar, program) for a in rhs.args) and not rhs.keywords
         if rule is None and isinstance(fn, types.FunctionType) and not rhs.keywords:
-            return callee_returns_scalar(fn, tuple(rhs_is_scalar(a, scalar) for a in rhs.args))
+            scalar_args = tuple(rhs_is_scalar(a, scalar, program) for a in rhs.args)
+            return callee_returns_scalar(program, fn, scalar_args)
     return False
 
 
-_CALLEES: dict[Any, bool] = {}
-
-
-def callee_returns_scalar(fn: Any, scalar_args: tuple[bool, ...]) -> bool:
+def callee_returns_scalar(program: Program, fn: Any, scalar_args: tuple[bool, ...]) -> bool:
     """Whether a user function certainly returns a 0-d value when the arguments marked are
-    0-d (cached; a recursive call being analysed counts as not known)."""
-    key = (fn, scalar_args)
-    if key in _CALLEES:
-        return _CALLEES[key]
-    _CALLEES[key] = False
-    from adgen.errors import DifferentiationError
-    from adgen.pipeline import get_trace
-
+    0-d (a fact kept in the program view; a recursive call being analysed counts as not
+    known)."""
+    key = (fn, "returns_scalar", scalar_args)
+    if key in program.facts:
+        return program.facts[key]
+    program.facts[key] = False
     try:
-        trace = get_trace(fn)
+        trace = program.trace(fn)
     except (DifferentiationError, SyntaxError):
         return False
     params = trace.params
     assumed = {p for p, s in zip(params, scalar_args, strict=False) if s}
     body = trace.node.body
-    scalar = scalar_names(body, params, assumed)
+    scalar = scalar_names(body, params, assumed, program)
     returns = [s.value for s in statements(body) if isinstance(s, gast.Return)]
-    result = bool(returns) and all(rhs_is_scalar(r, scalar) for r in returns)
-    _CALLEES[key] = result
+    result = bool(returns) and all(rhs_is_scalar(r, scalar, program) for r in returns)
+    program.facts[key] = result
     return result
 
 
@@ -231,10 +232,6 @@ def call_parts(rhs: gast.AST) -> tuple[list[gast.AST], dict[str, gast.AST]]:
 def numeric_names(body: list[gast.AST]) -> set[str]:
     """Names only ever assigned numbers or arrays (arithmetic and NumPy/`math` results), never
     lists, tuples or dicts: their adjoints add with `+`."""
-    import numpy as np
-
-    from adgen import runtime
-
     lists = (np.split, np.array_split,  # and the helpers of generated code that pass containers
              runtime.item, runtime.take, runtime.written, runtime.add_at, runtime.add_adjoints,
              runtime.fill_like, runtime.zero_at, runtime.owned_copy, runtime.shaped_like,

@@ -16,15 +16,30 @@ from adgen import runtime
 from adgen.codegen import astutil, simplify
 from adgen.codegen.astutil import clone
 from adgen.derive.analysis import primitive
+from adgen.derive.generate import Context, context
 from adgen.derive.reverse import LoopInit, Reverse, Save
+from adgen.derive.structure import structure
 from adgen.errors import where
 from adgen.frontend.lower import Trace, assign, const, name
+from adgen.program import Program
 from adgen.rules import lookup
 
 _PURE_HELPERS = (runtime.unbroadcast, runtime.zeros_like, runtime.add_at, runtime.owned_copy,
                  runtime.shaped_like, runtime.sign, runtime.take, runtime.written,
                  runtime.last_only, runtime.zero_at, runtime.fill_like, runtime.add_adjoints,
                  runtime.sum_to_scalar, runtime.item, runtime.broadcast_like, reversed, range)
+
+
+def build_reverse(program: Program, trace: Trace, wrt: list[str], single: bool, kind: str,
+                  scalar_params: frozenset[str], reserved: dict[str, Any] | None = None,
+                  ) -> tuple[list[gast.FunctionDef], Context]:
+    """The reverse-mode function(s) of a trace: `grad`, `value_and_grad`, `vjp` or `split`."""
+    body, result = structure(trace)
+    trace.node.body = body
+    returned = (result.id,) if isinstance(result, gast.Name) else ()
+    ctx = context(program, trace, wrt, set(scalar_params), returned, reserved)
+    rev = Reverse(ctx)
+    return assemble(rev, trace, wrt, single, kind, result), ctx
 
 
 def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str,
@@ -172,9 +187,7 @@ def _gradient(rev: Reverse, w: str) -> gast.AST:
 
 
 def _reads(stmts: list[Any]) -> set[str]:
-    from adgen.derive.reverse import _loads
-
-    return _loads(stmts)
+    return astutil.loads(stmts)
 
 
 def _decide_saves(rev: Reverse, reads: set[str]) -> bool:

@@ -19,17 +19,13 @@ import gast
 from adgen import runtime
 from adgen.codegen import astutil, simplify
 from adgen.codegen.astutil import clone
+from adgen.codegen.simplify import is_zero, zero
 from adgen.derive.analysis import call_parts, differentiable
+from adgen.derive.assemble import function
 from adgen.derive.generate import CallSite, Context, user_function
-from adgen.derive.templates import (
-    TemplateError,
-    bind_call,
-    fill,
-    is_zero,
-    signature,
-    zero,
-)
+from adgen.derive.templates import TemplateError, bind_call, fill, signature
 from adgen.frontend.lower import assign, name
+from adgen.frontend.parse import template_ast
 from adgen.rules import batched as batching
 
 
@@ -74,8 +70,6 @@ class Forward:
 
     def function(self, fname: str) -> gast.FunctionDef:
         fn = self.ctx.trace.node
-        from adgen.derive.assemble import function
-
         params = [a.id for a in fn.args.args] + [self.ctx.namer.dot(w) for w in self.wrt]
         body = self.block(fn.body)
         for p in sorted(self.written & set(params)):  # the caller's arrays stay as they were
@@ -344,8 +338,6 @@ def _only_numbers_besides(atom: gast.AST, args: list[gast.AST]) -> bool:
 
 def _broadcasts(rule: object) -> bool:
     """Rules whose adjoint undoes broadcasting are the broadcasting ones."""
-    from adgen.frontend.parse import template_ast
-
     if rule.adjoint is None:
         return False
     return any(isinstance(n, gast.Name) and n.id == "unbroadcast"
@@ -353,6 +345,4 @@ def _broadcasts(rule: object) -> bool:
 
 
 def _result_param(template: object) -> str:
-    from adgen.frontend.parse import template_ast
-
     return template_ast(template).args.args[0].id

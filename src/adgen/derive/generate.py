@@ -10,19 +10,29 @@ import gast
 
 from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
-from adgen.derive.analysis import numeric_names, primitive
+from adgen.derive.analysis import active_names, numeric_names, primitive, scalar_names
 from adgen.derive.templates import Bindings
 from adgen.errors import DifferentiationError, where
 from adgen.frontend.lower import Trace, name
+from adgen.program import Deferred, Program
 from adgen.rules import Rule, lookup, primitive_name
 from adgen.runtime import zeros_like
+
+
+def context(program: Program, trace: Trace, wrt: list[str], scalar_params: set[str],
+            returned: tuple[str, ...] = (), reserved: dict[str, Any] | None = None) -> Context:
+    """The facts both modes need about `trace` differentiated w.r.t. `wrt`."""
+    body = trace.node.body
+    return Context(program, trace, active_names(body, wrt, returned),
+                   scalar_names(body, trace.params, scalar_params, program), reserved)
 
 
 class Context:
     """A trace with its activity and kind facts, and the names bound into generated code."""
 
-    def __init__(self, trace: Trace, active: set[str], scalar: set[str],
+    def __init__(self, program: Program, trace: Trace, active: set[str], scalar: set[str],
                  reserved: dict[str, Any] | None = None) -> None:
+        self.program = program
         self.trace = trace
         self.namer = trace.namer
         self.active = active
@@ -111,8 +121,6 @@ def user_function(rhs: gast.AST) -> Any:
     if not isinstance(rhs, gast.Call):
         return None
     fn = primitive(rhs)
-    from adgen.pipeline import Deferred
-
     if isinstance(fn, Deferred):  # a derivative that was still being built when bound
         fn = fn.resolved()
     if isinstance(fn, types.FunctionType) and lookup(fn) is None:
@@ -157,9 +165,7 @@ class CallSite:
             or isinstance(bound[p], gast.Constant) and isinstance(bound[p].value, (int, float)))
 
     def derivative(self, ctx: Context, kind: str) -> tuple[str, str | None]:
-        from adgen.pipeline import callee_derivative
-
-        first, second = callee_derivative(self.fn, self.wrt, kind, self.scalar)
+        first, second = ctx.program.callee_derivative(self.fn, self.wrt, kind, self.scalar)
         base = self.fn.__name__
         one = ctx.bindings.bind(f"{base}_{'fwd' if kind == 'split' else kind}", first)
         two = None if second is None else ctx.bindings.bind(f"{base}_bwd", second)

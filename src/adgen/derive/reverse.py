@@ -26,11 +26,10 @@ import gast
 
 from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
-from adgen.derive.adjoints import StepAdjoints
+from adgen.derive.adjoints import StepAdjoints, popped_list
 from adgen.derive.analysis import statements
 from adgen.derive.generate import CallSite, Context, user_function
-from adgen.derive.structure import structure
-from adgen.frontend.lower import Trace, assign, const, name
+from adgen.frontend.lower import assign, const, name
 
 
 @dataclass
@@ -400,36 +399,7 @@ def _loads(stmts: list[Any]) -> set[str]:
     return astutil.loads(stmts)
 
 
-def popped_list(s: gast.Assign) -> str | None:
-    """`xs` for a step `x = xs.pop()` on a local list."""
-    rhs = s.value
-    if (isinstance(rhs, gast.Call) and isinstance(rhs.func, gast.Attribute)
-            and rhs.func.attr == "pop" and not rhs.args and isinstance(rhs.func.value, gast.Name)
-            and isinstance(s.targets[0], gast.Name)):
-        return rhs.func.value.id
-    return None
-
-
 def _has_code(stmts: list[Any]) -> bool:
     """Whether reverse statements may do something: a save placeholder (a list, filled only
     once reads are known) counts; a block left empty is dropped when placeholders are flattened."""
     return bool(stmts)
-
-
-# ---------------------------------------------------------------------- assembling
-
-
-def build_reverse(trace: Trace, wrt: list[str], single: bool, kind: str,
-                  scalar_params: frozenset[str],
-                  reserved: dict[str, Any] | None = None) -> tuple[list[gast.FunctionDef],
-                                                                   Context]:
-    """The reverse-mode function(s) of a trace: `grad`, `value_and_grad` or `vjp`."""
-    from adgen.derive.assemble import assemble
-    from adgen.pipeline import context
-
-    body, result = structure(trace)
-    trace.node.body = body
-    returned = (result.id,) if isinstance(result, gast.Name) else ()
-    ctx = context(trace, wrt, set(scalar_params), returned, reserved)
-    rev = Reverse(ctx)
-    return assemble(rev, trace, wrt, single, kind, result), ctx

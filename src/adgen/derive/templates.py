@@ -18,17 +18,6 @@ from adgen.codegen.astutil import Transformer, clone
 from adgen.frontend.parse import template_ast
 from adgen.runtime import sum_to_scalar, unbroadcast
 
-ZERO = "__adgen_zero__"
-
-
-def zero() -> gast.Name:
-    """The symbolic zero tangent, folded away by `simplify.fold_zeros`."""
-    return gast.Name(id=ZERO, ctx=gast.Load(), annotation=None, type_comment=None)
-
-
-def is_zero(node: gast.AST | None) -> bool:
-    return isinstance(node, gast.Name) and node.id == ZERO
-
 
 class TemplateError(Exception):
     """A call does not fit its rule's template (wrong arguments, a missing rule part)."""

@@ -11,6 +11,7 @@ falls back to stack replay and says so once with a warning.
 
 from __future__ import annotations
 
+import copy
 import threading
 import warnings
 from collections import OrderedDict
@@ -21,6 +22,8 @@ import gast
 
 from adgen.codegen import emit
 from adgen.codegen.astutil import clone
+from adgen.derive.analysis import statements
+from adgen.derive.generate import lowering_helpers
 from adgen.frontend.lower import Trace, assign, const, lower, name
 
 
@@ -37,8 +40,6 @@ class TooLong(Exception):
 
 def loop_numbers(body: list[gast.AST]) -> dict[int, int]:
     """Each loop statement's number, in program order (the same for every lowering)."""
-    from adgen.derive.analysis import statements
-
     loops = [s for s in statements(body) if isinstance(s, (gast.For, gast.While))]
     return {id(s): k for k, s in enumerate(loops)}
 
@@ -90,8 +91,6 @@ def recorder(trace: Trace) -> Callable[..., Any]:
 
     node.body = [assign(path, gast.List(elts=[], ctx=gast.Load()), None)] + _instrument(
         trace.node.body, path, loop_numbers(trace.node.body), printing)
-    from adgen.derive.generate import lowering_helpers
-
     bindings = {**trace.parsed.closure, **lowering_helpers(trace), "tuple": tuple}
     defaults = getattr(trace.parsed.function, "__defaults__", None) or ()
     node.args.defaults = []
@@ -202,12 +201,10 @@ def unrolled_trace(trace: Trace, path: tuple, limit: int) -> Trace:
 # ---------------------------------------------------------------------- the dispatcher
 
 
-def unrolled_derivative(f: Any, wrt: Any, kind: str, limit: int,
-                        build: Callable[[Trace], Any], fallback: Callable[[], Any]) -> Any:
-    """A derivative that specialises to each call's control path (a few paths cached)."""
-    from adgen.pipeline import get_trace
-
-    parsed = get_trace(f).parsed
+def unrolled_derivative(parsed: Any, limit: int, build: Callable[[Trace], Any],
+                        fallback: Callable[[], Any]) -> Any:
+    """A derivative of the function `parsed` came from that specialises to each call's control
+    path (a few paths cached)."""
     record = recorder(lower(parsed))
     cache: OrderedDict[tuple, Any] = OrderedDict()
     lock = threading.Lock()
@@ -251,18 +248,14 @@ def unrolled_derivative(f: Any, wrt: Any, kind: str, limit: int,
 
 
 def _fresh(parsed: Any) -> Any:
-    import copy
-
     new = copy.copy(parsed)
     new.closure = dict(parsed.closure)
     return new
 
 
-def trace_for(f: Any, args: tuple, limit: int = 100_000) -> str:
-    """The evaluation trace `f` runs for `args`, unrolled, as source."""
-    from adgen.pipeline import get_trace
-
-    parsed = get_trace(f).parsed
+def trace_for(parsed: Any, args: tuple, limit: int = 100_000) -> str:
+    """The evaluation trace the function `parsed` came from runs for `args`, unrolled, as
+    source."""
     _, path = recorder(lower(parsed))(*args)
     trace = unrolled_trace(lower(_fresh(parsed)), path, limit)
     return emit.to_source([trace.node], parsed.lines)

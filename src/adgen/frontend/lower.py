@@ -55,8 +55,10 @@ from adgen.frontend.ir import (  # noqa: F401  (the trace's building blocks, use
     is_atom,
     name,
 )
+from adgen.frontend.lift import lift
 from adgen.frontend.lower_expr import ExpressionLowering
 from adgen.frontend.parse import Parsed
+from adgen.runtime import as_sequence, same_lengths
 
 _UNSUPPORTED = {
     gast.Yield: ("generators (`yield`)", "return a list or array of the values instead"),
@@ -85,8 +87,6 @@ class Lowerer(ExpressionLowering):
     """Turns a parsed function into its evaluation trace (see the module docstring)."""
 
     def __init__(self, parsed: Parsed) -> None:
-        from adgen.frontend.lift import lift
-
         outer = {a.id for a in parsed.node.args.args} | _assigned(parsed.node.body)
         parsed, self.lifted = lift(parsed, outer, self.error_at(parsed))
         self.p = parsed
@@ -358,8 +358,6 @@ class Lowerer(ExpressionLowering):
         if zip_call is not None and zip_call.keywords and not (
                 isinstance(zip_call.keywords[0].value, gast.Constant)
                 and not zip_call.keywords[0].value.value):
-            from adgen.runtime import same_lengths
-
             check = gast.Call(func=name("same_lengths"), args=[name(x) for x in lengths],
                               keywords=[])
             check.adgen_fn = same_lengths
@@ -395,8 +393,6 @@ class Lowerer(ExpressionLowering):
         atom = self.atom(expr)
         if isinstance(atom, gast.Name) and atom.id in self.lists:
             return atom
-        from adgen.runtime import as_sequence
-
         call = gast.Call(func=name("as_sequence"), args=[atom], keywords=[])
         return name(self.bind(call, fn=as_sequence))
 

@@ -11,9 +11,12 @@ import math
 from typing import Any
 
 import gast
+import numpy as np
 
+from adgen import runtime
 from adgen.codegen.astutil import clone
 from adgen.frontend.ir import Method, assign, const, name
+from adgen.rules import primitive_name
 
 
 class CallLowering:
@@ -194,8 +197,6 @@ class CallLowering:
 
     def check(self, helper: str, args: list[gast.AST]) -> None:
         """Emit a call of a runtime check (it raises what Python raises for a bad call)."""
-        from adgen import runtime
-
         call = gast.Call(func=name(helper), args=args, keywords=[])
         call.adgen_fn = getattr(runtime, helper)
         call.adgen_check = True
@@ -207,9 +208,7 @@ class CallLowering:
         if not isinstance(func, gast.Call):
             return None
         found, operator = self.resolve(func.func)
-        import adgen.api
-
-        if not found or getattr(operator, "__module__", None) != adgen.api.__name__:
+        if not found or getattr(operator, "__module__", None) != "adgen.api":
             return None
         args, keywords = [], {}
         for a in func.args:
@@ -230,8 +229,6 @@ class CallLowering:
 
 def _in_place(fn: Any) -> bool:
     """NumPy functions that change an argument instead of returning a new value."""
-    import numpy as np
-
     owner = getattr(fn, "__self__", None)
     if isinstance(owner, np.ufunc) and getattr(fn, "__name__", "") == "at":
         return True
@@ -240,10 +237,6 @@ def _in_place(fn: Any) -> bool:
 
 
 def _label(fn: Any) -> str:
-    import numpy as np
-
-    from adgen.rules import primitive_name
-
     owner = getattr(fn, "__self__", None)
     if isinstance(owner, np.ufunc):
         return f"`numpy.{owner.__name__}.{fn.__name__}`"

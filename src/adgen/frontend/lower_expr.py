@@ -14,6 +14,7 @@ import gast
 from adgen.codegen.astutil import clone
 from adgen.frontend.ir import BINOPS, UNARYOPS, Method, assign, atom_names, const, is_atom, name
 from adgen.frontend.lower_calls import CallLowering
+from adgen.rules import lookup
 
 
 class ExpressionLowering(CallLowering):
@@ -265,8 +266,6 @@ def _pure_call(call: gast.Call) -> bool:
     fn = getattr(call, "adgen_fn", None)
     if fn is None or isinstance(fn, Method):
         return False
-    from adgen.rules import lookup
-
     return lookup(fn) is not None
 
 

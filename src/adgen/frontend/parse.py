@@ -22,6 +22,7 @@ import gast
 
 from adgen.codegen import astutil
 from adgen.errors import DifferentiationError
+from adgen.rules import lookup
 
 
 @dataclass
@@ -76,8 +77,6 @@ def parse_function(fn: Any) -> Parsed:
 
 
 def _has_rules(fn: Any) -> bool:
-    from adgen.rules import lookup
-
     rule = lookup(fn)
     return rule is not None and (rule.tangent is not None or rule.adjoint is not None
                                  or rule.nondifferentiable)

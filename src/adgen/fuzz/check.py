@@ -85,9 +85,7 @@ def _forget(functions: list[Any]) -> None:
     """Drop what adgen and linecache keep for checked programs (memory over long runs)."""
     for g in functions:
         linecache.cache.pop(g.__adgen__.filename, None)
-    with pipeline._LOCK:
-        pipeline._CACHE.clear()
-        pipeline._TRACES.clear()
+    pipeline.clear_cache()
 
 
 # ---------------------------------------------------------------- checking

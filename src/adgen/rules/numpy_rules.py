@@ -36,7 +36,7 @@ from adgen.rules import (
     numpy_reductions,
     numpy_shape,
 )
-from adgen.rules.registry import nondifferentiable
+from adgen.rules.registry import multilinear, nondifferentiable
 
 __all__ = ["numpy_elementwise", "numpy_linalg", "numpy_products", "numpy_reductions",
            "numpy_shape"]
@@ -67,17 +67,10 @@ nondifferentiable(*_numpy_functions(_PIECEWISE_CONSTANT), *_random_functions(),
                   *(f"ndarray.{name}" for name in _PIECEWISE_CONSTANT_METHODS.split()))
 
 
-def _mark_multilinear() -> None:
-    from adgen.rules import numpy_linalg as la
-    from adgen.rules import numpy_products as pr
-    from adgen.rules.registry import multilinear
-
-    multilinear(
-        np.matmul, np.dot, np.inner, np.outer, np.tensordot, np.einsum, np.multiply,
-        pr.matmul_adjoint_a, pr.matmul_adjoint_b, pr.tensordot_adjoint_a,
-        pr.tensordot_adjoint_b, pr.contract, pr.einsum_term, pr.einsum_adjoint,
-        la.matmul_like, la.outer_like,
-    )
-
-
-_mark_multilinear()
+multilinear(
+    np.matmul, np.dot, np.inner, np.outer, np.tensordot, np.einsum, np.multiply,
+    numpy_products.matmul_adjoint_a, numpy_products.matmul_adjoint_b,
+    numpy_products.tensordot_adjoint_a, numpy_products.tensordot_adjoint_b,
+    numpy_products.contract, numpy_products.einsum_term, numpy_products.einsum_adjoint,
+    numpy_linalg.matmul_like, numpy_linalg.outer_like,
+)

@@ -160,7 +160,6 @@ def scalar_result(*primitives: Any) -> None:
 
 
 def lookup(primitive: Any) -> Rule | None:
-    """The rule registered for `primitive`, or None."""
-    from adgen import rules  # noqa: F401  (loads every rule module once)
-
+    """The rule registered for `primitive`, or None (importing this module imports the
+    `adgen.rules` package first, which registers every rule module)."""
     return _RULES.get(_key(primitive))

@@ -1,0 +1,227 @@
+"""The program view: what adgen knows about every function reached from the one differentiated.
+
+One `Program` holds, for each user function it has met, the parsed source and evaluation
+trace (`trace(f)`), facts computed over it (`facts`: e.g. whether a callee returns a 0-d
+value for 0-d arguments), and the derivatives built from it (`derivative(f, wrt, kind)`),
+plus how each name in the function was resolved when it was built (`Resolution`). It is the
+one place that decides staleness: before a cached trace or derivative is handed out, the
+names it resolved are looked up again (the function's code object, each global and closure
+cell it called through, recursively for the callees it was built against); if any now names
+another object, everything built from it is dropped and built again. A derivative therefore
+never runs code other than what the primal runs now.
+
+The stages receive the program (the derivation stages through their `Context`) and ask it
+for callees' traces and derivatives; none imports the pipeline. The pipeline module creates
+the one process-wide program with the function that builds a derivative (`Program(build)`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from adgen.codegen import astutil
+from adgen.frontend.lower import Trace, lower
+from adgen.frontend.parse import parse_function
+
+Key = tuple[Any, Any, str, frozenset]
+
+
+def derivative_key(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Key:
+    return (f, tuple(wrt) if isinstance(wrt, (list, tuple)) else wrt, kind, scalar_params)
+
+
+@dataclass
+class Resolution:
+    """How a function's source was bound when its trace was made: its code object and what
+    each free name it calls or reads resolved to (globals and closure cells)."""
+
+    code: Any
+    names: dict[str, Any] = field(default_factory=dict)
+
+    def current(self, f: Any) -> bool:
+        if getattr(f, "__code__", None) is not self.code:
+            return False
+        cells = _closure_values(f)
+        namespace = getattr(f, "__globals__", {})
+        for n, obj in self.names.items():
+            now = cells[n] if n in cells else namespace.get(n, _MISSING)
+            if now is not obj:
+                return False
+        return True
+
+
+_MISSING = object()
+
+
+def _closure_values(f: Any) -> dict[str, Any]:
+    code = getattr(f, "__code__", None)
+    cells = getattr(f, "__closure__", None) or ()
+    if code is None:
+        return {}
+    out = {}
+    for n, c in zip(code.co_freevars, cells, strict=False):
+        try:
+            out[n] = c.cell_contents
+        except ValueError:  # an empty cell: the name is not bound yet
+            out[n] = _MISSING
+    return out
+
+
+def _resolution(f: Any, trace: Trace) -> Resolution:
+    """What the trace of `f` took from `f`'s globals and closure: every free name whose value is
+    a function or a module (callees, `np`, `math`); data globals are read at run time anyway."""
+    cells = _closure_values(f)
+    namespace = getattr(f, "__globals__", {})
+    names = {}
+    for n in sorted(set().union(*astutil.names(trace.node)) - trace.locals):
+        if n in cells:  # closure values are bound into generated code when it is built
+            names[n] = cells[n]
+        elif n in namespace and (callable(namespace[n]) or isinstance(namespace[n], ModuleType)):
+            names[n] = namespace[n]
+    return Resolution(getattr(f, "__code__", None), names)
+
+
+class Deferred:
+    """A callee's derivative that is still being built (recursion): resolved at call time.
+
+    Its callers were generated before the callee's tape was known, so they always speak the
+    tape protocol (`value, tape = fwd(...)`, `bwd(tape, cotangent)`); a callee whose tape is
+    just some of its arguments gets them packed here."""
+
+    def __init__(self, program: Program, key: Key, part: str) -> None:
+        self.program, self.key, self.part = program, key, part
+
+    def resolved(self) -> Any:
+        fn = self.program.built[self.key]
+        return fn.__adgen__.info["bwd"] if self.part == "bwd" else fn
+
+    def __call__(self, *args: Any) -> Any:
+        fn = self.program.built[self.key]
+        info = fn.__adgen__.info
+        positions = info.get("tape_positions")
+        if positions is None:
+            return self.resolved()(*args)
+        if self.part == "bwd":
+            tape, cotangent = args
+            return info["bwd"](*tape, cotangent)
+        return fn(*args), tuple(args[i] for i in positions)
+
+
+Builder = Callable[["Program", Any, Any, str, frozenset], Any]
+
+
+class Program:
+    """Traces, facts and derivatives of the user functions met so far, kept current."""
+
+    def __init__(self, build: Builder) -> None:
+        self._build = build
+        self.lock = threading.RLock()
+        self.traces: dict[Any, Trace] = {}
+        self.resolutions: dict[Any, Resolution] = {}
+        self.built: dict[Key, Any] = {}
+        self.callees: dict[Key, set[Any]] = {}  # the user functions a derivative was built against
+        self.facts: dict[Any, Any] = {}
+        self.building: set[Key] = set()
+        self._stack: list[Key] = []
+
+    # ------------------------------------------------------------------ traces
+
+    def trace(self, f: Any) -> Trace:
+        """The evaluation trace of `f`, lowered once while `f` resolves its names the same way."""
+        with self.lock:
+            trace = self.traces.get(f)
+            if trace is not None and not self.resolutions[f].current(f):
+                self.forget(f)
+                trace = None
+            if trace is None:
+                trace = lower(parse_function(f))
+                self.traces[f] = trace
+                self.resolutions[f] = _resolution(f, trace)
+            return trace
+
+    def current(self, f: Any, seen: set[Any] | None = None) -> bool:
+        """Whether `f`, and every user function a derivative of it was built against, still
+        resolves its names as when it was traced."""
+        seen = set() if seen is None else seen
+        if f in seen:
+            return True
+        seen.add(f)
+        resolution = self.resolutions.get(f)
+        if resolution is not None and not resolution.current(f):
+            return False
+        callees = set().union(*(c for k, c in self.callees.items() if k[0] is f))
+        return all(self.current(g, seen) for g in callees)
+
+    def forget(self, f: Any) -> None:
+        """Drop what was built from `f`, and every derivative built against it."""
+        self.traces.pop(f, None)
+        self.resolutions.pop(f, None)
+        self.facts = {k: v for k, v in self.facts.items() if k[0] is not f}
+        for key in [k for k, c in self.callees.items() if k[0] is f or f in c]:
+            self.built.pop(key, None)
+            self.callees.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget everything (`adgen.clear_cache()`)."""
+        with self.lock:
+            self.traces.clear()
+            self.resolutions.clear()
+            self.built.clear()
+            self.callees.clear()
+            self.facts.clear()
+
+    # ------------------------------------------------------------------ derivatives
+
+    def derivative(self, f: Any, wrt: Any, kind: str,
+                   scalar_params: frozenset[str] = frozenset()) -> Any:
+        """The compiled derivative function of `f`: built once, rebuilt when stale."""
+        key = derivative_key(f, wrt, kind, scalar_params)
+        with self.lock:
+            fn = self.built.get(key)
+            if fn is not None and not self._stack and not self.current(f):
+                self._forget_stale(f)
+                fn = None
+            if fn is None:
+                self.building.add(key)
+                self._stack.append(key)
+                self.callees[key] = set()
+                try:
+                    fn = self.built[key] = self._build(self, f, wrt, kind, scalar_params)
+                finally:
+                    self.building.discard(key)
+                    self._stack.pop()
+            if self._stack:  # the derivative being built calls this one
+                self.callees.setdefault(self._stack[-1], set()).add(f)
+            return fn
+
+    def _forget_stale(self, f: Any, seen: set[Any] | None = None) -> None:
+        seen = set() if seen is None else seen
+        if f in seen:
+            return
+        seen.add(f)
+        callees = set().union(*(c for k, c in self.callees.items() if k[0] is f))
+        for g in callees:
+            self._forget_stale(g, seen)
+        resolution = self.resolutions.get(f)
+        if resolution is not None and not resolution.current(f):
+            self.forget(f)
+        for key in [k for k, c in self.callees.items() if k[0] is f]:
+            self.built.pop(key, None)
+            self.callees.pop(key, None)
+
+    def callee_derivative(self, f: Any, wrt: tuple[str, ...], kind: str,
+                          scalar_params: frozenset[str]) -> tuple[Any, Any]:
+        """The derivative function(s) a caller binds for a call to `f`: `(jvp, None)` for
+        forward mode, `(fwd, bwd)` for reverse mode; deferred while `f` itself is being built."""
+        key = derivative_key(f, wrt, kind, scalar_params)
+        with self.lock:
+            if key in self.building:
+                if self._stack:
+                    self.callees.setdefault(self._stack[-1], set()).add(f)
+                return Deferred(self, key, "fwd"), Deferred(self, key, "bwd")
+            fn = self.derivative(f, wrt, kind, scalar_params)
+            return fn, fn.__adgen__.info.get("bwd")

@@ -123,7 +123,7 @@ class Program:
         self.traces: dict[Any, Trace] = {}
         self.resolutions: dict[Any, Resolution] = {}
         self.built: dict[Key, Any] = {}
-        self.callees: dict[Key, set[Any]] = {}  # the user functions a derivative was built against
+        self.callees: dict[Any, set[Any]] = {}  # f -> user functions f's derivatives call
         self.facts: dict[Any, Any] = {}
         self.building: set[Key] = set()
         self._stack: list[Key] = []
@@ -144,7 +144,7 @@ class Program:
             return trace
 
     def current(self, f: Any, seen: set[Any] | None = None) -> bool:
-        """Whether `f`, and every user function a derivative of it was built against, still
+        """Whether `f`, and every user function its derivatives were built against, still
         resolves its names as when it was traced."""
         seen = set() if seen is None else seen
         if f in seen:
@@ -153,17 +153,22 @@ class Program:
         resolution = self.resolutions.get(f)
         if resolution is not None and not resolution.current(f):
             return False
-        callees = set().union(*(c for k, c in self.callees.items() if k[0] is f))
-        return all(self.current(g, seen) for g in callees)
+        return all(self.current(g, seen) for g in self.callees.get(f, ()))
 
     def forget(self, f: Any) -> None:
-        """Drop what was built from `f`, and every derivative built against it."""
+        """Drop what was built from `f`, and the derivatives of every function calling it."""
         self.traces.pop(f, None)
         self.resolutions.pop(f, None)
         self.facts = {k: v for k, v in self.facts.items() if k[0] is not f}
-        for key in [k for k, c in self.callees.items() if k[0] is f or f in c]:
-            self.built.pop(key, None)
-            self.callees.pop(key, None)
+        callers = [g for g, called in self.callees.items() if f in called]
+        self._drop_derivatives(f)
+        for g in callers:
+            self._drop_derivatives(g)
+
+    def _drop_derivatives(self, f: Any) -> None:
+        for key in [k for k in self.built if k[0] is f]:
+            del self.built[key]
+        self.callees.pop(f, None)
 
     def clear(self) -> None:
         """Forget everything (`adgen.clear_cache()`)."""
@@ -183,35 +188,32 @@ class Program:
         with self.lock:
             fn = self.built.get(key)
             if fn is not None and not self._stack and not self.current(f):
-                self._forget_stale(f)
+                self._forget_stale(f, set())
                 fn = None
+            if self._stack:  # the derivative being built calls this one
+                self.callees.setdefault(self._stack[-1][0], set()).add(f)
             if fn is None:
                 self.building.add(key)
                 self._stack.append(key)
-                self.callees[key] = set()
                 try:
                     fn = self.built[key] = self._build(self, f, wrt, kind, scalar_params)
                 finally:
                     self.building.discard(key)
                     self._stack.pop()
-            if self._stack:  # the derivative being built calls this one
-                self.callees.setdefault(self._stack[-1], set()).add(f)
             return fn
 
-    def _forget_stale(self, f: Any, seen: set[Any] | None = None) -> None:
-        seen = set() if seen is None else seen
+    def _forget_stale(self, f: Any, seen: set[Any]) -> None:
+        """Drop what changed below `f`, and everything built on it."""
         if f in seen:
             return
         seen.add(f)
-        callees = set().union(*(c for k, c in self.callees.items() if k[0] is f))
-        for g in callees:
+        for g in list(self.callees.get(f, ())):
             self._forget_stale(g, seen)
         resolution = self.resolutions.get(f)
         if resolution is not None and not resolution.current(f):
             self.forget(f)
-        for key in [k for k, c in self.callees.items() if k[0] is f]:
-            self.built.pop(key, None)
-            self.callees.pop(key, None)
+        elif not self.current(f):
+            self._drop_derivatives(f)
 
     def callee_derivative(self, f: Any, wrt: tuple[str, ...], kind: str,
                           scalar_params: frozenset[str]) -> tuple[Any, Any]:
@@ -220,8 +222,7 @@ class Program:
         key = derivative_key(f, wrt, kind, scalar_params)
         with self.lock:
             if key in self.building:
-                if self._stack:
-                    self.callees.setdefault(self._stack[-1], set()).add(f)
+                self.callees.setdefault(self._stack[-1][0], set()).add(f)
                 return Deferred(self, key, "fwd"), Deferred(self, key, "bwd")
             fn = self.derivative(f, wrt, kind, scalar_params)
             return fn, fn.__adgen__.info.get("bwd")

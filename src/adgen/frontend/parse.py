@@ -130,8 +130,40 @@ def _def_node(fn: Any) -> tuple[gast.FunctionDef, dict[int, str]]:
     indent = len(lines[0]) - len(lines[0].lstrip())
     tree = gast.parse(dedented)
     node = tree.body[0]
+    _check_source_is_running(fn, dedented)
     _shift(node, start - 1, indent)
     return node, _numbered(lines, start)
+
+
+def _check_source_is_running(fn: Any, source: str) -> None:
+    """Refuse a source file that no longer says what `fn` runs (a module edited on disk and not
+    reloaded): its derivative would differentiate other code than the primal runs. Compared
+    for module-level functions without a closure by what the text alone decides and bytecode
+    keeps across compilers (pytest's rewriting, positions): the names, variables and
+    constants; an edit that changes only an operator is not seen."""
+    code = fn.__code__
+    rewritten = any(n.startswith("@py") for n in code.co_names + code.co_varnames)  # pytest's
+    if fn.__closure__ or "." in fn.__qualname__ or rewritten:
+        return
+    try:
+        module = compile(source, code.co_filename, "exec", dont_inherit=True)
+    except SyntaxError:
+        return
+    found = [c for c in module.co_consts
+             if isinstance(c, types.CodeType) and c.co_name == code.co_name]
+    if len(found) == 1 and _fingerprint(found[0]) != _fingerprint(code):
+        raise DifferentiationError(
+            f"the source of {fn.__qualname__} in {code.co_filename} has changed since "
+            f"{fn.__qualname__} was defined (the file was edited and not run or reloaded): "
+            "adgen would differentiate code that is not what runs. Reload the module "
+            "(importlib.reload) or run the cell again"
+        )
+
+
+def _fingerprint(code: types.CodeType) -> tuple:
+    consts = tuple(_fingerprint(c) if isinstance(c, types.CodeType) else (type(c), repr(c))
+                   for c in code.co_consts)
+    return code.co_argcount, code.co_names, code.co_varnames, consts
 
 
 def _numbered(lines: list[str], start: int) -> dict[int, str]:
@@ -146,6 +178,8 @@ def _shift(node: gast.AST, dline: int, dcol: int) -> None:
                 sub.end_lineno += dline
             if getattr(sub, "col_offset", None) is not None:
                 sub.col_offset += dcol
+            if getattr(sub, "end_col_offset", None) is not None:
+                sub.end_col_offset += dcol
 
 
 def _lambda_node(fn: Any) -> tuple[gast.FunctionDef, dict[int, str]]:

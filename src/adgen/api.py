@@ -283,7 +283,7 @@ def trace(f: Callable[..., Any], *args: Any) -> str:
     """The evaluation trace of `f` (one operation per assignment) as Python source; given
     arguments, the trace those arguments run, with loops unrolled and branches resolved."""
     if args:
-        return trace_for(pipeline.get_trace(f).parsed, args)
+        return trace_for(pipeline.PROGRAM, pipeline.get_trace(f).parsed, args)
     return pipeline.trace_source(f)
 
 

@@ -22,7 +22,7 @@ from adgen.derive.forward import Forward
 from adgen.derive.generate import context
 from adgen.derive.unroll import unrolled_derivative
 from adgen.errors import DifferentiationError
-from adgen.frontend.lower import Trace, lower, name
+from adgen.frontend.lower import Trace, name
 from adgen.program import Program
 
 
@@ -88,7 +88,7 @@ def _build(program: Program, f: Any, wrt: Any, kind: str, scalar_params: frozens
     parsed = program.trace(f).parsed
     names, single = wrt_names(program.trace(f), wrt)
     if kind in ("jvp", "tangent", "batched_jvp", "split"):
-        trace = lower(parsed)
+        trace = program.lower(parsed)
         if kind != "split":
             ctx = context(program, trace, names, set(scalar_params))
             forward = Forward(ctx, names, tangent_only=kind == "tangent",
@@ -118,7 +118,7 @@ def _reverse_variants(program: Program, parsed: Any, names: list[str], single: b
     if make_trace is None:  # copies of the cached trace: lowering again would cost more
         cached = program.traces.get(parsed.function)
         make_trace = (lambda: _copy_trace(cached)) if cached is not None and (
-            cached.parsed is parsed) else (lambda: lower(parsed))
+            cached.parsed is parsed) else (lambda: program.lower(parsed))
     general, gctx = build_reverse(program, make_trace(), names, single, kind, frozenset())
     params = [a.id for a in parsed.node.args.args]
     scalar = [p for p in params if p not in _containers(parsed.node)]
@@ -194,7 +194,7 @@ def unrolled(f: Any, wrt: Any, kind: str, limit: int) -> Any:
         fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name)
         return fn
 
-    return unrolled_derivative(parsed, limit, build, lambda: derivative(f, wrt, kind))
+    return unrolled_derivative(PROGRAM, parsed, limit, build, lambda: derivative(f, wrt, kind))
 
 
 def _copy_trace(trace: Trace) -> Trace:

@@ -18,14 +18,21 @@ the one process-wide program with the function that builds a derivative (`Progra
 from __future__ import annotations
 
 import threading
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+import gast
+
 from adgen.codegen import astutil
+from adgen.errors import DifferentiationError
+from adgen.frontend.effects import Summary, bound_arguments, value_form
+from adgen.frontend.effects import summary as effect_summary
 from adgen.frontend.lower import Trace, lower
-from adgen.frontend.parse import parse_function
+from adgen.frontend.parse import Parsed, parse_function
+from adgen.rules import lookup
 
 Key = tuple[Any, Any, str, frozenset]
 
@@ -138,10 +145,42 @@ class Program:
                 self.forget(f)
                 trace = None
             if trace is None:
-                trace = lower(parse_function(f))
+                trace = self.lower(parse_function(f))
                 self.traces[f] = trace
                 self.resolutions[f] = _resolution(f, trace)
             return trace
+
+    def lower(self, parsed: Parsed) -> Trace:
+        """A fresh trace of `parsed`, calls of the user's functions lowered by their effects."""
+        return lower(parsed, self.effects)
+
+    def effects(self, fn: Any) -> tuple[Summary, Any] | None:
+        """What the user function `fn` writes into, and its value form (`frontend.effects`);
+        None when it writes into no argument (or is not a function adgen reads)."""
+        key = (fn, "effects")
+        if key in self.facts:
+            return self.facts[key]
+        self.facts[key] = None  # a recursive call being summarised writes nothing
+        if getattr(fn, "__adgen__", None) is not None or lookup(fn) is not None:
+            return None
+        try:
+            parsed = parse_function(fn)
+        except (DifferentiationError, SyntaxError):
+            return None
+
+        def written(call: gast.Call) -> list[tuple[gast.AST, bool]]:
+            if not isinstance(call.func, gast.Name):
+                return []
+            found, callee = parsed.resolve(call.func.id)
+            inner = self.effects(callee) if found and isinstance(
+                callee, types.FunctionType) else None
+            return [] if inner is None else [(a, inner[0][p]) for p, a in
+                                             bound_arguments(callee, call, inner[0])]
+
+        summary = effect_summary(parsed, written)
+        result = (summary, value_form(fn, parsed, summary)) if summary else None
+        self.facts[key] = result
+        return result
 
     def current(self, f: Any, seen: set[Any] | None = None) -> bool:
         """Whether `f`, and every user function its derivatives were built against, still

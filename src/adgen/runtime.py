@@ -261,6 +261,27 @@ def numbers_only(value: Any, var: str, where: str) -> None:
             f"`{var} = {var} + ...` or copy it where the names meet")
 
 
+def unshared(view: Any, value: Any, view_name: str, value_name: str, where: str) -> None:
+    """Before `value[...] = ...` where `view` was read out of `value`: refused when `view` is an
+    array that sees `value`'s memory (a view), since the write changes it too."""
+    if isinstance(view, np.ndarray) and view.ndim and np.may_share_memory(view, value):
+        raise DifferentiationError(
+            f"{where}: writing into `{value_name}` changes `{view_name}`, a NumPy view of it: "
+            f"adgen follows values, not shared memory; take a copy "
+            f"(`{view_name} = {value_name}[...].copy()`) or write into one name only")
+
+
+def changed_in_place(x: Any) -> bool:
+    """Whether `x op= y` changes `x`'s object (an array, a list, a dict) rather than making a
+    new value (a number, a tuple)."""
+    return isinstance(x, (list, dict)) or isinstance(x, np.ndarray) and bool(x.ndim)
+
+
+def pick(condition: bool, a: Any, b: Any) -> Any:
+    """`a` if `condition` else `b` (a step of the trace, with its own derivative rules)."""
+    return a if condition else b
+
+
 def nonempty(n: int, callee: str) -> None:
     """What Python checks for `max(xs)` / `min(xs)`: `xs` has an item."""
     if not n:

@@ -24,7 +24,8 @@ from adgen.codegen import emit
 from adgen.codegen.astutil import clone
 from adgen.derive.analysis import statements
 from adgen.derive.generate import lowering_helpers
-from adgen.frontend.lower import Trace, assign, const, lower, name
+from adgen.frontend.lower import Trace, assign, const, name
+from adgen.program import Program
 
 
 class PathChanged(Exception):
@@ -201,11 +202,11 @@ def unrolled_trace(trace: Trace, path: tuple, limit: int) -> Trace:
 # ---------------------------------------------------------------------- the dispatcher
 
 
-def unrolled_derivative(parsed: Any, limit: int, build: Callable[[Trace], Any],
+def unrolled_derivative(program: Program, parsed: Any, limit: int, build: Callable[[Trace], Any],
                         fallback: Callable[[], Any]) -> Any:
     """A derivative of the function `parsed` came from that specialises to each call's control
     path (a few paths cached)."""
-    record = recorder(lower(parsed))
+    record = recorder(program.lower(parsed))
     cache: OrderedDict[tuple, Any] = OrderedDict()
     lock = threading.Lock()
     state: dict[str, Any] = {"last": None, "warned": False}
@@ -216,7 +217,7 @@ def unrolled_derivative(parsed: Any, limit: int, build: Callable[[Trace], Any],
             fn = cache.get(path)
             if fn is None:
                 try:
-                    fn = build(unrolled_trace(lower(_fresh(parsed)), path, limit))
+                    fn = build(unrolled_trace(program.lower(_fresh(parsed)), path, limit))
                 except TooLong:
                     if not state["warned"]:
                         state["warned"] = True
@@ -253,9 +254,9 @@ def _fresh(parsed: Any) -> Any:
     return new
 
 
-def trace_for(parsed: Any, args: tuple, limit: int = 100_000) -> str:
+def trace_for(program: Program, parsed: Any, args: tuple, limit: int = 100_000) -> str:
     """The evaluation trace the function `parsed` came from runs for `args`, unrolled, as
     source."""
-    _, path = recorder(lower(parsed))(*args)
-    trace = unrolled_trace(lower(_fresh(parsed)), path, limit)
+    _, path = recorder(program.lower(parsed))(*args)
+    trace = unrolled_trace(program.lower(_fresh(parsed)), path, limit)
     return emit.to_source([trace.node], parsed.lines)

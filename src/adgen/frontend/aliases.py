@@ -3,27 +3,39 @@
 The trace follows values: `w = v` makes `w` a variable of its own, with its own tangent and
 adjoint. Python shares the object, so after `w = v; w[0] = y` (or a NumPy view such as
 `w = v[1:]`, `w = v.reshape(2, 2)`, `w = v.T`), `v` has changed too, and a derivative that
-follows values would silently miss it. So a function that writes into (element assignment,
-`.append`, `.pop`, ...) a name that may share its object with another name is refused at the
-write, with the line where the two names met:
+follows values would silently miss it. The walk below keeps, in program order, which names
+may share an object, as pairs `(one, other, where, kind)`:
 
-* `w = v` (both local names or parameters): a write into either;
-* `w = v[...]`, `w = v.T`, `w = v.reshape(...)` and the other NumPy view methods, `w =
-  np.reshape(v, ...)` and the other view functions, `for w in v`: a write into `w` (a write
-  into `v` is allowed: an element read of a number, `x = xs[i]`, then `xs[i] = ...`, is
-  ordinary code).
+* `same` — `one` and `other` may be the same object: `w = v`, `m = v = np.zeros(3)`,
+  `a, b = z, z`, `a = b = []`. A write into either is refused.
+* `part` — `one` may be an item or a view of `other`: `w = v[...]`, `w = v.T`,
+  `w = v.reshape(...)` and the other view methods and functions, `for w in v`. A write into
+  `one` is refused; so is a write two subscripts deep into `other` (`v[i][j] = ...` changes
+  the row `w` may be). A plain element write into `other` (`x = xs[i]`, then `xs[i] = ...`)
+  is ordinary code; it is checked at run time (`runtime.unshared`) that `w` is not an array
+  sharing `v`'s memory, which only the values tell.
+* `holds<d>` — the container `one` holds `other`, `d` subscripts deep: `[z, z]`, `(x, y)`,
+  `{"w": x}`, `xs.append(z)`, `d[k] = z` (1), `[[z]]`, `D[i][j] = z` (2). A write into
+  `other` is refused (the container's element is that object), and so is a write more than
+  `d` subscripts deep into `one` (`pair[0][0] = ...` changes `other`); replacing the element
+  (`pair[0] = y`) is fine.
+  A list repeated by `*` whose items are not numbers (`[[0.0] * n] * n`) holds the same row
+  many times: a write two subscripts deep into it is refused.
 
 `w += x` where `w` may share its object is checked at run time instead: an array or a list
 there is refused, a number is a new value as usual.
 
-The walk is in program order: any new value (`w = np.zeros(3)`, `v.copy()`, `list(v)`,
-arithmetic, displays) ends what a name shared, so a write before the names meet, or after
-one of them is rebound, is fine; branches merge, and loop bodies are walked until nothing
-new is shared.
+Calls of the user's functions that write into their arguments (`effects`) count as writes
+into the names passed, and make the same refusals.
+
+Any new value (`w = np.zeros(3)`, `v.copy()`, `list(v)`, arithmetic, comprehensions) ends
+what a name shared, so a write before the names meet, or after one of them is rebound, is
+fine; branches merge, and loop bodies are walked until nothing new is shared.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gast
@@ -35,29 +47,56 @@ _VIEW_FUNCTIONS = {"reshape", "ravel", "squeeze", "transpose", "swapaxes", "asar
                    "diagonal", "broadcast_to"}
 _MUTATING = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
              "update", "setdefault", "popitem", "fill", "resize", "put", "itemset"}
+_HOLDING = {"append", "insert", "setdefault"}  # methods whose arguments become elements
 _FIX = ("adgen follows values, not shared memory; make a copy where the two meet "
         "(`{written} = {other}.copy()` for an array, `list({other})` for a list) or write "
         "into one name only")
 
-Pairs = frozenset  # of (name, other, where, both): `name` may share its object with `other`
+SAME, PART, REPEATS = "same", "part", "repeats"
 
 
-def check(fn: gast.FunctionDef, names: set[str], error: Any) -> set[int]:
-    """Raise `error(node, what, fix)` at the first write through a possible alias. Returns
-    the ids of the `w += ...` statements whose `w` may share its object: for numbers that is
-    a new value, for an array or a list it changes the shared object, which only the values
-    at run time tell (the lowering checks them there)."""
-    walk = _Walk(names, error)
+def holds(depth: int) -> str:
+    """The kind of a pair whose container holds the other name `depth` subscripts deep."""
+    return f"holds{depth}"
+
+
+def _held_at(kind: str) -> int:
+    return int(kind[5:]) if kind.startswith("holds") else 0
+Pairs = frozenset  # of (one, other, where, kind)
+
+# The arguments a call writes into (a call of a user function that changes its arguments),
+# each with whether the write certainly changes the object (`False`: only `p op= ...`).
+Effects = Callable[[gast.Call], "list[tuple[gast.AST, bool]]"]
+
+
+class Checks:
+    """What the lowering must check at run time: `w += x` statements whose `w` may share its
+    object (`updates`), and element writes into a name an array may be a view of (`views`:
+    statement id -> the names that may be views of the written one), and arguments a callee
+    may change with `p op= ...` that may share their object (`arguments`: checked like
+    `w += x`)."""
+
+    def __init__(self) -> None:
+        self.updates: set[int] = set()
+        self.views: dict[int, list[str]] = {}
+        self.arguments: set[int] = set()  # ids of arguments a callee may update with `op=`
+
+
+def check(fn: gast.FunctionDef, names: set[str], error: Any,
+          effects: Effects | None = None) -> Checks:
+    """Raise `error(node, what, fix)` at the first write through a possible alias; return
+    what must be checked at run time."""
+    walk = _Walk(names, error, effects or (lambda call: []))
     walk.block(fn.body, frozenset())
-    return walk.shared_updates
+    return walk.checks
 
 
 class _Walk:
     """Which names may share an object, in program order."""
 
-    def __init__(self, names: set[str], error: Any) -> None:
-        self.names, self.error = names, error
-        self.shared_updates: set[int] = set()
+    def __init__(self, names: set[str], error: Any, effects: Effects) -> None:
+        self.names, self.error, self.effects = names, error, effects
+        self.checks = Checks()
 
     def block(self, body: list[gast.AST], pairs: Pairs) -> Pairs:
         for s in body:
@@ -69,22 +108,86 @@ class _Walk:
             return self.block(s.body, pairs) | self.block(s.orelse, pairs)
         if isinstance(s, (gast.For, gast.While)):
             return self.loop(s, pairs)
-        written = _written(s)
-        if written is not None:
-            self.refuse_write(s, written, pairs)
+        for written, depth, certain, node in self.writes(s):
+            if certain:
+                self.refuse_write(s, written, depth, pairs)
+                continue
+            try:  # a number is a new value: only the object at run time tells
+                self.refuse_write(s, written, depth, pairs)
+            except SyntaxError:
+                self.checks.arguments.add(id(node))
         if isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name) and any(
                 s.target.id in (p[0], p[1]) for p in pairs):
-            self.shared_updates.add(id(s))
+            self.checks.updates.add(id(s))
         if isinstance(s, gast.Assign):
-            for t in s.targets:
-                for n in gast.walk(t):
-                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-                        pairs = _rebind(pairs, n.id)
-            if len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
-                source = _source(s.value, self.names)
-                if source is not None and source[0] != s.targets[0].id:
-                    pairs = pairs | {(s.targets[0].id, source[0], s, source[1])}
+            pairs = self.assign(s, pairs)
+        pairs = pairs | self.held(s)
         return pairs
+
+    def assign(self, s: gast.Assign, pairs: Pairs) -> Pairs:
+        for t in s.targets:
+            for n in gast.walk(t):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                    pairs = _rebind(pairs, n.id)
+        names = [t.id for t in s.targets if isinstance(t, gast.Name)]
+        new: set[tuple] = set()
+        if len(names) > 1 and not _number(s.value):  # `m = v = np.zeros(3)`
+            new |= {(a, b, s, SAME) for a in names for b in names if a < b}
+        for target in names:
+            new |= {(target, other, s, kind) for other, kind in self.sources(s.value)
+                    if other != target}
+        for t in s.targets:  # `a, b = z, z`
+            if isinstance(t, (gast.Tuple, gast.List)) and isinstance(
+                    s.value, (gast.Tuple, gast.List)) and len(t.elts) == len(s.value.elts):
+                for e, v in zip(t.elts, s.value.elts, strict=True):
+                    if isinstance(e, gast.Name):
+                        new |= {(e.id, other, s, kind) for other, kind in self.sources(v)
+                                if other != e.id}
+        return pairs | new
+
+    def sources(self, value: gast.AST) -> list[tuple[str, str]]:
+        """(name, kind) for each local name the value of `value` may share an object with."""
+        if isinstance(value, gast.Name):
+            return [(value.id, SAME)] if value.id in self.names else []
+        if isinstance(value, (gast.List, gast.Tuple, gast.Set)):
+            return self.elements(value.elts)
+        if isinstance(value, gast.Dict):
+            return self.elements(value.values)
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult):
+            for seq in (value.left, value.right):
+                if isinstance(seq, gast.List) and not all(_number(e) for e in seq.elts):
+                    return self.elements(seq.elts) + [("*", REPEATS)]
+            return []
+        if isinstance(value, gast.IfExp):
+            return self.sources(value.body) + self.sources(value.orelse)
+        inner = _viewed(value, self.names)
+        return [(inner, PART)] if inner is not None else []
+
+    def elements(self, elts: list[gast.AST], depth: int = 1) -> list[tuple[str, str]]:
+        """(name, holds(d)) for the names a display of `elts` holds, `d` deep."""
+        out = []
+        for e in elts:
+            for n, kind in self.sources(e):
+                if kind == SAME:
+                    out.append((n, holds(depth)))
+                elif _held_at(kind):
+                    out.append((n, holds(depth + _held_at(kind))))
+        return out
+
+    def held(self, s: gast.AST) -> Pairs:
+        """Pairs made by storing a name into a container: `xs.append(z)`, `d[k] = z`."""
+        out = set()
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+            func = s.value.func
+            if isinstance(func, gast.Attribute) and func.attr in _HOLDING and isinstance(
+                    func.value, gast.Name):
+                out |= {(func.value.id, n, s, kind)
+                        for n, kind in self.elements(s.value.args)}
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
+            root, depth = _root(s.targets[0])
+            if root is not None:
+                out |= {(root, n, s, kind) for n, kind in self.elements([s.value], depth)}
+        return frozenset(p for p in out if p[0] != p[1])
 
     def loop(self, s: gast.AST, pairs: Pairs) -> Pairs:
         seen = pairs
@@ -93,19 +196,58 @@ class _Walk:
             if isinstance(s, gast.For) and isinstance(s.target, gast.Name):
                 entry = _rebind(entry, s.target.id)
                 if isinstance(s.iter, gast.Name) and s.iter.id in self.names:
-                    entry = entry | {(s.target.id, s.iter.id, s, False)}  # an item of it
+                    entry = entry | {(s.target.id, s.iter.id, s, PART)}  # an item of it
             after = seen | self.block(s.body, entry)
             if after == seen:
                 return self.block(s.orelse, seen)
             seen = after
 
-    def refuse_write(self, s: gast.AST, written: str, pairs: Pairs) -> None:
-        for one, other, where, both in pairs:
-            if one == written or (both and other == written):
+    def writes(self, s: gast.AST) -> list[tuple[str, int, bool, gast.AST]]:
+        """(name, depth, certain, node) for each name whose object `s` changes in place:
+        depth 1 for `v[i] = ...`, `v.append(...)` and writes by a callee, 2 or more for
+        `v[i][j] = ...`; not certain for a callee's `p op= ...`."""
+        out = []
+        targets = s.targets if isinstance(s, gast.Assign) else (
+            [s.target] if isinstance(s, gast.AugAssign) else [])
+        for t in targets:
+            root, depth = _root(t)
+            if root is not None and depth:
+                out.append((root, depth, True, t))
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+            func = s.value.func
+            if isinstance(func, gast.Attribute) and func.attr in _MUTATING:
+                root, depth = _root(func.value)
+                if root is not None:
+                    out.append((root, depth + 1, True, func))
+        for call in (n for n in gast.walk(s) if isinstance(n, gast.Call)):
+            for arg, certain in self.effects(call):
+                root, depth = _root(arg)
+                if root is not None:
+                    out.append((root, depth + 1, certain, arg))
+        return out
+
+    def refuse_write(self, s: gast.AST, written: str, depth: int, pairs: Pairs) -> None:
+        views = []
+        for one, other, where, kind in pairs:
+            if kind == SAME and written in (one, other) or (
+                    kind == PART and (one == written or other == written and depth > 1)) or (
+                    _held_at(kind) and (other == written or one == written
+                                        and depth > _held_at(kind))) or (
+                    kind == REPEATS and one == written and depth > 1):
                 partner = other if one == written else one
+                line = getattr(where, "lineno", "?")
+                if kind == REPEATS:
+                    raise self.error(s, f"writing into a row of `{written}`, a list that holds "
+                                     f"the same row many times (line {line})",
+                                     "build the rows separately: `[[0.0] * n for _ in "
+                                     "range(m)]`")
                 raise self.error(s, f"writing into `{written}`, which may share its object "
-                                 f"with `{partner}` (line {getattr(where, 'lineno', '?')})",
+                                 f"with `{partner}` (line {line})",
                                  _FIX.format(written=written, other=partner))
+            if kind == PART and other == written:
+                views.append(one)
+        if views and isinstance(s, gast.Assign):
+            self.checks.views[id(s)] = sorted(set(views))
 
 
 def _rebind(pairs: Pairs, name: str) -> Pairs:
@@ -113,14 +255,26 @@ def _rebind(pairs: Pairs, name: str) -> Pairs:
     return frozenset(p for p in pairs if name not in (p[0], p[1]))
 
 
-def _source(value: gast.AST, names: set[str]) -> tuple[str, bool] | None:
-    """(the local name `value` may share its object with, whether it is that name itself)."""
-    if isinstance(value, gast.Name):
-        return (value.id, True) if value.id in names else None
+def _number(value: gast.AST) -> bool:
+    return isinstance(value, gast.Constant) or isinstance(value, gast.UnaryOp) and isinstance(
+        value.operand, gast.Constant)
+
+
+def _root(target: gast.AST) -> tuple[str | None, int]:
+    """The name under a chain of subscripts, and how many subscripts deep it is."""
+    depth = 0
+    while isinstance(target, gast.Subscript):
+        target, depth = target.value, depth + 1
+    return (target.id, depth) if isinstance(target, gast.Name) else (None, 0)
+
+
+def _viewed(value: gast.AST, names: set[str]) -> str | None:
+    """The local name `value` may be an item or a view of."""
     inner = None
     if isinstance(value, gast.Subscript):
-        inner = value.value
-    elif isinstance(value, gast.Attribute) and value.attr in _VIEW_METHODS:
+        inner, _ = _root(value)
+        return inner if inner in names else None
+    if isinstance(value, gast.Attribute) and value.attr in _VIEW_METHODS:
         inner = value.value
     elif isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute):
         receiver = value.func.value
@@ -129,23 +283,5 @@ def _source(value: gast.AST, names: set[str]) -> tuple[str, bool] | None:
         elif value.func.attr in _VIEW_FUNCTIONS and value.args:
             inner = value.args[0]
     if isinstance(inner, gast.Name) and inner.id in names:
-        return inner.id, False
-    return None
-
-
-def _written(s: gast.AST) -> str | None:
-    """The name whose object `s` changes in place, if any."""
-    targets = s.targets if isinstance(s, gast.Assign) else (
-        [s.target] if isinstance(s, gast.AugAssign) else [])
-    for t in targets:
-        if isinstance(t, gast.Subscript):
-            while isinstance(t, gast.Subscript):
-                t = t.value
-            if isinstance(t, gast.Name):
-                return t.id
-    if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
-        func = s.value.func
-        if isinstance(func, gast.Attribute) and func.attr in _MUTATING and isinstance(
-                func.value, gast.Name):
-            return func.value.id
+        return inner.id
     return None

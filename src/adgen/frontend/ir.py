@@ -72,3 +72,19 @@ def is_atom(node: gast.AST) -> bool:
 def atom_names(node: gast.AST) -> set[str]:
     """The local names an rhs reads."""
     return astutil.loads(node)
+
+
+def located(node: gast.AST, s: gast.AST) -> gast.AST:
+    """`node`, given the source line of `s`."""
+    node.lineno = s.lineno
+    return node
+
+
+def assigned(stmts: list[gast.AST]) -> set[str]:
+    """Every name stored anywhere in `stmts`."""
+    out: set[str] = set()
+    for s in stmts:
+        for n in astutil.walk(s):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                out.add(n.id)
+    return out

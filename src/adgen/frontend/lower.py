@@ -35,30 +35,37 @@ local value. Every statement carries `adgen_line`, the user's source line it cam
 from __future__ import annotations
 
 import os
+import types
+from collections.abc import Callable
 from typing import Any
 
 import gast
 
 from adgen.codegen import astutil
-from adgen.codegen.astutil import clone
 from adgen.codegen.naming import Namer
 from adgen.errors import UnsupportedSyntax, where
 from adgen.frontend import aliases
+from adgen.frontend.effects import Summary, bound_arguments
 from adgen.frontend.ir import (  # noqa: F401  (the trace's building blocks, used by the generators)
     BINOPS,
     UNARYOPS,
     Method,
     Trace,
     assign,
+    assigned,
     atom_names,
     const,
     is_atom,
+    located,
     name,
 )
 from adgen.frontend.lift import lift
 from adgen.frontend.lower_expr import ExpressionLowering
+from adgen.frontend.lower_loops import LoopLowering
 from adgen.frontend.parse import Parsed
-from adgen.runtime import as_sequence, same_lengths
+
+# what a called user function writes into, and its value form (`frontend.effects`)
+Effects = Callable[[Any], "tuple[Summary, Any] | None"]
 
 _UNSUPPORTED = {
     gast.Yield: ("generators (`yield`)", "return a list or array of the values instead"),
@@ -83,16 +90,17 @@ _UNSUPPORTED = {
 }
 
 
-class Lowerer(ExpressionLowering):
+class Lowerer(LoopLowering, ExpressionLowering):
     """Turns a parsed function into its evaluation trace (see the module docstring)."""
 
-    def __init__(self, parsed: Parsed) -> None:
-        outer = {a.id for a in parsed.node.args.args} | _assigned(parsed.node.body)
+    def __init__(self, parsed: Parsed, effects: Effects | None = None) -> None:
+        self.effects = effects or _no_effects
+        outer = {a.id for a in parsed.node.args.args} | assigned(parsed.node.body)
         parsed, self.lifted = lift(parsed, outer, self.error_at(parsed))
         self.p = parsed
         fn = parsed.node
         self.params = [a.id for a in fn.args.args]
-        self.locals = set(self.params) | _assigned(fn.body)
+        self.locals = set(self.params) | assigned(fn.body)
         self.lists = _lists(fn.body)
         used = set().union(*astutil.names(fn))
         self.namer = Namer(used | self.locals)
@@ -138,7 +146,9 @@ class Lowerer(ExpressionLowering):
             if type(node) in _UNSUPPORTED and node is not fn and id(node) not in unpacked:
                 what, fix = _UNSUPPORTED[type(node)]
                 raise self.error(node, what, fix)
-        self.shared_updates = aliases.check(fn, self.locals, self.error)
+        checks = aliases.check(fn, self.locals, self.error, self.written_arguments)
+        self.shared_updates, self.view_checks = checks.updates, checks.views
+        self.shared_arguments = checks.arguments
         body = self.block(fn.body)
         new = gast.FunctionDef(
             name=fn.name, args=gast.arguments(
@@ -149,6 +159,15 @@ class Lowerer(ExpressionLowering):
         )
         new.adgen_line = fn.lineno
         return Trace(new, self.p, self.params, self.namer, self.locals)
+
+    def written_arguments(self, call: gast.Call) -> list[tuple[gast.AST, bool]]:
+        """The arguments a call of a user function writes into, each with whether certainly
+        (empty for anything else)."""
+        found, fn = self.resolve(call.func)
+        effects = self.effects(fn) if found and isinstance(fn, types.FunctionType) else None
+        if effects is None:
+            return []
+        return [(a, effects[0][p]) for p, a in bound_arguments(fn, call, effects[0])]
 
     # ------------------------------------------------------------------ statements
 
@@ -204,6 +223,13 @@ class Lowerer(ExpressionLowering):
                 raise self.error(s, "`del` of items or attributes", "build a new value instead")
 
     def stmt_Assign(self, s: gast.Assign) -> None:
+        for view in self.view_checks.get(id(s), ()):  # `v[i] = ...` where `view` may see `v`
+            at = where(os.path.basename(self.p.filename), s.lineno)
+            root = s.targets[0]
+            while isinstance(root, gast.Subscript):
+                root = root.value
+            self.check("unshared", [name(view), name(root.id), const(view), const(root.id),
+                                    const(at)])
         if len(s.targets) == 1:
             self.assign_to(s.targets[0], s.value)
             return
@@ -232,6 +258,18 @@ class Lowerer(ExpressionLowering):
             self.remember(target.id, rhs)
         elif isinstance(target, (gast.Tuple, gast.List)):
             self.unpack(target, value)
+        elif isinstance(target, gast.Subscript) and isinstance(target.value, gast.Subscript):
+            # `R[i][j] = v`: the row is read, written and stored back, so the trace sees the
+            # write into `R` (in Python the row is the same object and the store a no-op)
+            outer = target.value
+            value = self.atom(value)
+            row = name(self.namer.temp())
+            self.emit(assign(row.id, self.rhs(gast.Subscript(
+                value=outer.value, slice=outer.slice, ctx=gast.Load())), self.line))
+            self.assign_to(gast.Subscript(value=row, slice=target.slice, ctx=gast.Store()),
+                           value)
+            self.assign_to(gast.Subscript(value=outer.value, slice=outer.slice,
+                                          ctx=gast.Store()), row)
         elif isinstance(target, gast.Subscript):
             container = self.atom(target.value)
             if not isinstance(container, gast.Name):
@@ -270,136 +308,14 @@ class Lowerer(ExpressionLowering):
     def stmt_If(self, s: gast.If) -> None:
         test = self.test_atom(s.test, s.body + s.orelse)
         body, orelse = self.block(s.body), self.block(s.orelse)
-        self.emit(_at(gast.If(test=test, body=body or [gast.Pass()], orelse=orelse), s))
+        self.emit(located(gast.If(test=test, body=body or [gast.Pass()], orelse=orelse), s))
         self.cse = {}
 
     def test_atom(self, test: gast.AST, branches: list[gast.AST]) -> gast.AST:
         """An atom for a branch test that its branches do not reassign."""
         atom = self.atom(test)
-        if isinstance(atom, gast.Name) and atom.id in _assigned(branches):
+        if isinstance(atom, gast.Name) and atom.id in assigned(branches):
             atom = name(self.bind(atom))
-        return atom
-
-    def stmt_While(self, s: gast.While) -> None:
-        if _has_continue(s.body):
-            if s.orelse:
-                raise self.error(s, "`while ... else` with `continue`",
-                                 "move the `else` block after the loop")
-            brk = gast.copy_location(gast.Break(), s)
-            stop = gast.If(test=gast.UnaryOp(op=gast.Not(), operand=s.test), body=[brk],
-                           orelse=[])
-            gast.copy_location(stop, s)
-            s = gast.While(test=gast.Constant(value=True, kind=None), body=[stop, *s.body],
-                           orelse=[])
-            gast.copy_location(s, stop)
-        self.cse = {}
-        saved, self.out = self.out, []
-        test = self.atom(s.test)
-        head, self.out = self.out, saved
-        for stmt in head:
-            self.out.append(stmt)
-        body = self.block(s.body)
-        again = _recompute(head)
-        node = _at(gast.While(test=test, body=body + again, orelse=self.block(s.orelse)), s)
-        self.emit(node)
-        self.cse = {}
-
-    def stmt_For(self, s: gast.For) -> None:
-        self.cse = {}
-        s = self.dict_view_loop(s)
-        target, prelude, bounds = self.loop_header(s)
-        body = self.block(prelude + s.body)
-        rng = gast.Call(func=name("range"), args=bounds, keywords=[])
-        rng.adgen_fn = range
-        node = _at(gast.For(target=name(target, gast.Store()), iter=rng, body=body,
-                            orelse=self.block(s.orelse), type_comment=None), s)
-        self.emit(node)
-        self.cse = {}
-
-    def dict_view_loop(self, s: gast.For) -> gast.For:
-        """`for k, v in d.items()` as `for k in d: v = d[k]` (likewise `.values()` and
-        `.keys()`), for a local `d`; any other loop as it is."""
-        it = s.iter
-        if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute)
-                and it.func.attr in ("items", "values", "keys") and not it.args
-                and not it.keywords and isinstance(it.func.value, gast.Name)
-                and it.func.value.id in self.locals):
-            return s
-        table = it.func.value.id
-        key = s.target if it.func.attr == "keys" else name(self.namer.temp("_k"), gast.Store())
-        value = gast.Subscript(value=name(table), slice=name(key.id), ctx=gast.Load())
-        bind = {"keys": [], "values": [gast.Assign(targets=[s.target], value=value,
-                                                   type_comment=None)],
-                "items": [gast.Assign(targets=[s.target], value=gast.Tuple(
-                    elts=[name(key.id), value], ctx=gast.Load()), type_comment=None)]}
-        body = [_at(b, s) for b in bind[it.func.attr]] + s.body
-        return _at(gast.For(target=key, iter=name(table), body=body, orelse=s.orelse,
-                            type_comment=None), s)
-
-    def loop_header(self, s: gast.For) -> tuple[str, list[gast.AST], list[gast.AST]]:
-        """The loop index, statements that bind the user's target, and range bounds."""
-        it = s.iter
-        kind = self.iter_kind(it)
-        written = _assigned(s.body) | _assigned([s.target])
-        if kind is range and isinstance(s.target, gast.Name):
-            bounds = [self.stable(self.atom(a), written) for a in it.args]
-            return s.target.id, [], bounds
-        if kind is enumerate and len(it.args) != 1:
-            raise self.error(it, "`enumerate` with a start", "use `range` with an offset")
-        zipped = it.args[0] if kind is enumerate and self.iter_kind(it.args[0]) is zip else None
-        seqs = zipped.args if zipped is not None else (
-            it.args if kind in (enumerate, zip, reversed) else [it])
-        zip_call = zipped if zipped is not None else (it if kind is zip else None)
-        atoms = [self.stable(self.sequence(x), written) for x in seqs]
-        index = self.namer.temp("_i")
-        lengths = [self.bind(gast.Call(func=name("len"), args=[a], keywords=[]), fn=len)
-                   for a in atoms]
-        n = name(lengths[0])
-        if zip_call is not None and zip_call.keywords and not (
-                isinstance(zip_call.keywords[0].value, gast.Constant)
-                and not zip_call.keywords[0].value.value):
-            check = gast.Call(func=name("same_lengths"), args=[name(x) for x in lengths],
-                              keywords=[])
-            check.adgen_fn = same_lengths
-            self.emit(gast.Expr(value=check))
-        if len(lengths) > 1:
-            n = name(self.bind(gast.Call(func=name("min"), args=[name(x) for x in lengths],
-                                         keywords=[]), fn=min))
-        bounds = [n]
-        position = name(index)
-        if kind is reversed:
-            last = self.bind(gast.BinOp(left=n, op=gast.Sub(), right=const(1)))
-            bounds = [name(last), const(-1), const(-1)]
-        items = [gast.Subscript(value=a, slice=position, ctx=gast.Load()) for a in atoms]
-        value: gast.AST = items[0] if len(items) == 1 and zipped is None else gast.Tuple(
-            elts=items, ctx=gast.Load())
-        if kind is enumerate:  # (i, x), or (i, (x, y)) for enumerate(zip(xs, ys))
-            value = gast.Tuple(elts=[clone(position), value], ctx=gast.Load())
-        bind = gast.Assign(targets=[s.target], value=value, type_comment=None)
-        gast.copy_location(bind, s)
-        return index, [bind], bounds
-
-    def iter_kind(self, it: gast.AST) -> Any:
-        if isinstance(it, gast.Call):
-            found, fn = self.resolve(it.func)
-            plain = not it.keywords or (fn is zip and [k.arg for k in it.keywords] == ["strict"])
-            if found and plain and fn in (range, enumerate, zip, reversed):
-                return fn
-        return None
-
-    def sequence(self, expr: gast.AST) -> gast.AST:
-        """`expr` as something indexable by position: a list or tuple the function builds
-        itself as it is, anything else through `as_sequence` (a dict gives its keys)."""
-        atom = self.atom(expr)
-        if isinstance(atom, gast.Name) and atom.id in self.lists:
-            return atom
-        call = gast.Call(func=name("as_sequence"), args=[atom], keywords=[])
-        return name(self.bind(call, fn=as_sequence))
-
-    def stable(self, atom: gast.AST, written: set[str]) -> gast.AST:
-        """`atom`, or a copy of it when the loop body reassigns it."""
-        if isinstance(atom, gast.Name) and atom.id in written:
-            return name(self.bind(atom))
         return atom
 
     def stmt_Import(self, s: gast.AST) -> None:
@@ -448,17 +364,17 @@ class Lowerer(ExpressionLowering):
     # ------------------------------------------------------------------ expressions
 
 
-def lower(parsed: Parsed) -> Trace:
-    """The evaluation trace of a parsed function."""
-    return Lowerer(parsed).lower()
+def lower(parsed: Parsed, effects: Effects | None = None) -> Trace:
+    """The evaluation trace of a parsed function; `effects(fn)` tells what a called user
+    function writes into (see `frontend.effects`)."""
+    return Lowerer(parsed, effects).lower()
+
+
+def _no_effects(fn: Any) -> None:
+    return None
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _at(node: gast.AST, s: gast.AST) -> gast.AST:
-    node.lineno = s.lineno
-    return node
 
 
 def _as_load(target: gast.AST) -> gast.AST:
@@ -476,15 +392,6 @@ def _targets(node: gast.AST) -> list[str]:
     return []
 
 
-def _assigned(stmts: list[gast.AST]) -> set[str]:
-    out: set[str] = set()
-    for s in stmts:
-        for n in astutil.walk(s):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-                out.add(n.id)
-    return out
-
-
 def _lists(stmts: list[gast.AST]) -> set[str]:
     """Names every assignment of which is a list or tuple display or a list comprehension."""
     displays: set[str] = set()
@@ -499,18 +406,3 @@ def _lists(stmts: list[gast.AST]) -> set[str]:
                 targets = n.targets if isinstance(n, gast.Assign) else [n.target]
                 other |= {t.id for t in astutil.walk(targets) if isinstance(t, gast.Name)}
     return displays - other
-
-
-def _has_continue(stmts: list[gast.AST]) -> bool:
-    for s in stmts:
-        if isinstance(s, gast.Continue):
-            return True
-        if isinstance(s, gast.If) and (_has_continue(s.body) or _has_continue(s.orelse)):
-            return True
-    return False
-
-
-def _recompute(head: list[gast.AST]) -> list[gast.AST]:
-    """Fresh copies of a while test's statements, for the end of the loop body."""
-
-    return [clone(s) for s in head]

@@ -7,7 +7,10 @@ A mixin of `adgen.lower_expr.ExpressionLowering` (which provides `atom`, `bind`,
 
 from __future__ import annotations
 
+import ast
 import math
+import os
+import types
 from typing import Any
 
 import gast
@@ -15,6 +18,8 @@ import numpy as np
 
 from adgen import runtime
 from adgen.codegen.astutil import clone
+from adgen.errors import where
+from adgen.frontend.effects import bound_arguments
 from adgen.frontend.ir import Method, assign, const, name
 from adgen.rules import primitive_name
 
@@ -71,9 +76,67 @@ class CallLowering:
         if found and fn in (eval, exec, compile):
             raise self.error(e, f"`{fn.__name__}` (its code is not visible to adgen)",
                              "write the expression out in the function")
+        effects = self.effects(fn) if found and isinstance(fn, types.FunctionType) else None
+        if effects is not None:
+            return self.effectful(e, fn, effects, args, keywords)
         node = gast.Call(func=func, args=args, keywords=keywords)
         node.adgen_fn = fn if found else None
         return node
+
+    def helper(self, fn: Any) -> gast.Name:
+        """A name for a runtime helper, bound so that no user name can hide it."""
+        for bound, value in self.p.closure.items():
+            if value is fn:
+                return name(bound)
+        bound = self.namer.fresh(fn.__name__)
+        self.p.closure[bound] = fn
+        return name(bound)
+
+    def effectful(self, e: gast.Call, fn: Any, effects: tuple[dict[str, bool], Any],
+                  args: list[gast.AST], keywords: list[gast.keyword]) -> gast.AST:
+        """A call of a user function that writes into arguments: its value form returns the
+        written parameters too, and what was passed is assigned them (`frontend.effects`)."""
+        written, variant = effects
+        passed = bound_arguments(fn, e, written)
+        missing = sorted(set(written) - {p for p, _ in passed})
+        if missing:
+            raise self.error(e, f"calling {fn.__qualname__}, which writes into its default "
+                             f"value of `{missing[0]}`", f"pass `{missing[0]}` explicitly")
+        atoms = dict(zip([p.id for p in _params(fn)], args, strict=False))
+        atoms.update((k.arg, k.value) for k in keywords)
+        for p, given in passed:  # `p op= ...` into an object another name may share
+            if id(given) in self.shared_arguments:
+                at = where(os.path.basename(self.p.filename), e.lineno)
+                self.check("numbers_only", [clone(atoms[p]), const(_text(given)), const(at)])
+        vname = self.namer.fresh(variant.__name__)
+        self.p.closure[vname] = variant
+        call = gast.Call(func=name(vname), args=args, keywords=keywords)
+        call.adgen_fn = variant
+        result = self.namer.temp()
+        self.emit(assign(result, call, self.line))
+        order = [p.id for p in _params(variant) if p.id in written]
+        for k, p in enumerate(order, start=1):
+            target = dict(passed)[p]
+            if not isinstance(target, (gast.Name, gast.Subscript)):
+                continue  # a new value: nobody else sees what the callee did to it
+            root = target
+            while isinstance(root, gast.Subscript):
+                root = root.value
+            if not isinstance(root, gast.Name) or root.id not in self.locals:
+                raise self.error(e, f"calling {fn.__qualname__}, which writes into `{p}`, "
+                                 "given a value that is not local to the function",
+                                 "pass a local copy and use what the call leaves in it")
+            value = name(self.bind(gast.Subscript(value=name(result), slice=const(k),
+                                                  ctx=gast.Load())))
+            if not written[p]:  # only `p op= ...`: in place for an array or a list only
+                moved = self.bind(gast.Call(func=self.helper(runtime.changed_in_place),
+                                            args=[clone(atoms[p])], keywords=[]),
+                                  fn=runtime.changed_in_place)
+                value = gast.Call(func=self.helper(runtime.pick),
+                                  args=[name(moved), value, clone(atoms[p])], keywords=[])
+                value.adgen_fn = runtime.pick
+            self.assign_to(_as_store(target), value)
+        return gast.Subscript(value=name(result), slice=const(0), ctx=gast.Load())
 
     def extreme(self, items: gast.AST, fn: Any) -> gast.AST:
         """`max(xs)` / `min(xs)` as the loop Python runs: the first item, replaced by each
@@ -225,6 +288,20 @@ class CallLowering:
         bound = self.namer.fresh(f"_{getattr(operator, '__name__', 'derivative')}")
         self.p.closure[bound] = derived
         return name(bound)
+
+
+def _text(node: gast.AST) -> str:
+    return ast.unparse(gast.gast_to_ast(clone(node)))
+
+
+def _as_store(target: gast.AST) -> gast.AST:
+    if isinstance(target, gast.Name):
+        return name(target.id, gast.Store())
+    return gast.Subscript(value=target.value, slice=target.slice, ctx=gast.Store())
+
+
+def _params(fn: Any) -> list[gast.Name]:
+    return [name(p) for p in fn.__code__.co_varnames[: fn.__code__.co_argcount]]
 
 
 def _in_place(fn: Any) -> bool:

@@ -11,10 +11,12 @@ from adgen.runtime import (
     add_at,
     as_sequence,
     broadcast_like,
+    changed_in_place,
     fill_like,
     item,
     last_only,
     owned_copy,
+    pick,
     shaped_like,
     sign,
     sum_to_scalar,
@@ -71,7 +73,17 @@ def broadcast_like_bar(y, g, like, *, y_bar):
     return unbroadcast(y_bar, g)
 
 
-nondifferentiable(zeros_like, sign)
+nondifferentiable(zeros_like, sign, changed_in_place)
+
+@tangent(pick)
+def pick_dot(y, condition, a, b, *, a_dot, b_dot):
+    return pick(condition, a_dot, b_dot)
+
+
+@adjoint(pick)
+def pick_bar(y, condition, a, b, *, y_bar):
+    return None, pick(condition, y_bar, zeros_like(y_bar)), pick(condition, zeros_like(y_bar),
+                                                                  y_bar)
 
 
 @tangent(add_adjoints)

@@ -1,0 +1,118 @@
+"""Effects of the user's functions on their arguments, and the value form of such a callee.
+
+A user function may change an argument in place: `u[0] = u[1]` (a boundary condition),
+`h.append(v)`, `v *= 2.0`, or a call of another such function. Python's caller sees the
+change; the trace follows values, so a caller lowered as if the call were pure would miss it.
+
+`summary(parsed, callee)` is what a function writes into: for each parameter, `True` when the
+write certainly changes the argument's object (an element write, a mutating method, a callee
+that does), `False` when only `p op= ...` does (in place for an array or a list, a new value
+for a number). `callee(call)` gives the arguments a call of a user function writes into
+(the program view computes each function's summary once; a recursive call being summarised
+counts as writing nothing).
+
+`value_form(fn, parsed, written)` is the callee in value form: the same body, returning
+`(result, p1, p2, ...)`, the values of the written parameters when it returns. The caller's
+lowering calls it and rebinds the names it passed (`runtime.pick(changed_in_place(w), new,
+w)` where only `p op= ...` wrote), so the trace follows the write and both modes
+differentiate through it.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import gast
+
+from adgen.frontend.aliases import _MUTATING, _root
+from adgen.frontend.parse import Parsed, register_parsed
+
+Summary = dict[str, bool]  # parameter -> whether the write is certainly in place
+
+
+def summary(parsed: Parsed,
+            callee: Callable[[gast.Call], list[tuple[gast.AST, bool]]]) -> Summary:
+    """The parameters `parsed`'s function writes into (see the module docstring)."""
+    params = [a.id for a in parsed.node.args.args]
+    rebound = _rebound(parsed.node, set(params))
+    out: Summary = {}
+
+    def note(p: str | None, certain: bool) -> None:
+        if p in params and p not in rebound:
+            out[p] = out.get(p, False) or certain
+
+    for s in gast.walk(parsed.node):
+        if isinstance(s, (gast.Assign, gast.AugAssign)):
+            for t in s.targets if isinstance(s, gast.Assign) else [s.target]:
+                root, depth = _root(t)
+                if depth:
+                    note(root, True)
+                elif isinstance(s, gast.AugAssign) and isinstance(t, gast.Name):
+                    note(t.id, False)
+        elif isinstance(s, gast.Call):
+            func = s.func
+            if isinstance(func, gast.Attribute) and func.attr in _MUTATING:
+                note(_root(func.value)[0], True)
+            for arg, certain in callee(s):
+                note(_root(arg)[0], certain)
+    return out
+
+
+def _rebound(fn: gast.FunctionDef, params: set[str]) -> set[str]:
+    """Parameters the function assigns a new object to (`v = v * 2.0`) anywhere: a write
+    after that may not reach the caller's object, so such parameters are not summarised as
+    written; a write before the rebinding is refused by the caller's lowering instead."""
+    return {n.id for s in gast.walk(fn) if isinstance(s, gast.Assign)
+            for t in s.targets for n in gast.walk(t)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and n.id in params}
+
+
+def bound_arguments(fn: Any, call: gast.Call, written: Summary) -> list[tuple[str, gast.AST]]:
+    """(parameter, argument) for each written parameter `call` passes to `fn`."""
+    params = list(fn.__code__.co_varnames[: fn.__code__.co_argcount])
+    out = [(p, a) for p, a in zip(params, call.args, strict=False) if p in written]
+    out += [(k.arg, k.value) for k in call.keywords if k.arg in written]
+    return out
+
+
+def value_form(fn: Any, parsed: Parsed, written: Summary) -> Any:
+    """`fn` returning `(result, *written parameters)`, compiled and registered to parse as
+    its own tree (errors and comments still name the user's lines)."""
+    node = copy.deepcopy(parsed.node)
+    node.name = f"{parsed.name}_effects"
+    node.decorator_list = []
+    params = [p for p in (a.id for a in node.args.args) if p in written]
+
+    def packed(value: gast.AST | None) -> gast.Tuple:
+        first = value if value is not None else gast.Constant(value=None, kind=None)
+        return gast.Tuple(elts=[first] + [gast.Name(id=p, ctx=gast.Load(), annotation=None,
+                                                    type_comment=None) for p in params],
+                          ctx=gast.Load())
+
+    for n in gast.walk(node):
+        if isinstance(n, gast.Return):
+            n.value = gast.copy_location(packed(n.value), n)
+    end = gast.Return(value=packed(None))
+    last = node.body[-1]
+    gast.copy_location(end, last)
+    end.end_lineno, end.end_col_offset = last.end_lineno, last.end_col_offset
+    gast.copy_location(end.value, end)
+    node.body = node.body + [end]
+    # the module's own globals, so a name redefined later is seen as in `fn`; a closure's
+    # values as they are now (a changed closure is a new `fn`, and a new value form)
+    namespace = {**parsed.globals, **parsed.closure} if parsed.closure else parsed.globals
+    function = _compile(node, namespace, parsed.filename)
+    register_parsed(function, Parsed(node, node.name, parsed.filename, parsed.lines,
+                                     parsed.globals, parsed.closure))
+    return function
+
+
+def _compile(node: gast.FunctionDef, namespace: dict[str, Any], filename: str) -> Any:
+    module = gast.gast_to_ast(gast.Module(body=[copy.deepcopy(node)], type_ignores=[]))
+    ast.fix_missing_locations(module)
+    scope: dict[str, Any] = {}
+    exec(compile(module, filename, "exec"), namespace, scope)  # defines the function only
+    return scope[node.name]

@@ -142,8 +142,28 @@ def take(x: Any, index: Any) -> Any:
     if not isinstance(x, (np.ndarray, list, tuple, dict)) or (
             isinstance(x, np.ndarray) and not x.ndim):
         return x
+    if isinstance(x, dict) and index not in x:
+        return ABSENT
     value = x[index]
     return value.copy() if isinstance(value, np.ndarray) else value
+
+
+class _Absent:
+    """What `take` saves for a dict key that is not there yet."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent()
+
+
+def put_back(x: Any, key: Any, value: Any) -> None:
+    """Undo `x[key] = ...` on a dict: the saved value again, or no key where there was none."""
+    if value is ABSENT:
+        del x[key]
+    else:
+        x[key] = value
 
 
 def written(g: Any, index: Any) -> Any:

@@ -254,6 +254,10 @@ def _fill_element_save(rev: Reverse, record: Save) -> None:
         rev.save_temps.add(keep)
         record.fwd.append(assign(keep, old, None))
         saved = name(keep)
+    if isinstance(index, gast.Constant) and isinstance(index.value, str):  # a dict's key
+        undo = rev.ctx.call("put_back", runtime.put_back, [name(var), clone(index), saved])
+        record.rev.append(gast.Expr(value=undo))
+        return
     target = gast.Subscript(value=name(var), slice=clone(index), ctx=gast.Store())
     record.rev.append(gast.Assign(targets=[target], value=saved, type_comment=None))
 

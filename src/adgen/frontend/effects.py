@@ -29,6 +29,9 @@ import gast
 
 from adgen.frontend.aliases import _MUTATING, _root
 from adgen.frontend.parse import Parsed, register_parsed
+from adgen.runtime import owned_copy
+
+_COPY = "_adgen_owned_copy"
 
 Summary = dict[str, bool]  # parameter -> whether the write is certainly in place
 
@@ -100,19 +103,38 @@ def value_form(fn: Any, parsed: Parsed, written: Summary) -> Any:
     gast.copy_location(end, last)
     end.end_lineno, end.end_col_offset = last.end_lineno, last.end_col_offset
     gast.copy_location(end.value, end)
-    node.body = node.body + [end]
-    # the module's own globals, so a name redefined later is seen as in `fn`; a closure's
-    # values as they are now (a changed closure is a new `fn`, and a new value form)
-    namespace = {**parsed.globals, **parsed.closure} if parsed.closure else parsed.globals
-    function = _compile(node, namespace, parsed.filename)
+    # the written parameters are the function's own copies (the caller takes them back), so
+    # an object the caller passed is never changed behind a value the derivative kept
+    copies = [gast.copy_location(gast.Assign(
+        targets=[gast.Name(id=p, ctx=gast.Store(), annotation=None, type_comment=None)],
+        value=gast.Call(func=gast.Name(id=_COPY, ctx=gast.Load(), annotation=None,
+                                       type_comment=None),
+                        args=[gast.Name(id=p, ctx=gast.Load(), annotation=None,
+                                        type_comment=None)], keywords=[]),
+        type_comment=None), node) for p in params]
+    node.body = copies + node.body + [end]
+    closure = {**parsed.closure, _COPY: owned_copy}
+    function = _compile(node, parsed.globals, closure, parsed.filename)
     register_parsed(function, Parsed(node, node.name, parsed.filename, parsed.lines,
-                                     parsed.globals, parsed.closure))
+                                     parsed.globals, closure))
     return function
 
 
-def _compile(node: gast.FunctionDef, namespace: dict[str, Any], filename: str) -> Any:
-    module = gast.gast_to_ast(gast.Module(body=[copy.deepcopy(node)], type_ignores=[]))
+def _compile(node: gast.FunctionDef, namespace: dict[str, Any], closure: dict[str, Any],
+             filename: str) -> Any:
+    """The function `node` defines, reading the module's own globals (a name redefined later
+    is seen as in the original) and `closure`'s values as cells."""
+    names = sorted(closure)
+    maker = gast.FunctionDef(
+        name="_adgen_make", args=gast.arguments(
+            args=[gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
+                  for n in names], posonlyargs=[], vararg=None, kwonlyargs=[],
+            kw_defaults=[], kwarg=None, defaults=[]),
+        body=[copy.deepcopy(node), gast.Return(value=gast.Name(
+            id=node.name, ctx=gast.Load(), annotation=None, type_comment=None))],
+        decorator_list=[], returns=None, type_comment=None, type_params=[])
+    module = gast.gast_to_ast(gast.Module(body=[maker], type_ignores=[]))
     ast.fix_missing_locations(module)
     scope: dict[str, Any] = {}
     exec(compile(module, filename, "exec"), namespace, scope)  # defines the function only
-    return scope[node.name]
+    return scope["_adgen_make"](*(closure[n] for n in names))

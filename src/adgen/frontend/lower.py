@@ -274,6 +274,11 @@ class Lowerer(LoopLowering, ExpressionLowering):
             container = self.atom(target.value)
             if not isinstance(container, gast.Name):
                 raise self.error(target, "writing into this kind of target", "use a local name")
+            if container.id not in self.locals:
+                raise self.error(target, f"writing into `{container.id}`, which is not local to "
+                                 "the function (a global or a closed-over value)",
+                                 f"work on a local copy (`{container.id.lower()}_local = "
+                                 f"{container.id}.copy()`) and return what you need")
             index = self.index(target.slice)
             stored = gast.Subscript(value=container, slice=index, ctx=gast.Store())
             node = gast.Assign(targets=[stored], value=self.atom(value), type_comment=None)

@@ -149,21 +149,14 @@ def take(x: Any, index: Any) -> Any:
 
 
 class _Absent:
-    """What `take` saves for a dict key that is not there yet."""
+    """What `take` saves for a dict key that is not there yet; the reverse sweep puts it
+    back under that key (the reads before the key was added never see it)."""
 
     def __repr__(self) -> str:
         return "ABSENT"
 
 
 ABSENT = _Absent()
-
-
-def put_back(x: Any, key: Any, value: Any) -> None:
-    """Undo `x[key] = ...` on a dict: the saved value again, or no key where there was none."""
-    if value is ABSENT:
-        del x[key]
-    else:
-        x[key] = value
 
 
 def written(g: Any, index: Any) -> Any:
@@ -327,6 +320,20 @@ def sum_to_scalar(g: Any) -> Any:
     if type(g) is float or not np.ndim(g):
         return g
     return np.sum(g)
+
+
+def row(x: Any, index: Any, like: Any = None) -> Any:
+    """A copy of the row `x[index]` that `x[index][j] = v` writes into before it is stored
+    back as `x[index] = row`: the write then changes `x`, never a view or an object another
+    name holds (the lowering refuses chained writes where another name may see the row).
+    For a tangent or an adjoint, `like` is the primal row: where the derivative is still a
+    plain zero, a zero shaped like it."""
+    containers = (list, tuple, dict, np.ndarray)
+    if isinstance(x, containers) and not (isinstance(x, np.ndarray) and not x.ndim):
+        value = x[index]
+        if like is None or isinstance(value, containers) or not isinstance(like, containers):
+            return owned_copy(value)
+    return zeros_like(like)
 
 
 def item(g: Any, index: Any) -> Any:

@@ -38,6 +38,9 @@ def build_reverse(program: Program, trace: Trace, wrt: list[str], single: bool, 
     trace.node.body = body
     returned = (result.id,) if isinstance(result, gast.Name) else ()
     ctx = context(program, trace, wrt, set(scalar_params), returned, reserved)
+    closure = trace.parsed.closure
+    if returned and returned[0] in closure and returned[0] not in trace.locals:
+        ctx.bindings.names[returned[0]] = closure[returned[0]]  # `return c` of a closed value
     rev = Reverse(ctx)
     return assemble(rev, trace, wrt, single, kind, result), ctx
 
@@ -254,10 +257,6 @@ def _fill_element_save(rev: Reverse, record: Save) -> None:
         rev.save_temps.add(keep)
         record.fwd.append(assign(keep, old, None))
         saved = name(keep)
-    if isinstance(index, gast.Constant) and isinstance(index.value, str):  # a dict's key
-        undo = rev.ctx.call("put_back", runtime.put_back, [name(var), clone(index), saved])
-        record.rev.append(gast.Expr(value=undo))
-        return
     target = gast.Subscript(value=name(var), slice=clone(index), ctx=gast.Store())
     record.rev.append(gast.Assign(targets=[target], value=saved, type_comment=None))
 

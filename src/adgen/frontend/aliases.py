@@ -86,16 +86,60 @@ def check(fn: gast.FunctionDef, names: set[str], error: Any,
           effects: Effects | None = None) -> Checks:
     """Raise `error(node, what, fix)` at the first write through a possible alias; return
     what must be checked at run time."""
-    walk = _Walk(names, error, effects or (lambda call: []))
+    walk = _Walk(names, error, effects or (lambda call: []), _Liveness(fn.body))
     walk.block(fn.body, frozenset())
     return walk.checks
+
+
+class _Liveness:
+    """Whether a name is read after a statement: later in program order, or anywhere in the
+    outermost loop around the statement (a later iteration)."""
+
+    def __init__(self, body: list[gast.AST]) -> None:
+        self.position: dict[int, int] = {}
+        self.loop: dict[int, tuple[int, int]] = {}  # statement -> its outermost loop's span
+        self.reads: dict[str, list[int]] = {}
+        self.count = 0
+        self._number(body, [])
+
+    def _number(self, body: list[gast.AST], inside: list[int]) -> None:
+        for s in body:
+            here = self.count
+            self.count += 1
+            self.position[id(s)] = here
+            if isinstance(s, (gast.For, gast.While, gast.If)):
+                self._read([s.iter if isinstance(s, gast.For) else s.test], here)
+                nested = inside + [id(s)] if isinstance(s, (gast.For, gast.While)) else inside
+                self._number(s.body + s.orelse, nested)
+                if isinstance(s, (gast.For, gast.While)) and not inside:
+                    span = (here, self.count)
+                    for key, pos in self.position.items():
+                        if here <= pos < self.count:
+                            self.loop[key] = span
+            else:
+                self._read([s], here)
+
+    def _read(self, nodes: list[gast.AST], position: int) -> None:
+        for node in nodes:
+            for n in gast.walk(node):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                    self.reads.setdefault(n.id, []).append(position)
+
+    def read_after(self, name: str, s: gast.AST) -> bool:
+        here = self.position.get(id(s))
+        if here is None:
+            return True
+        start, end = self.loop.get(id(s), (here, here))
+        return any(p > here or start <= p < end for p in self.reads.get(name, ()))
 
 
 class _Walk:
     """Which names may share an object, in program order."""
 
-    def __init__(self, names: set[str], error: Any, effects: Effects) -> None:
+    def __init__(self, names: set[str], error: Any, effects: Effects,
+                 liveness: _Liveness) -> None:
         self.names, self.error, self.effects = names, error, effects
+        self.liveness = liveness
         self.checks = Checks()
 
     def block(self, body: list[gast.AST], pairs: Pairs) -> Pairs:
@@ -121,6 +165,7 @@ class _Walk:
             self.checks.updates.add(id(s))
         if isinstance(s, gast.Assign):
             pairs = self.assign(s, pairs)
+            pairs = _replaced(pairs, s)
         pairs = pairs | self.held(s)
         return pairs
 
@@ -244,10 +289,22 @@ class _Walk:
                 raise self.error(s, f"writing into `{written}`, which may share its object "
                                  f"with `{partner}` (line {line})",
                                  _FIX.format(written=written, other=partner))
-            if kind == PART and other == written:
+            if kind == PART and other == written and self.liveness.read_after(one, s):
                 views.append(one)
         if views and isinstance(s, gast.Assign):
             self.checks.views[id(s)] = sorted(set(views))
+
+
+def _replaced(pairs: Pairs, s: gast.Assign) -> Pairs:
+    """`v[k] = ...` replaces what an earlier `v[k] = z` stored: `v` no longer holds `z`."""
+    target = s.targets[0]
+    if not (isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)):
+        return pairs
+    key = gast.dump(target.slice)
+    return frozenset(p for p in pairs if not (
+        p[0] == target.value.id and p[3] == holds(1) and isinstance(p[2], gast.Assign)
+        and isinstance(p[2].targets[0], gast.Subscript)
+        and gast.dump(p[2].targets[0].slice) == key))
 
 
 def _rebind(pairs: Pairs, name: str) -> Pairs:

@@ -63,6 +63,7 @@ from adgen.frontend.lift import lift
 from adgen.frontend.lower_expr import ExpressionLowering
 from adgen.frontend.lower_loops import LoopLowering
 from adgen.frontend.parse import Parsed
+from adgen.runtime import row as row_copy
 
 # what a called user function writes into, and its value form (`frontend.effects`)
 Effects = Callable[[Any], "tuple[Summary, Any] | None"]
@@ -259,13 +260,18 @@ class Lowerer(LoopLowering, ExpressionLowering):
         elif isinstance(target, (gast.Tuple, gast.List)):
             self.unpack(target, value)
         elif isinstance(target, gast.Subscript) and isinstance(target.value, gast.Subscript):
-            # `R[i][j] = v`: the row is read, written and stored back, so the trace sees the
-            # write into `R` (in Python the row is the same object and the store a no-op)
+            # `R[i][j] = v`: a copy of the row is written and stored back, so the trace sees
+            # the write into `R`; no other name sees the row (the alias walk refuses the write
+            # when one might), so replacing it by the written copy is what Python does
             outer = target.value
             value = self.atom(value)
             row = name(self.namer.temp())
-            self.emit(assign(row.id, self.rhs(gast.Subscript(
-                value=outer.value, slice=outer.slice, ctx=gast.Load())), self.line))
+            container = self.atom(outer.value)
+            read = gast.Call(func=self.helper(row_copy),
+                             args=[container, astutil.index_value(self.index(outer.slice))],
+                             keywords=[])  # a copy, stored back right after
+            read.adgen_fn = row_copy
+            self.emit(assign(row.id, read, self.line))
             self.assign_to(gast.Subscript(value=row, slice=target.slice, ctx=gast.Store()),
                            value)
             self.assign_to(gast.Subscript(value=outer.value, slice=outer.slice,
@@ -274,7 +280,7 @@ class Lowerer(LoopLowering, ExpressionLowering):
             container = self.atom(target.value)
             if not isinstance(container, gast.Name):
                 raise self.error(target, "writing into this kind of target", "use a local name")
-            if container.id not in self.locals:
+            if container.id not in self.locals and self.p.resolve(container.id)[0]:
                 raise self.error(target, f"writing into `{container.id}`, which is not local to "
                                  "the function (a global or a closed-over value)",
                                  f"work on a local copy (`{container.id.lower()}_local = "

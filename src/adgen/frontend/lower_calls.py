@@ -126,8 +126,11 @@ class CallLowering:
                 raise self.error(e, f"calling {fn.__qualname__}, which writes into `{p}`, "
                                  "given a value that is not local to the function",
                                  "pass a local copy and use what the call leaves in it")
-            value = name(self.bind(gast.Subscript(value=name(result), slice=const(k),
-                                                  ctx=gast.Load())))
+            # an item of the result tuple, taken by a call: the name is the new value's only
+            # holder (the tuple is a temporary), not a view another name may see
+            value = name(self.bind(gast.Call(func=self.helper(runtime.item),
+                                             args=[name(result), const(k)], keywords=[]),
+                                   fn=runtime.item))
             if not written[p]:  # only `p op= ...`: in place for an array or a list only
                 moved = self.bind(gast.Call(func=self.helper(runtime.changed_in_place),
                                             args=[clone(atoms[p])], keywords=[]),

@@ -17,6 +17,7 @@ from adgen.runtime import (
     last_only,
     owned_copy,
     pick,
+    row,
     shaped_like,
     sign,
     sum_to_scalar,
@@ -144,6 +145,16 @@ def zero_at_dot(y, acc, index, *, acc_dot):
 @adjoint(zero_at)
 def zero_at_bar(y, acc, index, *, y_bar):
     return zero_at(owned_copy(y_bar), index)
+
+
+@tangent(row)
+def row_dot(y, x, index, like=None, *, x_dot):
+    return row(x_dot, index, y)
+
+
+@adjoint(row)
+def row_bar(y, x, index, like=None, *, y_bar):
+    return add_at(0.0, x, index, y_bar)
 
 
 @tangent(item)

@@ -609,12 +609,13 @@ REQUIRED = [
     np.std, np.cumsum, np.logaddexp.reduce, np.reshape, np.transpose, np.swapaxes,
     np.moveaxis, np.expand_dims, np.squeeze, np.concatenate, np.stack, np.hstack, np.vstack,
     np.split, np.tile, np.repeat, np.broadcast_to, np.flip, np.ravel, np.copy, np.sort,
+    np.linspace, np.arange,
 ] + [f"ndarray.{m}" for m in ("sum mean max min prod var std reshape transpose T dot astype "
                                "copy flatten ravel squeeze cumsum clip").split()]
 
 CONSTANT = [
     np.shape, np.ndim, np.size, np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like,
-    np.empty_like, np.eye, np.identity, np.arange, np.linspace, np.argmax, np.argmin,
+    np.empty_like, np.eye, np.identity, np.int64, np.bool_, np.argmax, np.argmin,
     np.argsort, np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc,
     np.heaviside, np.isnan, np.isinf, np.isfinite, np.greater, np.less, np.equal,
     np.not_equal, np.greater_equal, np.less_equal, np.logical_and, np.logical_or,

@@ -81,10 +81,24 @@ def scalar_output(value: Any, name: str, where: str) -> Any:
 
 
 def sign(x: Any) -> Any:
-    """-1, 0 or 1 like `numpy.sign`, without NumPy's overhead for Python numbers."""
+    """-1, 0 or 1 like `numpy.sign`, without NumPy's overhead for Python numbers (and NumPy
+    float64 scalars, which are Python floats too); complex values are refused."""
     if isinstance(x, (float, int)):
-        return float((x > 0) - (x < 0))
+        return 1.0 if x > 0 else -1.0 if x < 0 else 0.0
+    real_only(x, "abs")
     return np.sign(x)
+
+
+def real_only(x: Any, what: str) -> Any:
+    """`x` itself if it holds real numbers; a complex value is refused: adgen's rules are
+    derivatives of real functions (`abs`, `var`, norms of complex numbers would come out
+    wrong)."""
+    if isinstance(x, complex) or np.iscomplexobj(x):
+        raise DifferentiationError(
+            f"complex inputs are not supported: adgen differentiates real-valued code, but "
+            f"{what} got a complex value of type {type(x).__name__}; split it into real and "
+            f"imaginary parts (two real arrays) and differentiate with respect to those")
+    return x
 
 
 def _zeros_structure(x: Any) -> Any:

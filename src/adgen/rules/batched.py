@@ -257,7 +257,7 @@ def outer_batched(t, u, first):
 
 def stacked(ts, xs, y, axis, k):
     """Batched `np.stack(xs, axis)`, `np.array(xs)` (axis 0, nested lists) from `ts`."""
-    if isinstance(xs, np.ndarray):
+    if not isinstance(xs, (list, tuple)):  # an array or a number: its tangent already is
         return ts
     leaves = _leaves(ts, xs)
     depth = np.ndim(y) - np.ndim(xs[0]) if not isinstance(xs[0], (list, tuple)) else None
@@ -266,6 +266,14 @@ def stacked(ts, xs, y, axis, k):
         return np.stack(parts, axis=batch_axes(axis, y) if axis >= 0 else axis)
     flat = [np.broadcast_to(t, (k,) + t.shape[1:]) for t in leaves]
     return np.reshape(np.stack(flat, axis=1), (k,) + np.shape(y))
+
+
+def cast_batched(t, y, k):
+    """A batched tangent `t` of a cast to `y` (`np.array(x, dtype=...)`): zeros when `y` holds
+    integers or bools, which cut the derivative."""
+    if np.issubdtype(np.result_type(y), np.inexact):
+        return t
+    return np.zeros((k,) + np.shape(y), np.result_type(t, 1.0))
 
 
 def _leaves(ts, xs):
@@ -474,12 +482,12 @@ def ndarray_t_batched(y, a, *, a_dot):
 
 @batched(np.array)
 def array_batched(y, object, dtype=None, *, object_dot, batch):
-    return stacked(object_dot, object, y, 0, batch)
+    return cast_batched(stacked(object_dot, object, y, 0, batch), y, batch)
 
 
 @batched(np.asarray)
 def asarray_batched(y, a, dtype=None, order=None, *, a_dot, batch):
-    return stacked(a_dot, a, y, 0, batch)
+    return cast_batched(stacked(a_dot, a, y, 0, batch), y, batch)
 
 
 @batched(np.hstack)

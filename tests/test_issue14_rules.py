@@ -1,0 +1,213 @@
+"""Issue 14, rules side: derivatives that came out silently wrong (constants that are not, casts
+that pass or cut the derivative wrongly, edge values) or as internal errors.
+
+Table-driven: each record is one function and its arguments, run through `check_grads` (central
+differences, forward vs reverse, the dot-product test; `order=2` adds forward-over-reverse
+second derivatives). Edge values, where finite differences straddle a kink or leave the
+domain, are checked against explicit expected values in both modes.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+import adgen
+from adgen.testing import check_grads
+
+W = np.array([[0.3, -1.2, 0.5], [1.1, 0.4, -0.7]])
+V4 = np.array([0.3, -0.7, 1.1, 0.5])
+
+
+@dataclass
+class Case:
+    f: Any
+    args: tuple
+    order: int = 1
+
+    def __str__(self) -> str:
+        return self.f.__name__
+
+
+# ---------------------------------------------------------------- grids
+
+
+def linspace_basic(a, b):
+    return np.sum(np.sin(np.linspace(a, b, 5)) * np.arange(5.0))
+
+
+def linspace_weighted(a, b):
+    return np.sum(np.linspace(a, b, 5) * np.arange(5.0))
+
+
+def linspace_open(a, b):
+    return np.sum(np.linspace(start=a, stop=b, num=6, endpoint=False) ** 3)
+
+
+def linspace_retstep(a, b):
+    samples, step = np.linspace(a, b, 4, retstep=True)
+    return np.sum(samples ** 2) + step * 3.0
+
+
+def linspace_step_only(a, b):
+    _, step = np.linspace(a, b, 4, endpoint=False, retstep=True)
+    return step * step
+
+
+def linspace_arrays_axis(a, b):
+    return np.sum(np.linspace(a, b, 3, axis=1) ** 2 * 1.5)
+
+
+def linspace_start_array(a):
+    return np.sum(np.cos(np.linspace(a, 2.0, 4)))
+
+
+def linspace_single(a, b):
+    return np.sum(np.linspace(a, b, 1) ** 2)
+
+
+def linspace_int(a, b):
+    return np.sum(np.linspace(a, b, 5, dtype=int) * a)
+
+
+def arange_start_step(x0, h):
+    return np.sum(np.sin(np.arange(x0, 2.0, h)))
+
+
+def arange_start(x0):
+    return np.sum(np.arange(x0, 4.0) ** 2)
+
+
+def arange_stop_only(s):
+    return np.sum(np.arange(s) * s)
+
+
+def arange_step_keyword(h):
+    return np.sum(np.exp(np.arange(0.0, 1.0, step=h)))
+
+
+def arange_int(x0):
+    return np.sum(np.arange(x0, 3.5, 0.5, dtype=int) * x0)
+
+
+GRIDS = [
+    Case(linspace_basic, (0.3, 1.7), 2),
+    Case(linspace_open, (0.3, 1.7), 2),
+    Case(linspace_retstep, (0.3, 1.7), 2),
+    Case(linspace_step_only, (0.3, 1.7), 2),
+    Case(linspace_arrays_axis, (np.array([0.1, 0.5]), np.array([1.0, -2.0])), 2),
+    Case(linspace_start_array, (np.array([0.2, 0.7]),), 2),
+    Case(linspace_single, (0.3, 1.7), 2),
+    Case(linspace_int, (0.3, 4.7)),
+    Case(arange_start_step, (0.1, 0.3), 2),
+    Case(arange_start, (0.2,), 2),
+    Case(arange_stop_only, (3.5,), 2),
+    Case(arange_step_keyword, (0.23,), 2),
+    Case(arange_int, (0.3,)),
+]
+
+
+# ---------------------------------------------------------------- casts
+
+
+def astype_int64(x):
+    return np.sum(x.astype(np.int64) * x)
+
+
+def astype_int(x):
+    return np.sum(x.astype(int) * x)
+
+
+def astype_bool(x):
+    return np.sum(x.astype(bool) * x)
+
+
+def astype_float32(x):
+    return np.sum(x.astype(np.float32) ** 2)
+
+
+def astype_float(x):
+    return np.sum(x.astype(float) ** 2)
+
+
+def asarray_int(x):
+    return np.sum(np.asarray(x, dtype=int) * x)
+
+
+def asarray_float(x):
+    return np.sum(np.asarray(x, dtype=float) ** 2)
+
+
+def array_int(x):
+    return np.sum(np.array(x, dtype=int) * x)
+
+
+def array_bool(x):
+    return np.sum(np.array(x, dtype=bool) * x)
+
+
+def int64_scalar(x):
+    return np.int64(x) * x
+
+
+def array_of_float(x):
+    return np.sum(np.array(x) ** 2)
+
+
+CASTS = [
+    Case(astype_int64, (V4 * 2.1,), 2),
+    Case(astype_int, (V4 * 2.1,)),
+    Case(astype_bool, (V4,)),
+    Case(astype_float32, (V4,)),
+    Case(astype_float, (V4,), 2),
+    Case(asarray_int, (V4 * 2.1,), 2),
+    Case(asarray_float, (V4,), 2),
+    Case(array_int, (V4 * 2.1,)),
+    Case(array_bool, (V4,)),
+    Case(int64_scalar, (2.3,), 2),
+    Case(array_of_float, (1.5,), 2),
+]
+
+
+# ---------------------------------------------------------------- abs of an array element
+
+
+def abs_of_elements(x):
+    return abs(x[1]) + np.abs(x[0]) + math.fabs(x[2]) * x[3]
+
+
+ELEMENTS = [Case(abs_of_elements, (V4,), 2)]
+
+
+@pytest.mark.parametrize("case", GRIDS + CASTS + ELEMENTS, ids=str)
+def test_derivatives_match_differences(case):
+    check_grads(case.f, case.args, order=case.order)
+
+
+# ---------------------------------------------------------------- explicit values
+
+
+def _both_modes(f, *args, wrt=0):
+    return [adgen.grad(f, wrt=wrt, mode=mode)(*args) for mode in ("forward", "reverse")]
+
+
+EXPLICIT = [
+    # linspace(a, b, 5)[i] = (1 - i/4) a + (i/4) b, weighted by i: sums 10 - 30/4 and 30/4
+    (linspace_weighted, (0.3, 1.7), (0, 1), (2.5, 7.5)),
+    (linspace_single, (0.3, 1.7), (0, 1), (0.6, 0.0)),
+    (arange_start, (0.2,), 0, 2.0 * (0.2 + 1.2 + 2.2 + 3.2)),
+    (arange_stop_only, (3.5,), 0, 6.0),
+    (astype_int, (V4 * 2.1,), 0, np.trunc(V4 * 2.1)),
+    (int64_scalar, (2.3,), 0, 2.0),
+    (array_of_float, (1.5,), 0, 3.0),
+    (abs_of_elements, (V4,), 0, np.array([1.0, -1.0, 0.5, 1.1])),
+]
+
+
+@pytest.mark.parametrize("f, args, wrt, expected", EXPLICIT,
+                         ids=lambda v: getattr(v, "__name__", ""))
+def test_explicit_values(f, args, wrt, expected):
+    for got in _both_modes(f, *args, wrt=wrt):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)

@@ -109,6 +109,47 @@ GRIDS = [
 ]
 
 
+# ---------------------------------------------------------------- einsum, sublist form
+
+M2 = np.arange(4.0).reshape(2, 2)
+A2 = np.array([[1.0, 2.0], [3.0, 4.0]]) * 0.3
+B23 = np.arange(6.0).reshape(2, 3) * 0.2 - 0.3
+
+
+def einsum_sublist_transpose(a):
+    return np.sum(np.einsum(a, [0, 1], [1, 0]) * M2)
+
+
+def einsum_sublist_matmul(a, b):
+    return np.sum(np.einsum(a, [0, 1], b, [1, 2], [0, 2]) ** 2)
+
+
+def einsum_sublist_implicit(a, b):
+    return np.sum(np.einsum(a, [0, 1], b, [1, 2]) ** 2)
+
+
+def einsum_sublist_trace(a):
+    return np.einsum(a, [0, 0]) * np.einsum(a, [1, 1])
+
+
+def einsum_sublist_ellipsis(a, b):
+    return np.sum(np.einsum(a, [Ellipsis, 0], b, [0], [Ellipsis]) ** 2)
+
+
+def einsum_string_three(a, b, c):
+    return np.sum(np.einsum("ij,jk,k->i", a, b, c) ** 2)
+
+
+EINSUM = [
+    Case(einsum_sublist_transpose, (A2,), 2),
+    Case(einsum_sublist_matmul, (A2, B23), 2),
+    Case(einsum_sublist_implicit, (A2, B23), 2),
+    Case(einsum_sublist_trace, (A2,), 2),
+    Case(einsum_sublist_ellipsis, (B23.T, np.array([0.3, -0.2])), 2),
+    Case(einsum_string_three, (A2, B23, np.array([0.1, 0.2, 0.3])), 2),
+]
+
+
 # ---------------------------------------------------------------- casts
 
 
@@ -181,12 +222,21 @@ def abs_of_elements(x):
 ELEMENTS = [Case(abs_of_elements, (V4,), 2)]
 
 
-@pytest.mark.parametrize("case", GRIDS + CASTS + ELEMENTS, ids=str)
+@pytest.mark.parametrize("case", GRIDS + EINSUM + CASTS + ELEMENTS, ids=str)
 def test_derivatives_match_differences(case):
     check_grads(case.f, case.args, order=case.order)
 
 
 # ---------------------------------------------------------------- explicit values
+
+
+def einsum_sublist_many(a, b, c):
+    return np.sum(np.einsum(a, [0, 1], b, [1, 2], c, [2], [0]))
+
+
+def test_einsum_with_more_operands_than_the_rule_takes_is_refused():
+    with pytest.raises(adgen.DifferentiationError, match="einsum"):
+        adgen.grad(einsum_sublist_many)(A2, B23, np.ones(3))
 
 
 def _both_modes(f, *args, wrt=0):
@@ -203,6 +253,7 @@ EXPLICIT = [
     (int64_scalar, (2.3,), 0, 2.0),
     (array_of_float, (1.5,), 0, 3.0),
     (abs_of_elements, (V4,), 0, np.array([1.0, -1.0, 0.5, 1.1])),
+    (einsum_sublist_transpose, (A2,), 0, M2.T),
 ]
 
 

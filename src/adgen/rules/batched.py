@@ -31,7 +31,13 @@ import weakref
 import numpy as np
 
 from adgen.rules.numpy_linalg import norm_grad, solve_vector
-from adgen.rules.numpy_products import contracted_axes, dot_axes, einsum_spec, inner_axes
+from adgen.rules.numpy_products import (
+    contracted_axes,
+    dot_axes,
+    einsum_parts,
+    einsum_spec,
+    inner_axes,
+)
 from adgen.rules.numpy_reductions import centered, max_share, reduced_count
 from adgen.rules.registry import Rule, batched
 from adgen.runtime import as_sequence, owned_copy
@@ -196,11 +202,13 @@ def contract_batched(t, other, axes, first):
     return np.moveaxis(out, np.ndim(other) - len(ia), 0)
 
 
-def einsum_batched(subscripts, k, t, a, b=None, c=None, d=None):
-    """Batched `np.einsum` with the tangent `t` in place of operand `k`: a fresh letter for
-    the batch axis leads that operand and the output."""
-    operands = [op for op in (a, b, c, d) if op is not None]
-    ins, out = einsum_spec(subscripts, operands)
+def einsum_batched(subscripts, k, t, a=None, b=None, c=None, d=None):
+    """Batched `np.einsum` with the tangent `t` in place of the operand at position `k` of
+    `(subscripts, a, b, c, d)`: a fresh letter for the batch axis leads that operand and the
+    output."""
+    spec, operands, positions = einsum_parts(subscripts, a, b, c, d)
+    k = positions.index(k)
+    ins, out = einsum_spec(spec, operands)
     letter = next(ch for ch in string.ascii_letters if ch not in "".join(ins) + out)
     ins[k] = letter + ins[k]
     operands[k] = t
@@ -412,12 +420,13 @@ def tensordot_batched(y, a, b, axes=2, *, a_dot, b_dot):
 
 
 @batched(np.einsum)
-def einsum_batched_dot(y, subscripts, a, b=None, c=None, d=None, *, a_dot, b_dot, c_dot,
-                       d_dot):
-    return (einsum_batched(subscripts, 0, a_dot, a, b, c, d)
-            + einsum_batched(subscripts, 1, b_dot, a, b, c, d)
-            + einsum_batched(subscripts, 2, c_dot, a, b, c, d)
-            + einsum_batched(subscripts, 3, d_dot, a, b, c, d))
+def einsum_batched_dot(y, subscripts, a=None, b=None, c=None, d=None, *, subscripts_dot, a_dot,
+                       b_dot, c_dot, d_dot):
+    return (einsum_batched(subscripts, 0, subscripts_dot, a, b, c, d)
+            + einsum_batched(subscripts, 1, a_dot, a, b, c, d)
+            + einsum_batched(subscripts, 2, b_dot, a, b, c, d)
+            + einsum_batched(subscripts, 3, c_dot, a, b, c, d)
+            + einsum_batched(subscripts, 4, d_dot, a, b, c, d))
 
 
 @batched(np.outer)

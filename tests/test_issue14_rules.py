@@ -222,7 +222,54 @@ def abs_of_elements(x):
 ELEMENTS = [Case(abs_of_elements, (V4,), 2)]
 
 
-@pytest.mark.parametrize("case", GRIDS + EINSUM + CASTS + ELEMENTS, ids=str)
+# ---------------------------------------------------------------- powers, std, hypot
+
+
+def pow_operator(x, y):
+    return x ** y
+
+
+def pow_numpy(x, y):
+    return np.sum(np.power(x, y) * np.array([1.0, -2.0, 0.5]))
+
+
+def pow_math(x, y):
+    return math.pow(x, y) + math.pow(x, 3.0)
+
+
+def pow_square(x):
+    return np.sum(x ** 2)
+
+
+def pow_base_constant(y):
+    return 2.0 ** y + np.sum(np.power(3.0, np.array([y, 2.0 * y])))
+
+
+def pow_root(x):
+    return np.sum(x ** 0.5)
+
+
+def std_axis(x):
+    return np.sum(np.std(x, axis=0) * np.array([1.0, -2.0, 0.5]))
+
+
+def hypot_both(x, y):
+    return math.hypot(x, y) + np.sum(np.hypot(x, np.array([y, 2.0])))
+
+
+POWERS = [
+    Case(pow_operator, (1.3, 0.7), 2),
+    Case(pow_numpy, (np.array([0.5, 1.5, 2.0]), np.array([2.0, 0.3, -1.5])), 2),
+    Case(pow_math, (1.3, 0.7), 2),
+    Case(pow_square, (V4,), 2),
+    Case(pow_base_constant, (0.7,), 2),
+    Case(pow_root, (np.array([0.5, 1.5, 2.0]),), 2),
+    Case(std_axis, (W,), 2),
+    Case(hypot_both, (0.3, -0.4), 2),
+]
+
+
+@pytest.mark.parametrize("case", GRIDS + EINSUM + CASTS + ELEMENTS + POWERS, ids=str)
 def test_derivatives_match_differences(case):
     check_grads(case.f, case.args, order=case.order)
 
@@ -237,6 +284,91 @@ def einsum_sublist_many(a, b, c):
 def test_einsum_with_more_operands_than_the_rule_takes_is_refused():
     with pytest.raises(adgen.DifferentiationError, match="einsum"):
         adgen.grad(einsum_sublist_many)(A2, B23, np.ones(3))
+
+
+def zero_power(x):
+    return x ** 0.0
+
+
+def zero_power_numpy(x):
+    return np.sum(np.power(x, 0.0))
+
+
+def zero_power_math(x):
+    return math.pow(x, 0.0)
+
+
+def power_of_zero(y):
+    return 0.0 ** y
+
+
+def power_of_zero_numpy(y):
+    return np.sum(np.power(0.0, y))
+
+
+def power_of_zero_math(y):
+    return math.pow(0.0, y)
+
+
+def std_length_one(x):
+    return np.sum(np.std(x, axis=0))
+
+
+def std_constant_row(x):
+    return np.sum(np.std(x, axis=1) * np.array([1.0, 2.0]))
+
+
+def hypot_origin(x, y):
+    return math.hypot(x, y) + np.hypot(x, y)
+
+
+def norm_origin(x):
+    return np.linalg.norm(x)
+
+
+def sqrt_of_square(x):
+    return math.sqrt(x * x) + np.sqrt(x * x)
+
+
+EDGES = [
+    (zero_power, (0.0,), 0, 0.0),
+    (zero_power_numpy, (np.zeros(3),), 0, np.zeros(3)),
+    (zero_power_math, (0.0,), 0, 0.0),
+    (power_of_zero, (1.5,), 0, 0.0),
+    (power_of_zero_numpy, (np.array([0.5, 2.0]),), 0, np.zeros(2)),
+    (power_of_zero_math, (1.5,), 0, 0.0),
+    (std_length_one, (np.array([[0.3, 0.4]]),), 0, np.zeros((1, 2))),
+    (std_constant_row, (np.array([[1.0, 1.0], [2.0, 3.0]]),), 0,
+     np.array([[0.0, 0.0], [-1.0, 1.0]])),
+    (hypot_origin, (0.0, 0.0), (0, 1), (0.0, 0.0)),
+    (norm_origin, (np.zeros(3),), 0, np.zeros(3)),
+]
+
+
+@pytest.mark.parametrize("f, args, wrt, expected", EDGES,
+                         ids=lambda v: getattr(v, "__name__", ""))
+def test_edge_values_take_the_expected_limit(f, args, wrt, expected):
+    for got in _both_modes(f, *args, wrt=wrt):
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("f", [zero_power, zero_power_math, power_of_zero, power_of_zero_math])
+def test_edge_values_at_second_order(f):
+    x = 0.0 if "zero_power" in f.__name__ else 1.5
+    assert adgen.hessian(f)(x) == 0.0
+
+
+def test_root_at_zero_is_infinite_not_an_error():
+    assert adgen.grad(pow_root)(np.zeros(2)).tolist() == [np.inf, np.inf]
+    with np.errstate(divide="ignore"):
+        assert adgen.grad(pow_root, mode="forward")(np.zeros(2)).tolist() == [np.inf, np.inf]
+
+
+def test_sqrt_of_a_square_at_zero_is_nan_in_both_modes():
+    # the derivative of |x| does not exist at 0; abs, hypot and norm take 0 there
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for got in _both_modes(sqrt_of_square, 0.0):
+            assert math.isnan(got)
 
 
 def _both_modes(f, *args, wrt=0):

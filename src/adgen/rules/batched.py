@@ -30,6 +30,7 @@ import weakref
 
 import numpy as np
 
+from adgen.rules.limits import divide_or_zero
 from adgen.rules.numpy_linalg import norm_grad, solve_vector
 from adgen.rules.numpy_products import (
     contracted_axes,
@@ -367,8 +368,8 @@ def var_batched(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *
 
 @batched(np.std, "ndarray.std")
 def std_batched(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, a_dot):
-    return (np.sum(a_dot * centered(a, axis), axis=batch_axes(axis, a), keepdims=keepdims)
-            / ((reduced_count(a, axis) - ddof) * y))
+    return divide_or_zero(np.sum(a_dot * centered(a, axis), axis=batch_axes(axis, a),
+                                 keepdims=keepdims), (reduced_count(a, axis) - ddof) * y)
 
 
 @batched(np.linalg.norm)

@@ -15,7 +15,8 @@ Conventions:
   that attain the extremum (`max_share`), so the gradient of `np.max([1, 1])` is `[.5, .5]`.
 - `prod`: the derivative is the product of the *other* elements (`prod_others`, built from
   cumulative products from both ends), exact when some elements are zero; no division.
-- `std`: the derivative divides by `y`, so it is NaN where the standard deviation is 0.
+- `std`: the derivative divides by `y`; where the standard deviation is 0 (a length-1 axis,
+  any slice of equal values) it is taken as 0 (`divide_or_zero`, `rules/limits.py`).
 - `np.logaddexp.reduce(a, axis=0)` is log-sum-exp; its derivative is the softmax weights.
 
 Adjoints scale the (small) reduced cotangent before broadcasting it. Helpers that generated
@@ -30,6 +31,7 @@ import math
 
 import numpy as np
 
+from adgen.rules.limits import divide_or_zero
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
 
 # ---------------------------------------------------------------- helpers
@@ -188,14 +190,14 @@ def var_bar(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, y_
 
 @tangent(np.std, "ndarray.std")
 def std_dot(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, a_dot):
-    return (np.sum(a_dot * centered(a, axis), axis=axis, keepdims=keepdims)
-            / ((reduced_count(a, axis) - ddof) * y))
+    return divide_or_zero(np.sum(a_dot * centered(a, axis), axis=axis, keepdims=keepdims),
+                          (reduced_count(a, axis) - ddof) * y)
 
 
 @adjoint(np.std, "ndarray.std")
 def std_bar(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, y_bar):
-    return (expand_to(y_bar / (y * (reduced_count(a, axis) - ddof)), a, axis, keepdims)
-            * centered(a, axis))
+    return (expand_to(divide_or_zero(y_bar, y * (reduced_count(a, axis) - ddof)), a, axis,
+                      keepdims) * centered(a, axis))
 
 
 # ---------------------------------------------------------------- cumsum, log-sum-exp

@@ -371,6 +371,63 @@ def test_sqrt_of_a_square_at_zero_is_nan_in_both_modes():
             assert math.isnan(got)
 
 
+# ---------------------------------------------------------------- complex values are refused
+
+Z = np.array([1.0 + 1.0j, 2.0 - 1.0j])
+
+
+def complex_abs(z):
+    return np.sum(np.abs(z))
+
+
+def complex_abs_builtin(z):
+    return abs(z)
+
+
+def complex_var(z):
+    return np.var(z)
+
+
+def complex_std(z):
+    return np.sum(np.std(z, axis=0))
+
+
+def complex_norm(z):
+    return np.linalg.norm(z)
+
+
+def complex_max(z):
+    return np.sum(np.abs(np.max(z)))
+
+
+def complex_valued(z):
+    return np.sum(z * z)
+
+
+COMPLEX = [(complex_abs, Z), (complex_abs_builtin, 1.0 + 2.0j), (complex_var, Z),
+           (complex_std, Z), (complex_norm, Z), (complex_max, Z)]
+
+OPERATORS = {
+    "grad": lambda f, z: adgen.grad(f)(z),
+    "grad forward": lambda f, z: adgen.grad(f, mode="forward")(z),
+    "jvp": lambda f, z: adgen.jvp(f)(z, np.ones_like(z)),
+    "vjp": lambda f, z: adgen.vjp(f)(z, 1.0),
+}
+
+
+@pytest.mark.parametrize("op", OPERATORS)
+@pytest.mark.parametrize("f, z", COMPLEX, ids=lambda v: getattr(v, "__name__", ""))
+def test_complex_values_are_refused(f, z, op):
+    with pytest.raises(adgen.DifferentiationError, match="complex inputs are not supported"):
+        OPERATORS[op](f, z)
+
+
+@pytest.mark.parametrize("op", ["grad", "grad forward"])
+def test_gradient_of_a_complex_valued_function_is_refused(op):
+    with pytest.raises(adgen.DifferentiationError, match="complex inputs are not supported"):
+        OPERATORS[op](complex_valued, Z)
+
+
 def _both_modes(f, *args, wrt=0):
     return [adgen.grad(f, wrt=wrt, mode=mode)(*args) for mode in ("forward", "reverse")]
 

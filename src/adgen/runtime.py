@@ -65,6 +65,10 @@ def as_sequence(xs: Any) -> Any:
 
 def scalar_output(value: Any, name: str, where: str) -> Any:
     """Return `value` if it is a scalar number; else raise a clear error naming the function."""
+    if type(value) is float:
+        return value
+    if isinstance(value, complex) or np.iscomplexobj(value):
+        real_only(value, f"the value of {name} ({where})")
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
         return value
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiuc":
@@ -96,7 +100,7 @@ def real_only(x: Any, what: str) -> Any:
     if isinstance(x, complex) or np.iscomplexobj(x):
         raise DifferentiationError(
             f"complex inputs are not supported: adgen differentiates real-valued code, but "
-            f"{what} got a complex value of type {type(x).__name__}; split it into real and "
+            f"{what} met a complex value ({type(x).__name__}); split it into real and "
             f"imaginary parts (two real arrays) and differentiate with respect to those")
     return x
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from adgen.rules.limits import divide_or_zero
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
+from adgen.runtime import real_only
 
 # ---------------------------------------------------------------- helpers
 
@@ -64,7 +65,9 @@ def expand_to(g, x, axis=None, keepdims=False):
 
 
 def centered(a, axis=None):
-    """`a` minus its mean over `axis`."""
+    """`a` minus its mean over `axis` (complex `a` is refused: `var` of complex numbers is not
+    the sum of squares these rules differentiate)."""
+    real_only(a, "np.var / np.std")
     return a - np.mean(a, axis=axis, keepdims=True)
 
 
@@ -73,7 +76,7 @@ def max_share(a, y, axis=None, keepdims=False):
 
     1 where `a` attains the extremum, split equally between tied elements, 0 elsewhere.
     """
-    hit = a == keep_dims(y, a, axis, keepdims)
+    hit = real_only(a, "max / min") == keep_dims(y, a, axis, keepdims)
     hit = hit.astype(np.result_type(a, 1.0)) if isinstance(hit, np.ndarray) else float(hit)
     return hit / np.sum(hit, axis=axis, keepdims=True)
 

@@ -150,6 +150,45 @@ EINSUM = [
 ]
 
 
+# ---------------------------------------------------------------- np.r_, np.c_
+
+V3 = np.array([0.3, -0.7, 1.1])
+
+
+def r_two_arrays(x):
+    return np.sum(np.r_[x, x * 2.0] ** 2 * np.arange(6.0))
+
+
+def r_slices_and_numbers(x, s):
+    return np.sum(np.r_[0:3, x, s, 4.0] ** 2 * np.arange(8.0))
+
+
+def r_directive(x):
+    return np.sum(np.r_["0,2", x, x ** 2] * np.arange(6.0).reshape(2, 3))
+
+
+def r_complex_step(x):
+    return np.sum(np.r_[x, 0:1:5j] ** 2)
+
+
+def c_columns(x):
+    return np.sum(np.c_[x, np.sin(x)] ** 2 * np.arange(6.0).reshape(3, 2))
+
+
+def c_matrix_and_column(x):
+    return np.sum(np.c_[np.outer(x, x), x] * np.arange(12.0).reshape(3, 4))
+
+
+JOINS = [
+    Case(r_two_arrays, (V3,), 2),
+    Case(r_slices_and_numbers, (V3, 0.4), 2),
+    Case(r_directive, (V3,), 2),
+    Case(r_complex_step, (V3,), 2),
+    Case(c_columns, (V3,), 2),
+    Case(c_matrix_and_column, (V3,), 2),
+]
+
+
 # ---------------------------------------------------------------- casts
 
 
@@ -269,7 +308,7 @@ POWERS = [
 ]
 
 
-@pytest.mark.parametrize("case", GRIDS + EINSUM + CASTS + ELEMENTS + POWERS, ids=str)
+@pytest.mark.parametrize("case", GRIDS + EINSUM + JOINS + CASTS + ELEMENTS + POWERS, ids=str)
 def test_derivatives_match_differences(case):
     check_grads(case.f, case.args, order=case.order)
 
@@ -443,6 +482,8 @@ EXPLICIT = [
     (array_of_float, (1.5,), 0, 3.0),
     (abs_of_elements, (V4,), 0, np.array([1.0, -1.0, 0.5, 1.1])),
     (einsum_sublist_transpose, (A2,), 0, M2.T),
+    (r_two_arrays, (V3,), 0, 2.0 * V3 * np.arange(3.0) + 8.0 * V3 * np.arange(3.0, 6.0)),
+    (r_slices_and_numbers, (V3, 0.4), 1, 2.0 * 0.4 * 6.0),
 ]
 
 

@@ -105,6 +105,12 @@ def real_only(x: Any, what: str) -> Any:
     return x
 
 
+def index_join(maker: Any, items: Any) -> Any:
+    """`maker[items]` for `np.r_[...]` and `np.c_[...]`, which join arrays: the lowering writes
+    them as this call so that they have derivative rules (`adgen.rules.numpy_index`)."""
+    return maker[tuple(items)]
+
+
 def _zeros_structure(x: Any) -> Any:
     if isinstance(x, tuple):
         return [zeros_like(v) for v in x]

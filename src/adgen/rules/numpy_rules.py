@@ -8,6 +8,7 @@ registers them all:
   `np.logaddexp.reduce`, with `axis=` and `keepdims=`.
 - `numpy_products`: `@`, `matmul`, `dot`, `inner`, `outer`, `tensordot`, `einsum`.
 - `numpy_grids`: `linspace` and `arange`, linear in the numbers that place their points.
+- `numpy_index`: `np.r_[...]` and `np.c_[...]` (lowered to a call of `runtime.index_join`).
 - `numpy_linalg`: `trace`, `linalg.norm`/`det`/`inv`/`solve`.
 - `numpy_shape`: reshaping, transposing, joining, splitting, tiling, sorting, casting.
 
@@ -34,6 +35,7 @@ import numpy as np
 from adgen.rules import (
     numpy_elementwise,
     numpy_grids,
+    numpy_index,
     numpy_linalg,
     numpy_products,
     numpy_reductions,
@@ -41,8 +43,8 @@ from adgen.rules import (
 )
 from adgen.rules.registry import nondifferentiable
 
-__all__ = ["numpy_elementwise", "numpy_grids", "numpy_linalg", "numpy_products",
-           "numpy_reductions", "numpy_shape"]
+__all__ = ["numpy_elementwise", "numpy_grids", "numpy_index", "numpy_linalg",
+           "numpy_products", "numpy_reductions", "numpy_shape"]
 
 _PIECEWISE_CONSTANT = """
     shape ndim size zeros ones empty zeros_like ones_like empty_like eye identity indices

@@ -467,6 +467,34 @@ def test_gradient_of_a_complex_valued_function_is_refused(op):
         OPERATORS[op](complex_valued, Z)
 
 
+def grid_of_varied_bound(a):
+    return np.sum(np.mgrid[a:2.0:5j])
+
+
+def range_of_varied_bound(a):
+    return np.sum(np.r_[a:3.0])
+
+
+def open_grid_of_varied_bound(a):
+    return np.sum(np.ogrid[0.0:a:4j])
+
+
+def grid_of_constant_bounds(a):
+    return np.sum(np.mgrid[0:2.0:5j, 0:1:3j][0] * a)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+@pytest.mark.parametrize("f", [grid_of_varied_bound, range_of_varied_bound,
+                               open_grid_of_varied_bound])
+def test_index_grids_with_varied_bounds_are_refused(f, mode):
+    with pytest.raises(adgen.DifferentiationError, match="slice"):
+        adgen.grad(f, mode=mode)(0.3)
+
+
+def test_index_grid_with_constant_bounds_is_a_constant():
+    assert _both_modes(grid_of_constant_bounds, 0.3) == [15.0, 15.0]
+
+
 def _both_modes(f, *args, wrt=0):
     return [adgen.grad(f, wrt=wrt, mode=mode)(*args) for mode in ("forward", "reverse")]
 

@@ -173,11 +173,13 @@ class ExpressionLowering(CallLowering):
                               ctx=gast.Load())
 
     def joins(self, value: gast.AST) -> bool:
-        """Whether `value[...]` is `np.r_[...]` or `np.c_[...]`: a join of arrays, not an index."""
+        """Whether `value[...]` is `np.r_[...]`, `np.c_[...]` (a join of arrays, not an index),
+        `np.mgrid[...]` or `np.ogrid[...]` (grids whose bounds are `slice(...)` calls: with a
+        varied bound, refused as a call of `slice`, which has no derivative)."""
         if not isinstance(value, (gast.Name, gast.Attribute)) or not self.is_global(value):
             return False
         found, obj = self.resolve(value)
-        return found and any(obj is maker for maker in (np.r_, np.c_))
+        return found and any(obj is maker for maker in (np.r_, np.c_, np.mgrid, np.ogrid))
 
     def index_join(self, e: gast.Subscript) -> gast.AST:
         """`np.r_[a, 0:3]` → `index_join(np.r_, (a, slice(0, 3, None)))`, which has rules."""

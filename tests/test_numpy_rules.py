@@ -305,9 +305,9 @@ HELPERS = [
       ([0, 2], [1, 0])),
     c("contract", pr.contract, normal(2, 3), normal(3, 4), 1),
     c("einsum_term", pr.einsum_term, const("ij,jk->ik"), normal(3, 4), normal(4, 5)),
-    c("einsum_adjoint-0", pr.einsum_adjoint, normal(3, 5), const("ij,jk->ik"), 0, normal(3, 4),
+    c("einsum_adjoint-1", pr.einsum_adjoint, normal(3, 5), const("ij,jk->ik"), 1, normal(3, 4),
       normal(4, 5)),
-    c("einsum_adjoint-1", pr.einsum_adjoint, normal(3), const("ij,j,k->i"), 1, normal(3, 4),
+    c("einsum_adjoint-2", pr.einsum_adjoint, normal(3), const("ij,j,k->i"), 2, normal(3, 4),
       normal(4), normal(2)),
     c("trace_adjoint", la.trace_adjoint, normal(2), normal(2, 3, 3), 0, 1, 2),
     c("solve_like", la.solve_like, normal(3, 2), invertible(3, 3), normal(3, 2)),
@@ -609,12 +609,13 @@ REQUIRED = [
     np.std, np.cumsum, np.logaddexp.reduce, np.reshape, np.transpose, np.swapaxes,
     np.moveaxis, np.expand_dims, np.squeeze, np.concatenate, np.stack, np.hstack, np.vstack,
     np.split, np.tile, np.repeat, np.broadcast_to, np.flip, np.ravel, np.copy, np.sort,
+    np.linspace, np.arange,
 ] + [f"ndarray.{m}" for m in ("sum mean max min prod var std reshape transpose T dot astype "
                                "copy flatten ravel squeeze cumsum clip").split()]
 
 CONSTANT = [
     np.shape, np.ndim, np.size, np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like,
-    np.empty_like, np.eye, np.identity, np.arange, np.linspace, np.argmax, np.argmin,
+    np.empty_like, np.eye, np.identity, np.int64, np.bool_, np.argmax, np.argmin,
     np.argsort, np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc,
     np.heaviside, np.isnan, np.isinf, np.isfinite, np.greater, np.less, np.equal,
     np.not_equal, np.greater_equal, np.less_equal, np.logical_and, np.logical_or,

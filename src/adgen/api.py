@@ -19,6 +19,7 @@ from adgen.derive.forward import NotBatchable
 from adgen.derive.unroll import trace_for
 from adgen.errors import DifferentiationError
 from adgen.rules.batched import identity_seed
+from adgen.runtime import real_only
 
 Wrt = int | str | tuple[int | str, ...]
 
@@ -132,6 +133,8 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
 
     def forward_grad(*args: Any) -> Any:
         args = _full_args(f, args)
+        for p in positions:  # the unit tangents below would be real
+            real_only(args[p], f"the argument `{params[p]}` of {getattr(f, '__name__', f)}")
         batched_fn = _batched_tangent(f, wrt, [args[p] for p in positions])
         if batched_fn is not None:
             value, t = batched_fn(*_copies(f, args), *_seeds(args, positions))

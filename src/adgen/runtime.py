@@ -65,6 +65,10 @@ def as_sequence(xs: Any) -> Any:
 
 def scalar_output(value: Any, name: str, where: str) -> Any:
     """Return `value` if it is a scalar number; else raise a clear error naming the function."""
+    if type(value) is float:
+        return value
+    if isinstance(value, complex) or np.iscomplexobj(value):
+        real_only(value, f"the value of {name} ({where})")
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
         return value
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiuc":
@@ -81,10 +85,30 @@ def scalar_output(value: Any, name: str, where: str) -> Any:
 
 
 def sign(x: Any) -> Any:
-    """-1, 0 or 1 like `numpy.sign`, without NumPy's overhead for Python numbers."""
+    """-1, 0 or 1 like `numpy.sign`, without NumPy's overhead for Python numbers (and NumPy
+    float64 scalars, which are Python floats too); complex values are refused."""
     if isinstance(x, (float, int)):
-        return float((x > 0) - (x < 0))
+        return 1.0 if x > 0 else -1.0 if x < 0 else 0.0
+    real_only(x, "abs")
     return np.sign(x)
+
+
+def real_only(x: Any, what: str) -> Any:
+    """`x` itself if it holds real numbers; a complex value is refused: adgen's rules are
+    derivatives of real functions (`abs`, `var`, norms of complex numbers would come out
+    wrong)."""
+    if isinstance(x, complex) or np.iscomplexobj(x):
+        raise DifferentiationError(
+            f"complex inputs are not supported: adgen differentiates real-valued code, but "
+            f"{what} met a complex value ({type(x).__name__}); split it into real and "
+            f"imaginary parts (two real arrays) and differentiate with respect to those")
+    return x
+
+
+def index_join(maker: Any, items: Any) -> Any:
+    """`maker[items]` for `np.r_[...]` and `np.c_[...]`, which join arrays: the lowering writes
+    them as this call so that they have derivative rules (`adgen.rules.numpy_index`)."""
+    return maker[tuple(items)]
 
 
 def _zeros_structure(x: Any) -> Any:

@@ -3,6 +3,8 @@
 A mixin of `lower.Lowerer`: `atom(e)` lowers `e` into statements and returns the atom that
 holds its value; `rhs(e)` returns one operation over atoms. Callees resolve through the
 function's closure, globals and builtins (`resolve`), never by their spelling.
+`np.r_[...]` and `np.c_[...]` join arrays with index syntax: they become the call
+`index_join(maker, (item, ...))` (slices as `slice(...)` calls), which has derivative rules.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import gast
+import numpy as np
 
+from adgen import runtime
 from adgen.codegen.astutil import clone
 from adgen.frontend.ir import BINOPS, UNARYOPS, Method, assign, atom_names, const, is_atom, name
 from adgen.frontend.lower_calls import CallLowering
@@ -164,8 +168,30 @@ class ExpressionLowering(CallLowering):
         return False, None
 
     def expr_Subscript(self, e: gast.Subscript) -> gast.AST:
+        if self.joins(e.value):
+            return self.index_join(e)
         return gast.Subscript(value=self.atom(e.value), slice=self.index(e.slice),
                               ctx=gast.Load())
+
+    def joins(self, value: gast.AST) -> bool:
+        """Whether `value[...]` is `np.r_[...]`, `np.c_[...]` (a join of arrays, not an index),
+        `np.mgrid[...]` or `np.ogrid[...]` (grids whose bounds are `slice(...)` calls: with a
+        varied bound, refused as a call of `slice`, which has no derivative)."""
+        if not isinstance(value, (gast.Name, gast.Attribute)) or not self.is_global(value):
+            return False
+        found, obj = self.resolve(value)
+        return found and any(obj is maker for maker in (np.r_, np.c_, np.mgrid, np.ogrid))
+
+    def index_join(self, e: gast.Subscript) -> gast.AST:
+        """`np.r_[a, 0:3]` → `index_join(np.r_, (a, slice(0, 3, None)))`, which has rules."""
+        items = e.slice.elts if isinstance(e.slice, gast.Tuple) else [e.slice]
+        items = [gast.Call(func=name("slice"), args=[const(None) if p is None else p for p in (
+            i.lower, i.upper, i.step)], keywords=[]) if isinstance(i, gast.Slice) else i
+            for i in items]
+        call = gast.Call(func=name("index_join"), args=[
+            self.atom(e.value), self.atom(gast.Tuple(elts=items, ctx=gast.Load()))], keywords=[])
+        call.adgen_fn = runtime.index_join
+        return call
 
     def index(self, s: gast.AST) -> gast.AST:
         if isinstance(s, gast.Slice):

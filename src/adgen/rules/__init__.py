@@ -2,6 +2,7 @@
 
 from adgen.rules import (  # noqa: F401
     batched,
+    limits,
     numpy_rules,
     operators,
     pymath,

@@ -30,8 +30,15 @@ import weakref
 
 import numpy as np
 
+from adgen.rules.limits import divide_or_zero
 from adgen.rules.numpy_linalg import norm_grad, solve_vector
-from adgen.rules.numpy_products import contracted_axes, dot_axes, einsum_spec, inner_axes
+from adgen.rules.numpy_products import (
+    contracted_axes,
+    dot_axes,
+    einsum_parts,
+    einsum_spec,
+    inner_axes,
+)
 from adgen.rules.numpy_reductions import centered, max_share, reduced_count
 from adgen.rules.registry import Rule, batched
 from adgen.runtime import as_sequence, owned_copy
@@ -196,11 +203,13 @@ def contract_batched(t, other, axes, first):
     return np.moveaxis(out, np.ndim(other) - len(ia), 0)
 
 
-def einsum_batched(subscripts, k, t, a, b=None, c=None, d=None):
-    """Batched `np.einsum` with the tangent `t` in place of operand `k`: a fresh letter for
-    the batch axis leads that operand and the output."""
-    operands = [op for op in (a, b, c, d) if op is not None]
-    ins, out = einsum_spec(subscripts, operands)
+def einsum_batched(subscripts, k, t, a=None, b=None, c=None, d=None):
+    """Batched `np.einsum` with the tangent `t` in place of the operand at position `k` of
+    `(subscripts, a, b, c, d)`: a fresh letter for the batch axis leads that operand and the
+    output."""
+    spec, operands, positions = einsum_parts(subscripts, a, b, c, d)
+    k = positions.index(k)
+    ins, out = einsum_spec(spec, operands)
     letter = next(ch for ch in string.ascii_letters if ch not in "".join(ins) + out)
     ins[k] = letter + ins[k]
     operands[k] = t
@@ -257,7 +266,7 @@ def outer_batched(t, u, first):
 
 def stacked(ts, xs, y, axis, k):
     """Batched `np.stack(xs, axis)`, `np.array(xs)` (axis 0, nested lists) from `ts`."""
-    if isinstance(xs, np.ndarray):
+    if not isinstance(xs, (list, tuple)):  # an array or a number: its tangent already is
         return ts
     leaves = _leaves(ts, xs)
     depth = np.ndim(y) - np.ndim(xs[0]) if not isinstance(xs[0], (list, tuple)) else None
@@ -266,6 +275,14 @@ def stacked(ts, xs, y, axis, k):
         return np.stack(parts, axis=batch_axes(axis, y) if axis >= 0 else axis)
     flat = [np.broadcast_to(t, (k,) + t.shape[1:]) for t in leaves]
     return np.reshape(np.stack(flat, axis=1), (k,) + np.shape(y))
+
+
+def cast_batched(t, y, k):
+    """A batched tangent `t` of a cast to `y` (`np.array(x, dtype=...)`): zeros when `y` holds
+    integers or bools, which cut the derivative."""
+    if np.issubdtype(np.result_type(y), np.inexact):
+        return t
+    return np.zeros((k,) + np.shape(y), np.result_type(t, 1.0))
 
 
 def _leaves(ts, xs):
@@ -351,8 +368,8 @@ def var_batched(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *
 
 @batched(np.std, "ndarray.std")
 def std_batched(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, a_dot):
-    return (np.sum(a_dot * centered(a, axis), axis=batch_axes(axis, a), keepdims=keepdims)
-            / ((reduced_count(a, axis) - ddof) * y))
+    return divide_or_zero(np.sum(a_dot * centered(a, axis), axis=batch_axes(axis, a),
+                                 keepdims=keepdims), (reduced_count(a, axis) - ddof) * y)
 
 
 @batched(np.linalg.norm)
@@ -404,12 +421,13 @@ def tensordot_batched(y, a, b, axes=2, *, a_dot, b_dot):
 
 
 @batched(np.einsum)
-def einsum_batched_dot(y, subscripts, a, b=None, c=None, d=None, *, a_dot, b_dot, c_dot,
-                       d_dot):
-    return (einsum_batched(subscripts, 0, a_dot, a, b, c, d)
-            + einsum_batched(subscripts, 1, b_dot, a, b, c, d)
-            + einsum_batched(subscripts, 2, c_dot, a, b, c, d)
-            + einsum_batched(subscripts, 3, d_dot, a, b, c, d))
+def einsum_batched_dot(y, subscripts, a=None, b=None, c=None, d=None, *, subscripts_dot, a_dot,
+                       b_dot, c_dot, d_dot):
+    return (einsum_batched(subscripts, 0, subscripts_dot, a, b, c, d)
+            + einsum_batched(subscripts, 1, a_dot, a, b, c, d)
+            + einsum_batched(subscripts, 2, b_dot, a, b, c, d)
+            + einsum_batched(subscripts, 3, c_dot, a, b, c, d)
+            + einsum_batched(subscripts, 4, d_dot, a, b, c, d))
 
 
 @batched(np.outer)
@@ -474,12 +492,12 @@ def ndarray_t_batched(y, a, *, a_dot):
 
 @batched(np.array)
 def array_batched(y, object, dtype=None, *, object_dot, batch):
-    return stacked(object_dot, object, y, 0, batch)
+    return cast_batched(stacked(object_dot, object, y, 0, batch), y, batch)
 
 
 @batched(np.asarray)
 def asarray_batched(y, a, dtype=None, order=None, *, a_dot, batch):
-    return stacked(a_dot, a, y, 0, batch)
+    return cast_batched(stacked(a_dot, a, y, 0, batch), y, batch)
 
 
 @batched(np.hstack)

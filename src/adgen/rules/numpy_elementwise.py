@@ -14,8 +14,9 @@ Conventions:
   (`a >= b` selects `a` for maximum). `fmax`/`fmin` give it to the argument that is not NaN.
   `clip` passes the derivative to `a` where `a` lies inside `[a_min, a_max]` (bounds
   included) and to the bound that was hit elsewhere.
-- `power(a, b)`: the derivative with respect to `b` is `y * log(a)`, which is NaN for
-  `a <= 0`; it is only computed when `b` is active.
+- `power(a, b)` shares the rules of `**` in `rules/limits.py`: `a ** 0` has derivative 0 (also
+  at `a = 0`), `0 ** b` has derivative 0 in `b` for `b > 0`; the derivative in `b` is NaN
+  for `a < 0` and only computed when `b` is active. `hypot` takes derivative 0 at `(0, 0)`.
 - `np.where(cond, a, b)` and `np.clip` have the one-argument / `min=`, `max=` keyword forms
   unsupported (the call does not bind to the template and adgen reports it).
 """
@@ -24,6 +25,7 @@ import math
 
 import numpy as np
 
+from adgen.rules.limits import divide_or_zero
 from adgen.rules.registry import adjoint, nondifferentiable, tangent
 from adgen.runtime import sign, unbroadcast
 
@@ -169,24 +171,18 @@ def reciprocal_bar(y, x, *, y_bar):
     return -y_bar * y * y
 
 
-@tangent(np.power)
-def power_dot(y, a, b, *, a_dot, b_dot):
-    return a_dot * b * a ** (b - 1) + b_dot * y * np.log(a)
-
-
-@adjoint(np.power)
-def power_bar(y, a, b, *, y_bar):
-    return unbroadcast(y_bar * b * a ** (b - 1), a), unbroadcast(y_bar * y * np.log(a), b)
+# np.power: rules/limits.py, with `**` and math.pow
 
 
 @tangent(np.hypot)
 def hypot_dot(y, a, b, *, a_dot, b_dot):
-    return (a_dot * a + b_dot * b) / y
+    return divide_or_zero(a_dot * a + b_dot * b, y)
 
 
 @adjoint(np.hypot)
 def hypot_bar(y, a, b, *, y_bar):
-    return unbroadcast(y_bar * a / y, a), unbroadcast(y_bar * b / y, b)
+    return (unbroadcast(divide_or_zero(y_bar * a, y), a),
+            unbroadcast(divide_or_zero(y_bar * b, y), b))
 
 
 # ---------------------------------------------------------------- arithmetic

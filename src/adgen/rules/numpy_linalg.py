@@ -21,7 +21,7 @@ import numpy as np
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_reductions import expand_to, keep_dims, max_share
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
-from adgen.runtime import sign, unbroadcast
+from adgen.runtime import real_only, sign, unbroadcast
 
 _NUMPY2 = int(np.__version__.split(".")[0]) >= 2
 
@@ -59,6 +59,7 @@ def trace_bar(y, a, offset=0, axis1=0, axis2=1, dtype=None, out=None, *, y_bar):
 
 def norm_grad(x, y, ord=None, axis=None, keepdims=False):
     """The derivative of `y = np.linalg.norm(x, ord, axis, keepdims)` with respect to each x."""
+    real_only(x, "np.linalg.norm")
     matrix = (axis is None and np.ndim(x) == 2) or (isinstance(axis, tuple) and len(axis) == 2)
     if ord is None or ord == "fro" or (ord == 2 and not matrix):
         d = keep_dims(y, x, axis, keepdims)

@@ -14,7 +14,11 @@ builds the einsum that gives operand k from the cotangent and the other operands
 implicit output, repeated and summed-out letters are handled). These helpers are multilinear
 and carry their own rules, so derivative code can be differentiated again.
 
-`einsum` takes its subscripts string and at most four operands; `optimize=` is not accepted.
+`einsum` takes its subscripts string and at most four operands, or the sublist form
+`np.einsum(x, [0, 1], y, [1, 2], [0, 2])` with at most two operands (`einsum_parts` spells it
+as a string; an operand may then be the first argument, so the helpers count *positions*
+among `(subscripts, a, b, c, d)`); `optimize=` is not accepted. More operands do not bind to
+the templates: adgen refuses the call.
 `einsum_adjoint`'s own rules go through `einsum_with` and `einsum_cross`, which have none:
 einsum has second derivatives but not third.
 """
@@ -259,23 +263,49 @@ def einsum_spec(subscripts, operands):
     return ins, out.replace("...", ell)
 
 
-def einsum_term(subscripts, a, b=None, c=None, d=None):
+def einsum_parts(subscripts, a=None, b=None, c=None, d=None):
+    """An einsum call's arguments as `(spec, operands, positions)`: the subscripts string, the
+    operands, and each operand's position among `(subscripts, a, b, c, d)`. The sublist form
+    `np.einsum(x, [0, 1], y, [1, 2], [0, 2])` interleaves operands (positions 0, 2, 4) with
+    lists of axis numbers (and an optional output list last); it is spelled as a string."""
+    args = [subscripts, a, b, c, d]
+    if isinstance(subscripts, str):
+        positions = [i for i in range(1, 5) if args[i] is not None]
+        return subscripts, [args[i] for i in positions], positions
+    while args[-1] is None:
+        args.pop()
+    out = args.pop() if len(args) % 2 else None
+    spec = ",".join(_sublist_letters(sub) for sub in args[1::2])
+    if out is not None:
+        spec += "->" + _sublist_letters(out)
+    positions = list(range(0, len(args), 2))
+    return spec, [args[i] for i in positions], positions
+
+
+def _sublist_letters(sub):
+    return "".join("..." if s is Ellipsis else string.ascii_letters[int(s)] for s in sub)
+
+
+def einsum_term(subscripts, a=None, b=None, c=None, d=None):
     """`np.einsum(subscripts, a, b, c, d)` without the `None`s; 0.0 if an operand is 0.0."""
-    operands = [op for op in (a, b, c, d) if op is not None]
-    if any(is_zero(op) for op in operands):
+    if any(is_zero(arg) for arg in (subscripts, a, b, c, d)):
         return 0.0
-    return np.einsum(subscripts, *operands)
+    spec, operands, _ = einsum_parts(subscripts, a, b, c, d)
+    return np.einsum(spec, *operands)
 
 
-def einsum_adjoint(g, subscripts, k, a, b=None, c=None, d=None):
-    """The adjoint of operand `k` of `y = np.einsum(subscripts, a, b, c, d)` (Nones dropped;
-    None when there is no operand `k`, 0.0 when `g` or another operand is 0.0)."""
-    operands = [op for op in (a, b, c, d) if op is not None]
-    if k >= len(operands):
+def einsum_adjoint(g, subscripts, k, a=None, b=None, c=None, d=None):
+    """The adjoint of the operand at position `k` of `(subscripts, a, b, c, d)` in
+    `y = np.einsum(subscripts, a, b, c, d)` (None when no operand is there, 0.0 when `g` or
+    another operand is 0.0)."""
+    given = (subscripts, a, b, c, d)
+    if given[k] is None or isinstance(given[k], (str, list)):
         return None
-    if is_zero(g) or any(is_zero(op) for j, op in enumerate(operands) if j != k):
+    if is_zero(g) or any(is_zero(arg) for j, arg in enumerate(given) if j != k):
         return 0.0
-    ins, out = einsum_spec(subscripts, operands)
+    spec, operands, positions = einsum_parts(subscripts, a, b, c, d)
+    k = positions.index(k)
+    ins, out = einsum_spec(spec, operands)
     x = operands[k]
     dtype = np.result_type(g, *operands)
     specs = [out] + ins[:k] + ins[k + 1:]
@@ -295,54 +325,61 @@ def einsum_adjoint(g, subscripts, k, a, b=None, c=None, d=None):
     return unbroadcast(np.einsum(",".join(specs) + "->" + target, *args), x)
 
 
-def _replaced(k, h, operands):
-    return [h if j == k else op for j, op in enumerate(operands)]
+def _replaced(k, h, args):
+    return [h if j == k else arg for j, arg in enumerate(args)]
 
 
-def einsum_with(subscripts, k, h, a, b=None, c=None, d=None):
-    """`einsum_term` with operand `k` replaced by `h`."""
-    return einsum_term(subscripts, *_replaced(k, h, (a, b, c, d)))
+def einsum_with(subscripts, k, h, a=None, b=None, c=None, d=None):
+    """`einsum_term` with the argument at position `k` of `(subscripts, a, b, c, d)` replaced
+    by `h`."""
+    return einsum_term(*_replaced(k, h, (subscripts, a, b, c, d)))
 
 
-def einsum_cross(g, subscripts, j, k, h, a, b=None, c=None, d=None):
-    """`einsum_adjoint` of operand `j` after operand `k` is replaced by `h` (zeros if j == k:
+def einsum_cross(g, subscripts, j, k, h, a=None, b=None, c=None, d=None):
+    """`einsum_adjoint` of position `j` after position `k` is replaced by `h` (zeros if j == k:
     an operand's adjoint does not depend on the operand itself)."""
     if j == k:
-        return np.zeros_like((a, b, c, d)[j])
-    return einsum_adjoint(g, subscripts, j, *_replaced(k, h, (a, b, c, d)))
+        return np.zeros_like((subscripts, a, b, c, d)[j])
+    args = _replaced(k, h, (subscripts, a, b, c, d))
+    return einsum_adjoint(g, args[0], j, *args[1:])
 
 
-nondifferentiable(einsum_spec)
+nondifferentiable(einsum_spec, einsum_parts)
 
 
 @tangent(np.einsum, einsum_term)
-def einsum_dot(y, subscripts, a, b=None, c=None, d=None, *, a_dot, b_dot, c_dot, d_dot):
-    return (einsum_term(subscripts, a_dot, b, c, d) + einsum_term(subscripts, a, b_dot, c, d)
-            + einsum_term(subscripts, a, b, c_dot, d) + einsum_term(subscripts, a, b, c, d_dot))
+def einsum_dot(y, subscripts, a=None, b=None, c=None, d=None, *, subscripts_dot, a_dot, b_dot,
+               c_dot, d_dot):
+    return (einsum_term(subscripts_dot, a, b, c, d) + einsum_term(subscripts, a_dot, b, c, d)
+            + einsum_term(subscripts, a, b_dot, c, d) + einsum_term(subscripts, a, b, c_dot, d)
+            + einsum_term(subscripts, a, b, c, d_dot))
 
 
 @adjoint(np.einsum, einsum_term)
-def einsum_bar(y, subscripts, a, b=None, c=None, d=None, *, y_bar):
-    return (None, einsum_adjoint(y_bar, subscripts, 0, a, b, c, d),
+def einsum_bar(y, subscripts, a=None, b=None, c=None, d=None, *, y_bar):
+    return (einsum_adjoint(y_bar, subscripts, 0, a, b, c, d),
             einsum_adjoint(y_bar, subscripts, 1, a, b, c, d),
             einsum_adjoint(y_bar, subscripts, 2, a, b, c, d),
-            einsum_adjoint(y_bar, subscripts, 3, a, b, c, d))
+            einsum_adjoint(y_bar, subscripts, 3, a, b, c, d),
+            einsum_adjoint(y_bar, subscripts, 4, a, b, c, d))
 
 
 @tangent(einsum_adjoint)
-def einsum_adjoint_dot(y, g, subscripts, k, a, b=None, c=None, d=None, *, g_dot, a_dot, b_dot,
-                       c_dot, d_dot):
+def einsum_adjoint_dot(y, g, subscripts, k, a=None, b=None, c=None, d=None, *, g_dot,
+                       subscripts_dot, a_dot, b_dot, c_dot, d_dot):
     return (einsum_adjoint(g_dot, subscripts, k, a, b, c, d)
-            + einsum_cross(g, subscripts, k, 0, a_dot, a, b, c, d)
-            + einsum_cross(g, subscripts, k, 1, b_dot, a, b, c, d)
-            + einsum_cross(g, subscripts, k, 2, c_dot, a, b, c, d)
-            + einsum_cross(g, subscripts, k, 3, d_dot, a, b, c, d))
+            + einsum_cross(g, subscripts, k, 0, subscripts_dot, a, b, c, d)
+            + einsum_cross(g, subscripts, k, 1, a_dot, a, b, c, d)
+            + einsum_cross(g, subscripts, k, 2, b_dot, a, b, c, d)
+            + einsum_cross(g, subscripts, k, 3, c_dot, a, b, c, d)
+            + einsum_cross(g, subscripts, k, 4, d_dot, a, b, c, d))
 
 
 @adjoint(einsum_adjoint)
-def einsum_adjoint_bar(y, g, subscripts, k, a, b=None, c=None, d=None, *, y_bar):
-    return (einsum_with(subscripts, k, y_bar, a, b, c, d), None, None,
-            einsum_cross(g, subscripts, 0, k, y_bar, a, b, c, d),
+def einsum_adjoint_bar(y, g, subscripts, k, a=None, b=None, c=None, d=None, *, y_bar):
+    return (einsum_with(subscripts, k, y_bar, a, b, c, d),
+            einsum_cross(g, subscripts, 0, k, y_bar, a, b, c, d), None,
             einsum_cross(g, subscripts, 1, k, y_bar, a, b, c, d),
             einsum_cross(g, subscripts, 2, k, y_bar, a, b, c, d),
-            einsum_cross(g, subscripts, 3, k, y_bar, a, b, c, d))
+            einsum_cross(g, subscripts, 3, k, y_bar, a, b, c, d),
+            einsum_cross(g, subscripts, 4, k, y_bar, a, b, c, d))

@@ -15,7 +15,8 @@ Conventions:
   that attain the extremum (`max_share`), so the gradient of `np.max([1, 1])` is `[.5, .5]`.
 - `prod`: the derivative is the product of the *other* elements (`prod_others`, built from
   cumulative products from both ends), exact when some elements are zero; no division.
-- `std`: the derivative divides by `y`, so it is NaN where the standard deviation is 0.
+- `std`: the derivative divides by `y`; where the standard deviation is 0 (a length-1 axis,
+  any slice of equal values) it is taken as 0 (`divide_or_zero`, `rules/limits.py`).
 - `np.logaddexp.reduce(a, axis=0)` is log-sum-exp; its derivative is the softmax weights.
 
 Adjoints scale the (small) reduced cotangent before broadcasting it. Helpers that generated
@@ -30,7 +31,9 @@ import math
 
 import numpy as np
 
+from adgen.rules.limits import divide_or_zero
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
+from adgen.runtime import real_only
 
 # ---------------------------------------------------------------- helpers
 
@@ -62,7 +65,9 @@ def expand_to(g, x, axis=None, keepdims=False):
 
 
 def centered(a, axis=None):
-    """`a` minus its mean over `axis`."""
+    """`a` minus its mean over `axis` (complex `a` is refused: `var` of complex numbers is not
+    the sum of squares these rules differentiate)."""
+    real_only(a, "np.var / np.std")
     return a - np.mean(a, axis=axis, keepdims=True)
 
 
@@ -71,7 +76,7 @@ def max_share(a, y, axis=None, keepdims=False):
 
     1 where `a` attains the extremum, split equally between tied elements, 0 elsewhere.
     """
-    hit = a == keep_dims(y, a, axis, keepdims)
+    hit = real_only(a, "max / min") == keep_dims(y, a, axis, keepdims)
     hit = hit.astype(np.result_type(a, 1.0)) if isinstance(hit, np.ndarray) else float(hit)
     return hit / np.sum(hit, axis=axis, keepdims=True)
 
@@ -188,14 +193,14 @@ def var_bar(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, y_
 
 @tangent(np.std, "ndarray.std")
 def std_dot(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, a_dot):
-    return (np.sum(a_dot * centered(a, axis), axis=axis, keepdims=keepdims)
-            / ((reduced_count(a, axis) - ddof) * y))
+    return divide_or_zero(np.sum(a_dot * centered(a, axis), axis=axis, keepdims=keepdims),
+                          (reduced_count(a, axis) - ddof) * y)
 
 
 @adjoint(np.std, "ndarray.std")
 def std_bar(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, y_bar):
-    return (expand_to(y_bar / (y * (reduced_count(a, axis) - ddof)), a, axis, keepdims)
-            * centered(a, axis))
+    return (expand_to(divide_or_zero(y_bar, y * (reduced_count(a, axis) - ddof)), a, axis,
+                      keepdims) * centered(a, axis))
 
 
 # ---------------------------------------------------------------- cumsum, log-sum-exp

@@ -7,6 +7,8 @@ registers them all:
 - `numpy_reductions`: `sum`, `mean`, `prod`, `max`/`min`, `var`/`std`, `cumsum`,
   `np.logaddexp.reduce`, with `axis=` and `keepdims=`.
 - `numpy_products`: `@`, `matmul`, `dot`, `inner`, `outer`, `tensordot`, `einsum`.
+- `numpy_grids`: `linspace` and `arange`, linear in the numbers that place their points.
+- `numpy_index`: `np.r_[...]` and `np.c_[...]` (lowered to a call of `runtime.index_join`).
 - `numpy_linalg`: `trace`, `linalg.norm`/`det`/`inv`/`solve`.
 - `numpy_shape`: reshaping, transposing, joining, splitting, tiling, sorting, casting.
 
@@ -24,13 +26,16 @@ Conventions shared by all of them (each module's docstring adds its own):
   computes shapes, masks or indices it is registered `nondifferentiable`.
 
 Everything NumPy computes that is piecewise constant (rounding, signs, comparisons, indices,
-shapes, array constructors, random numbers) is registered nondifferentiable below.
+shapes, array constructors other than the grids, random numbers) is registered
+nondifferentiable below.
 """
 
 import numpy as np
 
 from adgen.rules import (
     numpy_elementwise,
+    numpy_grids,
+    numpy_index,
     numpy_linalg,
     numpy_products,
     numpy_reductions,
@@ -38,13 +43,12 @@ from adgen.rules import (
 )
 from adgen.rules.registry import multilinear, nondifferentiable
 
-__all__ = ["numpy_elementwise", "numpy_linalg", "numpy_products", "numpy_reductions",
-           "numpy_shape"]
+__all__ = ["numpy_elementwise", "numpy_grids", "numpy_index", "numpy_linalg",
+           "numpy_products", "numpy_reductions", "numpy_shape"]
 
-# `linspace` counts as constant: its derivative in `start`/`stop` is not propagated.
 _PIECEWISE_CONSTANT = """
-    shape ndim size zeros ones empty zeros_like ones_like empty_like eye identity arange
-    linspace indices argmax argmin argsort argwhere nanargmax nanargmin searchsorted digitize
+    shape ndim size zeros ones empty zeros_like ones_like empty_like eye identity indices
+    argmax argmin argsort argwhere nanargmax nanargmin searchsorted digitize
     nonzero flatnonzero count_nonzero all any sign floor ceil round around rint trunc fix
     heaviside signbit isnan isinf isfinite isclose allclose array_equal greater greater_equal
     less less_equal equal not_equal logical_and logical_or logical_not logical_xor

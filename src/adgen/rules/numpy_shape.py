@@ -23,8 +23,12 @@ Conventions:
   naming the call. The reshape rules read the shapes from `a` and `y`, never from the
   arguments. `order=` works with `np.reshape` and `np.ravel`, not with `x.reshape`. `x.T` is
   the attribute key `"ndarray.T"`.
-- `astype`, `np.float32(x)`, `np.float64(x)` cast the tangent to the result's dtype and the
-  adjoint back to the argument's (`cast_like`); casts to integers are the engine's business.
+- Casts: `astype`, `np.array(x, dtype=...)`, `np.asarray(x, dtype=...)`, `np.float16/32/64(x)`
+  cast the tangent to the result's dtype and the adjoint back to the argument's (`cast_like`).
+  A cast whose result holds integers or bools (`x.astype(int)`, `np.asarray(x, dtype=bool)`)
+  is piecewise constant: `cast_through` gives it a zero derivative, decided at run time from
+  the result's dtype (`dtype=` may be a variable). The NumPy integer and bool scalar types
+  (`np.int64(x)`, `np.bool_(x)`) are nondifferentiable, like `int(x)`.
 - `sort` uses a stable argsort in both tangent and adjoint, so tied elements keep one
   consistent assignment.
 """
@@ -105,6 +109,16 @@ def cast_like(g, x):
     return g.astype(dtype) if isinstance(g, np.ndarray) else dtype.type(g)
 
 
+def cast_through(g, result, like):
+    """`g`, a tangent or adjoint carried across a cast to `result`, in the dtype of `like`;
+    zeros shaped like `like` when `result` holds integers or bools (such a cast is piecewise
+    constant, so it cuts the derivative, as `int(x)` does)."""
+    if np.issubdtype(np.result_type(result), np.inexact):
+        return cast_like(g, like)
+    dtype = np.result_type(like, 1.0)
+    return np.zeros(np.shape(like), dtype) if np.ndim(like) else dtype.type(0)
+
+
 def tile_adjoint(g, a, reps):
     """The adjoint of `np.tile(a, reps)`: the sum of the tiles."""
     reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
@@ -155,13 +169,19 @@ def put_sorted(g, a, axis=-1):
 
 
 nondifferentiable(inverse_axes, sort_order)
-linear(fill_zeros, split_like, unstack_like, unpack_like, cast_like, tile_adjoint,
+linear(fill_zeros, split_like, unstack_like, unpack_like, cast_like, cast_through,
+       tile_adjoint,
        repeat_adjoint, take_sorted, put_sorted)
 
 
 @adjoint(cast_like)
 def cast_like_bar(y, g, x, *, y_bar):
     return cast_like(y_bar, g)
+
+
+@adjoint(cast_through)
+def cast_through_bar(y, g, result, like, *, y_bar):
+    return cast_through(y_bar, result, g)
 
 
 @adjoint(tile_adjoint)
@@ -379,42 +399,46 @@ def full_like_bar(y, a, fill_value, dtype=None, order="K", subok=True, shape=Non
 
 @tangent("ndarray.astype")
 def astype_dot(y, a, dtype, order="K", casting="unsafe", subok=True, copy=True, *, a_dot):
-    return cast_like(a_dot, y)
+    return cast_through(a_dot, y, y)
 
 
 @adjoint("ndarray.astype")
 def astype_bar(y, a, dtype, order="K", casting="unsafe", subok=True, copy=True, *, y_bar):
-    return cast_like(y_bar, a)
+    return cast_through(y_bar, y, a)
 
 
-@tangent(np.float64, np.float32)
+@tangent(np.float64, np.float32, np.float16)
 def float_cast_dot(y, x, *, x_dot):
     return cast_like(x_dot, y)
 
 
-@adjoint(np.float64, np.float32)
+@adjoint(np.float64, np.float32, np.float16)
 def float_cast_bar(y, x, *, y_bar):
     return cast_like(y_bar, x)
 
 
+nondifferentiable(np.bool_, *(t for kind in ("int", "uint") for n in (8, 16, 32, 64)
+                              for t in [getattr(np, f"{kind}{n}")]))
+
+
 @tangent(np.array)
 def array_dot(y, object, dtype=None, *, object_dot):
-    return np.array(fill_zeros(object_dot, object), dtype=y.dtype)
+    return cast_through(np.array(fill_zeros(object_dot, object)), y, y)
 
 
 @adjoint(np.array)
 def array_bar(y, object, dtype=None, *, y_bar):
-    return unpack_like(y_bar, object)
+    return unpack_like(cast_through(y_bar, y, y), object)
 
 
 @tangent(np.asarray)
 def asarray_dot(y, a, dtype=None, order=None, *, a_dot):
-    return np.asarray(fill_zeros(a_dot, a), dtype=y.dtype)
+    return cast_through(np.asarray(fill_zeros(a_dot, a)), y, y)
 
 
 @adjoint(np.asarray)
 def asarray_bar(y, a, dtype=None, order=None, *, y_bar):
-    return unpack_like(y_bar, a)
+    return unpack_like(cast_through(y_bar, y, y), a)
 
 
 # ---------------------------------------------------------------- joining and splitting

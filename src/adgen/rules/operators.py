@@ -65,17 +65,7 @@ def truediv_bar(y, a, b, *, y_bar):
     return unbroadcast(y_bar / b, a), unbroadcast(-y_bar * a / (b * b), b)
 
 
-# y = a ** b
-
-
-@tangent(operator.pow)
-def pow_dot(y, a, b, *, a_dot, b_dot):
-    return a_dot * b * a ** (b - 1) + b_dot * y * np.log(a)
-
-
-@adjoint(operator.pow)
-def pow_bar(y, a, b, *, y_bar):
-    return unbroadcast(y_bar * b * a ** (b - 1), a), unbroadcast(y_bar * y * np.log(a), b)
+# y = a ** b: rules/limits.py (0 ** b and a ** 0 take their limits)
 
 
 # y = a % b  (a - b * floor(a / b))

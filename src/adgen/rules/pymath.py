@@ -2,10 +2,17 @@
 
 Every `math` function returns a Python float, so these adjoints need no `unbroadcast`.
 `math.log(x, base)` is lowered to `math.log(x) / math.log(base)` before these rules apply.
+`math.sqrt` divides like NumPy (`inf` at 0, not `ZeroDivisionError`; so `math.sqrt(x * x)`
+has derivative `nan` at 0 in both modes, as `np.sqrt(x * x)` does: write `abs(x)` or
+`math.hypot`). `math.hypot` takes derivative 0 at `(0, 0)` (as `abs` and the 2-norm do at
+0); `math.pow` shares the rules of `**` (`rules/limits.py`).
 """
 
 import math
 
+import numpy as np
+
+from adgen.rules.limits import divide_or_zero
 from adgen.rules.registry import adjoint, nondifferentiable, scalar_result, tangent
 from adgen.runtime import sign
 
@@ -72,12 +79,12 @@ def log10_bar(y, x, *, y_bar):
 
 @tangent(math.sqrt)
 def sqrt_dot(y, x, *, x_dot):
-    return x_dot * 0.5 / y
+    return np.divide(x_dot * 0.5, y)
 
 
 @adjoint(math.sqrt)
 def sqrt_bar(y, x, *, y_bar):
-    return y_bar * 0.5 / y
+    return np.divide(y_bar * 0.5, y)
 
 
 @tangent(math.sin)
@@ -180,24 +187,17 @@ def tanh_bar(y, x, *, y_bar):
     return y_bar * (1.0 - y * y)
 
 
-@tangent(math.pow)
-def pow_dot(y, a, b, *, a_dot, b_dot):
-    return a_dot * b * math.pow(a, b - 1.0) + b_dot * y * math.log(a)
-
-
-@adjoint(math.pow)
-def pow_bar(y, a, b, *, y_bar):
-    return y_bar * b * math.pow(a, b - 1.0), y_bar * y * math.log(a)
+# math.pow: rules/limits.py, with `**` and np.power
 
 
 @tangent(math.hypot)
 def hypot_dot(y, a, b, *, a_dot, b_dot):
-    return (a_dot * a + b_dot * b) / y
+    return divide_or_zero(a_dot * a + b_dot * b, y)
 
 
 @adjoint(math.hypot)
 def hypot_bar(y, a, b, *, y_bar):
-    return y_bar * a / y, y_bar * b / y
+    return divide_or_zero(y_bar * a, y), divide_or_zero(y_bar * b, y)
 
 
 @tangent(math.fabs)

@@ -13,7 +13,7 @@ from adgen.analysis import numeric_names, primitive
 from adgen.astutil import clone
 from adgen.errors import DifferentiationError, where
 from adgen.lower import Trace, name
-from adgen.rules import Rule, lookup, primitive_name
+from adgen.rules import Rule, library_function, lookup, primitive_name
 from adgen.runtime import zeros_like
 from adgen.templates import Bindings
 
@@ -115,7 +115,7 @@ def user_function(rhs: gast.AST) -> Any:
 
     if isinstance(fn, Deferred):  # a derivative that was still being built when bound
         fn = fn.resolved()
-    if isinstance(fn, types.FunctionType) and lookup(fn) is None:
+    if isinstance(fn, types.FunctionType) and lookup(fn) is None and not library_function(fn):
         return fn
     return None
 

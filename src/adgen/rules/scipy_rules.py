@@ -1,0 +1,242 @@
+"""Derivative rules for SciPy, registered only when SciPy is installed (an optional dependency:
+`adgen.rules` imports this module inside a guard).
+
+`scipy.special`:
+
+- Elementwise functions (ufuncs, so batched forward mode needs no extra form): `expit`,
+  `logit`, `erf`, `erfc`, `gammaln` (ψ), `digamma` (ψ′ = `polygamma(1, x)`; `polygamma(n, x)`
+  has its own rule in `x`, so any order works), `xlogy`, `xlog1py`, `ndtr`, `log_ndtr`,
+  `ndtri`. Two-argument functions undo broadcasting in their adjoints. `xlogy(x, y)` takes
+  the derivative in `x` as `log(y)` and in `y` as `x / y`.
+- `logsumexp(a, axis, b, keepdims)`: the derivative in `a` is `b·exp(a − y)`, in `b`
+  `exp(a − y)`. `return_sign=True` (a pair) is refused at run time with `DifferentiationError`.
+- `softmax(x, axis)`, `log_softmax(x, axis)`: `axis=None` normalises over every element, as
+  SciPy does.
+
+`scipy.linalg`: `solve_triangular(a, b, trans, lower, unit_diagonal)` reads only the named
+triangle of `a` (without the diagonal when `unit_diagonal`), so its derivative in `a` lives on
+that triangle too. `cho_solve((c, lower), b)` likewise reads one triangle of the factor `c`.
+`expm(a)`: the tangent is the upper-right block of `expm([[a, ȧ], [0, a]])` and the adjoint
+the upper-right block of `expm([[aᵀ, ȳ], [0, aᵀ]])` (square matrices, not stacks).
+
+A SciPy function without a rule is refused at the user's line under its public name
+(`scipy.special.i0`), never by reading SciPy's own source.
+"""
+
+import math
+
+import numpy as np
+import scipy.special as sp
+
+from adgen.errors import DifferentiationError
+from adgen.rules.batched import batch_axes, lift
+from adgen.rules.numpy_reductions import expand_to, keep_dims
+from adgen.rules.registry import adjoint, batched, tangent
+from adgen.runtime import unbroadcast
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_SQRT_TWO_PI = math.sqrt(2.0 * math.pi)
+
+
+# ---------------------------------------------------------------- elementwise functions
+
+
+@tangent(sp.expit)
+def expit_dot(y, x, *, x_dot):
+    return x_dot * y * (1.0 - y)
+
+
+@adjoint(sp.expit)
+def expit_bar(y, x, *, y_bar):
+    return y_bar * y * (1.0 - y)
+
+
+@tangent(sp.logit)
+def logit_dot(y, x, *, x_dot):
+    return x_dot / (x * (1.0 - x))
+
+
+@adjoint(sp.logit)
+def logit_bar(y, x, *, y_bar):
+    return y_bar / (x * (1.0 - x))
+
+
+@tangent(sp.erf)
+def erf_dot(y, x, *, x_dot):
+    return x_dot * _TWO_OVER_SQRT_PI * np.exp(-x * x)
+
+
+@adjoint(sp.erf)
+def erf_bar(y, x, *, y_bar):
+    return y_bar * _TWO_OVER_SQRT_PI * np.exp(-x * x)
+
+
+@tangent(sp.erfc)
+def erfc_dot(y, x, *, x_dot):
+    return -x_dot * _TWO_OVER_SQRT_PI * np.exp(-x * x)
+
+
+@adjoint(sp.erfc)
+def erfc_bar(y, x, *, y_bar):
+    return -y_bar * _TWO_OVER_SQRT_PI * np.exp(-x * x)
+
+
+@tangent(sp.gammaln)
+def gammaln_dot(y, x, *, x_dot):
+    return x_dot * sp.digamma(x)
+
+
+@adjoint(sp.gammaln)
+def gammaln_bar(y, x, *, y_bar):
+    return y_bar * sp.digamma(x)
+
+
+@tangent(sp.digamma)
+def digamma_dot(y, x, *, x_dot):
+    return x_dot * sp.polygamma(1, x)
+
+
+@adjoint(sp.digamma)
+def digamma_bar(y, x, *, y_bar):
+    return y_bar * sp.polygamma(1, x)
+
+
+@tangent(sp.polygamma)
+def polygamma_dot(y, n, x, *, x_dot):
+    return x_dot * sp.polygamma(n + 1, x)
+
+
+@adjoint(sp.polygamma)
+def polygamma_bar(y, n, x, *, y_bar):
+    return None, y_bar * sp.polygamma(n + 1, x)
+
+
+@batched(sp.polygamma)
+def polygamma_batched(y, n, x, *, x_dot):
+    return x_dot * sp.polygamma(n + 1, x)
+
+
+@tangent(sp.xlogy)
+def xlogy_dot(y, x, z, *, x_dot, z_dot):
+    return x_dot * np.log(z) + z_dot * x / z
+
+
+@adjoint(sp.xlogy)
+def xlogy_bar(y, x, z, *, y_bar):
+    return unbroadcast(y_bar * np.log(z), x), unbroadcast(y_bar * x / z, z)
+
+
+@tangent(sp.xlog1py)
+def xlog1py_dot(y, x, z, *, x_dot, z_dot):
+    return x_dot * np.log1p(z) + z_dot * x / (1.0 + z)
+
+
+@adjoint(sp.xlog1py)
+def xlog1py_bar(y, x, z, *, y_bar):
+    return unbroadcast(y_bar * np.log1p(z), x), unbroadcast(y_bar * x / (1.0 + z), z)
+
+
+@tangent(sp.ndtr)
+def ndtr_dot(y, x, *, x_dot):
+    return x_dot * np.exp(-0.5 * x * x) / _SQRT_TWO_PI
+
+
+@adjoint(sp.ndtr)
+def ndtr_bar(y, x, *, y_bar):
+    return y_bar * np.exp(-0.5 * x * x) / _SQRT_TWO_PI
+
+
+@tangent(sp.log_ndtr)
+def log_ndtr_dot(y, x, *, x_dot):
+    return x_dot * np.exp(-0.5 * x * x - y) / _SQRT_TWO_PI
+
+
+@adjoint(sp.log_ndtr)
+def log_ndtr_bar(y, x, *, y_bar):
+    return y_bar * np.exp(-0.5 * x * x - y) / _SQRT_TWO_PI
+
+
+@tangent(sp.ndtri)
+def ndtri_dot(y, x, *, x_dot):
+    return x_dot * _SQRT_TWO_PI * np.exp(0.5 * y * y)
+
+
+@adjoint(sp.ndtri)
+def ndtri_bar(y, x, *, y_bar):
+    return y_bar * _SQRT_TWO_PI * np.exp(0.5 * y * y)
+
+
+# ---------------------------------------------------------------- logsumexp, softmax
+
+
+def lse_share(a, y, axis=None, b=None, keepdims=False, return_sign=False):
+    """`exp(a - y)` for `y = logsumexp(a, axis, b, keepdims)`: the derivative of `y` in `b`
+    (times `b`, the derivative in `a`)."""
+    if return_sign:
+        raise DifferentiationError(
+            "adgen has no derivative of scipy.special.logsumexp with return_sign=True; "
+            "call it without return_sign")
+    return np.exp(a - keep_dims(y, a, axis, keepdims))
+
+
+def weighted(share, b=None):
+    """`share * b`, or `share` when there are no weights."""
+    if b is None:
+        return share
+    return share * b
+
+
+@tangent(sp.logsumexp)
+def logsumexp_dot(y, a, axis=None, b=None, keepdims=False, return_sign=False, *, a_dot, b_dot):
+    return (np.sum(a_dot * weighted(lse_share(a, y, axis, b, keepdims, return_sign), b),
+                   axis=axis, keepdims=keepdims)
+            + np.sum(b_dot * lse_share(a, y, axis, b, keepdims, return_sign), axis=axis,
+                     keepdims=keepdims))
+
+
+@adjoint(sp.logsumexp)
+def logsumexp_bar(y, a, axis=None, b=None, keepdims=False, return_sign=False, *, y_bar):
+    return (unbroadcast(weighted(lse_share(a, y, axis, b, keepdims, return_sign), b)
+                        * expand_to(y_bar, a, axis, keepdims), a),
+            None,
+            unbroadcast(lse_share(a, y, axis, b, keepdims, return_sign)
+                        * expand_to(y_bar, a, axis, keepdims), b))
+
+
+@batched(sp.logsumexp)
+def logsumexp_batched(y, a, axis=None, b=None, keepdims=False, return_sign=False, *, a_dot,
+                      b_dot):
+    return (np.sum(a_dot * weighted(lse_share(a, y, axis, b, keepdims, return_sign), b),
+                   axis=batch_axes(axis, a), keepdims=keepdims)
+            + np.sum(lift(b_dot, a) * lse_share(a, y, axis, b, keepdims, return_sign),
+                     axis=batch_axes(axis, a), keepdims=keepdims))
+
+
+@tangent(sp.softmax)
+def softmax_dot(y, x, axis=None, *, x_dot):
+    return y * (x_dot - np.sum(y * x_dot, axis=axis, keepdims=True))
+
+
+@adjoint(sp.softmax)
+def softmax_bar(y, x, axis=None, *, y_bar):
+    return y * (y_bar - np.sum(y * y_bar, axis=axis, keepdims=True))
+
+
+@batched(sp.softmax)
+def softmax_batched(y, x, axis=None, *, x_dot):
+    return y * (x_dot - np.sum(y * x_dot, axis=batch_axes(axis, x), keepdims=True))
+
+
+@tangent(sp.log_softmax)
+def log_softmax_dot(y, x, axis=None, *, x_dot):
+    return x_dot - np.sum(np.exp(y) * x_dot, axis=axis, keepdims=True)
+
+
+@adjoint(sp.log_softmax)
+def log_softmax_bar(y, x, axis=None, *, y_bar):
+    return y_bar - np.exp(y) * np.sum(y_bar, axis=axis, keepdims=True)
+
+
+@batched(sp.log_softmax)
+def log_softmax_batched(y, x, axis=None, *, x_dot):
+    return x_dot - np.sum(np.exp(y) * x_dot, axis=batch_axes(axis, x), keepdims=True)

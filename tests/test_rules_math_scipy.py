@@ -1,0 +1,196 @@
+"""Catalog of the `math` special functions and the SciPy rules (issue 17).
+
+One record per rule: a function using it, arguments inside its domain. Each is checked by
+`check_grads` (central differences, forward vs reverse, dot-product test), at second order on
+its sum, and by comparing `jacobian(mode="forward")` (batched where the rules allow) with
+`jacobian(mode="reverse")`. SciPy cases are skipped when SciPy is not installed.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import adgen
+from adgen.testing import check_grads
+
+sp = pytest.importorskip("scipy.special")
+sl = pytest.importorskip("scipy.linalg")
+
+
+def _a(*shape, seed=0, low=-1.0, high=1.0):
+    return np.random.default_rng(seed + sum(shape)).uniform(low, high, shape)
+
+
+# ---------------------------------------------------------------- math (scalars)
+
+
+def math_erf(x, y):
+    return math.erf(x) * y + math.erfc(x * y)
+
+
+def math_lgamma(x):
+    return math.lgamma(x) + math.lgamma(x + 3.5) * x
+
+
+def math_gamma(x):
+    return math.gamma(x) * math.gamma(0.5 * x + 1.0)
+
+
+def math_fmod(x, y):
+    return math.fmod(x * 3.0, y) + math.fmod(-x * 5.0, y)
+
+
+def math_copysign(x, y):
+    return math.copysign(x, y) * y + math.copysign(x * x, -1.0)
+
+
+MATH_CASES = [
+    (math_erf, (0.4, 0.9)),
+    (math_lgamma, (2.3,)),
+    (math_lgamma, (0.3,)),
+    (math_gamma, (1.7,)),
+    (math_fmod, (0.7, 0.45)),
+    (math_copysign, (-0.8, 1.3)),
+]
+
+
+@pytest.mark.parametrize(("f", "args"), MATH_CASES, ids=[f.__name__ for f, _ in MATH_CASES])
+def test_math_case(f, args):
+    check_grads(f, args, order=2)
+
+
+def math_lgamma_third(x):
+    return adgen.grad(adgen.grad(math_lgamma_inner))(x)
+
+
+def math_lgamma_inner(x):
+    return math.lgamma(x)
+
+
+@pytest.mark.parametrize("x", [0.25, 1.0, 3.7, 31.0, -2.5])
+def test_lgamma_derivatives_are_polygamma(x):
+    assert adgen.grad(math_lgamma_inner)(x) == pytest.approx(sp.digamma(x), rel=1e-13)
+    assert math_lgamma_third(x) == pytest.approx(sp.polygamma(1, x), rel=1e-13)
+    third = adgen.grad(adgen.grad(adgen.grad(math_lgamma_inner)))(x)
+    assert third == pytest.approx(sp.polygamma(2, x), rel=1e-12)
+
+
+def test_copysign_is_differentiable_in_its_first_argument():
+    assert adgen.grad(math_copysign, wrt=0)(-0.8, 1.3) == pytest.approx(-1.3 + 1.6)
+
+
+# ---------------------------------------------------------------- scipy.special (arrays)
+
+
+def expit_logit(x):
+    return sp.expit(x) * sp.logit(sp.expit(0.5 * x))
+
+
+def erf_erfc(x):
+    return sp.erf(x) + sp.erfc(x * x)
+
+
+def gammaln_digamma(x):
+    return sp.gammaln(x + 1.5) * sp.digamma(x + 2.0)
+
+
+def polygamma_orders(x):
+    return sp.polygamma(1, x + 1.0) + sp.polygamma(2, x + 2.0)
+
+
+def xlogy_broadcast(x, y):
+    return sp.xlogy(x, y[:, None] + 2.0) + sp.xlog1py(y[:, None], x * x)
+
+
+def normal_cdfs(x):
+    return sp.ndtr(x) + sp.log_ndtr(2.0 * x) + sp.ndtri(sp.ndtr(x) * 0.5 + 0.25)
+
+
+def logsumexp_axis(x):
+    return sp.logsumexp(x, axis=1) + sp.logsumexp(x)
+
+
+def logsumexp_weights(x, w):
+    return sp.logsumexp(x, axis=0, b=w, keepdims=True) * x
+
+
+def softmax_axis(x):
+    return sp.softmax(x, axis=1) * x + sp.softmax(x)
+
+
+def log_softmax_axis(x):
+    return sp.log_softmax(x, axis=0) * sp.log_softmax(x)
+
+
+_P = np.array([0.2, 0.9, 1.7, 3.1])
+_M = _a(3, 4)
+SPECIAL_CASES = [
+    (expit_logit, (_a(5),)),
+    (erf_erfc, (_a(5),)),
+    (gammaln_digamma, (_P,)),
+    (polygamma_orders, (_P,)),
+    (xlogy_broadcast, (_P, np.array([0.3, 0.6, 0.1]))),
+    (normal_cdfs, (_a(5),)),
+    (logsumexp_axis, (_M,)),
+    (logsumexp_weights, (_M, _a(3, 4, seed=1, low=0.5, high=2.0))),
+    (softmax_axis, (_M,)),
+    (log_softmax_axis, (_M,)),
+]
+_IDS = [f.__name__ for f, _ in SPECIAL_CASES]
+
+
+def summed(f, nargs):
+    """`sum(f(...))`, a scalar function of the same arguments to differentiate twice."""
+    if nargs == 1:
+        def one(x):
+            return np.sum(f(x))
+        return one
+
+    def two(x, y):
+        return np.sum(f(x, y))
+    return two
+
+
+@pytest.mark.parametrize(("f", "args"), SPECIAL_CASES, ids=_IDS)
+def test_special_case(f, args):
+    check_grads(f, args)
+
+
+@pytest.mark.parametrize(("f", "args"), SPECIAL_CASES, ids=_IDS)
+def test_special_case_second_order(f, args):
+    check_grads(summed(f, len(args)), args, order=2)
+
+
+@pytest.mark.parametrize(("f", "args"), SPECIAL_CASES, ids=_IDS)
+def test_special_jacobian_forward_matches_reverse(f, args):
+    for wrt in range(len(args)):
+        forward = adgen.jacobian(f, wrt=wrt, mode="forward")(*args)
+        reverse = adgen.jacobian(f, wrt=wrt, mode="reverse")(*args)
+        np.testing.assert_allclose(forward, reverse, rtol=1e-12, atol=1e-13)
+        assert np.any(forward != 0)
+
+
+def logsumexp_pair(x):
+    value, sign = sp.logsumexp(x, return_sign=True)
+    return value * sign
+
+
+def uses_i0(x):
+    return np.sum(sp.i0(x))
+
+
+def uses_logsumexp_unsupported(x):
+    return np.sum(sp.kl_div(x, 2.0))
+
+
+@pytest.mark.parametrize(("f", "name"), [(uses_i0, "scipy.special.i0"),
+                                         (uses_logsumexp_unsupported, "scipy.special.kl_div"),
+                                         (logsumexp_pair, "return_sign")])
+def test_scipy_without_rule_is_refused_under_its_public_name(f, name):
+    with pytest.raises(adgen.DifferentiationError) as info:
+        adgen.grad(f)(_P)
+    message = str(info.value)
+    assert name in message
+    assert "numpy." + name.split(".")[-1] not in message
+    assert "site-packages" not in message

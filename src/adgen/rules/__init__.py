@@ -17,6 +17,8 @@ from adgen.rules.registry import (
     multilinear,
     nondifferentiable,
     primitive_name,
+    refusal,
+    refused,
     scalar_result,
     tangent,
 )
@@ -37,6 +39,8 @@ __all__ = [
     "multilinear",
     "nondifferentiable",
     "primitive_name",
+    "refusal",
+    "refused",
     "scalar_result",
     "tangent",
 ]

@@ -8,6 +8,9 @@ registers them all:
   `np.logaddexp.reduce`, with `axis=` and `keepdims=`.
 - `numpy_products`: `@`, `matmul`, `dot`, `inner`, `outer`, `tensordot`, `einsum`.
 - `numpy_linalg`: `trace`, `linalg.norm`/`det`/`inv`/`solve`.
+- `numpy_decompositions`: `linalg.slogdet`/`cholesky`/`eigh`/`eigvalsh`/`svd`/`svdvals`/`qr`;
+  `linalg.eig`/`eigvals` refused.
+- `numpy_matrix_functions`: `linalg.pinv`/`lstsq`/`matrix_power`, `kron`, `cross`.
 - `numpy_shape`: reshaping, transposing, joining, splitting, tiling, sorting, casting.
 
 Conventions shared by all of them (each module's docstring adds its own):
@@ -30,16 +33,18 @@ shapes, array constructors, random numbers) is registered nondifferentiable belo
 import numpy as np
 
 from adgen.rules import (
+    numpy_decompositions,
     numpy_elementwise,
     numpy_linalg,
+    numpy_matrix_functions,
     numpy_products,
     numpy_reductions,
     numpy_shape,
 )
 from adgen.rules.registry import nondifferentiable
 
-__all__ = ["numpy_elementwise", "numpy_linalg", "numpy_products", "numpy_reductions",
-           "numpy_shape"]
+__all__ = ["numpy_decompositions", "numpy_elementwise", "numpy_linalg",
+           "numpy_matrix_functions", "numpy_products", "numpy_reductions", "numpy_shape"]
 
 # `linspace` counts as constant: its derivative in `start`/`stop` is not propagated.
 _PIECEWISE_CONSTANT = """

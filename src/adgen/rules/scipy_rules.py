@@ -102,6 +102,7 @@ def digamma_bar(y, x, *, y_bar):
 
 
 @tangent(sp.polygamma)
+@batched(sp.polygamma)
 def polygamma_dot(y, n, x, *, x_dot):
     return x_dot * sp.polygamma(n + 1, x)
 
@@ -109,11 +110,6 @@ def polygamma_dot(y, n, x, *, x_dot):
 @adjoint(sp.polygamma)
 def polygamma_bar(y, n, x, *, y_bar):
     return None, y_bar * sp.polygamma(n + 1, x)
-
-
-@batched(sp.polygamma)
-def polygamma_batched(y, n, x, *, x_dot):
-    return x_dot * sp.polygamma(n + 1, x)
 
 
 @tangent(sp.xlogy)

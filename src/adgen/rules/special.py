@@ -70,6 +70,7 @@ nondifferentiable(_asymptotic)
 
 
 @tangent(polygamma)
+@batched(polygamma)
 def polygamma_dot(y, n, x, *, x_dot):
     return x_dot * polygamma(n + 1, x)
 
@@ -79,12 +80,8 @@ def polygamma_bar(y, n, x, *, y_bar):
     return None, y_bar * polygamma(n + 1, x)
 
 
-@batched(polygamma)
-def polygamma_batched(y, n, x, *, x_dot):
-    return x_dot * polygamma(n + 1, x)
-
-
 @tangent(digamma)
+@batched(digamma)
 def digamma_dot(y, x, *, x_dot):
     return x_dot * polygamma(1, x)
 
@@ -92,8 +89,3 @@ def digamma_dot(y, x, *, x_dot):
 @adjoint(digamma)
 def digamma_bar(y, x, *, y_bar):
     return y_bar * polygamma(1, x)
-
-
-@batched(digamma)
-def digamma_batched(y, x, *, x_dot):
-    return x_dot * polygamma(1, x)

@@ -148,6 +148,30 @@ def cross_axis(a, b):
     return np.cross(a, b, axis=0)
 
 
+# ---------------------------------------------------------------- norms
+
+
+def matrix_norms(a):
+    return np.stack([np.linalg.norm(a, order) for order in MATRIX_ORDERS])
+
+
+MATRIX_ORDERS = (1, -1, np.inf, -np.inf, 2, -2, "nuc", "fro", None)
+
+
+def matrix_norms_of_a_stack(a):
+    return (np.linalg.norm(a, 2, axis=(2, 0)) + np.linalg.norm(a, "nuc", axis=(0, 2))
+            + np.linalg.norm(a, 1, axis=(-1, 0), keepdims=True)[0, :, 0]
+            + np.linalg.norm(a, -np.inf, axis=(0, 2)))
+
+
+def vector_norms(v):
+    return np.stack([np.linalg.norm(v, order) for order in (1, 2, 3, 0.5, -1, np.inf, -np.inf)])
+
+
+def vector_norms_along_an_axis(a):
+    return np.linalg.norm(a, np.inf, axis=0) * np.linalg.norm(a, 1, axis=0, keepdims=True)
+
+
 CASES = [
     (slogdet_stack, (STACK,), True),
     (slogdet_stack, (SQUARE,), True),
@@ -178,6 +202,11 @@ CASES = [
     (cross_broadcast, (_a(4, 3), _a(3, seed=1)), False),
     (cross_axes, (_a(3, 4), _a(4, 3, seed=1)), False),
     (cross_axis, (_a(3, 2), _a(3, 2, seed=1)), False),
+    (matrix_norms, (TALL,), True),
+    (matrix_norms, (WIDE,), True),
+    (matrix_norms_of_a_stack, (_a(3, 2, 4),), True),
+    (vector_norms, (_a(5),), True),
+    (vector_norms_along_an_axis, (_a(4, 3),), True),
 ]
 
 

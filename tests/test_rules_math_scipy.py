@@ -162,6 +162,62 @@ def test_special_case(f, args):
     check_case(f, args)
 
 
+# ---------------------------------------------------------------- scipy.linalg
+
+
+def solve_lower(a, b):
+    return sl.solve_triangular(a, b, lower=True)
+
+
+def solve_upper_transposed_unit(a, b):
+    return sl.solve_triangular(a, b, trans=1, unit_diagonal=True)
+
+
+def solve_lower_transposed(a, b):
+    return sl.solve_triangular(a, b, trans="T", lower=True)
+
+
+def cho_solve_lower(c, b):
+    return sl.cho_solve((c, True), b)
+
+
+def cho_solve_upper(c, b):
+    return sl.cho_solve((c, False), b)
+
+
+def expm_scaled(a):
+    return sl.expm(0.5 * a)
+
+
+_T = _a(3, 3) + 3.0 * np.eye(3)
+_L = np.linalg.cholesky(_T @ _T.T)
+LINALG_CASES = [
+    (solve_lower, (_T, _a(3, seed=1)), False),
+    (solve_lower, (_T, _a(3, 2, seed=1)), False),
+    (solve_upper_transposed_unit, (_T, _a(3, 2, seed=2)), False),
+    (solve_lower_transposed, (_T, _a(3, seed=3)), False),
+    (cho_solve_lower, (_L, _a(3, seed=4)), False),
+    (cho_solve_upper, (_L.T.copy(), _a(3, 2, seed=5)), False),
+    (expm_scaled, (_a(3, 3, seed=6),), True),
+]
+
+
+@pytest.mark.parametrize(("f", "args", "batched"), LINALG_CASES,
+                         ids=[f.__name__ + str(np.ndim(args[-1])) for f, args, _ in LINALG_CASES])
+def test_scipy_linalg_case(f, args, batched):
+    pytest.importorskip("scipy")
+    check_case(f, args, batched)
+
+
+def test_triangular_solves_differentiate_only_the_triangle_they_read():
+    pytest.importorskip("scipy")
+    ga = adgen.jacobian(solve_lower, wrt=0, mode="reverse")(_T, _a(3, seed=1))
+    assert np.all(ga[:, np.triu_indices(3, 1)[0], np.triu_indices(3, 1)[1]] == 0)
+    gu = adgen.jacobian(solve_upper_transposed_unit, wrt=0, mode="reverse")(_T, _a(3, seed=1))
+    lower_and_diagonal = np.tril_indices(3)
+    assert np.all(gu[:, lower_and_diagonal[0], lower_and_diagonal[1]] == 0)
+
+
 def logsumexp_pair(x):
     value, sign = sp.logsumexp(x, return_sign=True)
     return value * sign

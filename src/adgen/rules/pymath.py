@@ -2,6 +2,12 @@
 
 Every `math` function returns a Python float, so these adjoints need no `unbroadcast`.
 `math.log(x, base)` is lowered to `math.log(x) / math.log(base)` before these rules apply.
+
+Special functions: `erf`/`erfc` (`±2/√π·exp(−x²)`), `lgamma` (ψ) and `gamma` (`Γ·ψ`), with ψ
+and its derivatives from `adgen.rules.special.polygamma` (no SciPy). `fmod(a, b)` has the
+derivatives 1 and `−trunc(a/b)`, written `−(a − y)/b` (a float, and right at second order);
+`copysign(a, b)` is `±1` in `a` and constant in `b` (at `a = 0` the derivative is taken from
+the sign of zero, as `copysign(1.0, a)` reads it).
 """
 
 import math

@@ -13,11 +13,20 @@
 - `softmax(x, axis)`, `log_softmax(x, axis)`: `axis=None` normalises over every element, as
   SciPy does.
 
-`scipy.linalg`: `solve_triangular(a, b, trans, lower, unit_diagonal)` reads only the named
-triangle of `a` (without the diagonal when `unit_diagonal`), so its derivative in `a` lives on
-that triangle too. `cho_solve((c, lower), b)` likewise reads one triangle of the factor `c`.
-`expm(a)`: the tangent is the upper-right block of `expm([[a, ȧ], [0, a]])` and the adjoint
-the upper-right block of `expm([[aᵀ, ȳ], [0, aᵀ]])` (square matrices, not stacks).
+`scipy.linalg` (single matrices):
+
+- `solve_triangular(a, b, trans, lower, unit_diagonal)` reads only the named triangle of `a`
+  (without the diagonal when `unit_diagonal`), so its derivative in `a` lives on that triangle
+  too; `trans` 0/'N' or 1/'T'/2/'C' (the same for real matrices).
+- `cho_solve((c, lower), b)` likewise reads one triangle of the factor `c`: with `A = LLᵀ`
+  (`UᵀU`), `x̄`'s pull-back `Ā = −A⁻¹x̄ xᵀ` becomes `(Ā + Āᵀ)L` on the lower triangle
+  (`U(Ā + Āᵀ)` on the upper). The adjoint of the pair `(c, lower)` is the list `[c̄, None]`.
+- `expm(a)`: the tangent is the upper-right block of `expm([[a, ȧ], [0, a]])` and the adjoint
+  the upper-right block of `expm([[aᵀ, ȳ], [0, aᵀ]])`.
+
+Batched forms: the ufuncs need none; `logsumexp`, `softmax`, `log_softmax`, `polygamma` and
+`expm` have one; `solve_triangular` and `cho_solve` have none (batched forward mode falls back
+to one pass per direction).
 
 A SciPy function without a rule is refused at the user's line under its public name
 (`scipy.special.i0`), never by reading SciPy's own source.
@@ -26,12 +35,15 @@ A SciPy function without a rule is refused at the user's line under its public n
 import math
 
 import numpy as np
+import scipy.linalg as sl
 import scipy.special as sp
 
 from adgen.errors import DifferentiationError
 from adgen.rules.batched import batch_axes, lift
+from adgen.rules.numpy_decompositions import mT, tri_mask
+from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_reductions import expand_to, keep_dims
-from adgen.rules.registry import adjoint, batched, tangent
+from adgen.rules.registry import adjoint, batched, nondifferentiable, tangent
 from adgen.runtime import unbroadcast
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -236,3 +248,110 @@ def log_softmax_bar(y, x, axis=None, *, y_bar):
 @batched(sp.log_softmax)
 def log_softmax_batched(y, x, axis=None, *, x_dot):
     return x_dot - np.sum(np.exp(y) * x_dot, axis=batch_axes(axis, x), keepdims=True)
+
+
+# ---------------------------------------------------------------- scipy.linalg
+
+
+def is_transposed(trans):
+    """Whether `solve_triangular`'s `trans` solves with the transposed matrix."""
+    return trans in (1, 2, "T", "C")
+
+
+def flipped(trans):
+    return 0 if is_transposed(trans) else 1
+
+
+nondifferentiable(is_transposed, flipped)
+
+
+def triangular_part(m, lower, unit_diagonal=False):
+    """The triangle of `m` that `solve_triangular` reads."""
+    return m * tri_mask(m, -1 if unit_diagonal else 0, lower)
+
+
+def outer_of(u, v):
+    """`u vᵀ` for vectors, `u @ vᵀ` for matrices (right-hand sides and solutions)."""
+    if np.ndim(u) == 1:
+        return u[:, None] * v[None, :]
+    return u @ mT(v)
+
+
+def solve_triangular_tangent_a(y, a, a_dot, trans=0, lower=False, unit_diagonal=False):
+    t = triangular_part(a_dot, lower, unit_diagonal)
+    if is_transposed(trans):
+        t = mT(t)
+    return -sl.solve_triangular(a, t @ y, trans, lower, unit_diagonal)
+
+
+def solve_triangular_adjoint_a(y, a, g, trans=0, lower=False, unit_diagonal=False):
+    b_bar = sl.solve_triangular(a, g, flipped(trans), lower, unit_diagonal)
+    t_bar = outer_of(y, b_bar) if is_transposed(trans) else outer_of(b_bar, y)
+    return -triangular_part(t_bar, lower, unit_diagonal)
+
+
+@tangent(sl.solve_triangular)
+def solve_triangular_dot(y, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False,
+                         check_finite=True, *, a_dot, b_dot):
+    return (solve_triangular_tangent_a(y, a, a_dot, trans, lower, unit_diagonal)
+            + sl.solve_triangular(a, b_dot, trans, lower, unit_diagonal))
+
+
+@adjoint(sl.solve_triangular)
+def solve_triangular_bar(y, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False,
+                         check_finite=True, *, y_bar):
+    return (solve_triangular_adjoint_a(y, a, y_bar, trans, lower, unit_diagonal),
+            sl.solve_triangular(a, y_bar, flipped(trans), lower, unit_diagonal))
+
+
+def cho_factor_tangent(c_and_lower, c_and_lower_dot, y):
+    """`-dA x` for `A = LLᵀ` (or `UᵀU`) with the factor's tangent from `c_and_lower_dot`."""
+    c, lower = c_and_lower[0], c_and_lower[1]
+    dc = c_and_lower_dot[0]
+    if is_zero(dc) or dc is None:
+        return 0.0
+    t = triangular_part(c, lower)
+    dt = triangular_part(dc, lower)
+    da = dt @ mT(t) + t @ mT(dt) if lower else mT(dt) @ t + mT(t) @ dt
+    return -(da @ y)
+
+
+def cho_factor_adjoint(c_and_lower, y, g):
+    """The adjoint of `cho_solve`'s factor, as a list like `(c, lower)`."""
+    c, lower = c_and_lower[0], c_and_lower[1]
+    t = triangular_part(c, lower)
+    a_bar = -outer_of(sl.cho_solve(c_and_lower, g), y)
+    sym = a_bar + mT(a_bar)
+    return [triangular_part(sym @ t if lower else t @ sym, lower), None]
+
+
+@tangent(sl.cho_solve)
+def cho_solve_dot(y, c_and_lower, b, overwrite_b=False, check_finite=True, *, c_and_lower_dot,
+                  b_dot):
+    return sl.cho_solve(c_and_lower, b_dot + cho_factor_tangent(c_and_lower, c_and_lower_dot, y))
+
+
+@adjoint(sl.cho_solve)
+def cho_solve_bar(y, c_and_lower, b, overwrite_b=False, check_finite=True, *, y_bar):
+    return cho_factor_adjoint(c_and_lower, y, y_bar), sl.cho_solve(c_and_lower, y_bar)
+
+
+def expm_frechet_block(a, e):
+    """The derivative of `expm` at `a` in the direction `e`: the upper-right block of
+    `expm([[a, e], [0, a]])` (`e` may carry a leading batch axis)."""
+    n = np.shape(a)[-1]
+    a = np.broadcast_to(a, np.shape(e))
+    top = np.concatenate([a, e], axis=-1)
+    bottom = np.concatenate([np.zeros_like(a), a], axis=-1)
+    return sl.expm(np.concatenate([top, bottom], axis=-2))[..., :n, n:]
+
+
+@tangent(sl.expm)
+@batched(sl.expm)
+def expm_dot(y, A, *, A_dot):
+    return expm_frechet_block(A, A_dot)
+
+
+@adjoint(sl.expm)
+def expm_bar(y, A, *, y_bar):
+    return expm_frechet_block(mT(A), y_bar)

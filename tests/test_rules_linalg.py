@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import adgen
-from tests.rule_cases import check_case
+from tests.rule_cases import check_case, check_float32
 
 
 def _a(*shape, seed=0):
@@ -172,6 +172,14 @@ def vector_norms_along_an_axis(a):
     return np.linalg.norm(a, np.inf, axis=0) * np.linalg.norm(a, 1, axis=0, keepdims=True)
 
 
+def array_api_norms(a):
+    return np.concatenate([
+        np.stack([np.linalg.matrix_norm(a, ord=order) for order in MATRIX_ORDERS[:-1]]),
+        np.linalg.matrix_norm(a[None], keepdims=True)[0, 0],
+        np.stack([np.linalg.vector_norm(a, ord=order) for order in (1, 2, 3, np.inf)]),
+        np.linalg.vector_norm(a, axis=1, ord=-np.inf) + np.linalg.vector_norm(a, axis=1)])
+
+
 CASES = [
     (slogdet_stack, (STACK,), True),
     (slogdet_stack, (SQUARE,), True),
@@ -207,6 +215,7 @@ CASES = [
     (matrix_norms_of_a_stack, (_a(3, 2, 4),), True),
     (vector_norms, (_a(5),), True),
     (vector_norms_along_an_axis, (_a(4, 3),), True),
+    (array_api_norms, (TALL,), True),
 ]
 
 
@@ -218,6 +227,11 @@ def _id(case):
 @pytest.mark.parametrize(("f", "args", "batched"), CASES, ids=[_id(c) for c in CASES])
 def test_linalg_case(f, args, batched):
     check_case(f, args, batched)
+
+
+@pytest.mark.parametrize(("f", "args", "batched"), CASES, ids=[_id(c) for c in CASES])
+def test_linalg_case_keeps_float32(f, args, batched):
+    check_float32(f, args)
 
 
 # ---------------------------------------------------------------- one triangle read

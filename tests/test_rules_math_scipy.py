@@ -14,7 +14,7 @@ import pytest
 
 import adgen
 from adgen.testing import check_grads
-from tests.rule_cases import check_case
+from tests.rule_cases import check_case, check_float32
 
 try:  # the SciPy cases skip themselves (pytest.importorskip) when SciPy is not installed
     import scipy.linalg as sl
@@ -162,6 +162,16 @@ def test_special_case(f, args):
     check_case(f, args)
 
 
+# scipy.special.polygamma itself returns float64 for float32 arguments
+_FLOAT32 = [(f, args) for f, args in SPECIAL_CASES if f is not polygamma_orders]
+
+
+@pytest.mark.parametrize(("f", "args"), _FLOAT32, ids=[f.__name__ for f, _ in _FLOAT32])
+def test_special_case_keeps_float32(f, args):
+    pytest.importorskip("scipy")
+    check_float32(f, args)
+
+
 # ---------------------------------------------------------------- scipy.linalg
 
 
@@ -207,6 +217,7 @@ LINALG_CASES = [
 def test_scipy_linalg_case(f, args, batched):
     pytest.importorskip("scipy")
     check_case(f, args, batched)
+    check_float32(f, args)
 
 
 def test_triangular_solves_differentiate_only_the_triangle_they_read():

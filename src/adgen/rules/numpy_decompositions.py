@@ -47,18 +47,25 @@ from adgen.rules.registry import adjoint, batched, nondifferentiable, refused, t
 # ---------------------------------------------------------------- triangles and helpers
 
 
+def float_dtype(x):
+    """The float dtype derivatives of `x` take: its own when it is a float array, else float64
+    (so float32 arguments get float32 derivatives)."""
+    dtype = np.result_type(x)
+    return dtype if dtype.kind == "f" else np.dtype(float)
+
+
 def tri_mask(x, k=0, lower=True):
     """A 0/1 mask of the lower (or upper) triangle of `x`'s matrices; `k = -1` leaves out the
     diagonal."""
     n = np.shape(x)[-1]
     if lower:
-        return np.tri(n, n, k, dtype=float)
-    return np.tri(n, n, k, dtype=float).T
+        return np.tri(n, n, k, dtype=float_dtype(x))
+    return np.tri(n, n, k, dtype=float_dtype(x)).T
 
 
 def eye_like(x):
-    """The identity of the size of `x`'s last axis."""
-    return np.eye(np.shape(x)[-1])
+    """The identity of the size of `x`'s last axis, in `x`'s float dtype."""
+    return np.eye(np.shape(x)[-1], dtype=float_dtype(x))
 
 
 def gaps(w):
@@ -73,7 +80,7 @@ def refuse(message):
     raise DifferentiationError(message)
 
 
-nondifferentiable(tri_mask, eye_like, refuse)
+nondifferentiable(float_dtype, tri_mask, eye_like, refuse)
 
 
 def mT(x):
@@ -246,7 +253,7 @@ def with_undetermined(t, full):
     extra = np.shape(full)[-1] - np.shape(t)[-1]
     if extra == 0:
         return t
-    pad = np.full(np.shape(t)[:-1] + (extra,), np.nan)
+    pad = np.full(np.shape(t)[:-1] + (extra,), np.nan, dtype=float_dtype(t))
     return np.concatenate([t, pad], axis=-1)
 
 

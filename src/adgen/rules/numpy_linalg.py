@@ -68,6 +68,14 @@ def norm_grad(x, y, ord=None, axis=None, keepdims=False):
         return x / np.where(d == 0, 1, d)
     if matrix:
         return matrix_norm_grad(x, y, ord, matrix_axes(x, axis), keepdims)
+    return vector_norm_grad(x, y, ord, axis, keepdims)
+
+
+def vector_norm_grad(x, y, ord=2, axis=None, keepdims=False):
+    """The derivative of the vector norm `y` of `x` over `axis` (every element when None)."""
+    if ord == 2:
+        d = keep_dims(y, x, axis, keepdims)
+        return x / np.where(d == 0, 1, d)
     if ord == np.inf or ord == -np.inf:
         return max_share(np.abs(x), y, axis, keepdims) * sign(x)
     if ord == 0:

@@ -1,5 +1,6 @@
 """Derivative rules for NumPy's matrix functions built on the decompositions: `pinv`,
-`lstsq`, `matrix_power`, and the products `kron` and `cross`.
+`lstsq`, `matrix_power`, the products `kron` and `cross`, and NumPy 2's `matrix_norm` and
+`vector_norm`.
 
 As in `numpy_decompositions`, templates call plain-NumPy helpers that adgen differentiates
 again from their source for second derivatives.
@@ -17,18 +18,25 @@ again from their source for second derivatives.
 - `cross(a, b, axisa, axisb, axisc, axis)`: bilinear; the adjoint is `b × ȳ` (`ȳ × a`), with
   two-component vectors taken as three with a zero last component, as NumPy does. No batched
   form (one pass per direction).
+- NumPy 2's `matrix_norm(x, keepdims, ord)` and `vector_norm(x, axis, keepdims, ord)` share
+  `np.linalg.norm`'s derivatives (`numpy_linalg.norm_grad`); `vector_norm` with `axis=None`
+  takes every element as one vector, whatever the rank.
 """
 
 import numpy as np
 
+from adgen.rules.batched import batch_axes
 from adgen.rules.numpy_decompositions import (
     eye_like,
+    float_dtype,
     mT,
     refuse,
     svdvals_adjoint,
     svdvals_tangent,
 )
+from adgen.rules.numpy_linalg import norm_grad, vector_norm_grad
 from adgen.rules.numpy_products import is_zero
+from adgen.rules.numpy_reductions import expand_to
 from adgen.rules.numpy_shape import fill_zeros
 from adgen.rules.registry import adjoint, batched, nondifferentiable, tangent
 from adgen.runtime import unbroadcast
@@ -242,7 +250,7 @@ def vectors_last(x, axis):
     """`x` with its vector axis last, padded with a zero third component if it has two."""
     v = np.moveaxis(x, axis, -1)
     if np.shape(v)[-1] == 2:
-        v = np.concatenate([v, np.zeros(np.shape(v)[:-1] + (1,))], axis=-1)
+        v = np.concatenate([v, np.zeros(np.shape(v)[:-1] + (1,), float_dtype(v))], axis=-1)
     return v
 
 
@@ -271,3 +279,37 @@ def cross_dot(y, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, *, a_dot, b_dot)
 def cross_bar(y, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, *, y_bar):
     return (cross_adjoint(y_bar, a, b, axisa, axisb, axisc, axis, True),
             cross_adjoint(y_bar, b, a, axisb, axisa, axisc, axis, False))
+
+
+# ---------------------------------------------------------------- matrix_norm, vector_norm
+
+
+if hasattr(np.linalg, "matrix_norm"):  # NumPy 2
+
+    @tangent(np.linalg.matrix_norm)
+    def matrix_norm_dot(y, x, keepdims=False, ord="fro", *, x_dot):
+        return np.sum(x_dot * norm_grad(x, y, ord, (-2, -1), keepdims), axis=(-2, -1),
+                      keepdims=keepdims)
+
+    @adjoint(np.linalg.matrix_norm)
+    def matrix_norm_bar(y, x, keepdims=False, ord="fro", *, y_bar):
+        return expand_to(y_bar, x, (-2, -1), keepdims) * norm_grad(x, y, ord, (-2, -1), keepdims)
+
+    @batched(np.linalg.matrix_norm)
+    def matrix_norm_batched(y, x, keepdims=False, ord="fro", *, x_dot):
+        return np.sum(x_dot * norm_grad(x, y, ord, (-2, -1), keepdims), axis=(-2, -1),
+                      keepdims=keepdims)
+
+    @tangent(np.linalg.vector_norm)
+    def vector_norm_dot(y, x, axis=None, keepdims=False, ord=2, *, x_dot):
+        return np.sum(x_dot * vector_norm_grad(x, y, ord, axis, keepdims), axis=axis,
+                      keepdims=keepdims)
+
+    @adjoint(np.linalg.vector_norm)
+    def vector_norm_bar(y, x, axis=None, keepdims=False, ord=2, *, y_bar):
+        return expand_to(y_bar, x, axis, keepdims) * vector_norm_grad(x, y, ord, axis, keepdims)
+
+    @batched(np.linalg.vector_norm)
+    def vector_norm_batched(y, x, axis=None, keepdims=False, ord=2, *, x_dot):
+        return np.sum(x_dot * vector_norm_grad(x, y, ord, axis, keepdims),
+                      axis=batch_axes(axis, x), keepdims=keepdims)

@@ -103,14 +103,34 @@ def gammaln_bar(y, x, *, y_bar):
     return y_bar * sp.digamma(x)
 
 
+def polygamma_like(n, x):
+    """`scipy.special.polygamma(n, x)` in the float32 of a float32 `x` (SciPy computes it in
+    float64), so that the derivatives of `digamma` keep its dtype."""
+    out = sp.polygamma(n, x)
+    if np.result_type(x) == np.float32:
+        return np.asarray(out, dtype=np.float32)[()]
+    return out
+
+
 @tangent(sp.digamma)
 def digamma_dot(y, x, *, x_dot):
-    return x_dot * sp.polygamma(1, x)
+    return x_dot * polygamma_like(1, x)
 
 
 @adjoint(sp.digamma)
 def digamma_bar(y, x, *, y_bar):
-    return y_bar * sp.polygamma(1, x)
+    return y_bar * polygamma_like(1, x)
+
+
+@tangent(polygamma_like)
+@batched(polygamma_like)
+def polygamma_like_dot(y, n, x, *, x_dot):
+    return x_dot * polygamma_like(n + 1, x)
+
+
+@adjoint(polygamma_like)
+def polygamma_like_bar(y, n, x, *, y_bar):
+    return None, y_bar * polygamma_like(n + 1, x)
 
 
 @tangent(sp.polygamma)

@@ -148,6 +148,41 @@ def cross_axis(a, b):
     return np.cross(a, b, axis=0)
 
 
+# ---------------------------------------------------------------- stacks of matrices
+
+
+def svd_stack(a):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return u ** 3 * s[:, None, :]
+
+
+def svd_stack_full_vh(a):
+    u, s, vh = np.linalg.svd(a)
+    return vh ** 3
+
+
+def qr_stack(a):
+    q, r = np.linalg.qr(a)
+    return q ** 3 + r[:, :1, :]
+
+
+def eigh_stack(a):
+    w, v = np.linalg.eigh(a)
+    return v ** 3 * w[:, None, :]
+
+
+def matrix_power_stack(a):
+    return np.linalg.matrix_power(a, -3)
+
+
+def norms_of_a_stack(a):
+    return np.linalg.norm(a, 2, axis=(1, 2)) + np.linalg.norm(a, "nuc", axis=(-2, -1))
+
+
+TALL_STACK = _a(2, 4, 3)
+SQUARE_STACK = _a(2, 3, 3) + 2.0 * np.eye(3)
+
+
 # ---------------------------------------------------------------- norms
 
 
@@ -216,6 +251,14 @@ CASES = [
     (vector_norms, (_a(5),), True),
     (vector_norms_along_an_axis, (_a(4, 3),), True),
     (array_api_norms, (TALL,), True),
+    (svd_stack, (TALL_STACK,), True),
+    (svd_stack_full_vh, (TALL_STACK,), True),
+    (qr_stack, (TALL_STACK,), True),
+    (pinv_any, (TALL_STACK,), True),
+    (eigh_stack, (STACK,), True),
+    (cholesky_upper, (STACK,), True),
+    (matrix_power_stack, (SQUARE_STACK,), True),
+    (norms_of_a_stack, (TALL_STACK,), True),
 ]
 
 
@@ -280,6 +323,11 @@ def svd_extra_columns(a):
     return np.sum(u[:, 3:] ** 2 * u[:, 3:])
 
 
+def svd_extra_rows(a):
+    u, s, vh = np.linalg.svd(a)
+    return np.sum(vh[2:] ** 3)
+
+
 def svd_hermitian(a):
     return np.sum(np.linalg.svd(a, compute_uv=False, hermitian=True))
 
@@ -300,6 +348,7 @@ def pinv_hermitian(a):
 
 @pytest.mark.parametrize(("f", "a", "words"), [
     (svd_extra_columns, TALL, "full_matrices=False"),
+    (svd_extra_rows, WIDE, "full_matrices=False"),
     (svd_hermitian, SPD, "hermitian=True"),
     (qr_wide, WIDE, "2x4"),
     (qr_raw, TALL, "mode='raw'"),
@@ -310,6 +359,7 @@ def test_what_has_no_derivative_is_refused(f, a, words):
         adgen.grad(f)(a)
 
 
-def test_undetermined_svd_columns_get_nan_tangents_in_forward_mode():
-    value, tangent = adgen.jvp(svd_extra_columns)(TALL, np.ones_like(TALL))
+@pytest.mark.parametrize(("f", "a"), [(svd_extra_columns, TALL), (svd_extra_rows, WIDE)])
+def test_undetermined_svd_vectors_get_nan_tangents_in_forward_mode(f, a):
+    value, tangent = adgen.jvp(f)(a, np.ones_like(a))
     assert np.isfinite(value) and np.isnan(tangent)

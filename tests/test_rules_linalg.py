@@ -144,6 +144,10 @@ def cross_axes(a, b):
     return np.cross(a, b, axisa=0, axisb=1, axisc=0)
 
 
+def cross_positive_axes(a, b):
+    return np.cross(a, b, axisa=1, axisb=0, axisc=1)
+
+
 def cross_axis(a, b):
     return np.cross(a, b, axis=0)
 
@@ -242,9 +246,11 @@ CASES = [
     (matrix_powers, (SQUARE,), True),
     (kron_matrices, (_a(2, 3), _a(3, 2, seed=1)), True),
     (kron_vector_matrix, (_a(3), _a(2, 2)), True),
-    (cross_broadcast, (_a(4, 3), _a(3, seed=1)), False),
-    (cross_axes, (_a(3, 4), _a(4, 3, seed=1)), False),
-    (cross_axis, (_a(3, 2), _a(3, 2, seed=1)), False),
+    (cross_broadcast, (_a(4, 3), _a(3, seed=1)), True),
+    (cross_broadcast, (_a(3), _a(2, 4, 3, seed=1)), True),
+    (cross_axes, (_a(3, 4), _a(4, 3, seed=1)), True),
+    (cross_axis, (_a(3, 2), _a(3, 2, seed=1)), True),
+    (cross_positive_axes, (_a(2, 3, 4), _a(3, 2, 4, seed=1)), True),
     (matrix_norms, (TALL,), True),
     (matrix_norms, (WIDE,), True),
     (matrix_norms_of_a_stack, (_a(3, 2, 4),), True),

@@ -16,8 +16,7 @@ again from their source for second derivatives.
 - `kron(a, b)`: bilinear; operands of different ranks are padded with leading axes of one,
   as NumPy does.
 - `cross(a, b, axisa, axisb, axisc, axis)`: bilinear; the adjoint is `b × ȳ` (`ȳ × a`), with
-  two-component vectors taken as three with a zero last component, as NumPy does. No batched
-  form (one pass per direction).
+  two-component vectors taken as three with a zero last component, as NumPy does.
 - NumPy 2's `matrix_norm(x, keepdims, ord)` and `vector_norm(x, axis, keepdims, ord)` share
   `np.linalg.norm`'s derivatives (`numpy_linalg.norm_grad`); `vector_norm` with `axis=None`
   takes every element as one vector, whatever the rank.
@@ -269,6 +268,22 @@ def cross_adjoint(g, x, other, axisx, axiso, axisc, axis, first):
     return np.moveaxis(part, -1, axisx)
 
 
+def cross_batched_term(t, x, other, axisx, axiso, axisc, axis, first):
+    """Batched `np.cross` with the tangent `t` of `x` (the first operand when `first`): the
+    vector axes last, the batch axis ahead of the broadcast ones."""
+    if axis is not None:
+        axisx, axiso, axisc = axis, axis, axis
+    rank = max(np.ndim(x), np.ndim(other)) - 1
+    tv = np.moveaxis(t, axisx + 1 if axisx >= 0 else axisx, -1)
+    tv = np.reshape(tv, tv.shape[:1] + (1,) * (rank + 1 - np.ndim(x)) + tv.shape[1:])
+    ov = np.moveaxis(other, axiso, -1)
+    ov = np.reshape(ov, (1,) * (rank + 2 - np.ndim(other)) + ov.shape)
+    out = np.cross(tv, ov) if first else np.cross(ov, tv)
+    if np.ndim(out) == rank + 1:  # two 2-vectors: NumPy returns z alone
+        return out
+    return np.moveaxis(out, -1, axisc + 1 if axisc >= 0 else axisc)
+
+
 @tangent(np.cross)
 def cross_dot(y, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, *, a_dot, b_dot):
     return np.cross(a_dot, b, axisa, axisb, axisc, axis) + np.cross(a, b_dot, axisa, axisb,
@@ -279,6 +294,12 @@ def cross_dot(y, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, *, a_dot, b_dot)
 def cross_bar(y, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, *, y_bar):
     return (cross_adjoint(y_bar, a, b, axisa, axisb, axisc, axis, True),
             cross_adjoint(y_bar, b, a, axisb, axisa, axisc, axis, False))
+
+
+@batched(np.cross)
+def cross_batched(y, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, *, a_dot, b_dot):
+    return (cross_batched_term(a_dot, a, b, axisa, axisb, axisc, axis, True)
+            + cross_batched_term(b_dot, b, a, axisb, axisa, axisc, axis, False))
 
 
 # ---------------------------------------------------------------- matrix_norm, vector_norm

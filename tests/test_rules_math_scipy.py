@@ -202,10 +202,10 @@ def expm_scaled(a):
 _T = _a(3, 3) + 3.0 * np.eye(3)
 _L = np.linalg.cholesky(_T @ _T.T)
 LINALG_CASES = [
-    (solve_lower, (_T, _a(3, seed=1)), False),
-    (solve_lower, (_T, _a(3, 2, seed=1)), False),
-    (solve_upper_transposed_unit, (_T, _a(3, 2, seed=2)), False),
-    (solve_lower_transposed, (_T, _a(3, seed=3)), False),
+    (solve_lower, (_T, _a(3, seed=1)), True),
+    (solve_lower, (_T, _a(3, 2, seed=1)), True),
+    (solve_upper_transposed_unit, (_T, _a(3, 2, seed=2)), True),
+    (solve_lower_transposed, (_T, _a(3, seed=3)), True),
     (cho_solve_lower, (_L, _a(3, seed=4)), False),
     (cho_solve_upper, (_L.T.copy(), _a(3, 2, seed=5)), False),
     (expm_scaled, (_a(3, 3, seed=6),), True),

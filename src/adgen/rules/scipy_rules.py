@@ -24,8 +24,8 @@
 - `expm(a)`: the tangent is the upper-right block of `expm([[a, ȧ], [0, a]])` and the adjoint
   the upper-right block of `expm([[aᵀ, ȳ], [0, aᵀ]])`.
 
-Batched forms: the ufuncs need none; `logsumexp`, `softmax`, `log_softmax`, `polygamma` and
-`expm` have one; `solve_triangular` and `cho_solve` have none (batched forward mode falls back
+Batched forms: the ufuncs need none; `logsumexp`, `softmax`, `log_softmax`, `polygamma`,
+`solve_triangular` and `expm` have one; `cho_solve` has none (batched forward mode falls back
 to one pass per direction).
 
 A SciPy function without a rule is refused at the user's line under its public name
@@ -322,6 +322,28 @@ def solve_triangular_bar(y, a, b, trans=0, lower=False, unit_diagonal=False, ove
                          check_finite=True, *, y_bar):
     return (solve_triangular_adjoint_a(y, a, y_bar, trans, lower, unit_diagonal),
             sl.solve_triangular(a, y_bar, flipped(trans), lower, unit_diagonal))
+
+
+def solve_columns(a, t, trans=0, lower=False, unit_diagonal=False):
+    """Batched `solve_triangular(a, b)` with the tangent `t` of `b`: the directions side by
+    side as extra columns of one right-hand side."""
+    columns = np.reshape(np.moveaxis(t, 0, -1), (np.shape(t)[1], -1))
+    x = sl.solve_triangular(a, columns, trans, lower, unit_diagonal)
+    return np.moveaxis(np.reshape(x, np.shape(t)[1:] + np.shape(t)[:1]), -1, 0)
+
+
+def solve_triangular_batched_a(y, a, a_dot, trans=0, lower=False, unit_diagonal=False):
+    t = triangular_part(a_dot, lower, unit_diagonal)
+    if is_transposed(trans):
+        t = mT(t)
+    return -solve_columns(a, t @ y, trans, lower, unit_diagonal)
+
+
+@batched(sl.solve_triangular)
+def solve_triangular_batched(y, a, b, trans=0, lower=False, unit_diagonal=False,
+                             overwrite_b=False, check_finite=True, *, a_dot, b_dot):
+    return (solve_triangular_batched_a(y, a, a_dot, trans, lower, unit_diagonal)
+            + solve_columns(a, b_dot, trans, lower, unit_diagonal))
 
 
 def cho_factor_tangent(c_and_lower, c_and_lower_dot, y):

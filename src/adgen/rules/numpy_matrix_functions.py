@@ -11,7 +11,7 @@ again from their source for second derivatives.
 - `lstsq(a, b)`: the solution is `A⁺b`, differentiated as above (tall, square and wide `a`,
   vector or matrix `b`, single matrices); the residuals (present for full column rank and
   more rows than columns) and the singular values are differentiated too; the rank is an
-  integer. No batched form: batched forward mode falls back to one pass per direction.
+  integer (its tangent is a plain zero).
 - `matrix_power(a, n)`: `Σₖ Aᵏ dA Aⁿ⁻¹⁻ᵏ`; negative `n` through the inverse.
 - `kron(a, b)`: bilinear; operands of different ranks are padded with leading axes of one,
   as NumPy does.
@@ -81,12 +81,18 @@ def pinv_bar(y, a, rcond=None, hermitian=False, rtol=None, *, y_bar):
 
 def as_columns(v, b):
     """`v`, shaped like `b` of `np.linalg.lstsq(a, b)` (or like its solution), as a matrix."""
-    return v[:, None] if np.ndim(b) == 1 else v
+    return v[..., None] if np.ndim(b) == 1 else v
 
 
 def like_b(v, b):
     """The matrix `v` back in the shape of a vector `b`."""
-    return v[:, 0] if np.ndim(b) == 1 else v
+    return v[..., 0] if np.ndim(b) == 1 else v
+
+
+def zero_beside(t, like):
+    """A zero shaped like the vector `like`, with the batch axis of the matrix tangent `t`
+    when it has one (the tangent of a result that does not depend on `t`'s argument)."""
+    return 0.0 * np.sum(t, axis=(-2, -1))[..., None] * like
 
 
 def has_residuals(y):
@@ -103,7 +109,8 @@ def lstsq_tangent_a(y, a, b, a_dot, rcond=None):
     r = as_columns(b, b) - a @ x
     dx = (-(p @ (a_dot @ x)) + p @ (mT(p) @ (mT(a_dot) @ r))
           + (mT(a_dot) @ (mT(p) @ x) - p @ (a @ (mT(a_dot) @ (mT(p) @ x)))))
-    dres = -2.0 * np.sum(r * (a_dot @ x), axis=0) if has_residuals(y) else 0.0 * y[1]
+    dres = -2.0 * np.sum(r * (a_dot @ x), axis=-2) if has_residuals(y) else zero_beside(a_dot,
+                                                                                       y[1])
     return like_b(dx, b), dres, 0.0, svdvals_tangent(a, a_dot)
 
 
@@ -111,8 +118,8 @@ def lstsq_tangent_b(y, a, b, b_dot, rcond=None):
     p = np.linalg.pinv(a)
     db = as_columns(b_dot, b)
     r = as_columns(b, b) - a @ as_columns(y[0], b)
-    dres = 2.0 * np.sum(r * db, axis=0) if has_residuals(y) else 0.0 * y[1]
-    return like_b(p @ db, b), dres, 0.0, 0.0 * y[3]
+    dres = 2.0 * np.sum(r * db, axis=-2) if has_residuals(y) else zero_beside(db, y[1])
+    return like_b(p @ db, b), dres, 0.0, zero_beside(db, y[3])
 
 
 def lstsq_adjoint_a(y, a, b, y_bar, rcond=None):
@@ -148,6 +155,7 @@ def lstsq_sum(t, u):
 
 
 @tangent(np.linalg.lstsq)
+@batched(np.linalg.lstsq)
 def lstsq_dot(y, a, b, rcond=None, *, a_dot, b_dot):
     return lstsq_sum(lstsq_tangent_a(y, a, b, a_dot, rcond), lstsq_tangent_b(y, a, b, b_dot, rcond))
 

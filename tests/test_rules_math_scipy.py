@@ -206,8 +206,8 @@ LINALG_CASES = [
     (solve_lower, (_T, _a(3, 2, seed=1)), True),
     (solve_upper_transposed_unit, (_T, _a(3, 2, seed=2)), True),
     (solve_lower_transposed, (_T, _a(3, seed=3)), True),
-    (cho_solve_lower, (_L, _a(3, seed=4)), False),
-    (cho_solve_upper, (_L.T.copy(), _a(3, 2, seed=5)), False),
+    (cho_solve_lower, (_L, _a(3, seed=4)), True),
+    (cho_solve_upper, (_L.T.copy(), _a(3, 2, seed=5)), True),
     (expm_scaled, (_a(3, 3, seed=6),), True),
 ]
 

@@ -24,9 +24,8 @@
 - `expm(a)`: the tangent is the upper-right block of `expm([[a, ȧ], [0, a]])` and the adjoint
   the upper-right block of `expm([[aᵀ, ȳ], [0, aᵀ]])`.
 
-Batched forms: the ufuncs need none; `logsumexp`, `softmax`, `log_softmax`, `polygamma`,
-`solve_triangular` and `expm` have one; `cho_solve` has none (batched forward mode falls back
-to one pass per direction).
+Batched forms: the ufuncs need none; the others have one (the triangular solves take the
+directions as extra columns of one right-hand side).
 
 A SciPy function without a rule is refused at the user's line under its public name
 (`scipy.special.i0`), never by reading SciPy's own source.
@@ -39,7 +38,7 @@ import scipy.linalg as sl
 import scipy.special as sp
 
 from adgen.errors import DifferentiationError
-from adgen.rules.batched import batch_axes, lift
+from adgen.rules.batched import batch_axes, lift, takes_lists
 from adgen.rules.numpy_decompositions import mT, tri_mask
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_reductions import expand_to, keep_dims
@@ -324,12 +323,21 @@ def solve_triangular_bar(y, a, b, trans=0, lower=False, unit_diagonal=False, ove
             sl.solve_triangular(a, y_bar, flipped(trans), lower, unit_diagonal))
 
 
-def solve_columns(a, t, trans=0, lower=False, unit_diagonal=False):
-    """Batched `solve_triangular(a, b)` with the tangent `t` of `b`: the directions side by
-    side as extra columns of one right-hand side."""
-    columns = np.reshape(np.moveaxis(t, 0, -1), (np.shape(t)[1], -1))
-    x = sl.solve_triangular(a, columns, trans, lower, unit_diagonal)
+def directions_as_columns(t):
+    """A batched tangent `t` of a right-hand side (vector or matrix) as one matrix: the
+    directions side by side as extra columns."""
+    return np.reshape(np.moveaxis(t, 0, -1), (np.shape(t)[1], -1))
+
+
+def directions_from_columns(x, t):
+    """The solution `x` for `directions_as_columns(t)` shaped like `t` again."""
     return np.moveaxis(np.reshape(x, np.shape(t)[1:] + np.shape(t)[:1]), -1, 0)
+
+
+def solve_columns(a, t, trans=0, lower=False, unit_diagonal=False):
+    """Batched `solve_triangular(a, b)` with the tangent `t` of `b`."""
+    x = sl.solve_triangular(a, directions_as_columns(t), trans, lower, unit_diagonal)
+    return directions_from_columns(x, t)
 
 
 def solve_triangular_batched_a(y, a, a_dot, trans=0, lower=False, unit_diagonal=False):
@@ -371,6 +379,19 @@ def cho_factor_adjoint(c_and_lower, y, g):
 def cho_solve_dot(y, c_and_lower, b, overwrite_b=False, check_finite=True, *, c_and_lower_dot,
                   b_dot):
     return sl.cho_solve(c_and_lower, b_dot + cho_factor_tangent(c_and_lower, c_and_lower_dot, y))
+
+
+def cho_solve_columns(c_and_lower, t):
+    """Batched `cho_solve(c_and_lower, b)` with the tangent `t` of `b`."""
+    return directions_from_columns(sl.cho_solve(c_and_lower, directions_as_columns(t)), t)
+
+
+@batched(sl.cho_solve)
+@takes_lists
+def cho_solve_batched(y, c_and_lower, b, overwrite_b=False, check_finite=True, *,
+                      c_and_lower_dot, b_dot):
+    return cho_solve_columns(c_and_lower, b_dot + cho_factor_tangent(c_and_lower,
+                                                                     c_and_lower_dot, y))
 
 
 @adjoint(sl.cho_solve)

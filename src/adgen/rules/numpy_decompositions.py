@@ -20,10 +20,13 @@ Conventions and limits (each is where the derivative exists; outside it adgen re
   entry of the read triangle counts for both of its symmetric positions. So finite
   differences of NumPy agree with adgen even for unsymmetric perturbations.
 - `eigh`: eigenvectors have derivatives only where the eigenvalues are distinct (the
-  derivative divides by their gaps); eigenvalues alone (`eigvalsh`) need no such condition at
-  simple eigenvalues. Eigenvectors are differentiated with the sign LAPACK chose held fixed.
+  derivative divides by their gaps: at a tie their tangents are `inf`/`nan`, with NumPy's
+  warnings). A function of the eigenvalues alone gets its derivative at ties too in reverse
+  mode (the eigenvector part is left out when its adjoint is zero) and in forward mode.
+  Eigenvectors are differentiated with the sign LAPACK chose held fixed.
 - `svd`: `U` and `Vh` have derivatives only where the singular values are distinct and
-  nonzero; `compute_uv=False` (and `svdvals`) needs only simple singular values.
+  nonzero; a function of the singular values alone (or `compute_uv=False`, `svdvals`) is
+  differentiated at ties too, as for `eigh`.
   `full_matrices=True` for a non-square matrix: the extra columns of `U` (rows of `Vh`) are
   any orthonormal basis of a complement and have no derivative. Forward mode gives them `nan`
   tangents (the derivative is undefined), reverse mode refuses at run time when their adjoint
@@ -182,7 +185,9 @@ def eigh_tangent(w, v, a_dot, uplo="L"):
 def eigh_adjoint(y, y_bar, uplo="L"):
     w, v = y
     w_bar, v_bar = fill_zeros(y_bar, y)
-    inner = as_diagonal(w_bar) + gaps(w) * (mT(v) @ v_bar)
+    inner = as_diagonal(w_bar)
+    if np.any(v_bar != 0):  # eigenvalues alone need no gaps (they may be tied)
+        inner = inner + gaps(w) * (mT(v) @ v_bar)
     return fold_to_triangle(v @ inner @ mT(v), uplo == "L")
 
 
@@ -298,7 +303,10 @@ def svd_adjoint(y, a, y_bar, full_matrices=True, compute_uv=True, hermitian=Fals
     u_bar, s_bar, vh_bar = fill_zeros(y_bar, y)
     u_bar = leading(u_bar, k, "U")
     v_bar = leading(mT(vh_bar), k, "V")
-    return svd_values_adjoint(u, v, s_bar) + svd_vectors_adjoint(u, s, v, u_bar, v_bar)
+    out = svd_values_adjoint(u, v, s_bar)
+    if np.any(u_bar != 0) or np.any(v_bar != 0):  # singular values alone may be tied or 0
+        out = out + svd_vectors_adjoint(u, s, v, u_bar, v_bar)
+    return out
 
 
 def svdvals_tangent(a, a_dot):

@@ -13,7 +13,7 @@ from adgen.analysis import numeric_names, primitive
 from adgen.astutil import clone
 from adgen.errors import DifferentiationError, where
 from adgen.lower import Trace, name
-from adgen.rules import Rule, library_function, lookup, primitive_name, refusal
+from adgen.rules import Rule, library_function, lookup, primitive_name
 from adgen.runtime import zeros_like
 from adgen.templates import Bindings
 
@@ -76,8 +76,6 @@ class Context:
                              "adgen differentiates the NumPy array methods it has rules for "
                              "and list `.append()`/`.pop()`; for a dict read `d[key]` and loop "
                              "`for key in d`, else call a function instead")
-        if rule is None and refusal(fn) is not None:
-            raise self.error(stmt, f"cannot differentiate {primitive_name(fn)}: {refusal(fn)}")
         if rule is None:
             if isinstance(fn, types.FunctionType):
                 raise self.error(stmt, f"no derivative rule for {primitive_name(fn)}; register "

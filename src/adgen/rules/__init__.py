@@ -17,8 +17,6 @@ from adgen.rules.registry import (
     multilinear,
     nondifferentiable,
     primitive_name,
-    refusal,
-    refused,
     scalar_result,
     tangent,
 )
@@ -39,8 +37,6 @@ __all__ = [
     "multilinear",
     "nondifferentiable",
     "primitive_name",
-    "refusal",
-    "refused",
     "scalar_result",
     "tangent",
 ]

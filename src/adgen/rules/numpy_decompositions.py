@@ -1,5 +1,5 @@
 """Derivative rules for NumPy's matrix decompositions: `slogdet`, `cholesky`, `eigh`,
-`eigvalsh`, `svd`, `svdvals`, `qr`. `eig` and `eigvals` are refused (see below). The helpers
+`eigvalsh`, `svd`, `svdvals`, `qr`, and `eig`/`eigvals` for real spectra. The helpers
 here (`mT`, `refuse`, the triangle masks, the singular-value derivatives) are shared with
 `numpy_matrix_functions`.
 
@@ -36,16 +36,17 @@ Conventions and limits (each is where the derivative exists; outside it adgen re
   full column rank (`'complete'` for square ones, where it is the same). Other modes and wide
   matrices are refused at run time.
 - `slogdet`: the sign has zero derivative; the log-determinant needs an invertible matrix.
-- `eig`: a general real matrix may have complex eigenvalues, and NumPy switches to complex
-  results by the input's values, so adgen refuses `np.linalg.eig` and `eigvals` at the call;
-  use `eigh` for symmetric matrices.
+- `eig`, `eigvals`: for real matrices with real, distinct eigenvalues (NumPy then returns real
+  arrays): `dλ = diag(V⁻¹ dA V)`, `dV = V (F ∘ V⁻¹ dA V)` corrected to keep NumPy's unit-length
+  columns, with the signs LAPACK chose held fixed. A matrix with complex eigenvalues is refused
+  at run time (adgen differentiates real values only).
 """
 
 import numpy as np
 
 from adgen.errors import DifferentiationError
 from adgen.rules.numpy_shape import fill_zeros
-from adgen.rules.registry import adjoint, batched, nondifferentiable, refused, tangent
+from adgen.rules.registry import adjoint, batched, nondifferentiable, tangent
 
 # ---------------------------------------------------------------- triangles and helpers
 
@@ -390,6 +391,73 @@ def qr_bar(y, a, mode="reduced", *, y_bar):
     return qr_adjoint(y, a, y_bar, mode)
 
 
-refused(np.linalg.eig, np.linalg.eigvals, reason=(
-    "a general real matrix may have complex eigenvalues and eigenvectors, and adgen "
-    "differentiates real values only; for a symmetric matrix use np.linalg.eigh or eigvalsh"))
+# ---------------------------------------------------------------- eig, eigvals (real spectra)
+
+
+def real_spectrum(w, what):
+    """Refuse a complex spectrum: its derivative would be complex."""
+    if np.iscomplexobj(w):
+        refuse(f"adgen differentiates np.linalg.{what} only for real eigenvalues (NumPy gives "
+               "real arrays then); this matrix has complex ones, and adgen differentiates real "
+               "values only")
+
+
+nondifferentiable(real_spectrum)
+
+
+def eig_projection(w, v, a_dot, what="eig"):
+    """`V⁻¹ dA V`, whose diagonal is the eigenvalues' tangent."""
+    real_spectrum(w, what)
+    return np.linalg.solve(v, a_dot @ v)
+
+
+def eig_tangent(y, a_dot):
+    w, v = y[0], y[1]
+    p = eig_projection(w, v, a_dot)
+    dv = v @ (gaps(w) * p)
+    unit = np.sum(v * dv, axis=-2, keepdims=True)  # NumPy's eigenvectors have unit length
+    return diagonal(p), dv - v * unit
+
+
+def eig_adjoint(y, y_bar):
+    w, v = y[0], y[1]
+    real_spectrum(w, "eig")
+    w_bar, v_bar = fill_zeros(y_bar, y)
+    inner = as_diagonal(w_bar)
+    if np.any(v_bar != 0):
+        v_bar = v_bar - v * np.sum(v * v_bar, axis=-2, keepdims=True)
+        inner = inner + gaps(w) * (mT(v) @ v_bar)
+    return np.linalg.solve(mT(v), inner @ mT(v))
+
+
+def eigvals_tangent(a, a_dot):
+    w, v = np.linalg.eig(a)
+    return diagonal(eig_projection(w, v, a_dot, "eigvals"))
+
+
+def eigvals_adjoint(a, y_bar):
+    w, v = np.linalg.eig(a)
+    real_spectrum(w, "eigvals")
+    return np.linalg.solve(mT(v), as_diagonal(y_bar) @ mT(v))
+
+
+@tangent(np.linalg.eig)
+@batched(np.linalg.eig)
+def eig_dot(y, a, *, a_dot):
+    return eig_tangent(y, a_dot)
+
+
+@adjoint(np.linalg.eig)
+def eig_bar(y, a, *, y_bar):
+    return eig_adjoint(y, y_bar)
+
+
+@tangent(np.linalg.eigvals)
+@batched(np.linalg.eigvals)
+def eigvals_dot(y, a, *, a_dot):
+    return eigvals_tangent(a, a_dot)
+
+
+@adjoint(np.linalg.eigvals)
+def eigvals_bar(y, a, *, y_bar):
+    return eigvals_adjoint(a, y_bar)

@@ -8,8 +8,8 @@ registers them all:
   `np.logaddexp.reduce`, with `axis=` and `keepdims=`.
 - `numpy_products`: `@`, `matmul`, `dot`, `inner`, `outer`, `tensordot`, `einsum`.
 - `numpy_linalg`: `trace`, `linalg.norm`/`det`/`inv`/`solve`.
-- `numpy_decompositions`: `linalg.slogdet`/`cholesky`/`eigh`/`eigvalsh`/`svd`/`svdvals`/`qr`;
-  `linalg.eig`/`eigvals` refused.
+- `numpy_decompositions`: `linalg.slogdet`/`cholesky`/`eigh`/`eigvalsh`/`svd`/`svdvals`/`qr`,
+  `linalg.eig`/`eigvals` for real spectra.
 - `numpy_matrix_functions`: `linalg.pinv`/`lstsq`/`matrix_power`, `kron`, `cross`.
 - `numpy_shape`: reshaping, transposing, joining, splitting, tiling, sorting, casting.
 

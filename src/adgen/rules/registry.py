@@ -36,8 +36,7 @@ Flags instead of numbered variants: `linear(f)` registers a primitive that is li
 first argument (the tangent is `f(x_dot, ...)` with the other arguments unchanged);
 `multilinear(f)` one linear in each differentiable argument separately (a product: a zero
 tangent in one argument zeroes the term); `nondifferentiable(f, g, ...)` marks primitives whose
-output has zero derivative (their outputs are constants to adgen); `refused(f, reason=...)`
-one whose derivative adgen will not give, so that the error says why.
+output has zero derivative (their outputs are constants to adgen).
 """
 
 from __future__ import annotations
@@ -66,7 +65,6 @@ class Rule:
 
 
 _RULES: dict[Any, Rule] = {}
-_REFUSED: dict[Any, str] = {}
 
 
 def _key(primitive: Any) -> Any:
@@ -179,19 +177,6 @@ def scalar_result(*primitives: Any) -> None:
     """Mark primitives that always return a 0-d value (Python float, NumPy scalar)."""
     for p in primitives:
         _entry(p).scalar_result = True
-
-
-def refused(*primitives: Any, reason: str) -> None:
-    """Mark primitives adgen refuses to differentiate, with the reason its error gives."""
-    for p in primitives:
-        _REFUSED[_key(p)] = reason
-
-
-def refusal(primitive: Any) -> str | None:
-    """Why `primitive` is refused (see `refused`), or None."""
-    from adgen import rules  # noqa: F401  (loads every rule module once)
-
-    return _REFUSED.get(_key(primitive))
 
 
 def lookup(primitive: Any) -> Rule | None:

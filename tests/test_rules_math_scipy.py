@@ -141,6 +141,18 @@ def logsumexp_weights(x, w):
     return sp.logsumexp(x, axis=0, b=w, keepdims=True) * x
 
 
+def logsumexp_broadcast_weights(x, w):
+    return sp.logsumexp(x, axis=1, b=w)
+
+
+def logsumexp_axes_keepdims(x):
+    return sp.logsumexp(x, axis=(0, 2), keepdims=True) * x
+
+
+def softmax_axes(x):
+    return sp.softmax(x, axis=(0, 2)) + sp.log_softmax(x, axis=(1, 2))
+
+
 def softmax_axis(x):
     return sp.softmax(x, axis=1) * x + sp.softmax(x)
 
@@ -160,6 +172,9 @@ SPECIAL_CASES = [
     (normal_cdfs, (_a(5),)),
     (logsumexp_axis, (_M,)),
     (logsumexp_weights, (_M, _a(3, 4, seed=1, low=0.5, high=2.0))),
+    (logsumexp_broadcast_weights, (_M, _a(4, seed=2, low=0.5, high=2.0))),
+    (logsumexp_axes_keepdims, (_a(2, 3, 4),)),
+    (softmax_axes, (_a(2, 3, 4),)),
     (softmax_axis, (_M,)),
     (log_softmax_axis, (_M,)),
 ]

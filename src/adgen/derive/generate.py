@@ -15,7 +15,7 @@ from adgen.derive.templates import Bindings
 from adgen.errors import DifferentiationError, where
 from adgen.frontend.lower import Trace, name
 from adgen.program import Deferred, Program
-from adgen.rules import Rule, lookup, primitive_name
+from adgen.rules import Rule, library_function, lookup, primitive_name
 from adgen.runtime import zeros_like
 
 
@@ -123,7 +123,7 @@ def user_function(rhs: gast.AST) -> Any:
     fn = primitive(rhs)
     if isinstance(fn, Deferred):  # a derivative that was still being built when bound
         fn = fn.resolved()
-    if isinstance(fn, types.FunctionType) and lookup(fn) is None:
+    if isinstance(fn, types.FunctionType) and lookup(fn) is None and not library_function(fn):
         return fn
     return None
 

@@ -7,10 +7,12 @@ from adgen.rules import (  # noqa: F401
     operators,
     pymath,
     runtime_rules,
+    special,
 )
 from adgen.rules.registry import (
     Rule,
     adjoint,
+    library_function,
     linear,
     lookup,
     multilinear,
@@ -20,9 +22,17 @@ from adgen.rules.registry import (
     tangent,
 )
 
+try:  # optional dependency: SciPy's rules are registered only when SciPy is installed
+    import scipy  # noqa: F401
+except ImportError:
+    pass
+else:
+    from adgen.rules import scipy_rules  # noqa: F401
+
 __all__ = [
     "Rule",
     "adjoint",
+    "library_function",
     "linear",
     "lookup",
     "multilinear",

@@ -547,3 +547,10 @@ def as_sequence_batched(y, xs, *, xs_dot):
 
 _TAKES_LISTS = {array_batched, asarray_batched, hstack_batched, vstack_batched, stack_batched,
                 concatenate_batched, owned_copy_batched, as_sequence_batched}
+
+
+def takes_lists(template):
+    """Mark a batched template whose list parameters' tangents stay lists of batched tangents
+    (`cho_solve`'s `(c, lower)`), instead of being stacked into one array."""
+    _TAKES_LISTS.add(template)
+    return template

@@ -5,10 +5,13 @@ Conventions and limits:
 
 - `trace` takes `offset`, `axis1`, `axis2`; its adjoint puts the cotangent on that diagonal
   (`trace_adjoint`).
-- `norm`: `ord=None`/`'fro'` (any `axis`, `keepdims`) and vector norms of any `ord`. At 0
-  the 2-norm's derivative is taken as 0. Matrix 2-, nuclear, 1- and inf-norms are not
-  supported (a clear `NotImplementedError`). `norm_grad` has no rule of its own: second
-  derivatives go through adgen's transformation of its source.
+- `norm`: `ord=None`/`'fro'` (any `axis`, `keepdims`), vector norms of any `ord`, and matrix
+  norms (`axis=None` on a matrix or a pair of axes) with `ord` 1, -1, inf, -inf (the largest
+  or smallest absolute column or row sum: ties share the derivative equally), 2, -2 (the
+  largest or smallest singular value: `u₁v₁ᵀ`, needs it simple) and 'nuc' (`UVᵀ`, needs
+  distinct nonzero singular values at second order). At 0 the 2-norm's derivative is taken
+  as 0. `norm_grad` has no rule of its own: second derivatives go through adgen's
+  transformation of its source (the SVD through its rule in `numpy_decompositions`).
 - `det`, `inv`: need an invertible matrix (NumPy raises `LinAlgError` otherwise); stacks of
   matrices are supported. The adjoints are `y_bar * y * inv(a)^T` and `-y^T y_bar y^T`.
 - `solve(a, b)`: `b` is a vector (stack) or matrix (stack) by NumPy's rule for the installed
@@ -65,15 +68,48 @@ def norm_grad(x, y, ord=None, axis=None, keepdims=False):
         d = keep_dims(y, x, axis, keepdims)
         return x / np.where(d == 0, 1, d)
     if matrix:
-        raise NotImplementedError(
-            f"adgen has no derivative of np.linalg.norm with ord={ord!r} for matrices; "
-            "use ord=None or 'fro'")
+        return matrix_norm_grad(x, y, ord, matrix_axes(x, axis), keepdims)
+    return vector_norm_grad(x, y, ord, axis, keepdims)
+
+
+def vector_norm_grad(x, y, ord=2, axis=None, keepdims=False):
+    """The derivative of the vector norm `y` of `x` over `axis` (every element when None)."""
+    if ord == 2:
+        d = keep_dims(y, x, axis, keepdims)
+        return x / np.where(d == 0, 1, d)
     if ord == np.inf or ord == -np.inf:
         return max_share(np.abs(x), y, axis, keepdims) * sign(x)
     if ord == 0:
         return np.zeros_like(x)
     d = keep_dims(y, x, axis, keepdims)
     return sign(x) * (np.abs(x) / np.where(d == 0, 1, d)) ** (ord - 1)
+
+
+def matrix_axes(x, axis):
+    """The (row, column) axes of a matrix norm, as non-negative ints."""
+    nd = np.ndim(x)
+    rows, cols = (0, 1) if axis is None else axis
+    return rows % nd, cols % nd
+
+
+nondifferentiable(matrix_axes)
+
+
+def matrix_norm_grad(x, y, ord, axes, keepdims=False):
+    """The derivative of a matrix norm (`ord` 1, -1, inf, -inf, 2, -2, 'nuc') over `axes`."""
+    rows, cols = axes
+    if ord in (1, -1, np.inf, -np.inf):
+        summed, across = (rows, cols) if ord in (1, -1) else (cols, rows)
+        sums = np.sum(np.abs(x), axis=summed, keepdims=True)
+        return max_share(sums, keep_dims(y, x, axes, keepdims), across, True) * sign(x)
+    if ord not in (2, -2, "nuc"):
+        raise ValueError("Invalid norm order for matrices.")
+    u, s, vh = np.linalg.svd(np.moveaxis(x, axes, (-2, -1)), full_matrices=False)
+    if ord == 2:
+        u, vh = u[..., :, :1], vh[..., :1, :]
+    elif ord == -2:
+        u, vh = u[..., :, -1:], vh[..., -1:, :]
+    return np.moveaxis(u @ vh, (-2, -1), axes)
 
 
 @tangent(np.linalg.norm)

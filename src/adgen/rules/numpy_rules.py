@@ -10,6 +10,9 @@ registers them all:
 - `numpy_grids`: `linspace` and `arange`, linear in the numbers that place their points.
 - `numpy_index`: `np.r_[...]` and `np.c_[...]` (lowered to a call of `runtime.index_join`).
 - `numpy_linalg`: `trace`, `linalg.norm`/`det`/`inv`/`solve`.
+- `numpy_decompositions`: `linalg.slogdet`/`cholesky`/`eigh`/`eigvalsh`/`svd`/`svdvals`/`qr`,
+  `linalg.eig`/`eigvals` for real spectra.
+- `numpy_matrix_functions`: `linalg.pinv`/`lstsq`/`matrix_power`, `kron`, `cross`.
 - `numpy_shape`: reshaping, transposing, joining, splitting, tiling, sorting, casting.
 
 Conventions shared by all of them (each module's docstring adds its own):
@@ -33,18 +36,21 @@ nondifferentiable below.
 import numpy as np
 
 from adgen.rules import (
+    numpy_decompositions,
     numpy_elementwise,
     numpy_grids,
     numpy_index,
     numpy_linalg,
+    numpy_matrix_functions,
     numpy_products,
     numpy_reductions,
     numpy_shape,
 )
 from adgen.rules.registry import multilinear, nondifferentiable
 
-__all__ = ["numpy_elementwise", "numpy_grids", "numpy_index", "numpy_linalg",
-           "numpy_products", "numpy_reductions", "numpy_shape"]
+__all__ = ["numpy_decompositions", "numpy_elementwise", "numpy_grids", "numpy_index",
+           "numpy_linalg", "numpy_matrix_functions", "numpy_products", "numpy_reductions",
+           "numpy_shape"]
 
 _PIECEWISE_CONSTANT = """
     shape ndim size zeros ones empty zeros_like ones_like empty_like eye identity indices

@@ -6,6 +6,12 @@ Every `math` function returns a Python float, so these adjoints need no `unbroad
 has derivative `nan` at 0 in both modes, as `np.sqrt(x * x)` does: write `abs(x)` or
 `math.hypot`). `math.hypot` takes derivative 0 at `(0, 0)` (as `abs` and the 2-norm do at
 0); `math.pow` shares the rules of `**` (`rules/limits.py`).
+
+Special functions: `erf`/`erfc` (`±2/√π·exp(−x²)`), `lgamma` (ψ) and `gamma` (`Γ·ψ`), with ψ
+and its derivatives from `adgen.rules.special.polygamma` (no SciPy). `fmod(a, b)` has the
+derivatives 1 and `−trunc(a/b)`, written `−(a − y)/b` (a float, and right at second order);
+`copysign(a, b)` is `±1` in `a` and constant in `b` (at `a = 0` the derivative is taken from
+the sign of zero, as `copysign(1.0, a)` reads it).
 """
 
 import math
@@ -14,7 +20,10 @@ import numpy as np
 
 from adgen.rules.limits import divide_or_zero
 from adgen.rules.registry import adjoint, nondifferentiable, scalar_result, tangent
+from adgen.rules.special import digamma
 from adgen.runtime import sign
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 @tangent(math.exp)
@@ -210,12 +219,73 @@ def fabs_bar(y, x, *, y_bar):
     return y_bar * sign(x)
 
 
+@tangent(math.erf)
+def erf_dot(y, x, *, x_dot):
+    return x_dot * _TWO_OVER_SQRT_PI * math.exp(-x * x)
+
+
+@adjoint(math.erf)
+def erf_bar(y, x, *, y_bar):
+    return y_bar * _TWO_OVER_SQRT_PI * math.exp(-x * x)
+
+
+@tangent(math.erfc)
+def erfc_dot(y, x, *, x_dot):
+    return -x_dot * _TWO_OVER_SQRT_PI * math.exp(-x * x)
+
+
+@adjoint(math.erfc)
+def erfc_bar(y, x, *, y_bar):
+    return -y_bar * _TWO_OVER_SQRT_PI * math.exp(-x * x)
+
+
+@tangent(math.lgamma)
+def lgamma_dot(y, x, *, x_dot):
+    return x_dot * digamma(x)
+
+
+@adjoint(math.lgamma)
+def lgamma_bar(y, x, *, y_bar):
+    return y_bar * digamma(x)
+
+
+@tangent(math.gamma)
+def gamma_dot(y, x, *, x_dot):
+    return x_dot * y * digamma(x)
+
+
+@adjoint(math.gamma)
+def gamma_bar(y, x, *, y_bar):
+    return y_bar * y * digamma(x)
+
+
+@tangent(math.fmod)
+def fmod_dot(y, a, b, *, a_dot, b_dot):
+    return a_dot - b_dot * (a - y) / b
+
+
+@adjoint(math.fmod)
+def fmod_bar(y, a, b, *, y_bar):
+    return y_bar, -y_bar * (a - y) / b
+
+
+@tangent(math.copysign)
+def copysign_dot(y, a, b, *, a_dot):
+    return a_dot * math.copysign(1.0, a) * math.copysign(1.0, b)
+
+
+@adjoint(math.copysign)
+def copysign_bar(y, a, b, *, y_bar):
+    return y_bar * math.copysign(1.0, a) * math.copysign(1.0, b)
+
+
 scalar_result(
     math.exp, math.expm1, math.log, math.log1p, math.log2, math.log10, math.sqrt, math.sin,
     math.cos, math.tan, math.asin, math.acos, math.atan, math.atan2, math.sinh, math.cosh,
-    math.tanh, math.pow, math.hypot, math.fabs,
+    math.tanh, math.pow, math.hypot, math.fabs, math.erf, math.erfc, math.lgamma, math.gamma,
+    math.fmod, math.copysign,
 )
 nondifferentiable(
-    math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.copysign,
+    math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite,
     math.factorial, math.gcd,
 )

@@ -41,6 +41,7 @@ output has zero derivative (their outputs are constants to adgen).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,7 +81,7 @@ def primitive_name(primitive: Any) -> str:
         return primitive
     module = getattr(primitive, "__module__", None) or ""
     if type(primitive).__name__ == "ufunc":
-        module = "numpy"
+        module = _ufunc_module(primitive)
     name = getattr(primitive, "__qualname__", None) or getattr(primitive, "__name__", None)
     name = name or repr(primitive)
     if module in ("builtins", "_operator", "operator"):
@@ -89,7 +90,26 @@ def primitive_name(primitive: Any) -> str:
         public = [part for part in module.split(".") if not part.startswith("_")]
         module = ".".join(public[:2]) if len(public) > 1 and public[1] in (
             "fft", "linalg", "random", "polynomial") else "numpy"
+    if module.startswith("scipy."):  # public names: scipy.special.gammaln, scipy.linalg.expm
+        module = ".".join(part for part in module.split(".") if not part.startswith("_"))
     return f"{module}.{name}" if module else name
+
+
+def _ufunc_module(ufunc: Any) -> str:
+    """The public module a ufunc comes from: NumPy's or `scipy.special` (ufuncs carry none)."""
+    name = getattr(ufunc, "__name__", "")
+    special = sys.modules.get("scipy.special")
+    if getattr(sys.modules["numpy"], name, None) is not ufunc and (
+            getattr(special, name, None) is ufunc):
+        return "scipy.special"
+    return "numpy"
+
+
+def library_function(fn: Any) -> bool:
+    """Whether `fn` is a Python function of NumPy or SciPy: adgen differentiates those by their
+    rules only, never by reading the library's source."""
+    module = getattr(fn, "__module__", None) or ""
+    return module.split(".")[0] in ("numpy", "scipy")
 
 
 def _entry(primitive: Any) -> Rule:

@@ -319,6 +319,12 @@ def takes_arrays(rule: Rule, template) -> bool:
         template not in _TAKES_LISTS)
 
 
+def takes_lists(*templates) -> None:
+    """Mark batched templates that take a list parameter's tangent as a list of batched
+    tangents (as `np.stack`'s does) rather than as one array."""
+    _TAKES_LISTS.update(templates)
+
+
 # ---------------------------------------------------------------- batched templates
 
 

@@ -9,6 +9,10 @@ registers them all:
 - `numpy_products`: `@`, `matmul`, `dot`, `inner`, `outer`, `tensordot`, `einsum`.
 - `numpy_linalg`: `trace`, `linalg.norm`/`det`/`inv`/`solve`.
 - `numpy_shape`: reshaping, transposing, joining, splitting, tiling, sorting, casting.
+- `numpy_assembly`: functions that move or copy one array's elements (`diag`, `tril`, `roll`,
+  `rot90`, `pad`, `partition`, `append`, ...), through one map of positions.
+- `numpy_joins`: `column_stack`, `hsplit`/`vsplit`/`dsplit`, `meshgrid`, `select`, and the
+  batched forms of `tile` and `split`.
 
 Conventions shared by all of them (each module's docstring adds its own):
 
@@ -30,7 +34,9 @@ shapes, array constructors, random numbers) is registered nondifferentiable belo
 import numpy as np
 
 from adgen.rules import (
+    numpy_assembly,
     numpy_elementwise,
+    numpy_joins,
     numpy_linalg,
     numpy_products,
     numpy_reductions,
@@ -40,6 +46,7 @@ from adgen.rules.registry import nondifferentiable
 
 __all__ = ["numpy_elementwise", "numpy_linalg", "numpy_products", "numpy_reductions",
            "numpy_shape"]
+__all__ += ["numpy_assembly", "numpy_joins"]
 
 # `linspace` counts as constant: its derivative in `start`/`stop` is not propagated.
 _PIECEWISE_CONSTANT = """

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import adgen
-from adgen.testing import check_grads, numerical_jacobian
+from adgen.testing import check_grads
+from tests.rules_checks import check_jacobians, loss_of
 
 RNG = np.random.default_rng(17)
 V = RNG.normal(size=4)
@@ -206,14 +207,6 @@ CASES = [
 IDS = [f.__name__ for f, _ in CASES]
 
 
-def _wrt(args):
-    return tuple(range(len(args))) if len(args) > 1 else 0
-
-
-def _blocks(j, args):
-    return list(j) if len(args) > 1 else [j]
-
-
 @pytest.mark.parametrize(("f", "args"), CASES, ids=IDS)
 def test_check_grads(f, args):
     check_grads(f, args)
@@ -221,29 +214,12 @@ def test_check_grads(f, args):
 
 @pytest.mark.parametrize(("f", "args"), CASES, ids=IDS)
 def test_batched_jacobian_matches_reverse_and_differences(f, args):
-    adgen.jvp(f, _wrt(args), batched=True)  # refuses when a rule has no batched form
-    forward = _blocks(adgen.jacobian(f, _wrt(args), mode="forward")(*args), args)
-    reverse = _blocks(adgen.jacobian(f, _wrt(args), mode="reverse")(*args), args)
-    for i, (got, want) in enumerate(zip(forward, reverse, strict=True)):
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(got, numerical_jacobian(f, args, i), rtol=1e-6, atol=1e-7)
-
-
-def _loss_of(f, nargs):
-    if nargs == 1:
-        def loss(x):
-            y = f(x)
-            return np.sum(np.sin(y) * y)
-    else:
-        def loss(x, w):
-            y = f(x, w)
-            return np.sum(np.sin(y) * y)
-    return loss
+    check_jacobians(f, args, rtol=1e-12)
 
 
 @pytest.mark.parametrize(("f", "args"), CASES, ids=IDS)
 def test_second_order(f, args):
-    check_grads(_loss_of(f, len(args)), args, order=2)
+    check_grads(loss_of(f, len(args)), args, order=2)
 
 
 # ---------------------------------------------------------------- values and refusals

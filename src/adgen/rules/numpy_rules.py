@@ -13,6 +13,11 @@ registers them all:
   `rot90`, `pad`, `partition`, `append`, ...), through one map of positions.
 - `numpy_joins`: `column_stack`, `hsplit`/`vsplit`/`dsplit`, `meshgrid`, `select`, and the
   batched forms of `tile` and `split`.
+- `numpy_pointwise`: `remainder`, `fmod`, `deg2rad`/`rad2deg`, `sinc`, `nan_to_num`,
+  `real`/`imag`/`conj`.
+- `numpy_sequences`: `diff`, `gradient`, `interp`.
+- `numpy_scans`: `cumprod` (second order included) and ufunc `.reduce`/`.accumulate`/`.outer`.
+- `numpy_statistics`: `nansum`, `nanmean`, `median`, `cov`.
 
 Conventions shared by all of them (each module's docstring adds its own):
 
@@ -38,15 +43,20 @@ from adgen.rules import (
     numpy_elementwise,
     numpy_joins,
     numpy_linalg,
+    numpy_pointwise,
     numpy_products,
     numpy_reductions,
+    numpy_scans,
+    numpy_sequences,
     numpy_shape,
+    numpy_statistics,
 )
 from adgen.rules.registry import nondifferentiable
 
 __all__ = ["numpy_elementwise", "numpy_linalg", "numpy_products", "numpy_reductions",
            "numpy_shape"]
-__all__ += ["numpy_assembly", "numpy_joins"]
+__all__ += ["numpy_assembly", "numpy_joins", "numpy_pointwise", "numpy_scans", "numpy_sequences",
+            "numpy_statistics"]
 
 # `linspace` counts as constant: its derivative in `start`/`stop` is not propagated.
 _PIECEWISE_CONSTANT = """

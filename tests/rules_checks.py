@@ -46,3 +46,16 @@ def loss_of(f, nargs):
             y = f(x, w)
             return np.sum(np.sin(y) * y)
     return loss
+
+
+def check_hessians(f, args):
+    """The Hessian of `loss_of(f)` in its first argument three ways: `adgen.hessian`,
+    reverse over reverse (`jacobian(grad(loss), mode="reverse")`), and finite differences of
+    the gradient."""
+    loss = loss_of(f, len(args))
+    grad = adgen.grad(loss, wrt=0)
+    want = numerical_jacobian(grad, args, 0)
+    scale = 1.0 + np.abs(want).max()
+    np.testing.assert_allclose(adgen.hessian(loss)(*args), want, rtol=1e-6, atol=1e-6 * scale)
+    twice_reverse = adgen.jacobian(grad, wrt=0, mode="reverse")(*args)
+    np.testing.assert_allclose(twice_reverse, want, rtol=1e-6, atol=1e-6 * scale)

@@ -33,6 +33,7 @@ Conventions:
 import numpy as np
 
 from adgen.errors import DifferentiationError
+from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_shape import put_sorted, take_sorted
 from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
 
@@ -73,6 +74,8 @@ def partition_map(a, y, axis=-1):
 
 def spread(t, where):
     """The elements of `t` put where `where` says (zeros at position 0), in its shape."""
+    if is_zero(t):  # a tangent that is still a plain zero
+        return np.zeros(np.shape(where))
     t = np.asarray(t)
     flat = np.concatenate([np.zeros(1, t.dtype), np.ravel(t)])
     return flat[where]

@@ -22,17 +22,53 @@ from adgen.rules.batched import batch_axes, lift, piece, takes_lists, vstack_bat
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_shape import (
     fill_zeros,
+    split_like,
     vstack_bar,
     vstack_dot,
 )
 from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
 from adgen.runtime import unbroadcast
 
+# ---------------------------------------------------------------- adjoints of join helpers
+
+
+def join_like(pieces, g, xs, axis=0):
+    """The adjoint of `split_like(g, xs, axis)`: the pieces (None or 0.0 for zeros) joined
+    back into the shape of `g`."""
+    pieces = fill_zeros(pieces, xs)
+    if axis is None:
+        return np.reshape(np.concatenate([np.ravel(p) for p in pieces]), np.shape(g))
+    nd = np.ndim(g)
+    parts = [np.reshape(p, (1,) * (nd - np.ndim(x)) + np.shape(x))
+             for p, x in zip(pieces, xs, strict=True)]
+    return np.concatenate(parts, axis % nd)
+
+
+linear(join_like)
+
+
+@adjoint(fill_zeros)
+def fill_zeros_bar(y, ts, xs, *, y_bar):
+    return fill_zeros(y_bar, y)
+
+
+@adjoint(split_like)
+def split_like_bar(y, g, xs, axis=0, *, y_bar):
+    return join_like(y_bar, g, xs, axis)
+
+
+@adjoint(join_like)
+def join_like_bar(y, pieces, g, xs, axis=0, *, y_bar):
+    return split_like(y_bar, xs, axis)
+
+
 # ---------------------------------------------------------------- column_stack, row_stack
 
 
 def unstack_columns(g, tup):
     """The adjoint of `np.column_stack(tup)`: `g` cut into the columns of each element."""
+    if is_zero(g):
+        return [np.zeros(np.shape(x)) for x in tup]
     widths = [1 if np.ndim(x) < 2 else np.shape(x)[1] for x in tup]
     pieces = np.split(g, np.cumsum(widths)[:-1], axis=1)
     return [np.reshape(p, np.shape(x)) for p, x in zip(pieces, tup, strict=True)]
@@ -186,7 +222,7 @@ def grid_tangent(ts, xs, y, indexing="xy", sparse=False, lead=0):
 def grid_adjoint(g, xs, indexing="xy", i=0):
     """The adjoint of the `i`-th input of `np.meshgrid(*xs)` from the outputs' adjoints `g`."""
     xs = [x for x in xs if x is not None]
-    gi = g[i] if i < len(g) else None
+    gi = g[i] if isinstance(g, (list, tuple)) and i < len(g) else None
     if gi is None or is_zero(gi) or i >= len(xs):
         return np.zeros(np.shape(xs[i])) if i < len(xs) else None
     ax = grid_axis(i, len(xs), indexing)
@@ -194,7 +230,28 @@ def grid_adjoint(g, xs, indexing="xy", i=0):
     return np.reshape(np.sum(gi, axis=others), np.shape(xs[i]))
 
 
-linear(grid_tangent, grid_adjoint)
+def grid_place(t, g, xs, indexing="xy", i=0):
+    """The adjoint of `grid_adjoint(g, xs, indexing, i)`: `t` spread along its axis over the
+    shape of `g[i]`, zeros for the other outputs."""
+    xs = [x for x in xs if x is not None]
+    out = [0.0] * len(g)
+    shape = [1] * len(xs)
+    shape[grid_axis(i, len(xs), indexing)] = np.size(xs[i])
+    out[i] = np.broadcast_to(np.reshape(t, shape), np.shape(g[i])).copy()
+    return out
+
+
+linear(grid_tangent, grid_adjoint, grid_place)
+
+
+@adjoint(grid_adjoint)
+def grid_adjoint_bar(y, g, xs, indexing="xy", i=0, *, y_bar):
+    return grid_place(y_bar, g, xs, indexing, i)
+
+
+@adjoint(grid_place)
+def grid_place_bar(y, t, g, xs, indexing="xy", i=0, *, y_bar):
+    return grid_adjoint(y_bar, xs, indexing, i)
 
 
 @tangent(np.meshgrid)
@@ -247,6 +304,11 @@ def select_adjoint(g, condlist, choicelist, y):
 
 nondifferentiable(select_masks)
 linear(select_adjoint)
+
+
+@adjoint(select_adjoint)
+def select_adjoint_bar(y, g, condlist, choicelist, y0, *, y_bar):
+    return select_tangent(condlist, y_bar, choicelist, 0.0, y0)
 
 
 @tangent(np.select)

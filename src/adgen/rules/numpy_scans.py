@@ -28,6 +28,7 @@ import numpy as np
 from adgen.errors import DifferentiationError
 from adgen.rules.batched import batch_axes
 from adgen.rules.numpy_assembly import gather_back, positions, spread, spread_batched
+from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_reductions import cumsum_adjoint, expand_to, max_share
 from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
 from adgen.runtime import unbroadcast
@@ -75,6 +76,8 @@ def _shifted(d):
 
 def cumprod_jvp(t, a, axis=None, lead=0):
     """`J t` for `y = np.cumprod(a, axis)` (batched with `lead` axes in front of `t`)."""
+    if is_zero(t):
+        return np.zeros(np.shape(np.cumprod(a, axis)))
     rows = _rows(a, axis)
     rows = np.reshape(rows, rows.shape[:1] + (1,) * lead + rows.shape[1:])
     return _unrows(_scan_jvp(rows, _rows(t, axis, lead)), axis, lead)
@@ -82,6 +85,8 @@ def cumprod_jvp(t, a, axis=None, lead=0):
 
 def cumprod_vjp(g, a, axis=None):
     """`J^T g` for `y = np.cumprod(a, axis)`, in the shape of `a`."""
+    if is_zero(g):
+        return np.zeros(np.shape(a))
     shape = np.shape(a)
     a, g = _rows(a, axis), _rows(g, axis)
     before = _exclusive(a)
@@ -95,6 +100,8 @@ def cumprod_vjp(g, a, axis=None):
 
 def cumprod_mixed(a, t, s, axis=None):
     """`sum_jk T_ijk t_j s_k`: the derivative of `cumprod_jvp(t, a)` along `s`."""
+    if is_zero(t) or is_zero(s):
+        return np.zeros(np.shape(np.cumprod(a, axis)))
     a, t, s = _rows(a, axis), _rows(t, axis), _rows(s, axis)
     d1, d2 = _shifted(_scan_jvp(a, t)), _shifted(_scan_jvp(a, s))
     out = np.empty(np.broadcast_shapes(a.shape, t.shape, s.shape))
@@ -107,6 +114,8 @@ def cumprod_mixed(a, t, s, axis=None):
 
 def cumprod_mixed_t(a, t, g, axis=None):
     """`sum_ij g_i t_j T_ijk`: `cumprod_mixed(a, t, .)` transposed, applied to `g`."""
+    if is_zero(t) or is_zero(g):
+        return np.zeros(np.shape(a))
     shape = np.shape(a)
     a, t, g = _rows(a, axis), _rows(t, axis), _rows(g, axis)
     before, d1 = _exclusive(a), _shifted(_scan_jvp(a, t))
@@ -161,6 +170,8 @@ def cumprod_vjp_bar(y, g, a, axis=None, *, y_bar):
 def last_along(t, a, axis=0, keepdims=False, lead=0):
     """The last element along `axis` of `t`, the tangent of a cumulative product of `a` (the
     last of the flat scan when `axis` is None), kept as a length-1 axis with `keepdims`."""
+    if is_zero(t):
+        return t
     if axis is None:
         last = t[..., -1]
         return np.reshape(last, np.shape(last) + (1,) * np.ndim(a)) if keepdims else last

@@ -68,6 +68,8 @@ def diff_joined(ta, tp, tq, a, prepend=None, append=None, axis=-1, lead=0):
 
 def diff_adjoint(g, n=1, axis=-1):
     """The adjoint of `np.diff(., n, axis)`: each difference undone by its transpose."""
+    if is_zero(g):
+        return g
     g = np.asarray(g)
     for _ in range(n):
         width = [(0, 0)] * g.ndim
@@ -81,6 +83,8 @@ def diff_adjoint(g, n=1, axis=-1):
 def diff_piece(g, a, prepend=None, append=None, axis=-1, which=1):
     """Part `which` (0 prepend, 1 `a`, 2 append) of `g`, an adjoint of the joined array,
     summed back to the part's own shape."""
+    if is_zero(g):
+        return g
     shapes = _diff_parts(a, prepend, append, axis)
     sizes = [0 if s is None else s[axis] for s in shapes]
     start = sum(sizes[:which])
@@ -173,6 +177,8 @@ def _apply_along(d, t, ax):
 def gradient_apply(t, f, h1=None, h2=None, h3=None, axis=None, edge_order=1, lead=0):
     """`np.gradient` of the tangent `t` of `f` (with `lead` batch axes in front)."""
     ops = gradient_operators(f, h1, h2, h3, axis, edge_order)
+    if is_zero(t):
+        t = np.zeros(np.shape(f))
     outs = [_apply_along(d, np.asarray(t, dtype=float), ax + lead) for ax, d in ops]
     return outs[0] if len(outs) == 1 else tuple(outs)
 
@@ -180,7 +186,7 @@ def gradient_apply(t, f, h1=None, h2=None, h3=None, axis=None, edge_order=1, lea
 def gradient_transpose(g, f, h1=None, h2=None, h3=None, axis=None, edge_order=1):
     """The adjoint of `gradient_apply`: each axis's part of `g` through `D` transposed."""
     ops = gradient_operators(f, h1, h2, h3, axis, edge_order)
-    gs = [g] if len(ops) == 1 else list(g)
+    gs = [g] if len(ops) == 1 or is_zero(g) else list(g)
     total = np.zeros(np.shape(f))
     for (ax, d), gi in zip(ops, gs, strict=True):
         if gi is not None and not is_zero(gi):

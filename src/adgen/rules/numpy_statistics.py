@@ -120,6 +120,8 @@ def cov_rows(tm, ty, m, y=None, rowvar=True):
 
 def cov_part(g, m, y=None, rowvar=True, which=0):
     """The adjoint of `m` (`which` 0) or `y` (1) from `g`, an adjoint of the data matrix."""
+    if is_zero(g):
+        return g
     rows = np.shape(_data_rows(m, rowvar))[0]
     piece = g[:rows] if which == 0 else g[rows:]
     own = m if which == 0 else y
@@ -136,6 +138,8 @@ def cov_scale(m, y=None, rowvar=True, bias=False, ddof=None):
 
 def cov_square(g, m, y=None, rowvar=True):
     """`g`, an adjoint of `np.cov`'s squeezed result, as the full square matrix."""
+    if is_zero(g):
+        return g
     p = np.shape(cov_rows(0.0, 0.0, m, y, rowvar))[0]
     return np.reshape(g, (p, p))
 
@@ -150,18 +154,18 @@ def cov_rows_dot(z, tm, ty, m, y=None, rowvar=True, *, tm_dot, ty_dot):
 
 
 @adjoint(cov_rows)
-def cov_rows_bar(z, tm, ty, m, y=None, rowvar=True, *, z_bar):
-    return cov_part(z_bar, m, y, rowvar, 0), cov_part(z_bar, m, y, rowvar, 1)
+def cov_rows_bar(z, tm, ty, m, y=None, rowvar=True, *, y_bar):
+    return cov_part(y_bar, m, y, rowvar, 0), cov_part(y_bar, m, y, rowvar, 1)
 
 
 @adjoint(cov_part)
-def cov_part_bar(z, g, m, y=None, rowvar=True, which=0, *, z_bar):
-    return cov_rows(z_bar if which == 0 else 0.0, z_bar if which == 1 else 0.0, m, y, rowvar)
+def cov_part_bar(z, g, m, y=None, rowvar=True, which=0, *, y_bar):
+    return cov_rows(y_bar if which == 0 else 0.0, y_bar if which == 1 else 0.0, m, y, rowvar)
 
 
 @adjoint(cov_square)
-def cov_square_bar(z, g, m, y=None, rowvar=True, *, z_bar):
-    return np.reshape(z_bar, np.shape(g))
+def cov_square_bar(z, g, m, y=None, rowvar=True, *, y_bar):
+    return np.reshape(y_bar, np.shape(g))
 
 
 @tangent(np.cov)

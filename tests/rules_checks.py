@@ -59,3 +59,7 @@ def check_hessians(f, args):
     np.testing.assert_allclose(adgen.hessian(loss)(*args), want, rtol=1e-6, atol=1e-6 * scale)
     twice_reverse = adgen.jacobian(grad, wrt=0, mode="reverse")(*args)
     np.testing.assert_allclose(twice_reverse, want, rtol=1e-6, atol=1e-6 * scale)
+
+
+def as_float32(args):
+    return tuple(np.asarray(a, dtype=np.float32) for a in args)

@@ -13,7 +13,7 @@ import pytest
 
 import adgen
 from adgen.testing import check_grads
-from tests.rules_checks import check_hessians, check_jacobians, loss_of
+from tests.rules_checks import as_float32, check_hessians, check_jacobians, loss_of
 
 RNG = np.random.default_rng(1717)
 V = np.array([0.3, -1.2, 0.8, 2.5, -0.4])
@@ -110,6 +110,14 @@ def cov_columns_biased(m, v):
     return np.cov(m, rowvar=False, bias=True) + np.cov(m[0], v[:4], ddof=0)[0, 1]
 
 
+def corrcoef_rows(m):
+    return np.corrcoef(m)
+
+
+def corrcoef_pair_and_columns(m, v):
+    return np.corrcoef(m[0], v[:4]) + np.corrcoef(m.T, rowvar=False)[:2, :2]
+
+
 # ---------------------------------------------------------------- ufunc methods
 
 
@@ -146,6 +154,7 @@ CASES = [
     (interp_scalar_query, (np.array([0.3, -1.0, 2.0, 0.5]),), True),
     (median, (M,), True), (nan_sums, (M,), True),
     (cov_rows, (M,), False), (cov_columns_biased, (M, V), False),
+    (corrcoef_rows, (M,), False), (corrcoef_pair_and_columns, (M, V), False),
     (reduces, (M,), True), (multiply_reduce_keepdims, (M,), True),
     (accumulates, (V,), True), (outers, (V, W), True), (outer_of_matrix, (M, V), True),
 ]
@@ -178,6 +187,18 @@ HESSIAN_CASES = [pytest.param(*case, marks=pytest.mark.xfail(
 @pytest.mark.parametrize(("f", "args", "has_batched"), HESSIAN_CASES, ids=IDS)
 def test_hessian_three_ways(f, args, has_batched):
     check_hessians(f, args)
+
+
+# float32 derivatives in float32: `median` has two elements closer than the float32 step of
+# the differences; `np.interp` of a number is a float64 scalar, which makes `y * fp` float64.
+NOT_IN_FLOAT32 = {"median", "interp_scalar_query"}
+FLOAT32_CASES = [case for case in CASES if case[0].__name__ not in NOT_IN_FLOAT32]
+
+
+@pytest.mark.parametrize(("f", "args", "has_batched"), FLOAT32_CASES,
+                         ids=[f.__name__ for f, _, _ in FLOAT32_CASES])
+def test_float32_in_float32_out(f, args, has_batched):
+    check_grads(f, as_float32(args))
 
 
 # ---------------------------------------------------------------- values and refusals

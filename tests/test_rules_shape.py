@@ -12,7 +12,7 @@ import pytest
 
 import adgen
 from adgen.testing import check_grads
-from tests.rules_checks import check_hessians, check_jacobians, loss_of
+from tests.rules_checks import as_float32, check_hessians, check_jacobians, loss_of
 
 RNG = np.random.default_rng(17)
 V = RNG.normal(size=4)
@@ -233,6 +233,11 @@ HESSIAN_CASES = [pytest.param(*case, marks=pytest.mark.xfail(
 @pytest.mark.parametrize(("f", "args"), HESSIAN_CASES, ids=IDS)
 def test_hessian_three_ways(f, args):
     check_hessians(f, args)
+
+
+@pytest.mark.parametrize(("f", "args"), CASES, ids=IDS)
+def test_float32_in_float32_out(f, args):
+    check_grads(f, as_float32(args))
 
 
 # ---------------------------------------------------------------- values and refusals

@@ -123,7 +123,7 @@ def replaced(x, kind):
     kept it (`kind` "finite")."""
     test = {"finite": np.isfinite, "nan": np.isnan, "posinf": np.isposinf,
             "neginf": np.isneginf}[kind]
-    return test(x) * 1.0
+    return test(x).astype(np.result_type(x, 1.0))
 
 
 nondifferentiable(replaced)

@@ -17,7 +17,7 @@ registers them all:
   `real`/`imag`/`conj`.
 - `numpy_sequences`: `diff`, `gradient`, `interp`.
 - `numpy_scans`: `cumprod` (second order included) and ufunc `.reduce`/`.accumulate`/`.outer`.
-- `numpy_statistics`: `nansum`, `nanmean`, `median`, `cov`.
+- `numpy_statistics`: `nansum`, `nanmean`, `median`, `cov`, `corrcoef`.
 
 Conventions shared by all of them (each module's docstring adds its own):
 

@@ -307,13 +307,17 @@ def left_of(t, a, b, lead=0):
     """Tangent `t` of `a` shaped for `ufunc.outer(a, b)`: `b`'s axes added at the end (a
     batched zero of another shape becomes zeros)."""
     shape = np.shape(t)[:lead] + np.shape(a) + (1,) * np.ndim(b)
-    return np.reshape(t, shape) if np.size(t) == np.prod(shape) else np.zeros(shape)
+    return np.reshape(t, shape) if np.size(t) == np.prod(shape) else np.zeros(shape, _float(t))
 
 
 def right_of(t, a, b, lead=0):
     """Tangent `t` of `b` shaped for `ufunc.outer(a, b)`: `a`'s axes added in front."""
     shape = np.shape(t)[:lead] + (1,) * np.ndim(a) + np.shape(b)
-    return np.reshape(t, shape) if np.size(t) == np.prod(shape) else np.zeros(shape)
+    return np.reshape(t, shape) if np.size(t) == np.prod(shape) else np.zeros(shape, _float(t))
+
+
+def _float(t):
+    return np.result_type(t, 1.0)
 
 
 linear(left_of, right_of)
@@ -378,7 +382,7 @@ def multiply_outer_batched(y, A, B, *, A_dot, B_dot):
 def outer_pick(A, B, y):
     """1.0 where `y = maximum.outer(A, B)` (or `minimum.outer`) took its element from `A`
     (on a tie: `A`, the first argument), 0.0 where from `B`."""
-    return (y == left_of(A, A, B)) * 1.0
+    return (y == left_of(A, A, B)).astype(np.result_type(y, 1.0))
 
 
 nondifferentiable(outer_pick)

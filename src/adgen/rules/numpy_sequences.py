@@ -24,6 +24,7 @@ from adgen.errors import DifferentiationError
 from adgen.rules.batched import lift
 from adgen.rules.numpy_assembly import gather_back, spread, spread_batched
 from adgen.rules.numpy_products import is_zero
+from adgen.rules.numpy_shape import cast_like
 from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
 from adgen.runtime import unbroadcast
 
@@ -179,7 +180,8 @@ def gradient_apply(t, f, h1=None, h2=None, h3=None, axis=None, edge_order=1, lea
     ops = gradient_operators(f, h1, h2, h3, axis, edge_order)
     if is_zero(t):
         t = np.zeros(np.shape(f))
-    outs = [_apply_along(d, np.asarray(t, dtype=float), ax + lead) for ax, d in ops]
+    dtype = np.result_type(t, 1.0)
+    outs = [_apply_along(d.astype(dtype), np.asarray(t, dtype), ax + lead) for ax, d in ops]
     return outs[0] if len(outs) == 1 else tuple(outs)
 
 
@@ -187,10 +189,10 @@ def gradient_transpose(g, f, h1=None, h2=None, h3=None, axis=None, edge_order=1)
     """The adjoint of `gradient_apply`: each axis's part of `g` through `D` transposed."""
     ops = gradient_operators(f, h1, h2, h3, axis, edge_order)
     gs = [g] if len(ops) == 1 or is_zero(g) else list(g)
-    total = np.zeros(np.shape(f))
+    total = np.zeros(np.shape(f), np.result_type(f, 1.0))
     for (ax, d), gi in zip(ops, gs, strict=True):
         if gi is not None and not is_zero(gi):
-            total = total + _apply_along(d.T, gi, ax)
+            total = total + _apply_along(d.T.astype(total.dtype), gi, ax)
     return total
 
 
@@ -301,14 +303,16 @@ def interp_dot(y, x, xp, fp, left=None, right=None, period=None, *, x_dot, xp_do
 
 @adjoint(np.interp)
 def interp_bar(y, x, xp, fp, left=None, right=None, period=None, *, y_bar):
-    return (unbroadcast(y_bar * interp_part(x, xp)
-                        * (spread(fp, interp_piece(x, xp, period) + 1)
-                           - spread(fp, interp_piece(x, xp, period))) / interp_width(x, xp), x),
+    return (cast_like(unbroadcast(y_bar * interp_part(x, xp)
+                                  * (spread(fp, interp_piece(x, xp, period) + 1)
+                                     - spread(fp, interp_piece(x, xp, period)))
+                                  / interp_width(x, xp), x), x),
             no_derivative(y_bar, "numpy.interp with respect to the knots xp"),
-            gather_back(y_bar * interp_part(x, xp, left, right, "from_fp")
-                        * (1.0 - interp_weight(x, xp)), interp_piece(x, xp, period), fp)
-            + gather_back(y_bar * interp_part(x, xp, left, right, "from_fp")
-                          * interp_weight(x, xp), interp_piece(x, xp, period) + 1, fp),
+            cast_like(gather_back(y_bar * interp_part(x, xp, left, right, "from_fp")
+                                  * (1.0 - interp_weight(x, xp)), interp_piece(x, xp, period), fp)
+                      + gather_back(y_bar * interp_part(x, xp, left, right, "from_fp")
+                                    * interp_weight(x, xp), interp_piece(x, xp, period) + 1, fp),
+                      fp),
             np.sum(y_bar * interp_part(x, xp, left, right, "below")),
             np.sum(y_bar * interp_part(x, xp, left, right, "above")))
 

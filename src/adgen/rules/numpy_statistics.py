@@ -1,4 +1,4 @@
-"""Derivative rules for NumPy statistics: `nansum`, `nanmean`, `median`, `cov`.
+"""Derivative rules for NumPy statistics: `nansum`, `nanmean`, `median`, `cov`, `corrcoef`.
 
 - `nansum`/`nanmean` skip NaNs in the derivative as in the value (a NaN element gets 0).
 - `median(a, axis, keepdims)` is the mean of the one or two middle elements of each sorted
@@ -8,6 +8,11 @@
   (`cov_rows` arranges `m` and `y` as NumPy does; it is linear in both and carries rules),
   so its derivative is written with `matmul` and `centered`, and has second derivatives.
   `fweights`/`aweights` are not supported (the call is refused).
+- `corrcoef(x, y, rowvar)` is `C / sqrt(d d^T)` for `C = cov(...)` and `d` its diagonal.
+  Its tangent and adjoint are the functions `corrcoef_jvp` and `corrcoef_vjp`, plain NumPy
+  made of operations with rules and without rules of their own: for second derivatives adgen
+  differentiates their source. Neither `cov` nor `corrcoef` has a batched form (forward
+  Jacobians take one pass per direction).
 """
 
 import numpy as np
@@ -22,12 +27,12 @@ from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, ta
 
 def nan_count(a, axis=None, keepdims=False):
     """How many elements of `a` that are not NaN each output of a reduction combines."""
-    return np.sum(~np.isnan(a), axis=axis, keepdims=keepdims)
+    return np.sum(~np.isnan(a), axis=axis, keepdims=keepdims).astype(np.result_type(a, 1.0))
 
 
 def not_nan(a):
     """1.0 where `a` is a number, 0.0 where it is NaN."""
-    return 1.0 - np.isnan(a)
+    return (~np.isnan(a)).astype(np.result_type(a, 1.0))
 
 
 nondifferentiable(nan_count, not_nan)
@@ -104,7 +109,7 @@ def median_batched(y, a, axis=None, out=None, overwrite_input=False, keepdims=Fa
 
 
 def _data_rows(v, rowvar):
-    v = np.atleast_2d(np.asarray(v, dtype=np.result_type(v, 1.0)))
+    v = np.atleast_2d(np.asarray(v, dtype=np.result_type(v, np.float64)))  # as np.cov
     return v.T if not rowvar and v.shape[0] != 1 else v
 
 
@@ -127,7 +132,7 @@ def cov_part(g, m, y=None, rowvar=True, which=0):
     own = m if which == 0 else y
     if not rowvar and np.shape(np.atleast_2d(own))[0] != 1:
         piece = piece.T
-    return np.reshape(piece, np.shape(own))
+    return np.reshape(piece, np.shape(own)).astype(np.result_type(own, 1.0))
 
 
 def cov_scale(m, y=None, rowvar=True, bias=False, ddof=None):
@@ -188,3 +193,47 @@ def cov_bar(c, m, y=None, rowvar=True, bias=False, ddof=None, *, y_bar):
                                + np.transpose(cov_square(y_bar, m, y, rowvar)))
                               @ centered(cov_rows(m, y, m, y, rowvar), 1), 1), m, y, rowvar, 1)
             * cov_scale(m, y, rowvar, bias, ddof))
+
+
+# ---------------------------------------------------------------- corrcoef
+
+
+def corrcoef_jvp(x_dot, y_dot, x, y=None, rowvar=True):
+    """The tangent of `np.corrcoef(x, y, rowvar)` (a full matrix, as `np.atleast_2d`).
+
+    Plain NumPy made of operations adgen differentiates, so that adgen differentiates this
+    function's source for second derivatives.
+    """
+    xc = centered(cov_rows(x, y, x, y, rowvar), 1)
+    tc = centered(cov_rows(x_dot, y_dot, x, y, rowvar), 1)
+    c = xc @ np.transpose(xc)
+    c_dot = tc @ np.transpose(xc) + xc @ np.transpose(tc)
+    d = np.diag(c)
+    d_dot = np.diag(c_dot)
+    r = c / np.sqrt(np.outer(d, d))
+    return c_dot / np.sqrt(np.outer(d, d)) - 0.5 * r * np.add.outer(d_dot / d, d_dot / d)
+
+
+def corrcoef_vjp(g, x, y=None, rowvar=True, which=0):
+    """The adjoint of `x` (`which` 0) or `y` (1) in `np.corrcoef(x, y, rowvar)` from `g`.
+
+    Plain NumPy made of operations adgen differentiates (see `corrcoef_jvp`).
+    """
+    xc = centered(cov_rows(x, y, x, y, rowvar), 1)
+    c = xc @ np.transpose(xc)
+    d = np.diag(c)
+    s = np.sqrt(np.outer(d, d))
+    gm = cov_square(g, x, y, rowvar)
+    gr = gm * (c / s)
+    c_bar = gm / s - np.diag(0.5 * (np.sum(gr, axis=1) + np.sum(gr, axis=0)) / d)
+    return cov_part(centered((c_bar + np.transpose(c_bar)) @ xc, 1), x, y, rowvar, which)
+
+
+@tangent(np.corrcoef)
+def corrcoef_dot(r, x, y=None, rowvar=True, *, x_dot, y_dot):
+    return np.reshape(corrcoef_jvp(x_dot, y_dot, x, y, rowvar), np.shape(r))
+
+
+@adjoint(np.corrcoef)
+def corrcoef_bar(r, x, y=None, rowvar=True, *, y_bar):
+    return corrcoef_vjp(y_bar, x, y, rowvar, 0), corrcoef_vjp(y_bar, x, y, rowvar, 1)

@@ -32,10 +32,10 @@ Conventions:
 
 import numpy as np
 
-from adgen.errors import DifferentiationError
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_shape import put_sorted, take_sorted
 from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
+from adgen.runtime import refusal
 
 # ---------------------------------------------------------------- positions
 
@@ -56,7 +56,7 @@ _PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
 def pad_map(array, pad_width, mode="constant"):
     """`moved` for `np.pad`: the padding of a constant mode is position 0."""
     if not isinstance(mode, str) or mode not in _PAD_MODES:
-        raise DifferentiationError(
+        raise refusal(
             f"adgen differentiates numpy.pad in the modes {', '.join(_PAD_MODES)}, not in mode "
             f"{mode!r}; build the padding with np.concatenate")
     return np.asarray(np.pad(positions(array), pad_width, mode))
@@ -115,7 +115,7 @@ def pad_fill(t, where):
 def one_constant(c):
     """`c`, the constant (or its tangent or adjoint) of `np.pad`, refused unless a number."""
     if np.ndim(c):
-        raise DifferentiationError(
+        raise refusal(
             "adgen differentiates numpy.pad with respect to constant_values only when it is "
             "one number; pad with a constant array and add the values with np.concatenate")
     return c

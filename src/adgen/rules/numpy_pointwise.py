@@ -21,11 +21,10 @@ import math
 
 import numpy as np
 
-from adgen.errors import DifferentiationError
 from adgen.rules.batched import lift
 from adgen.rules.operators import mod_bar, mod_dot
 from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
-from adgen.runtime import unbroadcast
+from adgen.runtime import refusal, unbroadcast
 
 # ---------------------------------------------------------------- remainders
 
@@ -158,7 +157,7 @@ def nan_to_num_bar(y, x, copy=True, nan=0.0, posinf=None, neginf=None, *, y_bar)
 def real_input(t, x, name="numpy.real"):
     """`t`, the tangent or adjoint of `x`; refused when `x` is complex."""
     if np.iscomplexobj(x):
-        raise DifferentiationError(
+        raise refusal(
             f"adgen differentiates {name} of real numbers only, and got a complex "
             f"{type(x).__name__}; split complex values into real and imaginary parts")
     return t

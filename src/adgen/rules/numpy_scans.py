@@ -25,13 +25,12 @@ Ufunc methods are keyed by the bound method (`np.add.reduce`, as `np.logaddexp.r
 
 import numpy as np
 
-from adgen.errors import DifferentiationError
 from adgen.rules.batched import batch_axes
 from adgen.rules.numpy_assembly import gather_back, positions, spread, spread_batched
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_reductions import cumsum_adjoint, expand_to, max_share
 from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
-from adgen.runtime import unbroadcast
+from adgen.runtime import refusal, unbroadcast
 
 # ---------------------------------------------------------------- scans along one axis
 
@@ -39,7 +38,7 @@ from adgen.runtime import unbroadcast
 def _rows(x, axis, lead=0):
     """`x` with the scanned axis first (flattened behind `lead` batch axes when None)."""
     if isinstance(axis, (tuple, list)):
-        raise DifferentiationError("adgen differentiates products along one axis at a time")
+        raise refusal("adgen differentiates products along one axis at a time")
     x = np.asarray(x, dtype=np.result_type(x, 1.0))
     if axis is None:
         return np.moveaxis(np.reshape(x, x.shape[:lead] + (-1,)), lead, 0)

@@ -20,18 +20,17 @@
 
 import numpy as np
 
-from adgen.errors import DifferentiationError
 from adgen.rules.batched import lift
 from adgen.rules.numpy_assembly import gather_back, spread, spread_batched
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_shape import cast_like
 from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
-from adgen.runtime import unbroadcast
+from adgen.runtime import refusal, unbroadcast
 
 
 def no_derivative(t, what):
     """Refuse a derivative adgen does not compute: called only when `t` is active."""
-    raise DifferentiationError(f"adgen does not differentiate {what}; pass it as a constant")
+    raise refusal(f"adgen does not differentiate {what}; pass it as a constant")
 
 
 nondifferentiable(no_derivative)
@@ -244,7 +243,7 @@ def gradient_batched(y, f, h1=None, h2=None, h3=None, axis=None, edge_order=1, *
 def interp_piece(x, xp, period=None):
     """The position (1-based, for `spread`) of the left knot of the piece each `x` lies in."""
     if period is not None:
-        raise DifferentiationError("adgen differentiates numpy.interp without period= only")
+        raise refusal("adgen differentiates numpy.interp without period= only")
     j = np.searchsorted(xp, x, side="right") - 1
     return np.clip(j, 0, len(xp) - 2) + 1
 

@@ -284,6 +284,10 @@ def real_of(x):
     return np.sum(np.real(x))
 
 
+def product_over_two_axes(m):
+    return np.multiply.reduce(m, axis=(0, 1))
+
+
 @pytest.mark.parametrize("mode", ["forward", "reverse"])
 def test_what_is_not_differentiated_is_refused(mode):
     with pytest.raises(adgen.DifferentiationError,
@@ -293,3 +297,5 @@ def test_what_is_not_differentiated_is_refused(mode):
         adgen.grad(interp_of_knots, wrt=1, mode=mode)(QUERIES, KNOTS)
     with pytest.raises(adgen.DifferentiationError, match=r"line \d+: .*real numbers"):
         adgen.grad(real_of, mode=mode)(V + 1j)
+    with pytest.raises(adgen.DifferentiationError, match=r"line \d+: .*tuple of axes"):
+        adgen.grad(product_over_two_axes, mode=mode)(M)

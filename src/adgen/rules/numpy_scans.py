@@ -35,10 +35,16 @@ from adgen.runtime import refusal, unbroadcast
 # ---------------------------------------------------------------- scans along one axis
 
 
+def _one_axis(axis):
+    """Refuse a tuple of axes: products are differentiated along one axis (or all, None)."""
+    if isinstance(axis, (tuple, list)):
+        raise refusal("adgen differentiates cumulative and reduced products along one axis "
+                      "or along all of them (axis=None), not along a tuple of axes")
+
+
 def _rows(x, axis, lead=0):
     """`x` with the scanned axis first (flattened behind `lead` batch axes when None)."""
-    if isinstance(axis, (tuple, list)):
-        raise refusal("adgen differentiates products along one axis at a time")
+    _one_axis(axis)
     x = np.asarray(x, dtype=np.result_type(x, 1.0))
     if axis is None:
         return np.moveaxis(np.reshape(x, x.shape[:lead] + (-1,)), lead, 0)
@@ -169,6 +175,7 @@ def cumprod_vjp_bar(y, g, a, axis=None, *, y_bar):
 def last_along(t, a, axis=0, keepdims=False, lead=0):
     """The last element along `axis` of `t`, the tangent of a cumulative product of `a` (the
     last of the flat scan when `axis` is None), kept as a length-1 axis with `keepdims`."""
+    _one_axis(axis)
     if is_zero(t):
         return t
     if axis is None:
@@ -179,6 +186,7 @@ def last_along(t, a, axis=0, keepdims=False, lead=0):
 
 def put_last(g, a, axis=0, keepdims=False):
     """The adjoint of `last_along`: `g` at the last place of a scan of `a`, zeros elsewhere."""
+    _one_axis(axis)
     if axis is None:
         out = np.zeros(np.size(a), np.result_type(g, 1.0))
         out[-1] = np.reshape(g, ())

@@ -6,6 +6,8 @@ when shapes agree and leaves the call out).
 
 from __future__ import annotations
 
+import linecache
+import sys
 from typing import Any
 
 import numpy as np
@@ -365,3 +367,21 @@ def item(g: Any, index: Any) -> Any:
     if isinstance(g, (list, tuple, dict)) or (isinstance(g, np.ndarray) and g.ndim):
         return g[index]
     return g
+
+
+def refusal(message: str) -> DifferentiationError:
+    """A `DifferentiationError` for a derivative a rule's helper refuses at run time, naming
+    the generated function and the source line of the statement being differentiated (from
+    the `# line N: ...` comment above it in the generated code)."""
+    frame = sys._getframe(1)
+    while frame is not None and not frame.f_code.co_filename.startswith("<adgen "):
+        frame = frame.f_back
+    if frame is None:
+        return DifferentiationError(message)
+    lines = linecache.getlines(frame.f_code.co_filename)
+    for text in reversed(lines[: frame.f_lineno]):
+        comment = text.strip()
+        if comment.startswith("# line ") or comment.startswith("# adjoint of line "):
+            place = comment[2:].replace("adjoint of ", "")
+            return DifferentiationError(f"{frame.f_code.co_name}, {place}: {message}")
+    return DifferentiationError(f"{frame.f_code.co_name}: {message}")

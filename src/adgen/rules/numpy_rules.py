@@ -14,6 +14,15 @@ registers them all:
   `linalg.eig`/`eigvals` for real spectra.
 - `numpy_matrix_functions`: `linalg.pinv`/`lstsq`/`matrix_power`, `kron`, `cross`.
 - `numpy_shape`: reshaping, transposing, joining, splitting, tiling, sorting, casting.
+- `numpy_assembly`: functions that move or copy one array's elements (`diag`, `tril`, `roll`,
+  `rot90`, `pad`, `partition`, `append`, ...), through one map of positions.
+- `numpy_joins`: `column_stack`, `hsplit`/`vsplit`/`dsplit`, `meshgrid`, `select`, and the
+  batched forms of `tile` and `split`.
+- `numpy_pointwise`: `remainder`, `fmod`, `deg2rad`/`rad2deg`, `sinc`, `nan_to_num`,
+  `real`/`imag`/`conj`.
+- `numpy_sequences`: `diff`, `gradient`, `interp`.
+- `numpy_scans`: `cumprod` (second order included) and ufunc `.reduce`/`.accumulate`/`.outer`.
+- `numpy_statistics`: `nansum`, `nanmean`, `median`, `cov`, `corrcoef`.
 
 Conventions shared by all of them (each module's docstring adds its own):
 
@@ -36,21 +45,28 @@ nondifferentiable below.
 import numpy as np
 
 from adgen.rules import (
+    numpy_assembly,
     numpy_decompositions,
     numpy_elementwise,
     numpy_grids,
     numpy_index,
+    numpy_joins,
     numpy_linalg,
     numpy_matrix_functions,
+    numpy_pointwise,
     numpy_products,
     numpy_reductions,
+    numpy_scans,
+    numpy_sequences,
     numpy_shape,
+    numpy_statistics,
 )
 from adgen.rules.registry import multilinear, nondifferentiable
 
-__all__ = ["numpy_decompositions", "numpy_elementwise", "numpy_grids", "numpy_index",
-           "numpy_linalg", "numpy_matrix_functions", "numpy_products", "numpy_reductions",
-           "numpy_shape"]
+__all__ = ["numpy_assembly", "numpy_decompositions", "numpy_elementwise", "numpy_grids",
+           "numpy_index", "numpy_joins", "numpy_linalg", "numpy_matrix_functions",
+           "numpy_pointwise", "numpy_products", "numpy_reductions", "numpy_scans",
+           "numpy_sequences", "numpy_shape", "numpy_statistics"]
 
 _PIECEWISE_CONSTANT = """
     shape ndim size zeros ones empty zeros_like ones_like empty_like eye identity indices

@@ -76,9 +76,13 @@ def _key(primitive: Any) -> Any:
 
 
 def primitive_name(primitive: Any) -> str:
-    """A readable dotted name for a primitive (`math.sin`, `numpy.sum`, `ndarray.sum`)."""
+    """A readable dotted name for a primitive (`math.sin`, `numpy.sum`, `ndarray.sum`,
+    `numpy.add.reduce`)."""
     if isinstance(primitive, str):
         return primitive
+    owner = getattr(primitive, "__self__", None)
+    if type(owner).__name__ == "ufunc":  # a ufunc method: numpy.add.reduce
+        return f"numpy.{owner.__name__}.{primitive.__name__}"
     module = getattr(primitive, "__module__", None) or ""
     if type(primitive).__name__ == "ufunc":
         module = _ufunc_module(primitive)
@@ -177,6 +181,12 @@ def scalar_result(*primitives: Any) -> None:
     """Mark primitives that always return a 0-d value (Python float, NumPy scalar)."""
     for p in primitives:
         _entry(p).scalar_result = True
+
+
+def all_rules() -> list[Rule]:
+    """Every registered rule, in registration order (importing this module imports the
+    `adgen.rules` package first, which registers every rule module)."""
+    return list(_RULES.values())
 
 
 def lookup(primitive: Any) -> Rule | None:

@@ -16,6 +16,7 @@ import gast
 
 from adgen.codegen.astutil import Transformer, clone
 from adgen.frontend.parse import template_ast
+from adgen.rules.registry import fold_for
 from adgen.runtime import sum_to_scalar, unbroadcast
 
 
@@ -120,6 +121,11 @@ class _Filler(Transformer):
                 call = gast.Call(func=total, args=[self.visit(node.args[0])], keywords=[])
                 call.adgen_sum_to_scalar = True  # a Python number is its own sum: folded
                 return call
+        fold = fold_for(self.glob.get(node.func.id)) if isinstance(node.func, gast.Name) else None
+        if fold is not None and not node.keywords:
+            folded = fold(*[self.visit(a) for a in node.args])
+            if folded is not None:
+                return folded
         return self.generic_visit(node)
 
     def visit_Name(self, node: gast.Name) -> gast.AST:

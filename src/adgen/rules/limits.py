@@ -25,9 +25,10 @@ derivatives can be differentiated again at any order.
 import math
 import operator
 
+import gast
 import numpy as np
 
-from adgen.rules.registry import adjoint, tangent
+from adgen.rules.registry import adjoint, folds, tangent
 from adgen.runtime import unbroadcast
 
 _NUMBERS = (float, int)
@@ -114,6 +115,42 @@ def divide_or_zero_bar(y, n, d, *, y_bar):
 
 
 # ---------------------------------------------------------------- powers
+
+
+@folds(scaled_power)
+def _constant_power(c, a, e):
+    """With a constant exponent `e >= 0`, `a ** e` is finite everywhere: plain arithmetic
+    (`x ** 2` differentiates to `x_dot * 2 * x`, no helper call)."""
+    e = _constant(e)
+    if e is None or e < 0:
+        return None
+    if e == 0:
+        return c
+    power = a if e == 1 else gast.BinOp(left=a, op=gast.Pow(), right=_number(e))
+    return gast.BinOp(left=c, op=gast.Mult(), right=power)
+
+
+def _constant(node):
+    """The number a tree of constants and `+ - *` computes, or None."""
+    if isinstance(node, gast.Constant) and type(node.value) in (int, float):
+        return node.value
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        inner = _constant(node.operand)
+        return None if inner is None else -inner
+    if isinstance(node, gast.BinOp) and type(node.op) in _ARITHMETIC:
+        left, right = _constant(node.left), _constant(node.right)
+        if left is not None and right is not None:
+            return _ARITHMETIC[type(node.op)](left, right)
+    return None
+
+
+def _number(value):
+    if value < 0:
+        return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
+    return gast.Constant(value=value, kind=None)
+
+
+_ARITHMETIC = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul}
 
 
 # y = a ** b (the operator, np.power, math.pow); `b - 1` keeps an integer exponent an integer

@@ -158,6 +158,27 @@ def batched(*primitives: Any) -> Callable[[TemplateFn], TemplateFn]:
     return register
 
 
+_FOLDS: dict[Any, Callable[..., Any]] = {}
+
+
+def folds(helper: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register how a call of `helper` in a filled template simplifies when its arguments say
+    more than its general form needs (`scaled_power(c, a, 2)` is `c * a ** 2`): the function
+    gets the filled argument trees and returns a tree, or None to keep the call."""
+    def register(fold: Callable[..., Any]) -> Callable[..., Any]:
+        _FOLDS[helper] = fold
+        return fold
+    return register
+
+
+def fold_for(helper: Any) -> Callable[..., Any] | None:
+    """The fold registered for `helper` (None for most)."""
+    try:
+        return _FOLDS.get(helper)
+    except TypeError:  # an unhashable global
+        return None
+
+
 def linear(*primitives: Any) -> None:
     """Mark primitives linear in their first argument: tangent `y_dot = f(x_dot, ...)`."""
     for p in primitives:

@@ -55,6 +55,11 @@ def sin_loop_tangent(x, xd):
     return x, xd
 
 
+def sin_loop_derivative(x):
+    """df/dx of `sin_loop` by hand: the tangent pass seeded with 1."""
+    return sin_loop_tangent(x, 1.0)[1]
+
+
 def sin_loop_n(x, n):
     for _ in range(n):
         x = math.sin(x) * 0.9 + 0.1 * x

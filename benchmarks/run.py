@@ -223,7 +223,10 @@ def bench_loop(cfg: Config) -> list[Row]:
     forward = Comparison("2", "sin loop ×1000, forward", primal,
                          (cases.sin_loop_tangent, (0.3, 1.0)), lambda: adgen.jvp(cases.sin_loop),
                          2.2)
-    return compare(reverse, cfg) + compare(forward, cfg)
+    forward_grad = Comparison("2", "sin loop ×1000, grad(mode='forward')", primal,
+                              (cases.sin_loop_derivative, (0.3,)),
+                              lambda: adgen.grad(cases.sin_loop, mode="forward"), 2.2)
+    return compare(reverse, cfg) + compare(forward, cfg) + compare(forward_grad, cfg)
 
 
 def bench_newton(cfg: Config) -> list[Row]:

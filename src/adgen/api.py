@@ -133,6 +133,15 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
 
     def forward_grad(*args: Any) -> Any:
         args = _full_args(f, args)
+        if all(type(args[p]) in (float, int) for p in positions):  # one tangent pass each
+            grads = []
+            for k in range(len(positions)):
+                value, t = tangent_fn(*args, *(1.0 if j == k else 0.0
+                                               for j in range(len(positions))))
+                _require_scalar(value, f)
+                grads.append(t)
+            out = grads[0] if single else tuple(grads)
+            return (value, out) if with_value else out
         for p in positions:  # the unit tangents below would be real
             real_only(args[p], f"the argument `{params[p]}` of {getattr(f, '__name__', f)}")
         batched_fn = _batched_tangent(f, wrt, [args[p] for p in positions])

@@ -1,24 +1,46 @@
 """adgen: source-to-source automatic differentiation for Python and NumPy."""
 
-from adgen.api import grad, hessian, hvp, jacobian, jvp, source, trace, value_and_grad, vjp
+from importlib.metadata import PackageNotFoundError, version
+
+from adgen.api import (
+    grad,
+    hessian,
+    hessp,
+    hvp,
+    jacobian,
+    jvp,
+    source,
+    trace,
+    value_and_grad,
+    vjp,
+)
 from adgen.custom import adjoint_rule, nondifferentiable, stop_gradient, tangent_rule
 from adgen.errors import DifferentiationError, UnsupportedSyntax
 from adgen.graph import graph
 from adgen.hessian_approx import diagonal_hessian, outer_product_hessian
+from adgen.pytree import ravel
+
+try:
+    __version__: str = version("adgen")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DifferentiationError",
     "UnsupportedSyntax",
+    "__version__",
     "adjoint_rule",
     "diagonal_hessian",
     "grad",
     "graph",
     "hessian",
+    "hessp",
     "hvp",
     "jacobian",
     "jvp",
     "nondifferentiable",
     "outer_product_hessian",
+    "ravel",
     "stop_gradient",
     "tangent_rule",
     "source",

@@ -10,17 +10,31 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overload
 
 import numpy as np
 
-from adgen import transform
+from adgen import pytree, transform
+from adgen.display import Source
 from adgen.errors import DifferentiationError
 
-Wrt = int | str | tuple[int | str, ...]
+Wrt = int | str | tuple[int | str, ...] | list[int | str]
+Function = Callable[..., Any]
+P = ParamSpec("P")
+R = TypeVar("R", covariant=True)
 
 
-def _decorator(op: Callable[..., Any]) -> Callable[..., Any]:
+class Operator(Protocol[P, R]):
+    """The type of `grad`, `jvp`, ...: `op(f, wrt=...)`, or `op(wrt=...)` to decorate."""
+
+    @overload
+    def __call__(self, f: Function, /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Callable[[Function], R]: ...
+
+
+def _decorator(op: Callable[Concatenate[Function, P], R]) -> Operator[P, R]:
     """Let `op` be used as `op(f, ...)`, `@op` and `@op(wrt=...)`."""
 
     @functools.wraps(op)
@@ -31,7 +45,7 @@ def _decorator(op: Callable[..., Any]) -> Callable[..., Any]:
             return lambda g: op(g, *args, **kwargs)
         return op(f, *args, **kwargs)
 
-    return wrapper
+    return cast(Operator[P, R], wrapper)
 
 
 def _check_mode(mode: str, allowed: tuple[str, ...]) -> None:
@@ -46,6 +60,7 @@ def jvp(f: Callable[..., Any], wrt: Wrt = 0, batched: bool = False) -> Callable[
     `batched=True` pushes many directions in one pass: every tangent, given and returned, has
     a leading axis of directions (`(k, *x.shape)` for an argument `x`, `(k,)` for a number).
     """
+    _check_wrt(f, wrt)
     if batched:
         from adgen.forward import NotBatchable
 
@@ -62,6 +77,7 @@ def jvp(f: Callable[..., Any], wrt: Wrt = 0, batched: bool = False) -> Callable[
 @_decorator
 def vjp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
     """Reverse mode: `(*args, cotangent) -> (value, gradients)`; works for array outputs."""
+    _check_wrt(f, wrt)
     return _with_defaults(f, transform.derivative(f, wrt, "vjp"), 1)
 
 
@@ -78,6 +94,7 @@ def grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse", control: st
     """
     _check_mode(mode, ("reverse", "forward"))
     _check_control(control)
+    _check_wrt(f, wrt)
     if mode == "forward":
         return _forward_grad(f, wrt)
     if control == "unroll":
@@ -96,6 +113,7 @@ def value_and_grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse",
     """Like `grad`, but returns `(value, gradient)`."""
     _check_mode(mode, ("reverse", "forward"))
     _check_control(control)
+    _check_wrt(f, wrt)
     if mode == "forward":
         return _forward_grad(f, wrt, with_value=True)
     if control == "unroll":
@@ -127,8 +145,6 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
     params = transform.get_trace(f).params
     positions = [params.index(n) for n in names]
 
-    written = _written_params(f)
-
     def forward_grad(*args: Any) -> Any:
         args = _full_args(f, args)
         batched_fn = _batched_tangent(f, wrt, [args[p] for p in positions])
@@ -138,67 +154,62 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
             grads = [g if np.ndim(args[p]) else g[()]
                      for g, p in zip(_split_rows(t, value, args, positions), positions,
                                      strict=True)]
-            out = grads[0] if single else tuple(grads)
-            return (value, out) if with_value else out
-        trees = [_flatten(args[p]) for p in positions]
-        zeros = [rebuild([_zero(leaf) for leaf in leaves]) for leaves, rebuild in trees]
-        grads = []
-        value = None
-        for k in range(len(positions)):
-            leaves, rebuild = trees[k]
-            columns = []
-            for i, leaf in enumerate(leaves):
-                entries = []
-                for e in _basis(leaf):
-                    parts = [_zero(x) for x in leaves]
-                    parts[i] = e
-                    tangents = list(zeros)
-                    tangents[k] = rebuild(parts)
-                    fresh = [copy.copy(a) if j in written else a for j, a in enumerate(args)]
-                    value, t = tangent_fn(*fresh, *tangents)
-                    _require_scalar(value, f)
-                    entries.append(t)
-                columns.append(_assemble(entries, leaf))
-            grads.append(rebuild(columns))
-        if value is None:
-            value = f(*args)
+        else:
+            value, grads = _tree_jacobian(f, tangent_fn, args, positions)
+            _require_scalar(value, f)
         out = grads[0] if single else tuple(grads)
         return (value, out) if with_value else out
 
-    forward_grad.__adgen__ = tangent_fn.__adgen__
-    return forward_grad
+    return _published(forward_grad, f, tangent_fn)
 
 
-def _flatten(x: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
-    """The leaves of a nest of dicts, lists and tuples, and how to rebuild it from leaves."""
-    if isinstance(x, dict):
-        parts = [_flatten(v) for v in x.values()]
-        keys = list(x)
-        return _join(parts, lambda items: dict(zip(keys, items, strict=True)))
-    if isinstance(x, (list, tuple)):
-        kind = type(x)
-        return _join([_flatten(v) for v in x], lambda items: kind(items))
-    return [x], lambda leaves: leaves[0]
+def _tree_jacobian(f: Any, tangent_fn: Any, args: tuple, positions: list[int],
+                   out_like: Any = None) -> tuple[Any, list[Any]]:
+    """`f`'s value and its Jacobian with respect to each argument at `positions`, one
+    forward pass per entry of each leaf. Arguments and outputs may be trees: the block for
+    output leaf `o` and input leaf `i` is shaped `o.shape + i.shape`, and the result is a
+    tree shaped like the output whose leaves are trees shaped like the input. `out_like`
+    gives the output the structure of that tree (a gradient, which is shaped like a
+    parameter)."""
+    trees = [pytree.flatten(args[p]) for p in positions]
+    zeros = [tree.rebuild([pytree.zero_like(x) for x in leaves]) for leaves, tree in trees]
+    value, blocks = None, []
+    for k, (leaves, tree) in enumerate(trees):
+        per_leaf = []  # for each input leaf: for each output leaf, its block
+        for i, leaf in enumerate(leaves):
+            columns = []
+            for e in _basis(leaf):
+                parts = [pytree.zero_like(x) for x in leaves]
+                parts[i] = e
+                tangents = list(zeros)
+                tangents[k] = tree.rebuild(parts)
+                value, t = tangent_fn(*_copies(f, args), *tangents)
+                if out_like is not None:
+                    value, t = pytree.like(value, out_like), pytree.like(t, out_like)
+                columns.append(pytree.flatten(pytree.like(t, value))[0])
+            per_leaf.append(_blocks(columns, leaf, value))
+        blocks.append(per_leaf)
+    if value is None:
+        value = f(*_copies(f, args))
+    out_leaves, out_tree = pytree.flatten(value)
+    return value, [out_tree.rebuild([tree.rebuild([per_leaf[i][j] for i in range(tree.count)])
+                                     for j in range(len(out_leaves))])
+                   for (_, tree), per_leaf in zip(trees, blocks, strict=True)]
 
 
-def _join(parts: list, make: Callable[[list[Any]], Any]) -> tuple[list[Any], Callable]:
-    leaves = [leaf for sub, _ in parts for leaf in sub]
-    sizes = [len(sub) for sub, _ in parts]
-
-    def rebuild(new: list[Any]) -> Any:
-        items, at = [], 0
-        for (_, sub_rebuild), n in zip(parts, sizes, strict=True):
-            items.append(sub_rebuild(new[at:at + n]))
-            at += n
-        return make(items)
-
-    return leaves, rebuild
-
-
-def _assemble(entries: list[Any], leaf: Any) -> Any:
-    if isinstance(leaf, np.ndarray):
-        return np.array(entries, dtype=_zero(leaf).dtype).reshape(leaf.shape)
-    return entries[0]
+def _blocks(columns: list[list[Any]], leaf: Any, value: Any) -> list[Any]:
+    """For each leaf of the output `value`, the derivative with respect to `leaf` from its
+    `columns` (the output tangents of the directions of `leaf`'s entries)."""
+    out = []
+    for j, out_leaf in enumerate(pytree.flatten(value)[0]):
+        shape = np.shape(out_leaf) + np.shape(leaf)
+        entries = [np.broadcast_to(c[j], np.shape(out_leaf)) for c in columns]
+        stacked = np.stack(entries, axis=-1) if entries else np.zeros(shape)
+        block = stacked.reshape(shape)
+        if not np.ndim(out_leaf) and isinstance(leaf, np.ndarray):  # a gradient: x's dtype
+            block = block.astype(pytree.zero_like(leaf).dtype, copy=False)
+        out.append(block if shape else block[()])
+    return out
 
 
 def _copies(f: Any, args: tuple) -> tuple:
@@ -244,8 +255,7 @@ def _with_defaults(f: Any, fn: Any, trailing: int) -> Any:
     def with_defaults(*args: Any) -> Any:
         return fn(*_full_args(f, args[:-trailing]), *args[-trailing:])
 
-    with_defaults.__adgen__ = fn.__adgen__
-    return with_defaults
+    return _published(with_defaults, f, fn)
 
 
 def _full_args(f: Any, args: tuple) -> tuple:
@@ -269,13 +279,14 @@ def _require_scalar(value: Any, f: Any) -> None:
         )
 
 
-def source(g: Callable[..., Any]) -> str:
-    """The generated source of a function adgen produced."""
+def source(g: Callable[..., Any]) -> Source:
+    """The generated source of a function adgen produced: a `str` that Jupyter shows as
+    highlighted Python (see `adgen.display.Source`)."""
     meta = getattr(g, "__adgen__", None)
     if meta is None:
         raise DifferentiationError(f"{g!r} was not generated by adgen; use adgen.trace(f) for "
                                    "the evaluation trace of a function of your own")
-    return meta.source
+    return Source(meta.source)
 
 
 def trace(f: Callable[..., Any], *args: Any) -> str:
@@ -303,12 +314,24 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "auto") -> Callabl
     the batched pass is available), reverse otherwise.
     """
     _check_mode(mode, ("auto", "forward", "reverse"))
+    _check_wrt(f, wrt)
+    return _jacobian(f, wrt, mode)
+
+
+def _jacobian(f: Function, wrt: Wrt, mode: str, grad_of: int | None = None) -> Function:
+    """The Jacobian function; `grad_of` is the position of the parameter whose gradient `f`
+    computes (for the Hessian), whose structure the output then has."""
     names, single = transform.wrt_names(transform.get_trace(f), wrt)
     params = transform.get_trace(f).params
     positions = [params.index(n) for n in names]
 
     def jacobian_fn(*args: Any) -> Any:
         args = _full_args(f, args)
+        if any(not pytree.is_leaf(args[p]) for p in positions):  # trees: by leaf entries
+            out_like = None if grad_of is None else args[grad_of]
+            blocks = _tree_jacobian(f, transform.derivative(f, wrt, "jvp"), args, positions,
+                                    out_like)[1]
+            return blocks[0] if single else tuple(blocks)
         value = None
         chosen = mode
         batched_fn = _batched_tangent(f, wrt, [args[p] for p in positions])
@@ -323,7 +346,7 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "auto") -> Callabl
             blocks = _jacobian_reverse(f, wrt, args, positions, single, value)
         return blocks[0] if single else tuple(blocks)
 
-    return jacobian_fn
+    return _published(jacobian_fn, f)
 
 
 def _jacobian_forward(f: Any, wrt: Wrt, args: tuple, positions: list[int],
@@ -337,7 +360,7 @@ def _jacobian_forward(f: Any, wrt: Wrt, args: tuple, positions: list[int],
     blocks = []
     for k, p in enumerate(positions):
         columns = []
-        value = None
+        value: Any = None
         for e in _basis(args[p]):
             tangents = list(zeros)
             tangents[k] = e
@@ -383,7 +406,7 @@ def _seeds(args: tuple, positions: list[int]) -> list[Any]:
     sizes = [int(np.size(args[p])) for p in positions]
     total, at, seeds = sum(sizes), 0, []
     for p, n in zip(positions, sizes, strict=True):
-        dtype = np.result_type(args[p])
+        dtype: Any = np.result_type(args[p])
         dtype = dtype if np.issubdtype(dtype, np.floating) else np.float64
         seed = identity_seed(n, dtype) if total == n else np.eye(total, n, -at, dtype)
         shape = (total,) + np.shape(args[p])
@@ -410,7 +433,7 @@ def _jacobian_reverse(f: Any, wrt: Wrt, args: tuple, positions: list[int], singl
                       value: Any) -> list[Any]:
     """One backward pass per output entry, after a single forward pass when the backward
     function can be run again on the same tape (else one `vjp` per entry)."""
-    forward = transform.derivative(f, tuple(wrt) if not single else (wrt,), "split")
+    forward = transform.derivative(f, (wrt,) if single else tuple(cast(Any, wrt)), "split")
     info = forward.__adgen__.info
     if info.get("tape_positions") is not None:  # the tape is some of the arguments
         value = forward(*args)
@@ -454,10 +477,71 @@ def _fresh_tape(tape: Any) -> Any:
 @_decorator
 def hessian(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
     """The Hessian of scalar-valued `f`: forward mode over the reverse-mode gradient."""
-    return jacobian(grad(f, wrt), wrt, mode="forward")
+    names, _ = _single_wrt(f, wrt, "hessian")
+    position = transform.get_trace(f).params.index(names[0])
+    return _published(_jacobian(grad(f, wrt), wrt, "forward", grad_of=position), f)
 
 
 @_decorator
 def hvp(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
-    """`(*args, v) -> H·v`, forward over reverse (Pearlmutter), without forming H."""
-    return transform.derivative(grad(f, wrt), wrt, "tangent")
+    """`(*args, v) -> H·v`, forward over reverse (Pearlmutter), without forming H.
+
+    The direction `v` comes last, after all of `f`'s arguments: `hvp(f)(x, *args, v)`.
+    SciPy's `minimize(hessp=...)` calls `hessp(x, p, *args)` instead: use `adgen.hessp`.
+    """
+    _single_wrt(f, wrt, "hvp")
+    fn = transform.derivative(grad(f, wrt), wrt, "tangent")
+    if not _has_defaults(f):
+        return fn
+
+    def hvp_fn(*args: Any) -> Any:
+        return fn(*_full_args(f, args[:-1]), args[-1])
+
+    return _published(hvp_fn, f, fn)
+
+
+@_decorator
+def hessp(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
+    """`(x, p, *args) -> H·p`, SciPy's order for `minimize(hessp=...)`: the point `x` (the
+    argument `wrt` names), the direction `p`, then `f`'s other arguments in order. The same
+    product as `adgen.hvp`, which takes `(*args, v)`."""
+    names, _ = _single_wrt(f, wrt, "hessp")
+    position = transform.get_trace(f).params.index(names[0])
+    fn = transform.derivative(grad(f, wrt), wrt, "tangent")
+
+    def hessp_fn(x: Any, p: Any, *args: Any) -> Any:
+        full = list(args)
+        full.insert(position, x)
+        full_args = _full_args(f, tuple(full))
+        return pytree.like(fn(*full_args, p), x)
+
+    return _published(hessp_fn, f)
+
+
+def _single_wrt(f: Function, wrt: Any, op: str) -> tuple[list[str], bool]:
+    names, single = _check_wrt(f, wrt)
+    if not single:
+        raise DifferentiationError(f"adgen.{op} takes one parameter in wrt (an index or a "
+                                   f"name), not {wrt!r}")
+    return names, single
+
+
+def _check_wrt(f: Function, wrt: Any) -> tuple[list[str], bool]:
+    """The parameter names `wrt` gives; adgen's error for anything that names none (a dict,
+    a float, an unknown name), before it reaches a cache key."""
+    return transform.wrt_names(transform.get_trace(f), wrt)
+
+
+def _has_defaults(f: Any) -> bool:
+    return bool(getattr(f, "__defaults__", None))
+
+
+def _published(fn: Any, f: Any, generated: Any = None) -> Any:
+    """`fn`, a function this module wrote around `f`, with `f`'s name, docstring and module
+    (`functools.wraps`) and `__wrapped__`; `generated`'s `__adgen__` (the code it runs) for
+    `adgen.source`. Functions adgen generated are returned themselves, without `__wrapped__`:
+    `inspect.getsource` follows it, and must show their generated lines."""
+    functools.update_wrapper(fn, f, updated=())
+    if generated is not None:
+        fn.__adgen__ = generated.__adgen__
+    return fn

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import threading
+import types
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overload
 
@@ -78,7 +80,8 @@ def jvp(f: Callable[..., Any], wrt: Wrt = 0, batched: bool = False) -> Callable[
 def vjp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
     """Reverse mode: `(*args, cotangent) -> (value, gradients)`; works for array outputs."""
     _check_wrt(f, wrt)
-    return _with_defaults(f, transform.derivative(f, wrt, "vjp"), 1)
+    fn = transform.derivative(f, wrt, "vjp")
+    return _with_defaults(f, _tree_shaped(f, wrt, fn, 1, with_value=True), 1)
 
 
 @_decorator
@@ -98,8 +101,8 @@ def grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse", control: st
     if mode == "forward":
         return _forward_grad(f, wrt)
     if control == "unroll":
-        return transform.unrolled(f, wrt, "grad", unroll_limit)
-    return transform.derivative(f, wrt, "grad")
+        return _tree_shaped(f, wrt, transform.unrolled(f, wrt, "grad", unroll_limit))
+    return _tree_shaped(f, wrt, transform.derivative(f, wrt, "grad"))
 
 
 def _check_control(control: str) -> None:
@@ -116,9 +119,12 @@ def value_and_grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse",
     _check_wrt(f, wrt)
     if mode == "forward":
         return _forward_grad(f, wrt, with_value=True)
+    kind = "value_and_grad"
     if control == "unroll":
-        return transform.unrolled(f, wrt, "value_and_grad", unroll_limit)
-    return transform.derivative(f, wrt, "value_and_grad")
+        fn = transform.unrolled(f, wrt, kind, unroll_limit)
+    else:
+        fn = transform.derivative(f, wrt, kind)
+    return _tree_shaped(f, wrt, fn, with_value=True)
 
 
 def _basis(x: Any) -> Any:
@@ -490,7 +496,7 @@ def hvp(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
     SciPy's `minimize(hessp=...)` calls `hessp(x, p, *args)` instead: use `adgen.hessp`.
     """
     _single_wrt(f, wrt, "hvp")
-    fn = transform.derivative(grad(f, wrt), wrt, "tangent")
+    fn = _tree_shaped(f, wrt, transform.derivative(grad(f, wrt), wrt, "tangent"), 1)
     if not _has_defaults(f):
         return fn
 
@@ -530,6 +536,68 @@ def _check_wrt(f: Function, wrt: Any) -> tuple[list[str], bool]:
     """The parameter names `wrt` gives; adgen's error for anything that names none (a dict,
     a float, an unknown name), before it reaches a cache key."""
     return transform.wrt_names(transform.get_trace(f), wrt)
+
+
+def _tree_shaped(f: Function, wrt: Wrt, fn: Any, trailing: int = 0,
+                 with_value: bool = False) -> Any:
+    """`fn`, a generated reverse-mode function of `f`, itself; or, when `f` reads a parameter
+    it differentiates as a container, `fn` returning each gradient with the structure and
+    container types of its argument (a named tuple, not the plain tuple the generated code
+    builds; `None` leaves as `None`)."""
+    names, single = _check_wrt(f, wrt)
+    if not _reads_as_container(f, set(names)):
+        return fn
+    key = (fn, trailing, with_value)
+    with _SHAPED_LOCK:  # one function per derivative, as the derivatives themselves
+        shaped = _SHAPED.get(key)
+        if shaped is None:
+            params = transform.get_trace(f).params
+            positions = [params.index(n) for n in names]
+            shaped = _SHAPED[key] = pytree.shaped_outputs(
+                fn, functools.partial(_full_args, f), positions, single, trailing, with_value)
+    return shaped
+
+
+_SHAPED: dict[Any, Any] = {}
+_SHAPED_LOCK = threading.Lock()
+
+
+def _reads_as_container(f: Function, names: set[str], seen: set[Any] | None = None) -> bool:
+    """Whether `f` indexes or iterates over one of its parameters `names`, or passes it to a
+    Python function that does: then the argument may be a tree."""
+    import gast
+
+    seen = set() if seen is None else seen
+    if f in seen or not isinstance(f, types.FunctionType):
+        return False
+    seen.add(f)
+    trace = transform.get_trace(f)
+    for n in gast.walk(trace.node):
+        if isinstance(n, (gast.Subscript, gast.Attribute)) and _named(n.value, names):
+            return True
+        if isinstance(n, gast.For) and _named(n.iter, names):
+            return True
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name):
+            found, callee = trace.parsed.resolve(n.func.id)
+            passed = {i for i, a in enumerate(n.args) if _named(a, names)}
+            if found and passed and _passes_tree(callee, passed, seen):
+                return True
+    return False
+
+
+def _passes_tree(callee: Any, positions: set[int], seen: set[Any]) -> bool:
+    try:
+        params = transform.get_trace(callee).params
+    except (DifferentiationError, SyntaxError):  # not a function adgen reads
+        return False
+    inner = {params[i] for i in positions if i < len(params)}
+    return _reads_as_container(callee, inner, seen)
+
+
+def _named(node: Any, names: set[str]) -> bool:
+    import gast
+
+    return isinstance(node, gast.Name) and node.id in names
 
 
 def _has_defaults(f: Any) -> bool:

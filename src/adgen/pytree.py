@@ -14,6 +14,7 @@ plain tuple, a list or a `0.0`; `like` gives such a gradient the parameter's own
 from __future__ import annotations
 
 import dataclasses
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -150,3 +151,30 @@ def ravel(tree: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
         return structure.rebuild(out)
 
     return vector, unravel
+
+
+def shaped_outputs(fn: Any, complete: Callable[[tuple[Any, ...]], tuple[Any, ...]],
+                   positions: list[int], single: bool, trailing: int, with_value: bool) -> Any:
+    """`fn` (a generated reverse-mode function: gradients, or `(value, gradients)`) made to
+    return each gradient with its parameter's structure (`like`). `complete(args)` fills in
+    default arguments; `trailing` arguments (a cotangent, a direction) follow the parameters.
+
+    The result has `fn`'s globals and name, so that adgen parses it, for higher derivatives,
+    as the generated `fn` (through `__adgen__`); its body reads closure cells only."""
+
+    def shape(grads: Any, args: tuple[Any, ...]) -> Any:
+        full = complete(args[:len(args) - trailing])
+        if single:
+            return like(grads, full[positions[0]])
+        return tuple(like(g, full[p]) for g, p in zip(grads, positions, strict=True))
+
+    def tree_outputs(*args: Any) -> Any:
+        out = fn(*args)
+        if with_value:
+            return out[0], shape(out[1], args)
+        return shape(out, args)
+
+    shaped: Any = types.FunctionType(tree_outputs.__code__, fn.__globals__, fn.__name__, None,
+                                     tree_outputs.__closure__)
+    shaped.__adgen__ = fn.__adgen__
+    return shaped

@@ -166,7 +166,7 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
         out = grads[0] if single else tuple(grads)
         return (value, out) if with_value else out
 
-    return _published(forward_grad, f, tangent_fn)
+    return _published(forward_grad, f, "grad", tangent_fn)
 
 
 def _tree_jacobian(f: Any, tangent_fn: Any, args: tuple, positions: list[int],
@@ -256,12 +256,12 @@ def _with_defaults(f: Any, fn: Any, trailing: int) -> Any:
     """`fn` itself, or, when `f` has default values, `fn` accepting calls that leave them out
     (the `trailing` tangents or cotangent still come last)."""
     if not getattr(f, "__defaults__", None):
-        return fn
+        return _documented(fn, f)
 
     def with_defaults(*args: Any) -> Any:
         return fn(*_full_args(f, args[:-trailing]), *args[-trailing:])
 
-    return _published(with_defaults, f, fn)
+    return _published(with_defaults, f, "", fn)
 
 
 def _full_args(f: Any, args: tuple) -> tuple:
@@ -352,7 +352,7 @@ def _jacobian(f: Function, wrt: Wrt, mode: str, grad_of: int | None = None) -> F
             blocks = _jacobian_reverse(f, wrt, args, positions, single, value)
         return blocks[0] if single else tuple(blocks)
 
-    return _published(jacobian_fn, f)
+    return _published(jacobian_fn, f, "jacobian")
 
 
 def _jacobian_forward(f: Any, wrt: Wrt, args: tuple, positions: list[int],
@@ -485,7 +485,8 @@ def hessian(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
     """The Hessian of scalar-valued `f`: forward mode over the reverse-mode gradient."""
     names, _ = _single_wrt(f, wrt, "hessian")
     position = transform.get_trace(f).params.index(names[0])
-    return _published(_jacobian(grad(f, wrt), wrt, "forward", grad_of=position), f)
+    return _published(_jacobian(grad(f, wrt), wrt, "forward", grad_of=position), f,
+                      "hessian")
 
 
 @_decorator
@@ -498,12 +499,12 @@ def hvp(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
     _single_wrt(f, wrt, "hvp")
     fn = _tree_shaped(f, wrt, transform.derivative(grad(f, wrt), wrt, "tangent"), 1)
     if not _has_defaults(f):
-        return fn
+        return _documented(fn, f)
 
     def hvp_fn(*args: Any) -> Any:
         return fn(*_full_args(f, args[:-1]), args[-1])
 
-    return _published(hvp_fn, f, fn)
+    return _published(hvp_fn, f, "", fn)
 
 
 @_decorator
@@ -521,7 +522,7 @@ def hessp(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
         full_args = _full_args(f, tuple(full))
         return pytree.like(fn(*full_args, p), x)
 
-    return _published(hessp_fn, f)
+    return _published(hessp_fn, f, "hessp")
 
 
 def _single_wrt(f: Function, wrt: Any, op: str) -> tuple[list[str], bool]:
@@ -546,7 +547,7 @@ def _tree_shaped(f: Function, wrt: Wrt, fn: Any, trailing: int = 0,
     builds; `None` leaves as `None`)."""
     names, single = _check_wrt(f, wrt)
     if not _reads_as_container(f, set(names)):
-        return fn
+        return _documented(fn, f)
     key = (fn, trailing, with_value)
     with _SHAPED_LOCK:  # one function per derivative, as the derivatives themselves
         shaped = _SHAPED.get(key)
@@ -555,6 +556,7 @@ def _tree_shaped(f: Function, wrt: Wrt, fn: Any, trailing: int = 0,
             positions = [params.index(n) for n in names]
             shaped = _SHAPED[key] = pytree.shaped_outputs(
                 fn, functools.partial(_full_args, f), positions, single, trailing, with_value)
+            functools.update_wrapper(shaped, f, assigned=("__module__", "__doc__"), updated=())
     return shaped
 
 
@@ -604,12 +606,24 @@ def _has_defaults(f: Any) -> bool:
     return bool(getattr(f, "__defaults__", None))
 
 
-def _published(fn: Any, f: Any, generated: Any = None) -> Any:
-    """`fn`, a function this module wrote around `f`, with `f`'s name, docstring and module
-    (`functools.wraps`) and `__wrapped__`; `generated`'s `__adgen__` (the code it runs) for
-    `adgen.source`. Functions adgen generated are returned themselves, without `__wrapped__`:
-    `inspect.getsource` follows it, and must show their generated lines."""
-    functools.update_wrapper(fn, f, updated=())
+def _published(fn: Any, f: Any, kind: str, generated: Any = None) -> Any:
+    """`fn`, a function this module wrote around `f`, with `functools.wraps`' metadata: `f`'s
+    docstring and module, `__wrapped__` (`f`), and a name saying what it computes (`f_hessp`;
+    a function with `generated`'s code, whose `__adgen__` it gets for `adgen.source`, has the
+    generated function's name, as adgen's parser names derivatives after it)."""
+    functools.update_wrapper(fn, f, assigned=("__module__", "__doc__"), updated=())
+    base = getattr(f, "__name__", "function")
+    fn.__name__ = fn.__qualname__ = generated.__name__ if generated is not None else (
+        f"{base}_{kind}")
     if generated is not None:
         fn.__adgen__ = generated.__adgen__
+    return fn
+
+
+def _documented(fn: Any, f: Any) -> Any:
+    """A function adgen generated, returned itself, given `f`'s docstring when it has none.
+    It gets no `__wrapped__`: `inspect.getsource` would follow it to `f` instead of showing
+    the generated lines (`fn.__adgen__.original` is `f`)."""
+    if fn.__doc__ is None and getattr(f, "__doc__", None):
+        fn.__doc__ = f.__doc__
     return fn

@@ -212,3 +212,30 @@ def test_attribute_reads_are_refused_not_miscomputed(tree, op):
 def test_bad_wrt_gets_adgens_error(op, wrt):
     with pytest.raises(adgen.DifferentiationError, match="wrt="):
         op(by_index, wrt=wrt)
+
+
+def looped(p, x):
+    total = 0.0
+    for k in range(3):
+        total = total + p[0] * np.sum(np.sin(p[1] * x)) * (k + 1)
+    return total
+
+
+def test_tree_and_array_parameters_together():
+    p = point()
+    gp, gx = adgen.grad(looped, wrt=(0, 1))(p, X)
+    assert isinstance(gp, Params) and gx.shape == X.shape
+    np.testing.assert_allclose(flat(gp), numeric_grad(looped, p, X), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(gx, numeric_grad(lambda x, p: looped(p, x), X, p), rtol=1e-7)
+    fp, fx = adgen.grad(looped, wrt=(0, 1), mode="forward")(p, X)
+    np.testing.assert_allclose(flat(fp), flat(gp), rtol=1e-12)
+    np.testing.assert_allclose(fx, gx, rtol=1e-12)
+
+
+def test_unrolled_control_keeps_the_structure():
+    p = point()
+    g = adgen.grad(looped, control="unroll")(p, X)
+    assert isinstance(g, Params)
+    np.testing.assert_allclose(flat(g), flat(adgen.grad(looped)(p, X)), rtol=1e-12)
+    value, g = adgen.value_and_grad(looped, control="unroll")(p, X)
+    assert value == pytest.approx(looped(p, X), rel=1e-14) and isinstance(g, Params)

@@ -546,7 +546,10 @@ def _tree_shaped(f: Function, wrt: Wrt, fn: Any, trailing: int = 0,
     container types of its argument (a named tuple, not the plain tuple the generated code
     builds; `None` leaves as `None`)."""
     names, single = _check_wrt(f, wrt)
-    if not _reads_as_container(f, set(names)):
+    trees = _TREES.get((f, tuple(names)))
+    if trees is None:
+        trees = _TREES[(f, tuple(names))] = _reads_as_container(f, set(names))
+    if not trees:
         return _documented(fn, f)
     key = (fn, trailing, with_value)
     with _SHAPED_LOCK:  # one function per derivative, as the derivatives themselves
@@ -561,6 +564,7 @@ def _tree_shaped(f: Function, wrt: Wrt, fn: Any, trailing: int = 0,
 
 
 _SHAPED: dict[Any, Any] = {}
+_TREES: dict[Any, bool] = {}  # (f, wrt names): whether f reads one of them as a container
 _SHAPED_LOCK = threading.Lock()
 
 

@@ -50,7 +50,8 @@ def zeros_like(x: Any) -> Any:
     if isinstance(x, np.generic):
         return type(x)(0)
     if isinstance(x, (tuple, list)):
-        return type(x)(zeros_like(v) for v in x)
+        items = [zeros_like(v) for v in x]
+        return type(x)(*items) if hasattr(type(x), "_fields") else type(x)(items)  # namedtuple
     if isinstance(x, dict):
         return {k: zeros_like(v) for k, v in x.items()}
     return 0.0

@@ -152,7 +152,7 @@ def test_mypy_sees_adgen_types_not_any(tmp_path):
 
 def test_mypy_accepts_adgens_public_modules(tmp_path):
     pytest.importorskip("mypy")
-    public = ["__init__", "api", "cli", "custom", "display", "errors", "pytree"]
+    public = ["__init__", "api", "cli", "custom", "display", "errors", "pytree", "tree_derivatives"]
     command = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
                "--follow-imports=silent", "--no-incremental",
                "--cache-dir", str(tmp_path / "cache"),

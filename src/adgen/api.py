@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import functools
 import threading
-import types
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overload
 
@@ -19,6 +18,7 @@ import numpy as np
 from adgen import pytree, transform
 from adgen.display import Source
 from adgen.errors import DifferentiationError
+from adgen.tree_derivatives import basis, reads_as_container, tree_jacobian
 
 Wrt = int | str | tuple[int | str, ...] | list[int | str]
 Function = Callable[..., Any]
@@ -127,24 +127,6 @@ def value_and_grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse",
     return _tree_shaped(f, wrt, fn, with_value=True)
 
 
-def _basis(x: Any) -> Any:
-    """Unit tangents for every entry of `x`, and how to assemble the results."""
-    if isinstance(x, np.ndarray):
-        dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
-        for i in range(x.size):
-            e = np.zeros(x.size, dtype=dtype)
-            e[i] = 1
-            yield e.reshape(x.shape)
-    else:
-        yield 1.0
-
-
-def _zero(x: Any) -> Any:
-    if isinstance(x, np.ndarray):
-        return np.zeros_like(x, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else float)
-    return 0.0
-
-
 def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> Callable[..., Any]:
     tangent_fn = transform.derivative(f, wrt, "jvp")
     names, single = transform.wrt_names(transform.get_trace(f), wrt)
@@ -161,61 +143,12 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
                      for g, p in zip(_split_rows(t, value, args, positions), positions,
                                      strict=True)]
         else:
-            value, grads = _tree_jacobian(f, tangent_fn, args, positions)
+            value, grads = tree_jacobian(tangent_fn, lambda: _copies(f, args), args, positions)
             _require_scalar(value, f)
         out = grads[0] if single else tuple(grads)
         return (value, out) if with_value else out
 
     return _published(forward_grad, f, "grad", tangent_fn)
-
-
-def _tree_jacobian(f: Any, tangent_fn: Any, args: tuple, positions: list[int],
-                   out_like: Any = None) -> tuple[Any, list[Any]]:
-    """`f`'s value and its Jacobian with respect to each argument at `positions`, one
-    forward pass per entry of each leaf. Arguments and outputs may be trees: the block for
-    output leaf `o` and input leaf `i` is shaped `o.shape + i.shape`, and the result is a
-    tree shaped like the output whose leaves are trees shaped like the input. `out_like`
-    gives the output the structure of that tree (a gradient, which is shaped like a
-    parameter)."""
-    trees = [pytree.flatten(args[p]) for p in positions]
-    zeros = [tree.rebuild([pytree.zero_like(x) for x in leaves]) for leaves, tree in trees]
-    value, blocks = None, []
-    for k, (leaves, tree) in enumerate(trees):
-        per_leaf = []  # for each input leaf: for each output leaf, its block
-        for i, leaf in enumerate(leaves):
-            columns = []
-            for e in _basis(leaf):
-                parts = [pytree.zero_like(x) for x in leaves]
-                parts[i] = e
-                tangents = list(zeros)
-                tangents[k] = tree.rebuild(parts)
-                value, t = tangent_fn(*_copies(f, args), *tangents)
-                if out_like is not None:
-                    value, t = pytree.like(value, out_like), pytree.like(t, out_like)
-                columns.append(pytree.flatten(pytree.like(t, value))[0])
-            per_leaf.append(_blocks(columns, leaf, value))
-        blocks.append(per_leaf)
-    if value is None:
-        value = f(*_copies(f, args))
-    out_leaves, out_tree = pytree.flatten(value)
-    return value, [out_tree.rebuild([tree.rebuild([per_leaf[i][j] for i in range(tree.count)])
-                                     for j in range(len(out_leaves))])
-                   for (_, tree), per_leaf in zip(trees, blocks, strict=True)]
-
-
-def _blocks(columns: list[list[Any]], leaf: Any, value: Any) -> list[Any]:
-    """For each leaf of the output `value`, the derivative with respect to `leaf` from its
-    `columns` (the output tangents of the directions of `leaf`'s entries)."""
-    out = []
-    for j, out_leaf in enumerate(pytree.flatten(value)[0]):
-        shape = np.shape(out_leaf) + np.shape(leaf)
-        entries = [np.broadcast_to(c[j], np.shape(out_leaf)) for c in columns]
-        stacked = np.stack(entries, axis=-1) if entries else np.zeros(shape)
-        block = stacked.reshape(shape)
-        if not np.ndim(out_leaf) and isinstance(leaf, np.ndarray):  # a gradient: x's dtype
-            block = block.astype(pytree.zero_like(leaf).dtype, copy=False)
-        out.append(block if shape else block[()])
-    return out
 
 
 def _copies(f: Any, args: tuple) -> tuple:
@@ -335,8 +268,8 @@ def _jacobian(f: Function, wrt: Wrt, mode: str, grad_of: int | None = None) -> F
         args = _full_args(f, args)
         if any(not pytree.is_leaf(args[p]) for p in positions):  # trees: by leaf entries
             out_like = None if grad_of is None else args[grad_of]
-            blocks = _tree_jacobian(f, transform.derivative(f, wrt, "jvp"), args, positions,
-                                    out_like)[1]
+            blocks = tree_jacobian(transform.derivative(f, wrt, "jvp"),
+                                   lambda: _copies(f, args), args, positions, out_like)[1]
             return blocks[0] if single else tuple(blocks)
         value = None
         chosen = mode
@@ -362,12 +295,12 @@ def _jacobian_forward(f: Any, wrt: Wrt, args: tuple, positions: list[int],
     if batched_fn is not None:
         return _jacobian_batched(f, batched_fn, args, positions)
     tangent_fn = transform.derivative(f, wrt, "jvp")
-    zeros = [_zero(args[p]) for p in positions]
+    zeros = [pytree.zero_like(args[p]) for p in positions]
     blocks = []
     for k, p in enumerate(positions):
         columns = []
         value: Any = None
-        for e in _basis(args[p]):
+        for e in basis(args[p]):
             tangents = list(zeros)
             tangents[k] = e
             value, t = tangent_fn(*_copies(f, args), *tangents)
@@ -463,7 +396,7 @@ def _jacobian_reverse(f: Any, wrt: Wrt, args: tuple, positions: list[int], singl
             grads = adjoint_fn(*args, w)[1]
             return (grads,) if single else grads
     rows: list[list[Any]] = [[] for _ in positions]
-    for w in _basis(_as_array(value)) if np.ndim(value) else _basis(1.0):
+    for w in basis(_as_array(value)) if np.ndim(value) else basis(1.0):
         grads = pull(w if np.ndim(value) else 1.0)
         for k, g in enumerate(grads):
             rows[k].append(np.broadcast_to(g, np.shape(args[positions[k]])))
@@ -548,7 +481,7 @@ def _tree_shaped(f: Function, wrt: Wrt, fn: Any, trailing: int = 0,
     names, single = _check_wrt(f, wrt)
     trees = _TREES.get((f, tuple(names)))
     if trees is None:
-        trees = _TREES[(f, tuple(names))] = _reads_as_container(f, set(names))
+        trees = _TREES[(f, tuple(names))] = reads_as_container(f, set(names))
     if not trees:
         return _documented(fn, f)
     key = (fn, trailing, with_value)
@@ -566,44 +499,6 @@ def _tree_shaped(f: Function, wrt: Wrt, fn: Any, trailing: int = 0,
 _SHAPED: dict[Any, Any] = {}
 _TREES: dict[Any, bool] = {}  # (f, wrt names): whether f reads one of them as a container
 _SHAPED_LOCK = threading.Lock()
-
-
-def _reads_as_container(f: Function, names: set[str], seen: set[Any] | None = None) -> bool:
-    """Whether `f` indexes or iterates over one of its parameters `names`, or passes it to a
-    Python function that does: then the argument may be a tree."""
-    import gast
-
-    seen = set() if seen is None else seen
-    if f in seen or not isinstance(f, types.FunctionType):
-        return False
-    seen.add(f)
-    trace = transform.get_trace(f)
-    for n in gast.walk(trace.node):
-        if isinstance(n, (gast.Subscript, gast.Attribute)) and _named(n.value, names):
-            return True
-        if isinstance(n, gast.For) and _named(n.iter, names):
-            return True
-        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name):
-            found, callee = trace.parsed.resolve(n.func.id)
-            passed = {i for i, a in enumerate(n.args) if _named(a, names)}
-            if found and passed and _passes_tree(callee, passed, seen):
-                return True
-    return False
-
-
-def _passes_tree(callee: Any, positions: set[int], seen: set[Any]) -> bool:
-    try:
-        params = transform.get_trace(callee).params
-    except (DifferentiationError, SyntaxError):  # not a function adgen reads
-        return False
-    inner = {params[i] for i in positions if i < len(params)}
-    return _reads_as_container(callee, inner, seen)
-
-
-def _named(node: Any, names: set[str]) -> bool:
-    import gast
-
-    return isinstance(node, gast.Name) and node.id in names
 
 
 def _has_defaults(f: Any) -> bool:

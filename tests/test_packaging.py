@@ -108,10 +108,13 @@ TYPED_USER = """
         _, cotangent = adgen.vjp(loss)(w, x, 1.0)
         h = adgen.hessian(loss)(w, x)
         hv = adgen.hvp(loss)(w, x, w)
+        hp = adgen.hessp(loss)(w, w, x)
         jac = adgen.jacobian(np.sin)
+        vector, unravel = adgen.ravel({"w": w, "b": 0.5})
+        back = unravel(vector)
         text: str = adgen.source(g)
         version: str = adgen.__version__
-        print(g(w, x), value, gw, tangent, cotangent, h, hv, jac, text, version)
+        print(g(w, x), value, gw, tangent, cotangent, h, hv, hp, jac, back, text, version)
 """
 
 BADLY_TYPED_USER = """

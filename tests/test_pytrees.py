@@ -239,3 +239,19 @@ def test_unrolled_control_keeps_the_structure():
     np.testing.assert_allclose(flat(g), flat(adgen.grad(looped)(p, X)), rtol=1e-12)
     value, g = adgen.value_and_grad(looped, control="unroll")(p, X)
     assert value == pytest.approx(looped(p, X), rel=1e-14) and isinstance(g, Params)
+
+
+def test_hvp_with_a_tree_and_an_array_parameter():
+    p = point()
+    dp, dx = Params(0.5, np.array([1.0, 0.0, -1.0])), np.array([0.25, -0.5, 1.0])
+    hp, hx = adgen.hvp(looped, wrt=(0, 1))(p, X, dp, dx)
+    assert isinstance(hp, Params) and hx.shape == X.shape
+
+    def directional(t):  # d/dt of the gradient along (dp, dx), by central differences
+        moved = Params(p.scale + t * dp.scale, p.weights + t * dp.weights)
+        gp, gx = adgen.grad(looped, wrt=(0, 1))(moved, X + t * dx)
+        return np.concatenate([flat(gp), gx])
+
+    eps = 1e-5
+    expected = (directional(eps) - directional(-eps)) / (2 * eps)
+    np.testing.assert_allclose(np.concatenate([flat(hp), hx]), expected, rtol=1e-6, atol=1e-8)

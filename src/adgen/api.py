@@ -414,28 +414,30 @@ def _fresh_tape(tape: Any) -> Any:
 
 
 @_decorator
-def hessian(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
+def hessian(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
     """The Hessian of scalar-valued `f`: forward mode over the reverse-mode gradient."""
-    names, _ = _single_wrt(f, wrt, "hessian")
-    position = transform.get_trace(f).params.index(names[0])
+    names, single = _check_wrt(f, wrt)
+    position = transform.get_trace(f).params.index(names[0]) if single else None
     return _published(_jacobian(grad(f, wrt), wrt, "forward", grad_of=position), f,
                       "hessian")
 
 
 @_decorator
-def hvp(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
+def hvp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
     """`(*args, v) -> H·v`, forward over reverse (Pearlmutter), without forming H.
 
-    The direction `v` comes last, after all of `f`'s arguments: `hvp(f)(x, *args, v)`.
-    SciPy's `minimize(hessp=...)` calls `hessp(x, p, *args)` instead: use `adgen.hessp`.
+    The direction `v` comes last, after all of `f`'s arguments: `hvp(f)(x, *args, v)` (one
+    direction per parameter in a tuple `wrt`). SciPy's `minimize(hessp=...)` calls
+    `hessp(x, p, *args)` instead: use `adgen.hessp`.
     """
-    _single_wrt(f, wrt, "hvp")
-    fn = _tree_shaped(f, wrt, transform.derivative(grad(f, wrt), wrt, "tangent"), 1)
+    names, _ = _check_wrt(f, wrt)
+    n = len(names)
+    fn = _tree_shaped(f, wrt, transform.derivative(grad(f, wrt), wrt, "tangent"), n)
     if not _has_defaults(f):
         return _documented(fn, f)
 
     def hvp_fn(*args: Any) -> Any:
-        return fn(*_full_args(f, args[:-1]), args[-1])
+        return fn(*_full_args(f, args[:-n]), *args[-n:])
 
     return _published(hvp_fn, f, "", fn)
 

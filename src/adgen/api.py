@@ -317,7 +317,7 @@ _UNBATCHABLE: set[Any] = set()
 def _batched_tangent(f: Any, wrt: Wrt, inputs: list[Any]) -> Any:
     """The batched tangent function of `f` (all directions in one pass), or None when an
     input is a container or a rule the function uses has no batched form (remembered)."""
-    if any(isinstance(x, (list, tuple, dict)) for x in inputs):
+    if any(not pytree.is_leaf(x) for x in inputs):  # trees (dataclasses too), None
         return None
     key = (f, tuple(wrt) if isinstance(wrt, (list, tuple)) else wrt)
     if key in _UNBATCHABLE:

@@ -509,13 +509,12 @@ def _has_defaults(f: Any) -> bool:
 
 def _published(fn: Any, f: Any, kind: str, generated: Any = None) -> Any:
     """`fn`, a function this module wrote around `f`, with `functools.wraps`' metadata: `f`'s
-    docstring and module, `__wrapped__` (`f`), and a name saying what it computes (`f_hessp`;
-    a function with `generated`'s code, whose `__adgen__` it gets for `adgen.source`, has the
-    generated function's name, as adgen's parser names derivatives after it)."""
+    docstring and module, `__wrapped__` (`f`), and a name saying what it computes (`f_hessp`
+    for `kind="hessp"`; with no `kind`, the name of `generated`, whose code it runs). With
+    `generated`, it also gets its `__adgen__`, for `adgen.source`."""
     functools.update_wrapper(fn, f, assigned=("__module__", "__doc__"), updated=())
     base = getattr(f, "__name__", "function")
-    fn.__name__ = fn.__qualname__ = generated.__name__ if generated is not None else (
-        f"{base}_{kind}")
+    fn.__name__ = fn.__qualname__ = f"{base}_{kind}" if kind else generated.__name__
     if generated is not None:
         fn.__adgen__ = generated.__adgen__
     return fn

@@ -277,3 +277,15 @@ def test_a_shaped_gradient_is_differentiated_as_the_generated_one():
     _, tangent = adgen.jvp(g)(p, X, direction)
     np.testing.assert_allclose(flat(tangent), flat(adgen.hvp(by_index)(p, X, direction)),
                                rtol=1e-12)
+
+
+def test_a_list_read_whole_by_numpy_gets_a_list_gradient():
+    def first_times_total(p):
+        return p[0] * np.sum(p)
+
+    for p in ([1.0, 2.0, 3.0], (1.0, 2.0, 3.0)):
+        reverse = adgen.grad(first_times_total)(p)
+        forward = adgen.grad(first_times_total, mode="forward")(p)
+        assert type(reverse) is type(p) and type(forward) is type(p)
+        np.testing.assert_allclose(reverse, [7.0, 1.0, 1.0], rtol=1e-14)
+        np.testing.assert_allclose(forward, reverse, rtol=1e-14)

@@ -8,7 +8,9 @@ into one float vector for optimisers such as SciPy's.
 
 The derivative code works on the containers it can index (dicts, lists, tuples), so the
 gradients it returns for a named tuple or a dataclass, or for a leaf it never read, may be a
-plain tuple, a list or a `0.0`; `like` gives such a gradient the parameter's own structure.
+plain tuple, a list, an array (a list read whole by NumPy) or a `0.0`; `like` gives such a
+gradient the parameter's own structure where the items correspond, and leaves it as it is
+where they do not.
 """
 
 from __future__ import annotations
@@ -19,8 +21,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-from adgen.errors import DifferentiationError
 
 Leaves = list[Any]
 
@@ -116,10 +116,10 @@ def like(g: Any, x: Any) -> Any:
     if isinstance(x, dict):
         return make([like(g.get(k, 0.0), item) for k, item in zip(x, items, strict=True)])
     given = children(g)
-    if given is None or len(given[0]) != len(items):
-        raise DifferentiationError(f"a gradient shaped {type(g).__name__} does not match the "
-                                   f"parameter's {type(x).__name__} of {len(items)} items")
-    return make([like(a, item) for a, item in zip(given[0], items, strict=True)])
+    pieces = given[0] if given is not None else list(g) if np.ndim(g) else None
+    if pieces is None or len(pieces) != len(items):  # e.g. an array for a list `np.sum` read
+        return g
+    return make([like(a, item) for a, item in zip(pieces, items, strict=True)])
 
 
 def _is_scalar_zero(g: Any) -> bool:

@@ -9,22 +9,38 @@ from __future__ import annotations
 
 import copy
 import functools
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overload
 
 import numpy as np
 
-from adgen import pipeline
+from adgen import pipeline, pytree
 from adgen.derive.forward import NotBatchable
 from adgen.derive.unroll import trace_for
+from adgen.display import Source
 from adgen.errors import DifferentiationError
 from adgen.rules.batched import identity_seed
 from adgen.runtime import real_only
+from adgen.tree_derivatives import basis, reads_as_container, tree_jacobian
 
-Wrt = int | str | tuple[int | str, ...]
+Wrt = int | str | tuple[int | str, ...] | list[int | str]
+Function = Callable[..., Any]
+P = ParamSpec("P")
+R = TypeVar("R", covariant=True)
 
 
-def _decorator(op: Callable[..., Any]) -> Callable[..., Any]:
+class Operator(Protocol[P, R]):
+    """The type of `grad`, `jvp`, ...: `op(f, wrt=...)`, or `op(wrt=...)` to decorate."""
+
+    @overload
+    def __call__(self, f: Function, /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Callable[[Function], R]: ...
+
+
+def _decorator(op: Callable[Concatenate[Function, P], R]) -> Operator[P, R]:
     """Let `op` be used as `op(f, ...)`, `@op` and `@op(wrt=...)`."""
 
     @functools.wraps(op)
@@ -35,7 +51,7 @@ def _decorator(op: Callable[..., Any]) -> Callable[..., Any]:
             return lambda g: op(g, *args, **kwargs)
         return op(f, *args, **kwargs)
 
-    return wrapper
+    return cast(Operator[P, R], wrapper)
 
 
 def _check_mode(mode: str, allowed: tuple[str, ...]) -> None:
@@ -50,6 +66,7 @@ def jvp(f: Callable[..., Any], wrt: Wrt = 0, batched: bool = False) -> Callable[
     `batched=True` pushes many directions in one pass: every tangent, given and returned, has
     a leading axis of directions (`(k, *x.shape)` for an argument `x`, `(k,)` for a number).
     """
+    _check_wrt(f, wrt)
     if batched:
         try:
             fn = pipeline.derivative(f, wrt, "batched_jvp")
@@ -64,7 +81,9 @@ def jvp(f: Callable[..., Any], wrt: Wrt = 0, batched: bool = False) -> Callable[
 @_decorator
 def vjp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
     """Reverse mode: `(*args, cotangent) -> (value, gradients)`; works for array outputs."""
-    return _with_defaults(f, pipeline.derivative(f, wrt, "vjp"), 1)
+    _check_wrt(f, wrt)
+    fn = pipeline.derivative(f, wrt, "vjp")
+    return _with_defaults(f, _tree_shaped(f, wrt, fn, 1, with_value=True), 1)
 
 
 @_decorator
@@ -80,11 +99,12 @@ def grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse", control: st
     """
     _check_mode(mode, ("reverse", "forward"))
     _check_control(control)
+    _check_wrt(f, wrt)
     if mode == "forward":
         return _forward_grad(f, wrt)
     if control == "unroll":
-        return pipeline.unrolled(f, wrt, "grad", unroll_limit)
-    return pipeline.derivative(f, wrt, "grad")
+        return _tree_shaped(f, wrt, pipeline.unrolled(f, wrt, "grad", unroll_limit))
+    return _tree_shaped(f, wrt, pipeline.derivative(f, wrt, "grad"))
 
 
 def _check_control(control: str) -> None:
@@ -98,29 +118,15 @@ def value_and_grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse",
     """Like `grad`, but returns `(value, gradient)`."""
     _check_mode(mode, ("reverse", "forward"))
     _check_control(control)
+    _check_wrt(f, wrt)
     if mode == "forward":
         return _forward_grad(f, wrt, with_value=True)
+    kind = "value_and_grad"
     if control == "unroll":
-        return pipeline.unrolled(f, wrt, "value_and_grad", unroll_limit)
-    return pipeline.derivative(f, wrt, "value_and_grad")
-
-
-def _basis(x: Any) -> Any:
-    """Unit tangents for every entry of `x`, and how to assemble the results."""
-    if isinstance(x, np.ndarray):
-        dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
-        for i in range(x.size):
-            e = np.zeros(x.size, dtype=dtype)
-            e[i] = 1
-            yield e.reshape(x.shape)
+        fn = pipeline.unrolled(f, wrt, kind, unroll_limit)
     else:
-        yield 1.0
-
-
-def _zero(x: Any) -> Any:
-    if isinstance(x, np.ndarray):
-        return np.zeros_like(x, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else float)
-    return 0.0
+        fn = pipeline.derivative(f, wrt, kind)
+    return _tree_shaped(f, wrt, fn, with_value=True)
 
 
 def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> Callable[..., Any]:
@@ -128,8 +134,6 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
     names, single = pipeline.wrt_names(pipeline.get_trace(f), wrt)
     params = pipeline.get_trace(f).params
     positions = [params.index(n) for n in names]
-
-    written = _written_params(f)
 
     def forward_grad(*args: Any) -> Any:
         args = _full_args(f, args)
@@ -151,67 +155,13 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
             grads = [g if np.ndim(args[p]) else g[()]
                      for g, p in zip(_split_rows(t, value, args, positions), positions,
                                      strict=True)]
-            out = grads[0] if single else tuple(grads)
-            return (value, out) if with_value else out
-        trees = [_flatten(args[p]) for p in positions]
-        zeros = [rebuild([_zero(leaf) for leaf in leaves]) for leaves, rebuild in trees]
-        grads = []
-        value = None
-        for k in range(len(positions)):
-            leaves, rebuild = trees[k]
-            columns = []
-            for i, leaf in enumerate(leaves):
-                entries = []
-                for e in _basis(leaf):
-                    parts = [_zero(x) for x in leaves]
-                    parts[i] = e
-                    tangents = list(zeros)
-                    tangents[k] = rebuild(parts)
-                    fresh = [copy.copy(a) if j in written else a for j, a in enumerate(args)]
-                    value, t = tangent_fn(*fresh, *tangents)
-                    _require_scalar(value, f)
-                    entries.append(t)
-                columns.append(_assemble(entries, leaf))
-            grads.append(rebuild(columns))
-        if value is None:
-            value = f(*args)
+        else:
+            value, grads = tree_jacobian(tangent_fn, lambda: _copies(f, args), args, positions)
+            _require_scalar(value, f)
         out = grads[0] if single else tuple(grads)
         return (value, out) if with_value else out
 
-    forward_grad.__adgen__ = tangent_fn.__adgen__
-    return forward_grad
-
-
-def _flatten(x: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
-    """The leaves of a nest of dicts, lists and tuples, and how to rebuild it from leaves."""
-    if isinstance(x, dict):
-        parts = [_flatten(v) for v in x.values()]
-        keys = list(x)
-        return _join(parts, lambda items: dict(zip(keys, items, strict=True)))
-    if isinstance(x, (list, tuple)):
-        kind = type(x)
-        return _join([_flatten(v) for v in x], lambda items: kind(items))
-    return [x], lambda leaves: leaves[0]
-
-
-def _join(parts: list, make: Callable[[list[Any]], Any]) -> tuple[list[Any], Callable]:
-    leaves = [leaf for sub, _ in parts for leaf in sub]
-    sizes = [len(sub) for sub, _ in parts]
-
-    def rebuild(new: list[Any]) -> Any:
-        items, at = [], 0
-        for (_, sub_rebuild), n in zip(parts, sizes, strict=True):
-            items.append(sub_rebuild(new[at:at + n]))
-            at += n
-        return make(items)
-
-    return leaves, rebuild
-
-
-def _assemble(entries: list[Any], leaf: Any) -> Any:
-    if isinstance(leaf, np.ndarray):
-        return np.array(entries, dtype=_zero(leaf).dtype).reshape(leaf.shape)
-    return entries[0]
+    return _published(forward_grad, f, "grad", tangent_fn)
 
 
 def _copies(f: Any, args: tuple) -> tuple:
@@ -252,13 +202,12 @@ def _with_defaults(f: Any, fn: Any, trailing: int) -> Any:
     """`fn` itself, or, when `f` has default values, `fn` accepting calls that leave them out
     (the `trailing` tangents or cotangent still come last)."""
     if not getattr(f, "__defaults__", None):
-        return fn
+        return _documented(fn, f)
 
     def with_defaults(*args: Any) -> Any:
         return fn(*_full_args(f, args[:-trailing]), *args[-trailing:])
 
-    with_defaults.__adgen__ = fn.__adgen__
-    return with_defaults
+    return _published(with_defaults, f, "", fn)
 
 
 def _full_args(f: Any, args: tuple) -> tuple:
@@ -282,13 +231,14 @@ def _require_scalar(value: Any, f: Any) -> None:
         )
 
 
-def source(g: Callable[..., Any]) -> str:
-    """The generated source of a function adgen produced."""
+def source(g: Callable[..., Any]) -> Source:
+    """The generated source of a function adgen produced: a `str` that Jupyter shows as
+    highlighted Python (see `adgen.display.Source`)."""
     meta = getattr(g, "__adgen__", None)
     if meta is None:
         raise DifferentiationError(f"{g!r} was not generated by adgen; use adgen.trace(f) for "
                                    "the evaluation trace of a function of your own")
-    return meta.source
+    return Source(meta.source)
 
 
 def trace(f: Callable[..., Any], *args: Any) -> str:
@@ -314,12 +264,24 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "auto") -> Callabl
     the batched pass is available), reverse otherwise.
     """
     _check_mode(mode, ("auto", "forward", "reverse"))
+    _check_wrt(f, wrt)
+    return _jacobian(f, wrt, mode)
+
+
+def _jacobian(f: Function, wrt: Wrt, mode: str, grad_of: int | None = None) -> Function:
+    """The Jacobian function; `grad_of` is the position of the parameter whose gradient `f`
+    computes (for the Hessian), whose structure the output then has."""
     names, single = pipeline.wrt_names(pipeline.get_trace(f), wrt)
     params = pipeline.get_trace(f).params
     positions = [params.index(n) for n in names]
 
     def jacobian_fn(*args: Any) -> Any:
         args = _full_args(f, args)
+        if any(not pytree.is_leaf(args[p]) for p in positions):  # trees: by leaf entries
+            out_like = None if grad_of is None else args[grad_of]
+            blocks = tree_jacobian(pipeline.derivative(f, wrt, "jvp"),
+                                   lambda: _copies(f, args), args, positions, out_like)[1]
+            return blocks[0] if single else tuple(blocks)
         value = None
         chosen = mode
         batched_fn = _batched_tangent(f, wrt, [args[p] for p in positions])
@@ -334,7 +296,7 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "auto") -> Callabl
             blocks = _jacobian_reverse(f, wrt, args, positions, single, value)
         return blocks[0] if single else tuple(blocks)
 
-    return jacobian_fn
+    return _published(jacobian_fn, f, "jacobian")
 
 
 def _jacobian_forward(f: Any, wrt: Wrt, args: tuple, positions: list[int],
@@ -344,12 +306,12 @@ def _jacobian_forward(f: Any, wrt: Wrt, args: tuple, positions: list[int],
     if batched_fn is not None:
         return _jacobian_batched(f, batched_fn, args, positions)
     tangent_fn = pipeline.derivative(f, wrt, "jvp")
-    zeros = [_zero(args[p]) for p in positions]
+    zeros = [pytree.zero_like(args[p]) for p in positions]
     blocks = []
     for k, p in enumerate(positions):
         columns = []
-        value = None
-        for e in _basis(args[p]):
+        value: Any = None
+        for e in basis(args[p]):
             tangents = list(zeros)
             tangents[k] = e
             value, t = tangent_fn(*_copies(f, args), *tangents)
@@ -366,7 +328,7 @@ _UNBATCHABLE: set[Any] = set()
 def _batched_tangent(f: Any, wrt: Wrt, inputs: list[Any]) -> Any:
     """The batched tangent function of `f` (all directions in one pass), or None when an
     input is a container or a rule the function uses has no batched form (remembered)."""
-    if any(isinstance(x, (list, tuple, dict)) for x in inputs):
+    if any(not pytree.is_leaf(x) for x in inputs):  # trees (dataclasses too), None
         return None
     key = (f, tuple(wrt) if isinstance(wrt, (list, tuple)) else wrt)
     if key in _UNBATCHABLE:
@@ -390,7 +352,7 @@ def _seeds(args: tuple, positions: list[int]) -> list[Any]:
     sizes = [int(np.size(args[p])) for p in positions]
     total, at, seeds = sum(sizes), 0, []
     for p, n in zip(positions, sizes, strict=True):
-        dtype = np.result_type(args[p])
+        dtype: Any = np.result_type(args[p])
         dtype = dtype if np.issubdtype(dtype, np.floating) else np.float64
         seed = identity_seed(n, dtype) if total == n else np.eye(total, n, -at, dtype)
         shape = (total,) + np.shape(args[p])
@@ -417,7 +379,7 @@ def _jacobian_reverse(f: Any, wrt: Wrt, args: tuple, positions: list[int], singl
                       value: Any) -> list[Any]:
     """One backward pass per output entry, after a single forward pass when the backward
     function can be run again on the same tape (else one `vjp` per entry)."""
-    forward = pipeline.derivative(f, tuple(wrt) if not single else (wrt,), "split")
+    forward = pipeline.derivative(f, (wrt,) if single else tuple(cast(Any, wrt)), "split")
     info = forward.__adgen__.info
     if info.get("tape_positions") is not None:  # the tape is some of the arguments
         value = forward(*args)
@@ -441,7 +403,7 @@ def _jacobian_reverse(f: Any, wrt: Wrt, args: tuple, positions: list[int], singl
             grads = adjoint_fn(*args, w)[1]
             return (grads,) if single else grads
     rows: list[list[Any]] = [[] for _ in positions]
-    for w in _basis(_as_array(value)) if np.ndim(value) else _basis(1.0):
+    for w in basis(_as_array(value)) if np.ndim(value) else basis(1.0):
         grads = pull(w if np.ndim(value) else 1.0)
         for k, g in enumerate(grads):
             rows[k].append(np.broadcast_to(g, np.shape(args[positions[k]])))
@@ -459,15 +421,119 @@ def _fresh_tape(tape: Any) -> Any:
 
 
 @_decorator
-def hessian(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
+def hessian(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
     """The Hessian of scalar-valued `f`: forward mode over the reverse-mode gradient."""
-    return jacobian(grad(f, wrt), wrt, mode="forward")
+    names, single = _check_wrt(f, wrt)
+    position = pipeline.get_trace(f).params.index(names[0]) if single else None
+    return _published(_jacobian(grad(f, wrt), wrt, "forward", grad_of=position), f,
+                      "hessian")
 
 
 @_decorator
-def hvp(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
-    """`(*args, v) -> H·v`, forward over reverse (Pearlmutter), without forming H."""
-    return pipeline.derivative(grad(f, wrt), wrt, "tangent")
+def hvp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
+    """`(*args, v) -> H·v`, forward over reverse (Pearlmutter), without forming H.
+
+    The direction `v` comes last, after all of `f`'s arguments: `hvp(f)(x, *args, v)` (one
+    direction per parameter in a tuple `wrt`). SciPy's `minimize(hessp=...)` calls
+    `hessp(x, p, *args)` instead: use `adgen.hessp`.
+    """
+    names, _ = _check_wrt(f, wrt)
+    n = len(names)
+    fn = _tree_shaped(f, wrt, pipeline.derivative(grad(f, wrt), wrt, "tangent"), n)
+    if not _has_defaults(f):
+        return _documented(fn, f)
+
+    def hvp_fn(*args: Any) -> Any:
+        return fn(*_full_args(f, args[:-n]), *args[-n:])
+
+    return _published(hvp_fn, f, "", fn)
+
+
+@_decorator
+def hessp(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
+    """`(x, p, *args) -> H·p`, SciPy's order for `minimize(hessp=...)`: the point `x` (the
+    argument `wrt` names), the direction `p`, then `f`'s other arguments in order. The same
+    product as `adgen.hvp`, which takes `(*args, v)`."""
+    names, _ = _single_wrt(f, wrt, "hessp")
+    position = pipeline.get_trace(f).params.index(names[0])
+    fn = pipeline.derivative(grad(f, wrt), wrt, "tangent")
+
+    def hessp_fn(x: Any, p: Any, *args: Any) -> Any:
+        full = list(args)
+        full.insert(position, x)
+        full_args = _full_args(f, tuple(full))
+        return pytree.like(fn(*full_args, p), x)
+
+    return _published(hessp_fn, f, "hessp")
+
+
+def _single_wrt(f: Function, wrt: Any, op: str) -> tuple[list[str], bool]:
+    names, single = _check_wrt(f, wrt)
+    if not single:
+        raise DifferentiationError(f"adgen.{op} takes one parameter in wrt (an index or a "
+                                   f"name), not {wrt!r}")
+    return names, single
+
+
+def _check_wrt(f: Function, wrt: Any) -> tuple[list[str], bool]:
+    """The parameter names `wrt` gives; adgen's error for anything that names none (a dict,
+    a float, an unknown name), before it reaches a cache key."""
+    return pipeline.wrt_names(pipeline.get_trace(f), wrt)
+
+
+def _tree_shaped(f: Function, wrt: Wrt, fn: Any, trailing: int = 0,
+                 with_value: bool = False) -> Any:
+    """`fn`, a generated reverse-mode function of `f`, itself; or, when `f` reads a parameter
+    it differentiates as a container, `fn` returning each gradient with the structure and
+    container types of its argument (a named tuple, not the plain tuple the generated code
+    builds; `None` leaves as `None`)."""
+    names, single = _check_wrt(f, wrt)
+    trees = _TREES.get((f, tuple(names)))
+    if trees is None:
+        trees = _TREES[(f, tuple(names))] = reads_as_container(f, set(names))
+    if not trees:
+        return _documented(fn, f)
+    key = (fn, trailing, with_value)
+    with _SHAPED_LOCK:  # one function per derivative, as the derivatives themselves
+        shaped = _SHAPED.get(key)
+        if shaped is None:
+            params = pipeline.get_trace(f).params
+            positions = [params.index(n) for n in names]
+            shaped = _SHAPED[key] = pytree.shaped_outputs(
+                fn, functools.partial(_full_args, f), positions, single, trailing, with_value)
+            functools.update_wrapper(shaped, f, assigned=("__module__", "__doc__"), updated=())
+    return shaped
+
+
+_SHAPED: dict[Any, Any] = {}
+_TREES: dict[Any, bool] = {}  # (f, wrt names): whether f reads one of them as a container
+_SHAPED_LOCK = threading.Lock()
+
+
+def _has_defaults(f: Any) -> bool:
+    return bool(getattr(f, "__defaults__", None))
+
+
+def _published(fn: Any, f: Any, kind: str, generated: Any = None) -> Any:
+    """`fn`, a function this module wrote around `f`, with `functools.wraps`' metadata: `f`'s
+    docstring and module, `__wrapped__` (`f`), and a name saying what it computes (`f_hessp`
+    for `kind="hessp"`; with no `kind`, the name of `generated`, whose code it runs). With
+    `generated`, it also gets its `__adgen__`, for `adgen.source`."""
+    functools.update_wrapper(fn, f, assigned=("__module__", "__doc__"), updated=())
+    base = getattr(f, "__name__", "function")
+    fn.__name__ = fn.__qualname__ = f"{base}_{kind}" if kind else generated.__name__
+    if generated is not None:
+        fn.__adgen__ = generated.__adgen__
+    return fn
+
+
+def _documented(fn: Any, f: Any) -> Any:
+    """A function adgen generated, returned itself, given `f`'s docstring when it has none.
+    It gets no `__wrapped__`: `inspect.getsource` would follow it to `f` instead of showing
+    the generated lines (`fn.__adgen__.original` is `f`)."""
+    if fn.__doc__ is None and getattr(f, "__doc__", None):
+        fn.__doc__ = f.__doc__
+    return fn
 
 
 def clear_cache() -> None:

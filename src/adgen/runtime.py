@@ -52,7 +52,8 @@ def zeros_like(x: Any) -> Any:
     if isinstance(x, np.generic):
         return type(x)(0)
     if isinstance(x, (tuple, list)):
-        return type(x)(zeros_like(v) for v in x)
+        items = [zeros_like(v) for v in x]
+        return type(x)(*items) if hasattr(type(x), "_fields") else type(x)(items)  # namedtuple
     if isinstance(x, dict):
         return {k: zeros_like(v) for k, v in x.items()}
     return 0.0
@@ -99,7 +100,15 @@ def real_only(x: Any, what: str) -> Any:
     """`x` itself if it holds real numbers; a complex value is refused: adgen's rules are
     derivatives of real functions (`abs`, `var`, norms of complex numbers would come out
     wrong)."""
-    if isinstance(x, complex) or np.iscomplexobj(x):
+    if isinstance(x, (list, tuple)):
+        for item in x:
+            real_only(item, what)
+        return x
+    if isinstance(x, dict):
+        for item in x.values():
+            real_only(item, what)
+        return x
+    if isinstance(x, complex) or hasattr(x, "dtype") and np.iscomplexobj(x):
         raise DifferentiationError(
             f"complex inputs are not supported: adgen differentiates real-valued code, but "
             f"{what} met a complex value ({type(x).__name__}); split it into real and "

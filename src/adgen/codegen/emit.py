@@ -1,6 +1,8 @@
 """Write generated trees as Python source with comments, and compile them.
 
-The only module that imports astor: it prints simple statements and expressions; this module
+The only module that imports astor, and only when `printer` leaves a node to it: astor reads
+`ast.Num` and friends, deprecated since Python 3.12, so importing it with adgen would warn,
+and break once they are gone. `printer` prints simple statements and expressions; this module
 prints the block structure itself so that each group of statements can carry a comment with
 the user's source line it came from. The source is compiled inside a small factory function
 whose parameters are the objects the generated code refers to (`math`, `np`, runtime
@@ -11,12 +13,13 @@ tracebacks, `inspect.getsource` and pdb show the generated lines.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import linecache
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-import astor
 import gast
 
 from adgen.codegen import printer
@@ -43,8 +46,17 @@ def _expr(node: gast.AST) -> str:
 
 
 def _to_source(node: gast.AST) -> str:
-    """astor's source for one node, without its line wrapping (lines stay whole)."""
-    return astor.to_source(gast.gast_to_ast(node), pretty_source="".join)
+    """astor's source for one node, without its line wrapping (lines stay whole); the
+    standard library's printer where astor needs an `ast` class this Python no longer has."""
+    tree = gast.gast_to_ast(node)
+    with warnings.catch_warnings():  # astor's own use of the deprecated `ast.Num`, `ast.Str`
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import astor
+
+        try:
+            return astor.to_source(tree, pretty_source="".join)
+        except AttributeError:  # e.g. f-strings: astor checks `isinstance(v, ast.Str)`
+            return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 
 def _comment(stmt: gast.AST, lines: dict[int, str]) -> str | None:

@@ -3,6 +3,7 @@
     adgen show FILE.py:FUNC [--mode reverse|forward | --hvp | --trace] [--wrt NAMES] [--import]
     adgen graph FILE.py:FUNC [--mode primal|reverse] [--wrt NAMES] [--args TUPLE]
                              [--format dot|svg|png] [-o OUT] [--import]
+    adgen --version
 
 prints the source of FUNC's gradient (`--mode reverse`, the default: `adgen.grad`), of its
 Jacobian-vector product (`--mode forward`: `adgen.jvp`), of its Hessian-vector product
@@ -64,6 +65,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="adgen",
         description="Source-to-source automatic differentiation for Python and NumPy.",
     )
+    parser.add_argument("--version", action="version", version=f"adgen {adgen.__version__}")
     commands = parser.add_subparsers(
         title="commands", dest="command", metavar="COMMAND", required=True
     )

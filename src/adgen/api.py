@@ -282,11 +282,14 @@ def _jacobian(f: Function, wrt: Wrt, mode: str, grad_of: int | None = None) -> F
             blocks = tree_jacobian(pipeline.derivative(f, wrt, "jvp"),
                                    lambda: _copies(f, args), args, positions, out_like)[1]
             return blocks[0] if single else tuple(blocks)
-        value = None
+        value = f(*_copies(f, args))
+        if not pytree.is_leaf(value):  # a tuple, list or dict of outputs: a tree of blocks
+            blocks = tree_jacobian(pipeline.derivative(f, wrt, "jvp"),
+                                   lambda: _copies(f, args), args, positions)[1]
+            return blocks[0] if single else tuple(blocks)
         chosen = mode
         batched_fn = _batched_tangent(f, wrt, [args[p] for p in positions])
         if mode == "auto":  # a batched forward pass beats a few backward passes
-            value = f(*_copies(f, args))
             n_in = sum(np.size(args[p]) for p in positions)
             chosen = "forward" if n_in <= np.size(value) * (
                 4 if batched_fn is not None else 1) else "reverse"

@@ -130,7 +130,7 @@ def _def_node(fn: Any) -> tuple[gast.FunctionDef, dict[int, str]]:
     indent = len(lines[0]) - len(lines[0].lstrip())
     tree = gast.parse(dedented)
     node = tree.body[0]
-    _check_source_is_running(fn, dedented)
+    _check_source_is_running(fn, "\n" * (start - 1) + dedented)  # the file's line numbers
     _shift(node, start - 1, indent)
     return node, _numbered(lines, start)
 

@@ -41,9 +41,15 @@ def _row(rule: registry.Rule) -> str:
     return f"| `{rule.name}` | " + " | ".join(marks) + " |"
 
 
+# functions some supported versions of their library no longer have: listed in a sentence,
+# not in the tables, so the document is the same whichever version is installed
+_VERSION_DEPENDENT = {"numpy.row_stack": "NumPy before 2.5"}
+
+
 def covered_markdown() -> str:
     """The generated section: a table of differentiated functions, then the constants."""
-    found = [r for r in registry.all_rules() if _public(r)]
+    found = [r for r in registry.all_rules()
+             if _public(r) and r.name not in _VERSION_DEPENDENT]
     differentiated = {r.name: r for r in found if not r.nondifferentiable}
     constants = sorted({_grouped(r.name) for r in found if r.nondifferentiable})
     lines = [BEGIN, "", f"{len(differentiated)} differentiated functions:", "",
@@ -52,6 +58,8 @@ def covered_markdown() -> str:
     lines += ["", f"{len(constants)} functions whose results are constants (zero derivative):",
               ""]
     lines += textwrap.wrap(", ".join(f"`{name}`" for name in constants), width=100)
+    lines += [""] + [f"Also `{name}` where it exists ({since})."
+                     for name, since in sorted(_VERSION_DEPENDENT.items())]
     return "\n".join(lines + ["", END])
 
 

@@ -12,7 +12,9 @@ reaches the backward function through the tape multiplies one recursive call and
 other, so the second derivative of the backward function calls two different derivatives of
 itself (one also w.r.t. the cotangent). Also: factors on either side, one and several
 recursive calls, a constant factor, float parameters, mutual recursion and a recursive call
-inside a loop; then the mixed derivative w.r.t. a float depth, which flows through the tape.
+inside a loop, and a loop whose saved values the backward function reads only for shapes
+(differentiating it pops from the stack in its tape, which must be put back for the caller);
+then the mixed derivative w.r.t. a float depth, which flows through the tape.
 """
 
 import math
@@ -111,6 +113,21 @@ def looped_product(x, n):
     return acc
 
 
+def looped_sum(x, n):
+    """A loop whose saved values the backward function reads only for shapes: the second
+    derivative pops them from the stack in the tape and must put them back for its caller."""
+    if n == 0:
+        return x * x
+    t = 0.0
+    for _ in range(2):
+        t = t + x * x
+    return t + n * looped_sum(x, n - 1)
+
+
+def _looped_sum(n):
+    return 1.0 if n == 0 else 2.0 + n * _looped_sum(n - 1)
+
+
 def _mutual(n):
     """(c, k) of mutual_f(., n) and of mutual_g(., n)."""
     if n == 0:
@@ -133,6 +150,7 @@ CASES = [
     (mutual_g, (), lambda n: _mutual(n)[1]),
     (looped, (), lambda n: (math.prod(m * (m + 1) / 2 for m in range(1, n + 1)), 2)),
     (looped_product, (), lambda n: (1.0, 2 ** n - 1)),
+    (looped_sum, (), lambda n: (_looped_sum(n), 2)),
 ]
 
 X = 0.7
@@ -214,6 +232,43 @@ def test_mixed_derivative_through_a_float_depth(n):
         for mode in ("reverse", "forward"):
             got = adgen.grad(adgen.grad(rec, wrt=j), wrt=i, mode=mode)(x, float(n))
             assert got == pytest.approx(expected, rel=1e-12), (i, j, mode)
+
+
+def accumulate(x, n):
+    total = 0.0
+    for _ in range(int(n)):
+        total = total + x * x
+    return total
+
+
+def twice_accumulated(x, n):
+    return accumulate(x, n) * 2.0
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_second_order_through_a_callee_with_a_loop(n):
+    """The callee's tape holds its stack; differentiating its backward function pops from
+    that stack, which the reverse sweep puts back (else `pop from empty list`)."""
+    for route, got in _second_orders(twice_accumulated, (X, n)).items():
+        assert float(np.squeeze(got)) == pytest.approx(4.0 * n, rel=1e-12), route
+
+
+def popping(x, xs):
+    t = 0.0
+    for _ in range(2):
+        y = xs.pop()
+        t = t + x * x * y
+    return t
+
+
+def test_reverse_mode_puts_popped_items_back():
+    """A list argument the function pops from is as it was after the gradient (as after an
+    element write), in the same order, at first and second order."""
+    xs = [1.0, 2.0, 3.0]
+    assert adgen.grad(popping)(0.5, xs) == pytest.approx(5.0, rel=1e-12)
+    assert xs == [1.0, 2.0, 3.0]
+    assert adgen.grad(adgen.grad(popping))(0.5, xs) == pytest.approx(10.0, rel=1e-12)
+    assert xs == [1.0, 2.0, 3.0]
 
 
 def test_third_order_through_recursion():

@@ -15,7 +15,7 @@ import gast
 from adgen import runtime
 from adgen.codegen import astutil, simplify
 from adgen.codegen.astutil import clone
-from adgen.derive.analysis import primitive
+from adgen.derive.analysis import argument_parts, primitive
 from adgen.derive.generate import Context, context
 from adgen.derive.reverse import LoopInit, Reverse, Save
 from adgen.derive.structure import structure
@@ -194,7 +194,15 @@ def _reads(stmts: list[Any]) -> set[str]:
 
 
 def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
-    """Fill in the save placeholders the reverse sweep needs; True when a stack is used."""
+    """Fill in the save placeholders the reverse sweep needs; True when a stack is used.
+
+    A pop is undone (`xs.append(x)`) when the reverse sweep reads the list, or when the list
+    may be, or be inside, an argument: the caller sees the list as it was (a backward
+    function differentiated again pops from the stack in its tape, and the caller's reverse
+    sweep reads that tape afterwards). The undo reads the popped value and the list there."""
+    outside = argument_parts(rev.ctx.trace.node.body, rev.ctx.trace.params)
+    undone = [r for r in rev.pops.values() if r.var in reads or r.var in outside]
+    reads = reads | {r.var for r in undone} | {r.popped_into for r in undone}
     needs_stack = False
     for record in rev.saves.values():
         wanted = record.var in reads or (record.index is not None
@@ -203,12 +211,11 @@ def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
             continue
         _fill_save(rev, record)
         needs_stack |= record.in_loop
-    for record in rev.pops.values():
-        if record.var in reads:
-            append = gast.Call(func=gast.Attribute(value=name(record.var), attr="append",
-                                                   ctx=gast.Load()),
-                               args=[name(record.popped_into)], keywords=[])
-            record.rev.append(gast.Expr(value=append))
+    for record in undone:
+        append = gast.Call(func=gast.Attribute(value=name(record.var), attr="append",
+                                               ctx=gast.Load()),
+                           args=[name(record.popped_into)], keywords=[])
+        record.rev.append(gast.Expr(value=append))
     outermost: dict[int, int] = {}  # each save is bound to None before its outermost loop only
     for init, saves in rev.loop_inits:
         for record in saves:

@@ -124,6 +124,17 @@ def looped_sum(x, n):
     return t + n * looped_sum(x, n - 1)
 
 
+def stored(x, n):
+    """Recursive values kept in a list built in a loop (reverse over reverse pops the list and
+    pushes to its adjoint, which a merge must leave a list, not a plain 0.0)."""
+    if n == 0:
+        return x * x * x
+    vals = []
+    for i in range(2):
+        vals.append(stored(x, n - 1) * (n + i))
+    return vals[0] + vals[1] * x
+
+
 def _looped_sum(n):
     return 1.0 if n == 0 else 2.0 + n * _looped_sum(n - 1)
 
@@ -195,6 +206,16 @@ def test_second_derivative_matches_closed_form(f, extra, monomial, n, depth_type
 @pytest.mark.parametrize("f, extra, monomial", CASES, ids=[_ids(c) for c in CASES])
 def test_check_grads_order_two(f, extra, monomial, n):
     check_grads(f, (X, *extra, n), wrt=0, order=2)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_recursive_values_stored_in_a_list(n):
+    """stored(x, 1) = x**3 + 2 x**4; stored(x, 2) = 2 stored(x, 1) + 3 stored(x, 1) x."""
+    second = {1: 6 * X + 24 * X ** 2,
+              2: 2 * (6 * X + 24 * X ** 2) + 3 * (12 * X ** 2 + 40 * X ** 3)}[n]
+    for route, got in _second_orders(stored, (X, n)).items():
+        assert float(np.squeeze(got)) == pytest.approx(second, rel=1e-12), route
+    check_grads(stored, (X, n), wrt=0, order=2)
 
 
 def grown(x, a, n):

@@ -64,6 +64,8 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
     grads = [_gradient(rev, w) for w in wrt]
     reads = _reads(reverse + grads) & rev.primal
     needs_stack = _decide_saves(rev, reads)
+    forward = [assign(v, const(None), None) for v in sorted(rev.bound_early - set(trace.params))
+               ] + forward
     stack = [assign(rev.stack, gast.List(elts=[], ctx=gast.Load()), None)] if needs_stack else []
     out_grads = grads[0] if single else gast.Tuple(elts=grads, ctx=gast.Load())
     if kind == "split":

@@ -90,10 +90,10 @@ def _build(program: Program, f: Any, wrt: Any, kind: str, scalar_params: frozens
     if kind in ("jvp", "tangent", "batched_jvp", "split"):
         trace = program.lower(parsed)
         if kind != "split":
-            ctx = context(program, trace, names, set(scalar_params))
+            ctx = context(program, trace, names, set(scalar_params), kind)
             forward = Forward(ctx, names, tangent_only=kind == "tangent",
                               batched=kind == "batched_jvp")
-            functions = [forward.function(f"{parsed.name.rstrip('_')}_{kind}")]
+            functions = [forward.function(ctx.defines[kind])]
         else:
             functions, ctx = build_reverse(program, trace, names, single, kind, scalar_params)
         bindings = ctx.bindings.names

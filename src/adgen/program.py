@@ -97,10 +97,12 @@ class Deferred:
 
     Its callers were generated before the callee's tape was known, so they always speak the
     tape protocol (`value, tape = fwd(...)`, `bwd(tape, cotangent)`); a callee whose tape is
-    just some of its arguments gets them packed here."""
+    just some of its arguments gets them packed here. A reference that is `own` is to the
+    derivative whose code is being generated right now: the caller calls its sibling
+    functions by name instead, and is never handed this object at run time."""
 
-    def __init__(self, program: Program, key: Key, part: str) -> None:
-        self.program, self.key, self.part = program, key, part
+    def __init__(self, program: Program, key: Key, part: str, own: bool = False) -> None:
+        self.program, self.key, self.part, self.own = program, key, part, own
 
     def resolved(self) -> Any:
         fn = self.program.built[self.key]
@@ -134,6 +136,7 @@ class Program:
         self.facts: dict[Any, Any] = {}
         self.building: set[Key] = set()
         self._stack: list[Key] = []
+        self._deferred: dict[Key, tuple[Deferred, Deferred]] = {}
 
     # ------------------------------------------------------------------ traces
 
@@ -207,6 +210,8 @@ class Program:
     def _drop_derivatives(self, f: Any) -> None:
         for key in [k for k in self.built if k[0] is f]:
             del self.built[key]
+        for key in [k for k in self._deferred if k[0] is f]:
+            del self._deferred[key]
         self.callees.pop(f, None)
 
     def clear(self) -> None:
@@ -217,6 +222,7 @@ class Program:
             self.built.clear()
             self.callees.clear()
             self.facts.clear()
+            self._deferred.clear()
 
     # ------------------------------------------------------------------ derivatives
 
@@ -257,11 +263,18 @@ class Program:
     def callee_derivative(self, f: Any, wrt: tuple[str, ...], kind: str,
                           scalar_params: frozenset[str]) -> tuple[Any, Any]:
         """The derivative function(s) a caller binds for a call to `f`: `(jvp, None)` for
-        forward mode, `(fwd, bwd)` for reverse mode; deferred while `f` itself is being built."""
+        forward mode, `(fwd, bwd)` for reverse mode; deferred while `f` itself is being built
+        (`own` when the call is in the very derivative being built: direct recursion)."""
         key = derivative_key(f, wrt, kind, scalar_params)
         with self.lock:
             if key in self.building:
                 self.callees.setdefault(self._stack[-1][0], set()).add(f)
-                return Deferred(self, key, "fwd"), Deferred(self, key, "bwd")
+                if key == self._stack[-1]:
+                    return Deferred(self, key, "fwd", own=True), Deferred(self, key, "bwd",
+                                                                           own=True)
+                if key not in self._deferred:  # one name per callee in the caller's code
+                    self._deferred[key] = (Deferred(self, key, "fwd"),
+                                           Deferred(self, key, "bwd"))
+                return self._deferred[key]
             fn = self.derivative(f, wrt, kind, scalar_params)
             return fn, fn.__adgen__.info.get("bwd")

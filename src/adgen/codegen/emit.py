@@ -147,6 +147,10 @@ def compile_functions(source: str, main: str, bindings: dict[str, Any],
     params = sorted(bindings)
     body = "".join("    " + line + "\n" if line else "\n" for line in source.split("\n"))
     names = [line[4:line.index("(")] for line in source.split("\n") if line.startswith("def ")]
+    hidden = sorted(set(names) & set(bindings))
+    if hidden:  # a definition would silently replace what the code means to call
+        raise DifferentiationError(f"internal error in adgen: the derivative of {label} defines "
+                                   f"{', '.join(hidden)}, a name also bound to another object")
     text = (f"def _adgen_factory({', '.join(params)}):\n{body}"
             f"    return {main}, ({', '.join(names)},)\n")
     digest = hashlib.sha1(text.encode()).hexdigest()[:10]

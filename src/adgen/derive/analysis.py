@@ -121,6 +121,18 @@ def _closure(seeds: set[str], edges: list[tuple[str, str]]) -> set[str]:
     return reached
 
 
+def argument_parts(body: list[gast.AST], params: list[str]) -> set[str]:
+    """Names that may refer to an argument's object or to an object inside one (`xs = p[0]`,
+    `ys = xs`): what the caller sees changed when the function pops from them."""
+    edges = []
+    for s in statements(body):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            value = s.value.value if isinstance(s.value, gast.Subscript) else s.value
+            if isinstance(value, gast.Name):
+                edges.append((value.id, s.targets[0].id))
+    return _closure(set(params), edges)
+
+
 def active_names(body: list[gast.AST], wrt: list[str],
                  returned_too: tuple[str, ...] = ()) -> set[str]:
     """Names that are both varied (from `wrt`) and useful (to the returned value)."""

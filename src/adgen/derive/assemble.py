@@ -15,7 +15,7 @@ import gast
 from adgen import runtime
 from adgen.codegen import astutil, simplify
 from adgen.codegen.astutil import clone
-from adgen.derive.analysis import primitive
+from adgen.derive.analysis import argument_parts, primitive
 from adgen.derive.generate import Context, context
 from adgen.derive.reverse import LoopInit, Reverse, Save
 from adgen.derive.structure import structure
@@ -37,7 +37,7 @@ def build_reverse(program: Program, trace: Trace, wrt: list[str], single: bool, 
     body, result = structure(trace)
     trace.node.body = body
     returned = (result.id,) if isinstance(result, gast.Name) else ()
-    ctx = context(program, trace, wrt, set(scalar_params), returned, reserved)
+    ctx = context(program, trace, wrt, set(scalar_params), kind, returned, reserved)
     closure = trace.parsed.closure
     if returned and returned[0] in closure and returned[0] not in trace.locals:
         ctx.bindings.names[returned[0]] = closure[returned[0]]  # `return c` of a closed value
@@ -51,7 +51,6 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
     returning `(value, *saved)` and a backward function taking that tape and the cotangent,
     which is how a caller's derivative calls a callee's."""
     ctx = rev.ctx
-    base = trace.parsed.name.rstrip("_")
     body = trace.node.body
     forward = rev.forward(body)
     r_active = ctx.is_active(result)
@@ -65,11 +64,12 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
     grads = [_gradient(rev, w) for w in wrt]
     reads = _reads(reverse + grads) & rev.primal
     needs_stack = _decide_saves(rev, reads)
+    forward = [assign(v, const(None), None) for v in sorted(rev.bound_early - set(trace.params))
+               ] + forward
     stack = [assign(rev.stack, gast.List(elts=[], ctx=gast.Load()), None)] if needs_stack else []
     out_grads = grads[0] if single else gast.Tuple(elts=grads, ctx=gast.Load())
     if kind == "split":
-        return _split(rev, trace, base, stack + forward, seed + reverse, result, cotangent,
-                      out_grads)
+        return _split(rev, trace, stack + forward, seed + reverse, result, cotangent, out_grads)
     value = result
     tail: list[gast.AST] = []
     if kind != "vjp" and not _certainly_scalar(ctx, result):
@@ -86,7 +86,7 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
     params = list(trace.params) + ([cotangent] if kind == "vjp" else [])
     full = _flatten(stack + forward + tail + seed + reverse) + [gast.Return(value=returned)]
     protect = {value.id} if isinstance(value, gast.Name) else set()
-    fn = function(ctx, f"{base}_{kind}", params, full, protect)
+    fn = function(ctx, ctx.defines[kind], params, full, protect)
     if kind != "vjp":
         fn.args.defaults = _defaults(ctx, trace)
     return [fn]
@@ -100,25 +100,27 @@ def _defaults(ctx: Any, trace: Trace) -> list[gast.AST]:
                                                                         strict=True)]
 
 
-def _split(rev: Reverse, trace: Trace, base: str, forward: list, reverse: list,
-           result: gast.AST, cotangent: str, out_grads: gast.AST) -> list[gast.FunctionDef]:
+def _split(rev: Reverse, trace: Trace, forward: list, reverse: list, result: gast.AST,
+           cotangent: str, out_grads: gast.AST) -> list[gast.FunctionDef]:
     """`g_fwd(*args) -> (value, tape)` and `g_bwd(tape, cotangent) -> gradient(s)`; the tape is
     what the cleaned-up backward function reads of the forward sweep's variables: one value
     itself, or a tuple of them. When that is only parameters the function never writes,
     there is no tape: `g_fwd(*args) -> value`, and `g_bwd(p, ..., cotangent)` takes those
-    parameters again from the caller."""
+    parameters again from the caller. A recursive function always has a tape: its own calls
+    were generated speaking the tape protocol."""
     ctx = rev.ctx
+    fwd_name, bwd_name = ctx.defines["fwd"], ctx.defines["bwd"]
     ctx.reentrant = not any(r.index is not None and r.rev for r in rev.saves.values())
     if isinstance(out_grads, gast.Tuple) and len(out_grads.elts) == 1:
         out_grads = out_grads.elts[0]
     bwd_body = clean(ctx, _flatten(reverse) + [gast.Return(value=out_grads)], set())
     saved = sorted(_reads(bwd_body) & (rev.primal | rev.save_temps | {rev.stack}))
-    ctx.tape_positions = _argument_tape(rev, trace, saved)
+    ctx.tape_positions = None if ctx.recursive else _argument_tape(rev, trace, saved)
     if ctx.tape_positions is not None:
         fwd_body = _flatten(forward) + [gast.Return(value=result)]
         taped = [trace.params[i] for i in ctx.tape_positions]
-        return [function(ctx, f"{base}_fwd", list(trace.params), fwd_body, set()),
-                _def(f"{base}_bwd", [*taped, cotangent], bwd_body)]
+        return [function(ctx, fwd_name, list(trace.params), fwd_body, set()),
+                _def(bwd_name, [*taped, cotangent], bwd_body)]
     tape = ctx.namer.fresh("_tape")
     unset = [assign(v, const(None), None) for v in saved
              if v not in trace.params and v != rev.stack]
@@ -130,14 +132,14 @@ def _split(rev: Reverse, trace: Trace, base: str, forward: list, reverse: list,
         packed = gast.Tuple(elts=[name(v) for v in saved], ctx=gast.Load())
     fwd_body = unset + _flatten(forward) + [
         gast.Return(value=gast.Tuple(elts=[result, packed], ctx=gast.Load()))]
-    fwd = function(ctx, f"{base}_fwd", list(trace.params), fwd_body, set(saved))
+    fwd = function(ctx, fwd_name, list(trace.params), fwd_body, set(saved))
     unpack: list[gast.AST] = []
     if len(saved) == 1:
         unpack = [assign(saved[0], name(tape), None)]
     elif saved:
         target = gast.Tuple(elts=[name(v, gast.Store()) for v in saved], ctx=gast.Store())
         unpack = [gast.Assign(targets=[target], value=name(tape), type_comment=None)]
-    return [fwd, _def(f"{base}_bwd", [tape, cotangent], unpack + bwd_body)]
+    return [fwd, _def(bwd_name, [tape, cotangent], unpack + bwd_body)]
 
 
 def _argument_tape(rev: Reverse, trace: Trace, saved: list[str]) -> tuple[int, ...] | None:
@@ -194,7 +196,15 @@ def _reads(stmts: list[Any]) -> set[str]:
 
 
 def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
-    """Fill in the save placeholders the reverse sweep needs; True when a stack is used."""
+    """Fill in the save placeholders the reverse sweep needs; True when a stack is used.
+
+    A pop is undone (`xs.append(x)`) when the reverse sweep reads the list, or when the list
+    may be, or be inside, an argument: the caller sees the list as it was (a backward
+    function differentiated again pops from the stack in its tape, and the caller's reverse
+    sweep reads that tape afterwards). The undo reads the popped value and the list there."""
+    outside = argument_parts(rev.ctx.trace.node.body, rev.ctx.trace.params)
+    undone = [r for r in rev.pops.values() if r.var in reads or r.var in outside]
+    reads = reads | {r.var for r in undone} | {r.popped_into for r in undone}
     needs_stack = False
     for record in rev.saves.values():
         wanted = record.var in reads or (record.index is not None
@@ -203,12 +213,11 @@ def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
             continue
         _fill_save(rev, record)
         needs_stack |= record.in_loop
-    for record in rev.pops.values():
-        if record.var in reads:
-            append = gast.Call(func=gast.Attribute(value=name(record.var), attr="append",
-                                                   ctx=gast.Load()),
-                               args=[name(record.popped_into)], keywords=[])
-            record.rev.append(gast.Expr(value=append))
+    for record in undone:
+        append = gast.Call(func=gast.Attribute(value=name(record.var), attr="append",
+                                               ctx=gast.Load()),
+                           args=[name(record.popped_into)], keywords=[])
+        record.rev.append(gast.Expr(value=append))
     outermost: dict[int, int] = {}  # each save is bound to None before its outermost loop only
     for init, saves in rev.loop_inits:
         for record in saves:

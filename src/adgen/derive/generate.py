@@ -20,30 +20,47 @@ from adgen.runtime import zeros_like
 
 
 def context(program: Program, trace: Trace, wrt: list[str], scalar_params: set[str],
-            returned: tuple[str, ...] = (), reserved: dict[str, Any] | None = None) -> Context:
-    """The facts both modes need about `trace` differentiated w.r.t. `wrt`."""
+            kind: str, returned: tuple[str, ...] = (),
+            reserved: dict[str, Any] | None = None) -> Context:
+    """The facts both modes need about `trace` differentiated w.r.t. `wrt` into a derivative
+    of `kind`, whose functions' names are claimed here, before anything is bound."""
     body = trace.node.body
+    base = trace.parsed.name.rstrip("_")
+    defines = {part: trace.namer.fresh(f"{base}_{part}") for part in parts(kind)}
     return Context(program, trace, active_names(body, wrt, returned),
-                   scalar_names(body, trace.params, scalar_params, program), reserved)
+                   scalar_names(body, trace.params, scalar_params, program), defines, reserved)
+
+
+def parts(kind: str) -> tuple[str, ...]:
+    """The functions one derivative of `kind` defines: `g_fwd`/`g_bwd` for a split, else one."""
+    return ("fwd", "bwd") if kind == "split" else (kind,)
 
 
 class Context:
-    """A trace with its activity and kind facts, and the names bound into generated code."""
+    """A trace with its activity and kind facts, and the names bound into generated code.
+
+    `defines` names the functions the derivative defines (`{"fwd": "g_fwd", "bwd": "g_bwd"}`
+    for a split); no bound object may take one of those names, since the definition would
+    hide it. A call of the derivative being built (recursion) calls them by name and sets
+    `recursive`."""
 
     def __init__(self, program: Program, trace: Trace, active: set[str], scalar: set[str],
-                 reserved: dict[str, Any] | None = None) -> None:
+                 defines: dict[str, str], reserved: dict[str, Any] | None = None) -> None:
         self.program = program
         self.trace = trace
         self.namer = trace.namer
         self.active = active
         self.scalar = scalar
         self.numeric = numeric_names(trace.node.body) | scalar
+        self.defines = defines
+        self.recursive = False
         p = trace.parsed
 
         reserved = reserved or {}
+        defined = set(defines.values())
 
         def avoid(n: str, obj: Any) -> bool:
-            if n in reserved and reserved[n] is not obj:
+            if n in defined or n in reserved and reserved[n] is not obj:
                 return True
             if n not in trace.namer.taken:
                 return False
@@ -165,7 +182,14 @@ class CallSite:
             or isinstance(bound[p], gast.Constant) and isinstance(bound[p].value, (int, float)))
 
     def derivative(self, ctx: Context, kind: str) -> tuple[str, str | None]:
+        """The names the call's derivative function(s) go by in generated code: the callee's
+        bound derivatives, or, when the call is of the derivative being built, its own
+        functions (which then speak the tape protocol: `ctx.recursive`)."""
         first, second = ctx.program.callee_derivative(self.fn, self.wrt, kind, self.scalar)
+        if isinstance(first, Deferred) and first.own:
+            ctx.recursive = True
+            own = [ctx.defines[part] for part in parts(kind)]
+            return own[0], own[1] if len(own) > 1 else None
         base = self.fn.__name__
         one = ctx.bindings.bind(f"{base}_{'fwd' if kind == 'split' else kind}", first)
         two = None if second is None else ctx.bindings.bind(f"{base}_bwd", second)

@@ -83,6 +83,7 @@ class Reverse(StepAdjoints):
         self.must_at: dict[int, set[str]] = {}
         self._loop_memo: dict[Any, Any] = {}
         self.own_requests: set[str] = set()
+        self.bound_early: set[str] = set()  # bound to None before the forward sweep
         self.stack = self.namer.fresh("_stack")
 
     def bar(self, var: str) -> str:
@@ -292,12 +293,18 @@ class Reverse(StepAdjoints):
 
     def fill(self, missing: set[str], s: gast.AST) -> list[gast.AST]:
         """Zero adjoints that one path of a merge defines and the other does not: shaped like
-        the variable where it certainly has a value there, else a plain 0.0."""
+        the variable where it certainly has a value there, else a plain 0.0. The adjoint of a
+        list the reverse sweep pushes to or pops from is always a list of zeros, so the list
+        is bound (to None, whose zero is 0.0) before the forward sweep where it may not be."""
         out = []
         known = self.must_at.get(id(s), set())
+        lists = {r.var for r in self.pops.values()} | {
+            r.var for r in self.saves.values() if r.append}
         for var in sorted(missing):
             self.filled.add(var)
-            shaped = var in known and var not in self.ctx.scalar
+            if var in lists and var not in known:
+                self.bound_early.add(var)
+            shaped = (var in known or var in lists) and var not in self.ctx.scalar
             zero = self.ctx.zero_for(var) if shaped else const(0.0)
             out.append(assign(self.bar(var), zero, getattr(s, "adgen_line", None)))
         return out

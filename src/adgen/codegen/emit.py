@@ -82,6 +82,7 @@ def _origins(lines: dict[int, str]) -> dict[int, str | None] | None:
     for its own bookkeeping before any comment. None for a user's function."""
     origins: dict[int, str | None] = {}
     scopes: list[tuple[int, str | None]] = []  # (indentation, comment in force there)
+    generated = False
     for number in sorted(lines):
         text = lines[number].strip()
         if not text:
@@ -91,6 +92,7 @@ def _origins(lines: dict[int, str]) -> dict[int, str | None] | None:
             scopes.pop()
         found = _GENERATED_COMMENT.fullmatch(text)
         if found:
+            generated = True
             if scopes and scopes[-1][0] == indent:
                 scopes.pop()
             scopes.append((indent, found[1]))
@@ -98,8 +100,7 @@ def _origins(lines: dict[int, str]) -> dict[int, str | None] | None:
             origins[number] = scopes[-1][1] if scopes else None
             if not scopes or scopes[-1][0] < indent:
                 scopes.append((indent, origins[number]))
-    return origins if any(_GENERATED_COMMENT.fullmatch(t.strip()) for t in lines.values()) \
-        else None
+    return origins if generated else None
 
 
 class _Printer:

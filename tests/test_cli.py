@@ -62,7 +62,7 @@ def test_help() -> None:
     assert "show" in result.stdout
     result = run_adgen("show", "--help")
     assert result.returncode == 0
-    for option in ("FILE.py:FUNC", "--mode", "--wrt", "--trace", "--import"):
+    for option in ("FILE.py:FUNC", "--mode", "--wrt", "--trace", "--args", "--hvp", "--import"):
         assert option in result.stdout
 
 
@@ -409,6 +409,13 @@ def test_hvp_comments_name_the_users_lines(
     for _, number, text in comments:  # every comment quotes the user's line it names
         assert text == user_lines[number - 1].strip()
     assert ("adjoint of ", len(user_lines), user_lines[-1].strip()) in comments
+    assert "math_2" not in out  # the file's `math`, not a second name for the same module
+
+
+def test_hvp_of_the_book_example_wrt_x2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, BOOK)
+    status, out, _ = run_main(capsys, "show", f"{path}:f", "--hvp", "--wrt", "x2")
+    assert status == 0 and "-x2_dot * math.sin(x2)" in out and "math_2" not in out
 
 
 def test_second_derivative_comments_name_the_users_lines(tmp_path: Path) -> None:

@@ -5,13 +5,22 @@ difference (8.25) (`adgen.testing.forward_difference`, `central_difference`) for
 eps from 1e-1 down to 1e-13, and their errors against adgen's exact derivative
 (`adgen.grad`, accurate to machine precision). On a log-log plot the error first falls as a
 power law, the truncation error, with slope 1 for the forward difference (O(eps)) and 2 for
-the central difference (O(eps^2)), until round-off takes over (error ~ machine-eps / eps) and
-the curve rises again, noisily: near eps ~ 1e-8 for the forward and ~ 1e-5 for the central
-difference.
+the central difference (O(eps^2)), until round-off takes over (error ~ u / eps, u = 2.2e-16
+the machine epsilon) and the curve rises again, noisily.
+
+Where the two errors balance, the error is smallest. The error model
+|f''| eps / 2 + 2 u |f| / eps (forward) and |f'''| eps^2 / 6 + u |f| / eps (central) puts that
+step at 2 sqrt(u |f| / |f''|) = 4.0e-8 for the forward and (3 u |f| / |f'''|)^(1/3) = 7.3e-6
+for the central difference, with f'' and f''' from adgen (`grad` of `grad`). The measured
+best step, the one with the smallest error on the grid of 49 steps, lands within a factor of
+10 of these, where the noise of round-off puts it: 1e-8 for the forward and 3.2e-6 for the
+central difference on the machine this was written on, with smallest errors near 1e-8 and
+1e-11.
 
 It prints the table, the slopes fitted over the truncation-dominated range (every eps at
-least 100 times the one with the smallest error) and where round-off takes over, and asserts
-0.8 < slope_forward < 1.2 and 1.7 < slope_central < 2.3.
+least 100 times the one with the smallest error), and for each difference the measured best
+step next to the model's; it asserts 0.8 < slope_forward < 1.2, 1.7 < slope_central < 2.3
+and that each best step is within a factor of 10 of the model's.
 
 Run: `python examples/finite_difference_error.py [--plot fig_8_2.png]` (the plot needs
 matplotlib, which adgen does not depend on).
@@ -34,6 +43,17 @@ def slope(eps: np.ndarray, error: np.ndarray, best: float) -> float:
     """The least-squares slope of log(error) against log(eps) for eps >= 100 * best."""
     keep = eps >= 100 * best
     return float(np.polyfit(np.log10(eps[keep]), np.log10(error[keep]), 1)[0])
+
+
+def model_steps(x: float) -> tuple[float, float]:
+    """Where the error model's truncation and round-off errors balance, for the forward and
+    the central difference at `x`; f'' and f''' by adgen."""
+    u = float(np.finfo(float).eps)
+    second = adgen.grad(adgen.grad(f))
+    third = adgen.grad(second)
+    forward = 2 * math.sqrt(u * abs(f(x)) / abs(second(x)))
+    central = (3 * u * abs(f(x)) / abs(third(x))) ** (1 / 3)
+    return forward, central
 
 
 def plot(path: str, eps: np.ndarray, forward: np.ndarray, central: np.ndarray) -> None:
@@ -78,15 +98,21 @@ def main() -> None:
     best_central = float(eps[np.argmin(central)])
     slope_forward = slope(eps, forward, best_forward)
     slope_central = slope(eps, central, best_central)
-    print(f"forward difference: slope {slope_forward:.3f} (O(eps)); round-off takes over "
-          f"near eps = {best_forward:.1e} (smallest error {forward.min():.1e})")
-    print(f"central difference: slope {slope_central:.3f} (O(eps^2)); round-off takes over "
-          f"near eps = {best_central:.1e} (smallest error {central.min():.1e})")
+    model_forward, model_central = model_steps(x)
+    print(f"forward difference: slope {slope_forward:.3f} (O(eps)); smallest error "
+          f"{forward.min():.1e} at eps = {best_forward:.1e}; the error model's best step "
+          f"2 sqrt(u |f| / |f''|) = {model_forward:.1e}")
+    print(f"central difference: slope {slope_central:.3f} (O(eps^2)); smallest error "
+          f"{central.min():.1e} at eps = {best_central:.1e}; the error model's best step "
+          f"(3 u |f| / |f'''|)^(1/3) = {model_central:.1e}")
+    print("below its best step each difference's error rises again: round-off takes over")
     if options.plot:
         plot(options.plot, eps, forward, central)
     assert 0.8 < slope_forward < 1.2, slope_forward
     assert 1.7 < slope_central < 2.3, slope_central
     assert best_central > best_forward  # the central difference's optimum step is larger
+    assert 0.1 < best_forward / model_forward < 10, (best_forward, model_forward)
+    assert 0.1 < best_central / model_central < 10, (best_central, model_central)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,12 @@ training, and asserts that the outer-product error after training is smaller tha
 approximations behave as the book says about the off-diagonal terms (the diagonal one stays
 poor: the Hessian has significant off-diagonal terms).
 
+The eigenvalues of the diagonal approximation are the Hessian's diagonal entries. Its largest,
+40.0000 before and after training, is ∂²E/∂b2² for the output bias b2: every output is
+y_n = ... + b2, so ∂y_n/∂b2 = 1 and ∂²E/∂b2² = Σ_n (∂y_n/∂b2)² = N, the number of examples
+(40), whatever the other weights are. The example prints this explanation beside the value
+and asserts it.
+
 Run: `python examples/hessian_approximations.py`.
 """
 
@@ -95,6 +101,8 @@ def compare(label: str, w: np.ndarray, X: np.ndarray, t: np.ndarray) -> dict[str
           f"diagonal {errors['diagonal']:.4f}")
     for name, values in top.items():
         print(f"  top eigenvalues, {name:>13}: " + "  ".join(f"{v:9.4f}" for v in values))
+    errors["top diagonal"] = float(top["diagonal"][0])
+    errors["d2E/db2^2"] = float(diagonal[16])
     return errors
 
 
@@ -108,6 +116,13 @@ def main() -> None:
     assert after["outer"] < before["outer"], (before, after)
     assert after["outer"] < 0.1, after
     assert after["diagonal"] > after["outer"], after
+    for errors in (before, after):  # d2E/db2^2 = sum_n 1 = N, whatever the weights
+        assert abs(errors["d2E/db2^2"] - len(t)) < 1e-9, errors
+        assert errors["top diagonal"] == errors["d2E/db2^2"], errors
+    print(f"the diagonal approximation's eigenvalues are the Hessian's diagonal entries; its "
+          f"top one, {after['top diagonal']:.4f}, is d2E/db2^2 of the output bias b2:\n"
+          f"  y_n = ... + b2, so dy_n/db2 = 1 and d2E/db2^2 = sum_n (dy_n/db2)^2 = N = "
+          f"{len(t)} examples, before and after training")
     print("the outer-product approximation improves near the minimum "
           f"({before['outer']:.3f} -> {after['outer']:.3f}); the diagonal one does not "
           f"({before['diagonal']:.3f} -> {after['diagonal']:.3f})")

@@ -62,7 +62,7 @@ def test_help() -> None:
     assert "show" in result.stdout
     result = run_adgen("show", "--help")
     assert result.returncode == 0
-    for option in ("FILE.py:FUNC", "--mode", "--wrt", "--trace", "--import"):
+    for option in ("FILE.py:FUNC", "--mode", "--wrt", "--trace", "--args", "--hvp", "--import"):
         assert option in result.stdout
 
 
@@ -207,3 +207,232 @@ def test_import_runs_the_file_and_says_so(tmp_path: Path) -> None:
     assert marker.read_text() == "ran"
     assert "math.cos(x)" in result.stdout
     ast.parse(result.stdout)
+
+
+# ---------------------------------------------------------------- --trace --args, rules, --hvp
+
+LOOP = """\
+import math
+
+
+def f(x, n):
+    for i in range(n):
+        if x > 1.0:
+            x = math.sin(x) * 0.9
+        else:
+            x = x * 2.0
+    return 1.0 / x
+"""
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_trace_with_args_is_the_unrolled_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, LOOP)
+    status, out, err = run_main(capsys, "show", f"{path}:f", "--trace", "--args", "(0.7, 3)")
+    assert (status, err) == (0, "")
+    assert out == adgen.trace(load_function(path, "f"), 0.7, 3).rstrip("\n") + "\n"
+    # 0.7 -> 1.4 (else) -> sin(1.4) * 0.9 = 0.887 (if) -> 1.77 (else): three steps, no loop
+    assert not [line for line in out.splitlines() if line.strip().startswith(("for", "while"))]
+    assert out.count("x = x * 2.0") == 2 and out.count("x = math.sin(x) * 0.9") == 1
+    ast.parse(out)
+    status, out, _ = run_main(capsys, "show", f"{path}:f", "--trace", "--args", "(2.0, 0)")
+    assert status == 0 and "math.sin" not in out and "x * 2.0" not in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ("(0.0, 3)", ":10: f raised ZeroDivisionError on --args (0.0, 3): float division by zero"),
+        ("('a', 2)", ":6: f raised TypeError on --args ('a', 2): '>' not supported"),
+        ("(0.5,)", "f(x, n) cannot take --args (0.5,): missing a required argument: 'n'"),
+    ],
+)
+def test_trace_args_the_function_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: str, message: str
+) -> None:
+    path = write(tmp_path, LOOP)
+    status, out, err = run_main(capsys, "show", f"{path}:f", "--trace", "--args", args)
+    assert (status, out) == (2, "")
+    assert err.startswith("adgen: error: ") and message in err and len(err.splitlines()) == 1
+
+
+def test_args_needs_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, LOOP)
+    status, _, err = run_main(capsys, "show", f"{path}:f", "--args", "(0.7, 3)")
+    assert status == 2 and "--args" in err and "needs --trace" in err
+    status, _, err = run_main(capsys, "show", f"{path}:f", "--trace", "--args", "(0.7,")
+    assert status == 2 and "argument --args: expected a Python literal" in err
+
+
+UNWRAP_RULES = """\
+import numpy as np
+
+import adgen
+
+
+def jumps(p):
+    return np.unwrap(p) - p
+
+
+adgen.nondifferentiable(jumps)
+
+
+@adgen.tangent_rule(np.unwrap)
+def unwrap_dot(q, p, *, p_dot):
+    return p_dot + 0.0 * jumps(p)
+
+
+@adgen.adjoint_rule(np.unwrap)
+def unwrap_bar(q, p, *, y_bar):
+    return y_bar + 0.0 * jumps(p)
+
+
+def phase_energy(p):
+    return np.sum(np.unwrap(p) ** 2)
+"""
+
+
+def test_no_rule_refusal_suggests_import_when_the_file_has_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, UNWRAP_RULES)
+    status, out, err = run_main(capsys, "show", f"{path}:phase_energy")
+    assert (status, out) == (2, "") and len(err.splitlines()) == 1
+    for text in ("no derivative rule for numpy.unwrap",
+                 f"{path} registers its own rules (line 10: adgen.nondifferentiable(jumps), "
+                 "line 13: adgen.tangent_rule(np.unwrap), line 18: ",
+                 "static loading does not run them: give --import"):
+        assert text in err
+    # registering a rule for a NumPy function lasts as long as the process: run it in another
+    imported = run_adgen("show", f"{path}:phase_energy", "--import")
+    assert imported.returncode == 0 and "jumps(p)" in imported.stdout
+    assert "registers" not in imported.stderr
+
+
+def test_no_suggestion_without_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "import numpy as np\n\ndef f(p):\n    return np.sum(np.unwrap(p))\n")
+    status, _, err = run_main(capsys, "show", f"{path}:f")
+    assert status == 2 and "no derivative rule" in err and "--import" not in err
+
+
+def test_static_output_says_it_ignores_the_files_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, """\
+        import math
+
+        import adgen
+
+
+        def softclip(x):
+            return x / (1.0 + abs(x))
+
+
+        @adgen.tangent_rule(softclip)
+        def softclip_dot(y, x, *, x_dot):
+            return x_dot * (1.0 - abs(y)) ** 2
+
+
+        def f(x):
+            return math.sin(softclip(x))
+    """)
+    status, out, err = run_main(capsys, "show", f"{path}:f")
+    assert status == 0 and "softclip_fwd" in out  # the function's source, differentiated
+    assert err == (f"adgen: note: {path} registers its own derivative rules (line 10: "
+                   "adgen.tangent_rule(softclip)); static loading does not run them, so this "
+                   "output does not use them: give --import to use them\n")
+    status, out, err = run_main(capsys, "show", f"{path}:f", "--mode", "forward", "--import")
+    assert status == 0 and "(1.0 - abs(" in out and "registers" not in err
+    status, out, err = run_main(capsys, "show", f"{path}:f", "--trace")
+    assert status == 0 and err == ""  # the trace is the same either way
+
+
+def test_unsupported_syntax_in_a_function_with_a_rule_suggests_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, """\
+        import numpy as np
+
+        import adgen
+
+
+        def softplus(x):
+            try:
+                return np.log1p(np.exp(x))
+            except OverflowError:
+                return x
+
+
+        @adgen.adjoint_rule(softplus)
+        def softplus_bar(y, x, *, y_bar):
+            return y_bar * (1.0 - np.exp(-y))
+
+
+        def loss(w):
+            return np.sum(softplus(w * 2.0))
+    """)
+    status, _, err = run_main(capsys, "show", f"{path}:loss")
+    assert status == 2 and f"{path}:7:5: adgen does not support `try`" in err
+    assert "line 13: adgen.adjoint_rule(softplus)" in err and "give --import" in err
+
+
+def comment_lines(source: str) -> list[tuple[str, int, str]]:
+    """Each `# [adjoint of ]line N: text` comment as (prefix, N, text)."""
+    found = []
+    for line in source.splitlines():
+        line = line.strip()
+        if line.startswith("#"):
+            prefix, _, rest = line[2:].partition("line ")
+            number, _, text = rest.partition(": ")
+            found.append((prefix, int(number), text))
+    return found
+
+
+@pytest.mark.parametrize("source", [BOOK, LOOP])
+def test_hvp_comments_name_the_users_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str
+) -> None:
+    path = write(tmp_path, source)
+    status, out, err = run_main(capsys, "show", f"{path}:f", "--hvp")
+    assert (status, err) == (0, "")
+    assert out.startswith("def f_grad_tangent(")
+    user_lines = source.splitlines()
+    comments = comment_lines(out)
+    assert {prefix for prefix, _, _ in comments} == {"", "adjoint of "}
+    for _, number, text in comments:  # every comment quotes the user's line it names
+        assert text == user_lines[number - 1].strip()
+    assert ("adjoint of ", len(user_lines), user_lines[-1].strip()) in comments
+    assert "math_2" not in out  # the file's `math`, not a second name for the same module
+
+
+def test_hvp_of_the_book_example_wrt_x2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, BOOK)
+    status, out, _ = run_main(capsys, "show", f"{path}:f", "--hvp", "--wrt", "x2")
+    assert status == 0 and "-x2_dot * math.sin(x2)" in out and "math_2" not in out
+
+
+def test_second_derivative_comments_name_the_users_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, LOOP)
+    f = load_function(path, "f")
+    source = adgen.source(adgen.grad(adgen.grad(f)))
+    lines = LOOP.splitlines()
+    assert comment_lines(source)
+    for _, number, text in comment_lines(source):
+        assert text == lines[number - 1].strip()
+
+
+def test_graph_args_the_function_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, LOOP)
+    status, out, err = run_main(capsys, "graph", f"{path}:f", "--args", "(0.0, 3)")
+    assert (status, out) == (2, "")
+    assert err == (f"adgen: error: {path}: f raised ZeroDivisionError on --args (0.0, 3): "
+                   "float division by zero\n")

@@ -390,7 +390,7 @@ def refusal(message: str) -> DifferentiationError:
     lines = linecache.getlines(frame.f_code.co_filename)
     for text in reversed(lines[: frame.f_lineno]):
         comment = text.strip()
-        if comment.startswith("# line ") or comment.startswith("# adjoint of line "):
+        if comment.startswith(("# line ", "# adjoint of ")):
             place = comment[2:].replace("adjoint of ", "")
             return DifferentiationError(f"{frame.f_code.co_name}, {place}: {message}")
     return DifferentiationError(f"{frame.f_code.co_name}: {message}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import linecache
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,17 +60,53 @@ def _to_source(node: gast.AST) -> str:
             return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 
-def _comment(stmt: gast.AST, lines: dict[int, str]) -> str | None:
+def _comment(stmt: gast.AST, lines: dict[int, str],
+             origins: dict[int, str | None] | None) -> str | None:
     line = getattr(stmt, "adgen_line", None)
     if not line or line not in lines:
         return None
-    prefix = "adjoint of line" if getattr(stmt, "adgen_adjoint", False) else "line"
-    return f"# {prefix} {line}: {lines[line].strip()}"
+    prefix = "adjoint of " if getattr(stmt, "adgen_adjoint", False) else ""
+    if origins is None:
+        return f"# {prefix}line {line}: {lines[line].strip()}"
+    origin = origins.get(line)
+    return f"# {prefix}{origin}" if origin else None
+
+
+_GENERATED_COMMENT = re.compile(r"# ((adjoint of )*line \d+: .*)")
+
+
+def _origins(lines: dict[int, str]) -> dict[int, str | None] | None:
+    """When the function differentiated is itself generated (an `hvp`, a second derivative):
+    for each of its lines, the user's line it came from (the text of the `# line N: ...`
+    comment that governs it: the last one above it in its block or an enclosing one), None
+    for its own bookkeeping before any comment. None for a user's function."""
+    origins: dict[int, str | None] = {}
+    scopes: list[tuple[int, str | None]] = []  # (indentation, comment in force there)
+    generated = False
+    for number in sorted(lines):
+        text = lines[number].strip()
+        if not text:
+            continue
+        indent = len(lines[number]) - len(lines[number].lstrip())
+        while scopes and scopes[-1][0] > indent:
+            scopes.pop()
+        found = _GENERATED_COMMENT.fullmatch(text)
+        if found:
+            generated = True
+            if scopes and scopes[-1][0] == indent:
+                scopes.pop()
+            scopes.append((indent, found[1]))
+        else:
+            origins[number] = scopes[-1][1] if scopes else None
+            if not scopes or scopes[-1][0] < indent:
+                scopes.append((indent, origins[number]))
+    return origins if generated else None
 
 
 class _Printer:
     def __init__(self, lines: dict[int, str]) -> None:
         self.lines = lines
+        self.origins = _origins(lines)
         self.out: list[str] = []
         self.last: str | None = None
 
@@ -80,7 +117,7 @@ class _Printer:
 
     def stmt(self, s: gast.AST, depth: int) -> None:
         pad = "    " * depth
-        comment = _comment(s, self.lines)
+        comment = _comment(s, self.lines, self.origins)
         if comment and comment != self.last:
             self.out.append(pad + comment)
         self.last = comment or self.last

@@ -39,7 +39,7 @@ class Bindings:
         if known is not None:
             return known
         candidate, n = preferred, 1
-        while candidate in self.names or self.avoid(candidate, obj):
+        while self.names.get(candidate, obj) is not obj or self.avoid(candidate, obj):
             n += 1
             candidate = f"{preferred}_{n}"
         self.names[candidate] = obj

@@ -1,6 +1,7 @@
 """The `adgen` command: print the code adgen generates for a function in a file.
 
-    adgen show FILE.py:FUNC [--mode reverse|forward | --hvp | --trace] [--wrt NAMES] [--import]
+    adgen show FILE.py:FUNC [--mode reverse|forward | --hvp | --trace [--args TUPLE]]
+                            [--wrt NAMES] [--import]
     adgen graph FILE.py:FUNC [--mode primal|reverse] [--wrt NAMES] [--args TUPLE]
                              [--format dot|svg|png] [-o OUT] [--import]
     adgen --version
@@ -8,34 +9,46 @@
 prints the source of FUNC's gradient (`--mode reverse`, the default: `adgen.grad`), of its
 Jacobian-vector product (`--mode forward`: `adgen.jvp`), of its Hessian-vector product
 (`--hvp`: `adgen.hvp`, the tangent of the generated gradient, forward over reverse), or FUNC's
-evaluation trace (`--trace`). `--wrt` names the parameters to differentiate with respect to, by
-name or by index, separated by commas (`--hvp` takes one); the default is the first parameter.
-FILE.py is loaded statically, without running its top level, unless `--import` is given (see
-`adgen.frontend.loader`).
+evaluation trace (`--trace`; with `--args`, the trace those arguments run, loops unrolled and
+branches resolved, as `adgen.trace(f, *args)`). `--wrt` names the parameters to differentiate
+with respect to, by name or by index, separated by commas (`--hvp` takes one); the default is
+the first parameter. The comments in the output name the lines of FILE.py they come from (for
+`--hvp` too, whose code is the tangent of generated code). FILE.py is loaded statically,
+without running its top level, unless `--import` is given (see `adgen.frontend.loader`): rules
+the file registers (`adgen.tangent_rule`, `adgen.adjoint_rule`, `adgen.nondifferentiable`) do
+not run then, which a note says beside a derivative, and a refusal they would have avoided
+suggests `--import`.
 
 `graph` draws FUNC's evaluation trace (`adgen.graph`): Graphviz DOT text on standard output,
 or in OUT with `-o`. `--mode reverse` adds the adjoint nodes (for `--wrt`, default: every
-parameter). `--args` gives arguments as a Python literal (`"(1.5, 0.5)"`, read with
-`ast.literal_eval`; a single value needs no tuple): FUNC's trace then runs on them, loops
-unrolled. `--format svg|png` renders through Graphviz's `dot` program; without it the command
-prints one error line saying how to install Graphviz and exits with 2.
+parameter). `--args` (for `show --trace` too) gives arguments as a Python literal
+(`"(1.5, 0.5)"`, read with `ast.literal_eval`; a single value needs no tuple): FUNC's trace
+then runs on them, loops unrolled. `--format svg|png` renders through Graphviz's `dot`
+program; without it the command prints one error line saying how to install Graphviz and
+exits with 2.
 
 `main(argv)` returns the exit status, so that it serves as the console script: 0 on success,
 2 on an error. An error in the input (the file, the function, unsupported syntax, a function
 adgen cannot differentiate, a bad argument) prints one line, `adgen: error: FILE:LINE:COL:
-message`, never a traceback. Malformed command lines are reported by argparse (usage, then
-the error). Any other exception is a bug in adgen and keeps its traceback.
+message`, never a traceback; so does an exception FUNC raises on the `--args` given.
+Malformed command lines are reported by argparse (usage, then the error). Any other exception
+is a bug in adgen and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
+import inspect
+import linecache
 import os
 import re
 import shutil
 import subprocess
 import sys
+import traceback
+from collections.abc import Iterator
 from typing import Any
 
 import adgen
@@ -105,6 +118,11 @@ def _add_show(commands: Any) -> None:
         help="print the evaluation trace (the lowered primal) instead of a derivative",
     )
     show.add_argument(
+        "--args", type=_parse_args, metavar="TUPLE",
+        help='with --trace: arguments as a Python literal, e.g. "(0.5, 3)": print the trace '
+        "they run, loops unrolled and branches resolved (adgen.trace(f, *args))",
+    )
+    show.add_argument(
         "--import", dest="allow_import", action="store_true",
         help="import FILE.py, running its top-level code, instead of loading it statically",
     )
@@ -118,18 +136,125 @@ def _run_show(args: argparse.Namespace) -> int:
     if args.hvp and (args.mode or isinstance(args.wrt, tuple)):
         raise ValueError("--hvp differentiates the gradient forward over reverse; it takes no "
                          "--mode, and one parameter in --wrt")
+    if args.args is not None and not args.trace:
+        raise ValueError("--args gives the inputs whose unrolled trace --trace prints; "
+                         "it needs --trace")
     function = load_function(args.file, name, allow_import=args.allow_import)
     if args.allow_import:
         print(f"adgen: note: imported {args.file}; its top-level code ran", file=sys.stderr)
     if args.trace:
-        text = adgen.trace(function)
-    elif args.hvp:
-        text = adgen.source(adgen.hvp(function, wrt=0 if args.wrt is None else args.wrt))
+        text = _trace(function, args.args, args.file)
     else:
-        transform = adgen.jvp if args.mode == "forward" else adgen.grad
-        text = adgen.source(transform(function, wrt=0 if args.wrt is None else args.wrt))
+        wrt = 0 if args.wrt is None else args.wrt
+        transform = adgen.hvp if args.hvp else adgen.jvp if args.mode == "forward" else adgen.grad
+        with _static_rules_hint(args):
+            text = adgen.source(transform(function, wrt=wrt))
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
+
+
+def _trace(function: Any, values: tuple[Any, ...] | None, file: str) -> str:
+    """FUNC's trace, or with `--args` the unrolled trace those arguments run."""
+    if values is None:
+        return adgen.trace(function)
+    try:
+        inspect.signature(function).bind(*values)
+    except TypeError as exc:
+        raise TypeError(f"{function.__name__}{inspect.signature(function)} cannot take "
+                        f"--args {values!r}: {exc}") from None
+    with _running(function, values, file):
+        return adgen.trace(function, *values)
+
+
+@contextlib.contextmanager
+def _running(function: Any, values: tuple[Any, ...] | None, file: str) -> Iterator[None]:
+    """Report an exception FUNC raises on `--args` as an input error (a `ValueError`) at the
+    user's line."""
+    try:
+        yield
+    except Exception as exc:
+        place = None if values is None else _user_place(exc, function, file)
+        if place is None:  # raised by adgen itself: a bug, keep the traceback
+            raise
+        raise ValueError(f"{place}: {function.__name__} raised {type(exc).__name__} on --args "
+                         f"{values!r}: {exc}") from exc
+
+
+def _user_place(exc: BaseException, function: Any, file: str) -> str | None:
+    """Where the user's code raised `exc` (`FILE:LINE`, or FILE), None if adgen's own code
+    did. The innermost frame that is adgen's, the user's file or generated code decides
+    (library frames below the user's call do not); generated code names the user's line in
+    the `# line N: ...` comment above the statement that raised."""
+    package = os.path.dirname(adgen.__file__) + os.sep
+    user_file = function.__code__.co_filename
+    last = None
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        filename = frame.f_code.co_filename
+        if filename.startswith((package, "<adgen ")) or filename == user_file:
+            last = (filename, line, frame.f_code.co_name)
+    if last is None or last[0].startswith(package):
+        return None
+    filename, line, code_name = last
+    if filename == user_file:
+        return file if code_name == "<module>" else f"{file}:{line}"
+    for text in reversed(linecache.getlines(filename)[:line]):
+        found = re.match(r"\s*# (?:adjoint of )*line (\d+):", text)
+        if found:
+            return f"{file}:{found[1]}"
+    return file
+
+
+@contextlib.contextmanager
+def _static_rules_hint(args: argparse.Namespace) -> Iterator[None]:
+    """Say that FILE's own derivative rules did not run when it was loaded statically: as a
+    note beside the output, or in a refusal a rule would have avoided ('no derivative rule',
+    unsupported syntax), which then suggests --import."""
+    rules = [] if args.allow_import else _rule_registrations(args.file)
+    if not rules:
+        yield
+        return
+    where = ", ".join(f"line {line}: {text}" for line, text in rules[:3])
+    where += ", ..." if len(rules) > 3 else ""
+    hint = (f"{args.file} registers its own rules ({where}), but static loading does not "
+            "run them: give --import to run the file and use them")
+    try:
+        yield
+    except SyntaxError as exc:  # unsupported syntax, which a rule for the function would skip
+        raise SyntaxError(f"{exc.msg}; {hint}",
+                          (exc.filename, exc.lineno, exc.offset, exc.text)) from None
+    except DifferentiationError as exc:
+        if "no derivative rule" not in str(exc):
+            raise
+        raise DifferentiationError(f"{exc}; {hint}") from None
+    print(f"adgen: note: {args.file} registers its own derivative rules ({where}); static "
+          "loading does not run them, so this output does not use them: give --import to "
+          "use them", file=sys.stderr)
+
+
+_RULE_CALLS = ("tangent_rule", "adjoint_rule", "nondifferentiable")
+
+
+def _rule_registrations(file: str) -> list[tuple[int, str]]:
+    """Where FILE's top level registers derivative rules (`@adgen.tangent_rule(f)`,
+    `adgen.nondifferentiable(g)`, ...): (line, the call as written)."""
+    try:
+        with open(file, "rb") as source:
+            tree = ast.parse(source.read())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    found = []
+    for stmt in tree.body:
+        calls = getattr(stmt, "decorator_list", [])
+        if isinstance(stmt, ast.Expr):
+            calls = [stmt.value]
+        for call in calls:
+            if isinstance(call, ast.Call) and _called_name(call.func) in _RULE_CALLS:
+                found.append((call.lineno, ast.unparse(call)))
+    return found
+
+
+def _called_name(func: ast.expr) -> str | None:
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
 
 
 def _add_graph(commands: Any) -> None:
@@ -186,7 +311,9 @@ def _run_graph(args: argparse.Namespace) -> int:
     function = load_function(args.file, name, allow_import=args.allow_import)
     if args.allow_import:
         print(f"adgen: note: imported {args.file}; its top-level code ran", file=sys.stderr)
-    text = adgen.graph(function, mode=args.mode, args=args.args, wrt=args.wrt)
+    hint = _static_rules_hint(args) if args.mode == "reverse" else contextlib.nullcontext()
+    with hint, _running(function, args.args, args.file):
+        text = adgen.graph(function, mode=args.mode, args=args.args, wrt=args.wrt)
     data = text.encode()
     if dot is not None:
         done = subprocess.run([dot, f"-T{args.format}"], input=data, capture_output=True,

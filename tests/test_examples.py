@@ -161,11 +161,9 @@ def test_jacobian(outputs: dict[str, str]) -> None:
     agreements = re.findall(r"forward = reverse = auto = closed form to 1e-12; central "
                             r"differences agree to (" + NUMBER + r") \(relative\)", out)
     assert len(agreements) == 3 and max(map(float, agreements)) < 1e-6
-    # far apart (a pass count of 4 against 200), so the pass count decides the timing
-    assert re.search(r"D=  4, K=200: .* -> forward is faster \(the pass count predicts forward\)",
-                     out)
-    assert re.search(r"D=200, K=  4: .* -> reverse is faster \(the pass count predicts reverse\)",
-                     out)
+    # the pass counts it prints (timings are the example's to show, not the test's to assert)
+    assert re.search(r"D=  4, K=200: .*the pass count predicts forward", out)
+    assert re.search(r"D=200, K=  4: .*the pass count predicts reverse", out)
 
 
 def test_mlp_train(outputs: dict[str, str]) -> None:

@@ -45,6 +45,7 @@ from adgen.codegen import astutil
 from adgen.codegen.naming import Namer
 from adgen.errors import UnsupportedSyntax, where
 from adgen.frontend import aliases
+from adgen.frontend.checkpoint import lift_checkpointed
 from adgen.frontend.effects import Summary, bound_arguments
 from adgen.frontend.ir import (  # noqa: F401  (the trace's building blocks, used by the generators)
     BINOPS,
@@ -98,6 +99,7 @@ class Lowerer(LoopLowering, ExpressionLowering):
         self.effects = effects or _no_effects
         outer = {a.id for a in parsed.node.args.args} | assigned(parsed.node.body)
         parsed, self.lifted = lift(parsed, outer, self.error_at(parsed))
+        parsed = lift_checkpointed(parsed, self.error_at(parsed))
         self.p = parsed
         fn = parsed.node
         self.params = [a.id for a in fn.args.args]

@@ -2,9 +2,9 @@
 
 A call of the loop function speaks the callee protocol of every user function
 (`value, tape = f_loop_fwd(...)`, `f_loop_bwd(tape, cotangent)`); here the pair is not
-generated from the loop's source but is a `runtime_checkpoint.Checkpointed` driver around the
-step function's own generated forward and backward functions, which runs the binomial
-schedule.
+generated from the loop's source but is a `runtime_checkpoint.Checkpointed` driver, which runs
+the binomial schedule over blocks of steps and reverses each block with the generated forward
+and backward functions (stack replay) of the loop itself (`f_advance`) over that block.
 """
 
 from __future__ import annotations
@@ -28,25 +28,26 @@ def build_split(program: Program, f: Any, loop: CheckpointedLoop, wrt: list[str]
     """`f_loop_fwd` with `__adgen__.info["bwd"]`, as the pipeline builds for kind `split`."""
     params = ["_steps", "_snapshots", *loop.carried, *loop.inputs]
     active = [j for j, p in enumerate(loop.inputs) if p in wrt]
-    step_wrt = (*loop.carried, *(loop.inputs[j] for j in active))
-    own = {loop.target, *loop.carried, *loop.inputs}
-    scalar = frozenset({loop.target, *(p for p in scalar_params if p in own)})
-    step_fwd, step_bwd = program.callee_derivative(loop.step, step_wrt, "split", scalar)
-    meta = getattr(step_fwd, "__adgen__", None)
+    block_wrt = (*loop.carried, *(loop.inputs[j] for j in active))
+    own = {*loop.carried, *loop.inputs}
+    scalar = frozenset(p for p in scalar_params if p in own)
+    block_fwd, block_bwd = program.callee_derivative(loop.advance, block_wrt, "split", scalar)
+    meta = getattr(block_fwd, "__adgen__", None)
     positions = None if meta is None else meta.info.get("tape_positions")
-    driver = Checkpointed(loop.advance, step_fwd, step_bwd, positions, len(loop.carried), active,
-                          [params.index(p) for p in wrt])
+    driver = Checkpointed(loop.advance, block_fwd, block_bwd, positions, len(loop.carried),
+                          active, [params.index(p) for p in wrt])
 
     base = f.__name__
     fwd = _named(f"{base}_fwd", params, driver.forward)
     bwd = _named(f"{base}_bwd", ["_tape", "cotangent"], driver.backward)
     source = (f"# {base}: reversed by a binomial checkpointing schedule "
-              f"(adgen.runtime_checkpoint.Checkpointed) around {step_fwd.__name__} and "
-              f"{getattr(step_bwd, '__name__', 'its backward function')}\n")
-    fwd.__adgen__ = Generated(source, f"<adgen {base} split>", {
-        "step": loop.step, "step_fwd": step_fwd, "step_bwd": step_bwd, bwd.__name__: bwd},
-        "split", f, {"bwd": bwd, "wrt": list(wrt), "single": False, "general": fwd.__name__,
-                     "reentrant": True, "tape_positions": None, "checkpointed": driver})
+              f"(adgen.runtime_checkpoint.Checkpointed) around {block_fwd.__name__} and "
+              f"{getattr(block_bwd, '__name__', 'its backward function')}\n")
+    bound = {"advance": loop.advance, "advance_fwd": block_fwd, "advance_bwd": block_bwd,
+             bwd.__name__: bwd}
+    info = {"bwd": bwd, "wrt": list(wrt), "single": False, "general": fwd.__name__,
+            "reentrant": True, "tape_positions": None, "checkpointed": driver}
+    fwd.__adgen__ = Generated(source, f"<adgen {base} split>", bound, "split", f, info)
     return fwd
 
 

@@ -17,10 +17,10 @@ names the body reads and never assigns); and the loop itself becomes the loop fu
         return c1, ..., ck
 
 called in the loop's place: `c1, ..., ck = f_loop(range(n), s, c1, ..., ck, i1, ..., im)`.
-A third, `f_advance(_steps, c1, ..., ck, i1, ..., im)`, is the loop with the body inline, which
-the schedule runs to recompute forward (never differentiated). The first two are ordinary user
-functions to the rest of adgen (forward mode differentiates the loop
-function's loop), except that the loop function carries `__adgen_checkpoint__`
+A third, `f_advance(_steps, c1, ..., ck, i1, ..., im)`, is the loop with the body inline: the
+schedule runs it to recompute forward, and its stack-replay derivative to reverse a block of
+steps. All three are ordinary user functions to the rest of adgen (forward mode differentiates
+the loop function's loop), except that the loop function carries `__adgen_checkpoint__`
 (`CheckpointedLoop`), by which reverse mode gives its call a binomial schedule instead.
 """
 
@@ -221,7 +221,7 @@ def _lift_loop(parsed: Parsed, body: list[gast.AST], i: int, local: set[str],
             return _name(carried[0], ctx)
         return gast.Tuple(elts=[_name(c, ctx) for c in carried], ctx=ctx or gast.Load())
 
-    def define(fname: str, params: list[str], stmts: list[gast.AST], read: bool = True) -> Any:
+    def define(fname: str, params: list[str], stmts: list[gast.AST]) -> Any:
         node = gast.FunctionDef(
             name=fname, args=gast.arguments(
                 args=[_name(p, gast.Param()) for p in params], posonlyargs=[], vararg=None,
@@ -229,8 +229,6 @@ def _lift_loop(parsed: Parsed, body: list[gast.AST], i: int, local: set[str],
             body=stmts, decorator_list=[], returns=None, type_comment=None, type_params=[])
         _locate(node, loop)
         function = _compile(node, namespace)
-        if not read:  # run as it is, never differentiated
-            return function
         register_parsed(function, Parsed(node, fname, parsed.filename, parsed.lines,
                                          parsed.globals, {**parsed.closure, **made}))
         made[fname] = function
@@ -250,7 +248,7 @@ def _lift_loop(parsed: Parsed, body: list[gast.AST], i: int, local: set[str],
     plain = gast.For(target=_name(target, gast.Store()), iter=_name("_steps"),
                      body=copy.deepcopy(loop.body), orelse=[], type_comment=None)
     advance = define(f"{base}_advance", ["_steps", *carried, *inputs],
-                     [plain, gast.Return(value=out())], read=False)
+                     [plain, gast.Return(value=out())])
     loop_fn.__adgen_checkpoint__ = CheckpointedLoop(step, advance, target, tuple(carried),
                                                     tuple(inputs))
     call = gast.Call(func=_name(loop_fn.__name__),

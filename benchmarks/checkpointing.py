@@ -125,8 +125,12 @@ def table() -> None:
             runs = LAST.evaluations / n
             peak = peak_bytes(g_marked, (0.3, n, s))
             print(f"| {n:,} | {s} | {repetitions(-(-n // s), s)} | {runs:.2f} | "
-                  f"{peak / 1e3:.1f} kB | {t * 1e3:.3g} ms | {plain[0] / 1e6:.2f} MB, "
-                  f"{plain[1] * 1e3:.3g} ms | {t / plain[1]:.2f}× |", flush=True)
+                  f"{peak / 1e3:.1f} kB | {_time(t)} | {plain[0] / 1e6:.2f} MB, "
+                  f"{_time(plain[1])} | {t / plain[1]:.2f}× |", flush=True)
+
+
+def _time(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds >= 1.0 else f"{seconds * 1e3:.3g} ms"
 
 
 def main(argv: list[str]) -> int:

@@ -295,3 +295,55 @@ def list_state_plain(xs, n):
 def test_list_state():
     close(tuple(adgen.grad(list_state_marked)([0.3, 0.8], 25)),
           tuple(adgen.grad(list_state_plain)([0.3, 0.8], 25)))
+
+
+def shared_marked(u, n):
+    v = u
+    for _t in adgen.checkpointed(range(n), snapshots=3):
+        u[0] = u[0] * 0.5 + u[1]
+    return np.sum(v * v)
+
+
+def test_write_through_a_shared_name_is_refused_as_without_the_marker():
+    with pytest.raises(adgen.UnsupportedSyntax, match="may share its object with `v`"):
+        adgen.grad(shared_marked)(np.array([1.0, 2.0]), 5)
+
+
+def in_place_marked(u, n):
+    for _t in adgen.checkpointed(range(n), snapshots=3):
+        u[0] = u[0] * 0.5 + u[1] * u[2]
+        u[2] = math.sin(u[0])
+    return np.sum(u * u)
+
+
+def in_place_plain(u, n):
+    for _t in range(n):
+        u[0] = u[0] * 0.5 + u[1] * u[2]
+        u[2] = math.sin(u[0])
+    return np.sum(u * u)
+
+
+def test_in_place_writes_into_the_state_leave_the_argument_as_it_was():
+    u = np.array([1.0, 0.3, 0.2])
+    close(adgen.value_and_grad(in_place_marked)(u, 17),
+          adgen.value_and_grad(in_place_plain)(u.copy(), 17))
+    assert u.tolist() == [1.0, 0.3, 0.2]
+
+
+def vector_marked(u, n):
+    for _t in adgen.checkpointed(range(n), snapshots=3):
+        u = np.tanh(u[::-1] * 0.9 + 0.1)
+    return u
+
+
+def vector_plain(u, n):
+    for _t in range(n):
+        u = np.tanh(u[::-1] * 0.9 + 0.1)
+    return u
+
+
+def test_reverse_jacobian_runs_the_backward_function_again_on_one_tape():
+    u = np.array([0.1, 0.5, -0.3])
+    close(adgen.jacobian(vector_marked, mode="reverse")(u, 20),
+          adgen.jacobian(vector_plain, mode="reverse")(u, 20))
+    assert LAST.reversed == 3 * 20  # one forward sweep, a backward pass per output entry

@@ -186,6 +186,8 @@ def test_runtime_marker_returns_its_iterable():
 def test_second_order_is_refused():
     with pytest.raises(adgen.DifferentiationError, match="checkpointed"):
         adgen.hvp(sin_marked)(0.7, 10, 3, 1.0)
+    with pytest.raises(adgen.DifferentiationError, match="second derivatives"):
+        adgen.hessian(vector_sum)(np.array([0.1, 0.5, -0.3]), 5)
 
 
 def breaks(x, n):
@@ -347,3 +349,7 @@ def test_reverse_jacobian_runs_the_backward_function_again_on_one_tape():
     close(adgen.jacobian(vector_marked, mode="reverse")(u, 20),
           adgen.jacobian(vector_plain, mode="reverse")(u, 20))
     assert LAST.reversed == 3 * 20  # one forward sweep, a backward pass per output entry
+
+
+def vector_sum(u, n):
+    return np.sum(vector_marked(u, n))

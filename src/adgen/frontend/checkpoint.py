@@ -43,9 +43,7 @@ from adgen.runtime_checkpoint import checkpointed
 class CheckpointedLoop:
     """What the reverse derivative of a loop function needs to know (see the module doc)."""
 
-    step: Any
     advance: Any  # `advance(steps, *carried, *inputs)`: the loop itself, over `steps`
-    target: str
     carried: tuple[str, ...]
     inputs: tuple[str, ...]
 
@@ -249,8 +247,7 @@ def _lift_loop(parsed: Parsed, body: list[gast.AST], i: int, local: set[str],
                      body=copy.deepcopy(loop.body), orelse=[], type_comment=None)
     advance = define(f"{base}_advance", ["_steps", *carried, *inputs],
                      [plain, gast.Return(value=out())])
-    loop_fn.__adgen_checkpoint__ = CheckpointedLoop(step, advance, target, tuple(carried),
-                                                    tuple(inputs))
+    loop_fn.__adgen_checkpoint__ = CheckpointedLoop(advance, tuple(carried), tuple(inputs))
     call = gast.Call(func=_name(loop_fn.__name__),
                      args=[steps, snapshots, *(_name(a) for a in [*carried, *inputs])],
                      keywords=[])

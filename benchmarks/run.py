@@ -33,7 +33,6 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
 import argparse
-import gc
 import importlib.metadata
 import importlib.util
 import math
@@ -42,13 +41,14 @@ import sys
 import tempfile
 import time
 import timeit
-import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import cases
+import checkpointing
 import numpy as np
+from checkpointing import peak_bytes
 
 import adgen
 
@@ -256,19 +256,6 @@ def bench_hvp(cfg: Config) -> list[Row]:
 # --- item 4: memory of the reverse sweep -------------------------------------------------------
 
 
-def peak_bytes(fn: Callable[..., Any], args: tuple) -> int:
-    """Peak traced allocation during `fn(*args)`, above what was allocated before."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        fn(*args)
-        return tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-
-
 def bench_memory(cfg: Config) -> list[Row]:
     grad = adgen.grad(cases.sin_loop_n)
     target = "≤ 40 B (8 slot + 24 float)"
@@ -284,6 +271,11 @@ def bench_memory(cfg: Config) -> list[Row]:
         rows.append(Row("4", f"{label}: bytes per iteration", f"{peak / n:.1f} B", target,
                         peak / n <= 40, "linear: one float per iteration"))
     return rows
+
+
+def bench_checkpointing(cfg: Config) -> list[Row]:
+    """Item 10: binomial checkpointing against stack replay (`checkpointing.py`)."""
+    return [Row("10", *row) for row in checkpointing.rows(quick=cfg is QUICK)]
 
 
 # --- item 5: MLP ------------------------------------------------------------------------------
@@ -512,6 +504,7 @@ BENCHMARKS = (
     ("3", "Newton sqrt", bench_newton),
     ("9", "call in a loop", bench_call),
     ("4", "reverse-mode memory", bench_memory),
+    ("10", "checkpointing", bench_checkpointing),
     ("5", "MLP batch 64", bench_mlp_small),
     ("5", "MLP batch 1024", bench_mlp_large),
     ("6", "hvp", bench_hvp),

@@ -18,6 +18,7 @@ from adgen.api import (
 from adgen.custom import adjoint_rule, nondifferentiable, stop_gradient, tangent_rule
 from adgen.errors import DifferentiationError, UnsupportedSyntax
 from adgen.pytree import ravel
+from adgen.runtime_checkpoint import checkpointed
 from adgen.tools.graph import graph
 from adgen.tools.hessian_approx import diagonal_hessian, outer_product_hessian
 
@@ -31,6 +32,7 @@ __all__ = [
     "UnsupportedSyntax",
     "__version__",
     "adjoint_rule",
+    "checkpointed",
     "clear_cache",
     "diagonal_hessian",
     "grad",

@@ -18,6 +18,7 @@ from adgen import runtime
 from adgen.codegen import astutil, emit
 from adgen.codegen.astutil import clone
 from adgen.derive.assemble import build_reverse
+from adgen.derive.checkpoint import build_split, checkpointed_loop
 from adgen.derive.forward import Forward
 from adgen.derive.generate import context
 from adgen.derive.unroll import unrolled_derivative
@@ -87,6 +88,9 @@ def wrt_names(trace: Trace, wrt: Any) -> tuple[list[str], bool]:
 def _build(program: Program, f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
     parsed = program.trace(f).parsed
     names, single = wrt_names(program.trace(f), wrt)
+    loop = checkpointed_loop(f)
+    if loop is not None and kind == "split":
+        return build_split(program, f, loop, names, scalar_params)
     if kind in ("jvp", "tangent", "batched_jvp", "split"):
         trace = program.lower(parsed)
         if kind != "split":

@@ -45,6 +45,7 @@ from adgen.codegen import astutil
 from adgen.codegen.naming import Namer
 from adgen.errors import UnsupportedSyntax, where
 from adgen.frontend import aliases
+from adgen.frontend.checkpoint import lift_checkpointed
 from adgen.frontend.effects import Summary, bound_arguments
 from adgen.frontend.ir import (  # noqa: F401  (the trace's building blocks, used by the generators)
     BINOPS,
@@ -98,6 +99,9 @@ class Lowerer(LoopLowering, ExpressionLowering):
         self.effects = effects or _no_effects
         outer = {a.id for a in parsed.node.args.args} | assigned(parsed.node.body)
         parsed, self.lifted = lift(parsed, outer, self.error_at(parsed))
+        marked = parsed.node  # its checkpointed loops still inline, for the alias check
+        parsed = lift_checkpointed(parsed, self.error_at(parsed))
+        self.marked = None if parsed.node is marked else marked
         self.p = parsed
         fn = parsed.node
         self.params = [a.id for a in fn.args.args]
@@ -148,6 +152,9 @@ class Lowerer(LoopLowering, ExpressionLowering):
                 what, fix = _UNSUPPORTED[type(node)]
                 raise self.error(node, what, fix)
         checks = aliases.check(fn, self.locals, self.error, self.written_arguments)
+        if self.marked is not None:  # a write through a shared name in a checkpointed loop
+            aliases.check(self.marked, set(self.params) | assigned(self.marked.body), self.error,
+                          self.written_arguments)
         self.shared_updates, self.view_checks = checks.updates, checks.views
         self.shared_arguments = checks.arguments
         body = self.block(fn.body)

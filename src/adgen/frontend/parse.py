@@ -212,6 +212,11 @@ def _lambda_node(fn: Any) -> tuple[gast.FunctionDef, dict[int, str]]:
 
 
 def _parse_generated(fn: Any, meta: Any) -> Parsed:
+    if "checkpointed" in meta.info:  # a schedule's driver (`derive.checkpoint`), not source
+        raise DifferentiationError(
+            f"cannot differentiate {fn.__name__} again: second derivatives (hvp, hessian) "
+            "through a loop marked `adgen.checkpointed` are not supported; remove the marker "
+            "for them")
     tree = gast.parse(meta.source)
     target = meta.info.get("general", fn.__name__)
     node = next(n for n in tree.body if isinstance(n, gast.FunctionDef) and n.name == target)

@@ -1,0 +1,184 @@
+"""The run-time side of binomial checkpointing (Griewank's revolve).
+
+`checkpointed(range(n), snapshots=s)` marks a `for` loop; at run time it returns its iterable
+unchanged. The front end lifts the marked loop into functions of its own
+(`frontend.checkpoint`), and the reverse derivative of the loop is a `Checkpointed` driver: its
+forward sweep runs the loop once and keeps at most `s` snapshots of the carried state; its
+reverse sweep recomputes forward with the loop itself from the nearest snapshot and reverses
+the steps with the loop's own generated forward and backward functions (stack replay), a block
+at a time.
+
+The schedule works on blocks of `s` consecutive steps (single steps when `s` is 1). A segment
+of `l` blocks whose first state is held, with `c` snapshots free (the held one counted), is
+reversed by storing the state `m` blocks in, `m` half way between `l - C(c - 1 + r, c - 1)` and
+`C(c + r - 1, c)` with `r` the least such that `C(c + r, c) >= l`; then the `l - m` blocks after
+it are reversed with `c - 1` snapshots, the snapshot is freed, and the first `m` blocks are
+reversed with `c`. With one snapshot, each block is recomputed from the segment's start. A
+block is reversed by the stack-replay derivative of the loop over its steps. So `n` steps with
+`s` snapshots hold at most `s` states and the tapes of at most `s` steps at once, and run each
+step forward at most `r + 1` times (the forward sweep and `r` recomputations) plus once in its
+block's stack replay, `r` the least with `C(s + r, s) >= ⌈n / s⌉` (Griewank and Walther,
+"Algorithm 799: revolve", 2000).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from math import ceil, comb, log2
+from typing import Any
+
+from adgen.runtime import owned_copy
+
+
+def checkpointed(iterable: Any, snapshots: int | None = None) -> Any:
+    """`iterable` itself: marks a `for` loop adgen reverses with a binomial schedule keeping
+    at most `snapshots` copies of the loop-carried state (default ⌈log2 n⌉ + 1)."""
+    return iterable
+
+
+def default_snapshots(n: int) -> int:
+    """⌈log2 n⌉ + 1 snapshots (at least 2): about log2 n recomputations per step."""
+    return max(2, ceil(log2(max(n, 2))) + 1)
+
+
+def repetitions(n: int, snapshots: int) -> int:
+    """The least `r` with `C(snapshots + r, snapshots) >= n`: the binomial bound on how many
+    times the reverse sweep recomputes one step."""
+    r = 0
+    while comb(snapshots + r, snapshots) < n:
+        r += 1
+    return r
+
+
+@lru_cache(maxsize=1024)
+def split_point(length: int, free: int) -> int:
+    """How many blocks after a held state the next snapshot goes, `free >= 2` snapshots: half
+    way between the fewest that leave the rest reversible with `free - 1` snapshots and the
+    most that `free` snapshots reverse with one repetition fewer."""
+    r = repetitions(length, free)
+    fewest = max(1, length - comb(free - 1 + r, free - 1))
+    most = max(1, min(comb(free + r - 1, free), length - 1))
+    return (fewest + most) // 2
+
+
+def _copy(state: tuple) -> tuple:
+    if len(state) == 1:
+        v = state[0]
+        return state if type(v) is float else (owned_copy(v),)
+    return tuple(v if type(v) is float else owned_copy(v) for v in state)
+
+
+class Stats:
+    """What the last checkpointed loop's derivative did (for tests and benchmarks)."""
+
+    def __init__(self) -> None:
+        self.held = 0            # the most snapshots held at once
+        self.evaluations = 0     # primal steps run, the forward sweep included
+        self.reversed = 0        # steps reversed (by the blocks' backward functions)
+        self.ranges: list[tuple[int, int]] | None = None  # steps of every primal run
+
+
+LAST = Stats()
+
+
+class Checkpointed:
+    """The reverse derivative of one marked loop: `forward` and `backward` follow the callee
+    protocol (`value, tape = fwd(...)`, `bwd(tape, cotangent)`).
+
+    `loop(steps, *carried, *inputs)` runs the loop over `steps`; `loop_fwd`/`loop_bwd` are its
+    generated split derivative (stack replay) with respect to every carried value and the
+    active inputs (`positions`: the parameters its backward function takes in place of a tape,
+    or None). The schedule works on blocks of `snapshots` consecutive steps (one step when
+    `snapshots` is 1): snapshots are taken at block boundaries, and a block is reversed by one
+    call of the stack-replay pair, which keeps the tapes of that block's steps only. `carried`
+    is how many carried values, `active` which inputs are differentiated, `wanted` which of the
+    loop function's parameters (steps, snapshots, carried..., inputs...) the caller asked
+    gradients for."""
+
+    def __init__(self, loop: Callable, loop_fwd: Callable, loop_bwd: Callable,
+                 positions: Sequence[int] | None, carried: int, active: Sequence[int],
+                 wanted: Sequence[int]) -> None:
+        self.loop, self.fwd, self.bwd = loop, loop_fwd, loop_bwd
+        self.positions = positions
+        self.k = carried
+        self.active = list(active)
+        self.wanted = list(wanted)
+
+    def advance(self, steps: range, state: tuple, inputs: tuple, start: int, stop: int) -> tuple:
+        """The carried state after `steps[start:stop]` from `state` (which it may change)."""
+        if start >= stop:
+            return state
+        LAST.evaluations += len(steps[start:stop])
+        if LAST.ranges is not None:
+            LAST.ranges.append((start, min(stop, len(steps))))
+        out = self.loop(steps[start:stop], *state, *inputs)
+        return (out,) if self.k == 1 else tuple(out)
+
+    def forward(self, steps: range, snapshots: int | None, *args: Any) -> tuple[Any, Any]:
+        """Run the loop once, keeping the snapshots of the schedule's first descent."""
+        state, inputs = tuple(args[: self.k]), tuple(args[self.k:])
+        s = default_snapshots(len(steps)) if snapshots is None else int(snapshots)
+        if s < 1:
+            raise ValueError(f"checkpointed loop: snapshots={snapshots!r}; give at least 1")
+        ranges = LAST.ranges
+        LAST.__init__()
+        LAST.ranges = None if ranges is None else []
+        n = -(-len(steps) // s)  # blocks of s steps
+        held = [(0, _copy(state))]
+        a, current = 0, _copy(state)
+        while n - a > 1 and s - len(held) + 1 >= 2:
+            m = a + split_point(n - a, s - len(held) + 1)
+            current = self.advance(steps, current, inputs, a * s, m * s)
+            held.append((m, _copy(current)))
+            a = m
+        current = self.advance(steps, current, inputs, a * s, len(steps))
+        LAST.held = len(held)
+        value = current[0] if self.k == 1 else current
+        return value, (steps, s, n, held, inputs)
+
+    def backward(self, tape: Any, cotangent: Any) -> Any:
+        """The adjoints of the wanted parameters, reversing the blocks by the schedule."""
+        steps, s, b, held, inputs = tape
+        held = list(held)  # the tape stays as it was: the backward function may run again
+        g = (cotangent,) if self.k == 1 else tuple(cotangent)
+        sums: list[Any] = [0.0] * len(self.active)
+        while held:
+            a, snapshot = held[-1]
+            free = s - len(held) + 1
+            if b == a:
+                held.pop()
+            elif b - a > 1 and free >= 2:
+                m = a + split_point(b - a, free)
+                held.append((m, _copy(self.advance(steps, _copy(snapshot), inputs, a * s,
+                                                   m * s))))
+                LAST.held = max(LAST.held, len(held))
+            else:
+                state = self.advance(steps, _copy(snapshot), inputs, a * s, (b - 1) * s)
+                g = self.reverse_block(steps[(b - 1) * s: b * s], state, inputs, g, sums)
+                b -= 1
+        return self.gradients(g, sums)
+
+    def reverse_block(self, steps: range, state: tuple, inputs: tuple, g: tuple,
+                      sums: list[Any]) -> tuple:
+        """The carried adjoint before `steps` from the one after them (stack replay of the
+        block), adding the inputs' adjoints into `sums`."""
+        LAST.reversed += len(steps)
+        args = (steps, *state, *inputs)
+        cot = g[0] if self.k == 1 else g
+        if self.positions is None:
+            _, taped = self.fwd(*args)
+            grads = self.bwd(taped, cot)
+        else:
+            grads = self.bwd(*(args[i] for i in self.positions), cot)
+        if self.k + len(self.active) == 1:
+            grads = (grads,)
+        for j in range(len(self.active)):
+            sums[j] = sums[j] + grads[self.k + j]
+        return tuple(grads[: self.k])
+
+    def gradients(self, g: tuple, sums: list[Any]) -> Any:
+        by_position: dict[int, Any] = {2 + i: v for i, v in enumerate(g)}
+        by_position.update({2 + self.k + i: v for i, v in zip(self.active, sums, strict=True)})
+        out = tuple(by_position.get(p, 0.0) for p in self.wanted)
+        return out[0] if len(out) == 1 else out

@@ -19,7 +19,7 @@ from adgen.derive.forward import NotBatchable
 from adgen.derive.unroll import trace_for
 from adgen.errors import DifferentiationError
 from adgen.rules.batched import identity_seed
-from adgen.runtime import real_only
+from adgen.runtime import is_array, real_only, size
 
 Wrt = int | str | tuple[int | str, ...]
 
@@ -113,12 +113,17 @@ def _basis(x: Any) -> Any:
             e = np.zeros(x.size, dtype=dtype)
             e[i] = 1
             yield e.reshape(x.shape)
+    elif is_array(x):  # another library's array: the unit tangents in that library
+        for i in range(size(x)):
+            e = _zero(x)
+            e[np.unravel_index(i, x.shape)] = 1
+            yield e
     else:
         yield 1.0
 
 
 def _zero(x: Any) -> Any:
-    if isinstance(x, np.ndarray):
+    if is_array(x):
         return np.zeros_like(x, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else float)
     return 0.0
 
@@ -139,7 +144,7 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
         if batched_fn is not None:
             value, t = batched_fn(*_copies(f, args), *_seeds(args, positions))
             _require_scalar(value, f)
-            grads = [g if np.ndim(args[p]) else g[()]
+            grads = [_like(g, args[p]) if np.ndim(args[p]) else g[()]
                      for g, p in zip(_split_rows(t, value, args, positions), positions,
                                      strict=True)]
             out = grads[0] if single else tuple(grads)
@@ -202,7 +207,14 @@ def _join(parts: list, make: Callable[[list[Any]], Any]) -> tuple[list[Any], Cal
 def _assemble(entries: list[Any], leaf: Any) -> Any:
     if isinstance(leaf, np.ndarray):
         return np.array(entries, dtype=_zero(leaf).dtype).reshape(leaf.shape)
+    if is_array(leaf):
+        return _like(np.reshape(np.stack(entries), leaf.shape), leaf)
     return entries[0]
+
+
+def _like(g: Any, x: Any) -> Any:
+    """`g` laid out like the argument `x` (a Dask gradient in the chunks of its argument)."""
+    return g if isinstance(x, np.ndarray) or not is_array(x) else _zero(x) + g
 
 
 def _copies(f: Any, args: tuple) -> tuple:
@@ -290,8 +302,8 @@ def trace(f: Callable[..., Any], *args: Any) -> str:
     return pipeline.trace_source(f)
 
 
-def _as_array(x: Any) -> np.ndarray:
-    return np.asarray(x, dtype=float) if not isinstance(x, np.ndarray) else x
+def _as_array(x: Any) -> Any:
+    return x if is_array(x) else np.asarray(x, dtype=float)
 
 
 @_decorator
@@ -316,8 +328,8 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "auto") -> Callabl
         batched_fn = _batched_tangent(f, wrt, [args[p] for p in positions])
         if mode == "auto":  # a batched forward pass beats a few backward passes
             value = f(*_copies(f, args))
-            n_in = sum(np.size(args[p]) for p in positions)
-            chosen = "forward" if n_in <= np.size(value) * (
+            n_in = sum(size(args[p]) for p in positions)
+            chosen = "forward" if n_in <= size(value) * (
                 4 if batched_fn is not None else 1) else "reverse"
         if chosen == "forward":
             blocks = _jacobian_forward(f, wrt, args, positions, batched_fn)
@@ -378,12 +390,14 @@ def _jacobian_batched(f: Any, batched_fn: Any, args: tuple, positions: list[int]
 def _seeds(args: tuple, positions: list[int]) -> list[Any]:
     """Input directions for a batched pass: the rows of an identity, split among the `wrt`
     arguments (each gets its rows, zeros elsewhere)."""
-    sizes = [int(np.size(args[p])) for p in positions]
+    sizes = [size(args[p]) for p in positions]
     total, at, seeds = sum(sizes), 0, []
     for p, n in zip(positions, sizes, strict=True):
         dtype = np.result_type(args[p])
         dtype = dtype if np.issubdtype(dtype, np.floating) else np.float64
         seed = identity_seed(n, dtype) if total == n else np.eye(total, n, -at, dtype)
+        if is_array(args[p]) and not isinstance(args[p], np.ndarray):
+            seed = np.asarray(seed, like=args[p])  # in the argument's own library
         shape = (total,) + np.shape(args[p])
         seeds.append(seed if seed.shape == shape else seed.reshape(shape))
         at += n
@@ -392,9 +406,11 @@ def _seeds(args: tuple, positions: list[int]) -> list[Any]:
 
 def _split_rows(t: Any, value: Any, args: tuple, positions: list[int]) -> list[Any]:
     """Jacobian blocks `value.shape + arg.shape` from the batched output tangent `t`."""
-    sizes = [int(np.size(args[p])) for p in positions]
+    sizes = [size(args[p]) for p in positions]
     shape = (sum(sizes),) + np.shape(value)
-    t = t if np.shape(t) == shape else np.array(np.broadcast_to(t, shape))
+    if np.shape(t) != shape:
+        t = np.broadcast_to(t, shape)
+        t = np.array(t) if isinstance(t, np.ndarray) else t
     blocks, at = [], 0
     for p, n in zip(positions, sizes, strict=True):
         rows = np.moveaxis(t[at:at + n], 0, -1)

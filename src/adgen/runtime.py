@@ -7,12 +7,40 @@ when shapes agree and leaves the call out).
 from __future__ import annotations
 
 import linecache
+import math
 import sys
 from typing import Any
 
 import numpy as np
 
 from adgen.errors import DifferentiationError
+
+
+def is_array(x: Any) -> bool:
+    """Whether `x` is an array of some library that speaks NumPy's protocols (NumPy, Dask,
+    CuPy, ...): it has `shape`, `dtype` and `ndim` and dispatches NumPy functions through
+    `__array_function__` or names its namespace with `__array_namespace__`. NumPy scalars
+    (`np.float64`) are numbers, not arrays."""
+    if isinstance(x, np.ndarray):
+        return True
+    if isinstance(x, (np.generic, float, int, complex, bool, *_CONTAINERS)) or x is None:
+        return False
+    return (hasattr(x, "shape") and hasattr(x, "dtype") and hasattr(x, "ndim")
+            and (hasattr(x, "__array_function__") or hasattr(x, "__array_namespace__")))
+
+
+def as_array(x: Any, dtype: Any = None) -> Any:
+    """`x` as an array: an array of any library stays in its library (cast to `dtype` when
+    given); numbers and lists become NumPy arrays."""
+    if is_array(x):
+        return x if dtype is None or x.dtype == dtype else x.astype(dtype)
+    return np.asarray(x, dtype=dtype)
+
+
+def size(x: Any) -> int:
+    """The number of entries of `x` (1 for a number), read from its shape: `np.size` would
+    make some array libraries compute."""
+    return math.prod(np.shape(x))
 
 
 def unbroadcast(g: Any, x: Any) -> Any:
@@ -32,7 +60,7 @@ def unbroadcast(g: Any, x: Any) -> Any:
         return g
     if not xshape:
         total = np.sum(g)
-        if isinstance(x, float) and not isinstance(x, np.generic):
+        if isinstance(x, float) and isinstance(total, (np.ndarray, np.generic)):
             return total.item()
         return total
     lead = len(gshape) - len(xshape)
@@ -47,7 +75,7 @@ def unbroadcast(g: Any, x: Any) -> Any:
 
 def zeros_like(x: Any) -> Any:
     """A zero of the same shape and type as `x` (0.0 for Python numbers)."""
-    if isinstance(x, np.ndarray):
+    if is_array(x):
         return np.zeros_like(x)
     if isinstance(x, np.generic):
         return type(x)(0)
@@ -60,7 +88,7 @@ def zeros_like(x: Any) -> Any:
 
 def as_sequence(xs: Any) -> Any:
     """Something indexable with the items of `xs` (lists, tuples and arrays pass unchanged)."""
-    if isinstance(xs, (list, tuple, np.ndarray, range, str)):
+    if isinstance(xs, (list, tuple, range, str)) or is_array(xs):
         return xs
     return list(xs)
 
@@ -73,9 +101,9 @@ def scalar_output(value: Any, name: str, where: str) -> Any:
         real_only(value, f"the value of {name} ({where})")
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
         return value
-    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiuc":
+    if is_array(value) and value.ndim == 0 and value.dtype.kind in "fiuc":
         return value
-    if not isinstance(value, (np.ndarray, tuple, list, dict)):
+    if not isinstance(value, (tuple, list, dict)) and not is_array(value):
         raise DifferentiationError(
             f"grad needs a scalar-valued function (a number), but {name} ({where}) returned "
             f"{type(value).__name__} {value!r:.40}; use adgen.vjp for other outputs")
@@ -127,24 +155,55 @@ def add_at(acc: Any, x: Any, index: Any, g: Any) -> Any:
     A 0.0 `acc` (a zero not materialised yet) becomes zeros shaped like `x` first. Repeated
     integer indices accumulate (`numpy.add.at`), as the adjoint of a gather must.
     """
-    if not isinstance(acc, (np.ndarray, list, dict)):
+    if not isinstance(acc, (list, dict)) and not is_array(acc):
         acc = _zeros_structure(x)
-    if isinstance(x, np.ndarray) and isinstance(acc, np.ndarray) and acc.shape != x.shape:
+    if is_array(x) and is_array(acc) and acc.shape != x.shape:
         # a zero that broadcasting widened or narrowed: give it the shape of `x`
         acc = np.broadcast_to(acc, x.shape).astype(np.result_type(x, acc))
     if isinstance(acc, np.ndarray):
-        if isinstance(index, (int, np.integer, slice)) or index is None or index is Ellipsis:
+        if _basic(index):
             acc[index] += g
         else:
             np.add.at(acc, index, g)
+    elif is_array(acc):
+        return _scatter_add(acc, index, g)
     else:
         acc[index] = add_adjoints(acc[index], g)
     return acc
 
 
+def _basic(index: Any) -> bool:
+    """Whether `index` names each position at most once (integers, slices, `None`, `...`)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis
+               for p in parts) and not any(isinstance(p, bool) for p in parts)
+
+
+def _scatter_add(acc: Any, index: Any, g: Any) -> Any:
+    """`acc` with `g` added at `index`, for an array library without `np.add.at` (Dask):
+    positions an integer-array index repeats are added in rounds, each round writing every
+    position at most once."""
+    if _basic(index):
+        acc[index] = acc[index] + g
+        return acc
+    where = np.arange(size(acc)).reshape(acc.shape)[index]  # the flat positions, in NumPy
+    flat = where.ravel()
+    g = np.reshape(np.broadcast_to(g, where.shape), (-1,))
+    out = np.reshape(acc, (-1,))
+    order = np.argsort(flat, kind="stable")
+    ranked = flat[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]) if flat.size else []
+    rank = np.empty(flat.size, dtype=np.intp)
+    rank[order] = np.arange(flat.size) - np.repeat(starts, np.diff(np.r_[starts, flat.size]))
+    for r in range(int(rank.max()) + 1 if flat.size else 0):
+        chosen = np.flatnonzero(rank == r)
+        out[flat[chosen]] = out[flat[chosen]] + g[chosen]
+    return np.reshape(out, acc.shape)
+
+
 def owned_copy(acc: Any) -> Any:
     """A copy of an adjoint that another adjoint may share, so it can be updated in place."""
-    if isinstance(acc, np.ndarray):
+    if is_array(acc):
         return acc.copy()
     if isinstance(acc, list):
         return list(acc)
@@ -155,7 +214,7 @@ def owned_copy(acc: Any) -> Any:
 
 def shaped_like(g: Any, x: Any) -> Any:
     """`g`, materialised with the shape of `x` when it is still a scalar zero."""
-    if isinstance(x, np.ndarray) and np.shape(g) != x.shape:
+    if is_array(x) and np.shape(g) != x.shape:
         return np.zeros_like(x) + g
     if isinstance(x, tuple) and isinstance(g, list):
         return tuple(g)
@@ -165,13 +224,12 @@ def shaped_like(g: Any, x: Any) -> Any:
 def take(x: Any, index: Any) -> Any:
     """A copy of `x[index]` (never a view), for values the reverse sweep puts back; the item
     of an adjoint that is still a plain zero is zero."""
-    if not isinstance(x, (np.ndarray, list, tuple, dict)) or (
-            isinstance(x, np.ndarray) and not x.ndim):
+    if not isinstance(x, (list, tuple, dict)) and not (is_array(x) and x.ndim):
         return x
     if isinstance(x, dict) and index not in x:
         return ABSENT
     value = x[index]
-    return value.copy() if isinstance(value, np.ndarray) else value
+    return value.copy() if is_array(value) else value
 
 
 class _Absent:
@@ -195,15 +253,16 @@ def written(g: Any, index: Any) -> Any:
 def last_only(part: Any, like: Any, index: Any) -> Any:
     """`part` (shaped like `like[index]`) with the items of repeated positions of an
     integer-array index zeroed, all but the last."""
-    if isinstance(index, (int, np.integer, slice)) or not isinstance(like, np.ndarray) or (
-            not isinstance(part, np.ndarray)):
+    if isinstance(index, (int, np.integer, slice)) or not is_array(like) or not is_array(part):
         return part
     keep = _last_writes(index, like.shape)
     if keep is None or keep.all():
         return part
-    part = part.copy()
-    part[~keep] = 0
-    return part
+    if isinstance(part, np.ndarray):
+        part = part.copy()
+        part[~keep] = 0
+        return part
+    return np.where(np.asarray(keep, like=part), part, np.zeros_like(part))
 
 
 def _last_writes(index: Any, shape: tuple) -> Any:
@@ -232,7 +291,7 @@ def _last_writes(index: Any, shape: tuple) -> Any:
 
 def zero_at(acc: Any, index: Any) -> Any:
     """Set `acc[index]` to zero in place (`acc` is owned by the caller); returns `acc`."""
-    if isinstance(acc, np.ndarray):
+    if is_array(acc):
         acc[index] = 0
     elif isinstance(acc, (list, dict)):
         acc[index] = zeros_like(acc[index])
@@ -241,9 +300,12 @@ def zero_at(acc: Any, index: Any) -> Any:
 
 def fill_like(xs: Any, g: Any) -> Any:
     """`g` for each item of `xs`: the adjoint of `sum(xs)`."""
-    if isinstance(xs, np.ndarray):
+    if is_array(xs):
+        dtype = xs.dtype if xs.dtype.kind == "f" else np.dtype(float)
+        if is_array(g) or not isinstance(xs, np.ndarray):
+            return np.zeros_like(xs, dtype=np.result_type(dtype, g)) + g
         return np.broadcast_to(g, xs.shape).copy() if xs.ndim == 1 or np.ndim(g) else (
-            np.full(xs.shape, g, dtype=xs.dtype if xs.dtype.kind == "f" else float))
+            np.full(xs.shape, g, dtype=dtype))
     return [g] * len(xs)
 
 
@@ -269,7 +331,7 @@ _CONTAINERS = (list, tuple, dict)
 
 
 def _is_zero(x: Any) -> bool:
-    return not isinstance(x, (np.ndarray, *_CONTAINERS)) and x == 0
+    return not isinstance(x, _CONTAINERS) and not is_array(x) and x == 0
 
 
 def broadcast_like(g: Any, like: Any) -> Any:
@@ -277,6 +339,8 @@ def broadcast_like(g: Any, like: Any) -> Any:
     shape = np.shape(like)
     if np.shape(g) == shape:
         return g
+    if is_array(like) and not isinstance(like, np.ndarray):  # in `like`'s own library
+        return np.zeros_like(like, dtype=np.result_type(like, g)) + g
     return np.broadcast_to(g, shape).copy()
 
 
@@ -292,8 +356,7 @@ def star_count(n: int, low: int, high: int, callee: str) -> None:
 def numbers_only(value: Any, var: str, where: str) -> None:
     """`var += ...` where another name may share `var`'s object: fine for a number (a new
     value), refused for an array or a list, which Python changes in place."""
-    if isinstance(value, (np.ndarray, list, dict)) and not (
-            isinstance(value, np.ndarray) and not value.ndim):
+    if isinstance(value, (list, dict)) or is_array(value) and value.ndim:
         raise DifferentiationError(
             f"{where}: `{var} += ...` changes the {type(value).__name__} `{var}` in place, and "
             f"another name may share it: adgen follows values, not shared memory; write "
@@ -304,6 +367,7 @@ def unshared(view: Any, value: Any, view_name: str, value_name: str, where: str)
     """Before `value[...] = ...` where `view` was read out of `value`: refused when `view` is an
     array that sees `value`'s memory (a view), since the write changes it too."""
     if isinstance(view, np.ndarray) and view.ndim and np.may_share_memory(view, value):
+        # NumPy's views; Dask arrays are values, and other libraries have no shared test
         raise DifferentiationError(
             f"{where}: writing into `{value_name}` changes `{view_name}`, a NumPy view of it: "
             f"adgen follows values, not shared memory; take a copy "
@@ -313,7 +377,7 @@ def unshared(view: Any, value: Any, view_name: str, value_name: str, where: str)
 def changed_in_place(x: Any) -> bool:
     """Whether `x op= y` changes `x`'s object (an array, a list, a dict) rather than making a
     new value (a number, a tuple)."""
-    return isinstance(x, (list, dict)) or isinstance(x, np.ndarray) and bool(x.ndim)
+    return isinstance(x, (list, dict)) or is_array(x) and bool(x.ndim)
 
 
 def pick(condition: bool, a: Any, b: Any) -> Any:
@@ -354,17 +418,19 @@ def row(x: Any, index: Any, like: Any = None) -> Any:
     name holds (the lowering refuses chained writes where another name may see the row).
     For a tangent or an adjoint, `like` is the primal row: where the derivative is still a
     plain zero, a zero shaped like it."""
-    containers = (list, tuple, dict, np.ndarray)
-    if isinstance(x, containers) and not (isinstance(x, np.ndarray) and not x.ndim):
+    def indexable(v: Any) -> bool:
+        return isinstance(v, (list, tuple, dict)) or is_array(v)
+
+    if isinstance(x, (list, tuple, dict)) or is_array(x) and x.ndim:
         value = x[index]
-        if like is None or isinstance(value, containers) or not isinstance(like, containers):
+        if like is None or indexable(value) or not indexable(like):
             return owned_copy(value)
     return zeros_like(like)
 
 
 def item(g: Any, index: Any) -> Any:
     """`g[index]` of an adjoint; zero when `g` is still a plain zero."""
-    if isinstance(g, (list, tuple, dict)) or (isinstance(g, np.ndarray) and g.ndim):
+    if isinstance(g, (list, tuple, dict)) or is_array(g) and g.ndim:
         return g[index]
     return g
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from adgen.rules.limits import divide_or_zero
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
-from adgen.runtime import real_only
+from adgen.runtime import as_array, is_array, real_only
 
 # ---------------------------------------------------------------- helpers
 
@@ -77,7 +77,7 @@ def max_share(a, y, axis=None, keepdims=False):
     1 where `a` attains the extremum, split equally between tied elements, 0 elsewhere.
     """
     hit = real_only(a, "max / min") == keep_dims(y, a, axis, keepdims)
-    hit = hit.astype(np.result_type(a, 1.0)) if isinstance(hit, np.ndarray) else float(hit)
+    hit = hit.astype(np.result_type(a, 1.0)) if is_array(hit) else float(hit)
     return hit / np.sum(hit, axis=axis, keepdims=True)
 
 
@@ -86,7 +86,7 @@ def prod_others(a, axis=None):
 
     Exact when `a` has zeros: it multiplies exclusive cumulative products from both ends.
     """
-    a = np.asarray(a)
+    a = as_array(a)
     axes = reduced_axes(axis, a.ndim)
     if not axes:
         return np.ones_like(a)

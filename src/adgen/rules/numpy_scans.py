@@ -30,7 +30,7 @@ from adgen.rules.numpy_assembly import gather_back, positions, spread, spread_ba
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_reductions import cumsum_adjoint, expand_to, max_share
 from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
-from adgen.runtime import refusal, unbroadcast
+from adgen.runtime import as_array, refusal, unbroadcast
 
 # ---------------------------------------------------------------- scans along one axis
 
@@ -45,7 +45,7 @@ def _one_axis(axis):
 def _rows(x, axis, lead=0):
     """`x` with the scanned axis first (flattened behind `lead` batch axes when None)."""
     _one_axis(axis)
-    x = np.asarray(x, dtype=np.result_type(x, 1.0))
+    x = as_array(x, dtype=np.result_type(x, 1.0))
     if axis is None:
         return np.moveaxis(np.reshape(x, x.shape[:lead] + (-1,)), lead, 0)
     return np.moveaxis(x, axis + lead if axis >= 0 else axis, 0)

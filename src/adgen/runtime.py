@@ -23,7 +23,7 @@ def is_array(x: Any) -> bool:
     (`np.float64`) are numbers, not arrays."""
     if isinstance(x, np.ndarray):
         return True
-    if isinstance(x, (np.generic, float, int, complex, bool, *_CONTAINERS)) or x is None:
+    if isinstance(x, _NOT_ARRAYS) or x is None:
         return False
     return (hasattr(x, "shape") and hasattr(x, "dtype") and hasattr(x, "ndim")
             and (hasattr(x, "__array_function__") or hasattr(x, "__array_namespace__")))
@@ -198,7 +198,10 @@ def _scatter_add(acc: Any, index: Any, g: Any) -> Any:
     for r in range(int(rank.max()) + 1 if flat.size else 0):
         chosen = np.flatnonzero(rank == r)
         out[flat[chosen]] = out[flat[chosen]] + g[chosen]
-    return np.reshape(out, acc.shape)
+    out = np.reshape(out, acc.shape)
+    if hasattr(out, "rechunk") and hasattr(acc, "chunks"):  # a chunked library: Dask's
+        out = out.rechunk(acc.chunks)
+    return out
 
 
 def owned_copy(acc: Any) -> Any:
@@ -328,6 +331,7 @@ def add_adjoints(a: Any, b: Any) -> Any:
 
 
 _CONTAINERS = (list, tuple, dict)
+_NOT_ARRAYS = (float, int, np.generic, list, tuple, dict, complex, str)
 
 
 def _is_zero(x: Any) -> bool:

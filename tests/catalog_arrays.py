@@ -1,9 +1,11 @@
 """A catalog of NumPy functions run on arrays of other libraries (Dask, the `Duck` double).
 
 Each function takes a 4x3 array and returns an array (`VECTOR`) or a number (`SCALAR`).
-Between them they use elementwise functions, reductions over an axis, `max`, matrix
-products, indexing (basic, and an integer array that repeats a position), broadcasting and a
-loop. `data()` is the argument they are checked at.
+Between them they use elementwise functions, reductions over an axis, `max`/`min`/`prod`,
+matrix products (`@`, `dot`, `einsum`, `outer`, `trace`), indexing (basic, and an integer
+array that repeats a position), element writes, broadcasting, joins and splits
+(`concatenate`, `stack`, `tile`, `repeat`, `diff`), scans, `where`/`clip`/`maximum`, norms,
+variances, casts, builtin `sum` and loops. `data()` is the argument they are checked at.
 """
 
 import numpy as np
@@ -36,7 +38,78 @@ def loop(x):
     return y
 
 
-VECTOR = [elementwise, reductions, products, indexing, broadcasting, loop]
+def concat(x):
+    return np.concatenate([x[0], x[1] * 2.0, np.sin(x[2])])
+
+
+def stacked(x):
+    return np.stack([x[:, 0], x[:, 1] * x[:, 2]], axis=1)
+
+
+def cums(x):
+    return np.cumsum(x * x, axis=0)
+
+
+def wherever(x):
+    return np.where(x > 0.2, x ** 2, np.exp(x))
+
+
+def clipped(x):
+    return np.maximum(x, 0.1) + np.clip(x, -0.5, 0.5) * np.abs(x)
+
+
+def norms(x):
+    return np.linalg.norm(x, axis=1) + np.var(x, axis=1) + np.std(x, axis=1)
+
+
+def dots(x):
+    return np.dot(x.T, x[:, 0]) + np.einsum("ij,ij->j", x, x) + np.outer(x[0], x[1])[0]
+
+
+def casts(x):
+    return x.astype(np.float64) * np.float64(2.0) + np.sqrt(x * x + 1.0)
+
+
+def softmaxed(x):
+    e = np.exp(x - np.max(x, axis=1, keepdims=True))
+    return e / np.sum(e, axis=1, keepdims=True)
+
+
+def prod_min(x):
+    return np.prod(x + 2.0, axis=0) + np.min(x, axis=1)[:3] + np.mean(x)
+
+
+def written(x):
+    y = x.copy()
+    y[1] = y[1] * 3.0
+    y[:, 2] = np.sin(y[:, 0])
+    return y
+
+
+def squeezes(x):
+    return np.squeeze(np.expand_dims(x, 0))[1:] * np.flip(x, axis=0)[1:]
+
+
+def tiles(x):
+    return np.tile(x[0], 2) + np.repeat(x[1], 2)
+
+
+def diffs(x):
+    return np.diff(x, axis=0) + np.trace(x[:3])
+
+
+def builtin_sum(x):
+    return sum(x) * 2.0
+
+
+def logsumexp_like(x):
+    m = np.max(x)
+    return m + np.log(np.sum(np.exp(x - m), axis=0))
+
+
+VECTOR = [elementwise, reductions, products, indexing, broadcasting, loop, concat, stacked,
+          cums, wherever, clipped, norms, dots, casts, softmaxed, prod_min, written, squeezes,
+          tiles, diffs, builtin_sum, logsumexp_like]
 
 
 def total(x):

@@ -19,7 +19,7 @@ from adgen.derive.forward import NotBatchable
 from adgen.derive.unroll import trace_for
 from adgen.errors import DifferentiationError
 from adgen.rules.batched import identity_seed
-from adgen.runtime import is_array, real_only, size
+from adgen.runtime import is_array, made_like, real_only, size
 
 Wrt = int | str | tuple[int | str, ...]
 
@@ -396,8 +396,7 @@ def _seeds(args: tuple, positions: list[int]) -> list[Any]:
         dtype = np.result_type(args[p])
         dtype = dtype if np.issubdtype(dtype, np.floating) else np.float64
         seed = identity_seed(n, dtype) if total == n else np.eye(total, n, -at, dtype)
-        if is_array(args[p]) and not isinstance(args[p], np.ndarray):
-            seed = np.asarray(seed, like=args[p])  # in the argument's own library
+        seed = made_like(seed, args[p])
         shape = (total,) + np.shape(args[p])
         seeds.append(seed if seed.shape == shape else seed.reshape(shape))
         at += n

@@ -37,6 +37,22 @@ def as_array(x: Any, dtype: Any = None) -> Any:
     return np.asarray(x, dtype=dtype)
 
 
+def made_like(a: Any, like: Any) -> Any:
+    """`a`, a NumPy array made here (an identity, a mask), in the library of `like` when
+    that is another array library, so that it never mixes into that library's operations."""
+    if is_array(like) and not isinstance(like, np.ndarray):
+        return np.asarray(a, like=like)
+    return a
+
+
+def cut(a: Any, sizes: Any, axis: int) -> list:
+    """`a` cut along `axis` into consecutive pieces of the given sizes (`np.split` by
+    slicing, which every array library answers)."""
+    bounds = np.cumsum([0, *sizes]).tolist()
+    head = (slice(None),) * axis
+    return [a[head + (slice(lo, hi),)] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def size(x: Any) -> int:
     """The number of entries of `x` (1 for a number), read from its shape: `np.size` would
     make some array libraries compute."""
@@ -198,9 +214,13 @@ def _scatter_add(acc: Any, index: Any, g: Any) -> Any:
     for r in range(int(rank.max()) + 1 if flat.size else 0):
         chosen = np.flatnonzero(rank == r)
         out[flat[chosen]] = out[flat[chosen]] + g[chosen]
-    out = np.reshape(out, acc.shape)
-    if hasattr(out, "rechunk") and hasattr(acc, "chunks"):  # a chunked library: Dask's
-        out = out.rechunk(acc.chunks)
+    return _chunked_like(np.reshape(out, acc.shape), acc)
+
+
+def _chunked_like(out: Any, acc: Any) -> Any:
+    """`out` in the chunks of `acc` when the library has chunks (Dask's `rechunk`)."""
+    if hasattr(out, "rechunk") and getattr(out, "chunks", None) != getattr(acc, "chunks", None):
+        return out.rechunk(acc.chunks)
     return out
 
 

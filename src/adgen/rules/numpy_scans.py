@@ -30,7 +30,7 @@ from adgen.rules.numpy_assembly import gather_back, positions, spread, spread_ba
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_reductions import cumsum_adjoint, expand_to, max_share
 from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
-from adgen.runtime import as_array, refusal, unbroadcast
+from adgen.runtime import as_array, refusal, size, unbroadcast
 
 # ---------------------------------------------------------------- scans along one axis
 
@@ -188,7 +188,7 @@ def put_last(g, a, axis=0, keepdims=False):
     """The adjoint of `last_along`: `g` at the last place of a scan of `a`, zeros elsewhere."""
     _one_axis(axis)
     if axis is None:
-        out = np.zeros(np.size(a), np.result_type(g, 1.0))
+        out = np.zeros(size(a), np.result_type(g, 1.0))
         out[-1] = np.reshape(g, ())
         return out
     out = np.zeros(np.shape(a), np.result_type(g, 1.0))
@@ -314,13 +314,13 @@ def left_of(t, a, b, lead=0):
     """Tangent `t` of `a` shaped for `ufunc.outer(a, b)`: `b`'s axes added at the end (a
     batched zero of another shape becomes zeros)."""
     shape = np.shape(t)[:lead] + np.shape(a) + (1,) * np.ndim(b)
-    return np.reshape(t, shape) if np.size(t) == np.prod(shape) else np.zeros(shape, _float(t))
+    return np.reshape(t, shape) if size(t) == np.prod(shape) else np.zeros(shape, _float(t))
 
 
 def right_of(t, a, b, lead=0):
     """Tangent `t` of `b` shaped for `ufunc.outer(a, b)`: `a`'s axes added in front."""
     shape = np.shape(t)[:lead] + (1,) * np.ndim(a) + np.shape(b)
-    return np.reshape(t, shape) if np.size(t) == np.prod(shape) else np.zeros(shape, _float(t))
+    return np.reshape(t, shape) if size(t) == np.prod(shape) else np.zeros(shape, _float(t))
 
 
 def _float(t):

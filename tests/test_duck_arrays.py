@@ -75,3 +75,25 @@ def test_is_array_is_a_protocol_test():
     assert is_array(Duck(np.zeros(2))) and is_array(Duck(np.float64(2.0)))
     assert not is_array(np.float64(1.0)) and not is_array(1.0) and not is_array([1.0])
     assert not is_array({"shape": (2,)})
+
+
+def test_a_seed_made_in_numpy_is_caught(monkeypatch):
+    """The double catches what it is there for: seeds left as NumPy arrays."""
+    from adgen import api
+
+    monkeypatch.setattr(api, "made_like", lambda a, like: a)
+    with pytest.raises(TypeError, match="met a NumPy array"):
+        adgen.jacobian(VECTOR[0], mode="forward")(Duck(data()))
+
+
+@pytest.mark.parametrize("index", [1, (slice(1, 3), 0), [0, 2, 0, 0], ([1, 1, 3], [2, 2, 0]),
+                                   (Ellipsis, [0, 0])], ids=str)
+def test_add_at_repeats_positions_in_another_library(index):
+    from adgen.runtime import add_at
+
+    x = data()
+    g = np.arange(np.size(x[index]), dtype=float).reshape(np.shape(x[index])) + 1.0
+    want = add_at(np.zeros_like(x), x, index, g)
+    got = add_at(Duck(np.zeros_like(x)), Duck(x), index, Duck(g) if np.ndim(g) else g)
+    assert isinstance(got, Duck)
+    np.testing.assert_array_equal(host(got), want)

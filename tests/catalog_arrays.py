@@ -5,10 +5,14 @@ Between them they use elementwise functions, reductions over an axis, `max`/`min
 matrix products (`@`, `dot`, `einsum`, `outer`, `trace`), indexing (basic, and an integer
 array that repeats a position), element writes, broadcasting, joins and splits
 (`concatenate`, `stack`, `tile`, `repeat`, `diff`), scans, `where`/`clip`/`maximum`, norms,
-variances, casts, builtin `sum` and loops. `data()` is the argument they are checked at.
+variances, casts, builtin `sum` and loops. `data()` is the argument they are checked at;
+`OPERATORS_VECTOR` and `OPERATORS_SCALAR` call every public operator on a function and its
+arguments (`arguments(f)`).
 """
 
 import numpy as np
+
+import adgen
 
 
 def elementwise(x):
@@ -146,3 +150,22 @@ def arguments(f):
     x = data()
     y = f(x)
     return x, direction(), np.cos(np.arange(np.size(y)) + 0.3).reshape(np.shape(y))
+
+
+# every public operator, called on a catalog function and its arguments
+OPERATORS_VECTOR = {
+    "jvp": lambda f, x, v, w: adgen.jvp(f)(x, v),
+    "vjp": lambda f, x, v, w: adgen.vjp(f)(x, w),
+    "jacobian": lambda f, x, v, w: adgen.jacobian(f)(x),
+    "jacobian-forward": lambda f, x, v, w: adgen.jacobian(f, mode="forward")(x),
+    "jacobian-reverse": lambda f, x, v, w: adgen.jacobian(f, mode="reverse")(x),
+}
+
+OPERATORS_SCALAR = {
+    "grad": lambda f, x, v: adgen.grad(f)(x),
+    "value_and_grad": lambda f, x, v: adgen.value_and_grad(f)(x),
+    "grad-forward": lambda f, x, v: adgen.grad(f, mode="forward")(x),
+    "value_and_grad-unroll": lambda f, x, v: adgen.value_and_grad(f, control="unroll")(x),
+    "hessian": lambda f, x, v: adgen.hessian(f)(x),
+    "hvp": lambda f, x, v: adgen.hvp(f)(x, v),
+}

@@ -7,25 +7,16 @@ import pytest
 
 import adgen
 from adgen.runtime import is_array
-from tests.catalog_arrays import SCALAR, VECTOR, arguments, data, direction
+from tests.catalog_arrays import (
+    OPERATORS_SCALAR,
+    OPERATORS_VECTOR,
+    SCALAR,
+    VECTOR,
+    arguments,
+    data,
+    direction,
+)
 from tests.duck import Duck, host
-
-OPERATORS_VECTOR = {
-    "jvp": lambda f, x, v, w: adgen.jvp(f)(x, v),
-    "vjp": lambda f, x, v, w: adgen.vjp(f)(x, w),
-    "jacobian": lambda f, x, v, w: adgen.jacobian(f)(x),
-    "jacobian-forward": lambda f, x, v, w: adgen.jacobian(f, mode="forward")(x),
-    "jacobian-reverse": lambda f, x, v, w: adgen.jacobian(f, mode="reverse")(x),
-}
-
-OPERATORS_SCALAR = {
-    "grad": lambda f, x, v: adgen.grad(f)(x),
-    "value_and_grad": lambda f, x, v: adgen.value_and_grad(f)(x),
-    "grad-forward": lambda f, x, v: adgen.grad(f, mode="forward")(x),
-    "value_and_grad-unroll": lambda f, x, v: adgen.value_and_grad(f, control="unroll")(x),
-    "hessian": lambda f, x, v: adgen.hessian(f)(x),
-    "hvp": lambda f, x, v: adgen.hvp(f)(x, v),
-}
 
 
 def _same(duck_result, numpy_result):

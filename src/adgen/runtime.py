@@ -214,13 +214,16 @@ def _scatter_add(acc: Any, index: Any, g: Any) -> Any:
     for r in range(int(rank.max()) + 1 if flat.size else 0):
         chosen = np.flatnonzero(rank == r)
         out[flat[chosen]] = out[flat[chosen]] + g[chosen]
-    return _chunked_like(np.reshape(out, acc.shape), acc)
+    return chunked_like(np.reshape(out, acc.shape), acc)
 
 
-def _chunked_like(out: Any, acc: Any) -> Any:
-    """`out` in the chunks of `acc` when the library has chunks (Dask's `rechunk`)."""
-    if hasattr(out, "rechunk") and getattr(out, "chunks", None) != getattr(acc, "chunks", None):
-        return out.rechunk(acc.chunks)
+def chunked_like(out: Any, acc: Any) -> Any:
+    """`out` in the chunks of `acc`, an array of the same shape, when the library has chunks
+    (Dask's `rechunk`): adjoints that cut and join arrays keep their argument's layout."""
+    chunks = getattr(acc, "chunks", None)
+    if hasattr(out, "rechunk") and chunks is not None and getattr(out, "chunks", None) != chunks \
+            and np.shape(out) == np.shape(acc):
+        return out.rechunk(chunks)
     return out
 
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from adgen.rules.limits import divide_or_zero
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
-from adgen.runtime import as_array, is_array, real_only
+from adgen.runtime import as_array, chunked_like, is_array, real_only
 
 # ---------------------------------------------------------------- helpers
 
@@ -96,7 +96,7 @@ def prod_others(a, axis=None):
     ones = np.ones_like(rows[..., :1])
     before = np.cumprod(np.concatenate([ones, rows[..., :-1]], axis=-1), axis=-1)
     after = np.cumprod(np.concatenate([ones, rows[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    return np.moveaxis(np.reshape(before * after, moved.shape), ends, axes)
+    return chunked_like(np.moveaxis(np.reshape(before * after, moved.shape), ends, axes), a)
 
 
 def cumsum_adjoint(g, a, axis=None):

@@ -25,7 +25,7 @@ from adgen.rules.numpy_assembly import gather_back, spread, spread_batched
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_shape import cast_like
 from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
-from adgen.runtime import as_array, cut, made_like, refusal, unbroadcast
+from adgen.runtime import as_array, chunked_like, cut, made_like, refusal, unbroadcast
 
 
 def no_derivative(t, what):
@@ -90,7 +90,8 @@ def diff_piece(g, a, prepend=None, append=None, axis=-1, which=1):
     start = sum(sizes[:which])
     part = cut(g, [start, sizes[which]], axis % np.ndim(g))[1]
     own = (prepend, a, append)[which]
-    return np.sum(part) if np.ndim(own) == 0 else np.reshape(part, np.shape(own))
+    return np.sum(part) if np.ndim(own) == 0 else chunked_like(np.reshape(part, np.shape(own)),
+                                                               own)
 
 
 def diff_place(t, a, prepend=None, append=None, axis=-1, which=1):

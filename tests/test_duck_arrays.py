@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import adgen
-from adgen.runtime import is_array
+from adgen.arrays import is_array
 from tests.catalog_arrays import (
     OPERATORS_SCALAR,
     OPERATORS_VECTOR,

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent / "src" / "adgen"
 
 LAYERS = [
     ("errors", ["adgen.errors"]),
-    ("runtime", ["adgen.runtime"]),
+    ("runtime", ["adgen.runtime", "adgen.arrays"]),
     ("code generation", ["adgen.codegen"]),
     ("rules", ["adgen.rules"]),
     ("front end", ["adgen.frontend"]),

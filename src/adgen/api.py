@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 
 from adgen import pipeline
+from adgen.arrays import is_array, made_like, size
 from adgen.derive.forward import NotBatchable
 from adgen.derive.unroll import trace_for
 from adgen.errors import DifferentiationError
 from adgen.rules.batched import identity_seed
-from adgen.runtime import is_array, made_like, real_only, size
+from adgen.runtime import real_only
 
 Wrt = int | str | tuple[int | str, ...]
 

@@ -7,13 +7,13 @@ import weakref
 
 import numpy as np
 
+from adgen.arrays import as_array, is_array
 from adgen.rules.numpy_linalg import solve_vector
 from adgen.rules.numpy_products import (
     contracted_axes,
     einsum_parts,
     einsum_spec,
 )
-from adgen.runtime import as_array, is_array
 
 
 class BatchSize(int):

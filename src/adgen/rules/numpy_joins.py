@@ -18,6 +18,7 @@ Conventions (those of `numpy_shape` for lists of arrays):
 
 import numpy as np
 
+from adgen.arrays import cut, size
 from adgen.rules.batched import batch_axes, lift, piece, takes_lists, vstack_batched
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_shape import (
@@ -27,7 +28,7 @@ from adgen.rules.numpy_shape import (
     vstack_dot,
 )
 from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
-from adgen.runtime import cut, size, unbroadcast
+from adgen.runtime import unbroadcast
 
 # ---------------------------------------------------------------- adjoints of join helpers
 

@@ -21,10 +21,11 @@ Conventions and limits:
 
 import numpy as np
 
+from adgen.arrays import as_array, made_like
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_reductions import expand_to, keep_dims, max_share
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
-from adgen.runtime import as_array, made_like, real_only, sign, unbroadcast
+from adgen.runtime import real_only, sign, unbroadcast
 
 _NUMPY2 = int(np.__version__.split(".")[0]) >= 2
 

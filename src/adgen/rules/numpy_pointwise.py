@@ -21,10 +21,11 @@ import math
 
 import numpy as np
 
+from adgen.arrays import as_array
 from adgen.rules.batched import lift
 from adgen.rules.operators import mod_bar, mod_dot
 from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
-from adgen.runtime import as_array, refusal, unbroadcast
+from adgen.runtime import refusal, unbroadcast
 
 # ---------------------------------------------------------------- remainders
 

@@ -28,8 +28,9 @@ import string
 
 import numpy as np
 
+from adgen.arrays import as_array
 from adgen.rules.registry import adjoint, nondifferentiable, tangent
-from adgen.runtime import as_array, unbroadcast
+from adgen.runtime import unbroadcast
 
 
 def _zeros_of(x):

@@ -31,9 +31,10 @@ import math
 
 import numpy as np
 
+from adgen.arrays import as_array, chunked_like, is_array
 from adgen.rules.limits import divide_or_zero
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
-from adgen.runtime import as_array, chunked_like, is_array, real_only
+from adgen.runtime import real_only
 
 # ---------------------------------------------------------------- helpers
 

@@ -25,12 +25,13 @@ Ufunc methods are keyed by the bound method (`np.add.reduce`, as `np.logaddexp.r
 
 import numpy as np
 
+from adgen.arrays import as_array, size
 from adgen.rules.batched import batch_axes
 from adgen.rules.numpy_assembly import gather_back, positions, spread, spread_batched
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_reductions import cumsum_adjoint, expand_to, max_share
 from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
-from adgen.runtime import as_array, refusal, size, unbroadcast
+from adgen.runtime import refusal, unbroadcast
 
 # ---------------------------------------------------------------- scans along one axis
 

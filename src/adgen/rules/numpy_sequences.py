@@ -20,12 +20,13 @@
 
 import numpy as np
 
+from adgen.arrays import as_array, chunked_like, cut, made_like
 from adgen.rules.batched import lift
 from adgen.rules.numpy_assembly import gather_back, spread, spread_batched
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_shape import cast_like
 from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
-from adgen.runtime import as_array, chunked_like, cut, made_like, refusal, unbroadcast
+from adgen.runtime import refusal, unbroadcast
 
 
 def no_derivative(t, what):

@@ -35,9 +35,10 @@ Conventions:
 
 import numpy as np
 
+from adgen.arrays import as_array, cut, is_array, size
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
-from adgen.runtime import as_array, cut, is_array, owned_copy, size, unbroadcast, zeros_like
+from adgen.runtime import owned_copy, unbroadcast, zeros_like
 
 # ---------------------------------------------------------------- helpers
 

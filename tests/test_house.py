@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent / "src" / "adgen"
 
 LAYERS = [
     ("errors", ["adgen.errors"]),
-    ("runtime", ["adgen.runtime", "adgen.runtime_checkpoint"]),
+    ("runtime", ["adgen.runtime", "adgen.arrays", "adgen.runtime_checkpoint"]),
     ("code generation", ["adgen.codegen"]),
     ("rules", ["adgen.rules"]),
     ("front end", ["adgen.frontend"]),

@@ -16,13 +16,21 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overloa
 import numpy as np
 
 from adgen import pipeline, pytree
+from adgen.arrays import is_array, size
 from adgen.derive.forward import NotBatchable
 from adgen.derive.unroll import trace_for
 from adgen.display import Source
 from adgen.errors import DifferentiationError
-from adgen.rules.batched import identity_seed
 from adgen.runtime import real_only
-from adgen.tree_derivatives import basis, reads_as_container, tree_jacobian
+from adgen.tree_derivatives import (
+    as_float_array,
+    basis,
+    fresh_tape,
+    reads_as_container,
+    seeds,
+    split_rows,
+    tree_jacobian,
+)
 
 Wrt = int | str | tuple[int | str, ...] | list[int | str]
 Function = Callable[..., Any]
@@ -150,10 +158,10 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
             real_only(args[p], f"the argument `{params[p]}` of {getattr(f, '__name__', f)}")
         batched_fn = _batched_tangent(f, wrt, [args[p] for p in positions])
         if batched_fn is not None:
-            value, t = batched_fn(*_copies(f, args), *_seeds(args, positions))
+            value, t = batched_fn(*_copies(f, args), *seeds(args, positions))
             _require_scalar(value, f)
-            grads = [g if np.ndim(args[p]) else g[()]
-                     for g, p in zip(_split_rows(t, value, args, positions), positions,
+            grads = [_like(g, args[p]) if np.ndim(args[p]) else g[()]
+                     for g, p in zip(split_rows(t, value, args, positions), positions,
                                      strict=True)]
         else:
             value, grads = tree_jacobian(tangent_fn, lambda: _copies(f, args), args, positions)
@@ -162,6 +170,13 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
         return (value, out) if with_value else out
 
     return _published(forward_grad, f, "grad", tangent_fn)
+
+
+def _like(g: Any, x: Any) -> Any:
+    """`g` laid out like the argument `x` (a Dask gradient in the chunks of its argument)."""
+    if isinstance(x, np.ndarray) or not is_array(x):
+        return g
+    return np.zeros_like(x, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else float) + g
 
 
 def _copies(f: Any, args: tuple) -> tuple:
@@ -249,10 +264,6 @@ def trace(f: Callable[..., Any], *args: Any) -> str:
     return pipeline.trace_source(f)
 
 
-def _as_array(x: Any) -> np.ndarray:
-    return np.asarray(x, dtype=float) if not isinstance(x, np.ndarray) else x
-
-
 @_decorator
 def jacobian(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "auto") -> Callable[..., Any]:
     """The Jacobian of array-valued `f`, shaped `output.shape + input.shape`.
@@ -290,8 +301,8 @@ def _jacobian(f: Function, wrt: Wrt, mode: str, grad_of: int | None = None) -> F
         chosen = mode
         batched_fn = _batched_tangent(f, wrt, [args[p] for p in positions])
         if mode == "auto":  # a batched forward pass beats a few backward passes
-            n_in = sum(np.size(args[p]) for p in positions)
-            chosen = "forward" if n_in <= np.size(value) * (
+            n_in = sum(size(args[p]) for p in positions)
+            chosen = "forward" if n_in <= size(value) * (
                 4 if batched_fn is not None else 1) else "reverse"
         if chosen == "forward":
             blocks = _jacobian_forward(f, wrt, args, positions, batched_fn)
@@ -345,37 +356,8 @@ def _batched_tangent(f: Any, wrt: Wrt, inputs: list[Any]) -> Any:
 
 def _jacobian_batched(f: Any, batched_fn: Any, args: tuple, positions: list[int]) -> list[Any]:
     """The Jacobian blocks from one pass of the batched tangent function."""
-    value, t = batched_fn(*_copies(f, args), *_seeds(args, positions))
-    return _split_rows(t, value, args, positions)
-
-
-def _seeds(args: tuple, positions: list[int]) -> list[Any]:
-    """Input directions for a batched pass: the rows of an identity, split among the `wrt`
-    arguments (each gets its rows, zeros elsewhere)."""
-    sizes = [int(np.size(args[p])) for p in positions]
-    total, at, seeds = sum(sizes), 0, []
-    for p, n in zip(positions, sizes, strict=True):
-        dtype: Any = np.result_type(args[p])
-        dtype = dtype if np.issubdtype(dtype, np.floating) else np.float64
-        seed = identity_seed(n, dtype) if total == n else np.eye(total, n, -at, dtype)
-        shape = (total,) + np.shape(args[p])
-        seeds.append(seed if seed.shape == shape else seed.reshape(shape))
-        at += n
-    return seeds
-
-
-def _split_rows(t: Any, value: Any, args: tuple, positions: list[int]) -> list[Any]:
-    """Jacobian blocks `value.shape + arg.shape` from the batched output tangent `t`."""
-    sizes = [int(np.size(args[p])) for p in positions]
-    shape = (sum(sizes),) + np.shape(value)
-    t = t if np.shape(t) == shape else np.array(np.broadcast_to(t, shape))
-    blocks, at = [], 0
-    for p, n in zip(positions, sizes, strict=True):
-        rows = np.moveaxis(t[at:at + n], 0, -1)
-        block = rows.reshape(np.shape(value) + np.shape(args[p]))
-        blocks.append(block)
-        at += n
-    return blocks
+    value, t = batched_fn(*_copies(f, args), *seeds(args, positions))
+    return split_rows(t, value, args, positions)
 
 
 def _jacobian_reverse(f: Any, wrt: Wrt, args: tuple, positions: list[int], single: bool,
@@ -395,7 +377,7 @@ def _jacobian_reverse(f: Any, wrt: Wrt, args: tuple, positions: list[int], singl
         value, tape = forward(*args)
 
         def pull(w: Any) -> Any:
-            fresh = _fresh_tape(tape)
+            fresh = fresh_tape(tape)
             grads = info["bwd"](fresh, w)
             return (grads,) if len(positions) == 1 else grads
     else:
@@ -406,21 +388,12 @@ def _jacobian_reverse(f: Any, wrt: Wrt, args: tuple, positions: list[int], singl
             grads = adjoint_fn(*args, w)[1]
             return (grads,) if single else grads
     rows: list[list[Any]] = [[] for _ in positions]
-    for w in basis(_as_array(value)) if np.ndim(value) else basis(1.0):
+    for w in basis(as_float_array(value)) if np.ndim(value) else basis(1.0):
         grads = pull(w if np.ndim(value) else 1.0)
         for k, g in enumerate(grads):
             rows[k].append(np.broadcast_to(g, np.shape(args[positions[k]])))
     return [np.stack(r).reshape(np.shape(value) + np.shape(args[p]))
             for r, p in zip(rows, positions, strict=True)]
-
-
-def _fresh_tape(tape: Any) -> Any:
-    """A tape whose lists (the stack, lists the backward sweep pops) are copies."""
-    if isinstance(tape, list):
-        return list(tape)
-    if isinstance(tape, tuple):
-        return tuple(list(t) if isinstance(t, list) else t for t in tape)
-    return tape
 
 
 @_decorator

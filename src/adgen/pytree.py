@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from adgen.arrays import is_array
+
 Leaves = list[Any]
 
 
@@ -90,14 +92,17 @@ def is_leaf(x: Any) -> bool:
 
 
 def zero_like(leaf: Any) -> Any:
-    """A zero gradient for `leaf`: float zeros of its shape, or 0.0 for a number."""
+    """A zero gradient for `leaf`: float zeros of its shape (in its own array library), or
+    0.0 for a number."""
+    if is_array(leaf) and not isinstance(leaf, np.ndarray):
+        return np.zeros_like(leaf, dtype=_float_dtype(leaf))
     if isinstance(leaf, np.ndarray) or np.ndim(leaf):
         return np.zeros(np.shape(leaf), dtype=_float_dtype(leaf))
     return 0.0
 
 
 def _float_dtype(leaf: Any) -> Any:
-    dtype = np.result_type(leaf)
+    dtype = leaf.dtype if hasattr(leaf, "dtype") else np.result_type(leaf)
     return dtype if np.issubdtype(dtype, np.inexact) else np.float64
 
 
@@ -123,7 +128,7 @@ def like(g: Any, x: Any) -> Any:
 
 
 def _is_scalar_zero(g: Any) -> bool:
-    return not isinstance(g, np.ndarray) and children(g) is None and g is not None and g == 0
+    return not is_array(g) and children(g) is None and g is not None and g == 0
 
 
 def ravel(tree: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:

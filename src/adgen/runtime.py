@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from adgen.arrays import basic_index, is_array, scatter_add
 from adgen.errors import DifferentiationError
 
 
@@ -32,7 +33,7 @@ def unbroadcast(g: Any, x: Any) -> Any:
         return g
     if not xshape:
         total = np.sum(g)
-        if isinstance(x, float) and not isinstance(x, np.generic):
+        if isinstance(x, float) and isinstance(total, (np.ndarray, np.generic)):
             return total.item()
         return total
     lead = len(gshape) - len(xshape)
@@ -47,7 +48,7 @@ def unbroadcast(g: Any, x: Any) -> Any:
 
 def zeros_like(x: Any) -> Any:
     """A zero of the same shape and type as `x` (0.0 for Python numbers)."""
-    if isinstance(x, np.ndarray):
+    if is_array(x):
         return np.zeros_like(x)
     if isinstance(x, np.generic):
         return type(x)(0)
@@ -61,7 +62,7 @@ def zeros_like(x: Any) -> Any:
 
 def as_sequence(xs: Any) -> Any:
     """Something indexable with the items of `xs` (lists, tuples and arrays pass unchanged)."""
-    if isinstance(xs, (list, tuple, np.ndarray, range, str)):
+    if isinstance(xs, (list, tuple, range, str)) or is_array(xs):
         return xs
     return list(xs)
 
@@ -74,9 +75,9 @@ def scalar_output(value: Any, name: str, where: str) -> Any:
         real_only(value, f"the value of {name} ({where})")
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
         return value
-    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiuc":
+    if is_array(value) and value.ndim == 0 and value.dtype.kind in "fiuc":
         return value
-    if not isinstance(value, (np.ndarray, tuple, list, dict)):
+    if not isinstance(value, (tuple, list, dict)) and not is_array(value):
         raise DifferentiationError(
             f"grad needs a scalar-valued function (a number), but {name} ({where}) returned "
             f"{type(value).__name__} {value!r:.40}; use adgen.vjp for other outputs")
@@ -136,16 +137,18 @@ def add_at(acc: Any, x: Any, index: Any, g: Any) -> Any:
     A 0.0 `acc` (a zero not materialised yet) becomes zeros shaped like `x` first. Repeated
     integer indices accumulate (`numpy.add.at`), as the adjoint of a gather must.
     """
-    if not isinstance(acc, (np.ndarray, list, dict)):
+    if not isinstance(acc, (list, dict)) and not is_array(acc):
         acc = _zeros_structure(x)
-    if isinstance(x, np.ndarray) and isinstance(acc, np.ndarray) and acc.shape != x.shape:
+    if is_array(x) and is_array(acc) and acc.shape != x.shape:
         # a zero that broadcasting widened or narrowed: give it the shape of `x`
         acc = np.broadcast_to(acc, x.shape).astype(np.result_type(x, acc))
     if isinstance(acc, np.ndarray):
-        if isinstance(index, (int, np.integer, slice)) or index is None or index is Ellipsis:
+        if basic_index(index):
             acc[index] += g
         else:
             np.add.at(acc, index, g)
+    elif is_array(acc):
+        return scatter_add(acc, index, g)
     else:
         acc[index] = add_adjoints(acc[index], g)
     return acc
@@ -153,7 +156,7 @@ def add_at(acc: Any, x: Any, index: Any, g: Any) -> Any:
 
 def owned_copy(acc: Any) -> Any:
     """A copy of an adjoint that another adjoint may share, so it can be updated in place."""
-    if isinstance(acc, np.ndarray):
+    if is_array(acc):
         return acc.copy()
     if isinstance(acc, list):
         return list(acc)
@@ -164,7 +167,7 @@ def owned_copy(acc: Any) -> Any:
 
 def shaped_like(g: Any, x: Any) -> Any:
     """`g`, materialised with the shape of `x` when it is still a scalar zero."""
-    if isinstance(x, np.ndarray) and np.shape(g) != x.shape:
+    if is_array(x) and np.shape(g) != x.shape:
         return np.zeros_like(x) + g
     if isinstance(x, tuple) and isinstance(g, list):
         return tuple(g)
@@ -174,13 +177,12 @@ def shaped_like(g: Any, x: Any) -> Any:
 def take(x: Any, index: Any) -> Any:
     """A copy of `x[index]` (never a view), for values the reverse sweep puts back; the item
     of an adjoint that is still a plain zero is zero."""
-    if not isinstance(x, (np.ndarray, list, tuple, dict)) or (
-            isinstance(x, np.ndarray) and not x.ndim):
+    if not isinstance(x, (list, tuple, dict)) and not (is_array(x) and x.ndim):
         return x
     if isinstance(x, dict) and index not in x:
         return ABSENT
     value = x[index]
-    return value.copy() if isinstance(value, np.ndarray) else value
+    return value.copy() if is_array(value) else value
 
 
 class _Absent:
@@ -204,15 +206,16 @@ def written(g: Any, index: Any) -> Any:
 def last_only(part: Any, like: Any, index: Any) -> Any:
     """`part` (shaped like `like[index]`) with the items of repeated positions of an
     integer-array index zeroed, all but the last."""
-    if isinstance(index, (int, np.integer, slice)) or not isinstance(like, np.ndarray) or (
-            not isinstance(part, np.ndarray)):
+    if isinstance(index, (int, np.integer, slice)) or not is_array(like) or not is_array(part):
         return part
     keep = _last_writes(index, like.shape)
     if keep is None or keep.all():
         return part
-    part = part.copy()
-    part[~keep] = 0
-    return part
+    if isinstance(part, np.ndarray):
+        part = part.copy()
+        part[~keep] = 0
+        return part
+    return np.where(np.asarray(keep, like=part), part, np.zeros_like(part))
 
 
 def _last_writes(index: Any, shape: tuple) -> Any:
@@ -241,7 +244,7 @@ def _last_writes(index: Any, shape: tuple) -> Any:
 
 def zero_at(acc: Any, index: Any) -> Any:
     """Set `acc[index]` to zero in place (`acc` is owned by the caller); returns `acc`."""
-    if isinstance(acc, np.ndarray):
+    if is_array(acc):
         acc[index] = 0
     elif isinstance(acc, (list, dict)):
         acc[index] = zeros_like(acc[index])
@@ -250,9 +253,12 @@ def zero_at(acc: Any, index: Any) -> Any:
 
 def fill_like(xs: Any, g: Any) -> Any:
     """`g` for each item of `xs`: the adjoint of `sum(xs)`."""
-    if isinstance(xs, np.ndarray):
+    if is_array(xs):
+        dtype = xs.dtype if xs.dtype.kind == "f" else np.dtype(float)
+        if is_array(g) or not isinstance(xs, np.ndarray):
+            return np.zeros_like(xs, dtype=np.result_type(dtype, g)) + g
         return np.broadcast_to(g, xs.shape).copy() if xs.ndim == 1 or np.ndim(g) else (
-            np.full(xs.shape, g, dtype=xs.dtype if xs.dtype.kind == "f" else float))
+            np.full(xs.shape, g, dtype=dtype))
     return [g] * len(xs)
 
 
@@ -278,7 +284,7 @@ _CONTAINERS = (list, tuple, dict)
 
 
 def _is_zero(x: Any) -> bool:
-    return not isinstance(x, (np.ndarray, *_CONTAINERS)) and x == 0
+    return not isinstance(x, _CONTAINERS) and not is_array(x) and x == 0
 
 
 def broadcast_like(g: Any, like: Any) -> Any:
@@ -286,6 +292,8 @@ def broadcast_like(g: Any, like: Any) -> Any:
     shape = np.shape(like)
     if np.shape(g) == shape:
         return g
+    if is_array(like) and not isinstance(like, np.ndarray):  # in `like`'s own library
+        return np.zeros_like(like, dtype=np.result_type(like, g)) + g
     return np.broadcast_to(g, shape).copy()
 
 
@@ -301,8 +309,7 @@ def star_count(n: int, low: int, high: int, callee: str) -> None:
 def numbers_only(value: Any, var: str, where: str) -> None:
     """`var += ...` where another name may share `var`'s object: fine for a number (a new
     value), refused for an array or a list, which Python changes in place."""
-    if isinstance(value, (np.ndarray, list, dict)) and not (
-            isinstance(value, np.ndarray) and not value.ndim):
+    if isinstance(value, (list, dict)) or is_array(value) and value.ndim:
         raise DifferentiationError(
             f"{where}: `{var} += ...` changes the {type(value).__name__} `{var}` in place, and "
             f"another name may share it: adgen follows values, not shared memory; write "
@@ -313,6 +320,7 @@ def unshared(view: Any, value: Any, view_name: str, value_name: str, where: str)
     """Before `value[...] = ...` where `view` was read out of `value`: refused when `view` is an
     array that sees `value`'s memory (a view), since the write changes it too."""
     if isinstance(view, np.ndarray) and view.ndim and np.may_share_memory(view, value):
+        # NumPy's views; Dask arrays are values, and other libraries have no shared test
         raise DifferentiationError(
             f"{where}: writing into `{value_name}` changes `{view_name}`, a NumPy view of it: "
             f"adgen follows values, not shared memory; take a copy "
@@ -322,7 +330,7 @@ def unshared(view: Any, value: Any, view_name: str, value_name: str, where: str)
 def changed_in_place(x: Any) -> bool:
     """Whether `x op= y` changes `x`'s object (an array, a list, a dict) rather than making a
     new value (a number, a tuple)."""
-    return isinstance(x, (list, dict)) or isinstance(x, np.ndarray) and bool(x.ndim)
+    return isinstance(x, (list, dict)) or is_array(x) and bool(x.ndim)
 
 
 def pick(condition: bool, a: Any, b: Any) -> Any:
@@ -363,17 +371,19 @@ def row(x: Any, index: Any, like: Any = None) -> Any:
     name holds (the lowering refuses chained writes where another name may see the row).
     For a tangent or an adjoint, `like` is the primal row: where the derivative is still a
     plain zero, a zero shaped like it."""
-    containers = (list, tuple, dict, np.ndarray)
-    if isinstance(x, containers) and not (isinstance(x, np.ndarray) and not x.ndim):
+    def indexable(v: Any) -> bool:
+        return isinstance(v, (list, tuple, dict)) or is_array(v)
+
+    if isinstance(x, (list, tuple, dict)) or is_array(x) and x.ndim:
         value = x[index]
-        if like is None or isinstance(value, containers) or not isinstance(like, containers):
+        if like is None or indexable(value) or not indexable(like):
             return owned_copy(value)
     return zeros_like(like)
 
 
 def item(g: Any, index: Any) -> Any:
     """`g[index]` of an adjoint; zero when `g` is still a plain zero."""
-    if isinstance(g, (list, tuple, dict)) or (isinstance(g, np.ndarray) and g.ndim):
+    if isinstance(g, (list, tuple, dict)) or is_array(g) and g.ndim:
         return g[index]
     return g
 

@@ -15,7 +15,9 @@ import gast
 import numpy as np
 
 from adgen import pipeline, pytree
+from adgen.arrays import is_array, made_like, size
 from adgen.errors import DifferentiationError
+from adgen.rules.batched import identity_seed
 
 
 def basis(x: Any) -> Iterator[Any]:
@@ -26,6 +28,11 @@ def basis(x: Any) -> Iterator[Any]:
             e = np.zeros(x.size, dtype=dtype)
             e[i] = 1
             yield e.reshape(x.shape)
+    elif is_array(x):  # another library's array: the unit tangents in that library
+        for i in range(size(x)):
+            e = pytree.zero_like(x)
+            e[np.unravel_index(i, x.shape)] = 1
+            yield e
     else:
         yield 1.0
 
@@ -113,3 +120,48 @@ def _passes_tree(callee: Any, positions: set[int], seen: set[Any]) -> bool:
 
 def _named(node: Any, names: set[str]) -> bool:
     return isinstance(node, gast.Name) and node.id in names
+
+
+def seeds(args: tuple, positions: list[int]) -> list[Any]:
+    """Input directions for a batched pass: the rows of an identity, split among the `wrt`
+    arguments (each gets its rows, zeros elsewhere)."""
+    sizes = [size(args[p]) for p in positions]
+    total, at, seeds = sum(sizes), 0, []
+    for p, n in zip(positions, sizes, strict=True):
+        dtype: Any = np.result_type(args[p])
+        dtype = dtype if np.issubdtype(dtype, np.floating) else np.float64
+        seed = identity_seed(n, dtype) if total == n else np.eye(total, n, -at, dtype)
+        seed = made_like(seed, args[p])
+        shape = (total,) + np.shape(args[p])
+        seeds.append(seed if seed.shape == shape else seed.reshape(shape))
+        at += n
+    return seeds
+
+
+def split_rows(t: Any, value: Any, args: tuple, positions: list[int]) -> list[Any]:
+    """Jacobian blocks `value.shape + arg.shape` from the batched output tangent `t`."""
+    sizes = [size(args[p]) for p in positions]
+    shape = (sum(sizes),) + np.shape(value)
+    if np.shape(t) != shape:
+        t = np.broadcast_to(t, shape)
+        t = np.array(t) if isinstance(t, np.ndarray) else t
+    blocks, at = [], 0
+    for p, n in zip(positions, sizes, strict=True):
+        rows = np.moveaxis(t[at:at + n], 0, -1)
+        block = rows.reshape(np.shape(value) + np.shape(args[p]))
+        blocks.append(block)
+        at += n
+    return blocks
+
+
+def fresh_tape(tape: Any) -> Any:
+    """A tape whose lists (the stack, lists the backward sweep pops) are copies."""
+    if isinstance(tape, list):
+        return list(tape)
+    if isinstance(tape, tuple):
+        return tuple(list(t) if isinstance(t, list) else t for t in tape)
+    return tape
+
+
+def as_float_array(x: Any) -> Any:
+    return x if is_array(x) else np.asarray(x, dtype=float)

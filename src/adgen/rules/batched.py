@@ -289,7 +289,7 @@ def concatenate_batched(y, arrays, axis=0, *, arrays_dot, batch):
 
 @batched(np.copy, "ndarray.copy")
 def copy_batched(y, a, order="K", subok=False, *, a_dot):
-    return np.copy(a_dot)
+    return owned_copy(a_dot)
 
 
 @batched(sum)

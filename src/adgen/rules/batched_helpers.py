@@ -7,6 +7,7 @@ import weakref
 
 import numpy as np
 
+from adgen.arrays import as_array, is_array
 from adgen.rules.numpy_linalg import solve_vector
 from adgen.rules.numpy_products import (
     contracted_axes,
@@ -15,11 +16,22 @@ from adgen.rules.numpy_products import (
 )
 
 
+class BatchSize(int):
+    """The number of directions, remembering an input tangent it was read from: zeros made
+    for numbers are then arrays of that tangent's library (`batch_zeros`)."""
+
+    tangent = None
+
+
 def batch_size(*tangents):
     """The number of directions `k`: the leading axis of the first array among `tangents`."""
     for t in tangents:
-        if isinstance(t, np.ndarray) and t.ndim:
-            return t.shape[0]
+        if is_array(t) and t.ndim:
+            if isinstance(t, np.ndarray):
+                return t.shape[0]
+            k = BatchSize(t.shape[0])
+            k.tangent = t
+            return k
         if isinstance(t, dict):
             t = list(t.values())
         if isinstance(t, (list, tuple)) and t:
@@ -36,8 +48,11 @@ def batch_zeros(like, k):
         return type(like)(batch_zeros(v, k) for v in like)
     if isinstance(like, dict):
         return {key: batch_zeros(v, k) for key, v in like.items()}
-    dtype = like.dtype if isinstance(like, (np.ndarray, np.generic)) and (
+    dtype = like.dtype if (is_array(like) or isinstance(like, np.generic)) and (
         like.dtype.kind == "f") else float
+    library = like if is_array(like) else getattr(k, "tangent", None)
+    if library is not None and not isinstance(library, np.ndarray):  # in its own library
+        return np.zeros((k,) + np.shape(like), dtype, like=library)
     return np.zeros((k,) + np.shape(like), dtype)
 
 
@@ -74,15 +89,15 @@ def _index(index):
 
 def take_batched(t, index):
     """`x[index]`'s tangent: the same index after the batch axis (containers as they are)."""
-    if isinstance(t, np.ndarray):
+    if is_array(t):
         return t[_index(index)]
     return t[index]
 
 
 def store_batched(t, x, index, v):
     """`x[index] = v`'s tangent: `v`'s tangent stored after the batch axis."""
-    if isinstance(t, np.ndarray):
-        t[_index(index)] = lift(v, np.asarray(x)[index])
+    if is_array(t):
+        t[_index(index)] = lift(v, as_array(x)[index])
     else:
         t[index] = v
 
@@ -251,6 +266,8 @@ def cast_batched(t, y, k):
     integers or bools, which cut the derivative."""
     if np.issubdtype(np.result_type(y), np.inexact):
         return t
+    if is_array(t) and not isinstance(t, np.ndarray):  # in `t`'s own library
+        return np.zeros((k,) + np.shape(y), np.result_type(t, 1.0), like=t)
     return np.zeros((k,) + np.shape(y), np.result_type(t, 1.0))
 
 
@@ -270,7 +287,7 @@ def concatenated(ts, xs, axis, k):
 
 def summed(ts, xs, k):
     """Batched builtin `sum(xs)`: over a list's elements or an array's first axis."""
-    if isinstance(xs, np.ndarray):
+    if is_array(xs):
         return np.sum(ts, axis=1)
     y = sum(xs)
     total = batch_zeros(y, k)

@@ -18,6 +18,7 @@ Conventions (those of `numpy_shape` for lists of arrays):
 
 import numpy as np
 
+from adgen.arrays import cut, size
 from adgen.rules.batched import batch_axes, lift, piece, takes_lists, vstack_batched
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_shape import (
@@ -70,7 +71,7 @@ def unstack_columns(g, tup):
     if is_zero(g):
         return [np.zeros(np.shape(x)) for x in tup]
     widths = [1 if np.ndim(x) < 2 else np.shape(x)[1] for x in tup]
-    pieces = np.split(g, np.cumsum(widths)[:-1], axis=1)
+    pieces = cut(g, widths, 1)
     return [np.reshape(p, np.shape(x)) for p, x in zip(pieces, tup, strict=True)]
 
 
@@ -213,7 +214,7 @@ def grid_tangent(ts, xs, y, indexing="xy", sparse=False, lead=0):
             out.append(np.zeros(np.shape(t)[:lead] + np.shape(yi)))
             continue
         shape = [1] * len(xs)
-        shape[grid_axis(i, len(xs), indexing)] = np.size(x)
+        shape[grid_axis(i, len(xs), indexing)] = size(x)
         t = np.reshape(t, np.shape(t)[:lead] + tuple(shape))
         out.append(t if sparse else np.broadcast_to(t, t.shape[:lead] + np.shape(yi)).copy())
     return out if isinstance(y, list) else tuple(out)
@@ -236,7 +237,7 @@ def grid_place(t, g, xs, indexing="xy", i=0):
     xs = [x for x in xs if x is not None]
     out = [0.0] * len(g)
     shape = [1] * len(xs)
-    shape[grid_axis(i, len(xs), indexing)] = np.size(xs[i])
+    shape[grid_axis(i, len(xs), indexing)] = size(xs[i])
     out[i] = np.broadcast_to(np.reshape(t, shape), np.shape(g[i])).copy()
     return out
 

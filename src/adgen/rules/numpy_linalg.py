@@ -21,6 +21,7 @@ Conventions and limits:
 
 import numpy as np
 
+from adgen.arrays import as_array, made_like
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.numpy_reductions import expand_to, keep_dims, max_share
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
@@ -37,8 +38,8 @@ def trace_adjoint(g, a, offset=0, axis1=0, axis2=1):
     shape = np.shape(a)
     ax1, ax2 = axis1 % len(shape), axis2 % len(shape)
     dtype = np.result_type(g, a)
-    diag = np.asarray(g, dtype=dtype)[..., None, None] * np.eye(
-        shape[ax1], shape[ax2], k=offset, dtype=dtype)
+    diag = as_array(g, dtype=dtype)[..., None, None] * made_like(np.eye(
+        shape[ax1], shape[ax2], k=offset, dtype=dtype), g)
     return np.moveaxis(diag, (-2, -1), (ax1, ax2))
 
 

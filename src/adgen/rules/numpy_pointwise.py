@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from adgen.arrays import as_array
 from adgen.rules.batched import lift
 from adgen.rules.operators import mod_bar, mod_dot
 from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
@@ -72,7 +73,7 @@ _NEAR_ZERO = 1e-2  # below it the series (three terms) are exact to rounding
 
 def sinc_slope(x):
     """The derivative of `np.sinc` at `x`: `(cos(pi x) - sinc(x)) / x`, 0 at 0."""
-    x = np.asarray(x, dtype=np.result_type(x, 1.0))
+    x = as_array(x, dtype=np.result_type(x, 1.0))
     small = np.abs(x) < _NEAR_ZERO
     safe = np.where(small, 1.0, x)
     p2 = math.pi ** 2
@@ -83,7 +84,7 @@ def sinc_slope(x):
 
 def sinc_curvature(x):
     """The second derivative of `np.sinc` at `x`: `-pi^2 sinc(x) - 2 sinc'(x) / x`."""
-    x = np.asarray(x, dtype=np.result_type(x, 1.0))
+    x = as_array(x, dtype=np.result_type(x, 1.0))
     small = np.abs(x) < _NEAR_ZERO
     safe = np.where(small, 1.0, x)
     p2 = math.pi ** 2

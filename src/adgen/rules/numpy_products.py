@@ -28,6 +28,7 @@ import string
 
 import numpy as np
 
+from adgen.arrays import as_array
 from adgen.rules.registry import adjoint, nondifferentiable, tangent
 from adgen.runtime import unbroadcast
 
@@ -153,7 +154,7 @@ def tensordot_adjoint_a(g, a, b, axes=2):
     else:
         r = np.tensordot(g, b, axes=(list(range(len(free_a), np.ndim(g))), free_b))
     order = free_a + [ia[k] for k in np.argsort(ib)]
-    return np.transpose(r, np.argsort(order))
+    return np.transpose(r, tuple(np.argsort(order).tolist()))
 
 
 def tensordot_adjoint_b(g, a, b, axes=2):
@@ -168,7 +169,7 @@ def tensordot_adjoint_b(g, a, b, axes=2):
     else:
         r = np.tensordot(a, g, axes=(free_a, list(range(len(free_a)))))
     order = [ib[k] for k in np.argsort(ia)] + free_b
-    return np.transpose(r, np.argsort(order))
+    return np.transpose(r, tuple(np.argsort(order).tolist()))
 
 
 nondifferentiable(is_zero, contracted_axes, dot_axes, inner_axes)
@@ -309,7 +310,7 @@ def einsum_adjoint(g, subscripts, k, a=None, b=None, c=None, d=None):
     x = operands[k]
     dtype = np.result_type(g, *operands)
     specs = [out] + ins[:k] + ins[k + 1:]
-    args = [np.asarray(g, dtype=dtype)] + operands[:k] + operands[k + 1:]
+    args = [as_array(g, dtype=dtype)] + operands[:k] + operands[k + 1:]
     fresh = iter(c for c in string.ascii_letters if c not in "".join(ins) + out)
     target = ""
     for c, n in zip(ins[k], np.shape(x), strict=True):

@@ -31,6 +31,7 @@ import math
 
 import numpy as np
 
+from adgen.arrays import as_array, chunked_like, is_array
 from adgen.rules.limits import divide_or_zero
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
 from adgen.runtime import real_only
@@ -77,7 +78,7 @@ def max_share(a, y, axis=None, keepdims=False):
     1 where `a` attains the extremum, split equally between tied elements, 0 elsewhere.
     """
     hit = real_only(a, "max / min") == keep_dims(y, a, axis, keepdims)
-    hit = hit.astype(np.result_type(a, 1.0)) if isinstance(hit, np.ndarray) else float(hit)
+    hit = hit.astype(np.result_type(a, 1.0)) if is_array(hit) else float(hit)
     return hit / np.sum(hit, axis=axis, keepdims=True)
 
 
@@ -86,7 +87,7 @@ def prod_others(a, axis=None):
 
     Exact when `a` has zeros: it multiplies exclusive cumulative products from both ends.
     """
-    a = np.asarray(a)
+    a = as_array(a)
     axes = reduced_axes(axis, a.ndim)
     if not axes:
         return np.ones_like(a)
@@ -96,7 +97,7 @@ def prod_others(a, axis=None):
     ones = np.ones_like(rows[..., :1])
     before = np.cumprod(np.concatenate([ones, rows[..., :-1]], axis=-1), axis=-1)
     after = np.cumprod(np.concatenate([ones, rows[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    return np.moveaxis(np.reshape(before * after, moved.shape), ends, axes)
+    return chunked_like(np.moveaxis(np.reshape(before * after, moved.shape), ends, axes), a)
 
 
 def cumsum_adjoint(g, a, axis=None):

@@ -25,6 +25,7 @@ Ufunc methods are keyed by the bound method (`np.add.reduce`, as `np.logaddexp.r
 
 import numpy as np
 
+from adgen.arrays import as_array, size
 from adgen.rules.batched import batch_axes
 from adgen.rules.numpy_assembly import gather_back, positions, spread, spread_batched
 from adgen.rules.numpy_products import is_zero
@@ -45,7 +46,7 @@ def _one_axis(axis):
 def _rows(x, axis, lead=0):
     """`x` with the scanned axis first (flattened behind `lead` batch axes when None)."""
     _one_axis(axis)
-    x = np.asarray(x, dtype=np.result_type(x, 1.0))
+    x = as_array(x, dtype=np.result_type(x, 1.0))
     if axis is None:
         return np.moveaxis(np.reshape(x, x.shape[:lead] + (-1,)), lead, 0)
     return np.moveaxis(x, axis + lead if axis >= 0 else axis, 0)
@@ -188,7 +189,7 @@ def put_last(g, a, axis=0, keepdims=False):
     """The adjoint of `last_along`: `g` at the last place of a scan of `a`, zeros elsewhere."""
     _one_axis(axis)
     if axis is None:
-        out = np.zeros(np.size(a), np.result_type(g, 1.0))
+        out = np.zeros(size(a), np.result_type(g, 1.0))
         out[-1] = np.reshape(g, ())
         return out
     out = np.zeros(np.shape(a), np.result_type(g, 1.0))
@@ -314,13 +315,13 @@ def left_of(t, a, b, lead=0):
     """Tangent `t` of `a` shaped for `ufunc.outer(a, b)`: `b`'s axes added at the end (a
     batched zero of another shape becomes zeros)."""
     shape = np.shape(t)[:lead] + np.shape(a) + (1,) * np.ndim(b)
-    return np.reshape(t, shape) if np.size(t) == np.prod(shape) else np.zeros(shape, _float(t))
+    return np.reshape(t, shape) if size(t) == np.prod(shape) else np.zeros(shape, _float(t))
 
 
 def right_of(t, a, b, lead=0):
     """Tangent `t` of `b` shaped for `ufunc.outer(a, b)`: `a`'s axes added in front."""
     shape = np.shape(t)[:lead] + (1,) * np.ndim(a) + np.shape(b)
-    return np.reshape(t, shape) if np.size(t) == np.prod(shape) else np.zeros(shape, _float(t))
+    return np.reshape(t, shape) if size(t) == np.prod(shape) else np.zeros(shape, _float(t))
 
 
 def _float(t):

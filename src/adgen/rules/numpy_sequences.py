@@ -20,6 +20,7 @@
 
 import numpy as np
 
+from adgen.arrays import as_array, chunked_like, cut, made_like
 from adgen.rules.batched import lift
 from adgen.rules.numpy_assembly import gather_back, spread, spread_batched
 from adgen.rules.numpy_products import is_zero
@@ -59,8 +60,8 @@ def diff_joined(ta, tp, tq, a, prepend=None, append=None, axis=-1, lead=0):
     for t, shape in zip((tp, ta, tq), _diff_parts(a, prepend, append, axis), strict=True):
         if shape is None:
             continue
-        if is_zero(t) or (lead and not np.any(t)):
-            parts.append(np.zeros(front + shape))
+        if is_zero(t) or (lead and isinstance(t, np.ndarray) and not np.any(t)):
+            parts.append(made_like(np.zeros(front + shape), ta))
         else:
             parts.append(np.broadcast_to(lift(t, np.empty(shape)) if lead else t, front + shape))
     return np.concatenate(parts, axis + lead if axis >= 0 else axis)
@@ -70,7 +71,7 @@ def diff_adjoint(g, n=1, axis=-1):
     """The adjoint of `np.diff(., n, axis)`: each difference undone by its transpose."""
     if is_zero(g):
         return g
-    g = np.asarray(g)
+    g = as_array(g)
     for _ in range(n):
         width = [(0, 0)] * g.ndim
         width[axis] = (1, 0)
@@ -88,9 +89,10 @@ def diff_piece(g, a, prepend=None, append=None, axis=-1, which=1):
     shapes = _diff_parts(a, prepend, append, axis)
     sizes = [0 if s is None else s[axis] for s in shapes]
     start = sum(sizes[:which])
-    part = np.take(g, np.arange(start, start + sizes[which]), axis=axis)
+    part = cut(g, [start, sizes[which]], axis % np.ndim(g))[1]
     own = (prepend, a, append)[which]
-    return np.sum(part) if np.ndim(own) == 0 else np.reshape(part, np.shape(own))
+    return np.sum(part) if np.ndim(own) == 0 else chunked_like(np.reshape(part, np.shape(own)),
+                                                               own)
 
 
 def diff_place(t, a, prepend=None, append=None, axis=-1, which=1):

@@ -35,9 +35,10 @@ Conventions:
 
 import numpy as np
 
+from adgen.arrays import as_array, cut, is_array, size
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
-from adgen.runtime import unbroadcast, zeros_like
+from adgen.runtime import owned_copy, unbroadcast, zeros_like
 
 # ---------------------------------------------------------------- helpers
 
@@ -79,11 +80,11 @@ def split_like(g, xs, axis=0):
     """
     if axis is None:
         g, axis, nd = np.ravel(g), 0, 1
-        sizes = [np.size(x) for x in xs]
+        sizes = [size(x) for x in xs]
     else:
         nd = np.ndim(g)
         sizes = [((1,) * (nd - np.ndim(x)) + np.shape(x))[axis % nd] for x in xs]
-    pieces = np.split(g, np.cumsum(sizes)[:-1], axis=axis % nd)
+    pieces = cut(g, sizes, axis % nd)
     return [np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs, strict=True)]
 
 
@@ -106,7 +107,7 @@ def unpack_like(g, x):
 def cast_like(g, x):
     """`g` in the dtype of `x` (a NumPy scalar when `g` is not an array)."""
     dtype = np.result_type(x)
-    return g.astype(dtype) if isinstance(g, np.ndarray) else dtype.type(g)
+    return g.astype(dtype) if is_array(g) else dtype.type(g)
 
 
 def cast_through(g, result, like):
@@ -116,6 +117,8 @@ def cast_through(g, result, like):
     if np.issubdtype(np.result_type(result), np.inexact):
         return cast_like(g, like)
     dtype = np.result_type(like, 1.0)
+    if is_array(like) and like.ndim:
+        return np.zeros_like(like, dtype=dtype)  # in `like`'s own library
     return np.zeros(np.shape(like), dtype) if np.ndim(like) else dtype.type(0)
 
 
@@ -131,11 +134,11 @@ def tile_adjoint(g, a, reps):
 
 def repeat_adjoint(g, a, repeats, axis=None):
     """The adjoint of `np.repeat(a, repeats, axis)`: the sum of each element's copies."""
-    g = np.asarray(g)
-    src = (np.size(a),) if axis is None else np.shape(a)
+    g = as_array(g)
+    src = (size(a),) if axis is None else np.shape(a)
     ax = 0 if axis is None else axis % len(src)
     n = src[ax]
-    if np.size(repeats) == 1:
+    if size(repeats) == 1:
         r = int(np.ravel(repeats)[0])
         out = np.sum(np.reshape(g, src[:ax] + (n, r) + src[ax + 1:]), axis=ax + 1)
     else:
@@ -259,7 +262,7 @@ def expand_dims_bar(y, a, axis, *, y_bar):
 
 @tangent(np.copy, "ndarray.copy")
 def copy_dot(y, a, order="K", subok=False, *, a_dot):
-    return np.copy(a_dot)
+    return owned_copy(a_dot)
 
 
 @adjoint(np.copy, "ndarray.copy")

@@ -2,10 +2,8 @@
 
 - `fold_zeros`: symbolic zero tangents vanish (`a * 0` → 0, `x + 0` → x, `0 - x` → -x).
 - `fold`: identities on constants (`1.0 * x` → x, `x ** 1` → x, `2 - 1` → 1).
-- `drop_dead_stores`: assignments whose value is not live afterwards are removed (pure
-  right-hand sides only), by backward liveness over the structured statements.
 - `inline_single_use`: a temporary read once is folded into the statement that reads it.
-- `propagate_copies`: `a = b` followed by reads of `a` reads `b` instead, within a block,
+- `propagate`: `a = b` followed by reads of `a` reads `b` instead, within a block,
   while neither is reassigned.
 """
 
@@ -185,13 +183,58 @@ def fold_zeros(expr: gast.AST, zero_call: Any = None,
 # ---------------------------------------------------------------------- statements
 
 
-def _loads(node: Any) -> set[str]:
-    return astutil.loads(node)
-
-
 def _stores(stmts: list[gast.AST]) -> set[str]:
     """Names assigned (or bound as parameters) in `stmts`."""
     return astutil.statement_stores(stmts)
+
+
+class _Copies:
+    """The copies and constants known at a point (`a = b`, `a = 1.0`): `values[a]` is `b`'s
+    name or the constant, `copies[b]` the names that may hold a copy of `b`. Changes are logged,
+    so a nested block works on the mapping itself and its changes are undone after it (no
+    copy of the whole mapping per block), and killing a name costs only its own copies."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, gast.AST] = {}
+        self.copies: dict[str, set[str]] = {}  # may hold stale entries, checked when used
+        self.log: list[tuple[str, gast.AST | None]] = []  # (name, value before the change)
+
+    def _put(self, var: str, value: gast.AST | None) -> None:
+        if value is None:
+            del self.values[var]
+            return
+        self.values[var] = value
+        if isinstance(value, gast.Name):
+            self.copies.setdefault(value.id, set()).add(var)
+
+    def set(self, var: str, value: gast.AST) -> None:
+        self.log.append((var, self.values.get(var)))
+        self._put(var, value)
+
+    def drop(self, var: str) -> None:
+        if var in self.values:
+            self.log.append((var, self.values[var]))
+            del self.values[var]
+
+    def kill(self, names: set[str]) -> None:
+        """Forget what `names` hold and every copy of them."""
+        for n in names:
+            self.drop(n)
+            for var in self.copies.pop(n, ()):
+                value = self.values.get(var)
+                if isinstance(value, gast.Name) and value.id == n:
+                    self.drop(var)
+
+    def mark(self) -> int:
+        return len(self.log)
+
+    def undo(self, mark: int) -> None:
+        while len(self.log) > mark:
+            var, value = self.log.pop()
+            if var in self.values:
+                del self.values[var]
+            if value is not None:
+                self._put(var, value)
 
 
 class _Substitute:
@@ -214,41 +257,45 @@ class _Substitute:
         return astutil.map_loads(node, self.replace) if self.env else node
 
 
-def _kill(env: dict[str, gast.AST], names: set[str]) -> None:
-    for k in list(env):
-        v = env[k]
-        if k in names or (isinstance(v, gast.Name) and v.id in names):
-            del env[k]
-
-
-def propagate(body: list[gast.AST], env: dict[str, gast.AST] | None = None,
-              protect: set[str] = frozenset()) -> list[gast.AST]:
+def propagate(body: list[gast.AST], protect: set[str] = frozenset()) -> list[gast.AST]:
     """Forward copies and constants (`a = b`, `a = 1.0`) into later reads, then fold; a copy
     that became `a = a` is dropped."""
-    env = {} if env is None else env
+    return _propagate(body, _Copies(), protect)
+
+
+def _in_block(body: list[gast.AST], env: _Copies, protect: set[str]) -> list[gast.AST]:
+    """`body` propagated from what `env` knows now; `env` is as it was afterwards."""
+    mark = env.mark()
+    out = _propagate(body, env, protect)
+    env.undo(mark)
+    return out
+
+
+def _propagate(body: list[gast.AST], env: _Copies, protect: set[str]) -> list[gast.AST]:
+    known = env.values
     out: list[gast.AST] = []
     for s in body:
         if isinstance(s, gast.If):
-            s.test = _Substitute(env).visit(s.test)
+            s.test = _Substitute(known).visit(s.test)
             assigned = _stores(s.body) | _stores(s.orelse)
-            s.body = propagate(s.body, dict(env), protect) or [gast.Pass()]
-            s.orelse = propagate(s.orelse, dict(env), protect)
-            _kill(env, assigned)
+            s.body = _in_block(s.body, env, protect) or [gast.Pass()]
+            s.orelse = _in_block(s.orelse, env, protect)
+            env.kill(assigned)
         elif isinstance(s, (gast.For, gast.While)):
             assigned = _stores(s.body) | _stores([s.target] if isinstance(s, gast.For) else [])
-            _kill(env, assigned)
+            env.kill(assigned)
             if isinstance(s, gast.For):
-                s.iter = _Substitute(env).visit(s.iter)
+                s.iter = _Substitute(known).visit(s.iter)
             else:
-                s.test = _Substitute(env).visit(s.test)
-            s.body = propagate(s.body, dict(env), protect) or [gast.Pass()]
-            s.orelse = propagate(s.orelse, dict(env), protect)
-            _kill(env, assigned | _stores(s.orelse))
+                s.test = _Substitute(known).visit(s.test)
+            s.body = _in_block(s.body, env, protect) or [gast.Pass()]
+            s.orelse = _in_block(s.orelse, env, protect)
+            env.kill(assigned | _stores(s.orelse))
         else:
             for field_name in ("value", "test", "msg", "exc"):
                 value = getattr(s, field_name, None)
-                if value is not None and env:
-                    substitute = _Substitute(env)
+                if value is not None and known:
+                    substitute = _Substitute(known)
                     value = substitute.visit(value)
                     setattr(s, field_name, fold(value) if substitute.replaced else value)
             if isinstance(s, gast.Assign):
@@ -257,21 +304,17 @@ def propagate(body: list[gast.AST], env: dict[str, gast.AST] | None = None,
                     continue  # `a = a`
                 for target in s.targets:
                     if isinstance(target, gast.Subscript):
-                        target.slice = _Substitute(env).visit(target.slice)
-                _kill(env, _stores([s]))
+                        target.slice = _Substitute(known).visit(target.slice)
+                env.kill(_stores([s]))
                 if (isinstance(t, gast.Name) and t.id not in protect
                         and (isinstance(s.value, gast.Name) or _num(s.value) is not None)):
-                    env[t.id] = s.value
+                    env.set(t.id, s.value)
         out.append(s)
     return out
 
 
 def _same_name(node: gast.AST, var: str) -> bool:
     return isinstance(node, gast.Name) and node.id == var
-
-
-def _code(body: list[gast.AST]) -> bool:
-    return any(not isinstance(s, gast.Pass) for s in body)
 
 
 def inline_single_use(body: list[gast.AST], pure: Any,
@@ -407,90 +450,3 @@ def _replace_load(stmt: gast.AST, var: str, value: gast.AST) -> None:
             setattr(stmt, field_name, [astutil.map_loads(c, swap) for c in current])
         elif current is not None:
             setattr(stmt, field_name, astutil.map_loads(current, swap))
-
-
-def drop_dead_stores(body: list[gast.AST], pure: Any, live_out: set[str]) -> list[gast.AST]:
-    """Remove pure assignments whose value is not live afterwards (backward liveness over the
-    structured statements; loop bodies iterate to a fixed point; `break`, `continue` and
-    `return` take the liveness of where they jump)."""
-    new, _ = _Liveness().block(body, set(live_out), None, pure)
-    return new
-
-
-_Jumps = tuple[set[str], set[str]] | None  # live at a loop's `continue` and at its `break`
-
-
-class _Liveness:
-    """Backward liveness over structured statements, dropping dead pure assignments. The
-    names an expression reads are remembered: loop bodies are walked until a fixed point."""
-
-    def __init__(self) -> None:
-        self.memo: dict[int, tuple[gast.AST, frozenset[str]]] = {}
-
-    def reads(self, node: gast.AST) -> frozenset[str]:
-        found = self.memo.get(id(node))
-        if found is None or found[0] is not node:  # the node is kept: its id stays its own
-            found = self.memo[id(node)] = (node, frozenset(_loads(node)))
-        return found[1]
-
-    def block(self, body: list[gast.AST], live: set[str], loop: _Jumps,
-              pure: Any) -> tuple[list, set[str]]:
-        out: list[gast.AST] = []
-        for s in reversed(body):
-            s, live = self.stmt(s, live, loop, pure)
-            if s is not None:
-                out.append(s)
-        out.reverse()
-        return out, live
-
-    def stmt(self, s: gast.AST, live: set[str], loop: _Jumps,
-             pure: Any) -> tuple[gast.AST | None, set[str]]:
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            t = s.targets[0].id
-            if t not in live and pure(s.value):
-                return None, live
-            return s, (live - {t}) | self.reads(s.value)
-        if isinstance(s, gast.Expr) and getattr(s.value, "adgen_check", False) and pure(
-                s.value):  # a runtime check the facts at hand show cannot fail
-            return None, live
-        if isinstance(s, gast.Break) and loop is not None:
-            return s, set(loop[1])
-        if isinstance(s, gast.Continue) and loop is not None:
-            return s, set(loop[0])
-        if isinstance(s, gast.Return):
-            return s, set(self.reads(s.value)) if s.value is not None else set()
-        if isinstance(s, gast.If):
-            body, l1 = self.block(s.body, set(live), loop, pure)
-            orelse, l2 = self.block(s.orelse, set(live), loop, pure)
-            if not _code(body) and not _code(orelse) and pure(s.test):
-                return None, live
-            s.body, s.orelse = body or [gast.Pass()], orelse
-            return s, l1 | l2 | self.reads(s.test)
-        if isinstance(s, (gast.For, gast.While)):
-            return self.loop(s, live, loop, pure)
-        return s, live | self.reads(s)
-
-    def loop(self, s: gast.AST, live: set[str], outer: _Jumps,
-             pure: Any) -> tuple[gast.AST, set[str]]:
-        header = set(self.reads(s.iter if isinstance(s, gast.For) else s.test))
-        target = {s.target.id} if isinstance(s, gast.For) else set()
-        after = set(live)
-        if s.orelse:
-            _, after = self.block(list(s.orelse), set(live), outer, _keep)
-        entry = after | header
-        while True:
-            _, inner = self.block(s.body, set(entry), (entry, set(live)), _keep)
-            new_entry = entry | (inner - target) | header
-            if new_entry == entry:
-                break
-            entry = new_entry
-        s.body, _ = self.block(s.body, set(entry), (entry, set(live)), pure)
-        s.body = s.body or [gast.Pass()]
-        if s.orelse:
-            s.orelse, _ = self.block(s.orelse, set(live), outer, pure)
-        return s, entry | after
-
-
-def _keep(rhs: gast.AST) -> bool:
-    """Purity for the fixed-point walks: nothing is dropped while liveness is not final."""
-    return False

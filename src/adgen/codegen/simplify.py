@@ -95,6 +95,12 @@ class _Fold(astutil.Transformer):
     def __init__(self, zero_call: Any = None) -> None:
         self.zero_call = zero_call
 
+    def visit_Name(self, node: gast.Name) -> gast.AST:
+        return node
+
+    def visit_Constant(self, node: gast.Constant) -> gast.AST:
+        return node
+
     def visit_Call(self, node: gast.Call) -> gast.AST:
         self.generic_visit(node)
         if self.zero_call is not None and self.zero_call(node):
@@ -346,17 +352,14 @@ def inline_single_use(body: list[gast.AST], pure: Any,
 def _tally(nodes: list[Any], counts: dict, stores: dict) -> tuple[set[str], set[str]]:
     """Count the names read and written in `nodes` into `counts` and `stores`; the sets of
     them."""
-    reads: set[str] = set()
-    written: set[str] = set()
-    for n in astutil.walk(nodes):
-        if isinstance(n, gast.Name):
-            if isinstance(n.ctx, gast.Load):
-                counts[n.id] = counts.get(n.id, 0) + 1
-                reads.add(n.id)
-            else:
-                stores[n.id] = stores.get(n.id, 0) + 1
-                written.add(n.id)
-    return reads, written
+    reads: list[str] = []
+    written: list[str] = []
+    astutil.name_lists(nodes, reads, written)
+    for n in reads:
+        counts[n] = counts.get(n, 0) + 1
+    for n in written:
+        stores[n] = stores.get(n, 0) + 1
+    return set(reads), set(written)
 
 
 def _with_mutations(t: gast.AST, effects: tuple[set[str], set[str]]) -> tuple[set, set]:
@@ -388,9 +391,17 @@ def _inline_block(body: list[gast.AST], counts: dict, stores: dict, pure: Any,
         for field_name in ("value", "test"):
             if getattr(out[j], field_name, None) is not None:
                 setattr(out[j], field_name, fold(getattr(out[j], field_name)))
-        effects[j] = _with_mutations(out[j], astutil.names(out[j]))
+        effects[j] = _moved(effects[i], effects[j], s.targets[0].id)
         out[i] = None
     return [s for s in out if s is not None]
+
+
+def _moved(source: tuple[set[str], set[str]], target: tuple[set[str], set[str]],
+           var: str) -> tuple[set[str], set[str]]:
+    """What a statement reads and writes once the value of `var = ...` (whose effects are
+    `source`) replaced its one read of `var`, without walking it again (folding drops no
+    name a statement reads)."""
+    return (target[0] - {var}) | source[0], target[1] | (source[1] - {var})
 
 
 def _inline_target(out: list, effects: list, i: int, counts: dict, stores: dict,

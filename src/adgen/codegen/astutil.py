@@ -94,6 +94,20 @@ def name_lists(node: Any, loads: list[str], stores: list[str]) -> None:
                     push(value)
 
 
+def size(node: Any) -> int:
+    """The number of nodes in a tree or list of trees, as `ast.walk` counts them (a name's
+    context included)."""
+    count, stack = 0, [node]
+    while stack:
+        n = stack.pop()
+        if type(n) is list:
+            stack.extend(n)
+        elif isinstance(n, gast.AST):
+            count += 1
+            stack.extend(v for v in n.__dict__.values() if isinstance(v, (gast.AST, list)))
+    return count
+
+
 def map_loads(node: Any, replace: Any) -> Any:
     """`node` with every loaded name `n` for which `replace(n)` gives a node replaced by that
     node (None keeps `n`); the tree is changed in place, and the replacements are not

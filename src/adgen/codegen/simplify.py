@@ -381,9 +381,10 @@ def _inline_block(body: list[gast.AST], counts: dict, stores: dict, pure: Any,
     out: list[Any] = list(body)  # a folded statement becomes None (no list deletions)
     effects = [None if isinstance(s, (gast.If, gast.For, gast.While)) else known[id(s)]
                for s in out]
+    sizes: list[int | None] = [None] * len(out)  # nodes in a statement, once asked
     for i in range(len(out)):
         j = _inline_target(out, effects, i, counts, stores, pure)
-        if j is None:
+        if j is None or _size(out, sizes, i) + _size(out, sizes, j) > LARGEST_FOLD:
             continue
         s = out[i]
         _replace_load(out[j], s.targets[0].id, s.value)
@@ -392,8 +393,23 @@ def _inline_block(body: list[gast.AST], counts: dict, stores: dict, pure: Any,
             if getattr(out[j], field_name, None) is not None:
                 setattr(out[j], field_name, fold(getattr(out[j], field_name)))
         effects[j] = _moved(effects[i], effects[j], s.targets[0].id)
+        sizes[j] = None
         out[i] = None
     return [s for s in out if s is not None]
+
+
+LARGEST_FOLD = 400
+"""No value is folded into a statement that would then have more nodes than this (counted
+as `ast.walk` counts them; the largest statement in the suite's generated code has 179).
+A chain of single-use adjoints (`v2 = sin(v1); v3 = sin(v2); ...`) would otherwise become
+one expression nested as deep as the chain is long: folded again at every step (quadratic
+time), unreadable, and past the compiler's nesting limit for long enough chains."""
+
+
+def _size(out: list, sizes: list, k: int) -> int:
+    if sizes[k] is None:
+        sizes[k] = astutil.size(out[k])
+    return sizes[k]
 
 
 def _moved(source: tuple[set[str], set[str]], target: tuple[set[str], set[str]],

@@ -76,35 +76,25 @@ def names(node: Any) -> tuple[set[str], set[str]]:
     return set(loads), set(stores)
 
 
-def name_lists(node: Any, loads: list[str], stores: list[str]) -> None:
+def name_lists(node: Any, loads: list[str], stores: list[str]) -> int:
     """Append every loaded and every stored name in a tree or list of trees to `loads` and
     `stores`, once per occurrence (`walk`'s nodes, without a generator: the clean-ups ask
-    this of every statement)."""
+    this of every statement); the number of nodes, as `ast.walk` counts them."""
     stack = [node]
     pop, push, name_type, load_type = stack.pop, stack.append, gast.Name, gast.Load
+    count = 0
     while stack:
         n = pop()
         if type(n) is list:
             stack.extend(n)
         elif type(n) is name_type:
             (loads if type(n.ctx) is load_type else stores).append(n.id)
+            count += 2  # the name and its context
         elif isinstance(n, gast.AST):
+            count += 1
             for value in n.__dict__.values():
                 if isinstance(value, (gast.AST, list)):
                     push(value)
-
-
-def size(node: Any) -> int:
-    """The number of nodes in a tree or list of trees, as `ast.walk` counts them (a name's
-    context included)."""
-    count, stack = 0, [node]
-    while stack:
-        n = stack.pop()
-        if type(n) is list:
-            stack.extend(n)
-        elif isinstance(n, gast.AST):
-            count += 1
-            stack.extend(v for v in n.__dict__.values() if isinstance(v, (gast.AST, list)))
     return count
 
 

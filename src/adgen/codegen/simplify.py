@@ -334,7 +334,7 @@ def inline_single_use(body: list[gast.AST], pure: Any,
     """
     counts: dict[str, int] = {}
     stores: dict[str, int] = {}
-    effects: dict[int, tuple[set[str], set[str]]] = {}
+    effects: dict[int, tuple[set[str], set[str], int]] = {}
     stack: list[Any] = list(body)
     while stack:  # one walk: how often each name is read and written, what each step does
         s = stack.pop()
@@ -343,23 +343,24 @@ def inline_single_use(body: list[gast.AST], pure: Any,
             stack.extend(s.orelse)
             _tally([s.target, s.iter] if isinstance(s, gast.For) else [s.test], counts, stores)
         else:
-            effects[id(s)] = _with_mutations(s, _tally([s], counts, stores))
+            reads, written, size = _tally([s], counts, stores)
+            effects[id(s)] = (*_with_mutations(s, (reads, written)), size)
     for var in keep:
         stores[var] = 2  # never folded
     return _inline_block(body, counts, stores, pure, effects)
 
 
-def _tally(nodes: list[Any], counts: dict, stores: dict) -> tuple[set[str], set[str]]:
+def _tally(nodes: list[Any], counts: dict, stores: dict) -> tuple[set[str], set[str], int]:
     """Count the names read and written in `nodes` into `counts` and `stores`; the sets of
-    them."""
+    them, and the number of nodes."""
     reads: list[str] = []
     written: list[str] = []
-    astutil.name_lists(nodes, reads, written)
+    size = astutil.name_lists(nodes, reads, written)
     for n in reads:
         counts[n] = counts.get(n, 0) + 1
     for n in written:
         stores[n] = stores.get(n, 0) + 1
-    return set(reads), set(written)
+    return set(reads), set(written), size
 
 
 def _with_mutations(t: gast.AST, effects: tuple[set[str], set[str]]) -> tuple[set, set]:
@@ -373,7 +374,7 @@ def _with_mutations(t: gast.AST, effects: tuple[set[str], set[str]]) -> tuple[se
 
 
 def _inline_block(body: list[gast.AST], counts: dict, stores: dict, pure: Any,
-                  known: dict[int, tuple[set[str], set[str]]]) -> list:
+                  known: dict[int, tuple[set[str], set[str], int]]) -> list:
     for s in body:
         if isinstance(s, (gast.If, gast.For, gast.While)):
             s.body = _inline_block(s.body, counts, stores, pure, known)
@@ -381,10 +382,9 @@ def _inline_block(body: list[gast.AST], counts: dict, stores: dict, pure: Any,
     out: list[Any] = list(body)  # a folded statement becomes None (no list deletions)
     effects = [None if isinstance(s, (gast.If, gast.For, gast.While)) else known[id(s)]
                for s in out]
-    sizes: list[int | None] = [None] * len(out)  # nodes in a statement, once asked
     for i in range(len(out)):
         j = _inline_target(out, effects, i, counts, stores, pure)
-        if j is None or _size(out, sizes, i) + _size(out, sizes, j) > LARGEST_FOLD:
+        if j is None or effects[i][2] + effects[j][2] > LARGEST_FOLD:
             continue
         s = out[i]
         _replace_load(out[j], s.targets[0].id, s.value)
@@ -393,31 +393,28 @@ def _inline_block(body: list[gast.AST], counts: dict, stores: dict, pure: Any,
             if getattr(out[j], field_name, None) is not None:
                 setattr(out[j], field_name, fold(getattr(out[j], field_name)))
         effects[j] = _moved(effects[i], effects[j], s.targets[0].id)
-        sizes[j] = None
         out[i] = None
     return [s for s in out if s is not None]
 
 
 LARGEST_FOLD = 400
-"""No value is folded into a statement that would then have more nodes than this (counted
-as `ast.walk` counts them; the largest statement in the suite's generated code has 179).
+"""No value is folded into a statement when the two hold more nodes than this together
+(counted as `ast.walk` counts them, before folding; the largest statement in the suite's
+generated code has 179).
 A chain of single-use adjoints (`v2 = sin(v1); v3 = sin(v2); ...`) would otherwise become
 one expression nested as deep as the chain is long: folded again at every step (quadratic
 time), unreadable, and past the compiler's nesting limit for long enough chains."""
 
 
-def _size(out: list, sizes: list, k: int) -> int:
-    if sizes[k] is None:
-        sizes[k] = astutil.size(out[k])
-    return sizes[k]
 
 
-def _moved(source: tuple[set[str], set[str]], target: tuple[set[str], set[str]],
-           var: str) -> tuple[set[str], set[str]]:
-    """What a statement reads and writes once the value of `var = ...` (whose effects are
-    `source`) replaced its one read of `var`, without walking it again (folding drops no
-    name a statement reads)."""
-    return (target[0] - {var}) | source[0], target[1] | (source[1] - {var})
+def _moved(source: tuple[set[str], set[str], int], target: tuple[set[str], set[str], int],
+           var: str) -> tuple[set[str], set[str], int]:
+    """What a statement reads and writes, and its size, once the value of `var = ...` (whose
+    effects are `source`) replaced its one read of `var`, without walking it again (folding
+    drops no name a statement reads; the size is the one before folding, an upper bound)."""
+    return ((target[0] - {var}) | source[0], target[1] | (source[1] - {var}),
+            target[2] + source[2] - 5)  # less `var = ` (assignment, name, context), the read
 
 
 def _inline_target(out: list, effects: list, i: int, counts: dict, stores: dict,
@@ -437,7 +434,7 @@ def _inline_target(out: list, effects: list, i: int, counts: dict, stores: dict,
     for j in range(i + 1, len(out)):
         if effects[j] is None:
             return None
-        t_reads, t_written = effects[j]
+        t_reads, t_written, _ = effects[j]
         if var in t_reads:
             return j if _value_use(out[j], var) else None
         if t_written & reads:

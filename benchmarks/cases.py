@@ -241,6 +241,57 @@ def count_constructs(source):
     return loops, branches
 
 
+# --- 10. build time: a generated function of N statements ----------------------------------
+
+_STRAIGHT = (
+    "    t{t} = math.sin(x) * {a} + y * {b}",
+    "    x = x * {a} + math.cos(t{t}) * {b}",
+    "    y = y + math.tanh(t{t} * z) * {b}",
+    "    z = z * {a} + math.exp(-abs(y)) * {b} - x * {b}",
+)
+
+_COMPOUND = (  # (source, statements in it)
+    ("""\
+    for i in range({k}):
+        x = math.sin(x) * {a} + y * {b}
+        z = z + x * {b}
+""", 3),
+    ("""\
+    if x > {c}:
+        y = y * {a} + math.cos(z) * {b}
+    else:
+        z = z * {a} - math.sin(x) * {b}
+""", 3),
+    ("""\
+    n = 0
+    while n < {k}:
+        y = y * {a} + math.tanh(x) * {b}
+        n = n + 1
+""", 4),
+)
+
+
+def statements_source(n, name="generated"):
+    """Source text of a module defining `name(x, y, z)` whose body has exactly `n` statements
+    (counting those inside loops and branches and the final `return`): mostly straight-line
+    arithmetic with `math` calls, a loop or a branch after every twelve of them.
+    Deterministic: the constants follow the statement's index."""
+    lines = ["import math", "", "", f"def {name}(x, y, z):"]
+    count, i, j = 0, 0, 0  # statements so far, units (statements or blocks), straight lines
+    while count < n - 1:
+        constants = dict(t=j - j % len(_STRAIGHT), k=2 + i % 3, c=round(0.1 * (i % 7) - 0.3, 2),
+                         a=round(0.9 - 0.01 * (i % 5), 2), b=round(0.05 + 0.01 * (i % 4), 2))
+        text, size = _COMPOUND[(i // 13) % len(_COMPOUND)] if i % 13 == 12 else ("", 0)
+        if not size or count + size > n - 1:
+            text, size = _STRAIGHT[j % len(_STRAIGHT)], 1
+            j += 1
+        lines.extend(text.format(**constants).splitlines())
+        count += size
+        i += 1
+    lines.append("    return x + y * z")
+    return "\n".join(lines) + "\n"
+
+
 # ---------------------------------------------------------------- a call inside a loop
 
 

@@ -397,6 +397,46 @@ def bench_transform(cfg: Config) -> list[Row]:
                 ms[1] < 1)]
 
 
+# --- item 11: build time against the function's length ----------------------------------------
+
+BUILD_SIZES = (100, 300, 1000, 3000)
+
+
+def build_seconds(directory: str, n: int, repeats: int) -> tuple[float, float, str]:
+    """The cheapest first `adgen.grad` (cold cache, a fresh function each time) of a generated
+    function of `n` statements: (CPU seconds, wall seconds of that build, check note). The
+    build is single-threaded, so its CPU time is its wall time on an idle machine, and what
+    other processes add to the wall time of a shared one stays out of it."""
+    source = cases.statements_source(n, name="generated")
+    best = (math.inf, math.inf)
+    for i in range(repeats):
+        f = load_generated(directory, 1000 * n + i, source)
+        adgen.clear_cache()
+        cpu, wall = time.process_time(), time.perf_counter()
+        g = adgen.grad(f)
+        best = min(best, (time.process_time() - cpu, time.perf_counter() - wall))
+    return (*best, check_generated(g, f))
+
+
+def bench_build(cfg: Config) -> list[Row]:
+    rows = []
+    sizes = BUILD_SIZES[:3] if cfg is QUICK else BUILD_SIZES
+    with tempfile.TemporaryDirectory() as directory:
+        for n in sizes:
+            repeats = cfg.transform_repeats if n <= 300 else max(1, cfg.transform_repeats // 3)
+            cpu, wall, note = build_seconds(directory, n, repeats)
+            loops, branches = cases.count_constructs(cases.statements_source(n))
+            label = f"grad build (CPU), {n:,} statements ({loops} loops, {branches} ifs)"
+            per = 1e3 * cpu / n
+            note = f"{note}; {cpu:.3g} s CPU, {wall:.3g} s wall; best of {repeats}"
+            rows.append(Row("11", f"{label}: per statement", f"{per:.2f} ms", "≤ 1 ms",
+                            per <= 1.0, note))
+            if n == 300:
+                rows.append(Row("11", f"{label}: whole build", f"{cpu * 1e3:.0f} ms",
+                                "< 300 ms", cpu < 0.3))
+    return rows
+
+
 # --- optional peers for items 1–3 --------------------------------------------------------------
 
 PEER_CASES = (("book", (1.5, 0.5), (0, 1)), ("sin_loop", (0.3,), 0), ("newton_sqrt", (2.0,), 0))
@@ -510,6 +550,7 @@ BENCHMARKS = (
     ("6", "hvp", bench_hvp),
     ("7", "jacobian", bench_jacobian),
     ("8", "transformation time", bench_transform),
+    ("11", "build time against length", bench_build),
     ("1–3", "peers", bench_peers),
 )
 

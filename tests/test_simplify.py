@@ -1,9 +1,9 @@
 """The clean-ups of generated code, one rule at a time: code string in, code string out.
 
-Each case feeds a small body through `codegen.simplify` (folding, copy propagation, dead stores,
-single-use folding) with a purity test that calls nothing pure, and compares the printed
-result. A case also runs both bodies on the same inputs where they compute numbers, so a
-rewrite that changes a value fails even if its text was expected.
+Each case feeds a small body through `codegen.simplify` and `codegen.liveness` (folding, copy
+propagation, dead stores, single-use folding) with a purity test that calls nothing pure, and
+compares the printed result. A case also runs both bodies on the same inputs where they compute
+numbers, so a rewrite that changes a value fails even if its text was expected.
 """
 
 import ast
@@ -12,7 +12,7 @@ import math
 import gast
 import pytest
 
-from adgen.codegen import simplify
+from adgen.codegen import liveness, simplify
 
 
 def _body(code: str) -> list:
@@ -34,7 +34,7 @@ def _no_calls_pure(rhs) -> bool:
 
 def _clean(code: str, protect=frozenset()) -> str:
     body = simplify.propagate(_body(code), protect=set(protect))
-    body = simplify.drop_dead_stores(body, _no_calls_pure, set())
+    body = liveness.drop_dead_stores(body, _no_calls_pure, set())
     return _text(simplify.inline_single_use(body, _no_calls_pure))
 
 

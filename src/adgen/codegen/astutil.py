@@ -70,12 +70,32 @@ def walk(node: Any) -> Any:
 
 def names(node: Any) -> tuple[set[str], set[str]]:
     """(loaded names, stored names) anywhere in a tree or list of trees."""
-    loads: set[str] = set()
-    stores: set[str] = set()
-    for n in walk(node):
-        if isinstance(n, gast.Name):
-            (loads if isinstance(n.ctx, gast.Load) else stores).add(n.id)
-    return loads, stores
+    loads: list[str] = []
+    stores: list[str] = []
+    name_lists(node, loads, stores)
+    return set(loads), set(stores)
+
+
+def name_lists(node: Any, loads: list[str], stores: list[str]) -> int:
+    """Append every loaded and every stored name in a tree or list of trees to `loads` and
+    `stores`, once per occurrence (`walk`'s nodes, without a generator: the clean-ups ask
+    this of every statement); the number of nodes, as `ast.walk` counts them."""
+    stack = [node]
+    pop, push, name_type, load_type = stack.pop, stack.append, gast.Name, gast.Load
+    count = 0
+    while stack:
+        n = pop()
+        if type(n) is list:
+            stack.extend(n)
+        elif type(n) is name_type:
+            (loads if type(n.ctx) is load_type else stores).append(n.id)
+            count += 2  # the name and its context
+        elif isinstance(n, gast.AST):
+            count += 1
+            for value in n.__dict__.values():
+                if isinstance(value, (gast.AST, list)):
+                    push(value)
+    return count
 
 
 def map_loads(node: Any, replace: Any) -> Any:

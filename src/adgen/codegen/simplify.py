@@ -2,10 +2,8 @@
 
 - `fold_zeros`: symbolic zero tangents vanish (`a * 0` → 0, `x + 0` → x, `0 - x` → -x).
 - `fold`: identities on constants (`1.0 * x` → x, `x ** 1` → x, `2 - 1` → 1).
-- `drop_dead_stores`: assignments whose value is not live afterwards are removed (pure
-  right-hand sides only), by backward liveness over the structured statements.
 - `inline_single_use`: a temporary read once is folded into the statement that reads it.
-- `propagate_copies`: `a = b` followed by reads of `a` reads `b` instead, within a block,
+- `propagate`: `a = b` followed by reads of `a` reads `b` instead, within a block,
   while neither is reassigned.
 """
 
@@ -97,6 +95,12 @@ class _Fold(astutil.Transformer):
     def __init__(self, zero_call: Any = None) -> None:
         self.zero_call = zero_call
 
+    def visit_Name(self, node: gast.Name) -> gast.AST:
+        return node
+
+    def visit_Constant(self, node: gast.Constant) -> gast.AST:
+        return node
+
     def visit_Call(self, node: gast.Call) -> gast.AST:
         self.generic_visit(node)
         if self.zero_call is not None and self.zero_call(node):
@@ -185,13 +189,58 @@ def fold_zeros(expr: gast.AST, zero_call: Any = None,
 # ---------------------------------------------------------------------- statements
 
 
-def _loads(node: Any) -> set[str]:
-    return astutil.loads(node)
-
-
 def _stores(stmts: list[gast.AST]) -> set[str]:
     """Names assigned (or bound as parameters) in `stmts`."""
     return astutil.statement_stores(stmts)
+
+
+class _Copies:
+    """The copies and constants known at a point (`a = b`, `a = 1.0`): `values[a]` is `b`'s
+    name or the constant, `copies[b]` the names that may hold a copy of `b`. Changes are logged,
+    so a nested block works on the mapping itself and its changes are undone after it (no
+    copy of the whole mapping per block), and killing a name costs only its own copies."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, gast.AST] = {}
+        self.copies: dict[str, set[str]] = {}  # may hold stale entries, checked when used
+        self.log: list[tuple[str, gast.AST | None]] = []  # (name, value before the change)
+
+    def _put(self, var: str, value: gast.AST | None) -> None:
+        if value is None:
+            del self.values[var]
+            return
+        self.values[var] = value
+        if isinstance(value, gast.Name):
+            self.copies.setdefault(value.id, set()).add(var)
+
+    def set(self, var: str, value: gast.AST) -> None:
+        self.log.append((var, self.values.get(var)))
+        self._put(var, value)
+
+    def drop(self, var: str) -> None:
+        if var in self.values:
+            self.log.append((var, self.values[var]))
+            del self.values[var]
+
+    def kill(self, names: set[str]) -> None:
+        """Forget what `names` hold and every copy of them."""
+        for n in names:
+            self.drop(n)
+            for var in self.copies.pop(n, ()):
+                value = self.values.get(var)
+                if isinstance(value, gast.Name) and value.id == n:
+                    self.drop(var)
+
+    def mark(self) -> int:
+        return len(self.log)
+
+    def undo(self, mark: int) -> None:
+        while len(self.log) > mark:
+            var, value = self.log.pop()
+            if var in self.values:
+                del self.values[var]
+            if value is not None:
+                self._put(var, value)
 
 
 class _Substitute:
@@ -214,41 +263,45 @@ class _Substitute:
         return astutil.map_loads(node, self.replace) if self.env else node
 
 
-def _kill(env: dict[str, gast.AST], names: set[str]) -> None:
-    for k in list(env):
-        v = env[k]
-        if k in names or (isinstance(v, gast.Name) and v.id in names):
-            del env[k]
-
-
-def propagate(body: list[gast.AST], env: dict[str, gast.AST] | None = None,
-              protect: set[str] = frozenset()) -> list[gast.AST]:
+def propagate(body: list[gast.AST], protect: set[str] = frozenset()) -> list[gast.AST]:
     """Forward copies and constants (`a = b`, `a = 1.0`) into later reads, then fold; a copy
     that became `a = a` is dropped."""
-    env = {} if env is None else env
+    return _propagate(body, _Copies(), protect)
+
+
+def _in_block(body: list[gast.AST], env: _Copies, protect: set[str]) -> list[gast.AST]:
+    """`body` propagated from what `env` knows now; `env` is as it was afterwards."""
+    mark = env.mark()
+    out = _propagate(body, env, protect)
+    env.undo(mark)
+    return out
+
+
+def _propagate(body: list[gast.AST], env: _Copies, protect: set[str]) -> list[gast.AST]:
+    known = env.values
     out: list[gast.AST] = []
     for s in body:
         if isinstance(s, gast.If):
-            s.test = _Substitute(env).visit(s.test)
+            s.test = _Substitute(known).visit(s.test)
             assigned = _stores(s.body) | _stores(s.orelse)
-            s.body = propagate(s.body, dict(env), protect) or [gast.Pass()]
-            s.orelse = propagate(s.orelse, dict(env), protect)
-            _kill(env, assigned)
+            s.body = _in_block(s.body, env, protect) or [gast.Pass()]
+            s.orelse = _in_block(s.orelse, env, protect)
+            env.kill(assigned)
         elif isinstance(s, (gast.For, gast.While)):
             assigned = _stores(s.body) | _stores([s.target] if isinstance(s, gast.For) else [])
-            _kill(env, assigned)
+            env.kill(assigned)
             if isinstance(s, gast.For):
-                s.iter = _Substitute(env).visit(s.iter)
+                s.iter = _Substitute(known).visit(s.iter)
             else:
-                s.test = _Substitute(env).visit(s.test)
-            s.body = propagate(s.body, dict(env), protect) or [gast.Pass()]
-            s.orelse = propagate(s.orelse, dict(env), protect)
-            _kill(env, assigned | _stores(s.orelse))
+                s.test = _Substitute(known).visit(s.test)
+            s.body = _in_block(s.body, env, protect) or [gast.Pass()]
+            s.orelse = _in_block(s.orelse, env, protect)
+            env.kill(assigned | _stores(s.orelse))
         else:
             for field_name in ("value", "test", "msg", "exc"):
                 value = getattr(s, field_name, None)
-                if value is not None and env:
-                    substitute = _Substitute(env)
+                if value is not None and known:
+                    substitute = _Substitute(known)
                     value = substitute.visit(value)
                     setattr(s, field_name, fold(value) if substitute.replaced else value)
             if isinstance(s, gast.Assign):
@@ -257,21 +310,17 @@ def propagate(body: list[gast.AST], env: dict[str, gast.AST] | None = None,
                     continue  # `a = a`
                 for target in s.targets:
                     if isinstance(target, gast.Subscript):
-                        target.slice = _Substitute(env).visit(target.slice)
-                _kill(env, _stores([s]))
+                        target.slice = _Substitute(known).visit(target.slice)
+                env.kill(_stores([s]))
                 if (isinstance(t, gast.Name) and t.id not in protect
                         and (isinstance(s.value, gast.Name) or _num(s.value) is not None)):
-                    env[t.id] = s.value
+                    env.set(t.id, s.value)
         out.append(s)
     return out
 
 
 def _same_name(node: gast.AST, var: str) -> bool:
     return isinstance(node, gast.Name) and node.id == var
-
-
-def _code(body: list[gast.AST]) -> bool:
-    return any(not isinstance(s, gast.Pass) for s in body)
 
 
 def inline_single_use(body: list[gast.AST], pure: Any,
@@ -285,7 +334,7 @@ def inline_single_use(body: list[gast.AST], pure: Any,
     """
     counts: dict[str, int] = {}
     stores: dict[str, int] = {}
-    effects: dict[int, tuple[set[str], set[str]]] = {}
+    effects: dict[int, tuple[set[str], set[str], int]] = {}
     stack: list[Any] = list(body)
     while stack:  # one walk: how often each name is read and written, what each step does
         s = stack.pop()
@@ -294,26 +343,24 @@ def inline_single_use(body: list[gast.AST], pure: Any,
             stack.extend(s.orelse)
             _tally([s.target, s.iter] if isinstance(s, gast.For) else [s.test], counts, stores)
         else:
-            effects[id(s)] = _with_mutations(s, _tally([s], counts, stores))
+            reads, written, size = _tally([s], counts, stores)
+            effects[id(s)] = (*_with_mutations(s, (reads, written)), size)
     for var in keep:
         stores[var] = 2  # never folded
     return _inline_block(body, counts, stores, pure, effects)
 
 
-def _tally(nodes: list[Any], counts: dict, stores: dict) -> tuple[set[str], set[str]]:
+def _tally(nodes: list[Any], counts: dict, stores: dict) -> tuple[set[str], set[str], int]:
     """Count the names read and written in `nodes` into `counts` and `stores`; the sets of
-    them."""
-    reads: set[str] = set()
-    written: set[str] = set()
-    for n in astutil.walk(nodes):
-        if isinstance(n, gast.Name):
-            if isinstance(n.ctx, gast.Load):
-                counts[n.id] = counts.get(n.id, 0) + 1
-                reads.add(n.id)
-            else:
-                stores[n.id] = stores.get(n.id, 0) + 1
-                written.add(n.id)
-    return reads, written
+    them, and the number of nodes."""
+    reads: list[str] = []
+    written: list[str] = []
+    size = astutil.name_lists(nodes, reads, written)
+    for n in reads:
+        counts[n] = counts.get(n, 0) + 1
+    for n in written:
+        stores[n] = stores.get(n, 0) + 1
+    return set(reads), set(written), size
 
 
 def _with_mutations(t: gast.AST, effects: tuple[set[str], set[str]]) -> tuple[set, set]:
@@ -327,7 +374,7 @@ def _with_mutations(t: gast.AST, effects: tuple[set[str], set[str]]) -> tuple[se
 
 
 def _inline_block(body: list[gast.AST], counts: dict, stores: dict, pure: Any,
-                  known: dict[int, tuple[set[str], set[str]]]) -> list:
+                  known: dict[int, tuple[set[str], set[str], int]]) -> list:
     for s in body:
         if isinstance(s, (gast.If, gast.For, gast.While)):
             s.body = _inline_block(s.body, counts, stores, pure, known)
@@ -337,7 +384,7 @@ def _inline_block(body: list[gast.AST], counts: dict, stores: dict, pure: Any,
                for s in out]
     for i in range(len(out)):
         j = _inline_target(out, effects, i, counts, stores, pure)
-        if j is None:
+        if j is None or effects[i][2] + effects[j][2] > LARGEST_FOLD:
             continue
         s = out[i]
         _replace_load(out[j], s.targets[0].id, s.value)
@@ -345,9 +392,29 @@ def _inline_block(body: list[gast.AST], counts: dict, stores: dict, pure: Any,
         for field_name in ("value", "test"):
             if getattr(out[j], field_name, None) is not None:
                 setattr(out[j], field_name, fold(getattr(out[j], field_name)))
-        effects[j] = _with_mutations(out[j], astutil.names(out[j]))
+        effects[j] = _moved(effects[i], effects[j], s.targets[0].id)
         out[i] = None
     return [s for s in out if s is not None]
+
+
+LARGEST_FOLD = 400
+"""No value is folded into a statement when the two hold more nodes than this together
+(counted as `ast.walk` counts them, before folding; the largest statement in the suite's
+generated code has 179).
+A chain of single-use adjoints (`v2 = sin(v1); v3 = sin(v2); ...`) would otherwise become
+one expression nested as deep as the chain is long: folded again at every step (quadratic
+time), unreadable, and past the compiler's nesting limit for long enough chains."""
+
+
+
+
+def _moved(source: tuple[set[str], set[str], int], target: tuple[set[str], set[str], int],
+           var: str) -> tuple[set[str], set[str], int]:
+    """What a statement reads and writes, and its size, once the value of `var = ...` (whose
+    effects are `source`) replaced its one read of `var`, without walking it again (folding
+    drops no name a statement reads; the size is the one before folding, an upper bound)."""
+    return ((target[0] - {var}) | source[0], target[1] | (source[1] - {var}),
+            target[2] + source[2] - 5)  # less `var = ` (assignment, name, context), the read
 
 
 def _inline_target(out: list, effects: list, i: int, counts: dict, stores: dict,
@@ -367,7 +434,7 @@ def _inline_target(out: list, effects: list, i: int, counts: dict, stores: dict,
     for j in range(i + 1, len(out)):
         if effects[j] is None:
             return None
-        t_reads, t_written = effects[j]
+        t_reads, t_written, _ = effects[j]
         if var in t_reads:
             return j if _value_use(out[j], var) else None
         if t_written & reads:
@@ -407,90 +474,3 @@ def _replace_load(stmt: gast.AST, var: str, value: gast.AST) -> None:
             setattr(stmt, field_name, [astutil.map_loads(c, swap) for c in current])
         elif current is not None:
             setattr(stmt, field_name, astutil.map_loads(current, swap))
-
-
-def drop_dead_stores(body: list[gast.AST], pure: Any, live_out: set[str]) -> list[gast.AST]:
-    """Remove pure assignments whose value is not live afterwards (backward liveness over the
-    structured statements; loop bodies iterate to a fixed point; `break`, `continue` and
-    `return` take the liveness of where they jump)."""
-    new, _ = _Liveness().block(body, set(live_out), None, pure)
-    return new
-
-
-_Jumps = tuple[set[str], set[str]] | None  # live at a loop's `continue` and at its `break`
-
-
-class _Liveness:
-    """Backward liveness over structured statements, dropping dead pure assignments. The
-    names an expression reads are remembered: loop bodies are walked until a fixed point."""
-
-    def __init__(self) -> None:
-        self.memo: dict[int, tuple[gast.AST, frozenset[str]]] = {}
-
-    def reads(self, node: gast.AST) -> frozenset[str]:
-        found = self.memo.get(id(node))
-        if found is None or found[0] is not node:  # the node is kept: its id stays its own
-            found = self.memo[id(node)] = (node, frozenset(_loads(node)))
-        return found[1]
-
-    def block(self, body: list[gast.AST], live: set[str], loop: _Jumps,
-              pure: Any) -> tuple[list, set[str]]:
-        out: list[gast.AST] = []
-        for s in reversed(body):
-            s, live = self.stmt(s, live, loop, pure)
-            if s is not None:
-                out.append(s)
-        out.reverse()
-        return out, live
-
-    def stmt(self, s: gast.AST, live: set[str], loop: _Jumps,
-             pure: Any) -> tuple[gast.AST | None, set[str]]:
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            t = s.targets[0].id
-            if t not in live and pure(s.value):
-                return None, live
-            return s, (live - {t}) | self.reads(s.value)
-        if isinstance(s, gast.Expr) and getattr(s.value, "adgen_check", False) and pure(
-                s.value):  # a runtime check the facts at hand show cannot fail
-            return None, live
-        if isinstance(s, gast.Break) and loop is not None:
-            return s, set(loop[1])
-        if isinstance(s, gast.Continue) and loop is not None:
-            return s, set(loop[0])
-        if isinstance(s, gast.Return):
-            return s, set(self.reads(s.value)) if s.value is not None else set()
-        if isinstance(s, gast.If):
-            body, l1 = self.block(s.body, set(live), loop, pure)
-            orelse, l2 = self.block(s.orelse, set(live), loop, pure)
-            if not _code(body) and not _code(orelse) and pure(s.test):
-                return None, live
-            s.body, s.orelse = body or [gast.Pass()], orelse
-            return s, l1 | l2 | self.reads(s.test)
-        if isinstance(s, (gast.For, gast.While)):
-            return self.loop(s, live, loop, pure)
-        return s, live | self.reads(s)
-
-    def loop(self, s: gast.AST, live: set[str], outer: _Jumps,
-             pure: Any) -> tuple[gast.AST, set[str]]:
-        header = set(self.reads(s.iter if isinstance(s, gast.For) else s.test))
-        target = {s.target.id} if isinstance(s, gast.For) else set()
-        after = set(live)
-        if s.orelse:
-            _, after = self.block(list(s.orelse), set(live), outer, _keep)
-        entry = after | header
-        while True:
-            _, inner = self.block(s.body, set(entry), (entry, set(live)), _keep)
-            new_entry = entry | (inner - target) | header
-            if new_entry == entry:
-                break
-            entry = new_entry
-        s.body, _ = self.block(s.body, set(entry), (entry, set(live)), pure)
-        s.body = s.body or [gast.Pass()]
-        if s.orelse:
-            s.orelse, _ = self.block(s.orelse, set(live), outer, pure)
-        return s, entry | after
-
-
-def _keep(rhs: gast.AST) -> bool:
-    """Purity for the fixed-point walks: nothing is dropped while liveness is not final."""
-    return False

@@ -110,14 +110,17 @@ def _edges(body: list[gast.AST]) -> tuple[list[tuple[str, str]], set[str]]:
 
 
 def _closure(seeds: set[str], edges: list[tuple[str, str]]) -> set[str]:
+    """The names reached from `seeds` along `edges` (a worklist: each edge followed once)."""
+    following: dict[str, list[str]] = {}
+    for a, b in edges:
+        following.setdefault(a, []).append(b)
     reached = set(seeds)
-    changed = True
-    while changed:
-        changed = False
-        for a, b in edges:
-            if a in reached and b not in reached:
+    todo = list(reached)
+    while todo:
+        for b in following.get(todo.pop(), ()):
+            if b not in reached:
                 reached.add(b)
-                changed = True
+                todo.append(b)
     return reached
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import gast
 
 from adgen import runtime
-from adgen.codegen import astutil, simplify
+from adgen.codegen import astutil, liveness, simplify
 from adgen.codegen.astutil import clone
 from adgen.derive.analysis import argument_parts, primitive
 from adgen.derive.generate import Context, context
@@ -164,7 +164,7 @@ def clean(ctx: Any, body: list[gast.AST], protect: set[str],
     """Copies and constants propagated, dead stores dropped, single uses folded."""
     pure = lambda rhs: _pure(ctx, rhs)  # noqa: E731
     body = simplify.propagate(body, protect=protect)
-    body = simplify.drop_dead_stores(body, pure, set())
+    body = liveness.drop_dead_stores(body, pure, set())
     return simplify.inline_single_use(body, pure, keep)
 
 

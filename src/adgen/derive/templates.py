@@ -48,13 +48,22 @@ class Bindings:
         return candidate
 
 
+_SIGNATURES: dict[Any, tuple[list[str], dict[str, gast.AST], list[str]]] = {}
+
+
 def signature(template: Any) -> tuple[list[str], dict[str, gast.AST], list[str]]:
-    """Positional parameter names (after `y`), their defaults, and keyword-only names."""
-    args = template_ast(template).args
-    positional = [a.id for a in args.args]
-    defaults = dict(zip(positional[len(positional) - len(args.defaults):], args.defaults,
-                        strict=True))
-    return positional[1:], defaults, [a.id for a in args.kwonlyargs]
+    """Positional parameter names (after `y`), their defaults, and keyword-only names (cached
+    like the template's tree: asked at every call the derivative goes through; not to be
+    changed by the caller)."""
+    found = _SIGNATURES.get(template)
+    if found is None:
+        args = template_ast(template).args
+        positional = [a.id for a in args.args]
+        defaults = dict(zip(positional[len(positional) - len(args.defaults):], args.defaults,
+                            strict=True))
+        found = _SIGNATURES[template] = (positional[1:], defaults,
+                                         [a.id for a in args.kwonlyargs])
+    return found
 
 
 def bind_call(template: Any, args: list[gast.AST], keywords: dict[str, gast.AST],

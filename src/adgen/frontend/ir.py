@@ -49,6 +49,28 @@ class Trace:
     locals: set[str]
 
 
+class Subexpressions(dict):
+    """The common subexpressions of a block: key (`lower_expr._cse_key`) -> the variable that
+    holds its value. `forget(var)` drops the entries that read `var` or are held in it at the
+    cost of those entries alone: each name keeps the keys it is in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uses: dict[str, list[tuple]] = {}
+
+    def __setitem__(self, key: tuple, var: str) -> None:
+        super().__setitem__(key, var)
+        for n in [var, *(p[1] for p in key if type(p) is tuple and len(p) == 2
+                         and p[0] == "name")]:
+            self.uses.setdefault(n, []).append(key)
+
+    def forget(self, var: str) -> None:
+        for key in self.uses.pop(var, ()):
+            held = self.get(key)
+            if held is not None and (held == var or ("name", var) in key):
+                del self[key]
+
+
 def name(id_: str, ctx: Any = None) -> gast.Name:
     return gast.Name(id=id_, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
 

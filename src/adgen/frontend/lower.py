@@ -51,6 +51,7 @@ from adgen.frontend.ir import (  # noqa: F401  (the trace's building blocks, use
     BINOPS,
     UNARYOPS,
     Method,
+    Subexpressions,
     Trace,
     assign,
     assigned,
@@ -112,7 +113,7 @@ class Lowerer(LoopLowering, ExpressionLowering):
         self.out: list[gast.AST] = []
         self.imports: dict[str, Any] = {}
         self.line: int | None = fn.lineno
-        self.cse: dict[str, str] = {}
+        self.cse = Subexpressions()
 
     # ------------------------------------------------------------------ errors
 
@@ -181,7 +182,7 @@ class Lowerer(LoopLowering, ExpressionLowering):
 
     def block(self, stmts: list[gast.AST]) -> list[gast.AST]:
         saved, self.out = self.out, []
-        saved_cse, self.cse = self.cse, {}
+        saved_cse, self.cse = self.cse, Subexpressions()
         for s in stmts:
             self.line = s.lineno
             self.stmt(s)
@@ -201,8 +202,7 @@ class Lowerer(LoopLowering, ExpressionLowering):
     def kill(self, var: str) -> None:
         """Forget common subexpressions that read or name `var` (it was reassigned)."""
         if self.cse:
-            self.cse = {k: v for k, v in self.cse.items()
-                        if v != var and ("name", var) not in k}
+            self.cse.forget(var)
 
     def stmt(self, s: gast.AST) -> None:
         method = getattr(self, "stmt_" + type(s).__name__, None)
@@ -327,7 +327,7 @@ class Lowerer(LoopLowering, ExpressionLowering):
         test = self.test_atom(s.test, s.body + s.orelse)
         body, orelse = self.block(s.body), self.block(s.orelse)
         self.emit(located(gast.If(test=test, body=body or [gast.Pass()], orelse=orelse), s))
-        self.cse = {}
+        self.cse = Subexpressions()
 
     def test_atom(self, test: gast.AST, branches: list[gast.AST]) -> gast.AST:
         """An atom for a branch test that its branches do not reassign."""

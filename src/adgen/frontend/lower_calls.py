@@ -20,7 +20,7 @@ from adgen import runtime
 from adgen.codegen.astutil import clone
 from adgen.errors import where
 from adgen.frontend.effects import bound_arguments
-from adgen.frontend.ir import Method, assign, const, name
+from adgen.frontend.ir import Method, Subexpressions, assign, const, name
 from adgen.rules import primitive_name
 
 
@@ -161,12 +161,12 @@ class CallLowering:
         read.lineno = update.lineno = update.body[0].lineno = self.line
         rng = gast.Call(func=name("range"), args=[const(1), name(n)], keywords=[])
         rng.adgen_fn = range
-        self.cse = {}
+        self.cse = Subexpressions()
         loop = gast.For(target=name(i, gast.Store()), iter=rng,
                         body=self.block([read, update]), orelse=[], type_comment=None)
         loop.lineno = self.line
         self.emit(loop)
-        self.cse = {}
+        self.cse = Subexpressions()
         return name(best)
 
     def spread(self, e: gast.Call, fn: Any) -> gast.Call:

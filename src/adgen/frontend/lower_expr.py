@@ -16,7 +16,17 @@ import numpy as np
 
 from adgen import runtime
 from adgen.codegen.astutil import clone
-from adgen.frontend.ir import BINOPS, UNARYOPS, Method, assign, atom_names, const, is_atom, name
+from adgen.frontend.ir import (
+    BINOPS,
+    UNARYOPS,
+    Method,
+    Subexpressions,
+    assign,
+    atom_names,
+    const,
+    is_atom,
+    name,
+)
 from adgen.frontend.lower_calls import CallLowering
 from adgen.rules import lookup
 
@@ -108,7 +118,7 @@ class ExpressionLowering(CallLowering):
         `if` tests the atom of the operand before it, which its branch never reassigns."""
         result = self.namer.temp()
         self._bool_chain(result, list(e.values), isinstance(e.op, gast.Or))
-        self.cse = {}
+        self.cse = Subexpressions()
         return name(result)
 
     def _bool_chain(self, result: str, values: list[gast.AST], is_or: bool) -> None:
@@ -117,7 +127,7 @@ class ExpressionLowering(CallLowering):
         if len(values) == 1:
             return
         saved, self.out = self.out, []
-        saved_cse, self.cse = self.cse, {}
+        saved_cse, self.cse = self.cse, Subexpressions()
         self._bool_chain(result, values[1:], is_or)
         rest, self.out, self.cse = self.out, saved, saved_cse
         if isinstance(first, gast.Name) and first.id == result:
@@ -139,7 +149,7 @@ class ExpressionLowering(CallLowering):
             return self.block([stmt])
 
         self.emit(gast.If(test=test, body=branch(e.body), orelse=branch(e.orelse)))
-        self.cse = {}
+        self.cse = Subexpressions()
         return name(result)
 
     def static_value(self, e: gast.AST) -> tuple[bool, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 import gast
 
 from adgen.codegen.astutil import clone
-from adgen.frontend.ir import assigned, const, located, name
+from adgen.frontend.ir import Subexpressions, assigned, const, located, name
 from adgen.runtime import as_sequence, same_lengths
 
 
@@ -28,7 +28,7 @@ class LoopLowering:
             s = gast.While(test=gast.Constant(value=True, kind=None), body=[stop, *s.body],
                            orelse=[])
             gast.copy_location(s, stop)
-        self.cse = {}
+        self.cse = Subexpressions()
         saved, self.out = self.out, []
         test = self.atom(s.test)
         head, self.out = self.out, saved
@@ -38,10 +38,10 @@ class LoopLowering:
         again = _recompute(head)
         node = located(gast.While(test=test, body=body + again, orelse=self.block(s.orelse)), s)
         self.emit(node)
-        self.cse = {}
+        self.cse = Subexpressions()
 
     def stmt_For(self, s: gast.For) -> None:
-        self.cse = {}
+        self.cse = Subexpressions()
         s = self.dict_view_loop(s)
         target, prelude, bounds = self.loop_header(s)
         body = self.block(prelude + s.body)
@@ -50,7 +50,7 @@ class LoopLowering:
         node = located(gast.For(target=name(target, gast.Store()), iter=rng, body=body,
                             orelse=self.block(s.orelse), type_comment=None), s)
         self.emit(node)
-        self.cse = {}
+        self.cse = Subexpressions()
 
     def dict_view_loop(self, s: gast.For) -> gast.For:
         """`for k, v in d.items()` as `for k in d: v = d[k]` (likewise `.values()` and

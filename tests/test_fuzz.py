@@ -22,6 +22,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,10 @@ import pytest
 from adgen import fuzz
 
 PROGRAMS = 200
+# Second order (programs with a recursive helper) is left to `python -m adgen.fuzz`: building
+# derivatives of derivatives of whole programs is slow, and the second-order bugs it finds
+# have their own cases in tests/test_fuzz_regressions.py.
+SUITE_FEATURES = fuzz.FEATURES - {"second"}
 
 # Engine bugs that make some of the first PROGRAMS programs fail, with those programs' seeds,
 # e.g. {"reverse mode: ... (see the regression case ...)": [11, 12]}. Empty: all of them pass.
@@ -60,7 +65,7 @@ def _explain(program: fuzz.Program, outcome: fuzz.Outcome) -> str:
 
 @pytest.mark.parametrize("seed", _program_params())
 def test_random_program(seed: int) -> None:
-    program = fuzz.generate(seed, fuzz.default_size(seed))
+    program = fuzz.generate(seed, fuzz.default_size(seed), SUITE_FEATURES)
     outcome = fuzz.check(program)
     if outcome.status == "skip":
         pytest.skip(f"no point where f is smooth in {fuzz.DRAWS} draws")
@@ -255,17 +260,39 @@ def test_generated_programs_run_and_stay_bounded() -> None:
             assert math.isfinite(value) and abs(value) < 1e8, (program.source, args, value)
 
 
+# Features whose shapes also show another feature's marker: the alias shapes make small arrays
+# whatever "arrays" says, and append to lists; helpers that write into their arguments, tables
+# and dicts write through subscripts.
+OVERLAPS = {"arrays": {"aliases"}, "lists": {"mutators", "aliases"},
+            "writes": {"mutators", "tables", "dicts", "aliases"}}
+
+
 @pytest.mark.parametrize("feature, marker", [
     ("if", r"^\s*if "), ("for", r"^\s*for "), ("while", r"^\s*while "),
     ("jumps", r"\b(break|continue)\b"), ("lists", r"\.append\("), ("writes", r"\]\s*=[^=]"),
     ("helpers", r"^def h\d"), ("recursion", r"^def r\d"), ("arrays", r"np\.(array|zeros)\("),
+    ("mutators", r"^    m[01]\(\w+, "), ("tables", r"\bD\d+\[\w+\]\[\w+\] \+?="),
+    ("dicts", r'\bd\d+\["a"\]'), ("casts", r"\.astype\(|\bint\(|dtype=int"),
+    ("grids", r"np\.(linspace|arange)\("),
 ])
 def test_generator_uses_only_the_features_asked_for(feature: str, marker: str) -> None:
     pattern = re.compile(marker, re.MULTILINE)
-    with_it = [fuzz.generate(s, 10).source for s in range(60)]
-    without = [fuzz.generate(s, 10, fuzz.FEATURES - {feature}).source for s in range(60)]
+    rest = fuzz.FEATURES - OVERLAPS.get(feature, set())
+    with_it = [fuzz.generate(s, 10, rest).source for s in range(60)]
+    without = [fuzz.generate(s, 10, rest - {feature}).source for s in range(60)]
     assert any(pattern.search(text) for text in with_it), f"{feature} never generated"
     assert not any(pattern.search(text) for text in without), f"{feature} generated anyway"
+
+
+@pytest.mark.parametrize("feature, flag", [("aliases", "refused"), ("second", "order")])
+def test_programs_to_refuse_and_second_order_programs_only_when_asked(feature: str,
+                                                                      flag: str) -> None:
+    def marked(features: frozenset[str]) -> int:
+        programs = [fuzz.generate(s, 5, features) for s in range(80)]
+        return sum(p.refused if flag == "refused" else p.order == 2 for p in programs)
+
+    assert marked(fuzz.FEATURES) >= 3
+    assert marked(fuzz.FEATURES - {feature}) == 0
 
 
 def test_every_early_return_is_the_last_statement_of_its_block() -> None:
@@ -320,6 +347,71 @@ def test_checker_catches_a_wrong_rule() -> None:
 def test_checker_passes_the_same_program_with_a_right_rule() -> None:
     right = WRONG_RULE.replace("2.0 * x * x", "3.0 * x * x")
     assert fuzz.check(_program(right), (0.7, -0.4, 1)).status == "pass"
+
+
+ALIASED = """
+def f(x, y, n):
+    w1 = u1 = np.zeros(3)
+    w1[1] = x * y
+    v1 = np.sum(u1) * x
+    return math.sin(x) + v1
+"""
+
+
+def test_checker_passes_a_refused_alias_and_fails_an_accepted_one() -> None:
+    refused = replace(_program(ALIASED), refused=True)
+    assert fuzz.check(refused, (0.7, -0.4, 1)) == fuzz.Outcome("pass", "refused",
+                                                              args=(0.7, -0.4, 1))
+    no_alias = replace(_program(ALIASED.replace("w1 = u1 = np.zeros(3)", "w1 = np.zeros(3)\n"
+                                                "    u1 = np.zeros(3)")), refused=True)
+    outcome = fuzz.check(no_alias, (0.7, -0.4, 1))
+    assert (outcome.status, outcome.kind) == ("fail", "alias not refused")
+
+
+WRONG_SECOND = '''
+import adgen
+
+
+def square(x):
+    return x * x
+
+
+@adgen.tangent_rule(square)
+def square_dot(y, x, *, x_dot):
+    return x_dot * 3.0 * x
+
+
+@adgen.adjoint_rule(square)
+def square_bar(y, x, *, y_bar):
+    return y_bar * 3.0 * x
+
+
+def cube(x):
+    return x * x * x
+
+
+@adgen.tangent_rule(cube)
+def cube_dot(y, x, *, x_dot):
+    return x_dot * 3.0 * square(x)
+
+
+@adgen.adjoint_rule(cube)
+def cube_bar(y, x, *, y_bar):
+    return y_bar * 3.0 * square(x)
+
+
+def f(x, y, n):
+    return cube(x) + math.sin(x) * y
+'''
+
+
+def test_checker_catches_a_wrong_second_derivative_at_order_two() -> None:
+    """`square`'s rule is wrong, which only the second derivative of `cube` sees."""
+    first = _program(WRONG_SECOND)
+    assert fuzz.check(first, (0.7, -0.4, 1)).status == "pass"
+    outcome = fuzz.check(replace(first, order=2), (0.7, -0.4, 1))
+    assert outcome.status == "fail"
+    assert "second derivative wrt x vs central differences" in outcome.kind
 
 
 def test_shrinker_reduces_a_failure_to_a_few_lines() -> None:

@@ -176,15 +176,7 @@ def test_second_order(f, args, has_batched):
     check_grads(loss_of(f, len(args)), args, order=2)
 
 
-# Reverse over reverse accumulates the adjoints of a list (the list a join takes) with `+`,
-# which joins the lists instead of adding them: an engine limitation, not one of these rules.
-LIST_ADJOINTS_JOINED = {"diff_prepend_append"}
-HESSIAN_CASES = [pytest.param(*case, marks=pytest.mark.xfail(
-    strict=True, raises=ValueError, reason="list adjoints joined by + in reverse over reverse"))
-    if case[0].__name__ in LIST_ADJOINTS_JOINED else case for case in CASES]
-
-
-@pytest.mark.parametrize(("f", "args", "has_batched"), HESSIAN_CASES, ids=IDS)
+@pytest.mark.parametrize(("f", "args", "has_batched"), CASES, ids=IDS)
 def test_hessian_three_ways(f, args, has_batched):
     check_hessians(f, args)
 

@@ -437,9 +437,14 @@ def _inline_target(out: list, effects: list, i: int, counts: dict, stores: dict,
         t_reads, t_written, _ = effects[j]
         if var in t_reads:
             return j if _value_use(out[j], var) else None
-        if t_written & reads:
-            return None
+        if t_written & reads or _writes_in_place(out[j]):
+            return None  # another name may hold the object written into (`w_2 = w`)
     return None
+
+
+def _writes_in_place(t: gast.AST) -> bool:
+    """Whether a simple statement writes an item of an object in place (`w[0] = w_1`)."""
+    return isinstance(t, gast.Assign) and isinstance(t.targets[0], gast.Subscript)
 
 
 def _inherit_line(t: gast.AST, s: gast.AST) -> None:

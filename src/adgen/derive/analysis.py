@@ -27,7 +27,7 @@ from adgen.derive.templates import differentiable_atoms
 from adgen.errors import DifferentiationError
 from adgen.frontend.lower import Method, atom_names
 from adgen.program import Program
-from adgen.rules import lookup
+from adgen.rules import lookup, numpy_shape
 
 NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "real_dtype"}
 
@@ -250,7 +250,8 @@ def numeric_names(body: list[gast.AST]) -> set[str]:
     lists = (np.split, np.array_split,  # and the helpers of generated code that pass containers
              runtime.item, runtime.take, runtime.written, runtime.add_at, runtime.add_adjoints,
              runtime.fill_like, runtime.zero_at, runtime.owned_copy, runtime.shaped_like,
-             runtime.zeros_like, runtime.as_sequence)
+             runtime.zeros_like, runtime.as_sequence,
+             numpy_shape.unpack_like, numpy_shape.split_like, numpy_shape.unstack_like)
     numeric: set[str] = set()
     other: set[str] = set()
     for s in statements(body):

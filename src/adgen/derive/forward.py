@@ -43,6 +43,10 @@ class Forward:
         self.written = {
             n.targets[0].value.id for n in gast.walk(ctx.trace.node)
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
+        self.items = {  # names holding an item of a container, whose tangent may be a plain 0.0
+            n.targets[0].id for n in gast.walk(ctx.trace.node)
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name)
+            and isinstance(n.value, gast.Subscript)}
 
     def dot(self, atom: gast.AST) -> gast.AST:
         """The tangent of an atom, or the symbolic zero."""
@@ -102,6 +106,11 @@ class Forward:
         if isinstance(s, (gast.If, gast.For, gast.While)):
             s.body = self.block(s.body) or [gast.Pass()]
             s.orelse = self.block(s.orelse)
+            if isinstance(s, gast.For) and s.target.id in self.ctx.active:
+                # a loop counter a user function may write into later (activity does not
+                # follow the order of statements): it still has no derivative of its own
+                s.body.insert(0, assign(self.ctx.namer.dot(s.target.id),
+                                        self.zero_for(s.target.id), s.adgen_line))
             return [s]
         if isinstance(s, gast.Return):
             return [self.ret(s)]
@@ -213,6 +222,9 @@ class Forward:
                 return None
             if self.batched:
                 return self.ctx.call("take_batched", batching.take_batched,
+                                     [self.dot(rhs.value), index(self.ctx, rhs.slice)])
+            if getattr(rhs.value, "id", None) in self.items:  # its tangent may be 0.0
+                return self.ctx.call("item", runtime.item,
                                      [self.dot(rhs.value), index(self.ctx, rhs.slice)])
             return gast.Subscript(value=self.dot(rhs.value), slice=clone(rhs.slice),
                                   ctx=gast.Load())

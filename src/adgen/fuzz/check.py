@@ -12,6 +12,14 @@ branch boundary or a change of trip count they don't, and another point is drawn
 with no smooth point in `DRAWS` draws is "skip"ped. Any exception from adgen or from a
 derivative is a failure; so is a check running past its time limit (SIGALRM, main thread only).
 adgen's caches are cleared after each check, so that long runs do not grow.
+
+A program of order 2 (it has a recursive helper) also has d2f/dx2 checked, three ways: reverse
+over reverse (`grad(grad(f))`), forward over reverse (`hessian`) and `hvp`, each against
+Richardson-extrapolated central differences of the reverse gradient and against each other (at
+points where those differences are not smooth, only the modes are compared). A program marked
+`refused` writes through an alias: it passes when both modes raise adgen's own
+`DifferentiationError` or `UnsupportedSyntax`, and fails ("alias not refused") when a mode returns
+a number; any other exception is a failure as usual.
 """
 
 from __future__ import annotations
@@ -179,6 +187,42 @@ def _verify(results: dict[str, Any], primal: float, fd: tuple) -> list[tuple]:
     return [p for p in found if p is not None]
 
 
+def _second(f: Callable[..., Any], args: tuple, primal: float, built: list[Any]) -> list[tuple]:
+    """d2f/dx2 by reverse over reverse, hessian and hvp, against differences of the gradient."""
+    g = adgen.grad(f, wrt=0)
+    rr, fr, hv = adgen.grad(g, wrt=0), adgen.hessian(f, wrt=0), adgen.hvp(f, wrt=0)
+    built += [g, rr]
+    results = {"reverse over reverse": rr(*args), "hessian": fr(*args),
+               "hvp": hv(*args, 1.0)}
+    d = [_central(g, args, 0, None, h) for h in _STEPS]
+    coarse, fine = (4.0 * d[1] - d[0]) / 3.0, (4.0 * d[2] - d[1]) / 3.0
+    scale = 1.0 + abs(primal) + abs(float(g(*args)))
+    smooth = math.isfinite(fine) and abs(coarse - fine) <= 1e-7 * abs(fine) + 1e-9 * scale
+    found = [_compare(f"{mode} second derivative wrt x vs central differences", got, fine,
+                      FD_RTOL, 1e-8 * scale) for mode, got in results.items() if smooth]
+    found += [_compare(f"{mode} vs reverse over reverse second derivative", got,
+                       results["reverse over reverse"], MODE_RTOL, 1e-12 * (scale + abs(fine)))
+              for mode, got in results.items() if mode != "reverse over reverse"]
+    return [p for p in found if p is not None]
+
+
+def _refused(module: Any, program: Program, args: tuple | None) -> Outcome:
+    """Both modes must refuse `f` with adgen's own error."""
+    if args is None:
+        args = sample(program, random.Random(f"points:{program.seed}"))
+    float(module.f(*args))
+    for mode in ("reverse", "forward"):
+        try:
+            got = adgen.grad(module.f, wrt=(0, 1), mode=mode)(*args)
+        except (adgen.DifferentiationError, adgen.UnsupportedSyntax):
+            continue
+        except Exception as exc:
+            return Outcome("fail", f"error: {type(exc).__name__}", _exception(exc), args)
+        return Outcome("fail", "alias not refused",
+                       f"{mode} mode returned {got!r} for a write through an alias", args)
+    return Outcome("pass", "refused", args=args)
+
+
 def _exception(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:]).rstrip()
 
@@ -228,6 +272,8 @@ def _check(program: Program, path: Path, copies: int, args: tuple | None,
            functions: list[Any]) -> Outcome:
     try:
         modules = [_MODULES.load(path) for _ in range(copies)]
+        if program.refused:
+            return _refused(modules[0], program, args)
         found = _point(modules[0].f, program) if args is None else _at(modules[0].f, args)
     except Exception as exc:  # the generated primal itself failed: a generator bug
         return Outcome("fail", f"primal: {type(exc).__name__}", _exception(exc), args or ())
@@ -242,6 +288,8 @@ def _check(program: Program, path: Path, copies: int, args: tuple | None,
         for text in sources:
             compile(text, "<adgen generated>", "exec")
         problems = _verify(results, primal, fd)
+        if program.order == 2 and not problems:
+            problems = _second(modules[0].f, args, primal, functions)
         if not np.array_equal(args[1], kept[1], equal_nan=True):
             problems.insert(0, ("mutated argument", f"a derivative changed y to {args[1]!r}"))
             args = kept

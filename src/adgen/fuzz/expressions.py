@@ -7,7 +7,9 @@ the names live in the function being written, and tracks an upper bound on its a
 denominators bounded away from zero, so that the programs are smooth and finite everywhere the
 fuzzer samples them. Operands of `+ - * /` broadcast (a scalar or a (3,) row with a (2, 3)
 array); reductions are `np.sum`/`np.mean` (whole, or over an axis), products `@`; helpers take
-two scalars of at most `HELPER_BOUND` and a recursive helper a scalar and a count.
+two scalars of at most `HELPER_BOUND` and a recursive helper a scalar and a count. With the
+features "casts" and "grids", a scalar may be an integer cast times a float, or a reduction of
+a `np.linspace`/`np.arange` grid with active endpoints, and a vector a `np.linspace`.
 """
 
 from __future__ import annotations
@@ -75,6 +77,10 @@ class Expressions:
             out.append(self.construct)
         if shape == () and self.helpers:
             out.append(self.call)
+        if shape == () and "casts" in self.features and self.rng.random() < 0.3:
+            out.append(self.cast)
+        if shape in ((), (3,), (2,)) and "grids" in self.features and self.rng.random() < 0.3:
+            out.append(self.grid)
         return out
 
     def leaf(self, shape: Shape) -> tuple[str, float]:
@@ -163,6 +169,29 @@ class Expressions:
             return f"np.array([{', '.join(map(repr, items))}])", max(map(abs, items))
         items = [self.expr((), depth) for _ in range(shape[0])]
         return f"np.array([{', '.join(t for t, _ in items)}])", max(b for _, b in items)
+
+    def cast(self, shape: Shape, depth: int) -> tuple[str, float]:
+        """An integer cast (no derivative through it) times a float."""
+        if self.arrays and self.rng.random() < 0.6:
+            (a, ba), (b, bb) = self.expr((3,), depth), self.expr((3,), depth)
+            cast = self.rng.choice([f"{a}.astype(int)", f"np.asarray({a}, dtype=int)",
+                                    f"{a}.astype(np.int64)"])
+            return f"np.sum({cast} * {b})", 3.0 * ba * bb
+        (a, ba), (b, bb) = self.expr((), depth), self.expr((), depth)
+        return f"(int({a}) * {b})", ba * bb
+
+    def grid(self, shape: Shape, depth: int) -> tuple[str, float]:
+        """`np.linspace` or `np.arange` with endpoints, start or step that depend on x."""
+        (a, ba), (b, bb) = self.expr((), depth), self.expr((), depth)
+        if shape != ():
+            return f"np.linspace({a}, {b}, {shape[0]})", max(ba, bb)
+        return self.rng.choice([
+            (f"np.mean(np.sin(np.linspace({a}, {b}, 5)))", 1.0),
+            (f"np.sum(np.linspace({a}, {b}, 4, endpoint=False) * np.arange(4.0))",
+             6.0 * max(ba, bb)),
+            (f"np.sum(np.cos(np.arange(math.tanh({a}), 2.0, 0.5)))", 6.0),
+            (f"np.sum(np.arange(0.0, 1.5, 0.3 + 0.1 * math.tanh({a})) ** 2)", 20.0),
+        ])
 
     def call(self, shape: Shape, depth: int) -> tuple[str, float]:
         name, arity, bound = self.rng.choice(self.helpers)

@@ -13,14 +13,28 @@ and the constructs named in `features` (all of `FEATURES` by default):
     lists      list `append` in a loop, then `sum` or a loop over the list (needs "for")
     writes     element writes into a fresh array
     helpers    helper functions `h0`, `h1` that `f` (and later helpers) call
-    recursion  a recursive helper `r0(v, k)` (needs "if")
+    recursion  a recursive helper `r0(v, k)`: one call a level, two, or a result scaled by k
     arrays     arrays with broadcasting, `@`, element reads, `np.sum`/`np.mean`
+    mutators   helpers `m0(w, s)` and `m1(h, s)` that change their array argument or append to
+               their list argument, called from `f` (see `effects`)
+    tables     DP tables: a list of lists or a 2-D array filled by `D[i][j] = ...` and
+               `D[i][j] += ...`, in nested loops or straight-line
+    dicts      a dict built inside `f` and read back by key
+    casts      integer casts (`int(e)`, `a.astype(int)`, `np.asarray(a, dtype=int)`) times
+               a float: they cut the derivative
+    grids      `np.linspace`/`np.arange` whose endpoints, start or step depend on x
+    second     a program with a recursive helper (and at most 6 statements) has d2f/dx2
+               checked too (reverse over reverse, forward over reverse, hvp)
+    aliases    some programs (15 %) start with an object written through a second name (see
+               `effects`); adgen must refuse them, in both modes
 
 `f` returns a scalar. The same seed, size and features always give the same text. Updates of
 existing variables inside loops contract (`v = 0.5 * v + 0.4 * tanh(...)`), so bounds hold
 however often a loop runs; `while` loops advance their variable and counter first, so that a
 `continue` cannot loop forever; an array is never updated in place (`a = a + e`, not `a += e`),
-so nothing writes into an array that may alias an argument.
+so nothing writes into an array that may alias an argument (the helpers of "mutators" write
+only into the fresh arrays and lists `f` makes for them). A program's `order` (1 or 2) and
+`refused` flag tell `check` what to check.
 """
 
 from __future__ import annotations
@@ -32,6 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from adgen.fuzz.effects import Effects, mutators
 from adgen.fuzz.expressions import (
     ARRAYS,
     HELPER_BOUND,
@@ -44,7 +59,8 @@ from adgen.fuzz.expressions import (
 )
 
 FEATURES = frozenset({"if", "for", "while", "jumps", "returns", "lists", "writes", "helpers",
-                      "recursion", "arrays"})
+                      "recursion", "arrays", "mutators", "tables", "dicts", "casts", "grids",
+                      "second", "aliases"})
 
 
 @dataclass(frozen=True)
@@ -56,9 +72,11 @@ class Program:
     source: str
     y_shape: Shape
     features: frozenset[str] = FEATURES
+    order: int = 1  # 2: d2f/dx2 is checked too
+    refused: bool = False  # f writes through an alias: adgen must refuse it
 
 
-class Writer(Expressions):
+class Writer(Expressions, Effects):
     """Writes the statements of one function body (see the module docstring)."""
 
     def block(self, count: int) -> None:
@@ -78,7 +96,11 @@ class Writer(Expressions):
                  (self.listing, 0.5, {"lists", "for"} <= self.features and self.loops == 0),
                  (self.element_write, 0.5, "writes" in self.features and self.arrays
                   and self.loops < 2),
-                 (self.jump, 0.4, {"jumps", "if"} <= self.features and self.loops > 0)]
+                 (self.jump, 0.4, {"jumps", "if"} <= self.features and self.loops > 0),
+                 (self.mutate, 0.4, "mutators" in self.features and self.indent < 4),
+                 (self.table, 0.3, "tables" in self.features and self.loops == 0
+                  and self.indent < 3),
+                 (self.dictionary, 0.4, "dicts" in self.features)]
         actions, weights = zip(*[(a, w) for a, w, allowed in kinds if allowed], strict=True)
         self.rng.choices(actions, weights)[0]()
 
@@ -270,10 +292,15 @@ def _helper(rng: random.Random, name: str, helpers: list, arrays: bool,
 
 
 def _recursive(rng: random.Random, name: str) -> tuple[str, tuple]:
+    """`name(v, k)`: k calls deep, one or two recursive calls a level, each result contracted."""
     gen = Writer(rng, {"v": ((), LIMIT)}, [], False, frozenset())
     e, _ = gen.expr((), 2)
-    text = (f"def {name}(v, k):\n    if k <= 0:\n        return v\n"
-            f"    return {name}(0.5 * v + 0.4 * math.tanh({e}), k - 1)")
+    step = f"0.5 * v + 0.4 * math.tanh({e})"
+    last = rng.choice([f"{name}({step}, k - 1)",
+                       f"0.5 * {name}({step}, k - 1) + 0.4 * math.tanh({name}(v, k - 1))",
+                       f"0.5 * {name}({step}, k - 1) + 0.1 * k * {name}(v, k - 1)",
+                       f"{name}({step}, k - 1) * 0.25 * k"])
+    text = f"def {name}(v, k):\n    if k <= 0:\n        return v\n    return {last}"
     return text, (name, "recursive", LIMIT)
 
 
@@ -290,16 +317,23 @@ def generate(seed: int, size: int, features: frozenset[str] = FEATURES) -> Progr
         text, entry = _helper(rng, f"h{k}", helpers, arrays, features)
         parts.append(text)
         helpers.append(entry)
+    order = 1
     if rng.random() < 0.3 and {"recursion", "if"} <= features:
         text, entry = _recursive(rng, "r0")
         parts.append(text)
         helpers.append(entry)
+        order = 2 if "second" in features and size <= 6 else 1  # second order is slow
+    if "mutators" in features:
+        parts += mutators(rng)
     env = {"x": ((), 2.0), "y": (y_shape, 2.0), "n": (None, 3.0)}
     gen = Writer(rng, env, helpers, arrays, features)
+    alias = gen.alias() if "aliases" in features and rng.random() < 0.15 else None
     gen.block(size)
-    gen.put(f"return {gen.result()[0]}")
+    result = gen.result()[0]
+    gen.put(f"return {result}" + (f" + {alias}" if alias else ""))
     parts.append("def f(x, y, n):\n" + "\n".join(gen.lines))
-    return Program(seed, size, _HEADER + "\n\n\n".join(parts) + "\n", y_shape, features)
+    return Program(seed, size, _HEADER + "\n\n\n".join(parts) + "\n", y_shape, features,
+                   order, alias is not None)
 
 
 def sample(program: Program, rng: random.Random) -> tuple:

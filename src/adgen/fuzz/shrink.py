@@ -4,8 +4,9 @@ Two programs fail the same way when their `signature`s agree: the check that fai
 exception's type and last message line with its numbers blanked. `shrink` first regenerates the
 program from the same seed with smaller sizes, then, while the failure stays the same, deletes
 statements and replaces expressions by one of their operands, one at a time, last first,
-until no edit keeps the failure or the time budget is spent. Each candidate is checked at the
-failing arguments, with a short time limit (a deletion can leave a loop that never ends).
+until no edit keeps the failure or the time budget is spent (for an alias adgen did not refuse,
+only the smaller sizes are tried). Each candidate is checked at the failing arguments, with a
+short time limit (a deletion can leave a loop that never ends).
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ def shrink(program: Program, outcome: Outcome, budget: float = 120.0,
         if _same(found, outcome):
             program, outcome = smaller, found
             break
-    changed = True
+    # a deletion could take out the alias itself and leave a program adgen rightly accepts
+    changed = outcome.kind != "alias not refused"
     while changed and time.monotonic() < deadline:
         program, outcome, deleted = _reduce(program, outcome, _delete, deadline)
         program, outcome, simplified = _reduce(program, outcome, _simplify, deadline)

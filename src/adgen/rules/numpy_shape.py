@@ -104,6 +104,23 @@ def unpack_like(g, x):
     return cast_like(np.reshape(g, np.shape(x)), x)
 
 
+def stack_like(ts, g, xs, axis=0):
+    """The adjoint of `unstack_like(g, xs, axis)`: the pieces `ts` stacked back along `axis`."""
+    if is_zero(ts) or not np.ndim(g):
+        return zeros_like(g)  # nothing came back, or g was a plain zero that gave zeros
+    return np.reshape(np.stack(fill_zeros(ts, xs), axis), np.shape(g))
+
+
+def pack_like(ts, g, x):
+    """The adjoint of `unpack_like(g, x)`: the pieces `ts`, in the structure of `x`, joined
+    into an array shaped like `g`."""
+    if is_zero(ts) or isinstance(x, (list, tuple)) and not np.ndim(g):
+        return zeros_like(g)  # nothing came back, or g was a plain zero that gave zeros
+    if isinstance(x, (list, tuple)):
+        ts = np.array(fill_zeros(ts, x))
+    return cast_like(np.reshape(ts, np.shape(g)), g)
+
+
 def cast_like(g, x):
     """`g` in the dtype of `x` (a NumPy scalar when `g` is not an array)."""
     dtype = np.result_type(x)
@@ -172,7 +189,8 @@ def put_sorted(g, a, axis=-1):
 
 
 nondifferentiable(inverse_axes, sort_order)
-linear(fill_zeros, split_like, unstack_like, unpack_like, cast_like, cast_through,
+linear(fill_zeros, split_like, unstack_like, stack_like, unpack_like, pack_like, cast_like,
+       cast_through,
        tile_adjoint,
        repeat_adjoint, take_sorted, put_sorted)
 
@@ -180,6 +198,26 @@ linear(fill_zeros, split_like, unstack_like, unpack_like, cast_like, cast_throug
 @adjoint(cast_like)
 def cast_like_bar(y, g, x, *, y_bar):
     return cast_like(y_bar, g)
+
+
+@adjoint(unstack_like)
+def unstack_like_bar(y, g, xs, axis=0, *, y_bar):
+    return stack_like(y_bar, g, xs, axis)
+
+
+@adjoint(stack_like)
+def stack_like_bar(y, ts, g, xs, axis=0, *, y_bar):
+    return unstack_like(y_bar, xs, axis)
+
+
+@adjoint(unpack_like)
+def unpack_like_bar(y, g, x, *, y_bar):
+    return pack_like(y_bar, g, x)
+
+
+@adjoint(pack_like)
+def pack_like_bar(y, ts, g, x, *, y_bar):
+    return unpack_like(y_bar, x)
 
 
 @adjoint(cast_through)

@@ -1,0 +1,240 @@
+"""Failures `python -m adgen.fuzz` found with the shapes of issue 14 (helpers that write into
+their arguments, chained subscript writes, dicts, casts, grids, recursion at second order),
+shrunk by the fuzzer and then by hand to a few lines each.
+
+Each case states the value it must have (worked out by hand in its comment). A fixed bug
+guards its fix; an open one is a strict xfail whose reason describes it, so that the fix
+shows up as an XPASS: then drop the mark.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import adgen
+
+
+def second_derivatives(f, x: float) -> dict[str, float]:
+    """d2f/dx2 three ways: reverse over reverse, forward over reverse, Hessian-vector product."""
+    return {"reverse over reverse": adgen.grad(adgen.grad(f))(x),
+            "forward over reverse": adgen.hessian(f)(x),
+            "hvp": adgen.hvp(f)(x, 1.0)}
+
+
+def assert_second(f, x: float, expected: float) -> None:
+    for mode, got in second_derivatives(f, x).items():
+        assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), mode
+
+
+# ---------------------------------------------------------------- fixed
+
+
+def row_of_constants_augmented(x):
+    D = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    D[1][2] += x * x  # forward mode read `D_dot[1][2]` of a plain-zero row: TypeError
+    return D[1][2]
+
+
+def test_forward_mode_augments_an_entry_of_a_constant_row():
+    assert adgen.grad(row_of_constants_augmented, mode="forward")(0.7) == pytest.approx(1.4)
+    assert adgen.grad(row_of_constants_augmented)(0.7) == pytest.approx(1.4)
+
+
+def square_in_place(a, b):
+    a *= a  # rebinds the helper's own `a`: an int argument is not changed
+    return a * b
+
+
+def loop_counter_to_a_helper(x):
+    total = 0.0
+    for i in range(3):
+        total = total + x * i
+    return square_in_place(i, total)  # 2 * 2 * 3 x
+
+
+def test_forward_mode_passes_a_loop_counter_to_a_helper_that_augments_it():
+    """Was: `NameError: i_dot` (the counter is active, since the call may write into it)."""
+    for mode in ("reverse", "forward"):
+        assert adgen.grad(loop_counter_to_a_helper, mode=mode)(0.7) == pytest.approx(12.0)
+
+
+def written_then_scaled(x, s):
+    w = x * 1.0
+    w[0] = 1.0
+    w = w * s
+    return np.sum(w)  # (1 + x1 + x2) s
+
+
+def first_written_by_a_helper(w, s):
+    w[0] = w[2]
+    w *= s
+
+
+def helper_writes_then_scales(y):
+    w = y * 1.0
+    first_written_by_a_helper(w, y[1])
+    return np.sum(w * w)  # (2 y2^2 + y1^2) y1^2
+
+
+def test_reverse_mode_reads_an_array_written_before_it_was_rebound():
+    """Was silently wrong in reverse mode (-0.8, then [0, -2.79, -2.268]): the adjoint of
+    `w * s` read the saved `w_2 = w` after the undo of `w[0] = 1.0` had changed that array,
+    because the simplifier moved it past the undo (another name for the same object)."""
+    x = np.array([0.8, -0.9, -0.7])
+    for mode in ("reverse", "forward"):
+        assert adgen.grad(written_then_scaled, wrt=1, mode=mode)(x, 0.5) == pytest.approx(-0.6)
+        y1, y2 = x[1], x[2]
+        assert adgen.grad(helper_writes_then_scales, mode=mode)(x) == pytest.approx(
+            [0.0, 4.0 * y1 ** 3 + 4.0 * y2 * y2 * y1, 4.0 * y2 * y1 * y1])
+
+
+def array_of_a_list(x):
+    return np.sum(np.array([x, x, x]) * x)  # 3 x^2
+
+
+def stacked_rows(x):
+    return np.sum(np.stack([np.array([x, x]), np.array([x * x, 1.0])]) ** 2)  # 2x^2 + x^4 + 1
+
+
+def test_second_order_through_np_array_of_a_list():
+    """Was: `unpack_like has no adjoint rule`, then list adjoints concatenated by `+`."""
+    assert_second(array_of_a_list, 0.7, 6.0)
+
+
+def test_second_order_through_np_stack():
+    """Was: `unstack_like has no adjoint rule`."""
+    assert_second(stacked_rows, 0.7, 4.0 + 12.0 * 0.7 ** 2)
+
+
+def dict_entry_read_back(x):
+    d = {}
+    d["a"] = x * x
+    d["b"] = d["a"] * 0.3
+    return d["b"]  # 0.3 x^2
+
+
+def test_second_order_through_a_dict_entry():
+    """Was 0.0 in every mode: the simplifier moved the read `written(d_bar, 'b')` of the
+    first-order gradient past the item write that changes the same dict in place."""
+    assert_second(dict_entry_read_back, 0.7, 0.6)
+
+
+# ---------------------------------------------------------------- open: second order
+
+
+def double_entry(w):
+    w[1] = 2.0 * w[1]
+
+
+def written_by_a_helper(x):
+    w = np.array([x, x, x])
+    double_entry(w)
+    return np.sum(w ** 3)  # 10 x^3
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine: reverse over reverse through a helper that writes into its array argument is "
+    "silently wrong: 54.0 instead of 90.0 here (forward over reverse and hvp are right)"))
+def test_second_order_through_a_helper_that_writes_its_argument():
+    assert_second(written_by_a_helper, 1.5, 90.0)
+
+
+def append_twice(h, s):
+    h.append(0.8 * math.tanh(s))
+    h.append(0.5 * math.cos(s) * h[-1])
+
+
+def filled_by_a_helper(x):
+    h = []
+    append_twice(h, x * x)
+    return sum(h)
+
+
+def _filled_second(x: float) -> float:
+    """d2/dx2 of 0.8 tanh(x^2) (1 + 0.5 cos(x^2)), by hand."""
+    t, c, s = math.tanh(x * x), math.cos(x * x), math.sin(x * x)
+    u, du, ddu = 0.8 * t, 0.8 * (1 - t * t), -1.6 * t * (1 - t * t)  # 0.8 tanh, d/dz, d2/dz2
+    v, dv, ddv = 1 + 0.5 * c, -0.5 * s, -0.5 * c
+    first = du * v + u * dv
+    second = ddu * v + 2 * du * dv + u * ddv
+    return 2.0 * first + 4.0 * x * x * second
+
+
+@pytest.mark.xfail(strict=True, raises=IndexError, reason=(
+    "engine: reverse over reverse through a helper that appends to a list argument and reads "
+    "`h[-1]` raises `IndexError: pop from empty list` in the helper's backward function"))
+def test_second_order_through_a_helper_that_appends():
+    assert_second(filled_by_a_helper, 0.5, _filled_second(0.5))
+
+
+def list_table(x):
+    D = [[0.0] * 2 for _ in range(2)]
+    D[0][0] = x
+    D[1][1] = D[0][0] * x
+    return D[1][1]  # x^2
+
+
+@pytest.mark.xfail(strict=True, raises=adgen.UnsupportedSyntax, reason=(
+    "engine: second order through a list of lists built by a comprehension and written by "
+    "`D[i][j] = ...`: the alias check refuses the first-order gradient's own code (`D` may "
+    "share its object with `_l1`)"))
+def test_second_order_through_a_table_of_lists():
+    assert_second(list_table, 0.5, 2.0)
+
+
+def array_table(x):
+    A = np.zeros((3, 3))
+    A[0][0] = x
+    for i in range(1, 3):
+        A[i][0] = 0.5 * A[i - 1][0] + x * x
+    return A[2][0]  # 0.25 x + 1.5 x^2
+
+
+@pytest.mark.xfail(strict=True, raises=adgen.DifferentiationError, reason=(
+    "engine: second order through `A[i][0] = ... A[i - 1][0] ...` on a 2-D array in a loop: "
+    "refused at run time in the first-order gradient's code (`writing into A changes _t4, a "
+    "NumPy view of it`)"))
+def test_second_order_through_a_table_of_array_rows():
+    assert_second(array_table, 0.5, 3.0)
+
+
+def written_then_rebound_in_a_branch(x):
+    w = np.zeros(2)
+    for i in range(2):
+        w[i] = x * x
+    w = np.exp(w)
+    if x > 0.0:
+        w = w * x
+    return np.sum(w)  # 2 x exp(x^2) for x > 0
+
+
+@pytest.mark.xfail(strict=True, raises=adgen.UnsupportedSyntax, reason=(
+    "engine: second order after element writes in a loop and a rebinding in a branch: the "
+    "alias check refuses the first-order gradient's own code (`w` may share its object with "
+    "`w_1`)"))
+def test_second_order_after_writes_and_a_branch():
+    x = 0.5
+    assert_second(written_then_rebound_in_a_branch, x,
+                  math.exp(x * x) * (12.0 * x + 8.0 * x ** 3))
+
+
+def branching_recursion(v, k):
+    if k <= 0:
+        return v
+    return 0.5 * branching_recursion(v * v, k - 1) + 0.1 * k * branching_recursion(v, k - 1)
+
+
+def recursion_twice(x):
+    return branching_recursion(x, 2)  # 0.25 x^4 + 0.15 x^2 + 0.02 x
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine (issue 14, class 7): second order through a recursion whose result is scaled by "
+    "the count: reverse over reverse gives 1.57 instead of 1.77, forward over reverse and hvp "
+    "raise `TypeError: branching_recursion_bwd_jvp() takes 3 positional arguments but 4 were "
+    "given`"))
+def test_second_order_through_branching_recursion():
+    assert_second(recursion_twice, 0.7, 3.0 * 0.7 ** 2 + 0.3)

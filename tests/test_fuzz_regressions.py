@@ -163,9 +163,6 @@ def _filled_second(x: float) -> float:
     return 2.0 * first + 4.0 * x * x * second
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError, reason=(
-    "engine: reverse over reverse through a helper that appends to a list argument and reads "
-    "`h[-1]` raises `IndexError: pop from empty list` in the helper's backward function"))
 def test_second_order_through_a_helper_that_appends():
     assert_second(filled_by_a_helper, 0.5, _filled_second(0.5))
 
@@ -231,10 +228,5 @@ def recursion_twice(x):
     return branching_recursion(x, 2)  # 0.25 x^4 + 0.15 x^2 + 0.02 x
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine (issue 14, class 7): second order through a recursion whose result is scaled by "
-    "the count: reverse over reverse gives 1.57 instead of 1.77, forward over reverse and hvp "
-    "raise `TypeError: branching_recursion_bwd_jvp() takes 3 positional arguments but 4 were "
-    "given`"))
 def test_second_order_through_branching_recursion():
     assert_second(recursion_twice, 0.7, 3.0 * 0.7 ** 2 + 0.3)

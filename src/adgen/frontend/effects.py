@@ -117,6 +117,7 @@ def value_form(fn: Any, parsed: Parsed, written: Summary) -> Any:
     function = _compile(node, parsed.globals, closure, parsed.filename)
     register_parsed(function, Parsed(node, node.name, parsed.filename, parsed.lines,
                                      parsed.globals, closure))
+    function.adgen_value_form = True
     return function
 
 

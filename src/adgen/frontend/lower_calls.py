@@ -69,6 +69,9 @@ class CallLowering:
                 e = gast.Call(func=e.func, args=[pair, *e.args[2:]], keywords=[])
         args = [self.atom(a) for a in e.args]
         keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
+        if isinstance(fn, Method) and fn.name in _SHAPE_VARARGS and len(args) > 1:
+            # `x.reshape(2, 3)` is `x.reshape((2, 3))`, `x.transpose(1, 0)` is `x.transpose((1, 0))`
+            args = [name(self.bind(gast.Tuple(elts=args, ctx=gast.Load())))]
         if found and fn is math.log and len(args) == 2 and not keywords:
             num = self.bind(gast.Call(func=func, args=args[:1], keywords=[]), fn=math.log)
             den = self.bind(gast.Call(func=func, args=args[1:], keywords=[]), fn=math.log)
@@ -291,6 +294,9 @@ class CallLowering:
         bound = self.namer.fresh(f"_{getattr(operator, '__name__', 'derivative')}")
         self.p.closure[bound] = derived
         return name(bound)
+
+
+_SHAPE_VARARGS = ("reshape", "transpose")  # array methods taking a shape as several arguments
 
 
 def _text(node: gast.AST) -> str:

@@ -22,6 +22,7 @@ from adgen.derive.unroll import trace_for
 from adgen.display import Source
 from adgen.errors import DifferentiationError
 from adgen.runtime import real_only
+from adgen.specialising import by_function_value
 from adgen.tree_derivatives import (
     as_float_array,
     basis,
@@ -49,7 +50,8 @@ class Operator(Protocol[P, R]):
 
 
 def _decorator(op: Callable[Concatenate[Function, P], R]) -> Operator[P, R]:
-    """Let `op` be used as `op(f, ...)`, `@op` and `@op(wrt=...)`."""
+    """Let `op` be used as `op(f, ...)`, `@op` and `@op(wrt=...)`; for an `f` that takes
+    function values, `op` applies per call to `f` specialised to them (`adgen.specialising`)."""
 
     @functools.wraps(op)
     def wrapper(f: Any = None, *args: Any, **kwargs: Any) -> Any:
@@ -57,7 +59,8 @@ def _decorator(op: Callable[Concatenate[Function, P], R]) -> Operator[P, R]:
             if f is not None:
                 args = (f, *args)
             return lambda g: op(g, *args, **kwargs)
-        return op(f, *args, **kwargs)
+        specialising = by_function_value(op, f, args, kwargs)
+        return specialising if specialising is not None else op(f, *args, **kwargs)
 
     return cast(Operator[P, R], wrapper)
 

@@ -59,6 +59,16 @@ def derivative(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str] = froz
     return PROGRAM.derivative(f, wrt, kind, scalar_params)
 
 
+def function_params(f: Any) -> dict[str, int]:
+    """The parameters of `f` holding function values, with the line first calling each."""
+    return PROGRAM.function_params(f)
+
+
+def specialise(f: Any, values: dict[str, Any]) -> Any:
+    """`f` specialised to the function values its parameters hold (`Program.specialise`)."""
+    return PROGRAM.specialise(f, values)
+
+
 def clear_cache() -> None:
     """Forget every trace and derivative built so far."""
     PROGRAM.clear()
@@ -102,6 +112,12 @@ def wrt_names(trace: Trace, wrt: Any) -> tuple[list[str], bool]:
             )
     if len(set(names)) != len(names):
         raise DifferentiationError(f"wrt={wrt!r} names a parameter twice")
+    held = [n for n in names if n in trace.parsed.static]
+    if held:
+        raise DifferentiationError(
+            f"wrt={wrt!r} names `{held[0]}`, which holds a function value that "
+            f"{trace.parsed.name} calls: adgen does not differentiate with respect to a "
+            "function; name the numeric parameters in wrt")
     return names, single
 
 
@@ -133,7 +149,8 @@ def _build(program: Program, f: Any, wrt: Any, kind: str, scalar_params: frozens
     main = functions[0].name if kind == "split" else functions[-1].name
     fn = emit.compile_functions(source, main, bindings, parsed.globals, parsed.name, kind)
     fn.__adgen__.original = f
-    fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name)
+    fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name,
+                             static=parsed.static)
     if kind == "split":
         fn.__adgen__.info["bwd"] = fn.__adgen__.bindings[functions[1].name]
         fn.__adgen__.info["reentrant"] = getattr(ctx, "reentrant", False)
@@ -151,7 +168,7 @@ def _reverse_variants(program: Program, parsed: Any, names: list[str], single: b
             cached.parsed is parsed) else (lambda: program.lower(parsed))
     general, gctx = build_reverse(program, make_trace(), names, single, kind, frozenset())
     params = [a.id for a in parsed.node.args.args]
-    scalar = [p for p in params if p not in _containers(parsed.node)]
+    scalar = [p for p in params if p not in _containers(parsed.node) and p not in parsed.static]
     if not scalar or not _uses_shape_helpers(general, gctx.bindings.names):
         return general, gctx.bindings.names
     special, sctx = build_reverse(program, make_trace(), names, single, kind, frozenset(scalar),
@@ -221,7 +238,8 @@ def unrolled(f: Any, wrt: Any, kind: str, limit: int) -> Any:
         fn = emit.compile_functions(source, functions[-1].name, bindings, parsed.globals,
                                     parsed.name, f"{kind} unrolled")
         fn.__adgen__.original = f
-        fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name)
+        fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name,
+                                 static=parsed.static)
         return fn
 
     return unrolled_derivative(PROGRAM, parsed, limit, build, lambda: derivative(f, wrt, kind))

@@ -30,6 +30,7 @@ from adgen.codegen import astutil
 from adgen.errors import DifferentiationError
 from adgen.frontend.effects import Summary, bound_arguments, value_form
 from adgen.frontend.effects import summary as effect_summary
+from adgen.frontend.function_values import function_params, value_key
 from adgen.frontend.lower import Trace, lower
 from adgen.frontend.parse import Parsed, parse_function
 from adgen.rules import lookup
@@ -120,6 +121,8 @@ class Deferred:
         return fn(*args), tuple(args[i] for i in positions)
 
 
+SPECIALISATIONS = 16  # specialisations to function values kept per function
+
 Builder = Callable[["Program", Any, Any, str, frozenset], Any]
 
 
@@ -137,6 +140,7 @@ class Program:
         self.building: set[Key] = set()
         self._stack: list[Key] = []
         self._deferred: dict[Key, tuple[Deferred, Deferred]] = {}
+        self._specialised: dict[Any, dict[Any, Any]] = {}  # f -> {values' key: copy of f}
 
     # ------------------------------------------------------------------ traces
 
@@ -185,6 +189,46 @@ class Program:
         self.facts[key] = result
         return result
 
+    def function_params(self, f: Any) -> dict[str, int]:
+        """The parameters of the user function `f` that hold function values, each with the
+        line first using it as one (`frontend.function_values`); {} for what adgen cannot
+        read."""
+        key = (f, "function_params")
+        if key in self.facts:
+            return self.facts[key]
+        self.facts[key] = {}  # a recursive call being looked at passes no function values
+        if not isinstance(f, types.FunctionType) or lookup(f) is not None:
+            return {}
+        try:
+            parsed = parse_function(f)
+        except (DifferentiationError, SyntaxError):
+            return {}
+        found = self.facts[key] = function_params(parsed, self.function_params)
+        return found
+
+    def specialise(self, f: Any, values: dict[str, Any]) -> Any:
+        """A copy of the user function `f` whose parameters in `values` hold those function
+        values: its trace resolves calls of them to these objects, and its derivatives are
+        cached as those of a function of its own. One copy per `value_key`s; the oldest of
+        more than `SPECIALISATIONS` for one `f` is forgotten with everything built on it."""
+        key = tuple(sorted((p, value_key(v)) for p, v in values.items()))
+        with self.lock:
+            known = self._specialised.setdefault(f, {})
+            copy = known.get(key)
+            if copy is not None:
+                return copy
+            copy = types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__,
+                                      f.__closure__)
+            copy.__qualname__, copy.__module__ = f.__qualname__, f.__module__
+            copy.__kwdefaults__ = f.__kwdefaults__
+            copy.adgen_static = dict(values)
+            copy.adgen_specialises = f
+            known[key] = copy
+            while len(known) > SPECIALISATIONS:
+                oldest = next(iter(known))
+                self.forget(known.pop(oldest))
+            return copy
+
     def current(self, f: Any, seen: set[Any] | None = None) -> bool:
         """Whether `f`, and every user function its derivatives were built against, still
         resolves its names as when it was traced."""
@@ -223,6 +267,7 @@ class Program:
             self.callees.clear()
             self.facts.clear()
             self._deferred.clear()
+            self._specialised.clear()
 
     # ------------------------------------------------------------------ derivatives
 

@@ -190,7 +190,7 @@ class CallSite:
             ctx.recursive = True
             own = [ctx.defines[part] for part in parts(kind)]
             return own[0], own[1] if len(own) > 1 else None
-        base = self.fn.__name__
+        base = self.fn.__name__.replace("<lambda>", "lambda")
         one = ctx.bindings.bind(f"{base}_{'fwd' if kind == 'split' else kind}", first)
         two = None if second is None else ctx.bindings.bind(f"{base}_bwd", second)
         meta = getattr(first, "__adgen__", None)  # a Deferred (recursion) has none yet

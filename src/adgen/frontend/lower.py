@@ -111,7 +111,9 @@ class Lowerer(LoopLowering, ExpressionLowering):
         used = set().union(*astutil.names(fn))
         self.namer = Namer(used | self.locals)
         self.out: list[gast.AST] = []
-        self.imports: dict[str, Any] = {}
+        # local imports, and parameters holding the function values this trace is specialised
+        # to: both resolve like module-level names
+        self.imports: dict[str, Any] = dict(parsed.static)
         self.line: int | None = fn.lineno
         self.cse = Subexpressions()
 

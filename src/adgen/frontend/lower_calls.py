@@ -8,6 +8,7 @@ A mixin of `adgen.lower_expr.ExpressionLowering` (which provides `atom`, `bind`,
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import os
 import types
@@ -21,14 +22,24 @@ from adgen.codegen.astutil import clone
 from adgen.errors import where
 from adgen.frontend.effects import bound_arguments
 from adgen.frontend.ir import Method, Subexpressions, assign, const, name
+from adgen.frontend.lower_values import ValueLowering
 from adgen.rules import primitive_name
 
 
-class CallLowering:
+class CallLowering(ValueLowering):
     """Call lowering for `ExpressionLowering`."""
 
     def expr_Call(self, e: gast.Call) -> gast.AST:
         found, fn = self.resolve(e.func)
+        if found and isinstance(fn, functools.partial):
+            return self.partial_call(e, fn)
+        table = self.table(e.func)
+        if table is not None:
+            return self.table_call(e, table)
+        if found and fn is map:
+            mapped = self.mapped(e)
+            if mapped is not None:
+                return mapped
         if any(k.arg == "out" for k in e.keywords):
             raise self.error(e, "`out=` (it writes into an existing array in place)",
                              "assign the result to a name instead")

@@ -36,6 +36,9 @@ class Parsed:
     globals: dict[str, Any]
     closure: dict[str, Any] = field(default_factory=dict)
     function: Any = None
+    # parameters that hold function values, with the objects this specialisation was made
+    # for (`frontend.function_values`): the lowering resolves calls of them to these
+    static: dict[str, Any] = field(default_factory=dict)
 
     def resolve(self, name: str) -> tuple[bool, Any]:
         """(found, value) for a free name: closure, then globals, then builtins."""
@@ -55,6 +58,11 @@ def parse_function(fn: Any) -> Parsed:
             f"cannot differentiate the bound method {fn.__qualname__}: methods of classes are not "
             "supported; write a plain function that takes the parameters explicitly"
         )
+    if getattr(fn, "adgen_by_function", None) is not None:
+        raise DifferentiationError(
+            f"cannot differentiate {fn.__name__} inside another function: it is specialised "
+            "at each call to the function values it is given; call it outside, or pass the "
+            "function values to the outer function and differentiate that")
     meta = getattr(fn, "__adgen__", None)
     if meta is not None:
         return _parse_generated(fn, meta)
@@ -73,7 +81,8 @@ def parse_function(fn: Any) -> Parsed:
     else:
         node, lines = _def_node(fn)
     node.decorator_list = []
-    return Parsed(node, _name(fn), code.co_filename, lines, fn.__globals__, _closure(fn), fn)
+    return Parsed(node, _name(fn), code.co_filename, lines, fn.__globals__, _closure(fn), fn,
+                  dict(getattr(fn, "adgen_static", None) or {}))
 
 
 def _has_rules(fn: Any) -> bool:
@@ -222,7 +231,8 @@ def _parse_generated(fn: Any, meta: Any) -> Parsed:
     node = next(n for n in tree.body if isinstance(n, gast.FunctionDef) and n.name == target)
     node.name = fn.__name__
     lines = {i + 1: line for i, line in enumerate(meta.source.splitlines())}
-    return Parsed(node, fn.__name__, meta.filename, lines, fn.__globals__, dict(meta.bindings), fn)
+    return Parsed(node, fn.__name__, meta.filename, lines, fn.__globals__, dict(meta.bindings), fn,
+                  dict(meta.info.get("static", {})))
 
 
 _REGISTERED: dict[Any, Parsed] = {}

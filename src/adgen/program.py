@@ -49,6 +49,9 @@ class Resolution:
 
     code: Any
     names: dict[str, Any] = field(default_factory=dict)
+    # module-level dicts and lists of functions the trace branches over (`T[key](x)`): the
+    # functions they held
+    tables: dict[str, tuple] = field(default_factory=dict)
 
     def current(self, f: Any) -> bool:
         if getattr(f, "__code__", None) is not self.code:
@@ -59,7 +62,21 @@ class Resolution:
             now = cells[n] if n in cells else namespace.get(n, _MISSING)
             if now is not obj:
                 return False
+        for n, entries in self.tables.items():
+            now = cells[n] if n in cells else namespace.get(n, _MISSING)
+            held = _functions_held(now)
+            if held is None or len(held) != len(entries) or any(
+                    a is not b for a, b in zip(held, entries, strict=True)):
+                return False
         return True
+
+
+def _functions_held(table: Any) -> tuple | None:
+    """The functions a dict, list or tuple holds, when it holds only functions."""
+    if not isinstance(table, (dict, list, tuple)) or not table:
+        return None
+    values = tuple(table.values()) if isinstance(table, dict) else tuple(table)
+    return values if all(callable(v) for v in values) else None
 
 
 _MISSING = object()
@@ -84,13 +101,17 @@ def _resolution(f: Any, trace: Trace) -> Resolution:
     a function or a module (callees, `np`, `math`); data globals are read at run time anyway."""
     cells = _closure_values(f)
     namespace = getattr(f, "__globals__", {})
-    names = {}
+    names, tables = {}, {}
     for n in sorted(set().union(*astutil.names(trace.node)) - trace.locals):
+        value = cells[n] if n in cells else namespace.get(n, _MISSING)
+        held = _functions_held(value)
+        if held is not None:
+            tables[n] = held
         if n in cells:  # closure values are bound into generated code when it is built
             names[n] = cells[n]
         elif n in namespace and (callable(namespace[n]) or isinstance(namespace[n], ModuleType)):
             names[n] = namespace[n]
-    return Resolution(getattr(f, "__code__", None), names)
+    return Resolution(getattr(f, "__code__", None), names, tables)
 
 
 class Deferred:

@@ -82,6 +82,7 @@ def _specialising(make: Callable[[Any], Any], outer: Any, original: Any,
             fn = built[copy] = make(copy)
             while len(built) > SPECIALISATIONS:
                 built.pop(next(iter(built)))
+        specialised.adgen_last = fn  # what `adgen.source` shows
         return fn(*args, **kwargs)
 
     functools.update_wrapper(specialised, outer, assigned=("__module__", "__doc__"),
@@ -89,4 +90,5 @@ def _specialising(make: Callable[[Any], Any], outer: Any, original: Any,
     base = getattr(outer, "__name__", "function")
     specialised.__name__ = specialised.__qualname__ = f"{base}_{label}"
     specialised.adgen_by_function = (original, make, called)
+    specialised.adgen_last = None
     return specialised

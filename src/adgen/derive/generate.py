@@ -87,7 +87,11 @@ class Context:
         fn = primitive(rhs)
         if fn is None:
             raise self.error(stmt, "cannot tell which function is called here; call a "
-                             "function by a module-level name so adgen can find its rule")
+                             "function by a module-level name so adgen can find its rule "
+                             "(adgen also resolves a parameter the function calls, to the "
+                             "function passed, a module-level dict or list of functions indexed "
+                             "by a key, and a module-level functools.partial; not a function "
+                             "made or chosen inside the differentiated function)")
         rule = lookup(fn)
         if rule is None and isinstance(rhs, gast.Attribute) and isinstance(rhs.value, gast.Name):
             raise self.error(stmt, f"cannot differentiate through the attribute "
@@ -145,6 +149,30 @@ def user_function(rhs: gast.AST) -> Any:
     return None
 
 
+def _function_value(ctx: Context, stmt: gast.AST, fn: Any, param: str, atom: gast.AST) -> Any:
+    """The function a call passes for the parameter `param` of `fn`, which `fn` calls: it must
+    be known when the derivative is made (a module-level name, a function value the caller
+    was specialised to, a function bound into the trace)."""
+    p = ctx.trace.parsed
+    chain = []
+    while isinstance(atom, gast.Attribute) and getattr(atom, "adgen_global", False):
+        chain.append(atom.attr)
+        atom = atom.value
+    found, value = False, None
+    if isinstance(atom, gast.Name) and atom.id in p.static:
+        found, value = True, p.static[atom.id]
+    elif isinstance(atom, gast.Name) and atom.id not in ctx.trace.locals:
+        found, value = p.resolve(atom.id)
+    for attr in reversed(chain):
+        found, value = found and hasattr(value, attr), getattr(value, attr, None)
+    if not found or not callable(value):
+        raise ctx.error(stmt, f"{fn.__qualname__} calls its parameter `{param}`, and adgen "
+                        "cannot tell which function this call passes for it: pass a function "
+                        "by a module-level name (or a function value the caller was given), "
+                        "not one computed in the function")
+    return value
+
+
 class CallSite:
     """A call to a user function, with its arguments bound to the callee's parameters."""
 
@@ -163,12 +191,19 @@ class CallSite:
                 raise ctx.error(stmt, f"{fn.__qualname__} has no parameter `{k.arg}` (or it "
                                 "is given twice)")
             bound[k.arg] = k.value
+        called = ctx.program.function_params(fn)
+        values = {}
         for i, p in enumerate(params):
             if p not in bound:
                 j = i - (len(params) - len(defaults))
                 if j < 0:
                     raise ctx.error(stmt, f"the call of {fn.__qualname__} misses `{p}`")
                 bound[p] = name(ctx.bindings.bind(f"{p}_default", defaults[j]))
+                values[p] = defaults[j]
+            elif p in called:
+                values[p] = _function_value(ctx, stmt, fn, p, bound[p])
+        if called:  # the callee's derivative, specialised to the functions this call passes
+            fn = ctx.program.specialise(fn, {p: values[p] for p in called})
         self.fn = fn
         self.params = params
         self.bound = bound

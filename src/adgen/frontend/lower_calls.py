@@ -91,6 +91,10 @@ class CallLowering(ValueLowering):
             raise self.error(e, f"`{fn.__name__}` (its code is not visible to adgen)",
                              "write the expression out in the function")
         effects = self.effects(fn) if found and isinstance(fn, types.FunctionType) else None
+        if effects is not None and isinstance(e.func, gast.Name) and (
+                e.func.id in self.p.static or e.func.id in self.value_names):
+            raise self.error(e, f"calling the function value {fn.__qualname__}, which writes "
+                             "into its arguments", "pass a function that returns new values")
         if effects is not None:
             return self.effectful(e, fn, effects, args, keywords)
         node = gast.Call(func=func, args=args, keywords=keywords)

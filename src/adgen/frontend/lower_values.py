@@ -32,6 +32,8 @@ from adgen.frontend.ir import const, name
 class ValueLowering:
     """Calls through function values, for `CallLowering`."""
 
+    value_names: set[str]  # names `constant_name` bound (set up by the `Lowerer`)
+
     def partial_call(self, e: gast.Call, fn: functools.partial) -> gast.AST:
         """`f(x)` with `f` a `functools.partial` object: a call of its function."""
         ref = name(e.func.id) if isinstance(e.func, gast.Name) else self.global_ref(e.func)
@@ -53,14 +55,18 @@ class ValueLowering:
         return self.expr_Call(gast.Call(func=func, args=args + list(e.args),
                                         keywords=keywords + list(e.keywords)))
 
-    def constant_name(self, obj: Any) -> gast.Name:
+    def constant_name(self, obj: Any, preferred: str | None = None) -> gast.Name:
         """A name bound to `obj` in the trace's namespace (resolved like a module-level one)."""
         for bound, value in self.p.closure.items():
             if value is obj:
+                self.value_names.add(bound)
                 return name(bound)
         base = getattr(obj, "__name__", "function").replace("<lambda>", "lambda")
-        bound = self.namer.fresh(f"{base}_value" if base.isidentifier() else "function_value")
+        if preferred is None:
+            preferred = f"{base}_value" if base.isidentifier() else "function_value"
+        bound = self.namer.fresh(preferred)
         self.p.closure[bound] = obj
+        self.value_names.add(bound)
         return name(bound)
 
     def table(self, func: gast.AST) -> Any:
@@ -81,16 +87,13 @@ class ValueLowering:
         ref = self.global_ref(e.func.value)
         position = name(self.bind(gast.Call(
             func=self.helper(runtime.table_entry),
-            args=[ref, key, self.constant_name(entries)], keywords=[]),
+            args=[ref, key, self.constant_name(entries, f"{_root(ref)}_entries")], keywords=[]),
             fn=runtime.table_entry))
         args = [self.atom(a) for a in e.args]
         keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
-        first = {}  # one branch per distinct function
-        for j, entry in enumerate(entries):
-            first.setdefault(id(entry), (j, entry))
-        branches = list(first.values())
+        distinct = {id(entry): entry for entry in reversed(entries)}  # one branch each
         choice: gast.AST | None = None
-        for j, entry in reversed(branches):
+        for entry in distinct.values():  # the last entry's branch first: it needs no test
             call = gast.Call(func=self.constant_name(entry), args=[clone(a) for a in args],
                              keywords=[gast.keyword(arg=k.arg, value=clone(k.value))
                                        for k in keywords])
@@ -107,14 +110,18 @@ class ValueLowering:
     def mapped(self, e: gast.Call) -> gast.AST | None:
         """`map(f, xs, ...)` as a list comprehension, when `f` is known or a lambda; else
         None (and the call stays a call of `map`)."""
+        f, iterables = e.args[0] if e.args else None, e.args[1:]
         if len(e.args) not in (2, 3) or e.keywords:
+            if isinstance(f, gast.Lambda):
+                raise self.error(f, "a lambda in `map` over more than two iterables",
+                                 "write the loop out with `for`")
             return None
-        f, iterables = e.args[0], e.args[1:]
         if isinstance(f, gast.Lambda):
             a = f.args
             if a.vararg or a.kwarg or a.kwonlyargs or a.defaults or len(
                     a.args) != len(iterables):
-                return None
+                raise self.error(f, "this lambda in `map`", "give it one plain parameter per "
+                                 "iterable, or write the loop out with `for`")
             targets = [name(p.id, gast.Store()) for p in a.args]
             elt = f.body
         else:
@@ -128,10 +135,16 @@ class ValueLowering:
         else:
             target = gast.Tuple(elts=targets, ctx=gast.Store())
             source = gast.Call(func=name("zip"), args=list(iterables), keywords=[])
-            if not self.resolve(source.func)[1] is builtins.zip:
+            if self.resolve(source.func)[1] is not builtins.zip:
                 return None
         comp = gast.ListComp(elt=elt, generators=[gast.comprehension(
             target=target, iter=source, ifs=[], is_async=0)])
         gast.copy_location(comp, e)
         return self.expr_ListComp(comp)
 
+
+
+def _root(ref: gast.AST) -> str:
+    while isinstance(ref, gast.Attribute):
+        ref = ref.value
+    return ref.id if isinstance(ref, gast.Name) else "table"

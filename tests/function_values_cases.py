@@ -115,3 +115,20 @@ PARTIAL = functools.partial(scaled, a=3.0)
 
 def global_partial(x):
     return np.sum(PARTIAL(x, b=0.25))
+
+
+def integrate(y0, p, rhs=decay):
+    return rk4(rhs, y0, p)
+
+
+def nested_use(f, x):
+    def inner(z):
+        return f(z) * z
+
+    return np.sum(inner(x))
+
+
+def descend(step, w):
+    for _ in range(2):
+        w = w - 0.1 * step(w)
+    return np.sum(w * w)

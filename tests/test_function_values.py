@@ -22,7 +22,9 @@ from tests.function_values_cases import (
     apply_sum,
     by_position,
     decay,
+    descend,
     global_partial,
+    integrate,
     layer,
     layers,
     logistic,
@@ -31,6 +33,7 @@ from tests.function_values_cases import (
     mapped_pairs,
     mapped_value,
     minimize_steps,
+    nested_use,
     passes_on,
     quadratic,
     rk4,
@@ -66,6 +69,10 @@ CASES = [
     ("a callee given module-level functions", through_callee, (X, 0.7), (0, 1)),
     ("a function value passed on to a callee", passes_on, (np.sin, X), 1),
     ("a module-level partial", global_partial, (X,), 0),
+    ("a function value left to its default", integrate, (X, 0.7), (0, 1)),
+    ("a function value given for a default", integrate, (X, 0.7, logistic), (0, 1)),
+    ("a function value called in a nested def", nested_use, (np.sin, X), 1),
+    ("a derivative passed as the value", descend, (adgen.grad(quadratic), X), 1),
 ]
 
 
@@ -123,6 +130,18 @@ def test_forward_and_reverse_agree_and_second_order_operators():
         h @ np.ones(3), rel=1e-12)
     composed = adgen.jacobian(adgen.grad(rk4, wrt=1), wrt=1)(decay, y0, 0.7)
     assert composed == pytest.approx(h, rel=1e-12)
+
+
+def test_operators_find_the_function_values_among_their_arguments():
+    h = adgen.hessian(rk4, wrt=1)(decay, X, 0.7)
+    v = np.array([1.0, -2.0, 0.5])
+    assert adgen.hessp(rk4, wrt=1)(X, v, decay, 0.7) == pytest.approx(h @ v, rel=1e-12)
+    assert adgen.hessp(integrate, wrt=0)(X, v, 0.7) == pytest.approx(h @ v, rel=1e-12)
+    assert adgen.hvp(integrate, wrt=0)(X, 0.7, v) == pytest.approx(h @ v, rel=1e-12)
+    grad = adgen.grad(integrate)(X, 0.7)
+    assert adgen.vjp(integrate)(X, 0.7, 1.0)[1] == pytest.approx(grad, rel=1e-12)
+    assert adgen.jvp(integrate)(X, 0.7, v)[1] == pytest.approx(grad @ v, rel=1e-12)
+    assert adgen.jacobian(integrate)(X, 0.7) == pytest.approx(grad, rel=1e-12)
 
 
 def test_source_shows_the_last_specialisation():

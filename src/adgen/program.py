@@ -17,6 +17,7 @@ the one process-wide program with the function that builds a derivative (`Progra
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import types
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from adgen.frontend.effects import Summary, bound_arguments, value_form
 from adgen.frontend.effects import summary as effect_summary
 from adgen.frontend.function_values import function_params, value_key
 from adgen.frontend.lower import Trace, lower
-from adgen.frontend.parse import Parsed, parse_function
+from adgen.frontend.parse import Parsed, parse_function, register_parsed, registered
 from adgen.rules import lookup
 
 Key = tuple[Any, Any, str, frozenset]
@@ -244,6 +245,10 @@ class Program:
             copy.__kwdefaults__ = f.__kwdefaults__
             copy.adgen_static = dict(values)
             copy.adgen_specialises = f
+            made = registered(f)  # a function adgen made (a lifted nested `def`)
+            if made is not None:
+                register_parsed(copy, dataclasses.replace(made, function=copy,
+                                                          static=dict(values)))
             known[key] = copy
             while len(known) > SPECIALISATIONS:
                 oldest = next(iter(known))

@@ -30,17 +30,18 @@ Operator = Callable[..., Any]
 def by_function_value(op: Operator, f: Any, args: tuple, kwargs: dict) -> Any | None:
     """`op(f, *args, **kwargs)` specialised per call to the function values `f` is given;
     None when `f` takes none (then `op` applies to `f` itself)."""
+    wrt = args[0] if args else kwargs.get("wrt", 0)
+    items = list(wrt) if isinstance(wrt, (tuple, list)) else [wrt]
     inner = getattr(f, "adgen_by_function", None)
     if inner is not None:  # an operator over a specialising derivative: compose per copy
-        original, make, called = inner
+        original, make, called = inner[:3]
         return _specialising(lambda g: op(make(g), *args, **kwargs), f, original, called,
-                             op.__name__)
+                             op.__name__, _arguments(op.__name__, items, original))
     called = pipeline.function_params(f)
     if not called:
         return None
     params = list(f.__code__.co_varnames[: f.__code__.co_argcount])
-    wrt = args[0] if args else kwargs.get("wrt", 0)
-    for w in wrt if isinstance(wrt, (tuple, list)) else [wrt]:
+    for w in items:
         p = params[w] if isinstance(w, int) and -len(params) <= w < len(params) else w
         if p in called:
             raise DifferentiationError(
@@ -49,11 +50,26 @@ def by_function_value(op: Operator, f: Any, args: tuple, kwargs: dict) -> Any | 
                 "passed and does not differentiate with respect to it; name the numeric "
                 "parameters in wrt (a parameter the function reads, e.g. through "
                 "functools.partial, can be passed as an argument of its own instead)")
-    return _specialising(lambda g: op(g, *args, **kwargs), f, f, called, op.__name__)
+    return _specialising(lambda g: op(g, *args, **kwargs), f, f, called, op.__name__,
+                         _arguments(op.__name__, items, f))
+
+
+def _arguments(op: str, wrt: list[Any], f: Any) -> Callable[[tuple], tuple]:
+    """The arguments of `f` among those a call of `op(f, wrt)` is given: what comes before
+    the tangents (`jvp`, `hvp`) or the cotangent (`vjp`); for `hessp`, `(x, p, *args)`, the
+    point put back at the position of its parameter."""
+    trailing = {"jvp": len(wrt), "hvp": len(wrt), "vjp": 1}.get(op, 0)
+    if op == "hessp":
+        params = list(f.__code__.co_varnames[: f.__code__.co_argcount])
+        w = wrt[0]
+        position = params.index(w) if isinstance(w, str) else w % len(params)
+        return lambda args: (*args[2:2 + position], args[0], *args[2 + position:])
+    return lambda args: args[: len(args) - trailing] if trailing else args
 
 
 def _specialising(make: Callable[[Any], Any], outer: Any, original: Any,
-                  called: dict[str, int], label: str) -> Any:
+                  called: dict[str, int], label: str, arguments: Callable[[tuple], tuple]
+                  ) -> Any:
     params = list(original.__code__.co_varnames[: original.__code__.co_argcount])
     defaults = dict(zip(params[len(params) - len(original.__defaults__ or ()):],
                         original.__defaults__ or (), strict=True))
@@ -62,9 +78,10 @@ def _specialising(make: Callable[[Any], Any], outer: Any, original: Any,
 
     def specialised(*args: Any, **kwargs: Any) -> Any:
         values = {}
+        given = arguments(args)
         for p, i in positions:
-            if i < len(args):
-                value = args[i]
+            if i < len(given):
+                value = given[i]
             elif p in kwargs:
                 value = kwargs[p]
             elif p in defaults:

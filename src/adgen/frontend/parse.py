@@ -243,6 +243,11 @@ def register_parsed(fn: Any, parsed: Parsed) -> None:
     _REGISTERED[fn] = parsed
 
 
+def registered(fn: Any) -> Parsed | None:
+    """What `fn` parses as when adgen made it itself (`register_parsed`), else None."""
+    return _REGISTERED.get(fn)
+
+
 _TEMPLATES: dict[Any, gast.FunctionDef] = {}
 
 

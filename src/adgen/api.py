@@ -58,7 +58,7 @@ def _decorator(op: Callable[Concatenate[Function, P], R]) -> Operator[P, R]:
         if f is None or not callable(f):
             if f is not None:
                 args = (f, *args)
-            return lambda g: op(g, *args, **kwargs)
+            return lambda g: wrapper(g, *args, **kwargs)
         specialising = by_function_value(op, f, args, kwargs)
         return specialising if specialising is not None else op(f, *args, **kwargs)
 

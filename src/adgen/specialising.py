@@ -75,10 +75,29 @@ def _specialising(make: Callable[[Any], Any], outer: Any, original: Any,
                         original.__defaults__ or (), strict=True))
     positions = [(p, params.index(p)) for p in params if p in called]
     built: dict[Any, Any] = {}
+    # the objects last seen, by their ids, with what they were specialised to: the objects
+    # are kept, so an id here is never another object's
+    seen: dict[tuple[int, ...], tuple[tuple, Any]] = {}
+    last = max(i for _, i in positions)
 
     def specialised(*args: Any, **kwargs: Any) -> Any:
-        values = {}
         given = arguments(args)
+        if len(given) > last:
+            hit = seen.get(tuple([id(given[i]) for _, i in positions]))
+            if hit is not None:
+                specialised.adgen_last = hit[1]
+                return hit[1](*args, **kwargs)
+        fn = _lookup(given, kwargs)
+        specialised.adgen_last = fn  # what `adgen.source` shows
+        if len(given) > last:
+            if len(seen) >= 4 * SPECIALISATIONS:
+                seen.clear()
+            objects = tuple(given[i] for _, i in positions)
+            seen[tuple(id(o) for o in objects)] = (objects, fn)
+        return fn(*args, **kwargs)
+
+    def _lookup(given: tuple, kwargs: dict) -> Any:
+        values = {}
         for p, i in positions:
             if i < len(given):
                 value = given[i]
@@ -99,8 +118,7 @@ def _specialising(make: Callable[[Any], Any], outer: Any, original: Any,
             fn = built[copy] = make(copy)
             while len(built) > SPECIALISATIONS:
                 built.pop(next(iter(built)))
-        specialised.adgen_last = fn  # what `adgen.source` shows
-        return fn(*args, **kwargs)
+        return fn
 
     functools.update_wrapper(specialised, outer, assigned=("__module__", "__doc__"),
                              updated=())

@@ -85,6 +85,12 @@ class Context:
 
     def rule(self, stmt: gast.AST, rhs: gast.AST) -> Rule:
         fn = primitive(rhs)
+        func = getattr(rhs, "func", None)
+        if fn is None and isinstance(func, gast.Name) and func.id in self.trace.params:
+            raise self.error(stmt, f"`{func.id}` holds a function value: adgen specialises the "
+                             "derivative to the function passed when it is called through "
+                             "adgen.grad, adgen.jvp, ... (a derivative made without the "
+                             "arguments, e.g. by `adgen show`, cannot know it)")
         if fn is None:
             raise self.error(stmt, "cannot tell which function is called here; call a "
                              "function by a module-level name so adgen can find its rule "

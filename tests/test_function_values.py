@@ -40,6 +40,7 @@ from tests.function_values_cases import (
     scaled,
     shifted,
     softplus,
+    square,
     through_callee,
 )
 
@@ -130,6 +131,39 @@ def test_forward_and_reverse_agree_and_second_order_operators():
         h @ np.ones(3), rel=1e-12)
     composed = adgen.jacobian(adgen.grad(rk4, wrt=1), wrt=1)(decay, y0, 0.7)
     assert composed == pytest.approx(h, rel=1e-12)
+
+
+SECOND_ORDER = [
+    ("rk4", rk4, (decay, X, 0.7), 1),
+    ("table", layer, (X, "softplus"), 0),
+    ("partial", apply_sum, (functools.partial(scaled, a=3.0), X), 1),
+    ("map", mapped_value, (np.tanh, X), 1),
+]
+
+
+@pytest.mark.parametrize("label, f, args, wrt", SECOND_ORDER, ids=[c[0] for c in SECOND_ORDER])
+def test_reverse_over_reverse_and_batched_forward_agree(label, f, args, wrt):
+    h = adgen.hessian(f, wrt=wrt)(*args)
+    for mode in ("forward", "reverse"):
+        assert adgen.jacobian(adgen.grad(f, wrt=wrt), wrt=wrt, mode=mode)(*args) == (
+            pytest.approx(h, rel=1e-12, abs=1e-14))
+    grad = adgen.grad(f, wrt=wrt)(*args)
+    tangents = adgen.jvp(f, wrt=wrt, batched=True)(*args, np.eye(3))[1]
+    assert tangents == pytest.approx(grad, rel=1e-12)
+
+
+def duplicates(z, i):
+    return np.sum(TWICE[i](z))
+
+
+TWICE = (np.sin, square, np.sin)
+
+
+def test_a_function_held_twice_in_a_table_is_one_branch():
+    for i in (0, 1, 2, -1, -3):
+        check_grads(duplicates, (X, i), wrt=0, order=2)
+    text = adgen.source(adgen.grad(duplicates))
+    assert text.count("np.cos(z)") == text.count("def ")  # once per generated variant
 
 
 def test_operators_find_the_function_values_among_their_arguments():

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+import adgen
+
 
 def decay(y, p):
     return -p * y + 0.1 * np.sin(y)
@@ -132,3 +134,13 @@ def descend(step, w):
     for _ in range(2):
         w = w - 0.1 * step(w)
     return np.sum(w * w)
+
+
+def cubic(w):
+    return np.sum(w * w * w) + np.sum(np.sin(w))
+
+
+def learn(loss, w):
+    for _ in range(3):
+        w = w - 0.1 * adgen.grad(loss)(w)
+    return loss(w)

@@ -21,12 +21,14 @@ from tests.function_values_cases import (
     apply_scalar,
     apply_sum,
     by_position,
+    cubic,
     decay,
     descend,
     global_partial,
     integrate,
     layer,
     layers,
+    learn,
     logistic,
     mapped,
     mapped_lambda,
@@ -74,6 +76,7 @@ CASES = [
     ("a function value given for a default", integrate, (X, 0.7, logistic), (0, 1)),
     ("a function value called in a nested def", nested_use, (np.sin, X), 1),
     ("a derivative passed as the value", descend, (adgen.grad(quadratic), X), 1),
+    ("the gradient of a function value inside", learn, (cubic, X), 1),
 ]
 
 

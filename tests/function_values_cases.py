@@ -144,3 +144,19 @@ def learn(loss, w):
     for _ in range(3):
         w = w - 0.1 * adgen.grad(loss)(w)
     return loss(w)
+
+
+MIXED = {"half": functools.partial(scaled, a=0.5), "exp": math.exp, "sq": lambda z: z * z}
+LAMBDAS = [lambda z: z * 3.0, lambda z: z ** 2]  # two lambdas on one line
+
+
+def via_mixed(x, k):
+    return MIXED[k](x) * x
+
+
+def via_lambdas(x, i):
+    return LAMBDAS[i](x) + x
+
+
+def listed(xs):
+    return np.sum(np.array(list(map(math.tanh, xs))) ** 2)

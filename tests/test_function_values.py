@@ -29,6 +29,7 @@ from tests.function_values_cases import (
     layer,
     layers,
     learn,
+    listed,
     logistic,
     mapped,
     mapped_lambda,
@@ -44,6 +45,8 @@ from tests.function_values_cases import (
     softplus,
     square,
     through_callee,
+    via_lambdas,
+    via_mixed,
 )
 
 X = np.array([0.3, -0.4, 0.8])
@@ -77,6 +80,12 @@ CASES = [
     ("a function value called in a nested def", nested_use, (np.sin, X), 1),
     ("a derivative passed as the value", descend, (adgen.grad(quadratic), X), 1),
     ("the gradient of a function value inside", learn, (cubic, X), 1),
+    ("a dict entry: partial", via_mixed, (0.4, "half"), 0),
+    ("a dict entry: math", via_mixed, (0.4, "exp"), 0),
+    ("a dict entry: lambda", via_mixed, (0.4, "sq"), 0),
+    ("one of two lambdas on a line", via_lambdas, (0.4, 0), 0),
+    ("the other lambda on the line", via_lambdas, (0.4, 1), 0),
+    ("list(map(f, xs))", listed, (PAIR,), 0),
 ]
 
 

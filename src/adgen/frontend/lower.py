@@ -153,7 +153,7 @@ class Lowerer(LoopLowering, ExpressionLowering):
                     for a in n.args if isinstance(a, gast.Starred)}  # `g(*xs)`: see `spread`
         unpacked |= {id(n.args[0]) for n in gast.walk(fn) if isinstance(n, gast.Call)
                      and n.args and isinstance(n.args[0], gast.Lambda)
-                     and self.resolve(n.func) == (True, map)}  # `map(lambda v: ..., xs)`
+                     and self.resolve(n.func)[1] is map}  # `map(lambda v: ..., xs)`
         for node in gast.walk(fn):
             if type(node) in _UNSUPPORTED and node is not fn and id(node) not in unpacked:
                 what, fix = _UNSUPPORTED[type(node)]

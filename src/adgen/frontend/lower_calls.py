@@ -36,8 +36,8 @@ class CallLowering(ValueLowering):
         table = self.table(e.func)
         if table is not None:
             return self.table_call(e, table)
-        if found and fn is map:
-            mapped = self.mapped(e)
+        if found and fn is map or found and fn is list and self.maps(e):
+            mapped = self.mapped(e if fn is map else e.args[0])  # `list(map(...))` too
             if mapped is not None:
                 return mapped
         if any(k.arg == "out" for k in e.keywords):

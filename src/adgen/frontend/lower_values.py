@@ -13,7 +13,8 @@ is made, so both modes and higher derivatives treat them like any other call:
   refusing an entry that was not in `T` when the trace was made), then `if j == 0: g0(x)
   elif ...`, each branch a call of one entry.
 - `map(f, xs)` (and `map(f, xs, ys)`) with `f` known, or a lambda written in the call, is the
-  list comprehension `[f(v) for v in xs]` (`[f(a, b) for a, b in zip(xs, ys)]`).
+  list comprehension `[f(v) for v in xs]` (`[f(a, b) for a, b in zip(xs, ys)]`); so is
+  `list(map(...))`.
 """
 
 from __future__ import annotations
@@ -106,6 +107,11 @@ class ValueLowering:
             test = tests[0] if len(tests) == 1 else gast.BoolOp(op=gast.Or(), values=tests)
             choice = gast.IfExp(test=test, body=call, orelse=choice)
         return self.rhs(choice)
+
+    def maps(self, e: gast.Call) -> bool:
+        """Whether `e` is `list(map(...))`: the list comprehension is already a new list."""
+        return (len(e.args) == 1 and not e.keywords and isinstance(e.args[0], gast.Call)
+                and self.resolve(e.args[0].func)[1] is map)
 
     def mapped(self, e: gast.Call) -> gast.AST | None:
         """`map(f, xs, ...)` as a list comprehension, when `f` is known or a lambda; else

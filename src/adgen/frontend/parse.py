@@ -10,7 +10,9 @@ lambda's expression. Functions adgen generated carry their own source and namesp
 
 from __future__ import annotations
 
+import ast
 import builtins
+import copy
 import inspect
 import linecache
 import textwrap
@@ -203,6 +205,8 @@ def _lambda_node(fn: Any) -> tuple[gast.FunctionDef, dict[int, str]]:
         if isinstance(n, gast.Lambda) and n.lineno == code.co_firstlineno
         and [a.id for a in n.args.args] == params
     ]
+    if len(found) > 1:  # several on the line (`[lambda z: 3 * z, lambda z: z ** 2]`)
+        found = [n for n in found if _lambda_fingerprint(n) == _code_fingerprint(code)]
     if len(found) != 1:
         raise DifferentiationError(
             f"cannot tell which lambda on {filename}:{code.co_firstlineno} to differentiate; "
@@ -218,6 +222,25 @@ def _lambda_node(fn: Any) -> tuple[gast.FunctionDef, dict[int, str]]:
     gast.copy_location(node, lam)
     lines = {i + 1: line.rstrip("\n") for i, line in enumerate(all_lines)}
     return node, lines
+
+
+def _code_fingerprint(code: types.CodeType) -> tuple:
+    """What tells apart the code of lambdas on one line, whether or not a name is a closure
+    variable: parameters, local names, constants and the other names it reads."""
+    consts = tuple(_code_fingerprint(c) if isinstance(c, types.CodeType) else (type(c), repr(c))
+                   for c in code.co_consts)
+    return (code.co_argcount, code.co_varnames, consts,
+            tuple(sorted(set(code.co_names) | set(code.co_freevars))))
+
+
+def _lambda_fingerprint(node: gast.Lambda) -> tuple | None:
+    try:
+        text = ast.unparse(gast.gast_to_ast(copy.deepcopy(node)))
+        module = compile(f"({text})", "<lambda>", "eval", dont_inherit=True)
+    except (SyntaxError, ValueError, TypeError):
+        return None
+    inner = next((c for c in module.co_consts if isinstance(c, types.CodeType)), None)
+    return None if inner is None else _code_fingerprint(inner)
 
 
 def _parse_generated(fn: Any, meta: Any) -> Parsed:

@@ -5,7 +5,10 @@ This is the only module that touches `inspect`. It returns a `Parsed` record: th
 of the file too), the file name and source lines (for error messages and the comments of the
 generated code), and the namespace in which the function's free names resolve: its globals,
 its closure cells and the builtins. A lambda becomes a `FunctionDef` whose body returns the
-lambda's expression. Functions adgen generated carry their own source and namespace.
+lambda's expression (found by its line and parameters, and among several such on one line by
+its code). Functions adgen generated carry their own source and namespace. A copy of a
+function specialised to function values (`Program.specialise`) parses as the function, with
+those values in `Parsed.static`.
 """
 
 from __future__ import annotations

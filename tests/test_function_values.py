@@ -287,3 +287,13 @@ def test_a_function_value_writing_into_its_argument_is_refused():
 
 def test_softplus_entry_is_the_users_function():
     assert ACT["softplus"] is softplus
+
+
+class Doubler:
+    def __call__(self, z):
+        return 2.0 * z
+
+
+def test_a_callable_object_is_refused_by_its_class():
+    with pytest.raises(DifferentiationError, match="an object of class .*Doubler"):
+        adgen.grad(apply_sum, wrt=1)(Doubler(), X)

@@ -104,6 +104,10 @@ class Context:
                              f"`{rhs.value.id}.{rhs.attr}`: adgen differentiates numbers, arrays, "
                              "lists, tuples and dicts, not objects; pass "
                              f"`{rhs.attr}` to the function as a parameter instead")
+        if rule is None and _callable_object(fn):
+            raise self.error(stmt, f"cannot differentiate the call of an object of class "
+                             f"{type(fn).__qualname__}: adgen differentiates functions; pass a "
+                             "function (a def, a lambda, functools.partial) instead")
         if rule is None and isinstance(fn, types.MethodType):
             raise self.error(stmt, f"cannot differentiate the call of the method "
                              f"{fn.__qualname__}: methods of objects are not supported; call a "
@@ -130,6 +134,15 @@ class Context:
     def call(self, preferred: str, obj: Any, args: list[gast.AST]) -> gast.Call:
         fn = name(self.bindings.bind(preferred, obj))
         return gast.Call(func=fn, args=args, keywords=[])
+
+
+def _callable_object(fn: Any) -> bool:
+    """Whether `fn` is an instance of a user's class with `__call__` (not a function, a
+    class, or a library's callable such as a NumPy ufunc)."""
+    kind = type(fn)
+    return (callable(fn) and "__call__" in kind.__dict__ and not isinstance(fn, type)
+            and kind.__module__.split(".")[0] not in ("numpy", "scipy", "builtins", "functools",
+                                                      "adgen"))
 
 
 def lowering_helpers(trace: Trace) -> dict[str, Any]:

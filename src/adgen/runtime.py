@@ -404,3 +404,27 @@ def refusal(message: str) -> DifferentiationError:
             place = comment[2:].replace("adjoint of ", "")
             return DifferentiationError(f"{frame.f_code.co_name}, {place}: {message}")
     return DifferentiationError(f"{frame.f_code.co_name}: {message}")
+
+
+def partial_argument(f: Any, i: int) -> Any:
+    """The `i`-th positional argument a `functools.partial` object binds."""
+    return f.args[i]
+
+
+def partial_keyword(f: Any, k: str) -> Any:
+    """The keyword argument `k` a `functools.partial` object binds."""
+    return f.keywords[k]
+
+
+def table_entry(table: Any, key: Any, entries: tuple) -> int:
+    """The position in `entries` (the functions a dict or list of functions held when the
+    derivative calling `table[key](...)` was made) of `table[key]`; raises what `table[key]`
+    raises, and refuses a function the table did not hold then."""
+    value = table[key]
+    for j, entry in enumerate(entries):
+        if entry is value:
+            return j
+    raise DifferentiationError(
+        f"the table of functions indexed with {key!r} now holds {value!r}, which it did not "
+        "hold when this derivative was made: ask for the derivative again (adgen.grad(...)) "
+        "after changing the table, or call adgen.clear_cache()")

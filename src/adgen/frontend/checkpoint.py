@@ -88,7 +88,7 @@ def lift_checkpointed(parsed: Parsed, error: Any) -> Parsed:
         functions.update(made)
     node.body = body
     return Parsed(node, parsed.name, parsed.filename, parsed.lines, parsed.globals,
-                  {**parsed.closure, **functions}, parsed.function)
+                  {**parsed.closure, **functions}, parsed.function, parsed.static)
 
 
 def _marker_arguments(parsed: Parsed, loop: gast.For, local: set[str],

@@ -8,6 +8,7 @@ A mixin of `adgen.lower_expr.ExpressionLowering` (which provides `atom`, `bind`,
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import os
 import types
@@ -21,14 +22,24 @@ from adgen.codegen.astutil import clone
 from adgen.errors import where
 from adgen.frontend.effects import bound_arguments
 from adgen.frontend.ir import Method, Subexpressions, assign, const, name
+from adgen.frontend.lower_values import ValueLowering
 from adgen.rules import primitive_name
 
 
-class CallLowering:
+class CallLowering(ValueLowering):
     """Call lowering for `ExpressionLowering`."""
 
     def expr_Call(self, e: gast.Call) -> gast.AST:
         found, fn = self.resolve(e.func)
+        if found and isinstance(fn, functools.partial):
+            return self.partial_call(e, fn)
+        table = self.table(e.func)
+        if table is not None:
+            return self.table_call(e, table)
+        if found and fn is map or found and fn is list and self.maps(e):
+            mapped = self.mapped(e if fn is map else e.args[0])  # `list(map(...))` too
+            if mapped is not None:
+                return mapped
         if any(k.arg == "out" for k in e.keywords):
             raise self.error(e, "`out=` (it writes into an existing array in place)",
                              "assign the result to a name instead")
@@ -80,6 +91,10 @@ class CallLowering:
             raise self.error(e, f"`{fn.__name__}` (its code is not visible to adgen)",
                              "write the expression out in the function")
         effects = self.effects(fn) if found and isinstance(fn, types.FunctionType) else None
+        if effects is not None and isinstance(e.func, gast.Name) and (
+                e.func.id in self.p.static or e.func.id in self.value_names):
+            raise self.error(e, f"calling the function value {fn.__qualname__}, which writes "
+                             "into its arguments", "pass a function that returns new values")
         if effects is not None:
             return self.effectful(e, fn, effects, args, keywords)
         node = gast.Call(func=func, args=args, keywords=keywords)

@@ -16,11 +16,14 @@ from adgen.runtime import (
     item,
     last_only,
     owned_copy,
+    partial_argument,
+    partial_keyword,
     pick,
     row,
     shaped_like,
     sign,
     sum_to_scalar,
+    table_entry,
     take,
     unbroadcast,
     written,
@@ -29,6 +32,8 @@ from adgen.runtime import (
 )
 
 linear(unbroadcast, owned_copy, shaped_like, as_sequence, sum_to_scalar)
+nondifferentiable(partial_argument, partial_keyword, table_entry)  # what a partial binds is
+# never differentiated; a table's entry number is an integer
 
 
 @adjoint(sum_to_scalar)

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent / "src" / "adgen"
 
 LAYERS = [
     ("errors", ["adgen.errors"]),
-    ("runtime", ["adgen.runtime", "adgen.arrays", "adgen.runtime_checkpoint"]),
+    ("runtime", ["adgen.runtime", "adgen.arrays", "adgen.runtime_checkpoint", "adgen.records",
+                 "adgen.runtime_fields"]),
     ("code generation", ["adgen.codegen"]),
     ("rules", ["adgen.rules"]),
     ("front end", ["adgen.frontend"]),

@@ -197,24 +197,6 @@ def test_ravel_keeps_numbers_as_numbers_and_order():
     np.testing.assert_array_equal(back["w"], [[4.0, 5.0]])
 
 
-@pytest.mark.parametrize("tree", [Frozen(2.0, np.array([0.3, -0.7, 1.1])),
-                                  Mutable(2.0, np.array([0.3, -0.7, 1.1])), point()])
-@pytest.mark.parametrize("call", [
-    lambda t: adgen.grad(by_attribute)(t, X),
-    lambda t: adgen.grad(by_attribute, mode="forward")(t, X),
-    lambda t: adgen.value_and_grad(by_attribute)(t, X),
-    lambda t: adgen.jvp(by_attribute)(t, X, t),
-    lambda t: adgen.vjp(by_attribute)(t, X, 1.0),
-    lambda t: adgen.jacobian(by_attribute)(t, X),
-    lambda t: adgen.hessian(by_attribute)(t, X),
-    lambda t: adgen.hvp(by_attribute)(t, X, t),
-], ids=["grad", "forward grad", "value_and_grad", "jvp", "vjp", "jacobian", "hessian", "hvp"])
-def test_attribute_reads_are_refused_not_miscomputed(tree, call):
-    """Reading `p.scale` in the differentiated function is not supported yet: refused."""
-    with pytest.raises(adgen.DifferentiationError, match="attribute"):
-        call(tree)
-
-
 @pytest.mark.parametrize("wrt", [{"W": 0}, 1.5, [{"p"}], None, "nope", 7])
 @pytest.mark.parametrize("op", [adgen.grad, adgen.value_and_grad, adgen.jvp, adgen.vjp,
                                 adgen.jacobian, adgen.hessian, adgen.hvp, adgen.hessp])

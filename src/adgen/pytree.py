@@ -15,13 +15,13 @@ where they do not.
 
 from __future__ import annotations
 
-import dataclasses
 import types
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from adgen import records
 from adgen.arrays import is_array
 
 Leaves = list[Any]
@@ -41,28 +41,16 @@ class Tree:
         return self._rebuild(list(leaves))
 
 
-def is_namedtuple(x: Any) -> bool:
-    return isinstance(x, tuple) and hasattr(type(x), "_fields")
-
-
-def is_dataclass(x: Any) -> bool:
-    return dataclasses.is_dataclass(x) and not isinstance(x, type)
-
-
 def children(x: Any) -> tuple[list[Any], Callable[[list[Any]], Any]] | None:
     """The items of a container and how to make one of the same type from new items; None
     for a leaf."""
     if isinstance(x, dict):
         keys = list(x)
         return [x[k] for k in keys], lambda items: type(x)(zip(keys, items, strict=True))
-    if is_namedtuple(x):
-        return list(x), lambda items: type(x)(*items)
+    if records.is_record(x):
+        return records.items(x), lambda items: records.rebuild(x, items)
     if isinstance(x, (list, tuple)):
         return list(x), lambda items: type(x)(items)
-    if is_dataclass(x):
-        names = [f.name for f in dataclasses.fields(x) if f.init]
-        return ([getattr(x, n) for n in names],
-                lambda items: dataclasses.replace(x, **dict(zip(names, items, strict=True))))
     return None
 
 

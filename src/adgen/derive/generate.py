@@ -89,11 +89,6 @@ class Context:
             raise self.error(stmt, "cannot tell which function is called here; call a "
                              "function by a module-level name so adgen can find its rule")
         rule = lookup(fn)
-        if rule is None and isinstance(rhs, gast.Attribute) and isinstance(rhs.value, gast.Name):
-            raise self.error(stmt, f"cannot differentiate through the attribute "
-                             f"`{rhs.value.id}.{rhs.attr}`: adgen differentiates numbers, arrays, "
-                             "lists, tuples and dicts, not objects; pass "
-                             f"`{rhs.attr}` to the function as a parameter instead")
         if rule is None and isinstance(fn, types.MethodType):
             raise self.error(stmt, f"cannot differentiate the call of the method "
                              f"{fn.__qualname__}: methods of objects are not supported; call a "

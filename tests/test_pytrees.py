@@ -271,3 +271,21 @@ def test_a_list_read_whole_by_numpy_gets_a_list_gradient():
         assert type(reverse) is type(p) and type(forward) is type(p)
         np.testing.assert_allclose(reverse, [7.0, 1.0, 1.0], rtol=1e-14)
         np.testing.assert_allclose(forward, reverse, rtol=1e-14)
+
+
+def product_of_items(p):
+    return p[0] * p[1]
+
+
+def square_then_product(p):
+    return p[0] ** 2 + product_of_items(p)
+
+
+def test_a_callees_tuple_adjoint_then_an_item_read_keeps_both():
+    """The reverse sweep gets the callee's part first (a tuple), then adds the item read's:
+    the tuple was taken for a zero and the callee's part lost ((4, 0) for (7, 2))."""
+    for p in ((2.0, 3.0), [2.0, 3.0], Params(2.0, 3.0)):
+        for mode in ("reverse", "forward"):
+            g = adgen.grad(square_then_product, mode=mode)(p)
+            assert type(g) is type(p)
+            np.testing.assert_allclose(g, [7.0, 2.0], rtol=1e-14)

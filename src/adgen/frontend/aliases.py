@@ -10,11 +10,12 @@ may share an object, as pairs `(one, other, where, kind)`:
   `a, b = z, z`, `a = b = []`. A write into either is refused.
 * `part` — `one` may be an item or a view of `other`: `w = v[...]`, `w = v.T`,
   `w = v.reshape(...)` and the other view methods and functions, `for w in v`, a field
-  `w = v.layer.w` (any attribute but `shape`, `ndim`, `size`, `dtype`), `for w in v.items`. A write into
-  `one` is refused; so is a write two subscripts deep into `other` (`v[i][j] = ...` changes
-  the row `w` may be). A plain element write into `other` (`x = xs[i]`, then `xs[i] = ...`)
-  is ordinary code; it is checked at run time (`runtime.unshared`) that `w` is not an array
-  sharing `v`'s memory, which only the values tell.
+  `w = v.layer.w` (any attribute but `shape`, `ndim`, `size`, `dtype`), `for w in v.items`.
+  A write into `one` is refused; so is a write two subscripts deep into `other`
+  (`v[i][j] = ...` changes the row `w` may be). A plain element write into `other`
+  (`x = xs[i]`, then `xs[i] = ...`) is ordinary code; it is checked at run time
+  (`runtime.unshared`) that `w` is not an array sharing `v`'s memory, which only the
+  values tell.
 * `holds<d>` — the container `one` holds `other`, `d` subscripts deep: `[z, z]`, `(x, y)`,
   `{"w": x}`, `xs.append(z)`, `d[k] = z` (1), `[[z]]`, `D[i][j] = z` (2). A write into
   `other` is refused (the container's element is that object), and so is a write more than

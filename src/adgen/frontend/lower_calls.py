@@ -316,6 +316,11 @@ class CallLowering:
                 return None
             keywords[k.arg] = value
         derived = operator(*args, **keywords)
+        meta = getattr(derived, "__adgen__", None)
+        if meta is not None and derived.__code__.co_flags & 0x04:  # `(*args)`: the wrapper
+            # giving gradients their parameters' structure; the generated function it calls
+            # returns records and tuples as such already, and has the parameters to bind
+            derived = meta.bindings.get(derived.__name__, derived)
         bound = self.namer.fresh(f"_{getattr(operator, '__name__', 'derivative')}")
         self.p.closure[bound] = derived
         return name(bound)

@@ -1,12 +1,12 @@
 """Derivative rules for what generated code calls, so a derivative can be differentiated again.
 
 `unbroadcast`, `owned_copy`, `shaped_like` and `field` are linear in their first argument;
-`add_at` and `add_field` are linear in the accumulator and the added value; `written` and `last_only` select items (their
-adjoints scatter them back); `zeros_like` and `sign` are constants.
+`add_at` and `add_field` are linear in the accumulator and the added value; `written` and
+`last_only` select items (their adjoints scatter them back); `zeros_like` and `sign` are
+constants.
 """
 
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
-from adgen.runtime_fields import add_field, field
 from adgen.runtime import (
     add_adjoints,
     add_at,
@@ -28,6 +28,7 @@ from adgen.runtime import (
     zero_at,
     zeros_like,
 )
+from adgen.runtime_fields import add_field, field
 
 linear(unbroadcast, owned_copy, shaped_like, as_sequence, sum_to_scalar, field)
 

@@ -437,9 +437,7 @@ def refusal(message: str) -> DifferentiationError:
         if comment.startswith(("# line ", "# adjoint of ")):
             place = comment[2:].replace("adjoint of ", "")
             file = frame.f_globals.get("__file__")  # generated code runs in the user's globals
-            number, _, text = place[len("line "):].partition(": ")
-            if isinstance(file, str) and number.isdigit():  # as errors at transformation time
-                return DifferentiationError(f"{file}:{number}: `{text}` (in "
-                                            f"{frame.f_code.co_name}): {message}")
-            return DifferentiationError(f"{frame.f_code.co_name}, {place}: {message}")
+            number = place[len("line "):].partition(":")[0]
+            shown = f"{file}:{number}: " if isinstance(file, str) and number.isdigit() else ""
+            return DifferentiationError(f"{shown}{frame.f_code.co_name}, {place}: {message}")
     return DifferentiationError(f"{frame.f_code.co_name}: {message}")

@@ -21,7 +21,16 @@ def is_namedtuple(x: Any) -> bool:
 
 
 def is_dataclass(x: Any) -> bool:
-    return dataclasses.is_dataclass(x) and not isinstance(x, type)
+    """Whether `x` is a dataclass instance (not a dataclass itself); cheap: adjoints of every
+    type are asked, so the answer is kept per type."""
+    kind = type(x)
+    known = _DATACLASS_TYPES.get(kind)
+    if known is None:
+        known = _DATACLASS_TYPES[kind] = dataclasses.is_dataclass(kind)
+    return known
+
+
+_DATACLASS_TYPES: dict[type, bool] = {}
 
 
 def is_record(x: Any) -> bool:

@@ -20,7 +20,7 @@ from adgen.errors import DifferentiationError
 def unbroadcast(g: Any, x: Any) -> Any:
     """Sum `g` over the axes that broadcasting added to `x`, giving `g` the shape of `x`
     (the adjoint of a list, tuple or dict is one already: nothing was broadcast)."""
-    if isinstance(g, _CONTAINERS) or records.is_dataclass(g):
+    if isinstance(g, _CONTAINERS):
         if isinstance(x, (list, tuple)) and len(g) != len(x):
             raise DifferentiationError(
                 f"cannot differentiate `+` or `*` that joins or repeats lists or tuples (an "

@@ -75,6 +75,10 @@ def nested(p, x):
     return p.scale * np.sum((p.out.w @ h + p.out.b) ** 2)
 
 
+def whole_to_helper(p, x):
+    return np.sum(layer(p, x) ** 2) + np.sum(p.b)
+
+
 def looped(p, x):
     total = 0.0
     for k in range(3):
@@ -107,6 +111,7 @@ CASES = [
     pytest.param(loss, lambda: pair(FrozenPair), id="frozen dataclass"),
     pytest.param(loss, lambda: pair(MutablePair), id="dataclass"),
     pytest.param(nested, net, id="nested, through a helper"),
+    pytest.param(whole_to_helper, lambda: pair(Pair), id="the record passed to a helper"),
     pytest.param(looped, lambda: pair(FrozenPair), id="in a loop"),
     pytest.param(mixed, lambda: pair(Pair), id="index and field of a namedtuple"),
     pytest.param(in_dict, lambda: {"layer": pair(MutablePair), "c": 1.5}, id="in a dict"),
@@ -359,3 +364,27 @@ def test_writes_into_objects_reached_through_attributes_are_refused(f, words, wr
         adgen.grad(f, wrt=wrt)(State(np.ones(2), []), 3.0)
     for word in words:
         assert word in str(info.value)
+
+
+def checkpointed_layers(p, x):
+    for _ in adgen.checkpointed(range(6), snapshots=2):
+        x = np.tanh(p.w @ x + p.b)
+    return np.sum(x ** 2)
+
+
+def checkpointed_items(p, x):
+    for _ in adgen.checkpointed(range(6), snapshots=2):
+        x = np.tanh(p[0] @ x + p[1])
+    return np.sum(x ** 2)
+
+
+@pytest.mark.parametrize("f", [checkpointed_layers, checkpointed_items])
+def test_a_checkpointed_loop_reading_a_records_fields(f):
+    """The schedule's driver adds the loop's input adjoints item by item (it added them with
+    `+`, which failed for any container)."""
+    p = FrozenPair(RNG.normal(size=(3, 3)) * 0.5, RNG.normal(size=3))
+    p = p if f is checkpointed_layers else Pair(p.w, p.b)
+    g = adgen.grad(f)(p, X)
+    assert type(g) is type(p)
+    np.testing.assert_allclose(flat(g), numeric_grad(f, p, X), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(flat(adgen.grad(f, mode="forward")(p, X)), flat(g), rtol=1e-12)

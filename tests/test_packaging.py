@@ -264,3 +264,17 @@ def test_derivatives_of_local_functions_name_themselves_but_do_not_pickle():
     assert g.__qualname__.endswith("<locals>.local_grad") and g.__module__ == __name__
     with pytest.raises((pickle.PicklingError, AttributeError)):
         pickle.dumps(g)
+
+
+def test_a_rebuilt_derivative_and_the_one_it_replaced_both_pickle():
+    old = adgen.grad(energy)
+    adgen.clear_cache()  # as after `energy` or a helper changed: the next one is new
+    new = adgen.grad(energy)
+    assert new is not old and adgen.grad(energy) is new
+    assert old.__qualname__ != new.__qualname__
+    for g in (old, new):  # `grad.tests...energy`, and a numbered one (`grad~2.tests...`)
+        assert g.__qualname__.startswith("grad") and g.__qualname__.endswith(".energy")
+    assert "~" in old.__qualname__ + new.__qualname__
+    for g in (old, new):
+        assert pickle.loads(pickle.dumps(g)) is g
+    np.testing.assert_allclose(new(X), old(X), rtol=1e-15)

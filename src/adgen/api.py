@@ -413,8 +413,7 @@ def hessian(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
     """The Hessian of scalar-valued `f`: forward mode over the reverse-mode gradient."""
     names, single = _check_wrt(f, wrt)
     position = pipeline.get_trace(f).params.index(names[0]) if single else None
-    return named(_jacobian(grad(f, wrt), wrt, "forward", grad_of=position), f,
-                      "hessian")
+    return named(_jacobian(grad(f, wrt), wrt, "forward", grad_of=position), f, "hessian")
 
 
 @_decorator

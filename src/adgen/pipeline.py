@@ -224,7 +224,9 @@ def unrolled(f: Any, wrt: Any, kind: str, limit: int) -> Any:
         fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name)
         return fn
 
-    return unrolled_derivative(PROGRAM, parsed, limit, build, lambda: derivative(f, wrt, kind))
+    fn = unrolled_derivative(PROGRAM, parsed, limit, build, lambda: derivative(f, wrt, kind))
+    fn.__name__ = f"{parsed.name}_{kind}"
+    return fn
 
 
 def _copy_trace(trace: Trace) -> Trace:

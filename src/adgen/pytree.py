@@ -6,11 +6,12 @@ leaves in a fixed order (dict insertion order, sequence order, dataclass field o
 a `Tree` that rebuilds a tree of the same types from new leaves; `ravel` joins the leaves
 into one float vector for optimisers such as SciPy's.
 
-The derivative code works on the containers it can index (dicts, lists, tuples), so the
-gradients it returns for a named tuple or a dataclass, or for a leaf it never read, may be a
-plain tuple, a list, an array (a list read whole by NumPy) or a `0.0`; `like` gives such a
-gradient the parameter's own structure where the items correspond, and leaves it as it is
-where they do not.
+The derivative code indexes dicts, lists and tuples and reads the fields of named tuples and
+dataclasses (`adgen.records`); it accumulates their adjoints as lists and gives tuples and
+records their type back at the end (`runtime.shaped_like`). Where it cannot tell the
+structure (a leaf it never read is a `0.0`, a list read whole by NumPy has an array adjoint,
+a `None` leaf), `like` gives the gradient the parameter's own structure where the items
+correspond, and leaves it as it is where they do not.
 """
 
 from __future__ import annotations

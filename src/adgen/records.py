@@ -38,10 +38,17 @@ def is_record(x: Any) -> bool:
 
 
 def field_names(x: Any) -> list[str]:
-    """The fields of the record `x`, in the order its constructor takes them."""
-    if is_namedtuple(x):
-        return list(type(x)._fields)
-    return [f.name for f in dataclasses.fields(x) if f.init]
+    """The fields of the record `x`, in the order its constructor takes them (kept per type:
+    generated code asks at every field read)."""
+    kind = type(x)
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = (list(kind._fields) if is_namedtuple(x) else
+                                      [f.name for f in dataclasses.fields(x) if f.init])
+    return names
+
+
+_FIELD_NAMES: dict[type, list[str]] = {}
 
 
 def items(x: Any) -> list[Any]:

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent / "src" / "adgen"
 
 LAYERS = [
     ("errors", ["adgen.errors"]),
-    ("runtime", ["adgen.runtime", "adgen.arrays", "adgen.runtime_checkpoint"]),
+    ("runtime", ["adgen.runtime", "adgen.arrays", "adgen.runtime_checkpoint", "adgen.records",
+                 "adgen.runtime_fields"]),
     ("code generation", ["adgen.codegen"]),
     ("rules", ["adgen.rules"]),
     ("front end", ["adgen.frontend"]),
@@ -25,7 +26,8 @@ LAYERS = [
     ("derivation", ["adgen.derive"]),
     ("pipeline", ["adgen.pipeline", "adgen.variants"]),
     ("public operators", ["adgen.pytree", "adgen.display", "adgen.tree_derivatives", "adgen.api",
-                          "adgen.custom", "adgen.specialising"]),
+                          "adgen.custom", "adgen.specialising", "adgen.published",
+                          "adgen.derivatives"]),
     ("tools the package exports", ["adgen.tools.graph", "adgen.tools.graph_build",
                                    "adgen.tools.hessian_approx"]),
     ("the package", ["adgen"]),

@@ -21,6 +21,7 @@ from adgen.derive.forward import NotBatchable
 from adgen.derive.unroll import trace_for
 from adgen.display import Source
 from adgen.errors import DifferentiationError
+from adgen.published import named, published
 from adgen.runtime import real_only
 from adgen.specialising import by_function_value
 from adgen.tree_derivatives import (
@@ -51,16 +52,29 @@ class Operator(Protocol[P, R]):
 
 def _decorator(op: Callable[Concatenate[Function, P], R]) -> Operator[P, R]:
     """Let `op` be used as `op(f, ...)`, `@op` and `@op(wrt=...)`; for an `f` that takes
-    function values, `op` applies per call to `f` specialised to them (`adgen.specialising`)."""
+    function values, `op` applies per call to `f` specialised to them (`adgen.specialising`).
+    What it returns gets `functools.wraps`' metadata and a name that pickles
+    (`adgen.published`)."""
+    code = op.__code__
+    params = code.co_varnames[1:code.co_argcount]
+    defaults = dict(zip(params[len(params) - len(op.__defaults__ or ()):],
+                        op.__defaults__ or (), strict=True))
+
+    def call(f: Any, args: tuple, kwargs: dict) -> Any:
+        options = dict(zip(params, args, strict=False)) | kwargs
+        changed = {k: v for k, v in options.items()
+                   if k not in defaults or type(v) is not type(defaults[k]) or v != defaults[k]}
+        specialising = by_function_value(op, f, args, kwargs)
+        result = specialising if specialising is not None else op(f, *args, **kwargs)
+        return published(result, f, op.__name__, changed)
 
     @functools.wraps(op)
     def wrapper(f: Any = None, *args: Any, **kwargs: Any) -> Any:
         if f is None or not callable(f):
             if f is not None:
                 args = (f, *args)
-            return lambda g: wrapper(g, *args, **kwargs)
-        specialising = by_function_value(op, f, args, kwargs)
-        return specialising if specialising is not None else op(f, *args, **kwargs)
+            return lambda g: call(g, args, kwargs)
+        return call(f, args, kwargs)
 
     return cast(Operator[P, R], wrapper)
 
@@ -172,7 +186,7 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
         out = grads[0] if single else tuple(grads)
         return (value, out) if with_value else out
 
-    return _published(forward_grad, f, "grad", tangent_fn)
+    return named(forward_grad, f, "grad", tangent_fn)
 
 
 def _like(g: Any, x: Any) -> Any:
@@ -220,12 +234,12 @@ def _with_defaults(f: Any, fn: Any, trailing: int) -> Any:
     """`fn` itself, or, when `f` has default values, `fn` accepting calls that leave them out
     (the `trailing` tangents or cotangent still come last)."""
     if not getattr(f, "__defaults__", None):
-        return _documented(fn, f)
+        return fn
 
     def with_defaults(*args: Any) -> Any:
         return fn(*_full_args(f, args[:-trailing]), *args[-trailing:])
 
-    return _published(with_defaults, f, "", fn)
+    return named(with_defaults, f, "", fn)
 
 
 def _full_args(f: Any, args: tuple) -> tuple:
@@ -325,7 +339,7 @@ def _jacobian(f: Function, wrt: Wrt, mode: str, grad_of: int | None = None) -> F
             blocks = _jacobian_reverse(f, wrt, args, positions, single, value)
         return blocks[0] if single else tuple(blocks)
 
-    return _published(jacobian_fn, f, "jacobian")
+    return named(jacobian_fn, f, "jacobian")
 
 
 def _jacobian_forward(f: Any, wrt: Wrt, args: tuple, positions: list[int],
@@ -416,8 +430,7 @@ def hessian(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
     """The Hessian of scalar-valued `f`: forward mode over the reverse-mode gradient."""
     names, single = _check_wrt(f, wrt)
     position = pipeline.get_trace(f).params.index(names[0]) if single else None
-    return _published(_jacobian(grad(f, wrt), wrt, "forward", grad_of=position), f,
-                      "hessian")
+    return named(_jacobian(grad(f, wrt), wrt, "forward", grad_of=position), f, "hessian")
 
 
 @_decorator
@@ -432,12 +445,12 @@ def hvp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
     n = len(names)
     fn = _tree_shaped(f, wrt, pipeline.derivative(grad(f, wrt), wrt, "tangent"), n)
     if not _has_defaults(f):
-        return _documented(fn, f)
+        return fn
 
     def hvp_fn(*args: Any) -> Any:
         return fn(*_full_args(f, args[:-n]), *args[-n:])
 
-    return _published(hvp_fn, f, "", fn)
+    return named(hvp_fn, f, "", fn)
 
 
 @_decorator
@@ -455,7 +468,7 @@ def hessp(f: Callable[..., Any], wrt: int | str = 0) -> Callable[..., Any]:
         full_args = _full_args(f, tuple(full))
         return pytree.like(fn(*full_args, p), x)
 
-    return _published(hessp_fn, f, "hessp")
+    return named(hessp_fn, f, "hessp")
 
 
 def _single_wrt(f: Function, wrt: Any, op: str) -> tuple[list[str], bool]:
@@ -483,7 +496,7 @@ def _tree_shaped(f: Function, wrt: Wrt, fn: Any, trailing: int = 0,
     if trees is None:
         trees = _TREES[(f, tuple(names))] = reads_as_container(f, set(names))
     if not trees:
-        return _documented(fn, f)
+        return fn
     key = (fn, trailing, with_value)
     with _SHAPED_LOCK:  # one function per derivative, as the derivatives themselves
         shaped = _SHAPED.get(key)
@@ -503,28 +516,6 @@ _SHAPED_LOCK = threading.Lock()
 
 def _has_defaults(f: Any) -> bool:
     return bool(getattr(f, "__defaults__", None))
-
-
-def _published(fn: Any, f: Any, kind: str, generated: Any = None) -> Any:
-    """`fn`, a function this module wrote around `f`, with `functools.wraps`' metadata: `f`'s
-    docstring and module, `__wrapped__` (`f`), and a name saying what it computes (`f_hessp`
-    for `kind="hessp"`; with no `kind`, the name of `generated`, whose code it runs). With
-    `generated`, it also gets its `__adgen__`, for `adgen.source`."""
-    functools.update_wrapper(fn, f, assigned=("__module__", "__doc__"), updated=())
-    base = getattr(f, "__name__", "function")
-    fn.__name__ = fn.__qualname__ = f"{base}_{kind}" if kind else generated.__name__
-    if generated is not None:
-        fn.__adgen__ = generated.__adgen__
-    return fn
-
-
-def _documented(fn: Any, f: Any) -> Any:
-    """A function adgen generated, returned itself, given `f`'s docstring when it has none.
-    It gets no `__wrapped__`: `inspect.getsource` would follow it to `f` instead of showing
-    the generated lines (`fn.__adgen__.original` is `f`)."""
-    if fn.__doc__ is None and getattr(f, "__doc__", None):
-        fn.__doc__ = f.__doc__
-    return fn
 
 
 def clear_cache() -> None:

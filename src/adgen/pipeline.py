@@ -225,7 +225,9 @@ def unrolled(f: Any, wrt: Any, kind: str, limit: int) -> Any:
                                  static=parsed.static)
         return fn
 
-    return unrolled_derivative(PROGRAM, parsed, limit, build, lambda: derivative(f, wrt, kind))
+    fn = unrolled_derivative(PROGRAM, parsed, limit, build, lambda: derivative(f, wrt, kind))
+    fn.__name__ = f"{parsed.name}_{kind}"
+    return fn
 
 
 def _copy_trace(trace: Trace) -> Trace:

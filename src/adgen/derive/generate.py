@@ -111,11 +111,6 @@ class Context:
                              "by a key, and a module-level functools.partial; not a function "
                              "made or chosen inside the differentiated function)")
         rule = lookup(fn)
-        if rule is None and isinstance(rhs, gast.Attribute) and isinstance(rhs.value, gast.Name):
-            raise self.error(stmt, f"cannot differentiate through the attribute "
-                             f"`{rhs.value.id}.{rhs.attr}`: adgen differentiates numbers, arrays, "
-                             "lists, tuples and dicts, not objects; pass "
-                             f"`{rhs.attr}` to the function as a parameter instead")
         if rule is None and _callable_object(fn):
             raise self.error(stmt, f"cannot differentiate the call of an object of class "
                              f"{type(fn).__qualname__}: adgen differentiates functions; pass a "

@@ -264,6 +264,8 @@ class Lowerer(LoopLowering, ExpressionLowering):
         self.assign_to(target, gast.BinOp(left=load, op=s.op, right=s.value))
 
     def assign_to(self, target: gast.AST, value: gast.AST) -> None:
+        if isinstance(target, gast.Subscript):
+            self.refuse_through_attribute(target, "writing into")
         if isinstance(target, gast.Name):
             rhs = self.rhs(value)
             if not is_atom(rhs) and target.id in atom_names(rhs):

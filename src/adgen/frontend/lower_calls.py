@@ -20,6 +20,7 @@ import numpy as np
 from adgen import runtime
 from adgen.codegen.astutil import clone
 from adgen.errors import where
+from adgen.frontend.aliases import MUTATING
 from adgen.frontend.effects import bound_arguments
 from adgen.frontend.ir import Method, Subexpressions, assign, const, name
 from adgen.frontend.lower_values import ValueLowering
@@ -28,6 +29,26 @@ from adgen.rules import primitive_name
 
 class CallLowering(ValueLowering):
     """Call lowering for `ExpressionLowering`."""
+
+    def refuse_through_attribute(self, target: gast.AST, what: str) -> None:
+        """Refuse a write into an object reached through an attribute of a local value
+        (`p.w[0] = v`, `p.items.append(v)`): the trace follows `p` and its fields as values,
+        so such a write would change what a later `p.w` reads behind its back."""
+        if not isinstance(target, (gast.Subscript, gast.Attribute)):
+            return
+        root = target.value if isinstance(target, gast.Subscript) else target
+        while isinstance(root, gast.Subscript):
+            root = root.value
+        if isinstance(root, gast.Attribute) and not self.is_global(root):
+            parts = []
+            while isinstance(root, gast.Attribute):
+                parts.append(root.attr)
+                root = root.value
+            shown = ".".join([root.id if isinstance(root, gast.Name) else "(...)",
+                              *reversed(parts)])
+            raise self.error(target, f"{what} `{shown}`, an object reached through an "
+                             "attribute", f"make a new value (`w = {shown}.copy()`), change "
+                             "that and use it, or pass it to the function as a parameter")
 
     def expr_Call(self, e: gast.Call) -> gast.AST:
         found, fn = self.resolve(e.func)
@@ -60,6 +81,8 @@ class CallLowering(ValueLowering):
                 body=gast.Subscript(value=clone(table), slice=clone(key), ctx=gast.Load()),
                 orelse=default))
         if isinstance(e.func, gast.Attribute) and not self.is_global(e.func):
+            if e.func.attr in MUTATING:
+                self.refuse_through_attribute(e.func.value, f"calling `.{e.func.attr}()` on")
             receiver = self.atom(e.func.value)
             func = gast.Attribute(value=receiver, attr=e.func.attr, ctx=gast.Load())
             fn, found = Method(e.func.attr), True
@@ -135,6 +158,8 @@ class CallLowering(ValueLowering):
         order = [p.id for p in _params(variant) if p.id in written]
         for k, p in enumerate(order, start=1):
             target = dict(passed)[p]
+            self.refuse_through_attribute(target, f"calling {fn.__qualname__}, which writes "
+                                          f"into `{p}`, with")
             if not isinstance(target, (gast.Name, gast.Subscript)):
                 continue  # a new value: nobody else sees what the callee did to it
             root = target
@@ -306,6 +331,11 @@ class CallLowering(ValueLowering):
                 return None
             keywords[k.arg] = value
         derived = operator(*args, **keywords)
+        meta = getattr(derived, "__adgen__", None)
+        if meta is not None and derived.__code__.co_flags & 0x04:  # `(*args)`: the wrapper
+            # giving gradients their parameters' structure; the generated function it calls
+            # returns records and tuples as such already, and has the parameters to bind
+            derived = meta.bindings.get(derived.__name__, derived)
         bound = self.namer.fresh(f"_{getattr(operator, '__name__', 'derivative')}")
         self.p.closure[bound] = derived
         return name(bound)

@@ -254,7 +254,13 @@ def _parse_generated(fn: Any, meta: Any) -> Parsed:
             "for them")
     tree = gast.parse(meta.source)
     target = meta.info.get("general", fn.__name__)
-    node = next(n for n in tree.body if isinstance(n, gast.FunctionDef) and n.name == target)
+    node = next((n for n in tree.body if isinstance(n, gast.FunctionDef) and n.name == target),
+                None)
+    if node is None:  # e.g. a derivative by trace unrolling: a driver, not generated code
+        raise DifferentiationError(
+            f"cannot differentiate {fn.__name__} again: it runs generated code it chooses per "
+            "call (control='unroll'); differentiate the stack-replay derivative instead "
+            "(control='stack', the default)")
     node.name = fn.__name__
     lines = {i + 1: line for i, line in enumerate(meta.source.splitlines())}
     return Parsed(node, fn.__name__, meta.filename, lines, fn.__globals__, dict(meta.bindings), fn,

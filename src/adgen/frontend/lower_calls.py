@@ -36,6 +36,10 @@ class CallLowering:
             raise self.error(e, f"{_label(fn)}, which writes into its argument in place",
                              "compute the new array with operations that return it (for "
                              "`np.add.at(v, i, w)`: a loop of `v[i[k]] += w[k]`)")
+        if found and isinstance(fn, type | types.BuiltinFunctionType):
+            form = self.builtin_form(e, fn)
+            if form is not None:
+                return form
         derivative = self.derivative_operator(e.func)
         if derivative is not None:
             return self.expr_Call(gast.Call(func=derivative, args=e.args, keywords=e.keywords))

@@ -27,6 +27,7 @@ from adgen.runtime import (
     zero_at,
     zeros_like,
 )
+from adgen.runtime_forms import as_tuple, extreme_index, list_like, sort_order
 
 linear(unbroadcast, owned_copy, shaped_like, as_sequence, sum_to_scalar)
 
@@ -75,6 +76,18 @@ def broadcast_like_bar(y, g, like, *, y_bar):
 
 
 nondifferentiable(zeros_like, sign, changed_in_place)
+nondifferentiable(sort_order, extreme_index)
+linear(as_tuple, list_like)
+
+
+@adjoint(as_tuple)
+def as_tuple_bar(y, xs, *, y_bar):
+    return list_like(y_bar, xs)
+
+
+@adjoint(list_like)
+def list_like_bar(y, g, xs, *, y_bar):
+    return y_bar
 
 @tangent(pick)
 def pick_dot(y, condition, a, b, *, a_dot, b_dot):

@@ -22,7 +22,7 @@ def square(v):
 
 
 def by_sorted(x):
-    return sum(v * w for v, w in zip(sorted(x), [1.0, 2.0, 3.0, 4.0]))
+    return sum(v * w for v, w in zip(sorted(x), [1.0, 2.0, 3.0, 4.0], strict=True))
 
 
 def by_sorted_key(x):
@@ -56,7 +56,7 @@ def by_dict_pairs(x):
 
 
 def by_dict_zip(x):
-    d = dict(zip(["a", "b", "c"], [x[0], x[1] ** 2, x[2]]))
+    d = dict(zip(["a", "b", "c"], [x[0], x[1] ** 2, x[2]], strict=True))
     return d["a"] * d["b"] - d["c"]
 
 
@@ -93,7 +93,7 @@ def by_enumerate_start(x):
 
 def by_zip3(x):
     s = 0.0
-    for a, b, c in zip(x, x[::-1], [1.0, 2.0, 3.0, 4.0]):
+    for a, b, c in zip(x, x[::-1], [1.0, 2.0, 3.0, 4.0], strict=True):
         s = s + a * b * c
     return s
 
@@ -154,3 +154,52 @@ def test_dict_of_a_list_of_pairs_by_name_is_refused_at_run_time():
 
     with pytest.raises(DifferentiationError, match="dict"):
         adgen.grad(f)(X)
+
+
+# ---------------------------------------------------------------------- einsum, any operands
+
+A = np.array([[0.3, -0.5], [0.9, 1.3]])
+B = np.array([[0.2, -0.7, 0.4], [1.1, 0.5, -0.3]])
+C = np.array([0.4, -0.6, 0.8])
+D = np.array([[0.5, 0.1], [-0.2, 0.7], [0.3, 0.3]])
+
+
+def einsum_sublist_three(a, b, c):
+    return np.sum(np.einsum(a, [0, 1], b, [1, 2], c, [2], [0]) ** 2)
+
+
+def einsum_sublist_five(a, b, c, d):
+    return np.sum(np.einsum(a, [0, 1], b, [1, 2], d, [2, 3], a, [3, 4], b, [4, 5], [0, 5]))
+
+
+def einsum_sublist_five_implicit(a, b, d):
+    return np.sum(np.einsum(a, [0, 1], b, [1, 2], d, [2, 3], a, [3, 4], a, [4, 0]) ** 2)
+
+
+def einsum_string_six(a, b, c, d):
+    return np.einsum("ij,jk,k,kl,lm,mi->", a, b, c, d, a, a)
+
+
+def einsum_ellipsis_five(a, b, d):
+    return np.sum(np.einsum("...j,jk,kl,lm,m->...", a, b, d, a, a[0]) ** 2)
+
+
+EINSUMS = [(einsum_sublist_three, (A, B, C)), (einsum_sublist_five, (A, B, C, D)),
+           (einsum_sublist_five_implicit, (A, B, D)), (einsum_string_six, (A, B, C, D)),
+           (einsum_ellipsis_five, (A, B, D))]
+
+
+@pytest.mark.parametrize("f, args", EINSUMS, ids=[f.__name__ for f, _ in EINSUMS])
+def test_einsum_of_any_number_of_operands(f, args):
+    check_grads(f, args, order=2)
+    wrt = tuple(range(len(args)))
+    forward = adgen.grad(f, wrt=wrt, mode="forward")(*args)
+    for a, b in zip(forward, adgen.grad(f, wrt=wrt)(*args), strict=True):
+        assert a == pytest.approx(b, rel=1e-12, abs=1e-12)
+
+
+def test_einsum_chain_computes_what_numpy_computes():
+    value = einsum_sublist_five(A, B, C, D)
+    assert value == pytest.approx(np.sum(A @ B @ D @ A @ B))
+    assert adgen.value_and_grad(einsum_string_six)(A, B, C, D)[0] == pytest.approx(
+        np.einsum("ij,jk,k,kl,lm,mi->", A, B, C, D, A, A))

@@ -7,14 +7,21 @@ over the items (`[v for v in xs]`), subscripts at positions that a nondifferenti
 computes (`runtime_forms.sort_order`, `extreme_index`: an ordering is piecewise constant in
 the values, so the key function is only called, never differentiated), dict displays and item
 stores. A mixin of `lower_expr.ExpressionLowering`.
+
+`np.einsum` in the sublist form (`np.einsum(a, [0, 1], b, [1, 2], [0, 2])`) with constant
+sublists is spelled as the subscripts string, and an einsum of more than four operands is a
+chain of einsums of at most four: each contracts the first operands into one, keeping the
+letters the rest or the output still need (the rules take at most four operands).
 """
 
 from __future__ import annotations
 
 import os
+import string
 from typing import Any
 
 import gast
+import numpy as np
 
 from adgen import runtime_forms
 from adgen.errors import where
@@ -48,6 +55,46 @@ class BuiltinLowering:
         if fn in (max, min) and any(k.arg == "key" for k in e.keywords):
             return self.extreme_by_key(e, fn)
         return None
+
+    def einsum_form(self, e: gast.Call) -> gast.AST | None:
+        """`np.einsum` with constant sublists or more than four operands as einsums of the
+        subscripts string over at most four operands (None: the call as it is)."""
+        if any(isinstance(a, gast.Starred) for a in e.args) or not e.args:
+            return None
+        first = e.args[0]
+        if isinstance(first, gast.Constant) and isinstance(first.value, str):
+            spec, operands = first.value.replace(" ", ""), list(e.args[1:])
+            if len(operands) <= 4:
+                return None
+        else:
+            sublists = [_constant_list(a) for a in e.args[1::2]]
+            if any(s is None for s in sublists) or (len(e.args) % 2 and _constant_list(
+                    e.args[-1]) is None):
+                return None
+            operands = list(e.args[0::2])
+            out = None
+            if len(e.args) % 2:
+                operands.pop()
+                out = _letters(_constant_list(e.args[-1]))
+            spec = ",".join(_letters(sub) for sub in sublists[: len(operands)])
+            if out is not None:
+                spec += "->" + out
+        ins, out = spec.split("->") if "->" in spec else (spec, _implicit_output(spec))
+        ins = ins.split(",")
+        if len(ins) != len(operands):
+            return None  # NumPy's own error, when the call runs
+        while len(operands) > 4:
+            group, rest = ins[:4], ins[4:]
+            later = "".join(rest) + out
+            kept = "".join(dict.fromkeys(c for c in "".join(group).replace("...", "")
+                                         if c in later))
+            kept = ("..." if any("..." in g for g in group) else "") + kept
+            part = gast.Call(func=e.func, args=[const(",".join(group) + "->" + kept),
+                                                *operands[:4]], keywords=e.keywords)
+            operands = [self.atom(part), *operands[4:]]
+            ins = [kept, *rest]
+        return self.expr_Call(gast.Call(func=e.func, args=[
+            const(",".join(ins) + "->" + out), *operands], keywords=e.keywords))
 
     def form_call(self, fn: Any, args: list[gast.AST]) -> gast.Call:
         call = gast.Call(func=self.helper(fn), args=args, keywords=[])
@@ -143,7 +190,8 @@ class BuiltinLowering:
         """The `(key, value)` pairs of `dict(source)` as something a `for` iterates."""
         if isinstance(source, gast.Call):
             found, fn = self.resolve(source.func)
-            if found and fn is zip and len(source.args) == 2 and not source.keywords:
+            if found and fn is zip and len(source.args) == 2 and all(
+                    k.arg == "strict" for k in source.keywords):
                 return source
         table = self.atom(source)
         at = where(os.path.basename(self.p.filename), self.line)
@@ -155,3 +203,29 @@ class BuiltinLowering:
             self.locals.add(table.id)  # iterated as a local dict: `for k, v in d.items()`
         return gast.Call(func=gast.Attribute(value=table, attr="items", ctx=gast.Load()),
                          args=[], keywords=[])
+
+
+def _constant_list(node: gast.AST) -> list | None:
+    """The items of a list or tuple display of int and `...` constants, else None."""
+    if not isinstance(node, (gast.List, gast.Tuple)):
+        return None
+    items = [n.value if isinstance(n, gast.Constant) else None for n in node.elts]
+    if any(i is not Ellipsis and (type(i) is not int or not 0 <= i < 52) for i in items):
+        return None
+    return items
+
+
+def _letters(sublist: list) -> str:
+    return "".join("..." if s is Ellipsis else string.ascii_letters[s] for s in sublist)
+
+
+def _implicit_output(spec: str) -> str:
+    """The output letters NumPy gives an einsum without `->`: the letters that appear once,
+    in alphabetical order, after the broadcast axes."""
+    letters = spec.replace("...", "").replace(",", "")
+    once = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return ("..." if "..." in spec else "") + once
+
+
+def is_einsum(fn: Any) -> bool:
+    return fn is np.einsum

@@ -21,6 +21,7 @@ from adgen.codegen.astutil import clone
 from adgen.errors import where
 from adgen.frontend.effects import bound_arguments
 from adgen.frontend.ir import Method, Subexpressions, assign, const, name
+from adgen.frontend.lower_builtins import is_einsum
 from adgen.rules import primitive_name
 
 
@@ -38,6 +39,10 @@ class CallLowering:
                              "`np.add.at(v, i, w)`: a loop of `v[i[k]] += w[k]`)")
         if found and isinstance(fn, type | types.BuiltinFunctionType):
             form = self.builtin_form(e, fn)
+            if form is not None:
+                return form
+        if found and is_einsum(fn):
+            form = self.einsum_form(e)
             if form is not None:
                 return form
         derivative = self.derivative_operator(e.func)

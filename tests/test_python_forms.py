@@ -203,3 +203,251 @@ def test_einsum_chain_computes_what_numpy_computes():
     assert value == pytest.approx(np.sum(A @ B @ D @ A @ B))
     assert adgen.value_and_grad(einsum_string_six)(A, B, C, D)[0] == pytest.approx(
         np.einsum("ij,jk,k,kl,lm,mi->", A, B, C, D, A, A))
+
+
+# ---------------------------------------------------------------------- with statements
+
+import math  # noqa: E402
+import warnings  # noqa: E402
+
+
+class Counting:
+    """A context manager that counts how often it is entered and exited."""
+
+    entered = 0
+    exited = 0
+
+    def __init__(self, label="counting"):
+        self.label = label
+
+    def __enter__(self):
+        Counting.entered += 1
+        return self
+
+    def __exit__(self, *exc):
+        Counting.exited += 1
+        return False
+
+
+def with_errstate(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.sum(np.sin(x) / x)
+    return y * 2.0
+
+
+def with_warnings_in_a_loop(x):
+    s = 0.0
+    for i in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            s = s + np.sum(np.exp(x * i) * x)
+    return s
+
+
+def with_as_and_nested(x):
+    with Counting("outer") as c, np.errstate(over="ignore"):
+        k = len(c.label) * 0.5
+        y = np.sum(x ** 3) * k
+    return y
+
+
+def with_a_return_inside(x):
+    for i in range(3):
+        with np.errstate(all="ignore"):
+            if x[i] > 1.0:
+                return np.sum(x[:i] ** 2)
+    return np.sum(x)
+
+
+WITHS = [with_errstate, with_warnings_in_a_loop, with_as_and_nested, with_a_return_inside]
+
+
+@pytest.mark.parametrize("f", WITHS, ids=[f.__name__ for f in WITHS])
+def test_with_statements(f):
+    check_grads(f, (X,), order=2)
+    assert adgen.grad(f, mode="forward")(X) == pytest.approx(adgen.grad(f)(X), rel=1e-12)
+
+
+def counted(x):
+    with Counting():
+        y = np.sum(np.tanh(x))
+    return y
+
+
+def test_the_manager_runs_around_both_sweeps():
+    before = Counting.entered
+    adgen.grad(counted)(X)
+    assert Counting.entered - before == 2 and Counting.exited == Counting.entered
+    before = Counting.entered
+    adgen.jvp(counted)(X, X)
+    assert Counting.entered - before == 1
+    text = adgen.source(adgen.grad(counted))
+    withs = [line for line in text.splitlines() if line.strip() == "with Counting():"]
+    assert len(withs) == 2 * text.count("def counted_grad")
+    assert adgen.grad(counted, control="unroll")(X) == pytest.approx(1 - np.tanh(X) ** 2)
+
+
+def errstate_raise(x):
+    with np.errstate(divide="raise"):
+        y = np.sum(1.0 / x)
+    return y
+
+
+def test_an_error_the_manager_raises_propagates_as_in_the_primal():
+    with pytest.raises(FloatingPointError):
+        errstate_raise(np.array([1.0, 0.0]))
+    with pytest.raises(FloatingPointError):
+        adgen.grad(errstate_raise)(np.array([1.0, 0.0]))
+    assert adgen.grad(errstate_raise)(np.array([2.0, 4.0])) == pytest.approx([-0.25, -1 / 16])
+
+
+def scaled(x):
+    return Counting(str(x))
+
+
+def with_an_active_manager(x):
+    with scaled(x):
+        y = np.sum(x ** 2)
+    return y
+
+
+def with_as_differentiated(x):
+    with Counting() as c:
+        y = x * c.entered
+        z = y * c
+    return z
+
+
+def test_a_manager_of_a_differentiated_value_is_refused():
+    for mode in ("reverse", "forward"):
+        with pytest.raises(DifferentiationError, match="`with` manager uses `x`"):
+            adgen.grad(with_an_active_manager, mode=mode)(X)
+
+
+def test_differentiating_through_what_as_binds_is_refused():
+    with pytest.raises(DifferentiationError, match="differentiates through `c`"):
+        adgen.grad(with_as_differentiated)(2.0)
+
+
+# ---------------------------------------------------------------------- try statements
+
+
+SPD = np.array([[2.0, 0.5], [0.5, 1.0]])
+NOT_PD = np.array([[-2.0, 0.5], [0.5, 1.5]])
+
+
+def cholesky_or_scaled(a):
+    try:
+        L = np.linalg.cholesky(a)
+    except np.linalg.LinAlgError:
+        L = a * 2.0
+    return np.sum(L ** 2) + a[0, 1]
+
+
+def returns_in_both(a):
+    try:
+        return np.sum(np.linalg.cholesky(a) ** 3)
+    except np.linalg.LinAlgError:
+        return np.sum(a ** 2)
+
+
+def several_handlers_else_finally(a):
+    total = a[0, 0]
+    try:
+        L = np.linalg.cholesky(a)
+    except (KeyError, ValueError):
+        L = a * 3.0
+    except np.linalg.LinAlgError as err:
+        L = a * len(str(err)) * 0.1
+    else:
+        L = L * L
+    finally:
+        total = total + 1.0
+    return np.sum(L) * total
+
+
+def handler_in_a_loop(x):
+    s = 0.0
+    for i in range(len(x)):
+        try:
+            v = math.sqrt(x[i] * 3.0 - 0.5)
+        except ValueError:
+            v = x[i] ** 2
+        s = s + v * x[i]
+    return s
+
+
+def try_finally_in_a_loop(x):
+    s = 0.0
+    for v in x:
+        try:
+            s = s + v * v
+        finally:
+            s = s * 0.5
+    return s
+
+
+TRIES = [(cholesky_or_scaled, SPD), (cholesky_or_scaled, NOT_PD), (returns_in_both, SPD),
+         (returns_in_both, NOT_PD), (several_handlers_else_finally, SPD),
+         (several_handlers_else_finally, NOT_PD), (handler_in_a_loop, X),
+         (handler_in_a_loop, np.array([0.9, 0.1, 1.2, 0.05])), (try_finally_in_a_loop, X)]
+
+
+@pytest.mark.parametrize("f, x", TRIES, ids=[f"{f.__name__}-{i}" for i, (f, _) in
+                                              enumerate(TRIES)])
+def test_try_statements(f, x):
+    check_grads(f, (x,), order=2)
+    assert adgen.grad(f, mode="forward")(x) == pytest.approx(adgen.grad(f)(x), rel=1e-12)
+
+
+def test_the_path_the_primal_took_is_replayed():
+    expected = 2 * 2.0 * NOT_PD * 2.0 + np.array([[0.0, 1.0], [0.0, 0.0]])
+    assert adgen.grad(cholesky_or_scaled)(NOT_PD) == pytest.approx(expected)
+    assert adgen.grad(handler_in_a_loop)(np.array([0.1, 1.0])) == pytest.approx(
+        [3 * 0.1 ** 2, math.sqrt(2.5) + 1.5 / math.sqrt(2.5)])
+
+
+def test_a_callee_with_a_try_is_differentiated_with_its_own_path():
+    def caller(x):
+        return handler_in_a_loop(x * 2.0) + handler_in_a_loop(x)
+
+    y = np.array([0.1, 0.6, 0.2])
+    check_grads(caller, (y,), order=2)
+
+
+def not_caught(a):
+    try:
+        L = np.linalg.cholesky(a)
+    except KeyError:
+        L = a
+    return np.sum(L)
+
+
+def test_an_exception_no_handler_catches_propagates():
+    with pytest.raises(np.linalg.LinAlgError):
+        adgen.grad(not_caught)(NOT_PD)
+    with pytest.raises(np.linalg.LinAlgError):
+        adgen.grad(not_caught, mode="forward")(NOT_PD)
+    assert adgen.grad(not_caught)(SPD) == pytest.approx(
+        adgen.grad(not_caught, mode="forward")(SPD), rel=1e-12)
+
+
+def raises_after_progress(x):
+    try:
+        y = x * 2.0
+        z = math.log(y)
+    except ValueError:
+        z = x
+    return z
+
+
+def test_an_exception_after_the_body_changed_values_is_refused_in_reverse_mode():
+    assert adgen.grad(raises_after_progress)(2.0) == pytest.approx(0.5)
+    with pytest.raises(DifferentiationError, match="caught after the `try` body"):
+        adgen.grad(raises_after_progress)(-2.0)
+    assert adgen.grad(raises_after_progress, mode="forward")(-2.0) == pytest.approx(1.0)
+
+
+def test_generated_source_has_the_try():
+    text = adgen.source(adgen.grad(cholesky_or_scaled))
+    assert "try:" in text and "except np.linalg.LinAlgError:" in text

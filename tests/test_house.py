@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent / "src" / "adgen"
 
 LAYERS = [
     ("errors", ["adgen.errors"]),
-    ("runtime", ["adgen.runtime", "adgen.arrays", "adgen.runtime_checkpoint"]),
+    ("runtime", ["adgen.runtime", "adgen.arrays", "adgen.runtime_checkpoint",
+                 "adgen.runtime_forms"]),
     ("code generation", ["adgen.codegen"]),
     ("rules", ["adgen.rules"]),
     ("front end", ["adgen.frontend"]),
@@ -25,6 +26,7 @@ LAYERS = [
     ("derivation", ["adgen.derive"]),
     ("pipeline", ["adgen.pipeline"]),
     ("public operators", ["adgen.pytree", "adgen.display", "adgen.tree_derivatives", "adgen.api",
+                          "adgen.calling",
                           "adgen.custom"]),
     ("tools the package exports", ["adgen.tools.graph", "adgen.tools.graph_build",
                                    "adgen.tools.hessian_approx"]),

@@ -451,3 +451,121 @@ def test_an_exception_after_the_body_changed_values_is_refused_in_reverse_mode()
 def test_generated_source_has_the_try():
     text = adgen.source(adgen.grad(cholesky_or_scaled))
     assert "try:" in text and "except np.linalg.LinAlgError:" in text
+
+
+# ---------------------------------------------------------------------- signatures
+
+from adgen.testing import numerical_jacobian  # noqa: E402
+
+A1 = np.array([1.0, 2.0, -0.5, 0.3])
+B1 = np.array([0.5, -1.0, 0.2, 0.8])
+
+
+def star_and_keywords(x, *args, scale=1.5, **options):
+    s = np.sum(np.sin(x) * x) * scale
+    for a in args:
+        s = s + np.sum(a * x ** 2)
+    for k in options:
+        s = s + options[k] ** 2 * np.sum(x)
+    return s
+
+
+def keyword_only(x, *, scale=2.0, shift):
+    return np.sum(np.tanh(x * scale + shift))
+
+
+def both(*args, **kw):
+    return np.sum(args[0] * args[1] ** 2) + kw["c"] * np.sum(args[0])
+
+
+def test_a_keyword_only_parameter_is_differentiated_by_name():
+    g = adgen.grad(keyword_only, wrt="scale")(X, shift=0.3, scale=1.2)
+    expected = numerical_jacobian(lambda s: keyword_only(X, scale=s, shift=0.3), (1.2,), 0)
+    assert g == pytest.approx(expected, rel=1e-6)
+    assert adgen.grad(keyword_only, wrt="scale", mode="forward")(X, shift=0.3, scale=1.2) == \
+        pytest.approx(g, rel=1e-12)
+    dx, dshift = adgen.grad(keyword_only, wrt=("x", "shift"))(X, shift=0.3)
+    assert dx == pytest.approx(numerical_jacobian(
+        lambda x: keyword_only(x, shift=0.3), (X,), 0), rel=1e-6)
+    assert dshift == pytest.approx(np.sum(1 - np.tanh(X * 2.0 + 0.3) ** 2), rel=1e-12)
+    h = adgen.hessian(keyword_only, wrt="shift")(X, shift=0.3)
+    assert h == pytest.approx(numerical_jacobian(
+        lambda s: adgen.grad(keyword_only, wrt="shift")(X, shift=s), (0.3,), 0), rel=1e-6)
+
+
+def test_star_args_and_kwargs_entries():
+    call = (X, A1, B1)
+    options = {"scale": 2.0, "u": 3.0}
+    for mode in ("reverse", "forward"):
+        gx = adgen.grad(star_and_keywords, mode=mode)(*call, **options)
+        assert gx == pytest.approx(numerical_jacobian(
+            lambda x: star_and_keywords(x, A1, B1, **options), (X,), 0), rel=1e-6)
+        ga = adgen.grad(star_and_keywords, wrt="args", mode=mode)(*call, **options)
+        assert isinstance(ga, tuple) and len(ga) == 2
+        assert ga[0] == pytest.approx(X ** 2) and ga[1] == pytest.approx(X ** 2)
+        gk = adgen.grad(star_and_keywords, wrt="options", mode=mode)(*call, **options)
+        assert gk == {"u": pytest.approx(2 * 3.0 * np.sum(X))}
+        gs = adgen.grad(star_and_keywords, wrt=2, mode=mode)(*call, **options)  # `scale`
+        assert gs == pytest.approx(np.sum(np.sin(X) * X))
+    assert adgen.grad(star_and_keywords)(X) == pytest.approx(
+        1.5 * (np.cos(X) * X + np.sin(X)))
+
+
+def test_jvp_vjp_hessian_and_hvp_take_the_functions_convention():
+    options = {"scale": 2.0, "u": 3.0}
+    value, tangent = adgen.jvp(star_and_keywords)(X, A1, B1, B1, **options)
+    assert value == pytest.approx(star_and_keywords(X, A1, B1, **options))
+    grad = adgen.grad(star_and_keywords)(X, A1, B1, **options)
+    assert tangent == pytest.approx(grad @ B1, rel=1e-12)
+    value, cotangent = adgen.vjp(star_and_keywords)(X, A1, B1, 2.0, **options)
+    assert cotangent == pytest.approx(2.0 * grad, rel=1e-12)
+    hessian = adgen.hessian(star_and_keywords)(X, A1, **options)
+    expected = numerical_jacobian(
+        lambda x: adgen.grad(star_and_keywords)(x, A1, **options), (X,), 0)
+    assert hessian == pytest.approx(expected, rel=1e-6, abs=1e-8)
+    assert adgen.hvp(star_and_keywords)(X, A1, B1, **options) == pytest.approx(
+        hessian @ B1, rel=1e-10)
+    second = adgen.grad(adgen.grad(star_and_keywords, wrt="scale"), wrt="x")
+    assert second(X, A1, scale=2.0) == pytest.approx(np.cos(X) * X + np.sin(X), rel=1e-12)
+    with pytest.raises(TypeError):
+        adgen.grad(keyword_only)(X)  # `shift` is required, as Python says
+
+
+def test_only_star_parameters():
+    ga = adgen.grad(both, wrt="args")(A1, B1, c=0.5)
+    assert ga[0] == pytest.approx(B1 ** 2 + 0.5) and ga[1] == pytest.approx(2 * A1 * B1)
+    assert adgen.grad(both, wrt="kw")(A1, B1, c=0.5) == {"c": pytest.approx(np.sum(A1))}
+
+
+def helper_with_keywords(x, *, k=2.0, **opts):
+    return x * k + opts.get("b", 0.0)
+
+
+def sum_of_squares(*xs):
+    return sum(np.sum(v ** 2) for v in xs)
+
+
+def calls_helpers(x):
+    parts = [x, x * 2.0]
+    return (np.sum(helper_with_keywords(x, k=3.0, b=x[0]) ** 2)
+            + np.sum(helper_with_keywords(x)) + sum_of_squares(*parts)
+            + sum_of_squares(x, x[0] ** 3))
+
+
+def test_calls_of_helpers_with_such_signatures():
+    check_grads(calls_helpers, (X,), order=2)
+    text = adgen.source(adgen.grad(calls_helpers))
+    assert "helper_with_keywords" in text
+
+
+def test_a_bad_call_of_such_a_helper_is_refused_at_its_line():
+    def f(x):
+        return helper_with_keywords(x, 1.0, 2.0)
+
+    with pytest.raises(SyntaxError, match="more arguments than it takes"):
+        adgen.grad(f)(X)
+
+
+def test_hessp_refuses_such_a_function_with_advice():
+    with pytest.raises(DifferentiationError, match="adgen.hvp"):
+        adgen.hessp(star_and_keywords)

@@ -15,7 +15,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overloa
 
 import numpy as np
 
-from adgen import pipeline, pytree
+from adgen import calling, pipeline, pytree
 from adgen.arrays import is_array, size
 from adgen.derive.forward import NotBatchable
 from adgen.derive.unroll import trace_for
@@ -56,7 +56,13 @@ def _decorator(op: Callable[Concatenate[Function, P], R]) -> Operator[P, R]:
         if f is None or not callable(f):
             if f is not None:
                 args = (f, *args)
-            return lambda g: op(g, *args, **kwargs)
+            return lambda g: wrapper(g, *args, **kwargs)
+        plain = calling.plain_of(f)  # keyword-only parameters, *args, **kwargs
+        if plain is not None:
+            if op.__name__ == "hessp":
+                calling.in_own_convention(op.__name__, plain, None, f, args, kwargs)
+            return calling.in_own_convention(op.__name__, plain, op(plain, *args, **kwargs),
+                                             f, args, kwargs)
         return op(f, *args, **kwargs)
 
     return cast(Operator[P, R], wrapper)
@@ -100,7 +106,13 @@ def grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse", control: st
     """The gradient of scalar-valued `f` with respect to the parameters `wrt` names.
 
     A single `wrt` (index or name) gives one gradient shaped like its argument; a tuple gives a
-    tuple. `mode="forward"` computes the same numbers with tangents, one pass per input entry.
+    tuple. For `f(x, *args, scale=1.0, **kwargs)`, `wrt` names any parameter, keyword-only
+    ones included (`wrt="scale"`); indices count the parameters in the signature's order,
+    `*args` and `**kwargs` one each. `wrt="args"` gives a tuple of gradients, one per
+    positional argument `*args` collected, `wrt="kwargs"` a dict; the gradient is called like
+    `f` itself (`grad(f, wrt="scale")(x, a, b, scale=2.0)`).
+
+    `mode="forward"` computes the same numbers with tangents, one pass per input entry.
     Reverse mode replays control flow from a stack (`control="stack"`), or specialises to each
     call's control path (`control="unroll"`: straight-line code per path, at most
     `unroll_limit` steps, else stack replay with a warning).

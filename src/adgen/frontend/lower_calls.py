@@ -22,6 +22,7 @@ from adgen.errors import where
 from adgen.frontend.effects import bound_arguments
 from adgen.frontend.ir import Method, Subexpressions, assign, const, name
 from adgen.frontend.lower_builtins import is_einsum
+from adgen.frontend.signatures import plain_arguments, plain_form
 from adgen.rules import primitive_name
 
 
@@ -30,6 +31,15 @@ class CallLowering:
 
     def expr_Call(self, e: gast.Call) -> gast.AST:
         found, fn = self.resolve(e.func)
+        if found and getattr(fn, "adgen_calling", None) is not None:
+            raise self.error(e, "calling, inside a differentiated function, a derivative of a "
+                             "function with keyword-only parameters, *args or **kwargs",
+                             "call the function itself, or give it plain parameters")
+        if found and isinstance(fn, types.FunctionType) and plain_form(fn) is not fn:
+            # keyword-only parameters, `*args`, `**kwargs`: a call of the plain form
+            args = plain_arguments(fn, e, self.error, self.default)
+            return self.expr_Call(gast.Call(func=self.helper(plain_form(fn)), args=args,
+                                            keywords=[]))
         if any(k.arg == "out" for k in e.keywords):
             raise self.error(e, "`out=` (it writes into an existing array in place)",
                              "assign the result to a name instead")

@@ -8,6 +8,9 @@ trace. Grammar of the lowered body::
             | name[index] = atom               (a write into a container or array)
             | call                             (gast.Expr: print, list.append, ...)
             | if atom: stmt* else: stmt*       (the test is never assigned in its own branches)
+            | if f(atom, ...): stmt*           (a `with` statement, marked `adgen_block`)
+            | pass                             (a mark of a `try` statement's progress or
+                                                `finally`, carrying `adgen_block`)
             | for name in range(atom, atom, atom): stmt* [else: stmt*]
             | while atom: stmt* [else: stmt*]  (the test's statements run before the loop and
                                                 again at the end of the body)
@@ -24,8 +27,12 @@ targets unpack through subscripts; `a and b`, `a or b` and `a if c else b` becom
 `a < b < c` becomes nested tests; `for x in xs` becomes an index loop over `range(len(xs))`
 (likewise `enumerate`, `zip`, `enumerate(zip(...))`, `reversed`), so that reading an element
 is a subscript whose adjoint is an indexed accumulation; `max(xs)`/`min(xs)` become the loop
-Python runs; `math.log(x, b)` is `math.log(x) / math.log(b)`;
-identical pure operations on unchanged operands are computed once (common subexpressions).
+Python runs; `math.log(x, b)` is `math.log(x) / math.log(b)`; `list`, `tuple`, `dict`,
+`reversed`, `sorted` and `max`/`min` with `key` are lowered by `lower_builtins`; `with` and
+`try` statements arrive as marked `if`s (`frontend.blocks`); a call of a function with
+keyword-only parameters, `*args` or `**kwargs` is a call of its plain form
+(`frontend.signatures`); identical pure operations on unchanged operands are computed once
+(common subexpressions).
 
 Call nodes carry `adgen_fn`: the object the callee resolves to through the function's closure,
 globals and builtins (never by assuming a spelling), or a `Method` for `obj.name(...)` on a

@@ -166,22 +166,6 @@ def import_from_missing(x):
     return x * x
 
 
-def varargs(*xs):
-    return xs[0] * xs[0]
-
-
-def keyword_only(x, *, k=2.0):
-    return x * k
-
-
-def double_star_param(x, **options):
-    return x * x
-
-
-def positional_only(x, /):
-    return x * x
-
-
 def while_else_continue(x):
     k = 0
     while k < 3:
@@ -366,10 +350,6 @@ SYNTAX = [
                                                "check the module name")),
     Bad(import_from_missing, UnsupportedSyntax, 1, ("this import", "no_such_function",
                                                     "check the module name")),
-    Bad(varargs, UnsupportedSyntax, 0, ("`*args`", "plain positional parameters")),
-    Bad(keyword_only, UnsupportedSyntax, 0, ("keyword-only", "plain positional parameters")),
-    Bad(double_star_param, UnsupportedSyntax, 0, ("`**kwargs`", "plain positional parameters")),
-    Bad(positional_only, UnsupportedSyntax, 0, ("positional-only", "plain positional")),
     Bad(while_else_continue, UnsupportedSyntax, 2, ("`while ... else`", "after the loop")),
     Bad(dict_double_star, UnsupportedSyntax, 1, ("`**` in dict displays", "key by key")),
 ]

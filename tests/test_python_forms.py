@@ -531,6 +531,19 @@ def test_jvp_vjp_hessian_and_hvp_take_the_functions_convention():
         adgen.grad(keyword_only)(X)  # `shift` is required, as Python says
 
 
+def positional_only(x, /, y):
+    return x * x * y
+
+
+def test_the_signatures_that_were_refused_before():
+    assert adgen.grad(positional_only)(2.0, 3.0) == pytest.approx(12.0)
+    assert adgen.grad(positional_only, wrt="y")(2.0, y=3.0) == pytest.approx(4.0)
+    assert adgen.grad(both)(A1, B1, c=1.0) == (pytest.approx(B1 ** 2 + 1.0),
+                                                 pytest.approx(2 * A1 * B1))
+    assert adgen.grad(keyword_only)(X, shift=0.0) == pytest.approx(
+        2.0 * (1 - np.tanh(2.0 * X) ** 2))
+
+
 def test_only_star_parameters():
     ga = adgen.grad(both, wrt="args")(A1, B1, c=0.5)
     assert ga[0] == pytest.approx(B1 ** 2 + 0.5) and ga[1] == pytest.approx(2 * A1 * B1)

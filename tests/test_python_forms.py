@@ -582,3 +582,102 @@ def test_a_bad_call_of_such_a_helper_is_refused_at_its_line():
 def test_hessp_refuses_such_a_function_with_advice():
     with pytest.raises(DifferentiationError, match="adgen.hvp"):
         adgen.hessp(star_and_keywords)
+
+
+# ---------------------------------------------------------------------- forms together
+
+
+def logged(x):
+    with np.errstate(all="ignore"):
+        y = np.sum(np.log(x) * x)
+    return y
+
+
+def calls_a_callee_with_a_with(x):
+    s = 0.0
+    for i in range(2):
+        s = s + logged(x * (i + 1.0))
+    return s
+
+
+def break_inside_a_with(x):
+    s = 0.0
+    for i in range(4):
+        with np.errstate(all="ignore"):
+            s = s + x[i] ** 2
+            if s > 1.0:
+                break
+    return s
+
+
+def continue_in_a_handler(x):
+    s = 0.0
+    for i in range(4):
+        try:
+            v = math.sqrt(x[i])
+        except ValueError:
+            continue
+        s = s + v * x[i]
+    return s
+
+
+def nested_tries(x):
+    try:
+        try:
+            v = math.log(x[0])
+        except ValueError:
+            v = math.log(-x[0])
+        w = v * x[1]
+    except ZeroDivisionError:
+        w = x[1]
+    return w
+
+
+MIXED = np.array([-0.9, 0.3, 0.5, -1.2])
+TOGETHER = [(calls_a_callee_with_a_with, X ** 2), (break_inside_a_with, X),
+            (continue_in_a_handler, MIXED), (nested_tries, MIXED), (nested_tries, X ** 2)]
+
+
+@pytest.mark.parametrize("f, x", TOGETHER, ids=[f"{f.__name__}-{i}" for i, (f, _) in
+                                                 enumerate(TOGETHER)])
+def test_forms_together(f, x):
+    check_grads(f, (x,), order=2)
+
+
+def diagonal_or_inverse(x):
+    with np.errstate(over="ignore"):
+        y = np.exp(x) * x
+    try:
+        z = np.linalg.inv(np.diag(y))
+    except np.linalg.LinAlgError:
+        z = np.diag(y)
+    return z @ x
+
+
+def test_jacobians_of_array_outputs():
+    y = X ** 2
+    check_grads(diagonal_or_inverse, (y,))
+    assert adgen.jacobian(diagonal_or_inverse, mode="forward")(y) == pytest.approx(
+        adgen.jacobian(diagonal_or_inverse, mode="reverse")(y), rel=1e-12, abs=1e-14)
+
+
+def reraises(x):
+    try:
+        v = math.log(x)
+    except ValueError:
+        raise
+    return v
+
+
+def test_a_handler_that_raises_again_raises_from_the_derivative():
+    with pytest.raises(ValueError, match="math domain error"):
+        adgen.grad(reraises)(-1.0)
+    assert adgen.grad(reraises)(2.0) == pytest.approx(0.5)
+
+
+def test_trace_of_such_functions():
+    with pytest.raises(DifferentiationError, match="does not unroll"):
+        adgen.trace(continue_in_a_handler, MIXED)
+    assert "if _ok1:" in adgen.trace(continue_in_a_handler)  # the trace: the marked `if`
+    text = adgen.trace(star_and_keywords, X, A1, B1)
+    assert "raise PathChanged" in text

@@ -271,6 +271,8 @@ def source(g: Callable[..., Any]) -> Source:
 def trace(f: Callable[..., Any], *args: Any) -> str:
     """The evaluation trace of `f` (one operation per assignment) as Python source; given
     arguments, the trace those arguments run, with loops unrolled and branches resolved."""
+    if args and calling.plain_of(f) is not None:  # one argument per plain parameter
+        args = calling.plain_arguments(f, args)
     if args:
         return trace_for(pipeline.PROGRAM, pipeline.get_trace(f).parsed, args)
     return pipeline.trace_source(f)

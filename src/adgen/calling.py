@@ -28,6 +28,11 @@ def plain_of(f: Any) -> Any | None:
     return None if plain is f else plain
 
 
+def plain_arguments(f: Any, args: tuple) -> tuple:
+    """Positional arguments of `f` as the arguments of its plain form."""
+    return bind_plainly(getattr(f, "adgen_calling", f), args, {})
+
+
 def in_own_convention(op: str, plain: Any, result: Any, f: Any, args: tuple,
                       kwargs: dict[str, Any]) -> Any:
     """`result`, the operator `op` applied to the plain form `plain` of `f`, taking calls in

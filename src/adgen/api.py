@@ -59,8 +59,7 @@ def _decorator(op: Callable[Concatenate[Function, P], R]) -> Operator[P, R]:
             return lambda g: wrapper(g, *args, **kwargs)
         plain = calling.plain_of(f)  # keyword-only parameters, *args, **kwargs
         if plain is not None:
-            if op.__name__ == "hessp":
-                calling.in_own_convention(op.__name__, plain, None, f, args, kwargs)
+            calling.check_operator(op.__name__, f)
             return calling.in_own_convention(op.__name__, plain, op(plain, *args, **kwargs),
                                              f, args, kwargs)
         return op(f, *args, **kwargs)

@@ -33,16 +33,21 @@ def plain_arguments(f: Any, args: tuple) -> tuple:
     return bind_plainly(getattr(f, "adgen_calling", f), args, {})
 
 
+def check_operator(op: str, f: Any) -> None:
+    """Refuse the operators that cannot take `f`'s convention (`hessp`'s SciPy order)."""
+    if op == "hessp":
+        owner = getattr(f, "adgen_calling", f)
+        raise DifferentiationError(
+            f"adgen.hessp takes (x, p, *args) and cannot pass keyword arguments on to "
+            f"{getattr(owner, '__name__', owner)}, which has keyword-only parameters, *args or "
+            "**kwargs: use adgen.hvp, which takes (*args, v, **kwargs)")
+
+
 def in_own_convention(op: str, plain: Any, result: Any, f: Any, args: tuple,
                       kwargs: dict[str, Any]) -> Any:
     """`result`, the operator `op` applied to the plain form `plain` of `f`, taking calls in
     the convention of the function `f` stands for."""
     owner = getattr(f, "adgen_calling", f)
-    if op == "hessp":
-        raise DifferentiationError(
-            f"adgen.hessp takes (x, p, *args) and cannot pass keyword arguments on to "
-            f"{getattr(owner, '__name__', owner)}, which has keyword-only parameters, *args or "
-            "**kwargs: use adgen.hvp, which takes (*args, v, **kwargs)")
     trailing = 0
     if op in ("jvp", "hvp"):
         wrt = kwargs.get("wrt", args[0] if args else 0)

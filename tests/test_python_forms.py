@@ -207,6 +207,7 @@ def test_einsum_chain_computes_what_numpy_computes():
 
 # ---------------------------------------------------------------------- with statements
 
+import contextlib  # noqa: E402
 import math  # noqa: E402
 import warnings  # noqa: E402
 
@@ -282,7 +283,8 @@ def test_the_manager_runs_around_both_sweeps():
     adgen.jvp(counted)(X, X)
     assert Counting.entered - before == 1
     text = adgen.source(adgen.grad(counted))
-    withs = [line for line in text.splitlines() if line.strip() == "with Counting():"]
+    withs = [line for line in text.splitlines()  # (wrapped: it might suppress exceptions)
+             if line.strip().startswith("with no_suppression(Counting(),")]
     assert len(withs) == 2 * text.count("def counted_grad")
     assert adgen.grad(counted, control="unroll")(X) == pytest.approx(1 - np.tanh(X) ** 2)
 
@@ -681,3 +683,20 @@ def test_trace_of_such_functions():
     assert "if _ok1:" in adgen.trace(continue_in_a_handler)  # the trace: the marked `if`
     text = adgen.trace(star_and_keywords, X, A1, B1)
     assert "raise PathChanged" in text
+
+
+def suppressing(x):
+    y = x * 2.0
+    with contextlib.suppress(ValueError):
+        y = math.log(x) * y
+    return y
+
+
+def test_an_exception_a_manager_suppresses_is_refused_in_reverse_mode():
+    assert adgen.grad(suppressing)(2.0) == pytest.approx(2.0 / 2.0 * 2.0 + math.log(2.0) * 2.0)
+    assert adgen.grad(suppressing, mode="forward")(-2.0) == pytest.approx(2.0)
+    with pytest.raises(DifferentiationError, match="suppressed ValueError"):
+        adgen.grad(suppressing)(-2.0)
+    assert "no_suppression(contextlib.suppress(ValueError)" in adgen.source(
+        adgen.grad(suppressing))
+    assert "no_suppression" not in adgen.source(adgen.grad(with_errstate))

@@ -60,6 +60,26 @@ def mapping_only(d: Any, where: str) -> None:
             "the dict with a loop of d[k] = v")
 
 
+class no_suppression:  # noqa: N801  (used like the manager it wraps: `with no_suppression(m):`)
+    """A `with` manager as it is, except that an exception it would suppress is refused: the
+    reverse sweep replays the whole body of a `with` statement, which a suppressed exception
+    leaves half run."""
+
+    def __init__(self, manager: Any, where: str) -> None:
+        self.manager, self.where = manager, where
+
+    def __enter__(self) -> Any:
+        return self.manager.__enter__()
+
+    def __exit__(self, kind: Any, value: Any, traceback: Any) -> bool:
+        if self.manager.__exit__(kind, value, traceback) and kind is not None:
+            raise DifferentiationError(
+                f"{self.where}: the `with` manager suppressed {kind.__name__} ({value}); reverse "
+                "mode replays a `with` body as a whole: catch the exception with `try` inside "
+                "the `with` statement instead") from value
+        return False
+
+
 def attempt() -> bool:
     """The flag a `try` statement's body clears when it is left by an exception."""
     return True

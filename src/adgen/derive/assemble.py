@@ -115,7 +115,7 @@ def _split(rev: Reverse, trace: Trace, forward: list, reverse: list, result: gas
     if isinstance(out_grads, gast.Tuple) and len(out_grads.elts) == 1:
         out_grads = out_grads.elts[0]
     bwd_body = clean(ctx, _flatten(reverse) + [gast.Return(value=out_grads)], set())
-    bwd_restored = blocks.restore(ctx, bwd_body)
+    bwd_restored = blocks.restore(ctx, bwd_body, reverse=True)
     saved = sorted(_reads(bwd_body) & (rev.primal | rev.save_temps | {rev.stack}))
     ctx.tape_positions = None if ctx.recursive else _argument_tape(rev, trace, saved)
     if ctx.tape_positions is not None:

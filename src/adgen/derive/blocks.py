@@ -6,7 +6,9 @@ and a differentiated operation on a name bound by `with ... as` or `except ... a
 
 - a `with` mark becomes `with M(...) [as v]:` around its block; in the reverse sweep the same
   call makes a second manager around the body's adjoints (its `else`, the zero adjoints of a
-  path never taken, is dropped: the body always runs);
+  path never taken, is dropped: the body always runs). In reverse mode a manager other than
+  `np.errstate`, `warnings.catch_warnings` and `np.printoptions` is wrapped in
+  `no_suppression`, which refuses an exception the manager would suppress (a half-run body);
 - a `try` mark becomes `try: body except E: <clear the flags>; handler`; in reverse mode the
   handler first checks the progress mark (an exception after the body's first statement is
   refused) and drops what the body pushed onto the stack;
@@ -16,9 +18,11 @@ and a differentiated operation on a name bound by `with ... as` or `except ... a
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import gast
+import numpy as np
 
 from adgen import runtime_forms
 from adgen.codegen import astutil
@@ -96,7 +100,14 @@ class _Restorer:
     def with_(self, s: gast.If, bound: str | None) -> gast.AST:
         target = name(bound, gast.Store()) if bound and not getattr(
             s, "adgen_reverse", False) else None
-        node = gast.With(items=[gast.withitem(context_expr=s.test, optional_vars=target)],
+        manager = s.test
+        if self.reverse and not any(getattr(manager, "adgen_fn", None) is m
+                                    for m in _NEVER_SUPPRESS):
+            at = where(os.path.basename(self.ctx.trace.parsed.filename),
+                       getattr(s, "adgen_line", None))
+            manager = self.ctx.call("no_suppression", runtime_forms.no_suppression,
+                                    [manager, const(at)])
+        node = gast.With(items=[gast.withitem(context_expr=manager, optional_vars=target)],
                          body=s.body or [gast.Pass()], type_comment=None)
         node.adgen_line = getattr(s, "adgen_line", None)
         return node
@@ -171,6 +182,11 @@ class _Restorer:
                         finalbody=out[mid + 1:] or [gast.Pass()])
         node.adgen_line = getattr(out[begin], "adgen_line", None)
         return [*out[:begin], node]
+
+
+# managers that never suppress an exception, written as they are in reverse mode (any other
+# is wrapped in `runtime_forms.no_suppression`, which refuses a suppressed exception)
+_NEVER_SUPPRESS = (np.errstate, warnings.catch_warnings, np.printoptions)
 
 
 def _is(s: gast.AST, *block: Any) -> bool:

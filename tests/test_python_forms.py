@@ -102,9 +102,35 @@ def by_max_key(x):
     return max(x, key=abs) * 2.0 + min(x[0], x[1] * 2.0, x[2], key=square) ** 2
 
 
+def by_zip_as_a_value(x):
+    z = list(zip(x, x * 2.0, x ** 2, strict=True))
+    return z[1][0] * z[2][2] + z[0][1]
+
+
+def by_enumerate_as_a_value(x):
+    e = list(enumerate(x, 1))
+    return e[1][0] * e[1][1] + e[2][1] ** 2
+
+
+def by_max_row(x):
+    m = np.reshape(x, (2, 2))
+    return np.sum(max(m, key=np.sum) ** 2)
+
+
+def by_sorted_tail(x):
+    return sum(sorted(x * x)[-2:], 0.5)
+
+
+def by_tuple_of_reversed(x):
+    t = tuple(reversed(sorted(x, reverse=True)))
+    return t[0] * 3.0 + t[-1]
+
+
 BUILTINS = [by_sorted, by_sorted_key, by_sorted_user_key, by_list, by_tuple,
             by_dict_keywords, by_dict_pairs, by_dict_zip, by_dict_copy, by_reversed_value,
-            by_reversed_enumerate, by_sum_start, by_enumerate_start, by_zip3, by_max_key]
+            by_reversed_enumerate, by_sum_start, by_enumerate_start, by_zip3, by_max_key,
+            by_zip_as_a_value, by_enumerate_as_a_value, by_max_row, by_sorted_tail,
+            by_tuple_of_reversed]
 
 
 @pytest.mark.parametrize("f", BUILTINS, ids=[f.__name__ for f in BUILTINS])

@@ -726,3 +726,40 @@ def test_an_exception_a_manager_suppresses_is_refused_in_reverse_mode():
     assert "no_suppression(contextlib.suppress(ValueError)" in adgen.source(
         adgen.grad(suppressing))
     assert "no_suppression" not in adgen.source(adgen.grad(with_errstate))
+
+
+def model_with_options(w, *, scale=1.0, shift, **extra):
+    s = np.sum(np.tanh(w * scale + shift))
+    for k in extra:
+        s = s + extra[k] * np.sum(w)
+    return s
+
+
+def forwards_its_options(w, **opts):
+    return model_with_options(w, **opts) * 2.0
+
+
+def builds_the_options(w):
+    opts = {"shift": w[0] * 0.5, "u": w[1] ** 2}
+    return model_with_options(w, scale=1.5, v=w[2], **opts)
+
+
+def test_double_star_arguments_fill_keywords_and_kwargs():
+    check_grads(builds_the_options, (X[:3],), order=2)
+    w = X[:3]
+    for mode in ("reverse", "forward"):
+        g = adgen.grad(forwards_its_options, mode=mode)(w, shift=0.2, u=3.0)
+        assert g == pytest.approx(numerical_jacobian(
+            lambda v: forwards_its_options(v, shift=0.2, u=3.0), (w,), 0), rel=1e-6)
+        d = adgen.grad(forwards_its_options, wrt="opts", mode=mode)(w, shift=0.2, u=3.0)
+        assert set(d) == {"shift", "u"} and d["u"] == pytest.approx(2.0 * np.sum(w))
+
+
+def test_double_star_arguments_raise_what_python_raises():
+    def given_twice(w, **opts):
+        return model_with_options(w, shift=1.0, **opts)
+
+    with pytest.raises(TypeError, match="missing 1 required argument: 'shift'"):
+        adgen.grad(forwards_its_options)(X[:3], u=3.0)
+    with pytest.raises(TypeError, match="multiple values for argument 'shift'"):
+        adgen.grad(given_twice)(X[:3], shift=0.2)

@@ -80,6 +80,31 @@ class no_suppression:  # noqa: N801  (used like the manager it wraps: `with no_s
         return False
 
 
+def other_items(d: Any, given: tuple, named: tuple, callee: str) -> Any:
+    """What `**d` leaves for a callee's `**kwargs`: the items whose keys name no parameter
+    (`named`); Python's TypeError for a key also given by name or position (`given`)."""
+    if not isinstance(d, dict):
+        return d  # a zero tangent or adjoint
+    for key in d:
+        if key in given:
+            raise TypeError(f"{callee}() got multiple values for argument {key!r}")
+    return {k: v for k, v in d.items() if k not in named}
+
+
+def items_like(g: Any, like: Any) -> Any:
+    """The adjoint of `other_items(like, ...)`: `g`'s items for the keys of `like` it has,
+    zeros for the others."""
+    if not isinstance(like, dict):
+        return g
+    has = isinstance(g, dict)
+    return {k: g[k] if has and k in g else zeros_like(v) for k, v in like.items()}
+
+
+def missing_argument(callee: str, name: str) -> Any:
+    """Python's TypeError for a parameter that neither the call nor its `**d` gives."""
+    raise TypeError(f"{callee}() missing 1 required argument: {name!r}")
+
+
 def attempt() -> bool:
     """The flag a `try` statement's body clears when it is left by an exception."""
     return True

@@ -179,7 +179,7 @@ class BuiltinLowering:
         loop = gast.For(target=target, iter=pairs, body=[store], orelse=[], type_comment=None)
         for n in gast.walk(loop):
             if isinstance(n, gast.stmt):
-                n.lineno, n.col_offset = self.line, e.col_offset
+                n.lineno, n.col_offset = self.line, getattr(e, "col_offset", 0)
         self.cse = Subexpressions()
         self.stmt(loop)
         for k, v in zip(keys, values, strict=True):

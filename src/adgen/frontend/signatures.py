@@ -34,6 +34,7 @@ from adgen.frontend.parse import (
     register_parsed,
 )
 from adgen.rules import library_function, lookup
+from adgen.runtime_forms import missing_argument, other_items
 
 _PLAIN: dict[Any, Any] = {}
 _LOCK = threading.Lock()
@@ -82,14 +83,26 @@ def _make(fn: Any) -> Any:
     return plain
 
 
-def plain_arguments(fn: Any, call: gast.Call, error: Any, default_of: Any) -> list[gast.AST]:
+def plain_arguments(fn: Any, call: gast.Call, error: Any, default_of: Any,
+                    helper: Any) -> list[gast.AST]:
     """The arguments of `call`, a call of `fn` written in `fn`'s convention, as one
     expression per parameter of its plain form (source expressions, lowered by the caller;
-    `default_of(p, value)` gives the expression of a default value)."""
+    `default_of(p, value)` gives the expression of a default value, `helper(f)` a name for a
+    runtime function). `**d` (a name) fills the parameters not given otherwise (`d["k"] if
+    "k" in d else` the default) and leaves the rest of its items to `**kwargs`."""
     kinds = parameter_kinds(fn)
-    if any(k.arg is None for k in call.keywords):
-        raise error(call, f"`**` arguments in a call of {fn.__qualname__}, which takes "
-                    "keyword-only parameters, `*args` or `**kwargs`", "pass them by name")
+    double = [k.value for k in call.keywords if k.arg is None]
+    if double and (len(double) > 1 or not isinstance(double[0], gast.Name)
+                   or not any(kind == "kwargs" for _, kind, _ in kinds)):
+        raise error(call, f"this `**` argument in a call of {fn.__qualname__}",
+                    "pass one `**name`, to a function that takes `**kwargs`, or pass the "
+                    "arguments by name")
+    table = double[0] if double else None
+    given = [p for (p, kind, _), _ in zip(kinds, [a for a in call.args
+                                                  if not isinstance(a, gast.Starred)],
+                                          strict=False) if kind == "positional"]
+    given += [k.arg for k in call.keywords if k.arg is not None]
+    named = [p for p, kind, _ in kinds if kind in ("positional", "keyword")]
     positional = list(call.args)
     star = next((i for i, a in enumerate(positional) if isinstance(a, gast.Starred)), None)
     plain = [p for p, kind, _ in kinds if kind == "positional"]
@@ -97,7 +110,7 @@ def plain_arguments(fn: Any, call: gast.Call, error: Any, default_of: Any) -> li
                              or not any(kind == "args" for _, kind, _ in kinds)):
         raise error(call, f"a starred argument in a call of {fn.__qualname__} that does not "
                     "only fill its `*args`", "pass the arguments one by one")
-    keywords = {k.arg: k.value for k in call.keywords}
+    keywords = {k.arg: k.value for k in call.keywords if k.arg is not None}
     out: list[gast.AST] = []
     for p, kind, default in kinds:
         if kind == "positional" and positional and not isinstance(positional[0], gast.Starred):
@@ -106,11 +119,22 @@ def plain_arguments(fn: Any, call: gast.Call, error: Any, default_of: Any) -> li
             out.append(_collected(positional))
             positional = []
         elif kind == "kwargs":
-            out.append(gast.Dict(keys=[gast.Constant(value=k, kind=None) for k in keywords],
-                                 values=list(keywords.values())))
+            extra = [gast.keyword(arg=k, value=v) for k, v in keywords.items()]
+            out.append(gast.Dict(keys=[_const(k) for k in keywords], values=list(
+                keywords.values())) if table is None else gast.Call(
+                func=helper(dict), args=[gast.Call(func=helper(other_items), args=[
+                    table, _strings(given), _strings(named), _const(fn.__qualname__)],
+                    keywords=[])], keywords=extra))
             keywords = {}
         elif p in keywords:
             out.append(keywords.pop(p))
+        elif table is not None:  # from `**d`, else its default
+            item = gast.Subscript(value=table, slice=_const(p), ctx=gast.Load())
+            test = gast.Compare(left=_const(p), ops=[gast.In()], comparators=[table])
+            fallback = default_of(p, default) if default is not NO_DEFAULT else gast.Call(
+                func=helper(missing_argument), args=[_const(fn.__qualname__), _const(p)],
+                keywords=[])
+            out.append(gast.IfExp(test=test, body=item, orelse=fallback))
         elif default is not NO_DEFAULT:
             out.append(default_of(p, default))
         else:
@@ -119,6 +143,14 @@ def plain_arguments(fn: Any, call: gast.Call, error: Any, default_of: Any) -> li
         raise error(call, f"this call of {fn.__qualname__} (more arguments than it takes)",
                     "check the call")
     return out
+
+
+def _const(value: Any) -> gast.Constant:
+    return gast.Constant(value=value, kind=None)
+
+
+def _strings(names: list[str]) -> gast.Tuple:
+    return gast.Tuple(elts=[_const(n) for n in names], ctx=gast.Load())
 
 
 def _collected(items: list[gast.AST]) -> gast.AST:

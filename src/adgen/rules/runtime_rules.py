@@ -27,7 +27,14 @@ from adgen.runtime import (
     zero_at,
     zeros_like,
 )
-from adgen.runtime_forms import as_tuple, extreme_index, list_like, sort_order
+from adgen.runtime_forms import (
+    as_tuple,
+    extreme_index,
+    items_like,
+    list_like,
+    other_items,
+    sort_order,
+)
 
 linear(unbroadcast, owned_copy, shaped_like, as_sequence, sum_to_scalar)
 
@@ -77,7 +84,17 @@ def broadcast_like_bar(y, g, like, *, y_bar):
 
 nondifferentiable(zeros_like, sign, changed_in_place)
 nondifferentiable(sort_order, extreme_index)
-linear(as_tuple, list_like)
+linear(as_tuple, list_like, other_items, items_like)
+
+
+@adjoint(other_items)
+def other_items_bar(y, d, given, named, callee, *, y_bar):
+    return items_like(y_bar, d)
+
+
+@adjoint(items_like)
+def items_like_bar(y, g, like, *, y_bar):
+    return items_like(y_bar, g)
 
 
 @adjoint(as_tuple)

@@ -763,3 +763,50 @@ def test_double_star_arguments_raise_what_python_raises():
         adgen.grad(forwards_its_options)(X[:3], u=3.0)
     with pytest.raises(TypeError, match="multiple values for argument 'shift'"):
         adgen.grad(given_twice)(X[:3], shift=0.2)
+
+
+def model_with_everything(w, a, b=2.0, *rest, scale=1.0, **extra):
+    s = np.sum(w * a) + b * scale
+    for r in rest:
+        s = s + np.sum(r * w)
+    for k in extra:
+        s = s + extra[k] * w[0]
+    return s
+
+
+def forwards_everything(w, *args, **kwargs):
+    return model_with_everything(w, *args, **kwargs) * 2.0
+
+
+def stars_into_positional_parameters(w):
+    xs = (w * 2.0, w[0], w ** 2)
+    ys = [w[1]]
+    return (forwards_everything(w, *xs, scale=w[1], u=w[2])
+            + model_with_everything(w, *ys, u=w[2]) + model_with_everything(w, 3.0, *ys))
+
+
+def test_a_star_fills_positional_parameters_and_args():
+    check_grads(stars_into_positional_parameters, (X[:3],), order=2)
+    w = X[:3]
+    call = (w, w, 1.5, w)
+    for mode in ("reverse", "forward"):
+        g = adgen.grad(forwards_everything, mode=mode)(*call, scale=0.5, u=1.0)
+        assert g == pytest.approx(numerical_jacobian(
+            lambda v: forwards_everything(v, w, 1.5, w, scale=0.5, u=1.0), (w,), 0), rel=1e-6)
+    ga = adgen.grad(forwards_everything, wrt="args")(*call, scale=0.5, u=1.0)
+    assert len(ga) == 3 and ga[1] == pytest.approx(2.0 * 0.5)
+
+
+def test_a_star_raises_what_python_raises():
+    w = X[:3]
+    with pytest.raises(TypeError, match="missing 1 required argument: 'a'"):
+        adgen.grad(forwards_everything)(w)
+    with pytest.raises(TypeError, match="multiple values for argument 'a'"):
+        adgen.grad(forwards_everything)(w, w, b=1.0, a=w)
+
+    def too_many(v):
+        xs = (v, 1.0, 2.0)
+        return keyword_only(*xs, shift=0.0)
+
+    with pytest.raises(TypeError, match="takes 1 more positional arguments"):
+        adgen.grad(too_many)(w)

@@ -80,11 +80,14 @@ class no_suppression:  # noqa: N801  (used like the manager it wraps: `with no_s
         return False
 
 
-def other_items(d: Any, given: tuple, named: tuple, callee: str) -> Any:
+def other_items(d: Any, given: tuple, named: tuple, callee: str, xs: Any = (),
+                filled: tuple = ()) -> Any:
     """What `**d` leaves for a callee's `**kwargs`: the items whose keys name no parameter
-    (`named`); Python's TypeError for a key also given by name or position (`given`)."""
+    (`named`); Python's TypeError for a key also given by name or position (`given`, and the
+    first `len(xs)` of `filled`, the parameters a `*xs` fills)."""
     if not isinstance(d, dict):
         return d  # a zero tangent or adjoint
+    given = (*given, *filled[: len(xs)])
     for key in d:
         if key in given:
             raise TypeError(f"{callee}() got multiple values for argument {key!r}")
@@ -98,6 +101,13 @@ def items_like(g: Any, like: Any) -> Any:
         return g
     has = isinstance(g, dict)
     return {k: g[k] if has and k in g else zeros_like(v) for k, v in like.items()}
+
+
+def star_fits(xs: Any, limit: int, callee: str) -> None:
+    """Python's TypeError for a `*xs` with more items than parameters left for them."""
+    if len(xs) > limit:
+        raise TypeError(f"{callee}() takes {limit} more positional arguments than the call "
+                        f"gives by name, but *{type(xs).__name__} has {len(xs)}")
 
 
 def missing_argument(callee: str, name: str) -> Any:

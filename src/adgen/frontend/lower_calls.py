@@ -37,7 +37,9 @@ class CallLowering:
                              "call the function itself, or give it plain parameters")
         if found and isinstance(fn, types.FunctionType) and plain_form(fn) is not fn:
             # keyword-only parameters, `*args`, `**kwargs`: a call of the plain form
-            args = plain_arguments(fn, e, self.error, self.default, self.helper)
+            args, checks = plain_arguments(fn, e, self.error, self.default, self.helper)
+            for check in checks:
+                self.emit(gast.Expr(value=self.rhs(check)))
             return self.expr_Call(gast.Call(func=self.helper(plain_form(fn)), args=args,
                                             keywords=[]))
         if any(k.arg == "out" for k in e.keywords):

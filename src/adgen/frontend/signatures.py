@@ -34,7 +34,7 @@ from adgen.frontend.parse import (
     register_parsed,
 )
 from adgen.rules import library_function, lookup
-from adgen.runtime_forms import missing_argument, other_items
+from adgen.runtime_forms import missing_argument, other_items, star_fits
 
 _PLAIN: dict[Any, Any] = {}
 _LOCK = threading.Lock()
@@ -84,13 +84,18 @@ def _make(fn: Any) -> Any:
 
 
 def plain_arguments(fn: Any, call: gast.Call, error: Any, default_of: Any,
-                    helper: Any) -> list[gast.AST]:
+                    helper: Any) -> tuple[list[gast.AST], list[gast.AST]]:
     """The arguments of `call`, a call of `fn` written in `fn`'s convention, as one
-    expression per parameter of its plain form (source expressions, lowered by the caller;
-    `default_of(p, value)` gives the expression of a default value, `helper(f)` a name for a
-    runtime function). `**d` (a name) fills the parameters not given otherwise (`d["k"] if
-    "k" in d else` the default) and leaves the rest of its items to `**kwargs`."""
+    expression per parameter of its plain form, and checks to run before (calls that raise
+    Python's TypeError). Source expressions, lowered by the caller; `default_of(p, value)`
+    gives the expression of a default value, `helper(f)` a name for a runtime function.
+
+    A final `*xs` (a name) fills the positional parameters left, `xs[j] if len(xs) > j else`
+    what a keyword, `**d` or the default gives, and `*args` with `tuple(xs[m:])`. `**d` (a
+    name, to a function taking `**kwargs`) fills the parameters not given otherwise
+    (`d["k"] if "k" in d else` the default) and leaves the rest of its items to `**kwargs`."""
     kinds = parameter_kinds(fn)
+    callee = _const(fn.__qualname__)
     double = [k.value for k in call.keywords if k.arg is None]
     if double and (len(double) > 1 or not isinstance(double[0], gast.Name)
                    or not any(kind == "kwargs" for _, kind, _ in kinds)):
@@ -98,51 +103,84 @@ def plain_arguments(fn: Any, call: gast.Call, error: Any, default_of: Any,
                     "pass one `**name`, to a function that takes `**kwargs`, or pass the "
                     "arguments by name")
     table = double[0] if double else None
-    given = [p for (p, kind, _), _ in zip(kinds, [a for a in call.args
-                                                  if not isinstance(a, gast.Starred)],
-                                          strict=False) if kind == "positional"]
-    given += [k.arg for k in call.keywords if k.arg is not None]
-    named = [p for p, kind, _ in kinds if kind in ("positional", "keyword")]
     positional = list(call.args)
-    star = next((i for i, a in enumerate(positional) if isinstance(a, gast.Starred)), None)
-    plain = [p for p, kind, _ in kinds if kind == "positional"]
-    if star is not None and (star < len(plain) or star != len(positional) - 1
-                             or not any(kind == "args" for _, kind, _ in kinds)):
-        raise error(call, f"a starred argument in a call of {fn.__qualname__} that does not "
-                    "only fill its `*args`", "pass the arguments one by one")
+    stars = [i for i, a in enumerate(positional) if isinstance(a, gast.Starred)]
+    if stars and (stars != [len(positional) - 1] or not isinstance(positional[-1].value,
+                                                                   gast.Name)):
+        raise error(call, f"this starred argument in a call of {fn.__qualname__}",
+                    "pass one `*name`, after the other positional arguments")
+    star = positional.pop().value if stars else None
     keywords = {k.arg: k.value for k in call.keywords if k.arg is not None}
+    plain = [p for p, kind, _ in kinds if kind == "positional"]
+    if len(positional) > len(plain) and not any(kind == "args" for _, kind, _ in kinds):
+        raise error(call, f"this call of {fn.__qualname__} (more arguments than it takes)",
+                    "check the call")
+    given = plain[: len(positional)] + list(keywords)
+    named = [p for p, kind, _ in kinds if kind in ("positional", "keyword")]
+    left = [p for p in plain[len(positional):]]
+    open_ = left[: next((i for i, p in enumerate(left) if p in keywords), len(left))]
+    checks = []
+    varargs = any(kind == "args" for _, kind, _ in kinds)
+    if star is not None and len(positional) > len(plain):
+        raise error(call, f"a starred argument after more positional arguments than "
+                    f"{fn.__qualname__} has parameters", "put those arguments in the starred "
+                    "sequence too")
+    if star is not None and not (varargs and len(open_) == len(left)):
+        checks.append(gast.Call(func=helper(star_fits), args=[  # Python's TypeError beyond
+            star, _const(len(open_)), callee], keywords=[]))
+
+    def fallback(p: str, default: Any) -> gast.AST:
+        if p in keywords:
+            return keywords.pop(p)
+        missing = default_of(p, default) if default is not NO_DEFAULT else None
+        if table is not None:  # from `**d`, else its default
+            item = gast.Subscript(value=table, slice=_const(p), ctx=gast.Load())
+            test = gast.Compare(left=_const(p), ops=[gast.In()], comparators=[table])
+            missing = missing or gast.Call(func=helper(missing_argument),
+                                           args=[callee, _const(p)], keywords=[])
+            return gast.IfExp(test=test, body=item, orelse=missing)
+        if missing is None and star is not None and p in open_:
+            return gast.Call(func=helper(missing_argument), args=[callee, _const(p)],
+                             keywords=[])
+        if missing is None:
+            raise error(call, f"a call of {fn.__qualname__} that leaves `{p}` out",
+                        f"pass `{p}`")
+        return missing
+
     out: list[gast.AST] = []
     for p, kind, default in kinds:
-        if kind == "positional" and positional and not isinstance(positional[0], gast.Starred):
+        if kind == "positional" and positional:
             out.append(positional.pop(0))
+        elif kind == "positional" and star is not None and p in open_:
+            j = _const(open_.index(p))
+            count = gast.Call(func=helper(len), args=[star], keywords=[])
+            out.append(gast.IfExp(
+                test=gast.Compare(left=count, ops=[gast.Gt()], comparators=[j]),
+                body=gast.Subscript(value=star, slice=j, ctx=gast.Load()),
+                orelse=fallback(p, default)))
         elif kind == "args":
-            out.append(_collected(positional))
+            rest = positional
+            if star is not None:
+                tail = gast.Subscript(value=star, slice=gast.Slice(
+                    lower=_const(len(open_)), upper=None, step=None), ctx=gast.Load())
+                rest = [*positional, gast.Starred(value=tail, ctx=gast.Load())]
+            out.append(_collected(rest, helper))
             positional = []
         elif kind == "kwargs":
             extra = [gast.keyword(arg=k, value=v) for k, v in keywords.items()]
             out.append(gast.Dict(keys=[_const(k) for k in keywords], values=list(
                 keywords.values())) if table is None else gast.Call(
                 func=helper(dict), args=[gast.Call(func=helper(other_items), args=[
-                    table, _strings(given), _strings(named), _const(fn.__qualname__)],
-                    keywords=[])], keywords=extra))
+                    table, _strings(given), _strings(named), callee,
+                    star if star is not None else _const(()), _strings(open_)], keywords=[])],
+                keywords=extra))
             keywords = {}
-        elif p in keywords:
-            out.append(keywords.pop(p))
-        elif table is not None:  # from `**d`, else its default
-            item = gast.Subscript(value=table, slice=_const(p), ctx=gast.Load())
-            test = gast.Compare(left=_const(p), ops=[gast.In()], comparators=[table])
-            fallback = default_of(p, default) if default is not NO_DEFAULT else gast.Call(
-                func=helper(missing_argument), args=[_const(fn.__qualname__), _const(p)],
-                keywords=[])
-            out.append(gast.IfExp(test=test, body=item, orelse=fallback))
-        elif default is not NO_DEFAULT:
-            out.append(default_of(p, default))
         else:
-            raise error(call, f"a call of {fn.__qualname__} that leaves `{p}` out", f"pass `{p}`")
-    if positional or keywords:
-        raise error(call, f"this call of {fn.__qualname__} (more arguments than it takes)",
-                    "check the call")
-    return out
+            out.append(fallback(p, default))
+    if keywords:
+        raise error(call, f"this call of {fn.__qualname__} (a keyword it does not take: "
+                    f"`{next(iter(keywords))}`)", "check the call")
+    return out, checks
 
 
 def _const(value: Any) -> gast.Constant:
@@ -153,10 +191,9 @@ def _strings(names: list[str]) -> gast.Tuple:
     return gast.Tuple(elts=[_const(n) for n in names], ctx=gast.Load())
 
 
-def _collected(items: list[gast.AST]) -> gast.AST:
-    """The tuple `*args` collects from the positional arguments left (`tuple(xs)` for one
-    starred `*xs`)."""
-    if len(items) == 1 and isinstance(items[0], gast.Starred):
-        return gast.Call(func=gast.Name(id="tuple", ctx=gast.Load(), annotation=None,
-                                        type_comment=None), args=[items[0].value], keywords=[])
+def _collected(items: list[gast.AST], helper: Any) -> gast.AST:
+    """The tuple `*args` collects from the positional arguments left (`tuple(xs[m:])` for a
+    final starred `*xs`, after the plain ones)."""
+    if items and isinstance(items[-1], gast.Starred):  # the only item (see the caller)
+        return gast.Call(func=helper(tuple), args=[items[-1].value], keywords=[])
     return gast.Tuple(elts=items, ctx=gast.Load())

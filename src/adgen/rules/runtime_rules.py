@@ -88,7 +88,7 @@ linear(as_tuple, list_like, other_items, items_like)
 
 
 @adjoint(other_items)
-def other_items_bar(y, d, given, named, callee, *, y_bar):
+def other_items_bar(y, d, given, named, callee, xs=(), filled=(), *, y_bar):
     return items_like(y_bar, d)
 
 

@@ -810,3 +810,11 @@ def test_a_star_raises_what_python_raises():
 
     with pytest.raises(TypeError, match="takes 1 more positional arguments"):
         adgen.grad(too_many)(w)
+
+
+KEYWORD_LAMBDA = lambda x, *, k=2.0: x * x * k  # noqa: E731
+
+
+def test_a_lambda_with_a_keyword_only_parameter():
+    assert adgen.grad(KEYWORD_LAMBDA)(3.0, k=1.0) == pytest.approx(6.0)
+    assert adgen.grad(KEYWORD_LAMBDA, wrt="k")(3.0) == pytest.approx(9.0)

@@ -62,13 +62,13 @@ def _make(fn: Any) -> Any:
     for n, kind, _ in kinds:
         spelled.append({"args": f"*{n}", "kwargs": f"**{n}", "keyword": f"{n}={n}"}.get(
             kind, n))
-    source = (f"def {fn.__name__}({', '.join(names)}):\n"
+    source = (f"def plain({', '.join(names)}):\n"
               f"    return _adgen_original({', '.join(spelled)})\n")
     scope: dict[str, Any] = {}
     exec(compile(source, f"<adgen plain form of {fn.__qualname__}>", "exec"),
          {"_adgen_original": fn}, scope)
-    plain = scope[fn.__name__]
-    plain.__qualname__ = fn.__qualname__
+    plain = scope["plain"]
+    plain.__name__, plain.__qualname__ = fn.__name__, fn.__qualname__
     plain.__doc__ = fn.__doc__
     plain.__module__ = fn.__module__
     plain.adgen_plain_of = fn

@@ -15,10 +15,10 @@ Every record of `catalog_calls.CASES` is checked in both modes:
 The pytree tests pin what adgen returns for container arguments: a dict of gradients with the
 same keys for a dict, a list for a list, a tuple for a tuple, nested the same way. The error
 tests check that bound methods and functions reading `self.attr` of a differentiated object
-are refused with a message that says so and suggests passing parameters, and that `try`,
-`with`, `*args` at a call site and a class body are `SyntaxError`s at the user's line, also
-when they sit in a callee. `print` inside a differentiated function prints what the function
-prints.
+are refused with a message that says so and suggests passing parameters, and that a `return`
+in a `try` with `finally`, a `with` on a manager made elsewhere, `*args` at a call site and a
+class body are `SyntaxError`s at the user's line, also when they sit in a callee. `print`
+inside a differentiated function prints what the function prints.
 
 A case the engine gets wrong stays visible as a strict `xfail` whose reason starts with
 "engine:"; a fix makes it fail loudly, so the mark is removed with the fix.
@@ -489,15 +489,15 @@ def test_method_call_inside_is_refused_with_advice():
 def uses_try(x):
     y = x * x
     try:
-        y = math.log(y)
-    except ValueError:
+        return math.log(y)
+    finally:
         y = 0.0
-    return y
 
 
 def uses_with(x):
     y = x * x
-    with np.errstate(all="ignore"):
+    manager = np.errstate(all="ignore")
+    with manager:
         y = np.sqrt(y)
     return y
 
@@ -526,13 +526,16 @@ def _line_of(fn, text):
 
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
 @pytest.mark.parametrize(("f", "where", "text", "words", "fix"), [
-    (uses_try, uses_try, "try:", "`try` statements", "move the `try` outside"),
-    (uses_with, uses_with, "with ", "`with` statements", "move the `with` outside"),
+    (uses_try, uses_try, "try:", "`return`, `break` or `continue` in a `try` with `finally`",
+     "leave the `try` statement first"),
+    (uses_with, uses_with, "with ", "a `with` statement whose manager is not made by a call",
+     "write the call in the `with` statement"),
     (starred_call, starred_call, "return math.hypot(*xs)", "starred `*`/`**` arguments",
      "pass the arguments one by one"),
     (defines_a_class, defines_a_class, "class Box:", "class definitions",
      "define the class outside the function"),
-    (caller_of_try, uses_try, "try:", "`try` statements", "move the `try` outside"),
+    (caller_of_try, uses_try, "try:", "`return`, `break` or `continue` in a `try` with "
+     "`finally`", "leave the `try` statement first"),
 ], ids=["try", "with", "starred-call", "class", "try-in-callee"])
 def test_unsupported_syntax_is_a_syntax_error_at_the_users_line(f, where, text, words, fix,
                                                                 mode):

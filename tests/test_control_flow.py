@@ -514,13 +514,6 @@ def while_else_with_continue(x):
     return x
 
 
-def enumerate_with_start(v):
-    s = 0.0
-    for i, e in enumerate(v, 1):
-        s = s + e * i
-    return s
-
-
 def _line(f, prefix):
     """The one line number of `f` whose text starts (after indentation) with `prefix`."""
     source, first = inspect.getsourcelines(f)
@@ -531,7 +524,6 @@ def _line(f, prefix):
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
 @pytest.mark.parametrize(("f", "construct", "at"), [
     (while_else_with_continue, "`while ... else` with `continue`", "while i < 4:"),
-    (enumerate_with_start, "`enumerate` with a start", "for i, e in enumerate(v, 1):"),
 ])
 def test_unsupported_loop_is_refused_at_its_line(f, construct, at, mode):
     with pytest.raises(adgen.UnsupportedSyntax) as info:

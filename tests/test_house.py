@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent / "src" / "adgen"
 LAYERS = [
     ("errors", ["adgen.errors"]),
     ("runtime", ["adgen.runtime", "adgen.arrays", "adgen.runtime_checkpoint", "adgen.records",
-                 "adgen.runtime_fields"]),
+                 "adgen.runtime_fields", "adgen.runtime_forms"]),
     ("code generation", ["adgen.codegen"]),
     ("rules", ["adgen.rules"]),
     ("front end", ["adgen.frontend"]),
@@ -27,7 +27,7 @@ LAYERS = [
     ("pipeline", ["adgen.pipeline", "adgen.variants"]),
     ("public operators", ["adgen.pytree", "adgen.display", "adgen.tree_derivatives", "adgen.api",
                           "adgen.custom", "adgen.specialising", "adgen.published",
-                          "adgen.derivatives"]),
+                          "adgen.derivatives", "adgen.calling"]),
     ("tools the package exports", ["adgen.tools.graph", "adgen.tools.graph_build",
                                    "adgen.tools.hessian_approx"]),
     ("the package", ["adgen"]),

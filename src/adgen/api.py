@@ -15,7 +15,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overloa
 
 import numpy as np
 
-from adgen import pipeline, pytree
+from adgen import calling, pipeline, pytree
 from adgen.arrays import is_array, size
 from adgen.derive.forward import NotBatchable
 from adgen.derive.unroll import trace_for
@@ -64,8 +64,14 @@ def _decorator(op: Callable[Concatenate[Function, P], R]) -> Operator[P, R]:
         options = dict(zip(params, args, strict=False)) | kwargs
         changed = {k: v for k, v in options.items()
                    if k not in defaults or type(v) is not type(defaults[k]) or v != defaults[k]}
-        specialising = by_function_value(op, f, args, kwargs)
-        result = specialising if specialising is not None else op(f, *args, **kwargs)
+        plain = calling.plain_of(f)  # keyword-only parameters, *args, **kwargs
+        if plain is not None:
+            calling.check_operator(op.__name__, f)
+            result = calling.in_own_convention(op.__name__, plain, op(plain, *args, **kwargs),
+                                               f, args, kwargs)
+        else:
+            specialising = by_function_value(op, f, args, kwargs)
+            result = specialising if specialising is not None else op(f, *args, **kwargs)
         return published(result, f, op.__name__, changed)
 
     @functools.wraps(op)
@@ -117,7 +123,13 @@ def grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse", control: st
     """The gradient of scalar-valued `f` with respect to the parameters `wrt` names.
 
     A single `wrt` (index or name) gives one gradient shaped like its argument; a tuple gives a
-    tuple. `mode="forward"` computes the same numbers with tangents, one pass per input entry.
+    tuple. For `f(x, *args, scale=1.0, **kwargs)`, `wrt` names any parameter, keyword-only
+    ones included (`wrt="scale"`); indices count the parameters in the signature's order,
+    `*args` and `**kwargs` one each. `wrt="args"` gives a tuple of gradients, one per
+    positional argument `*args` collected, `wrt="kwargs"` a dict; the gradient is called like
+    `f` itself (`grad(f, wrt="scale")(x, a, b, scale=2.0)`).
+
+    `mode="forward"` computes the same numbers with tangents, one pass per input entry.
     Reverse mode replays control flow from a stack (`control="stack"`), or specialises to each
     call's control path (`control="unroll"`: straight-line code per path, at most
     `unroll_limit` steps, else stack replay with a warning).
@@ -288,6 +300,8 @@ def source(g: Callable[..., Any], *args: Any) -> Source:
 def trace(f: Callable[..., Any], *args: Any) -> str:
     """The evaluation trace of `f` (one operation per assignment) as Python source; given
     arguments, the trace those arguments run, with loops unrolled and branches resolved."""
+    if args and calling.plain_of(f) is not None:  # one argument per plain parameter
+        args = calling.plain_arguments(f, args)
     if args:
         return trace_for(pipeline.PROGRAM, pipeline.get_trace(f).parsed, args)
     return pipeline.trace_source(f)

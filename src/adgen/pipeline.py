@@ -25,6 +25,7 @@ from adgen.derive.specialise import SPECIALISED_HELPERS
 from adgen.derive.unroll import unrolled_derivative
 from adgen.errors import DifferentiationError
 from adgen.frontend.lower import Trace
+from adgen.frontend.signatures import plain_form
 from adgen.program import Program
 from adgen.variants import dispatching
 
@@ -52,8 +53,9 @@ PROGRAM = Program(_build_guarded)
 
 
 def get_trace(f: Any) -> Trace:
-    """The (cached) evaluation trace of `f`."""
-    return PROGRAM.trace(f)
+    """The (cached) evaluation trace of `f` (of its plain form, when it has keyword-only
+    parameters, `*args` or `**kwargs`: `frontend.signatures`)."""
+    return PROGRAM.trace(plain_form(f))
 
 
 def derivative(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str] = frozenset()) -> Any:

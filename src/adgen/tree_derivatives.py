@@ -18,6 +18,7 @@ from adgen import pipeline, pytree
 from adgen.arrays import is_array, made_like, size
 from adgen.errors import DifferentiationError
 from adgen.rules.batched import identity_seed
+from adgen.runtime import as_sequence
 
 
 def basis(x: Any) -> Iterator[Any]:
@@ -100,6 +101,9 @@ def reads_as_container(f: Any, names: set[str], seen: set[Any] | None = None) ->
         if isinstance(n, (gast.Subscript, gast.Attribute)) and _named(n.value, names):
             return True
         if isinstance(n, gast.For) and _named(n.iter, names):
+            return True
+        if isinstance(n, gast.Call) and getattr(n, "adgen_fn", None) is as_sequence and any(
+                _named(a, names) for a in n.args):  # `for v in xs`, lowered to an index loop
             return True
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Name):
             found, callee = trace.parsed.resolve(n.func.id)

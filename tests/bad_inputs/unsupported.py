@@ -6,10 +6,10 @@ LIMIT = 3.0
 
 
 def guarded(x):
-    try:
-        return math.sin(x)
-    except ValueError:
-        return 0.0
+    match x:
+        case 0.0:
+            return 0.0
+    return math.sin(x)
 
 
 def counts(x):

@@ -137,6 +137,24 @@ class _Printer:
             self.out.append(f"{pad}while {_expr(s.test)}:")
             self.block(s.body or [gast.Pass()], depth + 1)
             self.orelse(s.orelse, depth)
+        elif isinstance(s, gast.With):
+            item = s.items[0]
+            bound = "" if item.optional_vars is None else f" as {_expr(item.optional_vars)}"
+            self.out.append(f"{pad}with {_expr(item.context_expr)}{bound}:")
+            self.block(s.body or [gast.Pass()], depth + 1)
+            self.last = None
+        elif isinstance(s, gast.Try):
+            self.out.append(f"{pad}try:")
+            self.block(s.body or [gast.Pass()], depth + 1)
+            for h in s.handlers:
+                kind = "" if h.type is None else " " + _expr(h.type)
+                bound = "" if h.name is None else f" as {_expr(h.name)}"
+                self.out.append(f"{pad}except{kind}{bound}:")
+                self.block(h.body or [gast.Pass()], depth + 1)
+            if s.finalbody:
+                self.out.append(f"{pad}finally:")
+                self.block(s.finalbody, depth + 1)
+            self.last = None
         elif isinstance(s, gast.FunctionDef):
             self.function(s, depth)
         else:

@@ -122,6 +122,8 @@ class _Liveness:
 
     def branch(self, s: gast.If, live: _Live, loop: _Jumps, pure: Any) -> gast.AST | None:
         mark = live.mark()
+        if getattr(s, "adgen_block", ("",))[0] == "try":  # a `try` body: a statement that
+            pure = _keep  # may raise decides which path runs, so every one of them stays
         body = self.block(s.body, live, loop, pure)
         added, removed = live.undo(mark)
         orelse = self.block(s.orelse, live, loop, pure)

@@ -15,6 +15,7 @@ import gast
 from adgen import runtime
 from adgen.codegen import astutil, liveness, simplify
 from adgen.codegen.astutil import clone
+from adgen.derive import blocks
 from adgen.derive.analysis import argument_parts, primitive
 from adgen.derive.generate import Context, context
 from adgen.derive.reverse import LoopInit, Reverse, Save
@@ -88,7 +89,7 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
     params = list(trace.params) + ([cotangent] if kind == "vjp" else [])
     full = _flatten(stack + forward + tail + seed + reverse) + [gast.Return(value=returned)]
     protect = {value.id} if isinstance(value, gast.Name) else set()
-    fn = function(ctx, ctx.defines[kind], params, full, protect)
+    fn = function(ctx, ctx.defines[kind], params, full, protect, stack=rev.stack, reverse=True)
     if kind != "vjp":
         fn.args.defaults = _defaults(ctx, trace)
     return [fn]
@@ -116,13 +117,15 @@ def _split(rev: Reverse, trace: Trace, forward: list, reverse: list, result: gas
     if isinstance(out_grads, gast.Tuple) and len(out_grads.elts) == 1:
         out_grads = out_grads.elts[0]
     bwd_body = clean(ctx, _flatten(reverse) + [gast.Return(value=out_grads)], set())
+    bwd_restored = blocks.restore(ctx, bwd_body, reverse=True)
     saved = sorted(_reads(bwd_body) & (rev.primal | rev.save_temps | {rev.stack}))
     ctx.tape_positions = None if ctx.recursive else _argument_tape(rev, trace, saved)
     if ctx.tape_positions is not None:
         fwd_body = _flatten(forward) + [gast.Return(value=result)]
         taped = [trace.params[i] for i in ctx.tape_positions]
-        return [function(ctx, fwd_name, list(trace.params), fwd_body, set()),
-                _def(bwd_name, [*taped, cotangent], bwd_body)]
+        return [function(ctx, fwd_name, list(trace.params), fwd_body, set(), stack=rev.stack,
+                         reverse=True),
+                _def(bwd_name, [*taped, cotangent], bwd_restored)]
     tape = ctx.namer.fresh("_tape")
     unset = [assign(v, const(None), None) for v in saved
              if v not in trace.params and v != rev.stack]
@@ -134,14 +137,15 @@ def _split(rev: Reverse, trace: Trace, forward: list, reverse: list, result: gas
         packed = gast.Tuple(elts=[name(v) for v in saved], ctx=gast.Load())
     fwd_body = unset + _flatten(forward) + [
         gast.Return(value=gast.Tuple(elts=[result, packed], ctx=gast.Load()))]
-    fwd = function(ctx, fwd_name, list(trace.params), fwd_body, set(saved))
+    fwd = function(ctx, fwd_name, list(trace.params), fwd_body, set(saved), stack=rev.stack,
+                   reverse=True)
     unpack: list[gast.AST] = []
     if len(saved) == 1:
         unpack = [assign(saved[0], name(tape), None)]
     elif saved:
         target = gast.Tuple(elts=[name(v, gast.Store()) for v in saved], ctx=gast.Store())
         unpack = [gast.Assign(targets=[target], value=name(tape), type_comment=None)]
-    return [fwd, _def(bwd_name, [tape, cotangent], unpack + bwd_body)]
+    return [fwd, _def(bwd_name, [tape, cotangent], unpack + bwd_restored)]
 
 
 def _argument_tape(rev: Reverse, trace: Trace, saved: list[str]) -> tuple[int, ...] | None:
@@ -156,9 +160,13 @@ def _argument_tape(rev: Reverse, trace: Trace, saved: list[str]) -> tuple[int, .
 
 
 def function(ctx: Any, fname: str, params: list[str], body: list[gast.AST],
-              protect: set[str], keep: frozenset[str] = frozenset()) -> gast.FunctionDef:
-    """The cleaned-up function; names in `keep` are never folded into their use."""
-    return _def(fname, params, clean(ctx, body, protect, keep))
+             protect: set[str], keep: frozenset[str] = frozenset(), stack: str | None = None,
+             reverse: bool = False) -> gast.FunctionDef:
+    """The cleaned-up function, its `with`/`try` statements restored (`derive.blocks`; a
+    reverse-mode forward sweep has a `stack`); names in `keep` are never folded into their
+    use."""
+    return _def(fname, params, blocks.restore(ctx, clean(ctx, body, protect, keep), stack,
+                                               reverse))
 
 
 def clean(ctx: Any, body: list[gast.AST], protect: set[str],

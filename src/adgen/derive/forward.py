@@ -20,6 +20,7 @@ from adgen import runtime, runtime_fields
 from adgen.codegen import astutil, simplify
 from adgen.codegen.astutil import clone
 from adgen.codegen.simplify import is_zero, zero
+from adgen.derive import blocks
 from adgen.derive.analysis import call_parts, differentiable, field_read
 from adgen.derive.assemble import function
 from adgen.derive.generate import CallSite, Context, user_function
@@ -104,6 +105,8 @@ class Forward:
     def stmt(self, s: gast.AST) -> list[gast.AST]:
         s = copy.copy(s)
         if isinstance(s, (gast.If, gast.For, gast.While)):
+            if isinstance(s, gast.If):
+                blocks.check(self.ctx, s)
             s.body = self.block(s.body) or [gast.Pass()]
             s.orelse = self.block(s.orelse)
             if isinstance(s, gast.For) and s.target.id in self.ctx.active:

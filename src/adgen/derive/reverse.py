@@ -26,6 +26,7 @@ import gast
 
 from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
+from adgen.derive import blocks
 from adgen.derive.adjoints import StepAdjoints, popped_list
 from adgen.derive.analysis import statements
 from adgen.derive.generate import CallSite, Context, user_function
@@ -121,6 +122,7 @@ class Reverse(StepAdjoints):
                 self.pops[id(s)] = Save(popped, self.loop_depth > 0, True, popped_into=var)
             return [record.fwd, s]
         if isinstance(s, gast.If):
+            blocks.check(self.ctx, s)
             node = copy.copy(s)
             before, must = set(self.defined), set(self.must)
             self.must_at[id(s)] = set(must)
@@ -289,6 +291,8 @@ class Reverse(StepAdjoints):
             return []
         node = gast.If(test=clone(s.test), body=body or [gast.Pass()], orelse=orelse)
         node.adgen_reverse = True
+        if getattr(s, "adgen_block", ("",))[0] == "with":  # the manager around the adjoints
+            node.adgen_block = s.adgen_block
         return [node]
 
     def fill(self, missing: set[str], s: gast.AST) -> list[gast.AST]:

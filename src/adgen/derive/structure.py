@@ -74,6 +74,8 @@ class _Structurer:
             orelse, j2 = self.block(s.orelse, loop)
             node = gast.If(test=s.test, body=body or [gast.Pass()], orelse=orelse)
             node.adgen_line = s.adgen_line
+            if hasattr(s, "adgen_block"):  # a `with` or `try` (`frontend.blocks`)
+                node.adgen_block = s.adgen_block
             return [node], j1 or j2
         if isinstance(s, (gast.For, gast.While)):
             return self.loop(s, loop)

@@ -20,10 +20,11 @@ from typing import Any
 
 import gast
 
-from adgen.codegen import emit
+from adgen.codegen import astutil, emit
 from adgen.codegen.astutil import clone
 from adgen.derive.analysis import statements
 from adgen.derive.generate import lowering_helpers
+from adgen.errors import DifferentiationError
 from adgen.frontend.lower import Trace, assign, const, name
 from adgen.program import Program
 
@@ -206,7 +207,10 @@ def unrolled_derivative(program: Program, parsed: Any, limit: int, build: Callab
                         fallback: Callable[[], Any]) -> Any:
     """A derivative of the function `parsed` came from that specialises to each call's control
     path (a few paths cached)."""
-    record = recorder(program.lower(parsed))
+    lowered = program.lower(parsed)
+    if _has_blocks(lowered.node):
+        return fallback()  # `with` and `try` statements are replayed from the stack
+    record = recorder(lowered)
     cache: OrderedDict[tuple, Any] = OrderedDict()
     lock = threading.Lock()
     state: dict[str, Any] = {"last": None, "warned": False}
@@ -257,6 +261,15 @@ def _fresh(parsed: Any) -> Any:
 def trace_for(program: Program, parsed: Any, args: tuple, limit: int = 100_000) -> str:
     """The evaluation trace the function `parsed` came from runs for `args`, unrolled, as
     source."""
+    if _has_blocks(program.lower(parsed).node):
+        raise DifferentiationError(f"adgen.trace does not unroll {parsed.name}: it has `with` "
+                                   "or `try` statements; adgen.source shows its derivative")
     _, path = recorder(program.lower(parsed))(*args)
     trace = unrolled_trace(program.lower(_fresh(parsed)), path, limit)
     return emit.to_source([trace.node], parsed.lines)
+
+
+def _has_blocks(node: gast.AST) -> bool:
+    """Whether a trace has `with` or `try` statements (`frontend.blocks`), which unrolling
+    would drop."""
+    return any(getattr(n, "adgen_block", None) is not None for n in astutil.walk(node))

@@ -8,6 +8,9 @@ trace. Grammar of the lowered body::
             | name[index] = atom               (a write into a container or array)
             | call                             (gast.Expr: print, list.append, ...)
             | if atom: stmt* else: stmt*       (the test is never assigned in its own branches)
+            | if f(atom, ...): stmt*           (a `with` statement, marked `adgen_block`)
+            | pass                             (a mark of a `try` statement's progress or
+                                                `finally`, carrying `adgen_block`)
             | for name in range(atom, atom, atom): stmt* [else: stmt*]
             | while atom: stmt* [else: stmt*]  (the test's statements run before the loop and
                                                 again at the end of the body)
@@ -24,8 +27,12 @@ targets unpack through subscripts; `a and b`, `a or b` and `a if c else b` becom
 `a < b < c` becomes nested tests; `for x in xs` becomes an index loop over `range(len(xs))`
 (likewise `enumerate`, `zip`, `enumerate(zip(...))`, `reversed`), so that reading an element
 is a subscript whose adjoint is an indexed accumulation; `max(xs)`/`min(xs)` become the loop
-Python runs; `math.log(x, b)` is `math.log(x) / math.log(b)`;
-identical pure operations on unchanged operands are computed once (common subexpressions).
+Python runs; `math.log(x, b)` is `math.log(x) / math.log(b)`; `list`, `tuple`, `dict`,
+`reversed`, `sorted` and `max`/`min` with `key` are lowered by `lower_builtins`; `with` and
+`try` statements arrive as marked `if`s (`frontend.blocks`); a call of a function with
+keyword-only parameters, `*args` or `**kwargs` is a call of its plain form
+(`frontend.signatures`); identical pure operations on unchanged operands are computed once
+(common subexpressions).
 
 Call nodes carry `adgen_fn`: the object the callee resolves to through the function's closure,
 globals and builtins (never by assuming a spelling), or a `Method` for `obj.name(...)` on a
@@ -45,6 +52,7 @@ from adgen.codegen import astutil
 from adgen.codegen.naming import Namer
 from adgen.errors import UnsupportedSyntax, where
 from adgen.frontend import aliases
+from adgen.frontend.blocks import desugar
 from adgen.frontend.checkpoint import lift_checkpointed
 from adgen.frontend.effects import Summary, bound_arguments
 from adgen.frontend.ir import (  # noqa: F401  (the trace's building blocks, used by the generators)
@@ -80,8 +88,7 @@ _UNSUPPORTED = {
     gast.DictComp: ("dict comprehensions", "write the loop out with `for`"),
     gast.Set: ("set displays", "use a list or tuple"),
     gast.Starred: ("starred expressions (`*args`)", "pass the arguments one by one"),
-    gast.Try: ("`try` statements", "move the `try` outside the differentiated function"),
-    gast.With: ("`with` statements", "move the `with` outside the differentiated function"),
+    gast.TryStar: ("`try` ... `except*`", "use `except` (exception groups are not supported)"),
     gast.AsyncWith: ("`async with`", "differentiate a plain function"),
     gast.AsyncFor: ("`async for`", "differentiate a plain function"),
     gast.ClassDef: ("class definitions", "define the class outside the function"),
@@ -103,10 +110,11 @@ class Lowerer(LoopLowering, ExpressionLowering):
         marked = parsed.node  # its checkpointed loops still inline, for the alias check
         parsed = lift_checkpointed(parsed, self.error_at(parsed))
         self.marked = None if parsed.node is marked else marked
+        parsed = desugar(parsed, self.error_at(parsed))  # `with`, `try`: marked `if`s
         self.p = parsed
         fn = parsed.node
         self.params = [a.id for a in fn.args.args]
-        self.locals = set(self.params) | assigned(fn.body)
+        self.locals = set(self.params) | assigned(fn.body) | getattr(fn, "adgen_bound", set())
         self.lists = _lists(fn.body)
         used = set().union(*astutil.names(fn))
         self.namer = Namer(used | self.locals)
@@ -228,7 +236,8 @@ class Lowerer(LoopLowering, ExpressionLowering):
             self.emit(gast.Expr(value=value))
 
     def stmt_Pass(self, s: gast.Pass) -> None:
-        return
+        if getattr(s, "adgen_block", None) is not None:  # a mark of `frontend.blocks`
+            self.emit(s)
 
     def stmt_Delete(self, s: gast.Delete) -> None:
         """`del x` only unbinds a name; the derivative keeps every value it needs."""
@@ -332,10 +341,31 @@ class Lowerer(LoopLowering, ExpressionLowering):
             self.assign_to(e, item)
 
     def stmt_If(self, s: gast.If) -> None:
-        test = self.test_atom(s.test, s.body + s.orelse)
+        block = getattr(s, "adgen_block", None)
+        if block is not None and block[0] == "with":
+            test = self.manager(s.test, s.body)
+        else:
+            test = self.test_atom(s.test, s.body + s.orelse)
         body, orelse = self.block(s.body), self.block(s.orelse)
-        self.emit(located(gast.If(test=test, body=body or [gast.Pass()], orelse=orelse), s))
+        node = located(gast.If(test=test, body=body or [gast.Pass()], orelse=orelse), s)
+        if block is not None:
+            node.adgen_block = block
+        self.emit(node)
         self.cse = Subexpressions()
+
+    def manager(self, call: gast.Call, body: list[gast.AST]) -> gast.AST:
+        """The call that makes a `with` statement's manager, over atoms its body does not
+        reassign: the reverse sweep makes its own manager by the same call."""
+        rhs = self.rhs(call)
+        if not isinstance(rhs, gast.Call):
+            raise self.error(call, "this `with` manager", "make it by a plain function call")
+        written = assigned(body)
+        stable = [name(self.bind(a)) if isinstance(a, gast.Name) and a.id in written else a
+                  for a in [*rhs.args, *(k.value for k in rhs.keywords)]]
+        rhs.args = stable[: len(rhs.args)]
+        for k, value in zip(rhs.keywords, stable[len(rhs.args):], strict=True):
+            k.value = value
+        return rhs
 
     def test_atom(self, test: gast.AST, branches: list[gast.AST]) -> gast.AST:
         """An atom for a branch test that its branches do not reassign."""

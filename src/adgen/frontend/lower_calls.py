@@ -23,7 +23,9 @@ from adgen.errors import where
 from adgen.frontend.aliases import MUTATING
 from adgen.frontend.effects import bound_arguments
 from adgen.frontend.ir import Method, Subexpressions, assign, const, name
+from adgen.frontend.lower_builtins import is_einsum
 from adgen.frontend.lower_values import ValueLowering
+from adgen.frontend.signatures import plain_arguments, plain_form
 from adgen.rules import primitive_name
 
 
@@ -61,6 +63,17 @@ class CallLowering(ValueLowering):
             mapped = self.mapped(e if fn is map else e.args[0])  # `list(map(...))` too
             if mapped is not None:
                 return mapped
+        if found and getattr(fn, "adgen_calling", None) is not None:
+            raise self.error(e, "calling, inside a differentiated function, a derivative of a "
+                             "function with keyword-only parameters, *args or **kwargs",
+                             "call the function itself, or give it plain parameters")
+        if found and isinstance(fn, types.FunctionType) and plain_form(fn) is not fn:
+            # keyword-only parameters, `*args`, `**kwargs`: a call of the plain form
+            args, checks = plain_arguments(fn, e, self.error, self.default, self.helper)
+            for check in checks:
+                self.emit(gast.Expr(value=self.rhs(check)))
+            return self.expr_Call(gast.Call(func=self.helper(plain_form(fn)), args=args,
+                                            keywords=[]))
         if any(k.arg == "out" for k in e.keywords):
             raise self.error(e, "`out=` (it writes into an existing array in place)",
                              "assign the result to a name instead")
@@ -68,6 +81,14 @@ class CallLowering(ValueLowering):
             raise self.error(e, f"{_label(fn)}, which writes into its argument in place",
                              "compute the new array with operations that return it (for "
                              "`np.add.at(v, i, w)`: a loop of `v[i[k]] += w[k]`)")
+        if found and isinstance(fn, type | types.BuiltinFunctionType):
+            form = self.builtin_form(e, fn)
+            if form is not None:
+                return form
+        if found and is_einsum(fn):
+            form = self.einsum_form(e)
+            if form is not None:
+                return form
         derivative = self.derivative_operator(e.func)
         if derivative is not None:
             return self.expr_Call(gast.Call(func=derivative, args=e.args, keywords=e.keywords))

@@ -27,11 +27,12 @@ from adgen.frontend.ir import (
     is_atom,
     name,
 )
+from adgen.frontend.lower_builtins import BuiltinLowering
 from adgen.frontend.lower_calls import CallLowering
 from adgen.rules import lookup
 
 
-class ExpressionLowering(CallLowering):
+class ExpressionLowering(CallLowering, BuiltinLowering):
     """Expression lowering for `Lowerer` (which provides `emit`, `block`, `stmt`, `error`,
     `namer`, `locals`, `imports`, `cse`, `line` and `p`)."""
 

@@ -80,8 +80,11 @@ class LoopLowering:
         if kind is range and isinstance(s.target, gast.Name):
             bounds = [self.stable(self.atom(a), written) for a in it.args]
             return s.target.id, [], bounds
-        if kind is enumerate and len(it.args) != 1:
-            raise self.error(it, "`enumerate` with a start", "use `range` with an offset")
+        start = None
+        if kind is enumerate and (len(it.args) == 2 or it.keywords):  # enumerate(xs, start)
+            start = self.stable(self.atom(it.args[1] if len(it.args) == 2 else
+                                          it.keywords[0].value), written)
+            it = gast.Call(func=it.func, args=it.args[:1], keywords=[])
         zipped = it.args[0] if kind is enumerate and self.iter_kind(it.args[0]) is zip else None
         seqs = zipped.args if zipped is not None else (
             it.args if kind in (enumerate, zip, reversed) else [it])
@@ -110,7 +113,9 @@ class LoopLowering:
         value: gast.AST = items[0] if len(items) == 1 and zipped is None else gast.Tuple(
             elts=items, ctx=gast.Load())
         if kind is enumerate:  # (i, x), or (i, (x, y)) for enumerate(zip(xs, ys))
-            value = gast.Tuple(elts=[clone(position), value], ctx=gast.Load())
+            count = clone(position) if start is None else gast.BinOp(
+                left=clone(position), op=gast.Add(), right=clone(start))
+            value = gast.Tuple(elts=[count, value], ctx=gast.Load())
         bind = gast.Assign(targets=[s.target], value=value, type_comment=None)
         gast.copy_location(bind, s)
         return index, [bind], bounds
@@ -118,8 +123,10 @@ class LoopLowering:
     def iter_kind(self, it: gast.AST) -> Any:
         if isinstance(it, gast.Call):
             found, fn = self.resolve(it.func)
-            plain = not it.keywords or (fn is zip and [k.arg for k in it.keywords] == ["strict"])
-            if found and plain and fn in (range, enumerate, zip, reversed):
+            plain = not it.keywords or [k.arg for k in it.keywords] == [
+                {zip: "strict", enumerate: "start"}.get(fn)]
+            counted = fn is not enumerate or len(it.args) + len(it.keywords) in (1, 2)
+            if found and plain and counted and fn in (range, enumerate, zip, reversed):
                 return fn
         return None
 

@@ -267,6 +267,34 @@ def _parse_generated(fn: Any, meta: Any) -> Parsed:
                   dict(meta.info.get("static", {})))
 
 
+def has_plain_parameters(fn: Any) -> bool:
+    """Whether `fn` takes only plain positional-or-keyword parameters (no `*args`,
+    `**kwargs`, keyword-only or positional-only ones)."""
+    code = getattr(fn, "__code__", None)
+    return code is None or not (code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
+                                or code.co_kwonlyargcount or code.co_posonlyargcount)
+
+
+def parameter_kinds(fn: Any) -> list[tuple[str, str, Any]]:
+    """`(name, kind, default)` for each parameter of `fn` in order; kind is "positional",
+    "keyword" (keyword-only), "args" (`*args`) or "kwargs" (`**kwargs`); default is
+    `inspect.Parameter.empty` when there is none."""
+    kinds = {inspect.Parameter.VAR_POSITIONAL: "args", inspect.Parameter.VAR_KEYWORD: "kwargs",
+             inspect.Parameter.KEYWORD_ONLY: "keyword"}
+    return [(p.name, kinds.get(p.kind, "positional"), p.default)
+            for p in inspect.signature(fn).parameters.values()]
+
+
+def bind_plainly(fn: Any, args: tuple, kwargs: dict[str, Any]) -> tuple:
+    """A call `fn(*args, **kwargs)` as one value per parameter, in order: `*args` as a tuple,
+    `**kwargs` as a dict, defaults filled in; Python's own TypeError for a bad call."""
+    bound = inspect.signature(fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return tuple(bound.arguments.values())
+
+
+NO_DEFAULT = inspect.Parameter.empty
+
 _REGISTERED: dict[Any, Parsed] = {}
 
 

@@ -17,8 +17,10 @@ and carry their own rules, so derivative code can be differentiated again.
 `einsum` takes its subscripts string and at most four operands, or the sublist form
 `np.einsum(x, [0, 1], y, [1, 2], [0, 2])` with at most two operands (`einsum_parts` spells it
 as a string; an operand may then be the first argument, so the helpers count *positions*
-among `(subscripts, a, b, c, d)`); `optimize=` is not accepted. More operands do not bind to
-the templates: adgen refuses the call.
+among `(subscripts, a, b, c, d)`); `optimize=` is not accepted. The lowering spells constant
+sublists as the string and splits an einsum of more operands into a chain of einsums of at
+most four (`frontend.lower_builtins`); what still has more does not bind to the templates:
+adgen refuses the call.
 `einsum_adjoint`'s own rules go through `einsum_with` and `einsum_cross`, which have none:
 einsum has second derivatives but not third.
 """

@@ -32,6 +32,14 @@ from adgen.runtime import (
     zeros_like,
 )
 from adgen.runtime_fields import add_field, field
+from adgen.runtime_forms import (
+    as_tuple,
+    extreme_index,
+    items_like,
+    list_like,
+    other_items,
+    sort_order,
+)
 
 linear(unbroadcast, owned_copy, shaped_like, as_sequence, sum_to_scalar, field)
 nondifferentiable(partial_argument, partial_keyword, table_entry)  # what a partial binds is
@@ -97,6 +105,28 @@ def broadcast_like_bar(y, g, like, *, y_bar):
 
 
 nondifferentiable(zeros_like, sign, changed_in_place)
+nondifferentiable(sort_order, extreme_index)
+linear(as_tuple, list_like, other_items, items_like)
+
+
+@adjoint(other_items)
+def other_items_bar(y, d, given, named, callee, xs=(), filled=(), *, y_bar):
+    return items_like(y_bar, d)
+
+
+@adjoint(items_like)
+def items_like_bar(y, g, like, *, y_bar):
+    return items_like(y_bar, g)
+
+
+@adjoint(as_tuple)
+def as_tuple_bar(y, xs, *, y_bar):
+    return list_like(y_bar, xs)
+
+
+@adjoint(list_like)
+def list_like_bar(y, g, xs, *, y_bar):
+    return y_bar
 
 @tangent(pick)
 def pick_dot(y, condition, a, b, *, a_dot, b_dot):

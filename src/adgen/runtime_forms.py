@@ -1,0 +1,136 @@
+"""What generated code calls for Python's own forms: `sorted`, `min`/`max` with `key`,
+`tuple(...)`, `dict(...)`, and the bookkeeping of `try` statements.
+
+The orderings are nondifferentiable (an index or a permutation, piecewise constant in the
+values); the items they pick are read by subscripts, whose derivatives the sweeps already
+know. Imports nothing of adgen but `errors` and `runtime`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from adgen.errors import DifferentiationError
+from adgen.runtime import as_sequence, zeros_like
+
+
+def sort_order(xs: Any, key: Any = None, reverse: bool = False) -> list[int]:
+    """The positions of `xs` in the order `sorted(xs, key=key, reverse=reverse)` puts its
+    items (stable, as Python's sort is, also with `reverse=True`)."""
+    seq = as_sequence(xs)
+    if key is None:
+        return sorted(range(len(seq)), key=seq.__getitem__, reverse=reverse)
+    keys = [key(v) for v in seq]
+    return sorted(range(len(seq)), key=keys.__getitem__, reverse=reverse)
+
+
+def extreme_index(xs: Any, key: Any, largest: bool) -> int:
+    """The position of the item `max(xs, key=key)` (`min` when not `largest`) returns: the
+    first one whose key is largest (smallest), as Python's `max` and `min` choose."""
+    seq = as_sequence(xs)
+    if not len(seq):
+        raise ValueError(f"{'max' if largest else 'min'}() iterable argument is empty")
+    keys = [key(v) for v in seq]
+    best = 0
+    for i in range(1, len(keys)):
+        if (keys[i] > keys[best]) if largest else (keys[i] < keys[best]):
+            best = i
+    return best
+
+
+def as_tuple(xs: Any) -> tuple:
+    """`tuple(xs)` of the list the lowering built from the items of `xs`."""
+    return tuple(xs)
+
+
+def list_like(g: Any, xs: Any) -> Any:
+    """The adjoint of `as_tuple(xs)`: a list of the items' adjoints (zeros for a plain zero)."""
+    if isinstance(g, (list, tuple)):
+        return list(g)
+    return zeros_like(list(xs))
+
+
+def mapping_only(d: Any, where: str) -> None:
+    """`dict(d)` is differentiated item by item for a mapping `d` only."""
+    if not isinstance(d, Mapping):
+        raise DifferentiationError(
+            f"{where}: dict(...) of a {type(d).__name__} is not supported; adgen "
+            "differentiates dict(mapping), dict(zip(keys, values)) and dict(k=v, ...): build "
+            "the dict with a loop of d[k] = v")
+
+
+class no_suppression:  # noqa: N801  (used like the manager it wraps: `with no_suppression(m):`)
+    """A `with` manager as it is, except that an exception it would suppress is refused: the
+    reverse sweep replays the whole body of a `with` statement, which a suppressed exception
+    leaves half run."""
+
+    def __init__(self, manager: Any, where: str) -> None:
+        self.manager, self.where = manager, where
+
+    def __enter__(self) -> Any:
+        return self.manager.__enter__()
+
+    def __exit__(self, kind: Any, value: Any, traceback: Any) -> bool:
+        if self.manager.__exit__(kind, value, traceback) and kind is not None:
+            raise DifferentiationError(
+                f"{self.where}: the `with` manager suppressed {kind.__name__} ({value}); reverse "
+                "mode replays a `with` body as a whole: catch the exception with `try` inside "
+                "the `with` statement instead") from value
+        return False
+
+
+def other_items(d: Any, given: tuple, named: tuple, callee: str, xs: Any = (),
+                filled: tuple = ()) -> Any:
+    """What `**d` leaves for a callee's `**kwargs`: the items whose keys name no parameter
+    (`named`); Python's TypeError for a key also given by name or position (`given`, and the
+    first `len(xs)` of `filled`, the parameters a `*xs` fills)."""
+    if not isinstance(d, dict):
+        return d  # a zero tangent or adjoint
+    given = (*given, *filled[: len(xs)])
+    for key in d:
+        if key in given:
+            raise TypeError(f"{callee}() got multiple values for argument {key!r}")
+    return {k: v for k, v in d.items() if k not in named}
+
+
+def items_like(g: Any, like: Any) -> Any:
+    """The adjoint of `other_items(like, ...)`: `g`'s items for the keys of `like` it has,
+    zeros for the others."""
+    if not isinstance(like, dict):
+        return g
+    has = isinstance(g, dict)
+    return {k: g[k] if has and k in g else zeros_like(v) for k, v in like.items()}
+
+
+def star_fits(xs: Any, limit: int, callee: str) -> None:
+    """Python's TypeError for a `*xs` with more items than parameters left for them."""
+    if len(xs) > limit:
+        raise TypeError(f"{callee}() takes {limit} more positional arguments than the call "
+                        f"gives by name, but *{type(xs).__name__} has {len(xs)}")
+
+
+def missing_argument(callee: str, name: str) -> Any:
+    """Python's TypeError for a parameter that neither the call nor its `**d` gives."""
+    raise TypeError(f"{callee}() missing 1 required argument: {name!r}")
+
+
+def attempt() -> bool:
+    """The flag a `try` statement's body clears when it is left by an exception."""
+    return True
+
+
+def truncate(stack: list, n: int) -> None:
+    """Drop what a `try` body left by an exception pushed onto the stack after its length
+    was `n` (the reverse sweep replays the handler, not the body)."""
+    del stack[n:]
+
+
+def caught_after_progress(where: str) -> None:
+    """Refuse a caught exception after the `try` body already changed values: reverse mode
+    replays either the whole body or the handler."""
+    raise DifferentiationError(
+        f"{where}: an exception was caught after the `try` body had already run a statement; "
+        "reverse mode replays a `try` like a branch (the whole body, or the handler when "
+        "the body's first statement raised): put only the statement that may raise in the "
+        "`try` body, and the rest after it (or in `else:`)")

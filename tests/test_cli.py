@@ -263,12 +263,26 @@ def test_trace_args_the_function_refuses(
     assert err.startswith("adgen: error: ") and message in err and len(err.splitlines()) == 1
 
 
-def test_args_needs_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_args_without_trace_print_the_specialised_gradient(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "import numpy as np\n\ndef f(w, x):\n    return np.sum(x @ w + 1.0)\n")
+    status, general, _ = run_main(capsys, "show", f"{path}:f")
+    assert status == 0 and "matmul_adjoint_b" in general
+    status, out, err = run_main(capsys, "show", f"{path}:f", "--args",
+                                "(np.zeros((3, 2)), np.ones((5, 3)))")
+    assert status == 0, err
+    assert "def f_grad(w, x):" in out and "matmul_adjoint" not in out and "x.T @ " in out
+    status, _, err = run_main(capsys, "show", f"{path}:f", "--mode", "forward", "--args", "(1,)")
+    assert status == 2 and "--args" in err
+
+
+def test_args_are_literals_or_arrays_of_literals(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, LOOP)
-    status, _, err = run_main(capsys, "show", f"{path}:f", "--args", "(0.7, 3)")
-    assert status == 2 and "--args" in err and "needs --trace" in err
     status, _, err = run_main(capsys, "show", f"{path}:f", "--trace", "--args", "(0.7,")
-    assert status == 2 and "argument --args: expected a Python literal" in err
+    assert status == 2 and "argument --args: expected Python literals" in err
+    status, _, err = run_main(capsys, "show", f"{path}:f", "--args", "(__import__('os'), 1)")
+    assert status == 2 and "argument --args: expected Python literals" in err
 
 
 UNWRAP_RULES = """\

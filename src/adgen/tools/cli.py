@@ -1,6 +1,6 @@
 """The `adgen` command: print the code adgen generates for a function in a file.
 
-    adgen show FILE.py:FUNC [--mode reverse|forward | --hvp | --trace [--args TUPLE]]
+    adgen show FILE.py:FUNC [--mode reverse|forward | --hvp | --trace] [--args TUPLE]
                             [--wrt NAMES] [--import]
     adgen graph FILE.py:FUNC [--mode primal|reverse] [--wrt NAMES] [--args TUPLE]
                              [--format dot|svg|png] [-o OUT] [--import]
@@ -10,7 +10,9 @@ prints the source of FUNC's gradient (`--mode reverse`, the default: `adgen.grad
 Jacobian-vector product (`--mode forward`: `adgen.jvp`), of its Hessian-vector product
 (`--hvp`: `adgen.hvp`, the tangent of the generated gradient, forward over reverse), or FUNC's
 evaluation trace (`--trace`; with `--args`, the trace those arguments run, loops unrolled and
-branches resolved, as `adgen.trace(f, *args)`). `--wrt` names the parameters to differentiate
+branches resolved, as `adgen.trace(f, *args)`). With `--args` and no `--trace`, it prints the
+gradient specialised to those arguments' types and shapes, `adgen.source(adgen.grad(f),
+*args)`: the function such a call runs. `--wrt` names the parameters to differentiate
 with respect to, by name or by index, separated by commas (`--hvp` takes one); the default is
 the first parameter. The comments in the output name the lines of FILE.py they come from (for
 `--hvp` too, whose code is the tangent of generated code). FILE.py is loaded statically,
@@ -50,6 +52,8 @@ import sys
 import traceback
 from collections.abc import Iterator
 from typing import Any
+
+import numpy as np
 
 import adgen
 from adgen.errors import DifferentiationError
@@ -119,8 +123,10 @@ def _add_show(commands: Any) -> None:
     )
     show.add_argument(
         "--args", type=_parse_args, metavar="TUPLE",
-        help='with --trace: arguments as a Python literal, e.g. "(0.5, 3)": print the trace '
-        "they run, loops unrolled and branches resolved (adgen.trace(f, *args))",
+        help='arguments as Python literals or np.zeros/np.ones/np.array(...) of literals, e.g. '
+        '"(np.zeros((4, 3)), 0.5)": with --trace print the trace they run, loops unrolled '
+        "and branches resolved (adgen.trace(f, *args)); else the gradient specialised to "
+        "their types and shapes (adgen.source(adgen.grad(f), *args))",
     )
     show.add_argument(
         "--import", dest="allow_import", action="store_true",
@@ -136,9 +142,9 @@ def _run_show(args: argparse.Namespace) -> int:
     if args.hvp and (args.mode or isinstance(args.wrt, tuple)):
         raise ValueError("--hvp differentiates the gradient forward over reverse; it takes no "
                          "--mode, and one parameter in --wrt")
-    if args.args is not None and not args.trace:
-        raise ValueError("--args gives the inputs whose unrolled trace --trace prints; "
-                         "it needs --trace")
+    if args.args is not None and not args.trace and (args.hvp or args.mode == "forward"):
+        raise ValueError("--args gives the inputs whose unrolled trace --trace prints, or "
+                         "whose specialised gradient (reverse mode) is printed")
     function = load_function(args.file, name, allow_import=args.allow_import)
     if args.allow_import:
         print(f"adgen: note: imported {args.file}; its top-level code ran", file=sys.stderr)
@@ -148,7 +154,8 @@ def _run_show(args: argparse.Namespace) -> int:
         wrt = 0 if args.wrt is None else args.wrt
         transform = adgen.hvp if args.hvp else adgen.jvp if args.mode == "forward" else adgen.grad
         with _static_rules_hint(args):
-            text = adgen.source(transform(function, wrt=wrt))
+            values = () if args.args is None else args.args
+            text = adgen.source(transform(function, wrt=wrt), *values)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
 
@@ -334,15 +341,35 @@ def _run_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+_ARRAY_MAKERS = ("zeros", "ones", "full", "eye", "array", "arange", "linspace")
+
+
 def _parse_args(text: str) -> tuple[Any, ...]:
-    """`--args` text -> a tuple of arguments (a lone value is one argument)."""
+    """`--args` text -> a tuple of arguments (a lone value is one argument): Python literals
+    and NumPy arrays made by `np.zeros((64, 10))`, `np.ones(3)`, `np.array([[1.0, 2.0]])`,
+    ... of literals (nothing else is evaluated)."""
     try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+        value = _literal(ast.parse(text.strip(), mode="eval").body)
+    except (ValueError, SyntaxError, TypeError):
         raise argparse.ArgumentTypeError(
-            f"expected a Python literal such as (1.5, 0.5), got {text!r}"
+            f"expected Python literals or np.zeros/np.ones/np.full/np.eye/np.array/np.arange/"
+            f"np.linspace of literals, such as (np.zeros((4, 3)), 0.5), got {text!r}"
         ) from None
     return value if isinstance(value, tuple) else (value,)
+
+
+def _literal(node: ast.AST) -> Any:
+    if isinstance(node, ast.Tuple):
+        return tuple(_literal(e) for e in node.elts)
+    if isinstance(node, ast.List):
+        return [_literal(e) for e in node.elts]
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name) and node.func.value.id in ("np", "numpy")
+            and node.func.attr in _ARRAY_MAKERS):
+        made = getattr(np, node.func.attr)
+        return made(*[_literal(a) for a in node.args],
+                    **{k.arg: _literal(k.value) for k in node.keywords if k.arg})
+    return ast.literal_eval(node)
 
 
 def _parse_target(text: str) -> tuple[str, str]:

@@ -241,10 +241,8 @@ def _index(node: gast.AST, env: dict[str, Any], stand: _Stand) -> Any:
     if isinstance(node, gast.Tuple):
         return tuple(_index(e, env, stand) for e in node.elts)
     if isinstance(node, gast.Slice):
-        parts = [node.lower, node.upper, node.step]
-        if any(p is not None and not isinstance(p, gast.Constant) for p in parts):
-            raise _Unknown  # a run-time bound decides the length
-        return slice(*[None if p is None else p.value for p in parts])
+        return slice(*[None if p is None else _bound(p, env)
+                       for p in (node.lower, node.upper, node.step)])
     if isinstance(node, gast.Constant):
         return node.value
     if isinstance(node, gast.Name):
@@ -254,6 +252,16 @@ def _index(node: gast.AST, env: dict[str, Any], stand: _Stand) -> Any:
         if isinstance(f, Fact) and f.kind == "array" and f.dtype.kind in "iu":
             return np.zeros(f.shape, f.dtype)  # the result has the index's shape
     raise _Unknown
+
+
+def _bound(node: gast.AST, env: dict[str, Any]) -> Any:
+    """A slice bound the variant knows: a constant, or an int read from a shape."""
+    if isinstance(node, gast.Constant):
+        return node.value
+    f = env.get(node.id) if isinstance(node, gast.Name) else None
+    if isinstance(f, Fact) and f.kind == "int" and f.value is not None:
+        return f.value
+    raise _Unknown  # a run-time bound decides the length
 
 
 # Functions whose result shape depends on the values of array arguments.
@@ -327,6 +335,14 @@ def _elementwise(atoms: list[gast.AST], env: dict[str, Any], stand: _Stand, fn: 
             return _TOP
     if any(not isinstance(f, Fact) or f.kind == "tuple" for f in facts):
         return _TOP
+    known = [a.value if isinstance(a, gast.Constant) else f.value
+             for a, f in zip(atoms, facts, strict=True)]
+    if all(type(v) is int for v in known):  # `2 * n` of an `n` read from a shape
+        try:
+            got = fn(*known)
+        except Exception:
+            return _TOP
+        return Fact("int", (), np.dtype(int), got) if type(got) is int else _from_value(got)
     small = []
     for a, f in zip(atoms, facts, strict=True):
         if f.kind == "array":

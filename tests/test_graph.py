@@ -290,7 +290,7 @@ def test_cli_without_graphviz_says_how_to_install_it(tmp_path: Path) -> None:
 
 def test_cli_rejects_bad_args(tmp_path: Path) -> None:
     done = run_graph(tmp_path, "f", "--args", "(1,")
-    assert done.returncode == 2 and "expected a Python literal" in done.stderr
+    assert done.returncode == 2 and "expected Python literals" in done.stderr
     done = run_graph(tmp_path, "f", "--wrt", "x1")
     assert done.returncode == 2 and "needs --mode reverse" in done.stderr
 

@@ -40,7 +40,11 @@ def build_reverse(program: Program, trace: Trace, wrt: list[str], single: bool, 
     body, result = structure(trace)
     trace.node.body = body
     returned = (result.id,) if isinstance(result, gast.Name) else ()
-    ctx = context(program, trace, wrt, set(scalar_params), kind, returned, reserved, arguments)
+    facts = dict(p for p in scalar_params if isinstance(p, tuple))  # a caller's facts
+    if facts:
+        arguments = {p: facts.get(p) for p in trace.params}
+    scalar = {p for p in scalar_params if isinstance(p, str)}
+    ctx = context(program, trace, wrt, scalar, kind, returned, reserved, arguments)
     closure = trace.parsed.closure
     if returned and returned[0] in closure and returned[0] not in trace.locals:
         ctx.bindings.names[returned[0]] = closure[returned[0]]  # `return c` of a closed value

@@ -33,13 +33,34 @@ def context(program: Program, trace: Trace, wrt: list[str], scalar_params: set[s
     body = trace.node.body
     base = trace.parsed.name.rstrip("_")
     defines = {part: trace.namer.fresh(f"{base}_{part}") for part in parts(kind)}
-    facts = shapes.infer(body, arguments) if arguments else {}
-    zero_d = {n for n, f in facts.items() if not f.shape and f.kind != "tuple"}
+    facts = shapes.infer(body, arguments, _returns(program)) if arguments else {}
+    zero_d = {n for n, f in facts.items() if f.is_number}
     scalar = scalar_names(body, trace.params, set(scalar_params) | (zero_d & set(
         trace.params)), program) | zero_d
     ctx = Context(program, trace, active_names(body, wrt, returned), scalar, defines, reserved)
     ctx.facts = facts
     return ctx
+
+
+def _returns(program: Program) -> Any:
+    """`callee(fn, facts)` for `shapes.infer`: the fact of what the user's function `fn`
+    returns when its parameters have `facts`, kept in the program view."""
+
+    def callee(fn: Any, facts: tuple) -> Any:
+        key = (fn, "returns", facts)
+        if key in program.facts:
+            return program.facts[key]
+        program.facts[key] = None  # a recursive call being analysed is not known
+        try:
+            trace = program.trace(fn)
+        except (DifferentiationError, SyntaxError):
+            return None
+        arguments = dict(facts)
+        inner = shapes.infer(trace.node.body, arguments, callee)
+        program.facts[key] = got = shapes.returned(trace.node.body, inner)
+        return got
+
+    return callee
 
 
 def parts(kind: str) -> tuple[str, ...]:
@@ -249,12 +270,18 @@ class CallSite:
             p for p in params
             if isinstance(bound[p], gast.Name) and bound[p].id in ctx.scalar
             or isinstance(bound[p], gast.Constant) and isinstance(bound[p].value, (int, float)))
+        # the facts of a specialised caller hold at the call: the callee's reverse
+        # derivative is specialised to them too (pairs beside the names of 0-d parameters)
+        self.facts = frozenset(
+            (p, ctx.facts[bound[p].id]) for p in params
+            if isinstance(bound[p], gast.Name) and bound[p].id in ctx.facts)
 
     def derivative(self, ctx: Context, kind: str) -> tuple[str, str | None]:
         """The names the call's derivative function(s) go by in generated code: the callee's
         bound derivatives, or, when the call is of the derivative being built, its own
         functions (which then speak the tape protocol: `ctx.recursive`)."""
-        first, second = ctx.program.callee_derivative(self.fn, self.wrt, kind, self.scalar)
+        assumed = self.scalar | self.facts if kind == "split" else self.scalar
+        first, second = ctx.program.callee_derivative(self.fn, self.wrt, kind, assumed)
         if isinstance(first, Deferred) and first.own:
             ctx.recursive = True
             own = [ctx.defines[part] for part in parts(kind)]

@@ -37,17 +37,27 @@ _STAND_IN_LIMIT = 1 << 20  # elements of an operation's largest stand-in before 
 @dataclass(frozen=True)
 class Fact:
     """What a variant knows of one value: `kind` is "array" (an `np.ndarray`), "float",
-    "int", "bool" (Python numbers), "scalar" (a NumPy scalar) or "tuple" (a constant tuple
-    of ints, e.g. a shape, in `value`)."""
+    "int", "bool" (Python numbers), "scalar" (a NumPy scalar), "tuple" (a constant tuple
+    of ints, e.g. a shape, in `value`), "list" (a list whose items all have one fact) or
+    "tuple_of" (a tuple of values with known facts)."""
 
     kind: str
     shape: tuple[int, ...] = ()
     dtype: Any = None
     value: Any = None
+    items: tuple = ()  # a "list"'s one item fact (None: no item seen), a "tuple_of"'s facts
 
     @property
     def is_array(self) -> bool:
         return self.kind == "array"
+
+    @property
+    def is_number(self) -> bool:
+        """A 0-d value: a Python or NumPy number, or a 0-d array."""
+        return self.kind in _NUMBERS or self.kind == "array" and not self.shape
+
+
+_NUMBERS = ("float", "int", "bool", "scalar")
 
 
 def fact_of(x: Any) -> Fact | None:
@@ -81,11 +91,16 @@ def _key(x: Any) -> Any:
 
 
 _TOP = object()  # a name assigned values of different facts, or of one not known
+_CALLEE = " callee"  # where `infer` keeps its `callee` function in the environment
 
 
-def infer(body: list[gast.AST], params: dict[str, Fact | None]) -> dict[str, Fact]:
-    """The fact of every name whose shape and dtype the parameters' facts decide."""
+def infer(body: list[gast.AST], params: dict[str, Fact | None],
+          callee: Any = None) -> dict[str, Fact]:
+    """The fact of every name whose shape and dtype the parameters' facts decide;
+    `callee(fn, facts)` gives the fact of what a call of the user's function `fn` returns
+    for its parameters' facts (None: unknown)."""
     env: dict[str, Any] = {p: (f if f is not None else _TOP) for p, f in params.items()}
+    env[_CALLEE] = callee
     steps = list(_steps(body))
     local = {t for t, _ in steps} | set(params)
     for _ in range(50):
@@ -106,15 +121,35 @@ def infer(body: list[gast.AST], params: dict[str, Fact | None]) -> dict[str, Fac
     return {k: v for k, v in env.items() if isinstance(v, Fact)}
 
 
+def returned(body: list[gast.AST], facts: dict[str, Fact]) -> Any:
+    """The fact of what a function with this trace returns (None: not known)."""
+    out: Any = None
+    for s in statements(body):
+        if isinstance(s, gast.Return):
+            v = s.value
+            got = (_from_value(v.value) if isinstance(v, gast.Constant)
+                   else facts.get(v.id, _TOP) if isinstance(v, gast.Name) else _TOP)
+            out = got if out is None else _join(out, got)
+    return out if isinstance(out, Fact) else None
+
+
 def _join(a: Any, b: Any) -> Any:
     """One fact for two assignments: equal facts, or two 0-d numbers of one dtype kind (a
     Python float and a NumPy float64 are both a 0-d float to the derivative)."""
     if a == b:
         return a
-    numbers = ("float", "int", "bool", "scalar")
-    if (isinstance(a, Fact) and isinstance(b, Fact) and a.kind in numbers and b.kind in numbers
-            and a.dtype.kind == b.dtype.kind and a.value is None and b.value is None):
+    if not (isinstance(a, Fact) and isinstance(b, Fact)):
+        return _TOP
+    if (a.kind in _NUMBERS and b.kind in _NUMBERS and a.dtype.kind == b.dtype.kind
+            and a.value is None and b.value is None):
         return Fact("scalar", (), np.result_type(a.dtype, b.dtype))
+    if a.kind == b.kind == "list":
+        item = b.items[0] if a.items[0] is None else a.items[0] if b.items[0] is None else (
+            _join(a.items[0], b.items[0]))
+        return Fact("list", items=(item,))
+    if a.kind == b.kind == "tuple_of" and len(a.items) == len(b.items):
+        return Fact("tuple_of", items=tuple(_join(x, y) for x, y in zip(a.items, b.items,
+                                                                          strict=True)))
     return _TOP
 
 
@@ -132,10 +167,23 @@ def _steps(body: list[gast.AST]):
                 yield s.target.id, _loop_item(s.iter)
         elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and isinstance(
                 s.value.func, gast.Attribute) and isinstance(s.value.func.value, gast.Name):
-            yield s.value.func.value.id, None  # `xs.append(v)` changes `xs`
+            call = s.value  # `xs.append(v)` changes `xs`
+            appended = call.func.attr == "append" and len(call.args) == 1 and not call.keywords
+            yield call.func.value.id, (_Appended(call.func.value, call.args[0]) if appended
+                                       else None)
         else:
             for n in _bound_names(s):
                 yield n, None
+
+
+class _Appended(gast.AST):
+    """`xs.append(v)` as a binding of `xs`: the list with `v`'s fact joined into its item."""
+
+    _fields = ("value", "item")
+
+    def __init__(self, value: gast.AST, item: gast.AST) -> None:
+        super().__init__()
+        self.value, self.item = value, item
 
 
 def _bound_names(s: gast.AST) -> list[str]:
@@ -158,8 +206,22 @@ def _result(rhs: gast.AST, env: dict[str, Any], local: set[str]) -> Any:
     if isinstance(rhs, gast.Constant):
         return _from_value(rhs.value)
     if isinstance(rhs, gast.Name):
-        got = env.get(rhs.id, _TOP)
-        return got
+        return env.get(rhs.id, _TOP)
+    if isinstance(rhs, _Appended):
+        before, item = _atom(rhs.value, env), _atom(rhs.item, env)
+        if not isinstance(before, Fact) or before.kind != "list" or not isinstance(item, Fact):
+            return _TOP
+        return _join(before, Fact("list", items=(item,)))
+    if isinstance(rhs, gast.List):
+        facts = [_atom(e, env) for e in rhs.elts]
+        if not facts:
+            return Fact("list", items=(None,))
+        item = facts[0]
+        for f in facts[1:]:
+            item = _join(item, f)
+        return Fact("list", items=(item,)) if isinstance(item, Fact) else _TOP
+    if isinstance(rhs, gast.Tuple):
+        return Fact("tuple_of", items=tuple(_atom(e, env) for e in rhs.elts))
     try:
         stand = _Stand(env)
         if isinstance(rhs, gast.Subscript):
@@ -194,9 +256,13 @@ class _Stand:
             return atom.value
         if not isinstance(atom, gast.Name):
             raise _Unknown
-        f = self.env.get(atom.id, _TOP)
+        return self.fact(self.env.get(atom.id, _TOP), index)
+
+    def fact(self, f: Any, index: bool = False) -> Any:
         if not isinstance(f, Fact):
             raise _Unknown
+        if f.kind == "tuple_of":  # `np.concatenate((a, b))`
+            return tuple(self.fact(item) for item in f.items)
         if f.kind == "array":
             self.largest = max(self.largest, math.prod(f.shape))
             return np.broadcast_to(np.zeros((), f.dtype), f.shape)
@@ -223,8 +289,24 @@ def _from_value(v: Any) -> Any:
     return _TOP
 
 
+def _atom(node: gast.AST, env: dict[str, Any]) -> Any:
+    if isinstance(node, gast.Constant):
+        return _from_value(node.value)
+    return env.get(node.id, _TOP) if isinstance(node, gast.Name) else _TOP
+
+
 def _subscript(rhs: gast.Subscript, env: dict[str, Any], stand: _Stand) -> Any:
     base = env.get(rhs.value.id, _TOP) if isinstance(rhs.value, gast.Name) else _TOP
+    if isinstance(base, Fact) and base.kind == "list":
+        _index(rhs.slice, env, stand)  # an int, or _Unknown
+        if isinstance(rhs.slice, gast.Slice):
+            return base
+        return base.items[0] if isinstance(base.items[0], Fact) else _TOP
+    if isinstance(base, Fact) and base.kind == "tuple_of":
+        index = _bound(rhs.slice, env)
+        if type(index) is not int or not -len(base.items) <= index < len(base.items):
+            return _TOP
+        return base.items[index]
     if not isinstance(base, Fact) or base.kind not in ("array", "tuple"):
         return _TOP
     index = _index(rhs.slice, env, stand)
@@ -283,6 +365,8 @@ def _apply(rhs: gast.AST, env: dict[str, Any], stand: _Stand) -> Any:
         isinstance(rhs, (gast.BinOp, gast.UnaryOp)) or isinstance(fn, np.ufunc))
     if elementwise and not keywords:
         return _elementwise(args, env, stand, fn)
+    if isinstance(fn, types.FunctionType) and not _numpy_function(fn):
+        return _called(fn, args, keywords, env)
     if fn in products:
         call: Any = np.matmul
         values = [stand.of(a) for a in args]
@@ -310,6 +394,28 @@ def _apply(rhs: gast.AST, env: dict[str, Any], stand: _Stand) -> Any:
         except Exception:  # the function refuses stand-ins (e.g. singular zeros): unknown
             return _TOP
     return _from_value(got)
+
+
+def _called(fn: Any, args: list[gast.AST], keywords: dict[str, gast.AST],
+            env: dict[str, Any]) -> Any:
+    """What a call of the user's function `fn` returns, from its parameters' facts."""
+    callee = env.get(_CALLEE)
+    code = fn.__code__
+    if callee is None or code.co_flags & (0x04 | 0x08) or code.co_kwonlyargcount:
+        return _TOP
+    params = list(code.co_varnames[:code.co_argcount])
+    values = fn.__defaults__ or ()
+    defaults = dict(zip(params[len(params) - len(values):], values, strict=True))
+    facts: dict[str, Any] = {}
+    for p, a in zip(params, args, strict=False):
+        facts[p] = _atom(a, env)
+    for k, a in keywords.items():
+        facts[k] = _atom(a, env)
+    known = tuple((p, facts[p] if isinstance(facts.get(p), Fact) else
+                   fact_of(defaults[p]) if p not in facts and p in defaults else None)
+                  for p in params)
+    got = callee(fn, known)
+    return got if isinstance(got, Fact) else _TOP
 
 
 def _numpy_function(fn: Any) -> bool:

@@ -25,7 +25,7 @@ LAYERS = [
     ("derivation", ["adgen.derive"]),
     ("pipeline", ["adgen.pipeline"]),
     ("public operators", ["adgen.pytree", "adgen.display", "adgen.tree_derivatives", "adgen.api",
-                          "adgen.custom"]),
+                          "adgen.custom", "adgen.compiled", "adgen.numba_helpers"]),
     ("tools the package exports", ["adgen.tools.graph", "adgen.tools.graph_build",
                                    "adgen.tools.hessian_approx"]),
     ("the package", ["adgen"]),

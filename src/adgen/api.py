@@ -15,7 +15,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overloa
 
 import numpy as np
 
-from adgen import pipeline, pytree
+from adgen import compiled, pipeline, pytree
 from adgen.arrays import is_array, size
 from adgen.derive.forward import NotBatchable
 from adgen.derive.unroll import trace_for
@@ -57,9 +57,22 @@ def _decorator(op: Callable[Concatenate[Function, P], R]) -> Operator[P, R]:
             if f is not None:
                 args = (f, *args)
             return lambda g: op(g, *args, **kwargs)
-        return op(f, *args, **kwargs)
+        return op(_python_function(f), *args, **kwargs)
 
     return cast(Operator[P, R], wrapper)
+
+
+def _python_function(f: Any) -> Any:
+    """`f`, or the Python function a Numba dispatcher (`numba.njit(f)`) compiles."""
+    if type(f).__module__.startswith("numba.") and hasattr(f, "py_func"):
+        return f.py_func
+    return f
+
+
+def _compiled(fn: Any, backend: Any) -> Any:
+    """`fn`, a generated derivative, compiled per argument signature when `compile="numba"`
+    (see `adgen.compiled`)."""
+    return compiled.compiled(fn) if compiled.check(backend) else fn
 
 
 def _check_mode(mode: str, allowed: tuple[str, ...]) -> None:
@@ -68,11 +81,14 @@ def _check_mode(mode: str, allowed: tuple[str, ...]) -> None:
 
 
 @_decorator
-def jvp(f: Callable[..., Any], wrt: Wrt = 0, batched: bool = False) -> Callable[..., Any]:
+def jvp(f: Callable[..., Any], wrt: Wrt = 0, batched: bool = False,
+        compile: str | None = None) -> Callable[..., Any]:
     """Forward mode: `(*args, *tangents) -> (value, output_tangent)`, one tangent per wrt.
 
     `batched=True` pushes many directions in one pass: every tangent, given and returned, has
     a leading axis of directions (`(k, *x.shape)` for an argument `x`, `(k,)` for a number).
+    `compile="numba"` (here and in `grad`, `value_and_grad`, `vjp`, `hvp`) runs the
+    derivative compiled with Numba, once per argument signature (`docs/compiled.md`).
     """
     _check_wrt(f, wrt)
     if batched:
@@ -83,20 +99,20 @@ def jvp(f: Callable[..., Any], wrt: Wrt = 0, batched: bool = False) -> Callable[
                                        ) from None
     else:
         fn = pipeline.derivative(f, wrt, "jvp")
-    return _with_defaults(f, fn, len(fn.__adgen__.info["wrt"]))
+    return _with_defaults(f, _compiled(fn, compile), len(fn.__adgen__.info["wrt"]))
 
 
 @_decorator
-def vjp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
+def vjp(f: Callable[..., Any], wrt: Wrt = 0, compile: str | None = None) -> Callable[..., Any]:
     """Reverse mode: `(*args, cotangent) -> (value, gradients)`; works for array outputs."""
     _check_wrt(f, wrt)
-    fn = pipeline.derivative(f, wrt, "vjp")
+    fn = _compiled(pipeline.derivative(f, wrt, "vjp"), compile)
     return _with_defaults(f, _tree_shaped(f, wrt, fn, 1, with_value=True), 1)
 
 
 @_decorator
 def grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse", control: str = "stack",
-         unroll_limit: int = 10_000) -> Callable[..., Any]:
+         unroll_limit: int = 10_000, compile: str | None = None) -> Callable[..., Any]:
     """The gradient of scalar-valued `f` with respect to the parameters `wrt` names.
 
     A single `wrt` (index or name) gives one gradient shaped like its argument; a tuple gives a
@@ -106,39 +122,43 @@ def grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse", control: st
     `unroll_limit` steps, else stack replay with a warning).
     """
     _check_mode(mode, ("reverse", "forward"))
-    _check_control(control)
+    _check_control(control, compile)
     _check_wrt(f, wrt)
     if mode == "forward":
-        return _forward_grad(f, wrt)
+        return _forward_grad(f, wrt, compile=compile)
     if control == "unroll":
         return _tree_shaped(f, wrt, pipeline.unrolled(f, wrt, "grad", unroll_limit))
-    return _tree_shaped(f, wrt, pipeline.derivative(f, wrt, "grad"))
+    return _tree_shaped(f, wrt, _compiled(pipeline.derivative(f, wrt, "grad"), compile))
 
 
-def _check_control(control: str) -> None:
+def _check_control(control: str, backend: Any = None) -> None:
     if control not in ("stack", "unroll"):
         raise ValueError(f"control must be 'stack' or 'unroll', not {control!r}")
+    if control == "unroll" and backend:
+        raise ValueError("compile='numba' compiles stack replay; use control='stack'")
 
 
 @_decorator
 def value_and_grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse",
-                   control: str = "stack", unroll_limit: int = 10_000) -> Callable[..., Any]:
+                   control: str = "stack", unroll_limit: int = 10_000,
+                   compile: str | None = None) -> Callable[..., Any]:
     """Like `grad`, but returns `(value, gradient)`."""
     _check_mode(mode, ("reverse", "forward"))
-    _check_control(control)
+    _check_control(control, compile)
     _check_wrt(f, wrt)
     if mode == "forward":
-        return _forward_grad(f, wrt, with_value=True)
+        return _forward_grad(f, wrt, with_value=True, compile=compile)
     kind = "value_and_grad"
     if control == "unroll":
         fn = pipeline.unrolled(f, wrt, kind, unroll_limit)
     else:
-        fn = pipeline.derivative(f, wrt, kind)
+        fn = _compiled(pipeline.derivative(f, wrt, kind), compile)
     return _tree_shaped(f, wrt, fn, with_value=True)
 
 
-def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> Callable[..., Any]:
-    tangent_fn = pipeline.derivative(f, wrt, "jvp")
+def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False,
+                  compile: str | None = None) -> Callable[..., Any]:
+    tangent_fn = _compiled(pipeline.derivative(f, wrt, "jvp"), compile)
     names, single = pipeline.wrt_names(pipeline.get_trace(f), wrt)
     params = pipeline.get_trace(f).params
     positions = [params.index(n) for n in names]
@@ -406,7 +426,7 @@ def hessian(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
 
 
 @_decorator
-def hvp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
+def hvp(f: Callable[..., Any], wrt: Wrt = 0, compile: str | None = None) -> Callable[..., Any]:
     """`(*args, v) -> H·v`, forward over reverse (Pearlmutter), without forming H.
 
     The direction `v` comes last, after all of `f`'s arguments: `hvp(f)(x, *args, v)` (one
@@ -415,7 +435,8 @@ def hvp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
     """
     names, _ = _check_wrt(f, wrt)
     n = len(names)
-    fn = _tree_shaped(f, wrt, pipeline.derivative(grad(f, wrt), wrt, "tangent"), n)
+    fn = _tree_shaped(f, wrt, _compiled(pipeline.derivative(grad(f, wrt), wrt, "tangent"),
+                                        compile), n)
     if not _has_defaults(f):
         return _documented(fn, f)
 

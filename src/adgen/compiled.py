@@ -1,0 +1,363 @@
+"""Derivatives compiled with Numba: `adgen.grad(f, compile="numba")` and the other operators.
+
+adgen's derivatives are plain Python; on loop-heavy scalar code they pay the interpreter per
+operation. This module hands the derivative specialised to a call's arguments to
+`numba.njit`. The one entry is `compiled(fn)`: `fn` is a function adgen generated; the result
+is a callable that, per argument signature (types, dtypes, shapes, contiguity), picks the
+generated function specialised to those arguments (`specialised`, the one line to change when
+the variants change), compiles it once, and calls the machine code from then on.
+
+What is compiled, and how:
+
+- The specialised function is read back from the generated source (kept in `linecache` under
+  its own file name) and compiled under that file name, so Numba's messages point at the
+  generated lines, and their `# line N:` comments at the user's line. Today's specialised
+  variant is the float one behind a type guard (`if type(x) is not float: return general(...)`):
+  the guard is evaluated here, in Python, and left out of the compiled code.
+- Every function the code calls is compiled with it: the callees' derivatives adgen generated
+  (`g_fwd`, `g_bwd`) and the user's own primal functions, each a copy whose globals and
+  closure cells name compiled callees (recursion compiles where Numba allows it). adgen's
+  run-time helpers have Numba implementations in `adgen.numba_helpers`.
+- What Numba cannot compile (a construct it does not type, an argument it does not take)
+  never surfaces as Numba's traceback: a `CompileWarning` names the construct, the generated
+  statement and the user's line, and the uncompiled derivative runs for that signature.
+
+Generated functions have no source file, so Numba's on-disk cache (`cache=True`) cannot hold
+them; a compilation lives as long as the process (and the derivative) does.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import linecache
+import re
+import threading
+import types
+import warnings
+import weakref
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from adgen import numba_helpers
+from adgen.errors import CompileWarning
+
+INSTALL = "pip install adgen[numba]"
+BACKENDS = (None, False, "numba")
+
+
+def check(backend: Any) -> bool:
+    """Whether `compile=` asks for compilation; a clear error for an unknown backend, and
+    for `"numba"` when Numba is not installed."""
+    if backend not in BACKENDS:
+        raise ValueError(f"compile must be None or 'numba', not {backend!r}")
+    if backend:
+        numba_module()
+    return bool(backend)
+
+
+def numba_module() -> Any:
+    """The `numba` module, with adgen's helpers registered; ImportError saying what to install."""
+    try:
+        import numba  # optional dependency: the extra adgen[numba]
+    except ImportError:
+        raise ImportError(f"compile='numba' needs Numba, which is not installed: {INSTALL}"
+                          ) from None
+    numba_helpers.install(numba)
+    return numba
+
+
+class Variant(NamedTuple):
+    """A generated function to compile, and the lines of its source to leave out (a guard)."""
+
+    function: Any
+    skip: tuple[int, int] | None = None
+
+
+def specialised(fn: Any, args: tuple) -> Variant:
+    """The generated function that runs for `args`: the float-specialised variant without its
+    type guard when the guard lets `args` through, else the general function it falls back
+    to; a function without a guard itself."""
+    guard = _guard(fn)
+    if guard is None:
+        return Variant(fn)
+    test, general, lines = guard
+    namespace = _closure(fn)
+    namespace.update(zip(fn.__code__.co_varnames[:fn.__code__.co_argcount], args, strict=False))
+    if eval(test, namespace):  # the guard sends these arguments to the general function
+        return Variant(namespace[general])
+    return Variant(fn, lines)
+
+
+_COMPILED: weakref.WeakKeyDictionary[Any, Compiled] = weakref.WeakKeyDictionary()
+_LOCK = threading.RLock()
+
+
+def compiled(fn: Any) -> Compiled:
+    """`fn`, a function adgen generated, compiled with Numba per argument signature (one
+    `Compiled` per generated function, so `grad(f, compile="numba")` twice compiles once)."""
+    with _LOCK:
+        out = _COMPILED.get(fn)
+        if out is None:
+            out = _COMPILED[fn] = Compiled(fn)
+        return out
+
+
+class Compiled:
+    """A generated derivative that runs compiled: per argument signature, the machine code of
+    its specialised variant, or (with a `CompileWarning`) the uncompiled function."""
+
+    def __init__(self, fn: Any, select: Callable[[Any, tuple], Variant] = specialised) -> None:
+        self.fn = fn
+        self.select = select
+        self.entries: dict[tuple, Any] = {}
+        self.jitted: dict[Variant, Any] = {}
+        self.__adgen__ = fn.__adgen__
+        self.__name__ = self.__qualname__ = fn.__name__
+        self.__doc__ = fn.__doc__
+        self.__globals__ = fn.__globals__
+
+    def __repr__(self) -> str:
+        return f"<{self.__name__}, compiled with Numba>"
+
+    def __call__(self, *args: Any) -> Any:
+        key = _key(args)
+        entry = self.entries.get(key)
+        if entry is None:
+            with _LOCK:
+                entry = self.entries.get(key)
+                if entry is None:
+                    entry = self.entries[key] = self._prepare(args)
+        return entry(*args)
+
+    def _prepare(self, args: tuple) -> Any:
+        for i, a in enumerate(args):
+            if not _takes(a):
+                _warn(f"{self.__name__} runs uncompiled for these arguments: argument {i + 1} "
+                      f"is a {type(a).__name__}, which compiled code does not take (pass "
+                      "numbers, NumPy arrays of numbers, or tuples of them)")
+                return self.fn
+        numba = numba_module()
+        variant = self.select(self.fn, args)
+        try:
+            dispatcher = self.jitted.get(variant)
+            if dispatcher is None:
+                dispatcher = self.jitted[variant] = _Jit(numba).variant(variant)
+            dispatcher.compile(tuple(numba.typeof(a) for a in args))
+        except Exception as exc:  # Numba's typing and lowering errors, and its own failures
+            _warn(f"{self.__name__} runs uncompiled for these arguments: {describe(exc)}")
+            return self.fn
+        return dispatcher
+
+
+def _key(args: tuple) -> tuple:
+    """What a compiled entry depends on: each argument's type, and an array's dtype, shape
+    and layout."""
+    return tuple((a.dtype, a.shape, a.flags.c_contiguous) if type(a) is np.ndarray else type(a)
+                 for a in args)
+
+
+def _takes(a: Any) -> bool:
+    """Whether compiled code takes `a` as an argument."""
+    if isinstance(a, (bool, int, float, np.bool_, np.integer, np.floating, str)) or a is None:
+        return True
+    if isinstance(a, np.ndarray):
+        return a.dtype.kind in "biuf"
+    return isinstance(a, tuple) and all(_takes(v) for v in a)
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, CompileWarning, stacklevel=4)
+
+
+# ---------------------------------------------------------------- reading generated source
+
+
+def _closure(fn: Any) -> dict[str, Any]:
+    cells = fn.__closure__ or ()
+    out = {}
+    for n, c in zip(fn.__code__.co_freevars, cells, strict=True):
+        try:
+            out[n] = c.cell_contents
+        except ValueError:  # an empty cell: a name not bound yet
+            pass
+    return out
+
+
+def _definition(fn: Any) -> tuple[list[str], ast.FunctionDef] | None:
+    """The lines of the generated text `fn` was compiled from, and its definition there."""
+    code = fn.__code__
+    lines = linecache.getlines(code.co_filename)
+    if not lines:
+        return None
+    tree = _parsed(code.co_filename, "".join(lines))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.lineno == code.co_firstlineno:
+            return lines, node
+    return None
+
+
+_PARSED: dict[str, ast.Module] = {}
+
+
+def _parsed(filename: str, text: str) -> ast.Module:
+    tree = _PARSED.get(filename)
+    if tree is None:
+        tree = _PARSED[filename] = ast.parse(text)
+    return tree
+
+
+def _guard(fn: Any) -> tuple[Any, str, tuple[int, int]] | None:
+    """For a specialised variant `if <test>: return general(...)` at its top: the compiled
+    test, the general function's name and the guard's lines."""
+    found = _definition(fn)
+    if found is None or not found[1].body:
+        return None
+    first = found[1].body[0]
+    if not (isinstance(first, ast.If) and not first.orelse and len(first.body) == 1
+            and isinstance(first.body[0], ast.Return)
+            and isinstance(first.body[0].value, ast.Call)
+            and isinstance(first.body[0].value.func, ast.Name)
+            and first.body[0].value.func.id in fn.__code__.co_freevars):
+        return None
+    test = compile(ast.Expression(first.test), fn.__code__.co_filename, "eval")
+    return test, first.body[0].value.func.id, (first.lineno, first.end_lineno or first.lineno)
+
+
+def _generated(f: Any) -> bool:
+    return isinstance(f, types.FunctionType) and f.__code__.co_filename.startswith("<adgen ")
+
+
+def _helper(f: Any) -> bool:
+    """adgen's own run-time helpers (Numba implementations in `numba_helpers`)."""
+    return not _generated(f) and (getattr(f, "__module__", None) or "").startswith("adgen.")
+
+
+class _Jit:
+    """Compiles one variant and, transitively, every Python function it calls."""
+
+    def __init__(self, numba: Any) -> None:
+        self.numba = numba
+        self.memo: dict[Any, Any] = {}
+
+    def variant(self, variant: Variant) -> Any:
+        fn = variant.function
+        if variant.skip is None:
+            return self.function(fn)
+        found = _definition(fn)
+        assert found is not None  # a guard was found in it
+        lines, node = found
+        indent = node.col_offset
+        end = node.end_lineno or node.lineno
+        kept = [line[indent:] if node.lineno <= i <= end and not (
+            variant.skip[0] <= i <= variant.skip[1]) else "\n"
+            for i, line in enumerate(lines, start=1)]
+        namespace: dict[str, Any] = {"__name__": fn.__globals__.get("__name__")}
+        exec(compile("".join(kept), fn.__code__.co_filename, "exec"), namespace)
+        bare = namespace[fn.__name__]
+        out = self.numba.njit(bare)
+        self.memo[fn] = out
+        values = dict(fn.__globals__)
+        values.update(_closure(fn))
+        self._bind(bare.__code__, values, namespace)
+        return out
+
+    def function(self, f: Any) -> Any:
+        """`f` as Numba calls it: a compiled copy of a Python function, else `f` itself."""
+        if f in self.memo:
+            return self.memo[f]
+        if type(f) is type and f in numba_helpers.REPLACED:
+            return numba_helpers.REPLACED[f]
+        if not isinstance(f, types.FunctionType) or _helper(f):
+            return f
+        namespace: dict[str, Any] = {}
+        cells = tuple(types.CellType() for _ in f.__code__.co_freevars)
+        copy = types.FunctionType(f.__code__, namespace, f.__name__, f.__defaults__, cells)
+        out = self.memo[f] = self.numba.njit(copy)
+        namespace.update(f.__globals__)
+        self._bind(f.__code__, f.__globals__, namespace)
+        for cell, value in zip(cells, _closure_items(f), strict=True):
+            if value is not _EMPTY:
+                cell.cell_contents = self.function(value)
+        return out
+
+    def _bind(self, code: Any, values: dict[str, Any], namespace: dict[str, Any]) -> None:
+        """Bind in `namespace` every global name `code` reads, Python functions compiled."""
+        for name in _global_names(code):
+            if name in values:
+                namespace[name] = self.function(values[name])
+            elif hasattr(builtins, name):
+                namespace[name] = self.function(getattr(builtins, name))
+
+
+_EMPTY = object()
+
+
+def _closure_items(f: Any) -> list[Any]:
+    """The values of `f`'s closure cells, `_EMPTY` for a cell not bound yet."""
+    out = []
+    for c in f.__closure__ or ():
+        try:
+            out.append(c.cell_contents)
+        except ValueError:
+            out.append(_EMPTY)
+    return out
+
+
+def _global_names(code: Any) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
+
+
+# ---------------------------------------------------------------- what Numba said
+
+
+_LOCATION = re.compile(r'File "([^"]+)", line (\d+)')
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_NOISE = ("Failed in ", "During:", "File ", "- Resolution failure", "Rewrite", "No implementation")
+
+
+def describe(exc: BaseException) -> str:
+    """Numba's error as one sentence: the construct, the generated statement, the user's line."""
+    text = _ANSI.sub("", str(exc))
+    places = _LOCATION.findall(text)
+    what = _construct(text, type(exc).__name__)
+    if not places:
+        return f"Numba cannot compile it ({what})"
+    filename, number = places[-1][0], int(places[-1][1])
+    lines = linecache.getlines(filename)
+    statement = lines[number - 1].strip() if 0 < number <= len(lines) else "?"
+    if not filename.startswith("<adgen "):
+        return f"Numba cannot compile `{statement}` ({filename}, line {number}): {what}"
+    origin = _origin(lines, number)
+    return f"Numba cannot compile `{statement}`{origin}: {what}"
+
+
+def _construct(text: str, kind: str) -> str:
+    """The first line of Numba's message that says what failed (for a call no implementation
+    matches, the call's signature)."""
+    for line in text.splitlines():
+        if line.strip().startswith(">>> "):
+            return f"no compiled form of {line.strip()[4:]}"
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(_NOISE) and not line.startswith(">"):
+            return line[:300]
+    for line in text.splitlines():
+        if line.strip().startswith("No implementation"):
+            return line.strip()[:300]
+    return kind
+
+
+def _origin(lines: list[str], number: int) -> str:
+    """`(from line N: text)`: the user's line a generated line came from (its comment)."""
+    for text in reversed(lines[: number]):
+        comment = text.strip()
+        if comment.startswith(("# line ", "# adjoint of ")):
+            return f" (from {comment[2:]})"
+    return ""

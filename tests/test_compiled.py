@@ -56,8 +56,12 @@ def _differentiable(args):
 
 
 def _compiled_entries(fn):
-    """What each argument signature `fn` met runs: a Numba dispatcher or the Python function."""
-    return [type(e).__name__ for e in fn.entries.values()]
+    """What each argument signature `fn` met runs: a Numba dispatcher or the Python function
+    (signatures with arrays are kept in a table of their own, by dtype, shape and layout)."""
+    entries = [e for e in fn.entries.values() if not hasattr(e, "entries")]
+    for table in fn.entries.values():
+        entries += list(getattr(table, "entries", {}).values())
+    return [type(e).__name__ for e in entries]
 
 
 def _entries_of_grad(f, wrt):

@@ -95,42 +95,61 @@ _COMPILED: weakref.WeakKeyDictionary[Any, Compiled] = weakref.WeakKeyDictionary(
 _LOCK = threading.RLock()
 
 
-def compiled(fn: Any) -> Compiled:
-    """`fn`, a function adgen generated, compiled with Numba per argument signature (one
-    `Compiled` per generated function, so `grad(f, compile="numba")` twice compiles once)."""
+def compiled(fn: Any) -> Any:
+    """`fn`, a function adgen generated, compiled with Numba per argument signature: a function
+    with `fn`'s name and `__adgen__` (one per generated function, so `grad(f,
+    compile="numba")` twice compiles once). Its `entries` say what runs for each signature
+    met: the Numba dispatcher, or `fn` itself."""
     with _LOCK:
         out = _COMPILED.get(fn)
         if out is None:
-            out = _COMPILED[fn] = Compiled(fn)
+            out = _COMPILED[fn] = Compiled(fn).function()
         return out
 
 
 class Compiled:
-    """A generated derivative that runs compiled: per argument signature, the machine code of
-    its specialised variant, or (with a `CompileWarning`) the uncompiled function."""
+    """What a compiled derivative knows: per argument signature, the machine code of the
+    generated function's specialised variant, or (with a `CompileWarning`) the uncompiled
+    function; and the Numba dispatchers made for each variant."""
 
     def __init__(self, fn: Any, select: Callable[[Any, tuple], Variant] = specialised) -> None:
         self.fn = fn
         self.select = select
         self.entries: dict[tuple, Any] = {}
         self.jitted: dict[Variant, Any] = {}
-        self.__adgen__ = fn.__adgen__
-        self.__name__ = self.__qualname__ = fn.__name__
-        self.__doc__ = fn.__doc__
-        self.__globals__ = fn.__globals__
+        self.__name__ = fn.__name__
 
-    def __repr__(self) -> str:
-        return f"<{self.__name__}, compiled with Numba>"
+    def function(self) -> Any:
+        """The function users call: a dictionary lookup by argument types, then the entry."""
+        entries, first = self.entries, self._entry
 
-    def __call__(self, *args: Any) -> Any:
-        key = _key(args)
-        entry = self.entries.get(key)
-        if entry is None:
-            with _LOCK:
-                entry = self.entries.get(key)
-                if entry is None:
-                    entry = self.entries[key] = self._prepare(args)
-        return entry(*args)
+        def run(*args: Any) -> Any:
+            try:
+                entry = entries[tuple(map(type, args))]
+            except KeyError:
+                entry = first(args)
+            return entry(*args)
+
+        fn = self.fn
+        run.__name__ = run.__qualname__ = fn.__name__
+        run.__doc__ = fn.__doc__
+        run.__adgen__ = fn.__adgen__  # type: ignore[attr-defined]
+        run.entries = entries  # type: ignore[attr-defined]
+        return run
+
+    def _entry(self, args: tuple) -> Any:
+        """What runs for arguments of these types: the compiled code, the uncompiled function,
+        or, when an argument is an array, a table by dtype, shape and layout."""
+        with _LOCK:
+            types_key = tuple(map(type, args))
+            entry = self.entries.get(types_key)
+            if entry is None:
+                if np.ndarray in types_key:
+                    entry = _ByArrays(self._prepare)
+                else:
+                    entry = self._prepare(args)
+                self.entries[types_key] = entry
+            return entry
 
     def _prepare(self, args: tuple) -> Any:
         for i, a in enumerate(args):
@@ -152,9 +171,28 @@ class Compiled:
         return dispatcher
 
 
+class _ByArrays:
+    """The entries for one tuple of argument types with arrays among them, by each array's
+    dtype, shape and layout."""
+
+    def __init__(self, prepare: Callable[[tuple], Any]) -> None:
+        self.prepare = prepare
+        self.entries: dict[tuple, Any] = {}
+
+    def __call__(self, *args: Any) -> Any:
+        key = _key(args)
+        entry = self.entries.get(key)
+        if entry is None:
+            with _LOCK:
+                entry = self.entries.get(key)
+                if entry is None:
+                    entry = self.entries[key] = self.prepare(args)
+        return entry(*args)
+
+
 def _key(args: tuple) -> tuple:
     """What a compiled entry depends on: each argument's type, and an array's dtype, shape
-    and layout."""
+    and layout (the types alone when no argument is an array)."""
     return tuple((a.dtype, a.shape, a.flags.c_contiguous) if type(a) is np.ndarray else type(a)
                  for a in args)
 

@@ -207,7 +207,7 @@ def _takes(a: Any) -> bool:
 
 
 def _warn(message: str) -> None:
-    warnings.warn(message, CompileWarning, stacklevel=4)
+    warnings.warn(message, CompileWarning, stacklevel=5)  # the call of the derivative
 
 
 # ---------------------------------------------------------------- reading generated source
@@ -282,6 +282,7 @@ class _Jit:
 
     def variant(self, variant: Variant) -> Any:
         fn = variant.function
+        _remember_file(fn)
         if variant.skip is None:
             return self.function(fn)
         found = _definition(fn)
@@ -310,6 +311,7 @@ class _Jit:
             return numba_helpers.REPLACED[f]
         if not isinstance(f, types.FunctionType) or _helper(f):
             return f
+        _remember_file(f)
         namespace: dict[str, Any] = {}
         cells = tuple(types.CellType() for _ in f.__code__.co_freevars)
         copy = types.FunctionType(f.__code__, namespace, f.__name__, f.__defaults__, cells)
@@ -331,6 +333,16 @@ class _Jit:
 
 
 _EMPTY = object()
+_FILES: dict[str, str] = {}  # a generated file name -> the file of the user's function
+
+
+def _remember_file(f: Any) -> None:
+    original = getattr(getattr(f, "__adgen__", None), "original", None)
+    while hasattr(original, "__adgen__"):  # a derivative of a derivative: the user's function
+        original = original.__adgen__.original
+    code = getattr(original, "__code__", None)
+    if code is not None and not code.co_filename.startswith("<adgen "):
+        _FILES[f.__code__.co_filename] = code.co_filename
 
 
 def _closure_items(f: Any) -> list[Any]:
@@ -372,7 +384,7 @@ def describe(exc: BaseException) -> str:
     statement = lines[number - 1].strip() if 0 < number <= len(lines) else "?"
     if not filename.startswith("<adgen "):
         return f"Numba cannot compile `{statement}` ({filename}, line {number}): {what}"
-    origin = _origin(lines, number)
+    origin = _origin(lines, number, _FILES.get(filename))
     return f"Numba cannot compile `{statement}`{origin}: {what}"
 
 
@@ -392,10 +404,15 @@ def _construct(text: str, kind: str) -> str:
     return kind
 
 
-def _origin(lines: list[str], number: int) -> str:
-    """`(from line N: text)`: the user's line a generated line came from (its comment)."""
+def _origin(lines: list[str], number: int, user_file: str | None) -> str:
+    """`(from line N of file.py: text)`: the user's line a generated line came from (the
+    comment above it)."""
     for text in reversed(lines[: number]):
         comment = text.strip()
         if comment.startswith(("# line ", "# adjoint of ")):
-            return f" (from {comment[2:]})"
+            place = comment[2:]
+            if user_file:
+                head, _, rest = place.partition(": ")
+                place = f"{head} of {user_file}: {rest}"
+            return f" (from {place})"
     return ""

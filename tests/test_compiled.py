@@ -149,8 +149,9 @@ def test_every_operator_compiles_and_agrees():
 def test_hvp_compiles_for_a_loop_and_agrees():
     hvp = adgen.hvp(sin_loop, compile="numba")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CompileWarning)  # see the test below
+        warnings.simplefilter("error", CompileWarning)
         got = hvp(0.7, 1.0)
+    assert _compiled_entries(hvp) == ["CPUDispatcher"]
     numeric = _central(adgen.grad(sin_loop), 0.7)
     assert math.isclose(got, adgen.hvp(sin_loop)(0.7, 1.0), rel_tol=1e-12)
     assert math.isclose(got, numeric, rel_tol=1e-5)
@@ -162,6 +163,34 @@ def test_hvp_through_a_callee_tape_warns_and_runs_uncompiled():
                       match=r"Numba cannot compile .*line \d+ of .*test_compiled.py: .*unify"):
         got = hvp(0.3, 0.9, 1.0)
     assert got == adgen.hvp(with_callees)(0.3, 0.9, 1.0)
+
+
+def fibonacci(n):
+    if n < 2:
+        return n
+    return fibonacci(n - 1) + fibonacci(n - 2)
+
+
+def halved(n):
+    table = {"n": n}
+    return table["n"] // 2
+
+
+def fibonacci_steps(x, k):
+    for _ in range(fibonacci(k) + halved(k)):
+        x = math.sin(x) + 0.5 * x
+    return x
+
+
+def test_the_users_primal_callees_compile_recursion_too():
+    g = adgen.grad(fibonacci_steps, compile="numba")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        got = g(0.4, 6)
+    assert _compiled_entries(g) == ["CPUDispatcher"]
+    assert got == adgen.grad(fibonacci_steps)(0.4, 6)
+    numeric = (fibonacci_steps(0.4 + 1e-6, 6) - fibonacci_steps(0.4 - 1e-6, 6)) / 2e-6
+    assert math.isclose(got, numeric, rel_tol=1e-6)
 
 
 def tanh_loss(w, x):
@@ -194,6 +223,26 @@ def test_arrays_compile(dtype):
                for e in np.eye(5) * 1e-6]
     if dtype is np.float64:
         np.testing.assert_allclose(got, numeric, rtol=1e-6)
+
+
+def tanh_sum(x, y):
+    return np.sum(np.tanh(x * y) * x)
+
+
+def test_forward_and_reverse_over_arrays_compile():
+    x, y, v = np.linspace(0.0, 1.0, 4), np.linspace(1.0, 2.0, 4), np.array([1.0, -2.0, 0.5, 3.0])
+    jvp, vjp = adgen.jvp(tanh_sum, compile="numba"), adgen.vjp(tanh_sum, compile="numba")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        value, tangent = jvp(x, y, v)
+        _, gradient = vjp(x, y, 1.0)
+    assert _compiled_entries(jvp) == _compiled_entries(vjp) == ["CPUDispatcher"]
+    expected = adgen.jvp(tanh_sum)(x, y, v)
+    np.testing.assert_allclose((value, tangent), expected, rtol=1e-12)
+    np.testing.assert_allclose(gradient, adgen.vjp(tanh_sum)(x, y, 1.0)[1], rtol=1e-12)
+    assert math.isclose(tangent, gradient @ v, rel_tol=1e-12)  # forward against reverse
+    numeric = (tanh_sum(x + 1e-6 * v, y) - tanh_sum(x - 1e-6 * v, y)) / 2e-6
+    assert math.isclose(tangent, numeric, rel_tol=1e-6)
 
 
 def test_an_argument_compiled_code_does_not_take_warns():

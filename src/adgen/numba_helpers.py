@@ -40,6 +40,7 @@ def install(numba: Any) -> None:
         overload(helper)(typer)
     overload(operator.getitem)(_range_slice)
     overload(bool)(_truth)
+    overload(np.sum)(_np_sum)
 
 
 def reversed_sequence(seq: Any) -> Any:
@@ -378,6 +379,19 @@ def _range_slice(r: Any, part: Any) -> Any:
     range, so this adds one, with Python's meaning."""
     if isinstance(r, _types.RangeType) and isinstance(part, _types.SliceType):
         return _sliced
+    return None
+
+
+def _whole_sum(a: Any, axis: Any = None, dtype: Any = None, keepdims: Any = False) -> Any:
+    return np.sum(a)
+
+
+def _np_sum(a: Any, axis: Any = None, dtype: Any = None, keepdims: Any = False) -> Any:
+    """`np.sum(a, axis=None, dtype=None, keepdims=False)`, the defaults spelled out as the
+    tangent rule writes them: Numba's own `np.sum` takes no `keepdims`."""
+    if _array(a) and _none(axis) and _none(dtype) and (
+            isinstance(keepdims, _types.Omitted) or getattr(keepdims, "literal_value", 1) is False):
+        return _whole_sum
     return None
 
 

@@ -35,7 +35,6 @@ import re
 import threading
 import types
 import warnings
-import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -91,7 +90,6 @@ def specialised(fn: Any, args: tuple) -> Variant:
     return Variant(fn, lines)
 
 
-_COMPILED: weakref.WeakKeyDictionary[Any, Compiled] = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()
 
 
@@ -100,10 +98,10 @@ def compiled(fn: Any) -> Any:
     with `fn`'s name and `__adgen__` (one per generated function, so `grad(f,
     compile="numba")` twice compiles once). Its `entries` say what runs for each signature
     met: the Numba dispatcher, or `fn` itself."""
-    with _LOCK:
-        out = _COMPILED.get(fn)
+    with _LOCK:  # kept with the generated function, and dropped with it
+        out = fn.__adgen__.info.get("compiled")
         if out is None:
-            out = _COMPILED[fn] = Compiled(fn).function()
+            out = fn.__adgen__.info["compiled"] = Compiled(fn).function()
         return out
 
 

@@ -69,6 +69,12 @@ def _none(t: Any) -> bool:
     return isinstance(t, (_types.NoneType, _types.Omitted)) or t is None
 
 
+def _scalar_like(t: Any) -> bool:
+    """A shape reference with no axes: a number, None, or a number that may be None (a value
+    saved before its first assignment); the Python helpers see the shape `()` in all three."""
+    return _number(t) or _none(t) or isinstance(t, _types.Optional) and _number(t.type)
+
+
 def _basic(index: Any) -> bool:
     """An index that names each position once: integers and slices (no integer arrays)."""
     if isinstance(index, _types.BaseTuple):
@@ -243,7 +249,7 @@ def _scaled_power(c: Any, a: Any, e: Any) -> Any:
     if a < 0 and e != math.floor(e):
         raise ValueError("a negative number to a fractional power is complex: adgen "
                          "differentiates real-valued code")
-    return c * a ** e
+    return c * float(a) ** e  # an integer base to a negative integer power: a float
 
 
 def _scaled_log(s: Any, a: Any) -> Any:
@@ -295,9 +301,9 @@ def _sum_to_scalar(g: Any) -> Any:
 
 
 def _unbroadcast(g: Any, x: Any) -> Any:
-    if _number(g) and (_number(x) or _array(x)):
+    if _number(g) and (_scalar_like(x) or _array(x)):
         return _first
-    if _array(g) and _number(x):
+    if _array(g) and _scalar_like(x):
         return _total
     if _array(g) and _array(x):
         if g.ndim < x.ndim:
@@ -309,7 +315,7 @@ def _unbroadcast(g: Any, x: Any) -> Any:
 def _zeros_like(x: Any) -> Any:
     if isinstance(x, _types.Float) and x.bitwidth == 32:
         return _zero32  # a NumPy float32 keeps its type
-    if _none(x) or _number(x) or isinstance(x, _types.Optional) and _number(x.type):
+    if _scalar_like(x):
         return _zero
     if _array(x):
         return _zeros
@@ -321,7 +327,7 @@ def _shaped_like(g: Any, x: Any) -> Any:
         return _widen
     if _array(x) and (_number(g) or _array(g)):
         return _filled
-    if _number(x) or _none(x):
+    if _scalar_like(x) and (_number(g) or _array(g)):
         return _first
     return None
 
@@ -333,7 +339,7 @@ def _add_adjoints(a: Any, b: Any) -> Any:
 
 
 def _broadcast_like(g: Any, like: Any) -> Any:
-    if _number(like) or _none(like):
+    if _scalar_like(like):
         return _as_is if _number(g) else None
     if not _array(like):
         return None

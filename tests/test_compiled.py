@@ -298,3 +298,16 @@ def test_without_numba_the_error_says_what_to_install(monkeypatch):
     with pytest.raises(ImportError, match=r"pip install adgen\[numba\]"):
         adgen.grad(sin_loop, compile="numba")
     assert adgen.grad(sin_loop)(0.7) == adgen.grad(sin_loop)(0.7)
+
+
+def square_when_positive(x):
+    if x > 0.0:
+        return x * x
+
+
+def test_a_path_returning_none_is_refused_by_compiled_code_too():
+    g = adgen.grad(square_when_positive, compile="numba")
+    assert g(2.0) == 4.0
+    assert _compiled_entries(g) == ["CPUDispatcher"]
+    with pytest.raises(adgen.DifferentiationError, match="returned None"):
+        g(-1.0)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from adgen import runtime
+from adgen.errors import DifferentiationError
 from adgen.rules.limits import divide_or_zero, scaled_log, scaled_power
 from adgen.rules.numpy_reductions import expand_to
 
@@ -266,6 +267,13 @@ def _value(value: Any, name: Any, where: Any) -> Any:
     return value
 
 
+def _value_or_refusal(value: Any, name: Any, where: Any) -> Any:
+    if value is None:
+        raise DifferentiationError("grad needs a scalar-valued function (a number), but it "
+                                   "returned None; use adgen.vjp for other outputs")
+    return value
+
+
 def _itself(g: Any) -> Any:
     return g
 
@@ -289,6 +297,8 @@ def _scalar_output(value: Any, name: Any, where: Any) -> Any:
     fails and the uncompiled derivative runs, whose `scalar_output` raises adgen's error."""
     if _number(value) or _array(value) and value.ndim == 0:
         return _value
+    if isinstance(value, _types.Optional) and _number(value.type):
+        return _value_or_refusal  # a function whose every path may not return a number
     return None
 
 

@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from adgen import numba_helpers
+from adgen import numba_helpers, numba_python
 from adgen.errors import CompileWarning
 
 INSTALL = "pip install adgen[numba]"
@@ -305,8 +305,8 @@ class _Jit:
         """`f` as Numba calls it: a compiled copy of a Python function, else `f` itself."""
         if f in self.memo:
             return self.memo[f]
-        if type(f) is type and f in numba_helpers.REPLACED:
-            return numba_helpers.REPLACED[f]
+        if type(f) is type and f in numba_python.REPLACED:
+            return numba_python.REPLACED[f]
         if not isinstance(f, types.FunctionType) or _helper(f):
             return f
         _remember_file(f)

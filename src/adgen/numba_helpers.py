@@ -15,12 +15,11 @@ documented at `scalar_output`: the message of a refusal.
 from __future__ import annotations
 
 import math
-import operator
 from typing import Any
 
 import numpy as np
 
-from adgen import runtime
+from adgen import numba_python, runtime
 from adgen.errors import DifferentiationError
 from adgen.rules.limits import divide_or_zero, scaled_log, scaled_power
 from adgen.rules.numpy_reductions import expand_to
@@ -34,19 +33,12 @@ def install(numba: Any) -> None:
     global _types, _reduce_compiled
     if _types is not None:
         return
+    numba_python.install(numba)
     _types = numba.types
     _reduce_compiled = numba.njit(_reduce_to)
     overload = numba.extending.overload
     for helper, typer in _TYPERS.items():
         overload(helper)(typer)
-    overload(operator.getitem)(_range_slice)
-    overload(bool)(_truth)
-    overload(np.sum)(_np_sum)
-
-
-def reversed_sequence(seq: Any) -> Any:
-    """`reversed(seq)`, which compiled code calls under that name: Numba has no `reversed`."""
-    return reversed(seq)
 
 
 def copied(v: Any) -> Any:
@@ -54,20 +46,7 @@ def copied(v: Any) -> Any:
     return v.copy() if isinstance(v, np.ndarray) else v
 
 
-REPLACED = {reversed: reversed_sequence}
-"""Builtins that compiled code calls through adgen's function of the same meaning."""
-
-
-def _array(t: Any) -> bool:
-    return isinstance(t, _types.Array)
-
-
-def _number(t: Any) -> bool:
-    return isinstance(t, (_types.Number, _types.Boolean)) and not isinstance(t, _types.Complex)
-
-
-def _none(t: Any) -> bool:
-    return isinstance(t, (_types.NoneType, _types.Omitted)) or t is None
+_array, _number, _none = numba_python.is_array, numba_python.is_number, numba_python.is_none
 
 
 def _scalar_like(t: Any) -> bool:
@@ -181,26 +160,6 @@ def _same_or_broadcast(g: Any, like: Any) -> Any:
 
 def _ones_times(g: Any, x: Any, axis: Any = None, keepdims: Any = False) -> Any:
     return g * np.ones_like(x)
-
-
-def _backwards(seq: Any) -> Any:
-    n = len(seq)
-    return range(seq.start + (n - 1) * seq.step, seq.start - seq.step, -seq.step)
-
-
-def _flipped(seq: Any) -> Any:
-    return seq[::-1]
-
-
-def _sliced(r: Any, part: Any) -> Any:
-    start, stop, step = part.indices(len(r))
-    return range(r.start + start * r.step, r.start + stop * r.step, r.step * step)
-
-
-def _optional_truth(x: Any) -> bool:
-    if x is None:
-        return False
-    return x != 0
 
 
 def _equal_lengths(*lengths: Any) -> None:
@@ -382,43 +341,6 @@ def _expand_to(g: Any, x: Any, axis: Any = None, keepdims: Any = False) -> Any:
     return None
 
 
-def _reversed(seq: Any) -> Any:
-    if isinstance(seq, _types.RangeType):
-        return _backwards
-    if _array(seq) and seq.ndim >= 1 or isinstance(seq, _types.List):
-        return _flipped
-    return None
-
-
-def _range_slice(r: Any, part: Any) -> Any:
-    """`range(...)[a:b]` (the reverse sweep of a loop left early): Numba has no slice of a
-    range, so this adds one, with Python's meaning."""
-    if isinstance(r, _types.RangeType) and isinstance(part, _types.SliceType):
-        return _sliced
-    return None
-
-
-def _whole_sum(a: Any, axis: Any = None, dtype: Any = None, keepdims: Any = False) -> Any:
-    return np.sum(a)
-
-
-def _np_sum(a: Any, axis: Any = None, dtype: Any = None, keepdims: Any = False) -> Any:
-    """`np.sum(a, axis=None, dtype=None, keepdims=False)`, the defaults spelled out as the
-    tangent rule writes them: Numba's own `np.sum` takes no `keepdims`."""
-    if _array(a) and _none(axis) and _none(dtype) and (
-            isinstance(keepdims, _types.Omitted) or getattr(keepdims, "literal_value", 1) is False):
-        return _whole_sum
-    return None
-
-
-def _truth(x: Any) -> Any:
-    """The truth of a value that may be None (a flag saved before its first assignment, read
-    back from the stack): False for None, as in Python. Numba has none for optional values."""
-    if isinstance(x, _types.Optional) and _number(x.type):
-        return _optional_truth
-    return None
-
-
 def _same_lengths(*lengths: Any) -> Any:
     return _equal_lengths if all(isinstance(n, _types.Integer) for n in lengths) else None
 
@@ -474,7 +396,6 @@ def _divide_or_zero_typer(n: Any, d: Any) -> Any:
 
 
 _TYPERS = {
-    reversed_sequence: _reversed,
     copied: _copied,
     runtime.as_sequence: _as_sequence,
     runtime.same_lengths: _same_lengths,

@@ -42,6 +42,7 @@ import numpy as np
 
 from adgen import numba_helpers, numba_python
 from adgen.errors import CompileWarning
+from adgen.rules.registry import library_function
 
 INSTALL = "pip install adgen[numba]"
 BACKENDS = (None, False, "numba")
@@ -111,6 +112,9 @@ class Compiled:
     function; and the Numba dispatchers made for each variant."""
 
     def __init__(self, fn: Any, select: Callable[[Any, tuple], Variant] = specialised) -> None:
+        """`select(fn, args)` picks the generated function to compile for `args`; it may
+        depend only on what the entries are keyed by: the arguments' types, and an array's
+        dtype, shape and layout."""
         self.fn = fn
         self.select = select
         self.entries: dict[tuple, Any] = {}
@@ -267,8 +271,11 @@ def _generated(f: Any) -> bool:
 
 
 def _helper(f: Any) -> bool:
-    """adgen's own run-time helpers (Numba implementations in `numba_helpers`)."""
-    return not _generated(f) and (getattr(f, "__module__", None) or "").startswith("adgen.")
+    """adgen's own run-time helpers (Numba implementations in `numba_helpers`) and Python
+    functions of NumPy and SciPy (Numba knows those it supports by the function itself):
+    passed to Numba as they are, never copied and compiled from their source."""
+    return not _generated(f) and (
+        (getattr(f, "__module__", None) or "").startswith("adgen.") or library_function(f))
 
 
 class _Jit:

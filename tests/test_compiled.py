@@ -35,8 +35,9 @@ NOT_COMPILED = {
     "for_writes_array_elements": "`written` (the adjoint of an element write, which zeroes "
                                  "repeated integer-array positions) has no compiled form",
     "for_index_loop": "`add_at` with an index read back from the stack as an optional float",
-    "for_over_tuple_of_arguments": "`item` (an item of a tuple's adjoint) has no compiled form",
-    "for_enumerate_zip": "`item` (an item of a tuple's adjoint) has no compiled form",
+    "for_over_tuple_of_arguments": "the adjoint of a tuple starts as a tuple of zeros "
+                                   "(`zeros_like`) that adjoints are added into item by item",
+    "for_enumerate_zip": "one stack holds floats and tuples (`zip`'s items)",
 }
 
 

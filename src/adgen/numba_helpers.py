@@ -180,6 +180,14 @@ def _as_is_v(v: Any) -> Any:
     return v
 
 
+def _entry(g: Any, index: Any) -> Any:
+    return g[index]
+
+
+def _whole(g: Any, index: Any) -> Any:
+    return g
+
+
 def _take_item(x: Any, index: Any) -> Any:
     return copied(x[index])
 
@@ -367,6 +375,17 @@ def _take(x: Any, index: Any) -> Any:
     return None
 
 
+def _item(g: Any, index: Any) -> Any:
+    """An item of an adjoint: of an array, a list or a tuple of one type; a plain zero (a
+    number) is its own item."""
+    if (_array(g) and g.ndim >= 1 or isinstance(g, (_types.UniTuple, _types.List))) and \
+            isinstance(index, _types.Integer):
+        return _entry
+    if _number(g):
+        return _whole
+    return None
+
+
 def _add_at(acc: Any, x: Any, index: Any, g: Any) -> Any:
     """Only for indices that name each position once (`np.add.at` is what repeated positions
     need: integer-array indices have no implementation here, and run uncompiled)."""
@@ -400,6 +419,7 @@ _TYPERS = {
     runtime.as_sequence: _as_sequence,
     runtime.same_lengths: _same_lengths,
     runtime.take: _take,
+    runtime.item: _item,
     runtime.add_at: _add_at,
     scaled_power: _scaled_power_typer,
     scaled_log: _scaled_log_typer,

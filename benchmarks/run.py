@@ -123,10 +123,11 @@ class Timing:
         return min(self.times[a])
 
 
-def _timer(fn: Callable[..., Any], args: tuple) -> timeit.Timer:
+def _timer(fn: Callable[..., Any], args: tuple,
+           clock: Callable[[], float] = time.perf_counter) -> timeit.Timer:
     names = [f"a{i}" for i in range(len(args))]
     namespace = dict(zip(names, args, strict=True), fn=fn)
-    return timeit.Timer(f"fn({', '.join(names)})", globals=namespace)
+    return timeit.Timer(f"fn({', '.join(names)})", timer=clock, globals=namespace)
 
 
 def _calibrate(timer: timeit.Timer, seconds: float) -> tuple[int, float]:
@@ -139,9 +140,11 @@ def _calibrate(timer: timeit.Timer, seconds: float) -> tuple[int, float]:
         number *= 10 if elapsed < seconds / 10 else 2
 
 
-def measure(contenders: dict[str, tuple[Callable[..., Any], tuple]], cfg: Config) -> Timing:
-    """Time each `name: (function, args)` in interleaved rounds."""
-    timers = {k: _timer(fn, args) for k, (fn, args) in contenders.items()}
+def measure(contenders: dict[str, tuple[Callable[..., Any], tuple]], cfg: Config,
+            clock: Callable[[], float] = time.perf_counter) -> Timing:
+    """Time each `name: (function, args)` in interleaved rounds, on `clock` (wall time unless
+    told otherwise)."""
+    timers = {k: _timer(fn, args, clock) for k, (fn, args) in contenders.items()}
     batches = {k: _calibrate(t, cfg.batch_seconds) for k, t in timers.items()}
     per_round = sum(n * t for n, t in batches.values())
     rounds = max(3, min(cfg.rounds, int(cfg.case_seconds / per_round)))

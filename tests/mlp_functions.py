@@ -25,3 +25,10 @@ def mlp_cross_entropy(W1, b1, W2, b2, X, T):
     m = np.max(y, axis=1, keepdims=True)
     lse = m + np.log(np.sum(np.exp(y - m), axis=1, keepdims=True))
     return -np.sum(T * (y - lse)) / n
+
+
+def rnn_loss(W, U, xs, h0):
+    h = h0
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + U @ xs[t])
+    return np.sum(h * h)

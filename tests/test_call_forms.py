@@ -1,5 +1,6 @@
-"""Array methods that take a shape or axes as several arguments: `x.reshape(2, 3)`,
-`x.reshape(-1, 2)`, `x.transpose(1, 0)` are the one-tuple forms NumPy documents as equal."""
+"""Array methods that take a shape or axes as several arguments (`x.reshape(2, 3)`,
+`x.reshape(-1, 2)`, `x.transpose(1, 0)`: the one-tuple forms NumPy documents as equal), and
+methods that leave NumPy (`x.item()`, `x.item(i)`, `x.tolist()`)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,18 @@ def transposed(x):
     return np.sum(m @ np.array([0.5, 1.5]) ** 2)
 
 
-CASES = [reshaped, inferred, transposed]
+def items(x):
+    return x.reshape(2, 3).diagonal().sum() * x[0].item() + np.sin(x.item(4))
+
+
+def listed(x):
+    total = 0.0
+    for row in (x * x).reshape(3, 2).tolist():
+        total = total + row[0] * row[1]
+    return total + sum(x.tolist())
+
+
+CASES = [reshaped, inferred, transposed, items, listed]
 X = np.array([0.3, -0.5, 0.9, 1.3, 0.2, -0.7])
 
 

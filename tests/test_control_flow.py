@@ -275,10 +275,11 @@ def _top_level_loops(fn):
     return [s for s in fn.body if isinstance(s, ast.For | ast.While)]
 
 
-def _sin_loop_sweeps(suffix):
-    """The generated function `<name of the gradient><suffix>` and its two top-level loops."""
+def _sin_loop_sweeps(*args):
+    """The generated function (the variant for `args`, else the general one) and its two
+    top-level loops."""
     g = adgen.grad(sin_loop)
-    fn = _function_defs(adgen.source(g))[g.__name__ + suffix]
+    fn = _function_defs(adgen.source(g, *args))[g.__name__]
     loops = _top_level_loops(fn)
     assert len(loops) == 2, ast.unparse(fn)
     return fn, loops
@@ -294,11 +295,11 @@ def _assert_one_value_per_iteration(fn, loops):
 
 
 def test_loop_saves_one_value_per_iteration():
-    _assert_one_value_per_iteration(*_sin_loop_sweeps(""))
+    _assert_one_value_per_iteration(*_sin_loop_sweeps(0.5, 10))
 
 
 def test_generic_loop_saves_one_value_per_iteration():
-    _assert_one_value_per_iteration(*_sin_loop_sweeps("_any"))
+    _assert_one_value_per_iteration(*_sin_loop_sweeps())
 
 
 @pytest.mark.parametrize("n", [0, 1, 10, 1000])

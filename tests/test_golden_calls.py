@@ -36,6 +36,7 @@ FUNCTIONS = {
     "calls_recursive": (gcf.power, 0),
     "calls_loop": (gcf.damped_loop, (0, 1)),
 }
+ARGS = {"calls_caller": (0.3, 0.7), "calls_recursive": (1.3, 3), "calls_loop": (0.3, 0.7)}
 
 
 def _callee_pairs(g):
@@ -49,6 +50,10 @@ def _generated(name):
     f, wrt = FUNCTIONS[name]
     g = adgen.grad(f, wrt=wrt)
     parts = [f"# adgen.source(adgen.grad({f.__name__}, wrt={wrt!r}))\n", adgen.source(g)]
+    variant = adgen.source(g, *ARGS[name])
+    if variant != adgen.source(g):
+        args = ", ".join(map(repr, ARGS[name]))
+        parts += [f"\n\n# adgen.source(g, {args}): the variant for these arguments\n", variant]
     for binding, fwd in _callee_pairs(g).items():
         parts += [f"\n# adgen.source({binding}): the callee's forward and backward sweeps\n",
                   adgen.source(fwd)]

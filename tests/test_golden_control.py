@@ -1,7 +1,8 @@
 """Golden files for the generated reverse-mode source of a loop, a `while` and a branch.
 
 `tests/golden/control_*.py.txt` hold `adgen.source(adgen.grad(f))` for the functions of
-`tests/golden_functions.py`, so that any change in the generated code shows up in review.
+`tests/golden_functions.py`, then the variant specialised to float arguments, so that any
+change in the generated code shows up in review.
 After a deliberate change to the output, regenerate the files and review the diff:
 
     ADGEN_UPDATE_GOLDEN=1 python -m pytest tests/test_golden_control.py
@@ -29,8 +30,15 @@ FUNCTIONS = {
 }
 
 
+ARGS = {"control_loop": (0.5,), "control_while": (2.0,), "control_branch": (0.3, 0.7)}
+
+
 def _generated(name):
-    return adgen.source(adgen.grad(FUNCTIONS[name]))
+    """The general gradient, then the variant float arguments run."""
+    g = adgen.grad(FUNCTIONS[name])
+    args = ", ".join(map(repr, ARGS[name]))
+    return (adgen.source(g) + f"\n\n# adgen.source(g, {args}): the variant for floats\n"
+            + adgen.source(g, *ARGS[name]))
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

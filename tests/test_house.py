@@ -23,7 +23,7 @@ LAYERS = [
     ("front end", ["adgen.frontend"]),
     ("program view", ["adgen.program"]),
     ("derivation", ["adgen.derive"]),
-    ("pipeline", ["adgen.pipeline"]),
+    ("pipeline", ["adgen.pipeline", "adgen.specialised"]),
     ("public operators", ["adgen.pytree", "adgen.display", "adgen.tree_derivatives", "adgen.api",
                           "adgen.custom", "adgen.compiled", "adgen.numba_helpers",
                           "adgen.numba_python"]),

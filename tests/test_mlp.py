@@ -22,7 +22,7 @@ import pytest
 
 import adgen
 from adgen.testing import central_difference, check_grads
-from tests.mlp_functions import mlp_cross_entropy, mlp_loss
+from tests.mlp_functions import mlp_cross_entropy, mlp_loss, rnn_loss
 from tests.test_core import golden
 
 WRT = (0, 1, 2, 3)
@@ -91,12 +91,60 @@ def test_mlp_reverse_golden():
     golden("mlp_reverse.py.txt", adgen.source(adgen.grad(mlp_loss, wrt=WRT)))
 
 
+def test_mlp_specialised_golden():
+    """The gradient a batch of 8 runs: no runtime helper, reads like hand-written backprop."""
+    golden("mlp_specialised.py.txt",
+           adgen.source(adgen.grad(mlp_loss, wrt=WRT), *data(8, 4, 3, 2)))
+
+
+def rnn_args(hidden: int = 5, inputs: int = 3, steps: int = 4) -> tuple:
+    rng = np.random.default_rng(1)
+    return (0.4 * rng.standard_normal((hidden, hidden)),
+            0.4 * rng.standard_normal((hidden, inputs)),
+            rng.standard_normal((steps, inputs)), rng.standard_normal(hidden))
+
+
+def test_rnn_specialised_golden():
+    """The RNN's variant: one value pushed a step (`h`; `xs[t]` as a view), in-place
+    `W_bar += np.outer(...)`, no runtime helper."""
+    g = adgen.grad(rnn_loss, wrt=(0, 1))
+    text = adgen.source(g, *rnn_args())
+    golden("rnn_specialised.py.txt", text)
+    assert "+= np.outer(" in text and "_stack.append(h)" in text
+    for helper in ("unbroadcast", "matmul_adjoint", "expand_to", "add_adjoints", "zeros_like"):
+        assert helper not in text
+
+
+def test_rnn_gradient_matches_differences_in_both_variants():
+    args = rnn_args()
+    check_grads(rnn_loss, args, wrt=(0, 1), order=1)
+    g = adgen.grad(rnn_loss, wrt=(0, 1))
+    general = g.__adgen__.info["any"](*args)
+    for got, want in zip(g(*args), general, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+
+
 @pytest.fixture(scope="module")
 def array_body() -> list[str]:
-    """The lines of the generated gradient that array arguments run."""
+    """The lines of the general gradient."""
     defs = functions(adgen.source(adgen.grad(mlp_loss, wrt=WRT)))
-    assert "mlp_loss_grad_any" in defs, sorted(defs)
-    return defs["mlp_loss_grad_any"]
+    assert list(defs) == ["mlp_loss_grad"], sorted(defs)
+    return defs["mlp_loss_grad"]
+
+
+@pytest.fixture(scope="module")
+def specialised_body() -> list[str]:
+    """The lines of the gradient specialised to a batch of 8 (what such a call runs)."""
+    defs = functions(adgen.source(adgen.grad(mlp_loss, wrt=WRT), *data(8, 4, 3, 2)))
+    return defs["mlp_loss_grad"]
+
+
+def test_specialised_gradient_calls_no_helper(specialised_body):
+    text = "\n".join(specialised_body)
+    for helper in ("unbroadcast", "matmul_adjoint", "expand_to", "scalar_output",
+                   "zeros_like", "shaped_like", "add_adjoints", "reduced_count"):
+        assert helper not in text, text
+    assert "X.T @ " in text and "np.sum(" in text
 
 
 def test_every_generated_function_evaluates_tanh_once():
@@ -106,7 +154,9 @@ def test_every_generated_function_evaluates_tanh_once():
         assert sum(line.count("np.tanh") for line in lines) == 1, name
 
 
-def test_delta_hidden_is_tanh_derivative_times_W2_transpose(array_body):
+@pytest.mark.parametrize("body", ["array_body", "specialised_body"])
+def test_delta_hidden_is_tanh_derivative_times_W2_transpose(body, request):
+    array_body = request.getfixturevalue(body)
     # (8.22): δ_hidden = (1 - z²) ⊙ (δ_out W2ᵀ), with z reused from the forward sweep
     w2t = (r"(matmul_adjoint_a\(\w+, z, W2\)"
            r"|\w+ @ (W2\.T|np\.transpose\(W2\)|np\.swapaxes\(W2, -1, -2\)))")
@@ -122,7 +172,9 @@ def test_delta_hidden_is_tanh_derivative_times_W2_transpose(array_body):
                      returned) or f"X.T @ {delta_hidden}" in returned, returned
 
 
-def test_forward_work_is_done_once_and_nothing_is_recorded(array_body):
+@pytest.mark.parametrize("body", ["array_body", "specialised_body"])
+def test_forward_work_is_done_once_and_nothing_is_recorded(body, request):
+    array_body = request.getfixturevalue(body)
     text = "\n".join(array_body)
     assert text.count("X @ W1") == 1
     assert text.count("z @ W2") == 1

@@ -21,10 +21,12 @@ from adgen.derive.assemble import build_reverse
 from adgen.derive.checkpoint import build_split, checkpointed_loop
 from adgen.derive.forward import Forward
 from adgen.derive.generate import context
+from adgen.derive.specialise import SPECIALISED_HELPERS
 from adgen.derive.unroll import unrolled_derivative
 from adgen.errors import DifferentiationError
-from adgen.frontend.lower import Trace, name
+from adgen.frontend.lower import Trace
 from adgen.program import Program
+from adgen.specialised import specialising
 
 
 def _build_guarded(program: Program, f: Any, wrt: Any, kind: str,
@@ -128,7 +130,7 @@ def _build(program: Program, f: Any, wrt: Any, kind: str, scalar_params: frozens
             functions, ctx = build_reverse(program, trace, names, single, kind, scalar_params)
         bindings = ctx.bindings.names
     else:
-        functions, bindings = _reverse_variants(program, parsed, names, single, kind)
+        functions, bindings, variant = _reverse(program, f, parsed, names, single, kind)
     source = emit.to_source(functions, parsed.lines)
     main = functions[0].name if kind == "split" else functions[-1].name
     fn = emit.compile_functions(source, main, bindings, parsed.globals, parsed.name, kind)
@@ -138,69 +140,49 @@ def _build(program: Program, f: Any, wrt: Any, kind: str, scalar_params: frozens
         fn.__adgen__.info["bwd"] = fn.__adgen__.bindings[functions[1].name]
         fn.__adgen__.info["reentrant"] = getattr(ctx, "reentrant", False)
         fn.__adgen__.info["tape_positions"] = getattr(ctx, "tape_positions", None)
+    if kind in _SPECIALISED and variant is not None:
+        return specialising(fn, [a.id for a in parsed.node.args.args], variant)
     return fn
 
 
-def _reverse_variants(program: Program, parsed: Any, names: list[str], single: bool, kind: str,
-                      make_trace: Any = None) -> tuple[list[Any], dict[str, Any]]:
-    """The reverse function, plus a version specialised to float arguments when that makes
-    a difference (no `unbroadcast` calls on 0-d values), chosen by a type guard."""
-    if make_trace is None:  # copies of the cached trace: lowering again would cost more
-        cached = program.traces.get(parsed.function)
-        make_trace = (lambda: _copy_trace(cached)) if cached is not None and (
-            cached.parsed is parsed) else (lambda: program.lower(parsed))
-    general, gctx = build_reverse(program, make_trace(), names, single, kind, frozenset())
-    params = [a.id for a in parsed.node.args.args]
-    scalar = [p for p in params if p not in _containers(parsed.node)]
-    if not scalar or not _uses_shape_helpers(general, gctx.bindings.names):
-        return general, gctx.bindings.names
-    special, sctx = build_reverse(program, make_trace(), names, single, kind, frozenset(scalar),
-                                  reserved=gctx.bindings.names)
-    bindings = dict(gctx.bindings.names)
-    clash = any(k in bindings and bindings[k] is not v for k, v in sctx.bindings.names.items())
-    if clash:
-        return general, gctx.bindings.names
-    bindings.update(sctx.bindings.names)
-    general[0].name = sctx.namer.fresh(f"{special[0].name}_any")
-    type_name = sctx.bindings.bind("type", type)
-    float_name = sctx.bindings.bind("float", float)
-    bindings.update(sctx.bindings.names)
-    int_name = sctx.bindings.bind("int", int)
-    bindings.update(sctx.bindings.names)
+_SPECIALISED = ("grad", "value_and_grad", "vjp")
 
-    def check(p: str) -> gast.AST:
-        kind = gast.Call(func=name(type_name), args=[name(p)], keywords=[])
-        if p in names:
-            return gast.Compare(left=kind, ops=[gast.IsNot()], comparators=[name(float_name)])
-        types = gast.Tuple(elts=[name(float_name), name(int_name)], ctx=gast.Load())
-        return gast.Compare(left=kind, ops=[gast.NotIn()], comparators=[types])
 
-    checks = [check(p) for p in scalar]
-    test = checks[0] if len(checks) == 1 else gast.BoolOp(op=gast.Or(), values=checks)
-    call = gast.Call(func=name(general[0].name),
-                     args=[name(a.id) for a in special[0].args.args], keywords=[])
-    special[0].body.insert(0, gast.If(test=test, body=[gast.Return(value=call)], orelse=[]))
-    return general + special, bindings
+def _reverse(program: Program, f: Any, parsed: Any, names: list[str], single: bool,
+             kind: str) -> tuple[list[Any], dict[str, Any], Any]:
+    """The general reverse function, its bindings, and how to build a variant of it for the
+    facts of a call's arguments (None when variants would not differ from it)."""
+    cached = program.traces.get(parsed.function)
+    base = _copy_trace(cached) if cached is not None and cached.parsed is parsed else None
+    general, ctx = build_reverse(program, _copy_trace(base) if base else program.lower(parsed),
+                                 names, single, kind, frozenset())
+    bindings = ctx.bindings.names
+    if base is None or ctx.recursive or not _uses_shape_helpers(general, bindings):
+        return general, bindings, None
+
+    def variant(arguments: dict[str, Any]) -> Any:
+        with program.lock:
+            functions, vctx = build_reverse(program, _copy_trace(base), names, single, kind,
+                                            frozenset(), arguments=arguments)
+        source = emit.to_source(functions, parsed.lines)
+        fn = emit.compile_functions(source, functions[-1].name, vctx.bindings.names,
+                                    parsed.globals, parsed.name, f"{kind} specialised")
+        fn.__adgen__.original = f
+        fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name)
+        return fn
+
+    return general, bindings, variant
 
 
 def _uses_shape_helpers(functions: list[Any], bindings: dict[str, Any]) -> bool:
     """Whether general code calls what 0-d arguments make unnecessary."""
     helpers = (runtime.unbroadcast, runtime.scalar_output, runtime.shaped_like,
-               runtime.zeros_like)
+               runtime.zeros_like, runtime.add_adjoints, runtime.sum_to_scalar,
+               runtime.numbers_only,
+               *SPECIALISED_HELPERS)
     names = {k for k, v in bindings.items() if any(v is h for h in helpers)}
     return any(isinstance(n, gast.Name) and n.id in names
                for fn in functions for n in astutil.walk(fn))
-
-
-def _containers(node: gast.AST) -> set[str]:
-    """Names the function indexes, iterates over or takes attributes of: not numbers."""
-    out = set()
-    for n in astutil.walk(node):
-        if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.value, gast.Name):
-            out.add(n.value.id)
-        elif isinstance(n, gast.For) and isinstance(n.iter, gast.Name):
-            out.add(n.iter.id)
-    return out
 
 
 def trace_source(f: Any) -> str:
@@ -215,8 +197,9 @@ def unrolled(f: Any, wrt: Any, kind: str, limit: int) -> Any:
     names, single = wrt_names(get_trace(f), wrt)
 
     def build(trace: Trace) -> Any:
-        functions, bindings = _reverse_variants(PROGRAM, trace.parsed, names, single, kind,
-                                                make_trace=lambda: _copy_trace(trace))
+        functions, ctx = build_reverse(PROGRAM, _copy_trace(trace), names, single, kind,
+                                       frozenset())
+        bindings = ctx.bindings.names
         source = emit.to_source(functions, parsed.lines)
         fn = emit.compile_functions(source, functions[-1].name, bindings, parsed.globals,
                                     parsed.name, f"{kind} unrolled")

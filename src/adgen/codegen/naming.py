@@ -47,6 +47,10 @@ class Namer:
             self._derived[key] = self._claim(f"{base}_{suffix}")
         return self._derived[key]
 
+    def is_derived(self, name: str, base: str, suffix: str) -> bool:
+        """Whether `name` is `base`'s `suffix` name (asking claims nothing)."""
+        return self._derived.get((base, suffix)) == name
+
     def dot(self, name: str) -> str:
         return self.derived(name, "dot")
 

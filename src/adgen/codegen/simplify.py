@@ -315,6 +315,8 @@ def _propagate(body: list[gast.AST], env: _Copies, protect: set[str]) -> list[ga
                 if (isinstance(t, gast.Name) and t.id not in protect
                         and (isinstance(s.value, gast.Name) or _num(s.value) is not None)):
                     env.set(t.id, s.value)
+            elif isinstance(s, gast.AugAssign):  # `a_bar += g`: `a_bar` is no copy any more
+                env.kill(_stores([s]))
         out.append(s)
     return out
 

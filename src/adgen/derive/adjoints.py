@@ -17,7 +17,9 @@ import gast
 from adgen import runtime
 from adgen.codegen import astutil, simplify
 from adgen.codegen.astutil import clone
+from adgen.derive import shapes
 from adgen.derive.analysis import call_parts, data_reads, differentiable
+from adgen.derive.specialise import Helpers, summed_to
 from adgen.derive.templates import TemplateError, bind_call, fill, signature
 from adgen.frontend.lower import assign, const, name
 from adgen.frontend.parse import template_ast
@@ -30,7 +32,12 @@ class StepAdjoints:
     def contribute(self, var: str, expr: gast.AST, line: Any) -> gast.AST:
         bar = self.bar(var)
         if var in self.state:
-            if var in self.ctx.numeric:
+            if var in self.owned and self.ctx.array(name(var)) is not None and self._numpy(
+                    expr):
+                node = gast.AugAssign(target=name(bar, gast.Store()), op=gast.Add(), value=expr)
+                node.adgen_line = line  # an array this sweep made: added to in place
+                return node
+            if var in self.ctx.numeric or self.ctx.array(name(var)) is not None:
                 expr = gast.BinOp(left=name(bar), op=gast.Add(), right=expr)
             else:  # the value may be a list, tuple or dict: add item by item
                 expr = self.ctx.call("add_adjoints", runtime.add_adjoints, [name(bar), expr])
@@ -42,6 +49,20 @@ class StepAdjoints:
             else:
                 self.owned.discard(var)
         return assign(bar, expr, line)
+
+    def _numpy(self, expr: gast.AST) -> bool:
+        """Whether every value `expr` reads is a NumPy array or number by the variant's facts
+        (a primal with a fact, or its adjoint): then `+=` into a NumPy adjoint keeps the
+        meaning of `+` (another array library's value is not added into a NumPy array)."""
+        facts = self.ctx.facts
+
+        def known(n: str) -> bool:
+            if n in facts or n in self.ctx.bindings.names:
+                return True
+            base = n[:n.rfind("_bar")] if "_bar" in n else None
+            return base in facts and self.namer.is_derived(n, base, "bar")
+
+        return all(known(n.id) for n in astutil.walk(expr) if isinstance(n, gast.Name))
 
     def _fresh(self, expr: gast.AST) -> bool:
         """Whether `expr` certainly builds a new container (so it may be updated in place)."""
@@ -191,6 +212,7 @@ class StepAdjoints:
             values[_first_param(rule.adjoint)] = name(var)
             keep = self._keep_unbroadcast(var, params, values)
             expr = fill(rule.adjoint, values, self.ctx.bindings, keep)
+            expr = Helpers(self.ctx.bindings, self.ctx.facts).apply(expr)
         except TemplateError as exc:
             raise self.ctx.error(s, str(exc)) from None
         parts = expr.elts if isinstance(expr, gast.Tuple) else [expr]
@@ -209,9 +231,19 @@ class StepAdjoints:
                 return isinstance(atom.value, (int, float))
             return isinstance(atom, gast.Name) and atom.id in scalar
 
-        def keep(param: str) -> bool | str:
+        facts = self.ctx.facts
+
+        def keep(param: str) -> Any:
             if var in scalar:
                 return False
+            result, operand = facts.get(var), values[param]
+            known = facts.get(operand.id) if isinstance(operand, gast.Name) else None
+            if isinstance(operand, gast.Constant) and isinstance(operand.value, (int, float)):
+                known = shapes.fact_of(float(operand.value))
+            if result is not None and result.is_array and known is not None and (
+                    known.is_array or not known.shape):
+                shape = result.shape
+                return lambda g: summed_to(self.ctx.bindings, g, shape, known.shape)
             others = [values[p] for p in params if p != param]
             if all(certainly_scalar(a) for a in others) and certainly_numeric(values[param]):
                 return False  # (a list times an int repeats: its adjoint is no copy)

@@ -32,12 +32,14 @@ _PURE_HELPERS = (runtime.unbroadcast, runtime.zeros_like, runtime.add_at, runtim
 
 def build_reverse(program: Program, trace: Trace, wrt: list[str], single: bool, kind: str,
                   scalar_params: frozenset[str], reserved: dict[str, Any] | None = None,
+                  arguments: dict[str, Any] | None = None,
                   ) -> tuple[list[gast.FunctionDef], Context]:
-    """The reverse-mode function(s) of a trace: `grad`, `value_and_grad`, `vjp` or `split`."""
+    """The reverse-mode function(s) of a trace: `grad`, `value_and_grad`, `vjp` or `split`;
+    specialised to the parameters' facts in `arguments` when given."""
     body, result = structure(trace)
     trace.node.body = body
     returned = (result.id,) if isinstance(result, gast.Name) else ()
-    ctx = context(program, trace, wrt, set(scalar_params), kind, returned, reserved)
+    ctx = context(program, trace, wrt, set(scalar_params), kind, returned, reserved, arguments)
     closure = trace.parsed.closure
     if returned and returned[0] in closure and returned[0] not in trace.locals:
         ctx.bindings.names[returned[0]] = closure[returned[0]]  # `return c` of a closed value
@@ -186,7 +188,8 @@ def _gradient(rev: Reverse, w: str) -> gast.AST:
     if w not in rev.state:
         return ctx.zero_for(w)
     g = name(ctx.namer.bar(w))
-    if w not in ctx.scalar and (w in rev.filled or w in rev.scattered):
+    if w not in ctx.scalar and ctx.array(name(w)) is None and (
+            w in rev.filled or w in rev.scattered):
         return ctx.call("shaped_like", runtime.shaped_like, [g, name(w)])
     return g
 

@@ -10,7 +10,10 @@ import gast
 
 from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
+from adgen.derive import shapes
 from adgen.derive.analysis import active_names, numeric_names, primitive, scalar_names
+from adgen.derive.shapes import Fact
+from adgen.derive.specialise import shaped_zeros
 from adgen.derive.templates import Bindings
 from adgen.errors import DifferentiationError, where
 from adgen.frontend.lower import Trace, name
@@ -21,14 +24,22 @@ from adgen.runtime import zeros_like
 
 def context(program: Program, trace: Trace, wrt: list[str], scalar_params: set[str],
             kind: str, returned: tuple[str, ...] = (),
-            reserved: dict[str, Any] | None = None) -> Context:
+            reserved: dict[str, Any] | None = None,
+            arguments: dict[str, Fact | None] | None = None) -> Context:
     """The facts both modes need about `trace` differentiated w.r.t. `wrt` into a derivative
-    of `kind`, whose functions' names are claimed here, before anything is bound."""
+    of `kind`, whose functions' names are claimed here, before anything is bound. With
+    `arguments` (the parameters' facts of a specialised variant), every name the arguments
+    decide has its shape and dtype in `Context.facts`."""
     body = trace.node.body
     base = trace.parsed.name.rstrip("_")
     defines = {part: trace.namer.fresh(f"{base}_{part}") for part in parts(kind)}
-    return Context(program, trace, active_names(body, wrt, returned),
-                   scalar_names(body, trace.params, scalar_params, program), defines, reserved)
+    facts = shapes.infer(body, arguments) if arguments else {}
+    zero_d = {n for n, f in facts.items() if not f.shape and f.kind != "tuple"}
+    scalar = scalar_names(body, trace.params, set(scalar_params) | (zero_d & set(
+        trace.params)), program) | zero_d
+    ctx = Context(program, trace, active_names(body, wrt, returned), scalar, defines, reserved)
+    ctx.facts = facts
+    return ctx
 
 
 def parts(kind: str) -> tuple[str, ...]:
@@ -54,6 +65,7 @@ class Context:
         self.numeric = numeric_names(trace.node.body) | scalar
         self.defines = defines
         self.recursive = False
+        self.facts: dict[str, Fact] = {}
         p = trace.parsed
 
         reserved = reserved or {}
@@ -115,7 +127,15 @@ class Context:
         """A zero shaped like `var` (a Python 0.0 when `var` is 0-d)."""
         if var in self.scalar:
             return gast.Constant(value=0.0, kind=None)
+        fact = self.facts.get(var)
+        if fact is not None and fact.is_array:
+            return shaped_zeros(self.bindings, fact)
         return self.call("zeros_like", zeros_like, [name(var)])
+
+    def array(self, atom: gast.AST) -> Fact | None:
+        """The fact of an atom known to be an array (None when not known)."""
+        fact = self.facts.get(atom.id) if isinstance(atom, gast.Name) else None
+        return fact if fact is not None and fact.is_array else None
 
     def call(self, preferred: str, obj: Any, args: list[gast.AST]) -> gast.Call:
         fn = name(self.bindings.bind(preferred, obj))

@@ -124,6 +124,8 @@ class _Filler(Transformer):
             keep = self.keep(node.args[1].id)
             if not keep:
                 return self.visit(node.args[0])
+            if callable(keep):  # the shapes are known: the sum is written out
+                return keep(self.visit(node.args[0]))
             if keep == "scalar":  # summing to a 0-d value needs no shape (nothing to save)
                 total = gast.Name(id=self.bindings.bind("sum_to_scalar", sum_to_scalar),
                                   ctx=gast.Load(), annotation=None, type_comment=None)

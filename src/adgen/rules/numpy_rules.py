@@ -46,6 +46,7 @@ import numpy as np
 
 from adgen.rules import (
     numpy_assembly,
+    numpy_conversions,
     numpy_decompositions,
     numpy_elementwise,
     numpy_grids,
@@ -63,8 +64,8 @@ from adgen.rules import (
 )
 from adgen.rules.registry import multilinear, nondifferentiable
 
-__all__ = ["numpy_assembly", "numpy_decompositions", "numpy_elementwise", "numpy_grids",
-           "numpy_index", "numpy_joins", "numpy_linalg", "numpy_matrix_functions",
+__all__ = ["numpy_assembly", "numpy_conversions", "numpy_decompositions", "numpy_elementwise",
+           "numpy_grids", "numpy_index", "numpy_joins", "numpy_linalg", "numpy_matrix_functions",
            "numpy_pointwise", "numpy_products", "numpy_reductions", "numpy_scans",
            "numpy_sequences", "numpy_shape", "numpy_statistics"]
 

@@ -46,6 +46,7 @@ Nothing here keeps state between calls; the same seed gives the same directions.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ from typing import Any
 import numpy as np
 
 import adgen
+from adgen.derive.shapes import fact_of
 from adgen.testing.differences import (  # noqa: F401  (the public differences are re-exported)
     Wrt,
     _abs_dot,
@@ -298,7 +300,10 @@ def _check_grad_modes(p: _Problem, modes: Sequence[str]) -> tuple[list[_Failure]
     failures: list[_Failure] = []
     results: dict[str, tuple[Any, ...]] = {}
     for mode in modes:
-        grads = _as_tuple(adgen.grad(p.f, wrt=p.spec, mode=mode)(*p.args), p.single)
+        g = adgen.grad(p.f, wrt=p.spec, mode=mode)
+        grads = _as_tuple(g(*p.args), p.single)
+        if mode == "reverse":
+            failures += _check_specialised(p, g, grads)
         shapes_ok = True
         for k, label in enumerate(p.labels):
             shape_failures = _like(f"{mode} mode: grad", label, grads[k], p.args[p.indices[k]])
@@ -316,6 +321,26 @@ def _check_grad_modes(p: _Problem, modes: Sequence[str]) -> tuple[list[_Failure]
             fwd, rev = results["forward"][k], results["reverse"][k]
             failures += _mismatch(check, label, rev, fwd, _agree_allowed(p, rev, fwd))
     return failures, results
+
+
+def _check_specialised(p: _Problem, g: Any, grads: tuple[Any, ...]) -> list[_Failure]:
+    """The variant specialised to the arguments' shapes (built here, so that a failure to
+    build it is seen) against the general derivative."""
+    info = g.__adgen__.info
+    if "build" not in info:
+        return []
+    full = tuple(p.args)
+    params = list(inspect.signature(p.f).parameters)
+    if len(params) != len(full):
+        return []
+    variant = info["build"]({k: fact_of(a) for k, a in zip(params, full, strict=True)})
+    general = _as_tuple(info["any"](*full), p.single)
+    special = _as_tuple(variant(*full), p.single)
+    failures: list[_Failure] = []
+    for k, label in enumerate(p.labels):
+        failures += _mismatch("specialised vs general: grad", label, general[k], special[k],
+                              _agree_allowed(p, general[k], special[k]))
+    return failures
 
 
 # ---------------------------------------------------------------- second order

@@ -1,0 +1,179 @@
+"""Shape helpers replaced by plain NumPy where a variant's facts decide them.
+
+The general derivative calls helpers that look at shapes at run time (`unbroadcast`,
+`expand_to`, `reduced_count`, the `@` adjoints). In a variant specialised to its arguments'
+shapes (`adgen.derive.shapes`) those decisions are constants: `unbroadcast(g, b)` with `b` of
+the result's shape is `g`, with `b` of shape `(3,)` under a `(64, 3)` result it is
+`np.sum(g, axis=0)`; `matmul_adjoint_a(g, W, h)` with `W` 2-d and `h` 1-d is
+`np.outer(g, h)`. The adjoint of every value has that value's shape (the invariant the
+general helpers keep), so the shape of `g` is the shape of the step's result.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gast
+import numpy as np
+
+from adgen.codegen.astutil import clone
+from adgen.derive.shapes import Fact
+from adgen.frontend.lower import const, name
+from adgen.rules.numpy_products import matmul_adjoint_a, matmul_adjoint_b
+from adgen.rules.numpy_reductions import expand_to, keep_dims, reduced_axes, reduced_count
+
+SPECIALISED_HELPERS = (matmul_adjoint_a, matmul_adjoint_b, expand_to, keep_dims, reduced_count)
+"""The rules' helpers a variant writes out in NumPy where the shapes are known."""
+
+
+def _np(bindings: Any, attr: str) -> gast.AST:
+    return gast.Attribute(value=name(bindings.bind("np", np)), attr=attr, ctx=gast.Load())
+
+
+def _call(func: gast.AST, args: list[gast.AST], **keywords: gast.AST) -> gast.Call:
+    return gast.Call(func=func, args=args,
+                     keywords=[gast.keyword(arg=k, value=v) for k, v in keywords.items()])
+
+
+def _tuple(values: tuple[int, ...]) -> gast.AST:
+    return gast.Tuple(elts=[const(v) for v in values], ctx=gast.Load())
+
+
+def _dtype(bindings: Any, fact: Fact) -> dict[str, gast.AST]:
+    """The `dtype=` keyword a new adjoint array needs (none for float64)."""
+    if fact.dtype is None or fact.dtype == np.float64 or fact.dtype.kind not in "fc":
+        return {}
+    return {"dtype": _np(bindings, fact.dtype.name)}
+
+
+def shaped_zeros(bindings: Any, fact: Fact) -> gast.Call:
+    """`np.zeros(shape)`: a new adjoint for an array of `fact`'s shape."""
+    return _call(_np(bindings, "zeros"), [_tuple(fact.shape)], **_dtype(bindings, fact))
+
+
+def summed_to(bindings: Any, g: gast.AST, result: tuple[int, ...],
+              operand: tuple[int, ...]) -> gast.AST:
+    """`g`, of the shape `result` broadcasting made, summed back to `operand`'s shape."""
+    if result == operand:
+        return g
+    if not operand:
+        return _call(_np(bindings, "sum"), [g])
+    lead = len(result) - len(operand)
+    ones = tuple(lead + i for i, n in enumerate(operand) if n == 1 and result[lead + i] != 1)
+    axes = tuple(range(lead)) + ones
+    axis = const(axes[0]) if len(axes) == 1 else _tuple(axes)
+    total = _call(_np(bindings, "sum"), [g], axis=axis)
+    if not ones:
+        return total
+    return _call(gast.Attribute(value=total, attr="reshape", ctx=gast.Load()),
+                 [_tuple(operand)])
+
+
+def _transposed(node: gast.AST) -> gast.AST:
+    return gast.Attribute(value=node, attr="T", ctx=gast.Load())
+
+
+def _matmul(a: gast.AST, b: gast.AST) -> gast.AST:
+    return gast.BinOp(left=a, op=gast.MatMult(), right=b)
+
+
+def _times(a: gast.AST, b: gast.AST) -> gast.AST:
+    return gast.BinOp(left=a, op=gast.Mult(), right=b)
+
+
+class Helpers:
+    """Replaces helper calls in a filled template whose arguments' facts are known."""
+
+    def __init__(self, bindings: Any, facts: dict[str, Fact]) -> None:
+        self.bindings, self.facts = bindings, facts
+
+    def fact(self, node: gast.AST) -> Fact | None:
+        f = self.facts.get(node.id) if isinstance(node, gast.Name) else None
+        return f if f is not None and f.is_array else None
+
+    def apply(self, expr: gast.AST) -> gast.AST:
+        if not self.facts:
+            return expr
+        return _Rewriter(self).visit(expr)
+
+    def replace(self, fn: Any, args: list[gast.AST]) -> gast.AST | None:
+        if fn is matmul_adjoint_a and len(args) == 3:
+            return self._matmul_a(*args)
+        if fn is matmul_adjoint_b and len(args) == 3:
+            return self._matmul_b(*args)
+        if fn in (expand_to, keep_dims, reduced_count):
+            x = self.fact(args[1] if fn is not reduced_count else args[0])
+            rest = args[2:] if fn is not reduced_count else args[1:]
+            if x is None or any(not _constant(a) for a in rest):
+                return None
+            axis = _value(rest[0]) if rest else None
+            keepdims = _value(rest[1]) if len(rest) > 1 else False
+            axes = reduced_axes(axis, len(x.shape))
+            if fn is reduced_count:
+                return const(math.prod(x.shape[i] for i in axes))
+            g = args[0]
+            if not keepdims and axis is not None:
+                g = _call(_np(self.bindings, "expand_dims"), [g], axis=_tuple(tuple(axes)))
+            if fn is keep_dims:
+                return g
+            if axis is None and not keepdims:
+                return _call(_np(self.bindings, "full"), [_tuple(x.shape), g],
+                             **_dtype(self.bindings, x))
+            return _call(_np(self.bindings, "broadcast_to"), [g, _tuple(x.shape)])
+        return None
+
+    def _matmul_a(self, g: gast.AST, a: gast.AST, b: gast.AST) -> gast.AST | None:
+        fa, fb = self.fact(a), self.fact(b)
+        if fa is None or fb is None:
+            return None
+        shapes = (len(fa.shape), len(fb.shape))
+        if shapes == (2, 2):
+            return _matmul(g, _transposed(clone(b)))
+        if shapes == (2, 1):
+            return _call(_np(self.bindings, "outer"), [g, clone(b)])
+        if shapes == (1, 2):
+            return _matmul(clone(b), g)
+        if shapes == (1, 1):
+            return _times(g, clone(b))
+        return None
+
+    def _matmul_b(self, g: gast.AST, a: gast.AST, b: gast.AST) -> gast.AST | None:
+        fa, fb = self.fact(a), self.fact(b)
+        if fa is None or fb is None:
+            return None
+        shapes = (len(fa.shape), len(fb.shape))
+        if shapes in ((2, 2), (2, 1)):
+            return _matmul(_transposed(clone(a)), g)
+        if shapes == (1, 2):
+            return _call(_np(self.bindings, "outer"), [clone(a), g])
+        if shapes == (1, 1):
+            return _times(g, clone(a))
+        return None
+
+
+def _constant(node: gast.AST) -> bool:
+    if isinstance(node, gast.Constant):
+        return True
+    return isinstance(node, gast.Tuple) and all(_constant(e) for e in node.elts)
+
+
+def _value(node: gast.AST) -> Any:
+    if isinstance(node, gast.Tuple):
+        return tuple(_value(e) for e in node.elts)
+    return node.value
+
+
+class _Rewriter(gast.NodeTransformer):
+    def __init__(self, helpers: Helpers) -> None:
+        self.helpers = helpers
+
+    def visit_Call(self, node: gast.Call) -> gast.AST:
+        self.generic_visit(node)
+        if isinstance(node.func, gast.Name) and not node.keywords:
+            fn = self.helpers.bindings.names.get(node.func.id)
+            if fn is not None:
+                new = self.helpers.replace(fn, list(node.args))
+                if new is not None:
+                    return new
+        return node

@@ -1,0 +1,96 @@
+"""Derivatives specialised to their arguments, chosen per call.
+
+A reverse-mode derivative is built once as the general function (it asks shapes at run time)
+and, per argument signature (Python type; dtype and shape for arrays, see
+`adgen.derive.shapes.signature`), as a variant whose shape decisions are constants: no
+`unbroadcast` or zero-building helpers, adjoints accumulated in place, no value saved only
+for its shape. The function handed out checks the signature (one cheap check per argument)
+and runs the variant for it, building it on first use. At most `LIMIT` variants are kept per
+derivative (the least recently used is dropped); after `BUILDS` variant builds, new signatures run
+the general function. The general function also runs for keyword arguments, for calls
+leaving parameters to their defaults, and where a variant cannot be built.
+"""
+
+from __future__ import annotations
+
+import threading
+import types
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from adgen.derive.shapes import Fact, fact_of, signature
+
+LIMIT = 8
+BUILDS = 32
+
+
+def specialising(general: Any, params: list[str],
+                 build: Callable[[dict[str, Fact | None]], Any]) -> Any:
+    """`general` behind a per-call choice of the variant `build(facts)` makes."""
+    table: OrderedDict[tuple, Any] = OrderedDict()
+    lock = threading.Lock()
+    count = len(params)
+    built = [0]
+
+    def variant(args: tuple, key: tuple | None = None) -> Any:
+        key = signature(args[:count]) if key is None else key
+        with lock:
+            fn = table.get(key)
+            if fn is not None:
+                table.move_to_end(key)
+                return fn
+            if all(k is None for k in key) or built[0] >= BUILDS:
+                return general
+            built[0] += 1
+            facts = {p: fact_of(a) for p, a in zip(params, args, strict=False)}
+            try:
+                fn = build(facts)
+            except Exception:  # a variant is only faster: the general function is right
+                fn = general
+            table[key] = fn
+            if len(table) > LIMIT:
+                table.popitem(last=False)
+            return fn
+
+    chosen = _dispatcher(general, count, table, signature, variant)
+    chosen.__adgen__ = general.__adgen__
+    chosen.__doc__ = general.__doc__
+    general.__adgen__.info.update(variant=variant, build=build, any=general)
+    return chosen
+
+
+def _dispatcher(general: Any, count: int, table: Any, key_of: Any, variant: Any) -> Any:
+    """A function with `general`'s parameters (so it is called, inspected and differentiated
+    like it) that runs the variant for its arguments' signature."""
+    code = general.__code__
+    params = list(code.co_varnames[:code.co_argcount])
+    first = ", ".join(params[:count]) + ("," if count == 1 else "")
+    body = (f"def {general.__name__}({', '.join(params)}):\n"
+            f"    _adgen_key = _adgen_key_of(({first}))\n"
+            f"    _adgen_fn = _adgen_table.get(_adgen_key)\n"
+            f"    if _adgen_fn is None:\n"
+            f"        _adgen_fn = _adgen_variant(({first}), _adgen_key)\n"
+            f"    else:\n"
+            f"        _adgen_touch(_adgen_table, _adgen_key)\n"
+            f"    return _adgen_fn({', '.join(params)})\n")
+    text = ("def _adgen_factory(_adgen_key_of, _adgen_table, _adgen_variant, _adgen_touch):\n"
+            + "".join("    " + line + "\n" for line in body.splitlines())
+            + f"    return {general.__name__}\n")
+    scope: dict[str, Any] = {}
+    exec(compile(text, f"<adgen dispatch {general.__name__}>", "exec"), scope)
+    inner = scope["_adgen_factory"](key_of, table, variant, _touch)
+    # the general function's globals: adgen parses the function handed out, for higher
+    # derivatives, as the general derivative (through `__adgen__`) it presents
+    # and its place in the source cache: `inspect.getsource` shows the general derivative
+    code = inner.__code__.replace(co_filename=general.__code__.co_filename,
+                                  co_firstlineno=general.__code__.co_firstlineno)
+    return types.FunctionType(code, general.__globals__, general.__name__,
+                              general.__defaults__, inner.__closure__)
+
+
+def _touch(table: Any, key: tuple) -> None:
+    try:
+        table.move_to_end(key)
+    except KeyError:  # dropped by another thread meanwhile
+        pass

@@ -26,18 +26,12 @@ from tests.catalog_control import CASES
 
 numba = pytest.importorskip("numba")
 
-_OPTIONAL_ARRAY = ("one stack holds floats and arrays (a value saved before its first "
-                   "assignment is None): Numba types a list by one item type")
 NOT_COMPILED = {
-    "for_np_sum_inside": _OPTIONAL_ARRAY,
-    "for_over_array_rows": _OPTIONAL_ARRAY,
-    "euler_array_state": _OPTIONAL_ARRAY,
     "for_writes_array_elements": "`written` (the adjoint of an element write, which zeroes "
                                  "repeated integer-array positions) has no compiled form",
-    "for_index_loop": "`add_at` with an index read back from the stack as an optional float",
     "for_over_tuple_of_arguments": "the adjoint of a tuple starts as a tuple of zeros "
                                    "(`zeros_like`) that adjoints are added into item by item",
-    "for_enumerate_zip": "one stack holds floats and tuples (`zip`'s items)",
+    "for_enumerate_zip": "the same for the tuples `zip` makes (`add_at` into a tuple)",
 }
 
 

@@ -26,7 +26,7 @@ LAYERS = [
     ("pipeline", ["adgen.pipeline", "adgen.specialised"]),
     ("public operators", ["adgen.pytree", "adgen.display", "adgen.tree_derivatives", "adgen.api",
                           "adgen.custom", "adgen.compiled", "adgen.numba_helpers",
-                          "adgen.numba_python"]),
+                          "adgen.numba_python", "adgen.numba_stacks"]),
     ("tools the package exports", ["adgen.tools.graph", "adgen.tools.graph_build",
                                    "adgen.tools.hessian_approx"]),
     ("the package", ["adgen"]),

@@ -9,11 +9,11 @@ the variants change), compiles it once, and calls the machine code from then on.
 
 What is compiled, and how:
 
-- The specialised function is read back from the generated source (kept in `linecache` under
-  its own file name) and compiled under that file name, so Numba's messages point at the
-  generated lines, and their `# line N:` comments at the user's line. Today's specialised
-  variant is the float one behind a type guard (`if type(x) is not float: return general(...)`):
-  the guard is evaluated here, in Python, and left out of the compiled code.
+- The variant for the call's signature is the one `adgen.specialised` builds and keeps for
+  the uncompiled derivative (the general derivative where it builds none, e.g. for forward
+  mode). It is compiled under its own file name, the one its source is kept under in
+  `linecache`, so Numba's messages point at the generated lines, and the `# line N:`
+  comments above them at the user's line.
 - Every function the code calls is compiled with it: the callees' derivatives adgen generated
   (`g_fwd`, `g_bwd`) and the user's own primal functions, each a copy whose globals and
   closure cells name compiled callees (recursion compiles where Numba allows it). adgen's
@@ -28,7 +28,6 @@ them; a compilation lives as long as the process (and the derivative) does.
 
 from __future__ import annotations
 
-import ast
 import builtins
 import linecache
 import re
@@ -36,11 +35,11 @@ import threading
 import types
 import warnings
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from adgen import numba_helpers, numba_python
+from adgen import numba_helpers, numba_python, numba_stacks
 from adgen.errors import CompileWarning
 from adgen.rules.registry import library_function
 
@@ -69,26 +68,12 @@ def numba_module() -> Any:
     return numba
 
 
-class Variant(NamedTuple):
-    """A generated function to compile, and the lines of its source to leave out (a guard)."""
-
-    function: Any
-    skip: tuple[int, int] | None = None
-
-
-def specialised(fn: Any, args: tuple) -> Variant:
-    """The generated function that runs for `args`: the float-specialised variant without its
-    type guard when the guard lets `args` through, else the general function it falls back
-    to; a function without a guard itself."""
-    guard = _guard(fn)
-    if guard is None:
-        return Variant(fn)
-    test, general, lines = guard
-    namespace = _closure(fn)
-    namespace.update(zip(fn.__code__.co_varnames[:fn.__code__.co_argcount], args, strict=False))
-    if eval(test, namespace):  # the guard sends these arguments to the general function
-        return Variant(namespace[general])
-    return Variant(fn, lines)
+def specialised(fn: Any, args: tuple) -> Any:
+    """The generated function that runs for `args`: the variant specialised to their types,
+    dtypes and shapes that `adgen.specialised` chooses (built on first use), or the general
+    derivative where there is none."""
+    choose = fn.__adgen__.info.get("variant")
+    return fn if choose is None else choose(tuple(args))
 
 
 _LOCK = threading.RLock()
@@ -111,14 +96,14 @@ class Compiled:
     generated function's specialised variant, or (with a `CompileWarning`) the uncompiled
     function; and the Numba dispatchers made for each variant."""
 
-    def __init__(self, fn: Any, select: Callable[[Any, tuple], Variant] = specialised) -> None:
+    def __init__(self, fn: Any, select: Callable[[Any, tuple], Any] = specialised) -> None:
         """`select(fn, args)` picks the generated function to compile for `args`; it may
         depend only on what the entries are keyed by: the arguments' types, and an array's
         dtype, shape and layout."""
         self.fn = fn
         self.select = select
         self.entries: dict[tuple, Any] = {}
-        self.jitted: dict[Variant, Any] = {}
+        self.jitted: dict[Any, Any] = {}
         self.__name__ = fn.__name__
 
     def function(self) -> Any:
@@ -165,7 +150,7 @@ class Compiled:
         try:
             dispatcher = self.jitted.get(variant)
             if dispatcher is None:
-                dispatcher = self.jitted[variant] = _Jit(numba).variant(variant)
+                dispatcher = self.jitted[variant] = _Jit(numba).function(variant)
             dispatcher.compile(tuple(numba.typeof(a) for a in args))
         except Exception as exc:  # Numba's typing and lowering errors, and its own failures
             _warn(f"{self.__name__} runs uncompiled for these arguments: {describe(exc)}")
@@ -212,58 +197,7 @@ def _warn(message: str) -> None:
     warnings.warn(message, CompileWarning, stacklevel=5)  # the call of the derivative
 
 
-# ---------------------------------------------------------------- reading generated source
-
-
-def _closure(fn: Any) -> dict[str, Any]:
-    cells = fn.__closure__ or ()
-    out = {}
-    for n, c in zip(fn.__code__.co_freevars, cells, strict=True):
-        try:
-            out[n] = c.cell_contents
-        except ValueError:  # an empty cell: a name not bound yet
-            pass
-    return out
-
-
-def _definition(fn: Any) -> tuple[list[str], ast.FunctionDef] | None:
-    """The lines of the generated text `fn` was compiled from, and its definition there."""
-    code = fn.__code__
-    lines = linecache.getlines(code.co_filename)
-    if not lines:
-        return None
-    tree = _parsed(code.co_filename, "".join(lines))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.lineno == code.co_firstlineno:
-            return lines, node
-    return None
-
-
-_PARSED: dict[str, ast.Module] = {}
-
-
-def _parsed(filename: str, text: str) -> ast.Module:
-    tree = _PARSED.get(filename)
-    if tree is None:
-        tree = _PARSED[filename] = ast.parse(text)
-    return tree
-
-
-def _guard(fn: Any) -> tuple[Any, str, tuple[int, int]] | None:
-    """For a specialised variant `if <test>: return general(...)` at its top: the compiled
-    test, the general function's name and the guard's lines."""
-    found = _definition(fn)
-    if found is None or not found[1].body:
-        return None
-    first = found[1].body[0]
-    if not (isinstance(first, ast.If) and not first.orelse and len(first.body) == 1
-            and isinstance(first.body[0], ast.Return)
-            and isinstance(first.body[0].value, ast.Call)
-            and isinstance(first.body[0].value.func, ast.Name)
-            and first.body[0].value.func.id in fn.__code__.co_freevars):
-        return None
-    test = compile(ast.Expression(first.test), fn.__code__.co_filename, "eval")
-    return test, first.body[0].value.func.id, (first.lineno, first.end_lineno or first.lineno)
+# ---------------------------------------------------------------- compiling
 
 
 def _generated(f: Any) -> bool:
@@ -285,29 +219,6 @@ class _Jit:
         self.numba = numba
         self.memo: dict[Any, Any] = {}
 
-    def variant(self, variant: Variant) -> Any:
-        fn = variant.function
-        _remember_file(fn)
-        if variant.skip is None:
-            return self.function(fn)
-        found = _definition(fn)
-        assert found is not None  # a guard was found in it
-        lines, node = found
-        indent = node.col_offset
-        end = node.end_lineno or node.lineno
-        kept = [line[indent:] if node.lineno <= i <= end and not (
-            variant.skip[0] <= i <= variant.skip[1]) else "\n"
-            for i, line in enumerate(lines, start=1)]
-        namespace: dict[str, Any] = {"__name__": fn.__globals__.get("__name__")}
-        exec(compile("".join(kept), fn.__code__.co_filename, "exec"), namespace)
-        bare = namespace[fn.__name__]
-        out = self.numba.njit(bare)
-        self.memo[fn] = out
-        values = dict(fn.__globals__)
-        values.update(_closure(fn))
-        self._bind(bare.__code__, values, namespace)
-        return out
-
     def function(self, f: Any) -> Any:
         """`f` as Numba calls it: a compiled copy of a Python function, else `f` itself."""
         if f in self.memo:
@@ -317,15 +228,17 @@ class _Jit:
         if not isinstance(f, types.FunctionType) or _helper(f):
             return f
         _remember_file(f)
+        code = (numba_stacks.typed_stacks(f) if _generated(f) else None) or f.__code__
         namespace: dict[str, Any] = {}
-        cells = tuple(types.CellType() for _ in f.__code__.co_freevars)
-        copy = types.FunctionType(f.__code__, namespace, f.__name__, f.__defaults__, cells)
+        cells = tuple(types.CellType() for _ in code.co_freevars)
+        copy = types.FunctionType(code, namespace, f.__name__, f.__defaults__, cells)
         out = self.memo[f] = self.numba.njit(copy)
         namespace.update(f.__globals__)
-        self._bind(f.__code__, f.__globals__, namespace)
-        for cell, value in zip(cells, _closure_items(f), strict=True):
-            if value is not _EMPTY:
-                cell.cell_contents = self.function(value)
+        self._bind(code, f.__globals__, namespace)
+        values = dict(zip(f.__code__.co_freevars, _closure_items(f), strict=True))
+        for cell, name in zip(cells, code.co_freevars, strict=True):
+            if values[name] is not _EMPTY:
+                cell.cell_contents = self.function(values[name])
         return out
 
     def _bind(self, code: Any, values: dict[str, Any], namespace: dict[str, Any]) -> None:

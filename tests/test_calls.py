@@ -468,7 +468,8 @@ def test_self_attribute_of_a_differentiated_object_is_refused_with_advice():
         with pytest.raises(adgen.DifferentiationError) as info:
             adgen.grad(reads_self, wrt="self", mode=mode)(MODEL, 0.5)
         message = str(info.value)
-        assert "`self.scale`" in message and "not objects" in message
+        assert "attribute `scale` of a Model object" in message
+        assert "not other objects" in message and "return self.scale * x * x" in message
         assert "pass `scale` to the function as a parameter" in message
         line = inspect.getsourcelines(reads_self)[1] + 1
         assert f"test_calls.py:{line}" in message

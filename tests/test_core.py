@@ -99,10 +99,14 @@ def test_runtime_error_shows_generated_line_in_traceback():
 
 
 def test_generated_function_can_be_inspected():
+    """The generated code is registered in `linecache`: `inspect` reads it from the code
+    object (tracebacks and pdb do too); the function itself wraps `f` (`__wrapped__`), so
+    `inspect.getsource(g)` follows it to `f`, as for any `functools.wraps` decorator."""
     import inspect
 
     g = adgen.grad(book.f, wrt=(0, 1))
-    assert "def f_grad(" in inspect.getsource(g)
+    assert "def f_grad(" in inspect.getsource(g.__code__)
+    assert inspect.getsource(g) == inspect.getsource(book.f)
 
 
 def test_inactive_variables_get_no_statements():

@@ -78,21 +78,50 @@ def test_functions_with_defaults_wrap_the_original():
     assert adgen.jvp(cube_sum)(x, np.ones(2))[1] == pytest.approx(2 * 3 * (1 + 4))
 
 
-def test_generated_functions_keep_their_own_source_for_inspect():
-    """Returned itself, a generated function has the docstring of the function it derives
-    and names it in `__adgen__.original`, but no `__wrapped__`: `inspect.getsource` shows
-    the generated lines, as the design promises."""
+def test_generated_functions_wrap_the_original_and_keep_their_own_code():
+    """Returned itself, a generated function has `functools.wraps`' metadata: `__wrapped__`
+    is the function it derives (so `inspect.getsource(loss)` shows that function, as for any
+    wrapping decorator), its docstring, a name and qualified name saying what it computes;
+    its code object is still the generated code, which tracebacks, pdb,
+    `inspect.getsource(loss.__code__)` and `adgen.source(loss)` show."""
 
     @adgen.grad
     def loss(x):
         """Squared norm."""
         return np.sum(x * x)
 
-    assert loss.__doc__ == "Squared norm."
-    assert loss.__adgen__.original.__name__ == "loss"
-    assert not hasattr(loss, "__wrapped__")
-    assert "def loss_grad(" in inspect.getsource(loss)
+    assert loss.__wrapped__ is loss.__adgen__.original
+    assert loss.__wrapped__.__name__ == "loss" and loss.__doc__ == "Squared norm."
+    assert loss.__name__ == "loss_grad"
+    assert loss.__qualname__.endswith(".<locals>.loss_grad") and loss.__module__ == __name__
+    assert "def loss(x):" in inspect.getsource(loss)
+    assert "def loss_grad(" in inspect.getsource(loss.__code__)
+    assert "def loss_grad(" in adgen.source(loss)
     np.testing.assert_allclose(loss(np.array([1.0, 2.0])), [2.0, 4.0])
+
+
+def plain(x, y):
+    """Plain docstring."""
+    return np.sum(x * y) ** 2
+
+
+OPERATORS = [adgen.grad, adgen.value_and_grad, adgen.jvp, adgen.vjp, adgen.jacobian,
+             adgen.hessian, adgen.hvp, adgen.hessp]
+
+
+@pytest.mark.parametrize("op", OPERATORS, ids=lambda op: op.__name__)
+@pytest.mark.parametrize("f", [plain, cube_sum], ids=["no defaults", "defaults"])
+def test_every_operator_returns_a_function_wrapping_the_original(op, f):
+    g = op(f)
+    assert g.__wrapped__ is f
+    assert g.__doc__ == f.__doc__
+    assert g.__name__.startswith(f.__name__ + "_")
+    # the name pickles by reference: the recipe, then where `f` lives
+    assert g.__module__ == "adgen.derivatives"
+    assert g.__qualname__ == f"{op.__name__}.{__name__}.{f.__qualname__}"
+    assert op(f) is g  # asked again: the same function (its name leads back to it)
+    options = adgen.grad(f, wrt=1, mode="forward")
+    assert options.__qualname__ == f"grad(wrt=1, mode='forward').{__name__}.{f.__qualname__}"
 
 
 CELLS = [

@@ -1,8 +1,13 @@
-"""Packaging: the version, the `--version` flag, type hints that mypy reads, and an import
-that neither warns nor depends on `ast` classes newer Pythons remove."""
+"""Packaging: the version, the `--version` flag, type hints that mypy reads, an import that
+neither warns nor depends on `ast` classes newer Pythons remove, and derivatives that pickle
+(for `multiprocessing` and Dask workers)."""
 
+import collections
+import concurrent.futures
 import importlib.metadata
 import importlib.resources
+import multiprocessing
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -163,3 +168,113 @@ def test_mypy_accepts_adgens_public_modules(tmp_path):
                *(str(ROOT / "src" / "adgen" / f"{m}.py") for m in public)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------- pickling
+
+Layer = collections.namedtuple("Layer", "w b")
+
+
+def energy(x):
+    """A module-level function: its derivatives pickle by reference."""
+    return np.sum(np.sin(x) * x ** 2)
+
+
+def layer_loss(p, x):
+    return np.sum(np.tanh(p.w @ x + p.b) ** 2)
+
+
+@adgen.grad
+def decorated_cube(x):
+    return np.sum(x ** 3)
+
+
+X = np.array([0.5, -1.0, 2.0])
+P = Layer(np.arange(6.0).reshape(2, 3) / 10, np.array([0.1, -0.2]))
+
+
+def derivatives():
+    """Derivatives of module-level functions, and what each gives at (X, P)."""
+    return [
+        (adgen.grad(energy), (X,)),
+        (adgen.grad(layer_loss), (P, X)),
+        (adgen.grad(layer_loss, wrt=1, mode="forward"), (P, X)),
+        (adgen.jvp(energy), (X, X)),
+        (adgen.vjp(layer_loss), (P, X, 2.0)),
+        (adgen.hessian(energy), (X,)),
+        (adgen.hvp(layer_loss), (P, X, P)),
+        (adgen.jacobian(adgen.grad(energy)), (X,)),
+        (adgen.grad(energy, control="unroll"), (X,)),
+        (decorated_cube, (X,)),
+    ]
+
+
+def flat_values(results):
+    return np.concatenate([adgen.ravel(r)[0] for r in results])
+
+
+def test_derivatives_pickle_by_reference_to_a_recipe():
+    for g, _ in derivatives():
+        for protocol in (2, 4, pickle.HIGHEST_PROTOCOL):
+            assert pickle.loads(pickle.dumps(g, protocol=protocol)) is g
+        assert len(pickle.dumps(g)) < 200  # a name, not the code
+    assert decorated_cube.__qualname__ == f"grad.{__name__}.decorated_cube"
+
+
+def test_unpickled_derivatives_are_built_again_after_clear_cache():
+    pairs = derivatives()
+    expected = flat_values([g(*args) for g, args in pairs])
+    data = pickle.dumps([g for g, _ in pairs])
+    adgen.clear_cache()
+    again = pickle.loads(data)
+    np.testing.assert_allclose(flat_values([g(*args) for g, (_, args) in zip(again, pairs,
+                                                                           strict=True)]),
+                               expected, rtol=1e-13)
+    np.testing.assert_allclose(again[0](X), 2 * X * np.sin(X) + X ** 2 * np.cos(X),
+                               rtol=1e-13)
+
+
+def test_unpickled_derivatives_run_in_a_new_process():
+    pairs = derivatives()
+    expected = flat_values([g(*args) for g, args in pairs])
+    data = pickle.dumps(pairs)
+    code = ("import pickle, sys\n"
+            "pairs = pickle.loads(sys.stdin.buffer.read())\n"
+            "sys.stdout.buffer.write(pickle.dumps([g(*args) for g, args in pairs]))\n")
+    result = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True,
+                            timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr.decode()
+    np.testing.assert_allclose(flat_values(pickle.loads(result.stdout)), expected, rtol=1e-13)
+
+
+def test_a_process_pool_maps_a_gradient():
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing inherited
+    points = [X, 2 * X, -X]
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        got = list(pool.map(adgen.grad(energy), points))
+    for g, x in zip(got, points, strict=True):
+        np.testing.assert_allclose(g, adgen.grad(energy)(x), rtol=1e-13)
+
+
+def test_derivatives_of_local_functions_name_themselves_but_do_not_pickle():
+    def local(x):
+        return np.sum(x ** 2)
+
+    g = adgen.grad(local)
+    assert g.__qualname__.endswith("<locals>.local_grad") and g.__module__ == __name__
+    with pytest.raises((pickle.PicklingError, AttributeError)):
+        pickle.dumps(g)
+
+
+def test_a_rebuilt_derivative_and_the_one_it_replaced_both_pickle():
+    old = adgen.grad(energy)
+    adgen.clear_cache()  # as after `energy` or a helper changed: the next one is new
+    new = adgen.grad(energy)
+    assert new is not old and adgen.grad(energy) is new
+    assert old.__qualname__ != new.__qualname__
+    for g in (old, new):  # `grad.tests...energy`, and a numbered one (`grad~2.tests...`)
+        assert g.__qualname__.startswith("grad") and g.__qualname__.endswith(".energy")
+    assert "~" in old.__qualname__ + new.__qualname__
+    for g in (old, new):
+        assert pickle.loads(pickle.dumps(g)) is g
+    np.testing.assert_allclose(new(X), old(X), rtol=1e-15)

@@ -77,3 +77,12 @@ def test_threads_taking_different_paths():
 def test_unknown_control_is_rejected():
     with pytest.raises(ValueError, match="control"):
         adgen.grad(uf.branchy, control="tape")
+
+
+def test_an_unrolled_derivative_is_named_and_refused_as_a_function_to_differentiate():
+    """It chooses generated code per call: differentiating it again is refused with advice
+    (it was an internal StopIteration)."""
+    g = adgen.grad(uf.branchy, control="unroll")
+    assert g.__name__ == "branchy_grad" and g.__wrapped__ is uf.branchy
+    with pytest.raises(adgen.DifferentiationError, match="control='stack'"):
+        adgen.jvp(g)(0.5, 1.0, 1.0)

@@ -2,6 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from adgen import derivatives  # noqa: F401  (imported, derivatives pickle by reference)
 from adgen.api import (
     clear_cache,
     grad,

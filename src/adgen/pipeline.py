@@ -26,7 +26,7 @@ from adgen.derive.unroll import unrolled_derivative
 from adgen.errors import DifferentiationError
 from adgen.frontend.lower import Trace
 from adgen.program import Program
-from adgen.specialised import specialising
+from adgen.variants import dispatching
 
 
 def _build_guarded(program: Program, f: Any, wrt: Any, kind: str,
@@ -59,6 +59,16 @@ def get_trace(f: Any) -> Trace:
 def derivative(f: Any, wrt: Any, kind: str, scalar_params: frozenset[str] = frozenset()) -> Any:
     """The compiled derivative function of `f` (cached in the program view)."""
     return PROGRAM.derivative(f, wrt, kind, scalar_params)
+
+
+def function_params(f: Any) -> dict[str, int]:
+    """The parameters of `f` holding function values, with the line first calling each."""
+    return PROGRAM.function_params(f)
+
+
+def specialise(f: Any, values: dict[str, Any]) -> Any:
+    """`f` specialised to the function values its parameters hold (`Program.specialise`)."""
+    return PROGRAM.specialise(f, values)
 
 
 def clear_cache() -> None:
@@ -104,6 +114,12 @@ def wrt_names(trace: Trace, wrt: Any) -> tuple[list[str], bool]:
             )
     if len(set(names)) != len(names):
         raise DifferentiationError(f"wrt={wrt!r} names a parameter twice")
+    held = [n for n in names if n in trace.parsed.static]
+    if held:
+        raise DifferentiationError(
+            f"wrt={wrt!r} names `{held[0]}`, which holds a function value that "
+            f"{trace.parsed.name} calls: adgen does not differentiate with respect to a "
+            "function; name the numeric parameters in wrt")
     return names, single
 
 
@@ -135,13 +151,14 @@ def _build(program: Program, f: Any, wrt: Any, kind: str, scalar_params: frozens
     main = functions[0].name if kind == "split" else functions[-1].name
     fn = emit.compile_functions(source, main, bindings, parsed.globals, parsed.name, kind)
     fn.__adgen__.original = f
-    fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name)
+    fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name,
+                             static=parsed.static)
     if kind == "split":
         fn.__adgen__.info["bwd"] = fn.__adgen__.bindings[functions[1].name]
         fn.__adgen__.info["reentrant"] = getattr(ctx, "reentrant", False)
         fn.__adgen__.info["tape_positions"] = getattr(ctx, "tape_positions", None)
     if kind in _SPECIALISED and variant is not None:
-        return specialising(fn, [a.id for a in parsed.node.args.args], variant)
+        return dispatching(fn, [a.id for a in parsed.node.args.args], variant)
     return fn
 
 
@@ -204,10 +221,13 @@ def unrolled(f: Any, wrt: Any, kind: str, limit: int) -> Any:
         fn = emit.compile_functions(source, functions[-1].name, bindings, parsed.globals,
                                     parsed.name, f"{kind} unrolled")
         fn.__adgen__.original = f
-        fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name)
+        fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name,
+                                 static=parsed.static)
         return fn
 
-    return unrolled_derivative(PROGRAM, parsed, limit, build, lambda: derivative(f, wrt, kind))
+    fn = unrolled_derivative(PROGRAM, parsed, limit, build, lambda: derivative(f, wrt, kind))
+    fn.__name__ = f"{parsed.name}_{kind}"
+    return fn
 
 
 def _copy_trace(trace: Trace) -> Trace:

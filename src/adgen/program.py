@@ -17,6 +17,7 @@ the one process-wide program with the function that builds a derivative (`Progra
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import types
 from collections.abc import Callable
@@ -30,8 +31,9 @@ from adgen.codegen import astutil
 from adgen.errors import DifferentiationError
 from adgen.frontend.effects import Summary, bound_arguments, value_form
 from adgen.frontend.effects import summary as effect_summary
+from adgen.frontend.function_values import function_params, value_key
 from adgen.frontend.lower import Trace, lower
-from adgen.frontend.parse import Parsed, parse_function
+from adgen.frontend.parse import Parsed, parse_function, register_parsed, registered
 from adgen.rules import lookup
 
 Key = tuple[Any, Any, str, frozenset]
@@ -48,6 +50,9 @@ class Resolution:
 
     code: Any
     names: dict[str, Any] = field(default_factory=dict)
+    # module-level dicts and lists of functions the trace branches over (`T[key](x)`): the
+    # functions they held
+    tables: dict[str, tuple] = field(default_factory=dict)
 
     def current(self, f: Any) -> bool:
         if getattr(f, "__code__", None) is not self.code:
@@ -58,7 +63,21 @@ class Resolution:
             now = cells[n] if n in cells else namespace.get(n, _MISSING)
             if now is not obj:
                 return False
+        for n, entries in self.tables.items():
+            now = cells[n] if n in cells else namespace.get(n, _MISSING)
+            held = _functions_held(now)
+            if held is None or len(held) != len(entries) or any(
+                    a is not b for a, b in zip(held, entries, strict=True)):
+                return False
         return True
+
+
+def _functions_held(table: Any) -> tuple | None:
+    """The functions a dict, list or tuple holds, when it holds only functions."""
+    if not isinstance(table, (dict, list, tuple)) or not table:
+        return None
+    values = tuple(table.values()) if isinstance(table, dict) else tuple(table)
+    return values if all(callable(v) for v in values) else None
 
 
 _MISSING = object()
@@ -83,13 +102,17 @@ def _resolution(f: Any, trace: Trace) -> Resolution:
     a function or a module (callees, `np`, `math`); data globals are read at run time anyway."""
     cells = _closure_values(f)
     namespace = getattr(f, "__globals__", {})
-    names = {}
+    names, tables = {}, {}
     for n in sorted(set().union(*astutil.names(trace.node)) - trace.locals):
+        value = cells[n] if n in cells else namespace.get(n, _MISSING)
+        held = _functions_held(value)
+        if held is not None:
+            tables[n] = held
         if n in cells:  # closure values are bound into generated code when it is built
             names[n] = cells[n]
         elif n in namespace and (callable(namespace[n]) or isinstance(namespace[n], ModuleType)):
             names[n] = namespace[n]
-    return Resolution(getattr(f, "__code__", None), names)
+    return Resolution(getattr(f, "__code__", None), names, tables)
 
 
 class Deferred:
@@ -120,6 +143,8 @@ class Deferred:
         return fn(*args), tuple(args[i] for i in positions)
 
 
+SPECIALISATIONS = 16  # specialisations to function values kept per function
+
 Builder = Callable[["Program", Any, Any, str, frozenset], Any]
 
 
@@ -137,6 +162,7 @@ class Program:
         self.building: set[Key] = set()
         self._stack: list[Key] = []
         self._deferred: dict[Key, tuple[Deferred, Deferred]] = {}
+        self._specialised: dict[Any, dict[Any, Any]] = {}  # f -> {values' key: copy of f}
 
     # ------------------------------------------------------------------ traces
 
@@ -185,6 +211,50 @@ class Program:
         self.facts[key] = result
         return result
 
+    def function_params(self, f: Any) -> dict[str, int]:
+        """The parameters of the user function `f` that hold function values, each with the
+        line first using it as one (`frontend.function_values`); {} for what adgen cannot
+        read."""
+        key = (f, "function_params")
+        if key in self.facts:
+            return self.facts[key]
+        self.facts[key] = {}  # a recursive call being looked at passes no function values
+        if not isinstance(f, types.FunctionType) or lookup(f) is not None:
+            return {}
+        try:
+            parsed = parse_function(f)
+        except (DifferentiationError, SyntaxError):
+            return {}
+        found = self.facts[key] = function_params(parsed, self.function_params)
+        return found
+
+    def specialise(self, f: Any, values: dict[str, Any]) -> Any:
+        """A copy of the user function `f` whose parameters in `values` hold those function
+        values: its trace resolves calls of them to these objects, and its derivatives are
+        cached as those of a function of its own. One copy per `value_key`s; the oldest of
+        more than `SPECIALISATIONS` for one `f` is forgotten with everything built on it."""
+        key = tuple(sorted((p, value_key(v)) for p, v in values.items()))
+        with self.lock:
+            known = self._specialised.setdefault(f, {})
+            copy = known.get(key)
+            if copy is not None:
+                return copy
+            copy = types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__,
+                                      f.__closure__)
+            copy.__qualname__, copy.__module__ = f.__qualname__, f.__module__
+            copy.__kwdefaults__ = f.__kwdefaults__
+            copy.adgen_static = dict(values)
+            copy.adgen_specialises = f
+            made = registered(f)  # a function adgen made (a lifted nested `def`)
+            if made is not None:
+                register_parsed(copy, dataclasses.replace(made, function=copy,
+                                                          static=dict(values)))
+            known[key] = copy
+            while len(known) > SPECIALISATIONS:
+                oldest = next(iter(known))
+                self.forget(known.pop(oldest))
+            return copy
+
     def current(self, f: Any, seen: set[Any] | None = None) -> bool:
         """Whether `f`, and every user function its derivatives were built against, still
         resolves its names as when it was traced."""
@@ -223,6 +293,7 @@ class Program:
             self.callees.clear()
             self.facts.clear()
             self._deferred.clear()
+            self._specialised.clear()
 
     # ------------------------------------------------------------------ derivatives
 

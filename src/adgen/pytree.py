@@ -6,22 +6,23 @@ leaves in a fixed order (dict insertion order, sequence order, dataclass field o
 a `Tree` that rebuilds a tree of the same types from new leaves; `ravel` joins the leaves
 into one float vector for optimisers such as SciPy's.
 
-The derivative code works on the containers it can index (dicts, lists, tuples), so the
-gradients it returns for a named tuple or a dataclass, or for a leaf it never read, may be a
-plain tuple, a list, an array (a list read whole by NumPy) or a `0.0`; `like` gives such a
-gradient the parameter's own structure where the items correspond, and leaves it as it is
-where they do not.
+The derivative code indexes dicts, lists and tuples and reads the fields of named tuples and
+dataclasses (`adgen.records`); it accumulates their adjoints as lists and gives tuples and
+records their type back at the end (`runtime.shaped_like`). Where it cannot tell the
+structure (a leaf it never read is a `0.0`, a list read whole by NumPy has an array adjoint,
+a `None` leaf), `like` gives the gradient the parameter's own structure where the items
+correspond, and leaves it as it is where they do not.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import types
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from adgen import records
 from adgen.arrays import is_array
 
 Leaves = list[Any]
@@ -41,28 +42,16 @@ class Tree:
         return self._rebuild(list(leaves))
 
 
-def is_namedtuple(x: Any) -> bool:
-    return isinstance(x, tuple) and hasattr(type(x), "_fields")
-
-
-def is_dataclass(x: Any) -> bool:
-    return dataclasses.is_dataclass(x) and not isinstance(x, type)
-
-
 def children(x: Any) -> tuple[list[Any], Callable[[list[Any]], Any]] | None:
     """The items of a container and how to make one of the same type from new items; None
     for a leaf."""
     if isinstance(x, dict):
         keys = list(x)
         return [x[k] for k in keys], lambda items: type(x)(zip(keys, items, strict=True))
-    if is_namedtuple(x):
-        return list(x), lambda items: type(x)(*items)
+    if records.is_record(x):
+        return records.items(x), lambda items: records.rebuild(x, items)
     if isinstance(x, (list, tuple)):
         return list(x), lambda items: type(x)(items)
-    if is_dataclass(x):
-        names = [f.name for f in dataclasses.fields(x) if f.init]
-        return ([getattr(x, n) for n in names],
-                lambda items: dataclasses.replace(x, **dict(zip(names, items, strict=True))))
     return None
 
 

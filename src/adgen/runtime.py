@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from adgen import records
 from adgen.arrays import basic_index, is_array, scatter_add
 from adgen.errors import DifferentiationError
 
@@ -124,10 +125,10 @@ def index_join(maker: Any, items: Any) -> Any:
 
 
 def _zeros_structure(x: Any) -> Any:
-    if isinstance(x, tuple):
+    if isinstance(x, (tuple, list)):
         return [zeros_like(v) for v in x]
-    if isinstance(x, list):
-        return [zeros_like(v) for v in x]
+    if records.is_dataclass(x):
+        return [zeros_like(v) for v in records.items(x)]
     return zeros_like(x)
 
 
@@ -137,7 +138,9 @@ def add_at(acc: Any, x: Any, index: Any, g: Any) -> Any:
     A 0.0 `acc` (a zero not materialised yet) becomes zeros shaped like `x` first. Repeated
     integer indices accumulate (`numpy.add.at`), as the adjoint of a gather must.
     """
-    if not isinstance(acc, (list, dict)) and not is_array(acc):
+    if isinstance(acc, tuple) or records.is_dataclass(acc):  # e.g. a callee's adjoint
+        acc = list(acc) if isinstance(acc, tuple) else records.items(acc)
+    elif not isinstance(acc, (list, dict)) and not is_array(acc):
         acc = _zeros_structure(x)
     if is_array(x) and is_array(acc) and acc.shape != x.shape:
         # a zero that broadcasting widened or narrowed: give it the shape of `x`
@@ -166,12 +169,37 @@ def owned_copy(acc: Any) -> Any:
 
 
 def shaped_like(g: Any, x: Any) -> Any:
-    """`g`, materialised with the shape of `x` when it is still a scalar zero."""
-    if is_array(x) and np.shape(g) != x.shape:
-        return np.zeros_like(x) + g
-    if isinstance(x, tuple) and isinstance(g, list):
-        return tuple(g)
+    """`g`, materialised with the shape of `x` when it is still a scalar zero; the adjoint of
+    a tuple, named tuple or dataclass (a list of item adjoints) as one of that type, items
+    inside containers too."""
+    if is_array(x):
+        return np.zeros_like(x) + g if np.shape(g) != x.shape else g
+    if isinstance(g, list) and isinstance(x, (list, tuple)) or (
+            records.is_dataclass(x) and isinstance(g, (list, tuple))):
+        inner = records.items(x) if records.is_dataclass(x) else x
+        if len(g) == len(inner):
+            g = _shaped_items(g, inner)
+        if records.is_record(x) and len(g) == len(inner):
+            return records.rebuild(x, list(g))
+        return tuple(g) if isinstance(x, tuple) else g
+    if isinstance(x, dict) and isinstance(g, dict):
+        return _shaped_items(g, x)
     return g
+
+
+def _shaped_items(g: Any, x: Any) -> Any:
+    """`g` (a list or dict of adjoints) with `shaped_like` applied to the items of containers
+    and arrays in `x`; `g` itself when nothing changes."""
+    out = None
+    for k in (g if isinstance(g, dict) else range(len(g))):
+        like = x.get(k) if isinstance(g, dict) else x[k]
+        if isinstance(like, (float, int)) or like is None:
+            continue
+        shaped = shaped_like(g[k], like)
+        if shaped is not g[k]:
+            out = (dict(g) if isinstance(g, dict) else list(g)) if out is None else out
+            out[k] = shaped
+    return g if out is None else out
 
 
 def take(x: Any, index: Any) -> Any:
@@ -263,7 +291,12 @@ def fill_like(xs: Any, g: Any) -> Any:
 
 
 def add_adjoints(a: Any, b: Any) -> Any:
-    """`a + b` for adjoints: item by item for lists, tuples and dicts."""
+    """`a + b` for adjoints: item by item for lists, tuples, dicts and dataclasses (whose
+    adjoints add as lists of field adjoints)."""
+    if records.is_dataclass(a):
+        a = records.items(a)
+    if records.is_dataclass(b):
+        b = records.items(b)
     if not isinstance(a, _CONTAINERS) and not isinstance(b, _CONTAINERS):
         return a + b
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
@@ -391,7 +424,8 @@ def item(g: Any, index: Any) -> Any:
 def refusal(message: str) -> DifferentiationError:
     """A `DifferentiationError` for a derivative a rule's helper refuses at run time, naming
     the generated function and the source line of the statement being differentiated (from
-    the `# line N: ...` comment above it in the generated code)."""
+    the `# line N: ...` comment above it in the generated code), with the user's file when
+    the function's module has one."""
     frame = sys._getframe(1)
     while frame is not None and not frame.f_code.co_filename.startswith("<adgen "):
         frame = frame.f_back
@@ -402,5 +436,32 @@ def refusal(message: str) -> DifferentiationError:
         comment = text.strip()
         if comment.startswith(("# line ", "# adjoint of ")):
             place = comment[2:].replace("adjoint of ", "")
-            return DifferentiationError(f"{frame.f_code.co_name}, {place}: {message}")
+            file = frame.f_globals.get("__file__")  # generated code runs in the user's globals
+            number = place[len("line "):].partition(":")[0]
+            shown = f"{file}:{number}: " if isinstance(file, str) and number.isdigit() else ""
+            return DifferentiationError(f"{shown}{frame.f_code.co_name}, {place}: {message}")
     return DifferentiationError(f"{frame.f_code.co_name}: {message}")
+
+
+def partial_argument(f: Any, i: int) -> Any:
+    """The `i`-th positional argument a `functools.partial` object binds."""
+    return f.args[i]
+
+
+def partial_keyword(f: Any, k: str) -> Any:
+    """The keyword argument `k` a `functools.partial` object binds."""
+    return f.keywords[k]
+
+
+def table_entry(table: Any, key: Any, entries: tuple) -> int:
+    """The position in `entries` (the functions a dict or list of functions held when the
+    derivative calling `table[key](...)` was made) of `table[key]`; raises what `table[key]`
+    raises, and refuses a function the table did not hold then."""
+    value = table[key]
+    for j, entry in enumerate(entries):
+        if entry is value:
+            return j
+    raise DifferentiationError(
+        f"the table of functions indexed with {key!r} now holds {value!r}, which it did not "
+        "hold when this derivative was made: ask for the derivative again (adgen.grad(...)) "
+        "after changing the table, or call adgen.clear_cache()")

@@ -28,7 +28,7 @@ from functools import lru_cache
 from math import ceil, comb, log2
 from typing import Any
 
-from adgen.runtime import owned_copy
+from adgen.runtime import add_adjoints, owned_copy
 
 
 def checkpointed(iterable: Any, snapshots: int | None = None) -> Any:
@@ -174,7 +174,7 @@ class Checkpointed:
         if self.k + len(self.active) == 1:
             grads = (grads,)
         for j in range(len(self.active)):
-            sums[j] = sums[j] + grads[self.k + j]
+            sums[j] = add_adjoints(sums[j], grads[self.k + j])  # containers item by item
         return tuple(grads[: self.k])
 
     def gradients(self, g: tuple, sums: list[Any]) -> Any:

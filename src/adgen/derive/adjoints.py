@@ -14,11 +14,11 @@ from typing import Any
 
 import gast
 
-from adgen import runtime
+from adgen import runtime, runtime_fields
 from adgen.codegen import astutil, simplify
 from adgen.codegen.astutil import clone
 from adgen.derive import shapes
-from adgen.derive.analysis import call_parts, data_reads, differentiable
+from adgen.derive.analysis import call_parts, data_reads, differentiable, field_read
 from adgen.derive.specialise import Helpers, summed_to
 from adgen.derive.templates import TemplateError, bind_call, fill, signature
 from adgen.frontend.lower import assign, const, name
@@ -69,7 +69,8 @@ class StepAdjoints:
         if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name)):
             return False
         fn = self.ctx.bindings.names.get(expr.func.id)
-        return any(fn is f for f in (runtime.fill_like, runtime.zeros_like, runtime.add_at))
+        return any(fn is f for f in (runtime.fill_like, runtime.zeros_like, runtime.add_at,
+                                      runtime_fields.add_field))
 
     def own(self, var: str) -> list[gast.AST]:
         """Make `var`'s adjoint safe to update in place (copy it once if it may be shared)."""
@@ -169,8 +170,12 @@ class StepAdjoints:
         acc: gast.AST = name(bar) if var in self.state else const(0.0)
         if var in self.state and var not in self.owned:
             acc = self.ctx.call("owned_copy", runtime.owned_copy, [acc])
-        call = self.ctx.call("add_at", runtime.add_at,
-                             [acc, name(var), astutil.index_value(sc.index), sc.value])
+        if sc.field is not None:  # `p.w`: into the field's place in the record's adjoint
+            call = self.ctx.call("add_field", runtime_fields.add_field,
+                                 [acc, name(var), const(sc.field), sc.value])
+        else:
+            call = self.ctx.call("add_at", runtime.add_at,
+                                 [acc, name(var), astutil.index_value(sc.index), sc.value])
         self.state.add(var)
         self.owned.add(var)
         self.scattered.add(var)
@@ -189,6 +194,9 @@ class StepAdjoints:
             if not active(rhs.value):
                 return []
             return [(rhs.value.id, _Scatter(rhs.slice, y_bar))]
+        attr = field_read(rhs)
+        if attr is not None:
+            return [(rhs.value.id, _Scatter(None, y_bar, attr))] if active(rhs.value) else []
         def part(index: gast.AST) -> gast.AST:
             return self.ctx.call("item", runtime.item, [y_bar, index])
 
@@ -257,10 +265,12 @@ class StepAdjoints:
 
 @dataclass
 class _Scatter:
-    """An indexed contribution: `x_bar[index] += value`."""
+    """An indexed contribution: `x_bar[index] += value`, or, for a record, into the place of
+    the field `field`."""
 
-    index: gast.AST
+    index: gast.AST | None
     value: gast.AST
+    field: str | None = None
 
 
 def _first_param(template: Any) -> str:

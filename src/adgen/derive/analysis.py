@@ -22,7 +22,7 @@ from typing import Any
 import gast
 import numpy as np
 
-from adgen import runtime
+from adgen import runtime, runtime_fields
 from adgen.derive.templates import differentiable_atoms
 from adgen.errors import DifferentiationError
 from adgen.frontend.lower import Method, atom_names
@@ -52,6 +52,15 @@ def primitive(rhs: gast.AST) -> Any:
     if isinstance(fn, Method):
         return fn.key
     return fn
+
+
+def field_read(rhs: gast.AST) -> str | None:
+    """The attribute `w` when `rhs` is `p.w` on a local value and no rule covers it (as one
+    covers `x.T`, `x.real`): a read of a field of a record (`adgen.runtime_fields`)."""
+    if (isinstance(rhs, gast.Attribute) and not getattr(rhs, "adgen_global", False)
+            and rhs.attr not in NONDIFF_ATTRIBUTES and lookup(primitive(rhs)) is None):
+        return rhs.attr
+    return None
 
 
 def differentiable(rhs: gast.AST) -> bool:
@@ -251,7 +260,8 @@ def numeric_names(body: list[gast.AST]) -> set[str]:
              runtime.item, runtime.take, runtime.written, runtime.add_at, runtime.add_adjoints,
              runtime.fill_like, runtime.zero_at, runtime.owned_copy, runtime.shaped_like,
              runtime.zeros_like, runtime.as_sequence,
-             numpy_shape.unpack_like, numpy_shape.split_like, numpy_shape.unstack_like)
+             numpy_shape.unpack_like, numpy_shape.split_like, numpy_shape.unstack_like,
+             runtime_fields.field, runtime_fields.add_field)
     numeric: set[str] = set()
     other: set[str] = set()
     for s in statements(body):

@@ -16,11 +16,11 @@ import copy
 
 import gast
 
-from adgen import runtime
+from adgen import runtime, runtime_fields
 from adgen.codegen import astutil, simplify
 from adgen.codegen.astutil import clone
 from adgen.codegen.simplify import is_zero, zero
-from adgen.derive.analysis import call_parts, differentiable
+from adgen.derive.analysis import call_parts, differentiable, field_read
 from adgen.derive.assemble import function
 from adgen.derive.generate import CallSite, Context, user_function
 from adgen.derive.templates import TemplateError, bind_call, fill, signature
@@ -46,7 +46,7 @@ class Forward:
         self.items = {  # names holding an item of a container, whose tangent may be a plain 0.0
             n.targets[0].id for n in gast.walk(ctx.trace.node)
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name)
-            and isinstance(n.value, gast.Subscript)}
+            and (isinstance(n.value, gast.Subscript) or field_read(n.value))}
 
     def dot(self, atom: gast.AST) -> gast.AST:
         """The tangent of an atom, or the symbolic zero."""
@@ -228,6 +228,9 @@ class Forward:
                                      [self.dot(rhs.value), index(self.ctx, rhs.slice)])
             return gast.Subscript(value=self.dot(rhs.value), slice=clone(rhs.slice),
                                   ctx=gast.Load())
+        attr = field_read(rhs)
+        if attr is not None:
+            return self.field(s, rhs, attr)
         if isinstance(rhs, (gast.Tuple, gast.List)):
             elts = [self.element_dot(e) for e in rhs.elts]
             return type(rhs)(elts=elts, ctx=gast.Load())
@@ -235,6 +238,17 @@ class Forward:
             values = [self.element_dot(v) for v in rhs.values]
             return gast.Dict(keys=clone(rhs.keys), values=values)
         return self.apply_rule(s, target, rhs)
+
+    def field(self, s: gast.Assign, rhs: gast.Attribute, attr: str) -> gast.AST | None:
+        """`y = p.w`, a field of a record: `y_dot = field(p_dot, p, 'w')` (which checks that
+        `w` is a field of `p`'s type)."""
+        if not self.ctx.is_active(rhs.value):
+            return None
+        if self.batched:  # a record's tangent has no axis of directions
+            raise NotBatchable(self.ctx.error(s, f"the field read `.{attr}` has no batched "
+                                                 "tangent"))
+        return self.ctx.call("field", runtime_fields.field, [
+            self.dot(rhs.value), clone(rhs.value), gast.Constant(value=attr, kind=None)])
 
     def apply_rule(self, s: gast.Assign, target: str, rhs: gast.AST) -> gast.AST | None:
         rule = self.ctx.rule(s, rhs)

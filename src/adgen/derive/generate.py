@@ -97,15 +97,24 @@ class Context:
 
     def rule(self, stmt: gast.AST, rhs: gast.AST) -> Rule:
         fn = primitive(rhs)
+        func = getattr(rhs, "func", None)
+        if fn is None and isinstance(func, gast.Name) and func.id in self.trace.params:
+            raise self.error(stmt, f"`{func.id}` holds a function value: adgen specialises the "
+                             "derivative to the function passed when it is called through "
+                             "adgen.grad, adgen.jvp, ... (a derivative made without the "
+                             "arguments, e.g. by `adgen show`, cannot know it)")
         if fn is None:
             raise self.error(stmt, "cannot tell which function is called here; call a "
-                             "function by a module-level name so adgen can find its rule")
+                             "function by a module-level name so adgen can find its rule "
+                             "(adgen also resolves a parameter the function calls, to the "
+                             "function passed, a module-level dict or list of functions indexed "
+                             "by a key, and a module-level functools.partial; not a function "
+                             "made or chosen inside the differentiated function)")
         rule = lookup(fn)
-        if rule is None and isinstance(rhs, gast.Attribute) and isinstance(rhs.value, gast.Name):
-            raise self.error(stmt, f"cannot differentiate through the attribute "
-                             f"`{rhs.value.id}.{rhs.attr}`: adgen differentiates numbers, arrays, "
-                             "lists, tuples and dicts, not objects; pass "
-                             f"`{rhs.attr}` to the function as a parameter instead")
+        if rule is None and _callable_object(fn):
+            raise self.error(stmt, f"cannot differentiate the call of an object of class "
+                             f"{type(fn).__qualname__}: adgen differentiates functions; pass a "
+                             "function (a def, a lambda, functools.partial) instead")
         if rule is None and isinstance(fn, types.MethodType):
             raise self.error(stmt, f"cannot differentiate the call of the method "
                              f"{fn.__qualname__}: methods of objects are not supported; call a "
@@ -142,6 +151,15 @@ class Context:
         return gast.Call(func=fn, args=args, keywords=[])
 
 
+def _callable_object(fn: Any) -> bool:
+    """Whether `fn` is an instance of a user's class with `__call__` (not a function, a
+    class, or a library's callable such as a NumPy ufunc)."""
+    kind = type(fn)
+    return (callable(fn) and "__call__" in kind.__dict__ and not isinstance(fn, type)
+            and kind.__module__.split(".")[0] not in ("numpy", "scipy", "builtins", "functools",
+                                                      "adgen"))
+
+
 def lowering_helpers(trace: Trace) -> dict[str, Any]:
     """Functions the lowering itself calls (`as_sequence`), which generated code must bind."""
     out = {}
@@ -165,6 +183,30 @@ def user_function(rhs: gast.AST) -> Any:
     return None
 
 
+def _function_value(ctx: Context, stmt: gast.AST, fn: Any, param: str, atom: gast.AST) -> Any:
+    """The function a call passes for the parameter `param` of `fn`, which `fn` calls: it must
+    be known when the derivative is made (a module-level name, a function value the caller
+    was specialised to, a function bound into the trace)."""
+    p = ctx.trace.parsed
+    chain = []
+    while isinstance(atom, gast.Attribute) and getattr(atom, "adgen_global", False):
+        chain.append(atom.attr)
+        atom = atom.value
+    found, value = False, None
+    if isinstance(atom, gast.Name) and atom.id in p.static:
+        found, value = True, p.static[atom.id]
+    elif isinstance(atom, gast.Name) and atom.id not in ctx.trace.locals:
+        found, value = p.resolve(atom.id)
+    for attr in reversed(chain):
+        found, value = found and hasattr(value, attr), getattr(value, attr, None)
+    if not found or not callable(value):
+        raise ctx.error(stmt, f"{fn.__qualname__} calls its parameter `{param}`, and adgen "
+                        "cannot tell which function this call passes for it: pass a function "
+                        "by a module-level name (or a function value the caller was given), "
+                        "not one computed in the function")
+    return value
+
+
 class CallSite:
     """A call to a user function, with its arguments bound to the callee's parameters."""
 
@@ -183,12 +225,19 @@ class CallSite:
                 raise ctx.error(stmt, f"{fn.__qualname__} has no parameter `{k.arg}` (or it "
                                 "is given twice)")
             bound[k.arg] = k.value
+        called = ctx.program.function_params(fn)
+        values = {}
         for i, p in enumerate(params):
             if p not in bound:
                 j = i - (len(params) - len(defaults))
                 if j < 0:
                     raise ctx.error(stmt, f"the call of {fn.__qualname__} misses `{p}`")
                 bound[p] = name(ctx.bindings.bind(f"{p}_default", defaults[j]))
+                values[p] = defaults[j]
+            elif p in called:
+                values[p] = _function_value(ctx, stmt, fn, p, bound[p])
+        if called:  # the callee's derivative, specialised to the functions this call passes
+            fn = ctx.program.specialise(fn, {p: values[p] for p in called})
         self.fn = fn
         self.params = params
         self.bound = bound
@@ -210,7 +259,7 @@ class CallSite:
             ctx.recursive = True
             own = [ctx.defines[part] for part in parts(kind)]
             return own[0], own[1] if len(own) > 1 else None
-        base = self.fn.__name__
+        base = self.fn.__name__.replace("<lambda>", "lambda")
         one = ctx.bindings.bind(f"{base}_{'fwd' if kind == 'split' else kind}", first)
         two = None if second is None else ctx.bindings.bind(f"{base}_bwd", second)
         meta = getattr(first, "__adgen__", None)  # a Deferred (recursion) has none yet

@@ -9,11 +9,13 @@ may share an object, as pairs `(one, other, where, kind)`:
 * `same` — `one` and `other` may be the same object: `w = v`, `m = v = np.zeros(3)`,
   `a, b = z, z`, `a = b = []`. A write into either is refused.
 * `part` — `one` may be an item or a view of `other`: `w = v[...]`, `w = v.T`,
-  `w = v.reshape(...)` and the other view methods and functions, `for w in v`. A write into
-  `one` is refused; so is a write two subscripts deep into `other` (`v[i][j] = ...` changes
-  the row `w` may be). A plain element write into `other` (`x = xs[i]`, then `xs[i] = ...`)
-  is ordinary code; it is checked at run time (`runtime.unshared`) that `w` is not an array
-  sharing `v`'s memory, which only the values tell.
+  `w = v.reshape(...)` and the other view methods and functions, `for w in v`, a field
+  `w = v.layer.w` (any attribute but `shape`, `ndim`, `size`, `dtype`), `for w in v.items`.
+  A write into `one` is refused; so is a write two subscripts deep into `other`
+  (`v[i][j] = ...` changes the row `w` may be). A plain element write into `other`
+  (`x = xs[i]`, then `xs[i] = ...`) is ordinary code; it is checked at run time
+  (`runtime.unshared`) that `w` is not an array sharing `v`'s memory, which only the
+  values tell.
 * `holds<d>` — the container `one` holds `other`, `d` subscripts deep: `[z, z]`, `(x, y)`,
   `{"w": x}`, `xs.append(z)`, `d[k] = z` (1), `[[z]]`, `D[i][j] = z` (2). A write into
   `other` is refused (the container's element is that object), and so is a write more than
@@ -45,8 +47,9 @@ _VIEW_METHODS = {"reshape", "view", "ravel", "squeeze", "transpose", "swapaxes",
 _VIEW_FUNCTIONS = {"reshape", "ravel", "squeeze", "transpose", "swapaxes", "asarray",
                    "atleast_1d", "atleast_2d", "atleast_3d", "expand_dims", "moveaxis",
                    "diagonal", "broadcast_to"}
-_MUTATING = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
+MUTATING = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
              "update", "setdefault", "popitem", "fill", "resize", "put", "itemset"}
+_METADATA = {"shape", "ndim", "size", "dtype"}  # attributes that are new values, never parts
 _HOLDING = {"append", "insert", "setdefault"}  # methods whose arguments become elements
 _FIX = ("adgen follows values, not shared memory; make a copy where the two meet "
         "(`{written} = {other}.copy()` for an array, `list({other})` for a list) or write "
@@ -240,8 +243,9 @@ class _Walk:
             entry = seen
             if isinstance(s, gast.For) and isinstance(s.target, gast.Name):
                 entry = _rebind(entry, s.target.id)
-                if isinstance(s.iter, gast.Name) and s.iter.id in self.names:
-                    entry = entry | {(s.target.id, s.iter.id, s, PART)}  # an item of it
+                it = s.iter if isinstance(s.iter, gast.Name) else _fields_of(s.iter)
+                if isinstance(it, gast.Name) and it.id in self.names:
+                    entry = entry | {(s.target.id, it.id, s, PART)}  # an item of it
             after = seen | self.block(s.body, entry)
             if after == seen:
                 return self.block(s.orelse, seen)
@@ -260,7 +264,7 @@ class _Walk:
                 out.append((root, depth, True, t))
         if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
             func = s.value.func
-            if isinstance(func, gast.Attribute) and func.attr in _MUTATING:
+            if isinstance(func, gast.Attribute) and func.attr in MUTATING:
                 root, depth = _root(func.value)
                 if root is not None:
                     out.append((root, depth + 1, True, func))
@@ -333,6 +337,8 @@ def _viewed(value: gast.AST, names: set[str]) -> str | None:
         return inner if inner in names else None
     if isinstance(value, gast.Attribute) and value.attr in _VIEW_METHODS:
         inner = value.value
+    elif isinstance(value, gast.Attribute) and value.attr not in _METADATA:
+        inner = _fields_of(value)  # a field of a record, or an attribute of an object
     elif isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute):
         receiver = value.func.value
         if isinstance(receiver, gast.Name) and receiver.id in names:
@@ -342,3 +348,10 @@ def _viewed(value: gast.AST, names: set[str]) -> str | None:
     if isinstance(inner, gast.Name) and inner.id in names:
         return inner.id
     return None
+
+
+def _fields_of(value: gast.AST) -> gast.AST | None:
+    """The name at the root of an attribute chain `v.layer.w` (None for anything else)."""
+    while isinstance(value, gast.Attribute):
+        value = value.value
+    return value if isinstance(value, gast.Name) else None

@@ -32,7 +32,7 @@ from typing import Any
 
 import gast
 
-from adgen.frontend.aliases import _MUTATING
+from adgen.frontend.aliases import MUTATING
 from adgen.frontend.ir import assigned
 from adgen.frontend.lift import _compile
 from adgen.frontend.parse import Parsed, register_parsed
@@ -88,7 +88,7 @@ def lift_checkpointed(parsed: Parsed, error: Any) -> Parsed:
         functions.update(made)
     node.body = body
     return Parsed(node, parsed.name, parsed.filename, parsed.lines, parsed.globals,
-                  {**parsed.closure, **functions}, parsed.function)
+                  {**parsed.closure, **functions}, parsed.function, parsed.static)
 
 
 def _marker_arguments(parsed: Parsed, loop: gast.For, local: set[str],
@@ -173,7 +173,7 @@ def _roots(stmts: list[gast.AST]) -> set[str]:
                     if isinstance(t, gast.Name):
                         out.add(t.id)
             elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and (
-                    n.func.attr in _MUTATING):
+                    n.func.attr in MUTATING):
                 target = n.func.value
                 if isinstance(target, gast.Name):
                     out.add(target.id)

@@ -27,7 +27,7 @@ from typing import Any
 
 import gast
 
-from adgen.frontend.aliases import _MUTATING, _root
+from adgen.frontend.aliases import MUTATING, _root
 from adgen.frontend.parse import Parsed, register_parsed
 from adgen.runtime import owned_copy
 
@@ -57,7 +57,7 @@ def summary(parsed: Parsed,
                     note(t.id, False)
         elif isinstance(s, gast.Call):
             func = s.func
-            if isinstance(func, gast.Attribute) and func.attr in _MUTATING:
+            if isinstance(func, gast.Attribute) and func.attr in MUTATING:
                 note(_root(func.value)[0], True)
             for arg, certain in callee(s):
                 note(_root(arg)[0], certain)

@@ -60,7 +60,7 @@ def lift(parsed: Parsed, outer_locals: set[str], error: Any) -> tuple[Parsed, di
     _rewrite_calls(node, lifted, error)
     functions = {info["name"]: info["function"] for info in lifted.values()}
     new = Parsed(node, parsed.name, parsed.filename, parsed.lines, parsed.globals,
-                 {**parsed.closure, **functions}, parsed.function)
+                 {**parsed.closure, **functions}, parsed.function, parsed.static)
     return new, functions
 
 

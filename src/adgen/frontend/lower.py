@@ -111,7 +111,10 @@ class Lowerer(LoopLowering, ExpressionLowering):
         used = set().union(*astutil.names(fn))
         self.namer = Namer(used | self.locals)
         self.out: list[gast.AST] = []
-        self.imports: dict[str, Any] = {}
+        # local imports, and parameters holding the function values this trace is specialised
+        # to: both resolve like module-level names
+        self.imports: dict[str, Any] = dict(parsed.static)
+        self.value_names: set[str] = set()
         self.line: int | None = fn.lineno
         self.cse = Subexpressions()
 
@@ -148,6 +151,9 @@ class Lowerer(LoopLowering, ExpressionLowering):
                              "use plain positional parameters")
         unpacked = {id(a) for n in gast.walk(fn) if isinstance(n, gast.Call)
                     for a in n.args if isinstance(a, gast.Starred)}  # `g(*xs)`: see `spread`
+        unpacked |= {id(n.args[0]) for n in gast.walk(fn) if isinstance(n, gast.Call)
+                     and n.args and isinstance(n.args[0], gast.Lambda)
+                     and self.resolve(n.func)[1] is map}  # `map(lambda v: ..., xs)`
         for node in gast.walk(fn):
             if type(node) in _UNSUPPORTED and node is not fn and id(node) not in unpacked:
                 what, fix = _UNSUPPORTED[type(node)]
@@ -258,6 +264,8 @@ class Lowerer(LoopLowering, ExpressionLowering):
         self.assign_to(target, gast.BinOp(left=load, op=s.op, right=s.value))
 
     def assign_to(self, target: gast.AST, value: gast.AST) -> None:
+        if isinstance(target, gast.Subscript):
+            self.refuse_through_attribute(target, "writing into")
         if isinstance(target, gast.Name):
             rhs = self.rhs(value)
             if not is_atom(rhs) and target.id in atom_names(rhs):

@@ -8,6 +8,7 @@ A mixin of `adgen.lower_expr.ExpressionLowering` (which provides `atom`, `bind`,
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import os
 import types
@@ -19,16 +20,47 @@ import numpy as np
 from adgen import runtime
 from adgen.codegen.astutil import clone
 from adgen.errors import where
+from adgen.frontend.aliases import MUTATING
 from adgen.frontend.effects import bound_arguments
 from adgen.frontend.ir import Method, Subexpressions, assign, const, name
+from adgen.frontend.lower_values import ValueLowering
 from adgen.rules import primitive_name
 
 
-class CallLowering:
+class CallLowering(ValueLowering):
     """Call lowering for `ExpressionLowering`."""
+
+    def refuse_through_attribute(self, target: gast.AST, what: str) -> None:
+        """Refuse a write into an object reached through an attribute of a local value
+        (`p.w[0] = v`, `p.items.append(v)`): the trace follows `p` and its fields as values,
+        so such a write would change what a later `p.w` reads behind its back."""
+        if not isinstance(target, (gast.Subscript, gast.Attribute)):
+            return
+        root = target.value if isinstance(target, gast.Subscript) else target
+        while isinstance(root, gast.Subscript):
+            root = root.value
+        if isinstance(root, gast.Attribute) and not self.is_global(root):
+            parts = []
+            while isinstance(root, gast.Attribute):
+                parts.append(root.attr)
+                root = root.value
+            shown = ".".join([root.id if isinstance(root, gast.Name) else "(...)",
+                              *reversed(parts)])
+            raise self.error(target, f"{what} `{shown}`, an object reached through an "
+                             "attribute", f"make a new value (`w = {shown}.copy()`), change "
+                             "that and use it, or pass it to the function as a parameter")
 
     def expr_Call(self, e: gast.Call) -> gast.AST:
         found, fn = self.resolve(e.func)
+        if found and isinstance(fn, functools.partial):
+            return self.partial_call(e, fn)
+        table = self.table(e.func)
+        if table is not None:
+            return self.table_call(e, table)
+        if found and fn is map or found and fn is list and self.maps(e):
+            mapped = self.mapped(e if fn is map else e.args[0])  # `list(map(...))` too
+            if mapped is not None:
+                return mapped
         if any(k.arg == "out" for k in e.keywords):
             raise self.error(e, "`out=` (it writes into an existing array in place)",
                              "assign the result to a name instead")
@@ -49,6 +81,8 @@ class CallLowering:
                 body=gast.Subscript(value=clone(table), slice=clone(key), ctx=gast.Load()),
                 orelse=default))
         if isinstance(e.func, gast.Attribute) and not self.is_global(e.func):
+            if e.func.attr in MUTATING:
+                self.refuse_through_attribute(e.func.value, f"calling `.{e.func.attr}()` on")
             receiver = self.atom(e.func.value)
             func = gast.Attribute(value=receiver, attr=e.func.attr, ctx=gast.Load())
             fn, found = Method(e.func.attr), True
@@ -80,6 +114,10 @@ class CallLowering:
             raise self.error(e, f"`{fn.__name__}` (its code is not visible to adgen)",
                              "write the expression out in the function")
         effects = self.effects(fn) if found and isinstance(fn, types.FunctionType) else None
+        if effects is not None and isinstance(e.func, gast.Name) and (
+                e.func.id in self.p.static or e.func.id in self.value_names):
+            raise self.error(e, f"calling the function value {fn.__qualname__}, which writes "
+                             "into its arguments", "pass a function that returns new values")
         if effects is not None:
             return self.effectful(e, fn, effects, args, keywords)
         node = gast.Call(func=func, args=args, keywords=keywords)
@@ -120,6 +158,8 @@ class CallLowering:
         order = [p.id for p in _params(variant) if p.id in written]
         for k, p in enumerate(order, start=1):
             target = dict(passed)[p]
+            self.refuse_through_attribute(target, f"calling {fn.__qualname__}, which writes "
+                                          f"into `{p}`, with")
             if not isinstance(target, (gast.Name, gast.Subscript)):
                 continue  # a new value: nobody else sees what the callee did to it
             root = target
@@ -291,6 +331,11 @@ class CallLowering:
                 return None
             keywords[k.arg] = value
         derived = operator(*args, **keywords)
+        meta = getattr(derived, "__adgen__", None)
+        if meta is not None and derived.__code__.co_flags & 0x04:  # `(*args)`: the wrapper
+            # giving gradients their parameters' structure; the generated function it calls
+            # returns records and tuples as such already, and has the parameters to bind
+            derived = meta.bindings.get(derived.__name__, derived)
         bound = self.namer.fresh(f"_{getattr(operator, '__name__', 'derivative')}")
         self.p.closure[bound] = derived
         return name(bound)

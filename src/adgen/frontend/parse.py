@@ -5,12 +5,17 @@ This is the only module that touches `inspect`. It returns a `Parsed` record: th
 of the file too), the file name and source lines (for error messages and the comments of the
 generated code), and the namespace in which the function's free names resolve: its globals,
 its closure cells and the builtins. A lambda becomes a `FunctionDef` whose body returns the
-lambda's expression. Functions adgen generated carry their own source and namespace.
+lambda's expression (found by its line and parameters, and among several such on one line by
+its code). Functions adgen generated carry their own source and namespace. A copy of a
+function specialised to function values (`Program.specialise`) parses as the function, with
+those values in `Parsed.static`.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
+import copy
 import inspect
 import linecache
 import textwrap
@@ -36,6 +41,9 @@ class Parsed:
     globals: dict[str, Any]
     closure: dict[str, Any] = field(default_factory=dict)
     function: Any = None
+    # parameters that hold function values, with the objects this specialisation was made
+    # for (`frontend.function_values`): the lowering resolves calls of them to these
+    static: dict[str, Any] = field(default_factory=dict)
 
     def resolve(self, name: str) -> tuple[bool, Any]:
         """(found, value) for a free name: closure, then globals, then builtins."""
@@ -55,6 +63,11 @@ def parse_function(fn: Any) -> Parsed:
             f"cannot differentiate the bound method {fn.__qualname__}: methods of classes are not "
             "supported; write a plain function that takes the parameters explicitly"
         )
+    if getattr(fn, "adgen_by_function", None) is not None:
+        raise DifferentiationError(
+            f"cannot differentiate {fn.__name__} inside another function: it is specialised "
+            "at each call to the function values it is given; call it outside, or pass the "
+            "function values to the outer function and differentiate that")
     meta = getattr(fn, "__adgen__", None)
     if meta is not None:
         return _parse_generated(fn, meta)
@@ -73,7 +86,8 @@ def parse_function(fn: Any) -> Parsed:
     else:
         node, lines = _def_node(fn)
     node.decorator_list = []
-    return Parsed(node, _name(fn), code.co_filename, lines, fn.__globals__, _closure(fn), fn)
+    return Parsed(node, _name(fn), code.co_filename, lines, fn.__globals__, _closure(fn), fn,
+                  dict(getattr(fn, "adgen_static", None) or {}))
 
 
 def _has_rules(fn: Any) -> bool:
@@ -194,6 +208,8 @@ def _lambda_node(fn: Any) -> tuple[gast.FunctionDef, dict[int, str]]:
         if isinstance(n, gast.Lambda) and n.lineno == code.co_firstlineno
         and [a.id for a in n.args.args] == params
     ]
+    if len(found) > 1:  # several on the line (`[lambda z: 3 * z, lambda z: z ** 2]`)
+        found = [n for n in found if _lambda_fingerprint(n) == _code_fingerprint(code)]
     if len(found) != 1:
         raise DifferentiationError(
             f"cannot tell which lambda on {filename}:{code.co_firstlineno} to differentiate; "
@@ -211,6 +227,25 @@ def _lambda_node(fn: Any) -> tuple[gast.FunctionDef, dict[int, str]]:
     return node, lines
 
 
+def _code_fingerprint(code: types.CodeType) -> tuple:
+    """What tells apart the code of lambdas on one line, whether or not a name is a closure
+    variable: parameters, local names, constants and the other names it reads."""
+    consts = tuple(_code_fingerprint(c) if isinstance(c, types.CodeType) else (type(c), repr(c))
+                   for c in code.co_consts)
+    return (code.co_argcount, code.co_varnames, consts,
+            tuple(sorted(set(code.co_names) | set(code.co_freevars))))
+
+
+def _lambda_fingerprint(node: gast.Lambda) -> tuple | None:
+    try:
+        text = ast.unparse(gast.gast_to_ast(copy.deepcopy(node)))
+        module = compile(f"({text})", "<lambda>", "eval", dont_inherit=True)
+    except (SyntaxError, ValueError, TypeError):
+        return None
+    inner = next((c for c in module.co_consts if isinstance(c, types.CodeType)), None)
+    return None if inner is None else _code_fingerprint(inner)
+
+
 def _parse_generated(fn: Any, meta: Any) -> Parsed:
     if "checkpointed" in meta.info:  # a schedule's driver (`derive.checkpoint`), not source
         raise DifferentiationError(
@@ -219,10 +254,17 @@ def _parse_generated(fn: Any, meta: Any) -> Parsed:
             "for them")
     tree = gast.parse(meta.source)
     target = meta.info.get("general", fn.__name__)
-    node = next(n for n in tree.body if isinstance(n, gast.FunctionDef) and n.name == target)
+    node = next((n for n in tree.body if isinstance(n, gast.FunctionDef) and n.name == target),
+                None)
+    if node is None:  # e.g. a derivative by trace unrolling: a driver, not generated code
+        raise DifferentiationError(
+            f"cannot differentiate {fn.__name__} again: it runs generated code it chooses per "
+            "call (control='unroll'); differentiate the stack-replay derivative instead "
+            "(control='stack', the default)")
     node.name = fn.__name__
     lines = {i + 1: line for i, line in enumerate(meta.source.splitlines())}
-    return Parsed(node, fn.__name__, meta.filename, lines, fn.__globals__, dict(meta.bindings), fn)
+    return Parsed(node, fn.__name__, meta.filename, lines, fn.__globals__, dict(meta.bindings), fn,
+                  dict(meta.info.get("static", {})))
 
 
 _REGISTERED: dict[Any, Parsed] = {}
@@ -231,6 +273,11 @@ _REGISTERED: dict[Any, Parsed] = {}
 def register_parsed(fn: Any, parsed: Parsed) -> None:
     """Let `fn` (a function adgen made itself, e.g. a lifted nested function) parse as given."""
     _REGISTERED[fn] = parsed
+
+
+def registered(fn: Any) -> Parsed | None:
+    """What `fn` parses as when adgen made it itself (`register_parsed`), else None."""
+    return _REGISTERED.get(fn)
 
 
 _TEMPLATES: dict[Any, gast.FunctionDef] = {}

@@ -1,8 +1,9 @@
 """Derivative rules for what generated code calls, so a derivative can be differentiated again.
 
-`unbroadcast`, `owned_copy` and `shaped_like` are linear in their first argument; `add_at` is
-linear in the accumulator and the added value; `written` and `last_only` select items (their
-adjoints scatter them back); `zeros_like` and `sign` are constants.
+`unbroadcast`, `owned_copy`, `shaped_like` and `field` are linear in their first argument;
+`add_at` and `add_field` are linear in the accumulator and the added value; `written` and
+`last_only` select items (their adjoints scatter them back); `zeros_like` and `sign` are
+constants.
 """
 
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
@@ -16,19 +17,25 @@ from adgen.runtime import (
     item,
     last_only,
     owned_copy,
+    partial_argument,
+    partial_keyword,
     pick,
     row,
     shaped_like,
     sign,
     sum_to_scalar,
+    table_entry,
     take,
     unbroadcast,
     written,
     zero_at,
     zeros_like,
 )
+from adgen.runtime_fields import add_field, field
 
-linear(unbroadcast, owned_copy, shaped_like, as_sequence, sum_to_scalar)
+linear(unbroadcast, owned_copy, shaped_like, as_sequence, sum_to_scalar, field)
+nondifferentiable(partial_argument, partial_keyword, table_entry)  # what a partial binds is
+# never differentiated; a table's entry number is an integer
 
 
 @adjoint(sum_to_scalar)
@@ -64,6 +71,21 @@ def add_at_dot(y, acc, x, index, g, *, acc_dot, g_dot):
 @adjoint(add_at)
 def add_at_bar(y, acc, x, index, g, *, y_bar):
     return y_bar, None, None, y_bar[index]
+
+
+@adjoint(field)
+def field_bar(y, t, x, attr, *, y_bar):
+    return add_field(0.0, x, attr, y_bar), None, None
+
+
+@tangent(add_field)
+def add_field_dot(y, acc, x, attr, g, *, acc_dot, g_dot):
+    return add_field(owned_copy(acc_dot), x, attr, g_dot)
+
+
+@adjoint(add_field)
+def add_field_bar(y, acc, x, attr, g, *, y_bar):
+    return y_bar, None, None, field(y_bar, x, attr)
 
 
 linear(broadcast_like)

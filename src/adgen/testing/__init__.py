@@ -326,7 +326,8 @@ def _check_grad_modes(p: _Problem, modes: Sequence[str]) -> tuple[list[_Failure]
 def _check_specialised(p: _Problem, g: Any, grads: tuple[Any, ...]) -> list[_Failure]:
     """The variant specialised to the arguments' shapes (built here, so that a failure to
     build it is seen) against the general derivative."""
-    info = g.__adgen__.info
+    g = getattr(g, "adgen_last", None) or g  # the specialisation to the function values
+    info = getattr(getattr(g, "__adgen__", None), "info", {})
     if "build" not in info:
         return []
     full = tuple(p.args)

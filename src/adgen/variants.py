@@ -25,7 +25,7 @@ LIMIT = 8
 BUILDS = 32
 
 
-def specialising(general: Any, params: list[str],
+def dispatching(general: Any, params: list[str],
                  build: Callable[[dict[str, Fact | None]], Any]) -> Any:
     """`general` behind a per-call choice of the variant `build(facts)` makes."""
     table: OrderedDict[tuple, Any] = OrderedDict()

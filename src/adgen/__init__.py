@@ -17,7 +17,7 @@ from adgen.api import (
     vjp,
 )
 from adgen.custom import adjoint_rule, nondifferentiable, stop_gradient, tangent_rule
-from adgen.errors import DifferentiationError, UnsupportedSyntax
+from adgen.errors import CompileWarning, DifferentiationError, UnsupportedSyntax
 from adgen.pytree import ravel
 from adgen.runtime_checkpoint import checkpointed
 from adgen.tools.graph import graph
@@ -29,6 +29,7 @@ except PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "CompileWarning",
     "DifferentiationError",
     "UnsupportedSyntax",
     "__version__",

@@ -15,19 +15,17 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overloa
 
 import numpy as np
 
-from adgen import calling, pipeline, pytree
+from adgen import calling, compiled, pipeline, pytree
 from adgen.arrays import is_array, size
 from adgen.derive.forward import NotBatchable
 from adgen.derive.unroll import trace_for
 from adgen.display import Source
 from adgen.errors import DifferentiationError
+from adgen.jacobian_blocks import batched_tangent, jacobian_forward, jacobian_reverse
 from adgen.published import named, published
 from adgen.runtime import real_only
 from adgen.specialising import by_function_value
 from adgen.tree_derivatives import (
-    as_float_array,
-    basis,
-    fresh_tape,
     reads_as_container,
     seeds,
     split_rows,
@@ -79,10 +77,23 @@ def _decorator(op: Callable[Concatenate[Function, P], R]) -> Operator[P, R]:
         if f is None or not callable(f):
             if f is not None:
                 args = (f, *args)
-            return lambda g: call(g, args, kwargs)
-        return call(f, args, kwargs)
+            return lambda g: call(_python_function(g), args, kwargs)
+        return call(_python_function(f), args, kwargs)
 
     return cast(Operator[P, R], wrapper)
+
+
+def _python_function(f: Any) -> Any:
+    """`f`, or the Python function a Numba dispatcher (`numba.njit(f)`) compiles."""
+    if type(f).__module__.startswith("numba.") and hasattr(f, "py_func"):
+        return f.py_func
+    return f
+
+
+def _compiled(fn: Any, backend: Any) -> Any:
+    """`fn`, a generated derivative, compiled per argument signature when `compile="numba"`
+    (see `adgen.compiled`)."""
+    return compiled.compiled(fn) if compiled.check(backend) else fn
 
 
 def _check_mode(mode: str, allowed: tuple[str, ...]) -> None:
@@ -91,11 +102,14 @@ def _check_mode(mode: str, allowed: tuple[str, ...]) -> None:
 
 
 @_decorator
-def jvp(f: Callable[..., Any], wrt: Wrt = 0, batched: bool = False) -> Callable[..., Any]:
+def jvp(f: Callable[..., Any], wrt: Wrt = 0, batched: bool = False,
+        compile: str | None = None) -> Callable[..., Any]:
     """Forward mode: `(*args, *tangents) -> (value, output_tangent)`, one tangent per wrt.
 
     `batched=True` pushes many directions in one pass: every tangent, given and returned, has
     a leading axis of directions (`(k, *x.shape)` for an argument `x`, `(k,)` for a number).
+    `compile="numba"` (here and in `grad`, `value_and_grad`, `vjp`, `hvp`) runs the
+    derivative compiled with Numba, once per argument signature (`docs/compiled.md`).
     """
     _check_wrt(f, wrt)
     if batched:
@@ -106,20 +120,20 @@ def jvp(f: Callable[..., Any], wrt: Wrt = 0, batched: bool = False) -> Callable[
                                        ) from None
     else:
         fn = pipeline.derivative(f, wrt, "jvp")
-    return _with_defaults(f, fn, len(fn.__adgen__.info["wrt"]))
+    return _with_defaults(f, _compiled(fn, compile), len(fn.__adgen__.info["wrt"]))
 
 
 @_decorator
-def vjp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
+def vjp(f: Callable[..., Any], wrt: Wrt = 0, compile: str | None = None) -> Callable[..., Any]:
     """Reverse mode: `(*args, cotangent) -> (value, gradients)`; works for array outputs."""
     _check_wrt(f, wrt)
-    fn = pipeline.derivative(f, wrt, "vjp")
+    fn = _compiled(pipeline.derivative(f, wrt, "vjp"), compile)
     return _with_defaults(f, _tree_shaped(f, wrt, fn, 1, with_value=True), 1)
 
 
 @_decorator
 def grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse", control: str = "stack",
-         unroll_limit: int = 10_000) -> Callable[..., Any]:
+         unroll_limit: int = 10_000, compile: str | None = None) -> Callable[..., Any]:
     """The gradient of scalar-valued `f` with respect to the parameters `wrt` names.
 
     A single `wrt` (index or name) gives one gradient shaped like its argument; a tuple gives a
@@ -135,39 +149,43 @@ def grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse", control: st
     `unroll_limit` steps, else stack replay with a warning).
     """
     _check_mode(mode, ("reverse", "forward"))
-    _check_control(control)
+    _check_control(control, compile)
     _check_wrt(f, wrt)
     if mode == "forward":
-        return _forward_grad(f, wrt)
+        return _forward_grad(f, wrt, compile=compile)
     if control == "unroll":
         return _tree_shaped(f, wrt, pipeline.unrolled(f, wrt, "grad", unroll_limit))
-    return _tree_shaped(f, wrt, pipeline.derivative(f, wrt, "grad"))
+    return _tree_shaped(f, wrt, _compiled(pipeline.derivative(f, wrt, "grad"), compile))
 
 
-def _check_control(control: str) -> None:
+def _check_control(control: str, backend: Any = None) -> None:
     if control not in ("stack", "unroll"):
         raise ValueError(f"control must be 'stack' or 'unroll', not {control!r}")
+    if control == "unroll" and backend:
+        raise ValueError("compile='numba' compiles stack replay; use control='stack'")
 
 
 @_decorator
 def value_and_grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse",
-                   control: str = "stack", unroll_limit: int = 10_000) -> Callable[..., Any]:
+                   control: str = "stack", unroll_limit: int = 10_000,
+                   compile: str | None = None) -> Callable[..., Any]:
     """Like `grad`, but returns `(value, gradient)`."""
     _check_mode(mode, ("reverse", "forward"))
-    _check_control(control)
+    _check_control(control, compile)
     _check_wrt(f, wrt)
     if mode == "forward":
-        return _forward_grad(f, wrt, with_value=True)
+        return _forward_grad(f, wrt, with_value=True, compile=compile)
     kind = "value_and_grad"
     if control == "unroll":
         fn = pipeline.unrolled(f, wrt, kind, unroll_limit)
     else:
-        fn = pipeline.derivative(f, wrt, kind)
+        fn = _compiled(pipeline.derivative(f, wrt, kind), compile)
     return _tree_shaped(f, wrt, fn, with_value=True)
 
 
-def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> Callable[..., Any]:
-    tangent_fn = pipeline.derivative(f, wrt, "jvp")
+def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False,
+                  compile: str | None = None) -> Callable[..., Any]:
+    tangent_fn = _compiled(pipeline.derivative(f, wrt, "jvp"), compile)
     names, single = pipeline.wrt_names(pipeline.get_trace(f), wrt)
     params = pipeline.get_trace(f).params
     positions = [params.index(n) for n in names]
@@ -185,7 +203,7 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
             return (value, out) if with_value else out
         for p in positions:  # the unit tangents below would be real
             real_only(args[p], f"the argument `{params[p]}` of {getattr(f, '__name__', f)}")
-        batched_fn = _batched_tangent(f, wrt, [args[p] for p in positions])
+        batched_fn = batched_tangent(f, wrt, [args[p] for p in positions])
         if batched_fn is not None:
             value, t = batched_fn(*_copies(f, args), *seeds(args, positions))
             _require_scalar(value, f)
@@ -342,101 +360,20 @@ def _jacobian(f: Function, wrt: Wrt, mode: str, grad_of: int | None = None) -> F
                                    lambda: _copies(f, args), args, positions)[1]
             return blocks[0] if single else tuple(blocks)
         chosen = mode
-        batched_fn = _batched_tangent(f, wrt, [args[p] for p in positions])
+        batched_fn = batched_tangent(f, wrt, [args[p] for p in positions])
         if mode == "auto":  # a batched forward pass beats a few backward passes
             n_in = sum(size(args[p]) for p in positions)
             chosen = "forward" if n_in <= size(value) * (
                 4 if batched_fn is not None else 1) else "reverse"
         if chosen == "forward":
-            blocks = _jacobian_forward(f, wrt, args, positions, batched_fn)
+            blocks = jacobian_forward(f, wrt, args, positions, batched_fn,
+                                      lambda: _copies(f, args))
         else:
-            blocks = _jacobian_reverse(f, wrt, args, positions, single, value)
+            blocks = jacobian_reverse(f, wrt, args, positions, single, value,
+                                      lambda: _copies(f, args))
         return blocks[0] if single else tuple(blocks)
 
     return named(jacobian_fn, f, "jacobian")
-
-
-def _jacobian_forward(f: Any, wrt: Wrt, args: tuple, positions: list[int],
-                      batched_fn: Any) -> list[Any]:
-    """All input directions in one pass of `batched_fn` (the batched tangent function, None
-    when a rule has no batched form or an input is a container); else one pass per direction."""
-    if batched_fn is not None:
-        return _jacobian_batched(f, batched_fn, args, positions)
-    tangent_fn = pipeline.derivative(f, wrt, "jvp")
-    zeros = [pytree.zero_like(args[p]) for p in positions]
-    blocks = []
-    for k, p in enumerate(positions):
-        columns = []
-        value: Any = None
-        for e in basis(args[p]):
-            tangents = list(zeros)
-            tangents[k] = e
-            value, t = tangent_fn(*_copies(f, args), *tangents)
-            columns.append(np.broadcast_to(t, np.shape(value)))
-        shape = np.shape(value) + np.shape(args[p])
-        stacked = np.stack(columns, axis=-1) if columns else np.zeros(shape)
-        blocks.append(stacked.reshape(shape))
-    return blocks
-
-
-_UNBATCHABLE: set[Any] = set()
-
-
-def _batched_tangent(f: Any, wrt: Wrt, inputs: list[Any]) -> Any:
-    """The batched tangent function of `f` (all directions in one pass), or None when an
-    input is a container or a rule the function uses has no batched form (remembered)."""
-    if any(not pytree.is_leaf(x) for x in inputs):  # trees (dataclasses too), None
-        return None
-    key = (f, tuple(wrt) if isinstance(wrt, (list, tuple)) else wrt)
-    if key in _UNBATCHABLE:
-        return None
-    try:
-        return pipeline.derivative(f, wrt, "batched_jvp")
-    except NotBatchable:
-        _UNBATCHABLE.add(key)
-        return None
-
-
-def _jacobian_batched(f: Any, batched_fn: Any, args: tuple, positions: list[int]) -> list[Any]:
-    """The Jacobian blocks from one pass of the batched tangent function."""
-    value, t = batched_fn(*_copies(f, args), *seeds(args, positions))
-    return split_rows(t, value, args, positions)
-
-
-def _jacobian_reverse(f: Any, wrt: Wrt, args: tuple, positions: list[int], single: bool,
-                      value: Any) -> list[Any]:
-    """One backward pass per output entry, after a single forward pass when the backward
-    function can be run again on the same tape (else one `vjp` per entry)."""
-    forward = pipeline.derivative(f, (wrt,) if single else tuple(cast(Any, wrt)), "split")
-    info = forward.__adgen__.info
-    if info.get("tape_positions") is not None:  # the tape is some of the arguments
-        value = forward(*args)
-        taped = [args[i] for i in info["tape_positions"]]
-
-        def pull(w: Any) -> Any:
-            grads = info["bwd"](*taped, w)
-            return (grads,) if len(positions) == 1 else grads
-    elif info.get("reentrant"):
-        value, tape = forward(*args)
-
-        def pull(w: Any) -> Any:
-            fresh = fresh_tape(tape)
-            grads = info["bwd"](fresh, w)
-            return (grads,) if len(positions) == 1 else grads
-    else:
-        adjoint_fn = pipeline.derivative(f, wrt, "vjp")
-        value = f(*_copies(f, args)) if value is None else value
-
-        def pull(w: Any) -> Any:
-            grads = adjoint_fn(*args, w)[1]
-            return (grads,) if single else grads
-    rows: list[list[Any]] = [[] for _ in positions]
-    for w in basis(as_float_array(value)) if np.ndim(value) else basis(1.0):
-        grads = pull(w if np.ndim(value) else 1.0)
-        for k, g in enumerate(grads):
-            rows[k].append(np.broadcast_to(g, np.shape(args[positions[k]])))
-    return [np.stack(r).reshape(np.shape(value) + np.shape(args[p]))
-            for r, p in zip(rows, positions, strict=True)]
 
 
 @_decorator
@@ -448,7 +385,7 @@ def hessian(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
 
 
 @_decorator
-def hvp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
+def hvp(f: Callable[..., Any], wrt: Wrt = 0, compile: str | None = None) -> Callable[..., Any]:
     """`(*args, v) -> H·v`, forward over reverse (Pearlmutter), without forming H.
 
     The direction `v` comes last, after all of `f`'s arguments: `hvp(f)(x, *args, v)` (one
@@ -457,7 +394,8 @@ def hvp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
     """
     names, _ = _check_wrt(f, wrt)
     n = len(names)
-    fn = _tree_shaped(f, wrt, pipeline.derivative(grad(f, wrt), wrt, "tangent"), n)
+    fn = _tree_shaped(f, wrt, _compiled(pipeline.derivative(grad(f, wrt), wrt, "tangent"),
+                                        compile), n)
     if not _has_defaults(f):
         return fn
 

@@ -21,6 +21,10 @@ class DifferentiationError(TypeError):
     """A function that adgen cannot differentiate correctly, and says why."""
 
 
+class CompileWarning(UserWarning):
+    """A derivative asked to run compiled (`compile="numba"`) runs uncompiled, and why."""
+
+
 def where(filename: str, lineno: int | None) -> str:
     """`file:line` for messages; just the file when the line is unknown."""
     return f"{filename}:{lineno}" if lineno else filename

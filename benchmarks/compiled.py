@@ -1,0 +1,229 @@
+"""Compiled derivatives (`compile="numba"`): time ratios measured in one run.
+
+    python benchmarks/compiled.py [--quick]
+
+The rows of issue 16, timed with `run.py`'s method (interleaved rounds, fastest batch, ratios
+of minima, BLAS on one thread):
+
+- C1: the sin loop (1,000 steps) reverse gradient compiled, against the uncompiled gradient
+  (target ≥ 10× faster) and against a hand-written gradient compiled with `numba.njit` (a
+  preallocated array of saved values; target within 2×), and the first call's time, which
+  compiles (target ≤ 1 s; it is the first Numba compilation of the process, so it includes
+  Numba's own start-up).
+- C2: Newton's square root (a data-dependent `while`, about 5 trips from `a = 2`), reverse,
+  compiled against uncompiled (target ≥ 10×), and for information from `a = 1e12` (about 25
+  trips), where a compiled call's fixed overhead weighs less.
+- C3: a loop-style Gaussian-mixture negative log-likelihood (1,000 points, 3 components,
+  `math.exp`/`log`, log-sum-exp by hand): the compiled gradient against the objective compiled
+  with `numba.njit` (target ≤ 3×).
+
+Needs Numba (`pip install adgen[numba]`); without it every row is n/a.
+"""
+
+# ruff: noqa: E402 -- run.py sets the BLAS thread count before NumPy is imported
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import cases
+import numpy as np
+from run import (
+    FULL,
+    QUICK,
+    Row,
+    agree,
+    at_least,
+    at_most,
+    first_line,
+    measure,
+    missing,
+    per_call,
+    print_summary,
+    print_table,
+)
+
+import adgen
+from adgen.errors import CompileWarning
+
+# --- the functions -----------------------------------------------------------------------
+
+
+def sin_loop_adjoint_array(x):
+    """The sin loop's gradient as one would write it for Numba: saved values in an array."""
+    saved = np.empty(1000)
+    for i in range(1000):
+        saved[i] = x
+        x = math.sin(x) * 0.9 + 0.1 * x
+    x_bar = 1.0
+    for i in range(999, -1, -1):
+        x_bar = x_bar * 0.1 + x_bar * 0.9 * math.cos(saved[i])
+    return x_bar
+
+
+def newton_sqrt_relative(a):
+    """Newton's square root to a relative tolerance: from `a = 1e12` about 25 trips."""
+    x = a
+    while abs(x * x - a) > 1e-12 * a:
+        x = 0.5 * (x + a / x)
+    return x
+
+
+LOG_ROOT_2PI = 0.9189385332046727
+
+
+def gmm_nll(mu, log_s, logit_w, x):
+    """Mean negative log-likelihood of a 1-D Gaussian mixture, written with loops."""
+    n = x.shape[0]
+    k_max = mu.shape[0]
+    top = logit_w[0]
+    for k in range(1, k_max):
+        if logit_w[k] > top:
+            top = logit_w[k]
+    z = 0.0
+    for k in range(k_max):
+        z += math.exp(logit_w[k] - top)
+    log_z = top + math.log(z)
+    total = 0.0
+    for i in range(n):
+        best = -1e300
+        for k in range(k_max):
+            d = (x[i] - mu[k]) * math.exp(-log_s[k])
+            a = logit_w[k] - log_z - 0.5 * d * d - log_s[k] - LOG_ROOT_2PI
+            if a > best:
+                best = a
+        s = 0.0
+        for k in range(k_max):
+            d = (x[i] - mu[k]) * math.exp(-log_s[k])
+            a = logit_w[k] - log_z - 0.5 * d * d - log_s[k] - LOG_ROOT_2PI
+            s += math.exp(a - best)
+        total = total - (best + math.log(s))
+    return total / n
+
+
+def gmm_args() -> tuple:
+    rng = np.random.default_rng(16)
+    x = np.concatenate([rng.normal(-2.0, 0.5, 500), rng.normal(1.0, 1.0, 500)])
+    return np.array([-1.0, 0.0, 2.0]), np.zeros(3), np.zeros(3), x
+
+
+# --- the rows ----------------------------------------------------------------------------
+
+
+def first_call(fn: Callable[..., Any], args: tuple) -> tuple[float, float, Any]:
+    """Wall and CPU seconds of the first call (the one that compiles), and its result."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)  # a fallback is not a measurement
+        out = fn(*args)
+    return time.perf_counter() - wall, time.process_time() - cpu, out
+
+
+def bench_sin(cfg: Any, numba: Any) -> list[Row]:
+    args = (0.3,)
+    compiled = adgen.grad(cases.sin_loop, compile="numba")
+    wall, cpu, got = first_call(compiled, args)
+    hand = numba.njit(sin_loop_adjoint_array)
+    hand_list = numba.njit(cases.sin_loop_adjoint)
+    note = "" if agree(got, hand(*args)) and agree(got, hand_list(*args)) else "results differ!"
+    t = measure({"compiled": (compiled, args), "python": (adgen.grad(cases.sin_loop), args),
+                 "hand": (hand, args), "hand list": (hand_list, args)}, cfg)
+    return [
+        at_least("C1", "sin loop ×1000, reverse: uncompiled / compiled", t.ratio("python",
+                 "compiled"), 10.0, f"compiled {per_call(t.seconds('compiled'))}/call {note}"),
+        at_most("C1", "sin loop: compiled / hand-written njit (array of saves)",
+                t.ratio("compiled", "hand"), 2.0, f"hand {per_call(t.seconds('hand'))}/call"),
+        at_most("C1", "sin loop: compiled / hand-written njit (list stack)",
+                t.ratio("compiled", "hand list"), None),
+        Row("C1", "sin loop: first call (compiles), wall", f"{wall:.2f} s", "≤ 1.00 s",
+            wall <= 1.0, f"CPU {cpu:.2f} s; the process's first Numba compilation"),
+    ]
+
+
+def bench_newton(cfg: Any, numba: Any) -> list[Row]:
+    args = (2.0,)
+    compiled = adgen.grad(cases.newton_sqrt, compile="numba")
+    wall, _, got = first_call(compiled, args)
+    hand = numba.njit(cases.newton_sqrt_adjoint)
+    note = "" if agree(got, hand(*args)) else "results differ!"
+    t = measure({"compiled": (compiled, args), "python": (adgen.grad(cases.newton_sqrt), args),
+                 "hand": (hand, args)}, cfg)
+    return [
+        at_least("C2", "Newton sqrt (while), reverse: uncompiled / compiled",
+                 t.ratio("python", "compiled"), 10.0,
+                 f"compiled {per_call(t.seconds('compiled'))}/call; first call {wall:.2f} s "
+                 f"{note}"),
+        at_most("C2", "Newton sqrt: compiled / hand-written njit", t.ratio("compiled", "hand"),
+                None),
+        long_newton(cfg),
+    ]
+
+
+def long_newton(cfg: Any) -> Row:
+    """For information: a while loop of about 25 trips instead of 5, where the call overhead
+    of a compiled function (a few hundred ns) weighs less."""
+    args = (1e12,)
+    compiled = adgen.grad(newton_sqrt_relative, compile="numba")
+    first_call(compiled, args)
+    t = measure({"compiled": (compiled, args),
+                 "python": (adgen.grad(newton_sqrt_relative), args)}, cfg)
+    return at_most("C2", "Newton sqrt of 1e12 (~25 trips): uncompiled / compiled",
+                   t.ratio("python", "compiled"), None,
+                   f"compiled {per_call(t.seconds('compiled'))}/call")
+
+
+def bench_gmm(cfg: Any, numba: Any) -> list[Row]:
+    args = gmm_args()
+    wrt = (0, 1, 2)
+    compiled = adgen.grad(gmm_nll, wrt=wrt, compile="numba")
+    wall, cpu, got = first_call(compiled, args)
+    note = "" if agree(got, adgen.grad(gmm_nll, wrt=wrt)(*args)) else "results differ!"
+    objective = numba.njit(gmm_nll)
+    objective(*args)
+    slow = QUICK if cfg is QUICK else type(cfg)(5, cfg.batch_seconds, 5.0, 1)
+    t = measure({"gradient": (compiled, args), "objective": (objective, args)}, cfg)
+    python = measure({"python": (adgen.grad(gmm_nll, wrt=wrt), args)}, slow)
+    return [
+        at_most("C3", "Gaussian mixture (1,000 × 3): compiled grad / njit objective",
+                t.ratio("gradient", "objective"), 3.0,
+                f"objective {per_call(t.seconds('objective'))}/call {note}"),
+        at_least("C3", "Gaussian mixture: uncompiled / compiled grad",
+                 python.seconds("python") / t.seconds("gradient"), 1.0,
+                 f"first call {wall:.1f} s wall, {cpu:.1f} s CPU"),
+    ]
+
+
+BENCHMARKS = [("C1", bench_sin), ("C2", bench_newton), ("C3", bench_gmm)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke test, not a measurement")
+    cfg = QUICK if parser.parse_args(argv).quick else FULL
+    print("$ " + " ".join([sys.executable, *sys.argv]))
+    try:
+        import numba  # optional: the extra adgen[numba]
+    except ImportError as exc:
+        print_table([missing(item, "compiled derivatives", "", first_line(exc))
+                     for item, _ in BENCHMARKS])
+        return 0
+    print(f"Numba {numba.__version__}, NumPy {np.__version__}\n", flush=True)
+    rows: list[Row] = []
+    for item, bench in BENCHMARKS:
+        print(f"  running {item} ...", file=sys.stderr, flush=True)
+        try:
+            rows += bench(cfg, numba)
+        except Exception as exc:  # one benchmark must not stop the others
+            rows.append(missing(item, bench.__name__, "", first_line(exc)))
+    print_table(rows)
+    print_summary(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,336 @@
+"""Derivatives compiled with Numba: `adgen.grad(f, compile="numba")` and the other operators.
+
+adgen's derivatives are plain Python; on loop-heavy scalar code they pay the interpreter per
+operation. This module hands the derivative specialised to a call's arguments to
+`numba.njit`. The one entry is `compiled(fn)`: `fn` is a function adgen generated; the result
+is a callable that, per argument signature (types, dtypes, shapes, contiguity), picks the
+generated function specialised to those arguments (`specialised`, the one line to change when
+the variants change), compiles it once, and calls the machine code from then on.
+
+What is compiled, and how:
+
+- The variant for the call's signature is the one `adgen.specialised` builds and keeps for
+  the uncompiled derivative (the general derivative where it builds none, e.g. for forward
+  mode). It is compiled under its own file name, the one its source is kept under in
+  `linecache`, so Numba's messages point at the generated lines, and the `# line N:`
+  comments above them at the user's line.
+- Every function the code calls is compiled with it: the callees' derivatives adgen generated
+  (`g_fwd`, `g_bwd`) and the user's own primal functions, each a copy whose globals and
+  closure cells name compiled callees (recursion compiles where Numba allows it). adgen's
+  run-time helpers have Numba implementations in `adgen.numba_helpers`.
+- What Numba cannot compile (a construct it does not type, an argument it does not take)
+  never surfaces as Numba's traceback: a `CompileWarning` names the construct, the generated
+  statement and the user's line, and the uncompiled derivative runs for that signature.
+
+Generated functions have no source file, so Numba's on-disk cache (`cache=True`) cannot hold
+them; a compilation lives as long as the process (and the derivative) does.
+"""
+
+from __future__ import annotations
+
+import builtins
+import linecache
+import re
+import threading
+import types
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from adgen import numba_helpers, numba_python, numba_stacks
+from adgen.errors import CompileWarning
+from adgen.rules.registry import library_function
+
+INSTALL = "pip install adgen[numba]"
+BACKENDS = (None, False, "numba")
+
+
+def check(backend: Any) -> bool:
+    """Whether `compile=` asks for compilation; a clear error for an unknown backend, and
+    for `"numba"` when Numba is not installed."""
+    if backend not in BACKENDS:
+        raise ValueError(f"compile must be None or 'numba', not {backend!r}")
+    if backend:
+        numba_module()
+    return bool(backend)
+
+
+def numba_module() -> Any:
+    """The `numba` module, with adgen's helpers registered; ImportError saying what to install."""
+    try:
+        import numba  # optional dependency: the extra adgen[numba]
+    except ImportError:
+        raise ImportError(f"compile='numba' needs Numba, which is not installed: {INSTALL}"
+                          ) from None
+    numba_helpers.install(numba)
+    return numba
+
+
+def specialised(fn: Any, args: tuple) -> Any:
+    """The generated function that runs for `args`: the variant specialised to their types,
+    dtypes and shapes that `adgen.specialised` chooses (built on first use), or the general
+    derivative where there is none."""
+    choose = fn.__adgen__.info.get("variant")
+    return fn if choose is None else choose(tuple(args))
+
+
+_LOCK = threading.RLock()
+
+
+def compiled(fn: Any) -> Any:
+    """`fn`, a function adgen generated, compiled with Numba per argument signature: a function
+    with `fn`'s name and `__adgen__` (one per generated function, so `grad(f,
+    compile="numba")` twice compiles once). Its `entries` say what runs for each signature
+    met: the Numba dispatcher, or `fn` itself."""
+    with _LOCK:  # kept with the generated function, and dropped with it
+        out = fn.__adgen__.info.get("compiled")
+        if out is None:
+            out = fn.__adgen__.info["compiled"] = Compiled(fn).function()
+        return out
+
+
+class Compiled:
+    """What a compiled derivative knows: per argument signature, the machine code of the
+    generated function's specialised variant, or (with a `CompileWarning`) the uncompiled
+    function; and the Numba dispatchers made for each variant."""
+
+    def __init__(self, fn: Any, select: Callable[[Any, tuple], Any] = specialised) -> None:
+        """`select(fn, args)` picks the generated function to compile for `args`; it may
+        depend only on what the entries are keyed by: the arguments' types, and an array's
+        dtype, shape and layout."""
+        self.fn = fn
+        self.select = select
+        self.entries: dict[tuple, Any] = {}
+        self.jitted: dict[Any, Any] = {}
+        self.__name__ = fn.__name__
+
+    def function(self) -> Any:
+        """The function users call: a dictionary lookup by argument types, then the entry."""
+        entries, first = self.entries, self._entry
+
+        def run(*args: Any) -> Any:
+            try:
+                entry = entries[tuple(map(type, args))]
+            except KeyError:
+                entry = first(args)
+            return entry(*args)
+
+        fn = self.fn
+        run.__name__ = run.__qualname__ = fn.__name__
+        run.__doc__ = fn.__doc__
+        run.__adgen__ = fn.__adgen__  # type: ignore[attr-defined]
+        run.entries = entries  # type: ignore[attr-defined]
+        return run
+
+    def _entry(self, args: tuple) -> Any:
+        """What runs for arguments of these types: the compiled code, the uncompiled function,
+        or, when an argument is an array, a table by dtype, shape and layout."""
+        with _LOCK:
+            types_key = tuple(map(type, args))
+            entry = self.entries.get(types_key)
+            if entry is None:
+                if np.ndarray in types_key:
+                    entry = _ByArrays(self._prepare)
+                else:
+                    entry = self._prepare(args)
+                self.entries[types_key] = entry
+            return entry
+
+    def _prepare(self, args: tuple) -> Any:
+        for i, a in enumerate(args):
+            if not _takes(a):
+                _warn(f"{self.__name__} runs uncompiled for these arguments: argument {i + 1} "
+                      f"is a {type(a).__name__}, which compiled code does not take (pass "
+                      "numbers, NumPy arrays of numbers, or tuples of them)")
+                return self.fn
+        numba = numba_module()
+        variant = self.select(self.fn, args)
+        try:
+            dispatcher = self.jitted.get(variant)
+            if dispatcher is None:
+                dispatcher = self.jitted[variant] = _Jit(numba).function(variant)
+            dispatcher.compile(tuple(numba.typeof(a) for a in args))
+        except Exception as exc:  # Numba's typing and lowering errors, and its own failures
+            _warn(f"{self.__name__} runs uncompiled for these arguments: {describe(exc)}")
+            return self.fn
+        return dispatcher
+
+
+class _ByArrays:
+    """The entries for one tuple of argument types with arrays among them, by each array's
+    dtype, shape and layout."""
+
+    def __init__(self, prepare: Callable[[tuple], Any]) -> None:
+        self.prepare = prepare
+        self.entries: dict[tuple, Any] = {}
+
+    def __call__(self, *args: Any) -> Any:
+        key = _key(args)
+        entry = self.entries.get(key)
+        if entry is None:
+            with _LOCK:
+                entry = self.entries.get(key)
+                if entry is None:
+                    entry = self.entries[key] = self.prepare(args)
+        return entry(*args)
+
+
+def _key(args: tuple) -> tuple:
+    """What a compiled entry depends on: each argument's type, and an array's dtype, shape
+    and layout (the types alone when no argument is an array)."""
+    return tuple((a.dtype, a.shape, a.flags.c_contiguous) if type(a) is np.ndarray else type(a)
+                 for a in args)
+
+
+def _takes(a: Any) -> bool:
+    """Whether compiled code takes `a` as an argument."""
+    if isinstance(a, (bool, int, float, np.bool_, np.integer, np.floating, str)) or a is None:
+        return True
+    if isinstance(a, np.ndarray):
+        return a.dtype.kind in "biuf"
+    return isinstance(a, tuple) and all(_takes(v) for v in a)
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, CompileWarning, stacklevel=5)  # the call of the derivative
+
+
+# ---------------------------------------------------------------- compiling
+
+
+def _generated(f: Any) -> bool:
+    return isinstance(f, types.FunctionType) and f.__code__.co_filename.startswith("<adgen ")
+
+
+def _helper(f: Any) -> bool:
+    """adgen's own run-time helpers (Numba implementations in `numba_helpers`) and Python
+    functions of NumPy and SciPy (Numba knows those it supports by the function itself):
+    passed to Numba as they are, never copied and compiled from their source."""
+    return not _generated(f) and (
+        (getattr(f, "__module__", None) or "").startswith("adgen.") or library_function(f))
+
+
+class _Jit:
+    """Compiles one variant and, transitively, every Python function it calls."""
+
+    def __init__(self, numba: Any) -> None:
+        self.numba = numba
+        self.memo: dict[Any, Any] = {}
+
+    def function(self, f: Any) -> Any:
+        """`f` as Numba calls it: a compiled copy of a Python function, else `f` itself."""
+        if f in self.memo:
+            return self.memo[f]
+        if type(f) is type and f in numba_python.REPLACED:
+            return numba_python.REPLACED[f]
+        if not isinstance(f, types.FunctionType) or _helper(f):
+            return f
+        _remember_file(f)
+        code = (numba_stacks.typed_stacks(f) if _generated(f) else None) or f.__code__
+        namespace: dict[str, Any] = {}
+        cells = tuple(types.CellType() for _ in code.co_freevars)
+        copy = types.FunctionType(code, namespace, f.__name__, f.__defaults__, cells)
+        out = self.memo[f] = self.numba.njit(copy)
+        namespace.update(f.__globals__)
+        self._bind(code, f.__globals__, namespace)
+        values = dict(zip(f.__code__.co_freevars, _closure_items(f), strict=True))
+        for cell, name in zip(cells, code.co_freevars, strict=True):
+            if values[name] is not _EMPTY:
+                cell.cell_contents = self.function(values[name])
+        return out
+
+    def _bind(self, code: Any, values: dict[str, Any], namespace: dict[str, Any]) -> None:
+        """Bind in `namespace` every global name `code` reads, Python functions compiled."""
+        for name in _global_names(code):
+            if name in values:
+                namespace[name] = self.function(values[name])
+            elif hasattr(builtins, name):
+                namespace[name] = self.function(getattr(builtins, name))
+
+
+_EMPTY = object()
+_FILES: dict[str, str] = {}  # a generated file name -> the file of the user's function
+
+
+def _remember_file(f: Any) -> None:
+    original = getattr(getattr(f, "__adgen__", None), "original", None)
+    while hasattr(original, "__adgen__"):  # a derivative of a derivative: the user's function
+        original = original.__adgen__.original
+    code = getattr(original, "__code__", None)
+    if code is not None and not code.co_filename.startswith("<adgen "):
+        _FILES[f.__code__.co_filename] = code.co_filename
+
+
+def _closure_items(f: Any) -> list[Any]:
+    """The values of `f`'s closure cells, `_EMPTY` for a cell not bound yet."""
+    out = []
+    for c in f.__closure__ or ():
+        try:
+            out.append(c.cell_contents)
+        except ValueError:
+            out.append(_EMPTY)
+    return out
+
+
+def _global_names(code: Any) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
+
+
+# ---------------------------------------------------------------- what Numba said
+
+
+_LOCATION = re.compile(r'File "([^"]+)", line (\d+)')
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_NOISE = ("Failed in ", "During:", "File ", "- Resolution failure", "Rewrite", "No implementation")
+
+
+def describe(exc: BaseException) -> str:
+    """Numba's error as one sentence: the construct, the generated statement, the user's line."""
+    text = _ANSI.sub("", str(exc))
+    places = _LOCATION.findall(text)
+    what = _construct(text, type(exc).__name__)
+    if not places:
+        return f"Numba cannot compile it ({what})"
+    filename, number = places[-1][0], int(places[-1][1])
+    lines = linecache.getlines(filename)
+    statement = lines[number - 1].strip() if 0 < number <= len(lines) else "?"
+    if not filename.startswith("<adgen "):
+        return f"Numba cannot compile `{statement}` ({filename}, line {number}): {what}"
+    origin = _origin(lines, number, _FILES.get(filename))
+    return f"Numba cannot compile `{statement}`{origin}: {what}"
+
+
+def _construct(text: str, kind: str) -> str:
+    """The first line of Numba's message that says what failed (for a call no implementation
+    matches, the call's signature)."""
+    for line in text.splitlines():
+        if line.strip().startswith(">>> "):
+            return f"no compiled form of {line.strip()[4:]}"
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(_NOISE) and not line.startswith(">"):
+            return line[:300]
+    for line in text.splitlines():
+        if line.strip().startswith("No implementation"):
+            return line.strip()[:300]
+    return kind
+
+
+def _origin(lines: list[str], number: int, user_file: str | None) -> str:
+    """`(from line N of file.py: text)`: the user's line a generated line came from (the
+    comment above it)."""
+    for text in reversed(lines[: number]):
+        comment = text.strip()
+        if comment.startswith(("# line ", "# adjoint of ")):
+            place = comment[2:]
+            if user_file:
+                head, _, rest = place.partition(": ")
+                place = f"{head} of {user_file}: {rest}"
+            return f" (from {place})"
+    return ""

@@ -97,9 +97,21 @@ def test_one_variant_per_signature_and_at_most_limit_kept():
     assert "(2, 3)" in adgen.source(g, np.ones((2, 3)), np.ones(3))
 
 
-def test_signature_is_type_dtype_shape_and_nothing_for_other_values():
+def test_signature_is_dtype_and_shape_for_arrays_else_the_type():
     key = signature((1.0, 2, np.ones((2, 3), np.float32), [1.0], np.float64(1.0)))
-    assert key == (float, int, (np.dtype(np.float32), (2, 3)), None, np.float64)
+    assert key == (float, int, (np.dtype(np.float32), (2, 3)), list, np.float64)
+
+
+def test_arguments_with_nothing_to_specialise_to_run_the_general_function():
+    def squares(xs):
+        total = 0.0
+        for v in xs:
+            total = total + v * v
+        return total
+
+    g = adgen.grad(squares)
+    assert g.__adgen__.info["variant"](([1.0, 2.0],)) is g.__adgen__.info["any"]
+    assert g([1.0, 2.0]) == [2.0, 4.0]
 
 
 def test_keywords_and_defaults_run_the_general_function():

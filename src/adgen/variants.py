@@ -19,6 +19,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from adgen.derive.shapes import Fact, fact_of, signature
 
 LIMIT = 8
@@ -40,46 +42,49 @@ def dispatching(general: Any, params: list[str],
             if fn is not None:
                 table.move_to_end(key)
                 return fn
-            if all(k is None for k in key) or built[0] >= BUILDS:
-                return general
-            built[0] += 1
             facts = {p: fact_of(a) for p, a in zip(params, args, strict=False)}
-            try:
-                fn = build(facts)
-            except Exception:  # a variant is only faster: the general function is right
-                fn = general
+            if all(f is None for f in facts.values()) or built[0] >= BUILDS:
+                fn = general  # nothing to specialise to (or enough built): for this key too
+            else:
+                built[0] += 1
+                try:
+                    fn = build(facts)
+                except Exception:  # a variant is only faster: the general function is right
+                    fn = general
             table[key] = fn
             if len(table) > LIMIT:
                 table.popitem(last=False)
             return fn
 
-    chosen = _dispatcher(general, count, table, signature, variant)
+    chosen = _dispatcher(general, count, table, variant)
     chosen.__adgen__ = general.__adgen__
     chosen.__doc__ = general.__doc__
     general.__adgen__.info.update(variant=variant, build=build, any=general)
     return chosen
 
 
-def _dispatcher(general: Any, count: int, table: Any, key_of: Any, variant: Any) -> Any:
+def _dispatcher(general: Any, count: int, table: Any, variant: Any) -> Any:
     """A function with `general`'s parameters (so it is called, inspected and differentiated
     like it) that runs the variant for its arguments' signature."""
     code = general.__code__
     params = list(code.co_varnames[:code.co_argcount])
     first = ", ".join(params[:count]) + ("," if count == 1 else "")
+    keys = ", ".join(f"(({p}.dtype, {p}.shape) if type({p}) is _adgen_array else type({p}))"
+                     for p in params[:count]) + ("," if count == 1 else "")
     body = (f"def {general.__name__}({', '.join(params)}):\n"
-            f"    _adgen_key = _adgen_key_of(({first}))\n"
-            f"    _adgen_fn = _adgen_table.get(_adgen_key)\n"
-            f"    if _adgen_fn is None:\n"
+            f"    _adgen_key = ({keys})\n"
+            f"    try:\n"
+            f"        _adgen_fn = _adgen_table[_adgen_key]\n"
+            f"        _adgen_table.move_to_end(_adgen_key)\n"
+            f"    except KeyError:\n"
             f"        _adgen_fn = _adgen_variant(({first}), _adgen_key)\n"
-            f"    else:\n"
-            f"        _adgen_touch(_adgen_table, _adgen_key)\n"
             f"    return _adgen_fn({', '.join(params)})\n")
-    text = ("def _adgen_factory(_adgen_key_of, _adgen_table, _adgen_variant, _adgen_touch):\n"
+    text = ("def _adgen_factory(_adgen_array, _adgen_table, _adgen_variant):\n"
             + "".join("    " + line + "\n" for line in body.splitlines())
             + f"    return {general.__name__}\n")
     scope: dict[str, Any] = {}
     exec(compile(text, f"<adgen dispatch {general.__name__}>", "exec"), scope)
-    inner = scope["_adgen_factory"](key_of, table, variant, _touch)
+    inner = scope["_adgen_factory"](np.ndarray, table, variant)
     # the general function's globals: adgen parses the function handed out, for higher
     # derivatives, as the general derivative (through `__adgen__`) it presents
     # and its place in the source cache: `inspect.getsource` shows the general derivative
@@ -87,10 +92,3 @@ def _dispatcher(general: Any, count: int, table: Any, key_of: Any, variant: Any)
                                   co_firstlineno=general.__code__.co_firstlineno)
     return types.FunctionType(code, general.__globals__, general.__name__,
                               general.__defaults__, inner.__closure__)
-
-
-def _touch(table: Any, key: tuple) -> None:
-    try:
-        table.move_to_end(key)
-    except KeyError:  # dropped by another thread meanwhile
-        pass

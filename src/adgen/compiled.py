@@ -9,7 +9,7 @@ the variants change), compiles it once, and calls the machine code from then on.
 
 What is compiled, and how:
 
-- The variant for the call's signature is the one `adgen.specialised` builds and keeps for
+- The variant for the call's signature is the one `adgen.variants` builds and keeps for
   the uncompiled derivative (the general derivative where it builds none, e.g. for forward
   mode). It is compiled under its own file name, the one its source is kept under in
   `linecache`, so Numba's messages point at the generated lines, and the `# line N:`
@@ -70,7 +70,7 @@ def numba_module() -> Any:
 
 def specialised(fn: Any, args: tuple) -> Any:
     """The generated function that runs for `args`: the variant specialised to their types,
-    dtypes and shapes that `adgen.specialised` chooses (built on first use), or the general
+    dtypes and shapes that `adgen.variants` chooses (built on first use), or the general
     derivative where there is none."""
     choose = fn.__adgen__.info.get("variant")
     return fn if choose is None else choose(tuple(args))

@@ -169,7 +169,12 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
         out = grads[0] if single else tuple(grads)
         return (value, out) if with_value else out
 
-    return _published(forward_grad, f, "grad", tangent_fn)
+    published = _published(forward_grad, f, "grad", tangent_fn)
+    # differentiated again, it is read as the reverse-mode function of the same values: its
+    # own code is a loop of tangent passes, whose `__adgen__` describes only one pass
+    published.__adgen_stand_in__ = functools.partial(
+        value_and_grad if with_value else grad, f, wrt)
+    return published
 
 
 def _like(g: Any, x: Any) -> Any:

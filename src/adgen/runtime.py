@@ -165,6 +165,22 @@ def owned_copy(acc: Any) -> Any:
     return acc
 
 
+def detached(x: Any) -> Any:
+    """A copy of `x` sharing no array, list or dict with it, at any depth: a value handed out
+    (returned by a forward function, or to the user) while a reverse sweep will still put
+    back elements of the objects it was made of."""
+    if is_array(x):
+        return x.copy()
+    if isinstance(x, list):
+        return [detached(v) for v in x]
+    if isinstance(x, dict):
+        return {k: detached(v) for k, v in x.items()}
+    if isinstance(x, tuple):
+        items = [detached(v) for v in x]
+        return type(x)._make(items) if hasattr(x, "_make") else tuple(items)
+    return x
+
+
 def shaped_like(g: Any, x: Any) -> Any:
     """`g`, materialised with the shape of `x` when it is still a scalar zero."""
     if is_array(x) and np.shape(g) != x.shape:

@@ -25,6 +25,7 @@ from adgen.program import Program
 from adgen.rules import lookup
 
 _PURE_HELPERS = (runtime.unbroadcast, runtime.zeros_like, runtime.add_at, runtime.owned_copy,
+                 runtime.detached,
                  runtime.shaped_like, runtime.sign, runtime.take, runtime.written,
                  runtime.last_only, runtime.zero_at, runtime.fill_like, runtime.add_adjoints,
                  runtime.sum_to_scalar, runtime.item, runtime.broadcast_like, reversed, range)
@@ -64,6 +65,7 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
     grads = [_gradient(rev, w) for w in wrt]
     reads = _reads(reverse + grads) & rev.primal
     needs_stack = _decide_saves(rev, reads)
+    rev.order_loops()
     forward = [assign(v, const(None), None) for v in sorted(rev.bound_early - set(trace.params))
                ] + forward
     stack = [assign(rev.stack, gast.List(elts=[], ctx=gast.Load()), None)] if needs_stack else []
@@ -77,7 +79,10 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
             result, const(trace.parsed.name), const(where(os.path.basename(
                 trace.parsed.filename), trace.node.adgen_line))])
         tail.append(gast.Expr(value=check))
-    if kind != "grad" and isinstance(result, gast.Name) and any(
+    if kind != "grad" and isinstance(result, gast.Name) and _puts_back(rev):
+        value = name(ctx.namer.fresh("value"))  # the reverse sweep changes the result's parts
+        tail.append(assign(value.id, ctx.call("detached", runtime.detached, [result]), None))
+    elif kind != "grad" and isinstance(result, gast.Name) and any(
             s.var == result.id and s.rev for s in rev.saves.values()):
         value = name(ctx.namer.fresh("value"))
         tail.append(assign(value.id, result, None))
@@ -130,6 +135,8 @@ def _split(rev: Reverse, trace: Trace, forward: list, reverse: list, result: gas
         packed = name(saved[0])
     else:
         packed = gast.Tuple(elts=[name(v) for v in saved], ctx=gast.Load())
+    if _puts_back(rev):  # the caller keeps the value while `bwd` restores the tape's objects
+        result = ctx.call("detached", runtime.detached, [result])
     fwd_body = unset + _flatten(forward) + [
         gast.Return(value=gast.Tuple(elts=[result, packed], ctx=gast.Load()))]
     fwd = function(ctx, fwd_name, list(trace.params), fwd_body, set(saved))
@@ -140,6 +147,13 @@ def _split(rev: Reverse, trace: Trace, forward: list, reverse: list, result: gas
         target = gast.Tuple(elts=[name(v, gast.Store()) for v in saved], ctx=gast.Store())
         unpack = [gast.Assign(targets=[target], value=name(tape), type_comment=None)]
     return [fwd, _def(bwd_name, [tape, cotangent], unpack + bwd_body)]
+
+
+def _puts_back(rev: Reverse) -> bool:
+    """Whether the reverse sweep changes objects in place: puts back an element it saved,
+    pops what the forward sweep appended, or appends back what it popped."""
+    return any(r.rev and (r.index is not None or r.append) for r in rev.saves.values()) or any(
+        r.rev for r in rev.pops.values())
 
 
 def _argument_tape(rev: Reverse, trace: Trace, saved: list[str]) -> tuple[int, ...] | None:

@@ -12,6 +12,7 @@ from adgen.runtime import (
     as_sequence,
     broadcast_like,
     changed_in_place,
+    detached,
     fill_like,
     item,
     last_only,
@@ -28,7 +29,7 @@ from adgen.runtime import (
     zeros_like,
 )
 
-linear(unbroadcast, owned_copy, shaped_like, as_sequence, sum_to_scalar)
+linear(unbroadcast, owned_copy, detached, shaped_like, as_sequence, sum_to_scalar)
 
 
 @adjoint(sum_to_scalar)
@@ -43,6 +44,11 @@ def unbroadcast_bar(y, g, x, *, y_bar):
 
 @adjoint(owned_copy)
 def owned_copy_bar(y, acc, *, y_bar):
+    return y_bar
+
+
+@adjoint(detached)
+def detached_bar(y, x, *, y_bar):
     return y_bar
 
 

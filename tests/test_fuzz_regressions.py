@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import adgen
+import adgen.testing
 
 
 def second_derivatives(f, x: float) -> dict[str, float]:
@@ -130,6 +131,88 @@ def test_second_order_through_a_dict_entry():
     """Was 0.0 in every mode: the simplifier moved the read `written(d_bar, 'b')` of the
     first-order gradient past the item write that changes the same dict in place."""
     assert_second(dict_entry_read_back, 0.7, 0.6)
+
+
+def rebinds_its_argument(a, b):
+    a -= a  # a float element: the helper's own name is rebound, the caller's array is not changed
+
+
+def helper_in_nested_loops(x, y):
+    v = [x, x, x]
+    for _ in range(3):
+        for j in range(3):
+            rebinds_its_argument(y[0, j], v)
+    return np.mean(y) * x
+
+
+def rewritten_in_nested_loops(x, y):
+    for _ in range(2):
+        for j in range(3):
+            y[j] = y[j] + 1.0
+    return x * np.sum(y)
+
+
+def test_reverse_mode_puts_back_elements_written_in_nested_loops_in_reverse_order():
+    """Was: `reverse changes read-only y` (fuzz seed 140004429). The reverse sweep restored
+    `y[0, j]` with `j` running forwards, so each element got another iteration's saved value:
+    the loop's direction was chosen before the restores (which read `j`) were filled in."""
+    y = np.array([[-1.1, 1.4, -1.5], [-0.2, -0.5, 1.3]])
+    kept = y.copy()
+    for mode in ("reverse", "forward"):
+        gx, gy = adgen.grad(helper_in_nested_loops, wrt=(0, 1), mode=mode)(0.7, y)
+        assert gx == pytest.approx(np.mean(kept)) and gy == pytest.approx(np.full((2, 3), 0.7 / 6))
+        assert np.array_equal(y, kept), mode
+    z = np.array([1.0, 2.0, 4.0])
+    assert adgen.grad(rewritten_in_nested_loops)(0.5, z) == pytest.approx(13.0)
+    assert np.array_equal(z, [1.0, 2.0, 4.0])
+
+
+def table_built_and_returned(x):
+    a = np.zeros(3)
+    a[0] = x * x
+    a[1] = 2.0 * a[0]
+    return a  # [x^2, 2 x^2, 0]
+
+
+def cubes_of_a_returned_table(x):
+    return np.sum(table_built_and_returned(x) ** 3)  # 9 x^6
+
+
+def table_returned_through_a_call(x):
+    return table_built_and_returned(x) * 1.0
+
+
+def test_vjp_returns_the_value_its_reverse_sweep_no_longer_changes():
+    """Was: the value [0, 0, 0] (the reverse sweep put back the elements of the very array it
+    had returned), directly and through a callee's forward function."""
+    x = 1.5
+    for f in (table_built_and_returned, table_returned_through_a_call):
+        value, g = adgen.vjp(f)(x, np.ones(3))
+        assert value == pytest.approx([x * x, 2 * x * x, 0.0]) and g == pytest.approx(6 * x)
+        value, g = adgen.vjp(f)(x, np.array([0.0, 1.0, 0.0]))
+        assert value == pytest.approx([x * x, 2 * x * x, 0.0]) and g == pytest.approx(4 * x)
+
+
+def test_second_order_through_a_callee_returning_the_array_it_wrote():
+    """Reverse over reverse was silently wrong (273.375 instead of 1366.875): the callee's
+    backward function restored the array the caller's reverse sweep still read."""
+    assert_second(cubes_of_a_returned_table, 1.5, 270.0 * 1.5 ** 4)
+    adgen.testing.check_grads(cubes_of_a_returned_table, (1.5,), modes=("reverse",), order=2,
+                              rtol=1e-5)
+
+
+def product_with_a_list(x, y):
+    y = y * [x, x]
+    return np.array([x, x]) @ [y[0], y[1]]  # x^2 (y0 + y1)
+
+
+def test_second_order_of_a_product_with_a_list_operand():
+    """Was 4.0 instead of 6.0 (and a matmul shape error for 2-D operands): the adjoint of a
+    list operand of `@` is a list, and two contributions to it were joined by `+`."""
+    y = np.array([1.0, 2.0])
+    g = adgen.grad(product_with_a_list)
+    assert adgen.grad(g)(0.3, y) == pytest.approx(6.0)
+    assert adgen.hessian(product_with_a_list)(0.3, y) == pytest.approx(6.0)
 
 
 # ---------------------------------------------------------------- open: second order

@@ -21,6 +21,7 @@ from adgen.derive.forward import NotBatchable
 from adgen.derive.unroll import trace_for
 from adgen.display import Source
 from adgen.errors import DifferentiationError
+from adgen.held import held
 from adgen.runtime import real_only
 from adgen.tree_derivatives import (
     as_float_array,
@@ -56,8 +57,8 @@ def _decorator(op: Callable[Concatenate[Function, P], R]) -> Operator[P, R]:
         if f is None or not callable(f):
             if f is not None:
                 args = (f, *args)
-            return lambda g: op(g, *args, **kwargs)
-        return op(f, *args, **kwargs)
+            return lambda g: wrapper(g, *args, **kwargs)
+        return held(f, op(f, *args, **kwargs), lambda: op(f, *args, **kwargs))
 
     return cast(Operator[P, R], wrapper)
 
@@ -111,8 +112,16 @@ def grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse", control: st
     if mode == "forward":
         return _forward_grad(f, wrt)
     if control == "unroll":
-        return _tree_shaped(f, wrt, pipeline.unrolled(f, wrt, "grad", unroll_limit))
+        return _read_as(_tree_shaped(f, wrt, pipeline.unrolled(f, wrt, "grad", unroll_limit)),
+                        grad, f, wrt)
     return _tree_shaped(f, wrt, pipeline.derivative(f, wrt, "grad"))
+
+
+def _read_as(fn: Any, op: Any, f: Any, wrt: Wrt) -> Any:
+    """`fn`, differentiated again as `op(f, wrt)` (the stack-replay derivative of the same
+    values): its own code specialises to one control path at a time."""
+    fn.__adgen_stand_in__ = functools.partial(op, f, wrt)
+    return fn
 
 
 def _check_control(control: str) -> None:
@@ -132,9 +141,8 @@ def value_and_grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse",
     kind = "value_and_grad"
     if control == "unroll":
         fn = pipeline.unrolled(f, wrt, kind, unroll_limit)
-    else:
-        fn = pipeline.derivative(f, wrt, kind)
-    return _tree_shaped(f, wrt, fn, with_value=True)
+        return _read_as(_tree_shaped(f, wrt, fn, with_value=True), value_and_grad, f, wrt)
+    return _tree_shaped(f, wrt, pipeline.derivative(f, wrt, kind), with_value=True)
 
 
 def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> Callable[..., Any]:
@@ -169,12 +177,10 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False) -> 
         out = grads[0] if single else tuple(grads)
         return (value, out) if with_value else out
 
-    published = _published(forward_grad, f, "grad", tangent_fn)
     # differentiated again, it is read as the reverse-mode function of the same values: its
     # own code is a loop of tangent passes, whose `__adgen__` describes only one pass
-    published.__adgen_stand_in__ = functools.partial(
-        value_and_grad if with_value else grad, f, wrt)
-    return published
+    return _read_as(_published(forward_grad, f, "grad", tangent_fn),
+                    value_and_grad if with_value else grad, f, wrt)
 
 
 def _like(g: Any, x: Any) -> Any:

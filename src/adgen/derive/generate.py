@@ -140,9 +140,9 @@ def user_function(rhs: gast.AST) -> Any:
     fn = primitive(rhs)
     if isinstance(fn, Deferred):  # a derivative that was still being built when bound
         fn = fn.resolved()
-    stand_in = getattr(fn, "__adgen_stand_in__", None)
-    if stand_in is not None:  # forward-mode `grad`: differentiated as its reverse-mode twin
-        fn = stand_in()
+    while getattr(fn, "__adgen_stand_in__", None) is not None:
+        fn = fn.__adgen_stand_in__()  # a held derivative, or forward-mode `grad` (read as the
+        # reverse-mode gradient of the same values)
     if isinstance(fn, types.FunctionType) and lookup(fn) is None and not library_function(fn):
         return fn
     return None

@@ -55,9 +55,8 @@ def parse_function(fn: Any) -> Parsed:
             f"cannot differentiate the bound method {fn.__qualname__}: methods of classes are not "
             "supported; write a plain function that takes the parameters explicitly"
         )
-    stand_in = getattr(fn, "__adgen_stand_in__", None)
-    if stand_in is not None:  # a function computing the same values, written to be read
-        fn = stand_in()
+    while getattr(fn, "__adgen_stand_in__", None) is not None:
+        fn = fn.__adgen_stand_in__()  # a function computing the same values, to be read
     meta = getattr(fn, "__adgen__", None)
     if meta is not None:
         return _parse_generated(fn, meta)

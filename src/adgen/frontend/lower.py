@@ -234,10 +234,13 @@ class Lowerer(LoopLowering, ExpressionLowering):
         for view in self.view_checks.get(id(s), ()):  # `v[i] = ...` where `view` may see `v`
             at = where(os.path.basename(self.p.filename), s.lineno)
             root = s.targets[0]
+            index = root.slice if isinstance(root, gast.Subscript) and isinstance(
+                root.value, gast.Name) and not isinstance(root.slice, (gast.Slice, gast.Tuple)) \
+                else None  # one element index: the write is checked against that part only
             while isinstance(root, gast.Subscript):
                 root = root.value
             self.check("unshared", [name(view), name(root.id), const(view), const(root.id),
-                                    const(at)])
+                                    const(at)] + ([self.atom(index)] if index else []))
         if len(s.targets) == 1:
             self.assign_to(s.targets[0], s.value)
             return

@@ -315,3 +315,37 @@ def recursion_twice(x):
 
 def test_second_order_through_branching_recursion():
     assert_second(recursion_twice, 0.7, 3.0 * 0.7 ** 2 + 0.3)
+
+
+def appends(h, s):
+    h.append(s)
+
+
+def tripled_until(a, b):
+    if b < a * a + 1.0:
+        hist = []
+        appends(hist, a)
+        while b < 0.79:
+            b = a
+            a *= 3
+    return a
+
+
+def either_branch(x, y):
+    if x > y:
+        v = tripled_until(y, x)  # noqa: F841 (a call not used, as the fuzzer writes them)
+    else:
+        x = tripled_until(y, 0.7) * x
+    return y * x  # at (0.5, 0.6): 9 x y^2 (two turns of the loop)
+
+
+def test_second_order_through_a_callee_whose_tape_holds_a_stack_and_a_list():
+    """Was `IndexError: pop from empty list` (fuzz seed 140000028), then a length mismatch:
+    the callee's backward function popped the stack and the appended list inside its tape, so
+    a second derivative reading the tape again found them empty. It pops its own copies."""
+    for wrt, expected in ((0, 0.0), (1, 9.0)):
+        g = adgen.grad(either_branch, wrt=wrt)
+        assert g(0.5, 0.6) == pytest.approx((3.24, 5.4)[wrt])
+        assert adgen.grad(g, wrt=wrt)(0.5, 0.6) == pytest.approx(expected, abs=1e-12)
+        assert adgen.hessian(either_branch, wrt=wrt)(0.5, 0.6) == pytest.approx(expected,
+                                                                               abs=1e-12)

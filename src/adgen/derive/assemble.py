@@ -146,27 +146,26 @@ def _split(rev: Reverse, trace: Trace, forward: list, reverse: list, result: gas
     elif saved:
         target = gast.Tuple(elts=[name(v, gast.Store()) for v in saved], ctx=gast.Store())
         unpack = [gast.Assign(targets=[target], value=name(tape), type_comment=None)]
-    # what the backward function pops from or puts elements back into is its own copy: the
-    # tape stays as the forward function left it (a second derivative reads it again)
-    for var in sorted(_changed_in_place(rev) & set(saved)):
+    # the lists the backward function pops from or appends back to are its own copies: the
+    # tape's stay as the forward function left them (a second derivative reads them again)
+    for var in sorted(_popped_lists(rev) & set(saved)):
         unpack.append(assign(var, ctx.call("owned_copy", runtime.owned_copy, [name(var)]),
                              None))
     return [fwd, _def(bwd_name, [tape, cotangent], unpack + bwd_body)]
 
 
-def _changed_in_place(rev: Reverse) -> set[str]:
-    """Names whose objects the reverse sweep changes: the stack it pops, lists it pops
-    appended items from or appends popped items back to, arrays and lists whose elements it
-    puts back."""
-    return {rev.stack} | {r.var for r in rev.saves.values()
-                          if r.rev and (r.index is not None or r.append)} | {
+def _popped_lists(rev: Reverse) -> set[str]:
+    """The stack the reverse sweep pops, the lists it pops appended items from or appends
+    popped items back to."""
+    return {rev.stack} | {r.var for r in rev.saves.values() if r.rev and r.append} | {
         r.var for r in rev.pops.values() if r.rev}
 
 
 def _puts_back(rev: Reverse) -> bool:
     """Whether the reverse sweep changes objects in place: puts back an element it saved,
     pops what the forward sweep appended, or appends back what it popped."""
-    return bool(_changed_in_place(rev) - {rev.stack})
+    return bool(_popped_lists(rev) - {rev.stack}) or any(
+        r.rev and r.index is not None for r in rev.saves.values())
 
 
 def _argument_tape(rev: Reverse, trace: Trace, saved: list[str]) -> tuple[int, ...] | None:

@@ -366,3 +366,18 @@ def test_second_order_through_a_callee_putting_back_an_element_it_reads():
     reverse wrong here (0.983 instead of 1.067, fuzz seed 140000824): arrays are not copied."""
     x, y = 0.5, 1.7
     assert_second(lambda x: through_the_outer_helper(x, y), x, (6 * x + 2 * y) / 6)
+
+
+def mean_of_an_outer_product(b):
+    return np.mean(np.outer(np.array([2.0, 1.22]), np.array([1.5, 1.5, b])))
+
+
+def times_the_outer_mean(x):
+    return x * mean_of_an_outer_product(x)  # x (3.22 (3 + x) / 6)
+
+
+def test_forward_over_reverse_through_a_tape_holding_a_constant_array():
+    """Was a matmul shape error (fuzz seeds 140000509, 140002133, ...): the tangent of the
+    callee's tape held a plain zero for the constant array, which `np.ravel` made a 1-vector;
+    the tangents of `ravel` and `reshape` shape a plain zero first."""
+    assert_second(times_the_outer_mean, 0.7, 3.22 * 2.0 / 6.0)

@@ -381,3 +381,18 @@ def test_forward_over_reverse_through_a_tape_holding_a_constant_array():
     callee's tape held a plain zero for the constant array, which `np.ravel` made a 1-vector;
     the tangents of `ravel` and `reshape` shape a plain zero first."""
     assert_second(times_the_outer_mean, 0.7, 3.22 * 2.0 / 6.0)
+
+
+def table_in_a_branch(x):
+    if x < 2.0:
+        D = [[0.0, 0.0, 0.0] for _ in range(3)]
+        D[0][1] = x * x
+        return D[0][1]
+    return x
+
+
+def test_second_order_through_a_table_built_in_a_branch():
+    """Was refused in every second-order mode (fuzz seed 140002112): the comprehension filled
+    `_l1`, then `D = _l1`, and the first-order gradient wrote the table through both names.
+    `D = [...]` now fills `D` itself when the comprehension does not read `D`."""
+    assert_second(table_in_a_branch, 0.5, 2.0)

@@ -98,6 +98,7 @@ class Lowerer(LoopLowering, ExpressionLowering):
 
     def __init__(self, parsed: Parsed, effects: Effects | None = None) -> None:
         self.effects = effects or _no_effects
+        self.built_into: str | None = None  # the name a list comprehension fills directly
         outer = {a.id for a in parsed.node.args.args} | assigned(parsed.node.body)
         parsed, self.lifted = lift(parsed, outer, self.error_at(parsed))
         marked = parsed.node  # its checkpointed loops still inline, for the alias check
@@ -262,7 +263,12 @@ class Lowerer(LoopLowering, ExpressionLowering):
 
     def assign_to(self, target: gast.AST, value: gast.AST) -> None:
         if isinstance(target, gast.Name):
+            if isinstance(value, gast.ListComp) and target.id not in {
+                    n.id for n in gast.walk(value) if isinstance(n, gast.Name)}:
+                self.built_into = target.id  # `D = [...]` fills `D` itself: one name
             rhs = self.rhs(value)
+            if isinstance(rhs, gast.Name) and rhs.id == target.id:
+                return
             if not is_atom(rhs) and target.id in atom_names(rhs):
                 rhs = name(self.bind(rhs))
             self.emit(assign(target.id, rhs, self.line))

@@ -459,3 +459,30 @@ def test_grad_of_a_loop_over_a_module_level_tuple():
 
 def test_repro_trace_of_a_loop_over_a_module_level_tuple():
     assert "acc * x" in adgen.trace(repro_tuple_loop, 0.5)
+
+
+def sine_times_square(x, y):
+    return np.sin(x) * x * x + np.sum(y * y) * x
+
+
+def twice_the_forward_gradient(x, y):
+    return FORWARD_GRAD(x, y) * 2.0
+
+
+FORWARD_GRAD = adgen.grad(sine_times_square, mode="forward")
+
+
+def test_a_forward_mode_gradient_is_differentiated_again():
+    """`grad(grad(f, mode="forward"))` was a TypeError (the gradient was read as one tangent
+    pass, which takes `x_dot` too); it is differentiated as the reverse-mode gradient, which
+    computes the same values, also when a differentiated function calls it."""
+    x, y = 0.7, np.array([1.0, 2.0])
+    second = (2.0 - x * x) * np.sin(x) + 4.0 * x * np.cos(x)
+    g = adgen.grad(sine_times_square, mode="forward")
+    assert adgen.grad(g)(x, y) == pytest.approx(second, rel=1e-12)
+    assert adgen.grad(g, mode="forward")(x, y) == pytest.approx(second, rel=1e-12)
+    assert adgen.grad(g, wrt=1)(x, y) == pytest.approx(2.0 * y, rel=1e-12)
+    gy = adgen.grad(sine_times_square, wrt=1, mode="forward")
+    assert adgen.jacobian(gy, wrt=1, mode="reverse")(x, y) == pytest.approx(2 * x * np.eye(2))
+    assert adgen.grad(twice_the_forward_gradient)(x, y) == pytest.approx(2.0 * second)
+    check_grads(g, (x, y), wrt=0, rtol=1e-6)

@@ -222,15 +222,11 @@ def test_second_order(f, args):
     check_grads(loss_of(f, len(args)), args, order=2)
 
 
-# Reverse over reverse accumulates the adjoints of a list (the list a join takes) with `+`,
-# which joins the lists instead of adding them: an engine limitation, not one of these rules.
-LIST_ADJOINTS_JOINED = {"column_stack", "select"}
-HESSIAN_CASES = [pytest.param(*case, marks=pytest.mark.xfail(
-    strict=True, raises=ValueError, reason="list adjoints joined by + in reverse over reverse"))
-    if case[0].__name__ in LIST_ADJOINTS_JOINED else case for case in CASES]
+# Reverse over reverse through `column_stack` and `select` (whose adjoints are lists) joined
+# the lists by `+`; their results are marked `container_result` and add item by item now.
 
 
-@pytest.mark.parametrize(("f", "args"), HESSIAN_CASES, ids=IDS)
+@pytest.mark.parametrize(("f", "args"), CASES, ids=IDS)
 def test_hessian_three_ways(f, args):
     check_hessians(f, args)
 

@@ -53,6 +53,70 @@ MODES = [dict(mode="reverse"), dict(mode="forward"), dict(control="unroll")]
 
 
 @pytest.mark.parametrize("options", MODES, ids=["reverse", "forward", "unroll"])
+def test_a_held_derivative_notices_a_rebound_helper_at_call_time(module, options):
+    """`g = adgen.grad(k)` kept across a notebook cell defining `helper` again: the next call
+    of `g` itself runs the new helper's derivative (it was the old one's)."""
+    mod, _ = module
+    x = 0.7
+    g = adgen.grad(mod.k, **options)
+    held = [adgen.jvp(mod.k), adgen.vjp(mod.k), adgen.hessian(mod.k), adgen.hvp(mod.k)]
+    assert g(x) == pytest.approx(2 * math.cos(x) + 1, rel=1e-14)
+    assert [h(x, 1.0) if h in held[:2] or h is held[3] else h(x) for h in held][2] == \
+        pytest.approx(-2 * math.sin(x), rel=1e-12)
+    mod.helper = mod.cube
+    assert g(x) == pytest.approx(6 * x * x + 1, rel=1e-14)
+    assert g(x) == pytest.approx(6 * x * x + 1, rel=1e-14)  # and stays rebuilt
+    jvp, vjp, hessian, hvp = held
+    assert jvp(x, 1.0)[1] == pytest.approx(6 * x * x + 1, rel=1e-14)
+    assert vjp(x, 1.0)[1] == pytest.approx(6 * x * x + 1, rel=1e-14)
+    assert hessian(x) == pytest.approx(12 * x, rel=1e-13)
+    assert hvp(x, 1.0) == pytest.approx(12 * x, rel=1e-13)
+    assert adgen.grad(g)(x) == pytest.approx(12 * x, rel=1e-13)
+
+
+def test_a_held_derivative_of_a_module_edited_on_disk_is_refused_at_call_time(module):
+    mod, tmp_path = module
+    g = adgen.grad(mod.k)
+    assert g(0.5) == pytest.approx(2 * math.cos(0.5) + 1, rel=1e-14)
+    _write_module(tmp_path, "stale_mod", """
+        import math
+
+        def helper(x):
+            return math.cos(x) * 3.0
+
+        def cube(x):
+            return x ** 3
+
+        def middle(x):
+            return 2.0 * helper(x)
+
+        def k(x):
+            return middle(x) + x
+        """)
+    import linecache
+
+    linecache.checkcache()
+    mod.middle = lambda x: 2.0 * mod.helper(x)  # `k` now resolves `middle` to another object
+    # the running `helper` is still the one read before the edit: the rebuilt derivative is
+    # of the code that runs (its helper's derivative was built when the file matched), or
+    # the call is refused; never the derivative of the edited text (3 sin instead of 2 cos)
+    try:
+        value = g(0.5)
+    except adgen.DifferentiationError as exc:
+        assert "stale_mod.py" in str(exc)
+    else:
+        assert value == pytest.approx(2 * math.cos(0.5) + 1, rel=1e-14)
+
+
+def test_holding_costs_one_check_per_call(module):
+    """A derivative of a function calling no user function is handed out itself."""
+    mod, _ = module
+    assert adgen.grad(mod.cube) is adgen.grad(mod.cube)
+    assert not hasattr(adgen.grad(mod.cube), "__adgen_stand_in__")  # not a held function
+    assert hasattr(adgen.grad(mod.k), "__adgen_stand_in__")
+
+
+@pytest.mark.parametrize("options", MODES, ids=["reverse", "forward", "unroll"])
 def test_a_rebound_helper_two_calls_down_is_seen(module, options):
     mod, _ = module
     x = 0.7

@@ -21,6 +21,7 @@ from adgen.derive.forward import NotBatchable
 from adgen.derive.unroll import trace_for
 from adgen.display import Source
 from adgen.errors import DifferentiationError
+from adgen.held import held
 from adgen.jacobian_blocks import batched_tangent, jacobian_forward, jacobian_reverse
 from adgen.published import named, published
 from adgen.runtime import real_only
@@ -69,7 +70,8 @@ def _decorator(op: Callable[Concatenate[Function, P], R]) -> Operator[P, R]:
                                                f, args, kwargs)
         else:
             specialising = by_function_value(op, f, args, kwargs)
-            result = specialising if specialising is not None else op(f, *args, **kwargs)
+            result = specialising if specialising is not None else held(
+                f, op(f, *args, **kwargs), lambda: op(f, *args, **kwargs))
         return published(result, f, op.__name__, changed)
 
     @functools.wraps(op)
@@ -154,8 +156,16 @@ def grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse", control: st
     if mode == "forward":
         return _forward_grad(f, wrt, compile=compile)
     if control == "unroll":
-        return _tree_shaped(f, wrt, pipeline.unrolled(f, wrt, "grad", unroll_limit))
+        return _read_as(_tree_shaped(f, wrt, pipeline.unrolled(f, wrt, "grad", unroll_limit)),
+                        grad, f, wrt)
     return _tree_shaped(f, wrt, _compiled(pipeline.derivative(f, wrt, "grad"), compile))
+
+
+def _read_as(fn: Any, op: Any, f: Any, wrt: Wrt) -> Any:
+    """`fn`, differentiated again as `op(f, wrt)` (the stack-replay derivative of the same
+    values): its own code specialises to one control path at a time."""
+    fn.__adgen_stand_in__ = functools.partial(op, f, wrt)
+    return fn
 
 
 def _check_control(control: str, backend: Any = None) -> None:
@@ -178,8 +188,8 @@ def value_and_grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse",
     kind = "value_and_grad"
     if control == "unroll":
         fn = pipeline.unrolled(f, wrt, kind, unroll_limit)
-    else:
-        fn = _compiled(pipeline.derivative(f, wrt, kind), compile)
+        return _read_as(_tree_shaped(f, wrt, fn, with_value=True), value_and_grad, f, wrt)
+    fn = _compiled(pipeline.derivative(f, wrt, kind), compile)
     return _tree_shaped(f, wrt, fn, with_value=True)
 
 
@@ -216,7 +226,10 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False,
         out = grads[0] if single else tuple(grads)
         return (value, out) if with_value else out
 
-    return named(forward_grad, f, "grad", tangent_fn)
+    # differentiated again, it is read as the reverse-mode function of the same values: its
+    # own code is a loop of tangent passes, whose `__adgen__` describes only one pass
+    return _read_as(named(forward_grad, f, "grad", tangent_fn),
+                    value_and_grad if with_value else grad, f, wrt)
 
 
 def _like(g: Any, x: Any) -> Any:

@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import builtins
 import linecache
+import os
 import re
+import sys
 import threading
 import types
 import warnings
@@ -193,8 +195,17 @@ def _takes(a: Any) -> bool:
     return isinstance(a, tuple) and all(_takes(v) for v in a)
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
 def _warn(message: str) -> None:
-    warnings.warn(message, CompileWarning, stacklevel=5)  # the call of the derivative
+    """Warn at the user's call of the derivative: the first frame that is neither adgen's
+    nor generated code."""
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and (frame.f_code.co_filename.startswith(_PACKAGE)
+                                 or frame.f_code.co_filename.startswith("<adgen")):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, CompileWarning, stacklevel=level)
 
 
 # ---------------------------------------------------------------- compiling

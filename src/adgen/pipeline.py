@@ -78,26 +78,6 @@ def clear_cache() -> None:
     PROGRAM.clear()
 
 
-def _reverse_through_written_arguments(f: Any) -> bool:
-    """Whether `f` is a reverse-mode derivative adgen generated that calls, directly or through
-    other generated functions, the value form of a function writing into its arguments."""
-    meta = getattr(f, "__adgen__", None)
-    if meta is None or "jvp" in meta.kind or meta.kind == "tangent":
-        return False
-    seen: set[int] = set()
-    todo = [f]
-    while todo:
-        g = todo.pop()
-        meta = getattr(g, "__adgen__", None)
-        if meta is None or id(g) in seen:
-            continue
-        seen.add(id(g))
-        if getattr(meta.original, "adgen_value_form", False):
-            return True
-        todo.extend(meta.bindings.values())
-    return False
-
-
 def wrt_names(trace: Trace, wrt: Any) -> tuple[list[str], bool]:
     """Parameter names for a `wrt` given as index, name or tuple; and whether it was single."""
     single = not isinstance(wrt, (tuple, list))
@@ -126,12 +106,6 @@ def wrt_names(trace: Trace, wrt: Any) -> tuple[list[str], bool]:
 
 
 def _build(program: Program, f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
-    if kind not in ("jvp", "tangent", "batched_jvp") and _reverse_through_written_arguments(f):
-        raise DifferentiationError(
-            f"reverse mode over {getattr(f, '__name__', f)}, a reverse-mode derivative that "
-            "calls a function writing into its arguments, is not supported (its result would be "
-            "wrong): take second derivatives forward over reverse, with adgen.hessian, "
-            "adgen.hvp or adgen.grad(..., mode='forward')")
     parsed = program.trace(f).parsed
     names, single = wrt_names(program.trace(f), wrt)
     loop = checkpointed_loop(f)

@@ -83,6 +83,19 @@ def _functions_held(table: Any) -> tuple | None:
 _MISSING = object()
 
 
+class _Cell:
+    """A closure cell read like a namespace (`get(name, default)`), for `Program.watch`."""
+
+    def __init__(self, cell: Any) -> None:
+        self.cell = cell
+
+    def get(self, name: str, default: Any) -> Any:
+        try:
+            return self.cell.cell_contents
+        except ValueError:  # an empty cell
+            return default
+
+
 def _closure_values(f: Any) -> dict[str, Any]:
     code = getattr(f, "__code__", None)
     cells = getattr(f, "__closure__", None) or ()
@@ -113,6 +126,14 @@ def _resolution(f: Any, trace: Trace) -> Resolution:
         elif n in namespace and (callable(namespace[n]) or isinstance(namespace[n], ModuleType)):
             names[n] = namespace[n]
     return Resolution(getattr(f, "__code__", None), names, tables)
+
+
+def standing_for(f: Any) -> Any:
+    """The function adgen reads for `f`: a held derivative's current one, the reverse-mode
+    gradient for a forward-mode `grad` (`__adgen_stand_in__`), else `f` itself."""
+    while getattr(f, "__adgen_stand_in__", None) is not None:
+        f = f.__adgen_stand_in__()
+    return f
 
 
 class Deferred:
@@ -168,6 +189,7 @@ class Program:
 
     def trace(self, f: Any) -> Trace:
         """The evaluation trace of `f`, lowered once while `f` resolves its names the same way."""
+        f = standing_for(f)
         with self.lock:
             trace = self.traces.get(f)
             if trace is not None and not self.resolutions[f].current(f):
@@ -267,6 +289,41 @@ class Program:
             return False
         return all(self.current(g, seen) for g in self.callees.get(f, ()))
 
+    def watch(self, f: Any) -> Callable[[], bool]:
+        """A cheap test, for a derivative the user holds, that `f` and every user function
+        reached from it still resolve their names as when they were traced: the identities to
+        compare are gathered once, here, into one flat list."""
+        codes: list[tuple[Any, Any]] = []
+        names: list[tuple[Callable[[str, Any], Any], str, Any]] = []
+        todo, seen = [f], set()
+        with self.lock:
+            while todo:
+                g = todo.pop()
+                resolution = self.resolutions.get(g)
+                if id(g) in seen or resolution is None:
+                    continue
+                seen.add(id(g))
+                codes.append((g, resolution.code))
+                cells = dict(zip(getattr(g.__code__, "co_freevars", ()), g.__closure__ or (),
+                                 strict=False))
+                for n, obj in resolution.names.items():
+                    space = _Cell(cells[n]) if n in cells else g.__globals__
+                    names.append((space.get, n, obj))
+                    if isinstance(obj, types.FunctionType):
+                        todo.append(obj)
+                todo.extend(self.callees.get(g, ()))
+
+        def fresh() -> bool:
+            for g, code in codes:
+                if g.__code__ is not code:
+                    return False
+            for get, n, obj in names:
+                if get(n, _MISSING) is not obj:
+                    return False
+            return True
+
+        return fresh
+
     def forget(self, f: Any) -> None:
         """Drop what was built from `f`, and the derivatives of every function calling it."""
         self.traces.pop(f, None)
@@ -300,6 +357,7 @@ class Program:
     def derivative(self, f: Any, wrt: Any, kind: str,
                    scalar_params: frozenset[str] = frozenset()) -> Any:
         """The compiled derivative function of `f`: built once, rebuilt when stale."""
+        f = standing_for(f)
         key = derivative_key(f, wrt, kind, scalar_params)
         with self.lock:
             fn = self.built.get(key)
@@ -336,6 +394,7 @@ class Program:
         """The derivative function(s) a caller binds for a call to `f`: `(jvp, None)` for
         forward mode, `(fwd, bwd)` for reverse mode; deferred while `f` itself is being built
         (`own` when the call is in the very derivative being built: direct recursion)."""
+        f = standing_for(f)
         key = derivative_key(f, wrt, kind, scalar_params)
         with self.lock:
             if key in self.building:

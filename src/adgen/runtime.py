@@ -168,6 +168,22 @@ def owned_copy(acc: Any) -> Any:
     return acc
 
 
+def detached(x: Any) -> Any:
+    """A copy of `x` sharing no array, list or dict with it, at any depth: a value handed out
+    (returned by a forward function, or to the user) while a reverse sweep will still put
+    back elements of the objects it was made of."""
+    if is_array(x):
+        return x.copy()
+    if isinstance(x, list):
+        return [detached(v) for v in x]
+    if isinstance(x, dict):
+        return {k: detached(v) for k, v in x.items()}
+    if isinstance(x, tuple):
+        items = [detached(v) for v in x]
+        return type(x)._make(items) if hasattr(x, "_make") else tuple(items)
+    return x
+
+
 def shaped_like(g: Any, x: Any) -> Any:
     """`g`, materialised with the shape of `x` when it is still a scalar zero; the adjoint of
     a tuple, named tuple or dataclass (a list of item adjoints) as one of that type, items
@@ -349,10 +365,19 @@ def numbers_only(value: Any, var: str, where: str) -> None:
             f"`{var} = {var} + ...` or copy it where the names meet")
 
 
-def unshared(view: Any, value: Any, view_name: str, value_name: str, where: str) -> None:
-    """Before `value[...] = ...` where `view` was read out of `value`: refused when `view` is an
-    array that sees `value`'s memory (a view), since the write changes it too."""
-    if isinstance(view, np.ndarray) and view.ndim and np.may_share_memory(view, value):
+def unshared(view: Any, value: Any, view_name: str, value_name: str, where: str,
+             index: Any = None) -> None:
+    """Before `value[index] = ...` where `view` was read out of `value`: refused when `view` is
+    an array that sees the memory written (a view of it), since the write changes it too. A
+    write elsewhere (row `i` while `view` is row `i - 1`) leaves `view` as it was."""
+    if not (isinstance(view, np.ndarray) and view.ndim):
+        return
+    written = value
+    if index is not None and isinstance(value, np.ndarray) and basic_index(index):
+        parts = index if isinstance(index, tuple) else (index,)
+        if not any(p is Ellipsis for p in parts):
+            written = value[(*parts, Ellipsis)]  # a view, also of a single element
+    if np.may_share_memory(view, written):
         # NumPy's views; Dask arrays are values, and other libraries have no shared test
         raise DifferentiationError(
             f"{where}: writing into `{value_name}` changes `{view_name}`, a NumPy view of it: "

@@ -311,6 +311,10 @@ def _propagate(body: list[gast.AST], env: _Copies, protect: set[str]) -> list[ga
                 for target in s.targets:
                     if isinstance(target, gast.Subscript):
                         target.slice = _Substitute(known).visit(target.slice)
+                        base = target.value  # `D = _l1; D[0] = v` writes into `_l1`: one name
+                        if isinstance(base, gast.Name) and isinstance(known.get(base.id),
+                                                                      gast.Name):
+                            target.value = _Substitute(known).visit(base)
                 env.kill(_stores([s]))
                 if (isinstance(t, gast.Name) and t.id not in protect
                         and (isinstance(s.value, gast.Name) or _num(s.value) is not None)):

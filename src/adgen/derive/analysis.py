@@ -258,7 +258,8 @@ def numeric_names(body: list[gast.AST]) -> set[str]:
     lists, tuples or dicts: their adjoints add with `+`."""
     lists = (np.split, np.array_split,  # and the helpers of generated code that pass containers
              runtime.item, runtime.take, runtime.written, runtime.add_at, runtime.add_adjoints,
-             runtime.fill_like, runtime.zero_at, runtime.owned_copy, runtime.shaped_like,
+             runtime.fill_like, runtime.zero_at, runtime.owned_copy, runtime.detached,
+             runtime.shaped_like,
              runtime.zeros_like, runtime.as_sequence,
              numpy_shape.unpack_like, numpy_shape.split_like, numpy_shape.unstack_like,
              runtime_fields.field, runtime_fields.add_field)
@@ -270,7 +271,8 @@ def numeric_names(body: list[gast.AST]) -> set[str]:
             fn = primitive(rhs)
             arithmetic = isinstance(rhs, (gast.BinOp, gast.UnaryOp)) or (
                 isinstance(rhs, gast.Call) and fn is not None and not isinstance(fn, str)
-                and lookup(fn) is not None and fn not in lists) or (
+                and lookup(fn) is not None and not lookup(fn).container_result
+                and fn not in lists) or (
                 isinstance(rhs, gast.Constant) and isinstance(rhs.value, (int, float)))
             (numeric if arithmetic else other).add(target)
         elif isinstance(s, gast.For):

@@ -26,6 +26,7 @@ from adgen.program import Program
 from adgen.rules import lookup
 
 _PURE_HELPERS = (runtime.unbroadcast, runtime.zeros_like, runtime.add_at, runtime.owned_copy,
+                 runtime.detached,
                  runtime.shaped_like, runtime.sign, runtime.take, runtime.written,
                  runtime.last_only, runtime.zero_at, runtime.fill_like, runtime.add_adjoints,
                  runtime.sum_to_scalar, runtime.item, runtime.broadcast_like, reversed, range)
@@ -71,6 +72,7 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
     grads = [_gradient(rev, w) for w in wrt]
     reads = _reads(reverse + grads) & rev.primal
     needs_stack = _decide_saves(rev, reads)
+    rev.order_loops()
     forward = [assign(v, const(None), None) for v in sorted(rev.bound_early - set(trace.params))
                ] + forward
     stack = [assign(rev.stack, gast.List(elts=[], ctx=gast.Load()), None)] if needs_stack else []
@@ -84,7 +86,10 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
             result, const(trace.parsed.name), const(where(os.path.basename(
                 trace.parsed.filename), trace.node.adgen_line))])
         tail.append(gast.Expr(value=check))
-    if kind != "grad" and isinstance(result, gast.Name) and any(
+    if kind != "grad" and isinstance(result, gast.Name) and _puts_back(rev):
+        value = name(ctx.namer.fresh("value"))  # the reverse sweep changes the result's parts
+        tail.append(assign(value.id, ctx.call("detached", runtime.detached, [result]), None))
+    elif kind != "grad" and isinstance(result, gast.Name) and any(
             s.var == result.id and s.rev for s in rev.saves.values()):
         value = name(ctx.namer.fresh("value"))
         tail.append(assign(value.id, result, None))
@@ -139,6 +144,8 @@ def _split(rev: Reverse, trace: Trace, forward: list, reverse: list, result: gas
         packed = name(saved[0])
     else:
         packed = gast.Tuple(elts=[name(v) for v in saved], ctx=gast.Load())
+    if _puts_back(rev):  # the caller keeps the value while `bwd` restores the tape's objects
+        result = ctx.call("detached", runtime.detached, [result])
     fwd_body = unset + _flatten(forward) + [
         gast.Return(value=gast.Tuple(elts=[result, packed], ctx=gast.Load()))]
     fwd = function(ctx, fwd_name, list(trace.params), fwd_body, set(saved), stack=rev.stack,
@@ -149,7 +156,26 @@ def _split(rev: Reverse, trace: Trace, forward: list, reverse: list, result: gas
     elif saved:
         target = gast.Tuple(elts=[name(v, gast.Store()) for v in saved], ctx=gast.Store())
         unpack = [gast.Assign(targets=[target], value=name(tape), type_comment=None)]
+    # the lists the backward function pops from or appends back to are its own copies: the
+    # tape's stay as the forward function left them (a second derivative reads them again)
+    for var in sorted(_popped_lists(rev) & set(saved)):
+        unpack.append(assign(var, ctx.call("owned_copy", runtime.owned_copy, [name(var)]),
+                             None))
     return [fwd, _def(bwd_name, [tape, cotangent], unpack + bwd_restored)]
+
+
+def _popped_lists(rev: Reverse) -> set[str]:
+    """The stack the reverse sweep pops, the lists it pops appended items from or appends
+    popped items back to."""
+    return {rev.stack} | {r.var for r in rev.saves.values() if r.rev and r.append} | {
+        r.var for r in rev.pops.values() if r.rev}
+
+
+def _puts_back(rev: Reverse) -> bool:
+    """Whether the reverse sweep changes objects in place: puts back an element it saved,
+    pops what the forward sweep appended, or appends back what it popped."""
+    return bool(_popped_lists(rev) - {rev.stack}) or any(
+        r.rev and r.index is not None for r in rev.saves.values())
 
 
 def _argument_tape(rev: Reverse, trace: Trace, saved: list[str]) -> tuple[int, ...] | None:

@@ -199,6 +199,9 @@ def user_function(rhs: gast.AST) -> Any:
     fn = primitive(rhs)
     if isinstance(fn, Deferred):  # a derivative that was still being built when bound
         fn = fn.resolved()
+    while getattr(fn, "__adgen_stand_in__", None) is not None:
+        fn = fn.__adgen_stand_in__()  # a held derivative, or forward-mode `grad` (read as the
+        # reverse-mode gradient of the same values)
     if isinstance(fn, types.FunctionType) and lookup(fn) is None and not library_function(fn):
         return fn
     return None

@@ -86,6 +86,7 @@ class Reverse(StepAdjoints):
         self.own_requests: set[str] = set()
         self.bound_early: set[str] = set()  # bound to None before the forward sweep
         self.stack = self.namer.fresh("_stack")
+        self.forward_order: list[gast.For] = []  # reversed loops left in forward order so far
 
     def bar(self, var: str) -> str:
         return self.namer.bar(var)
@@ -372,6 +373,8 @@ class Reverse(StepAdjoints):
             loop = gast.For(target=name(s.target.id, gast.Store()), iter=rng, body=rev,
                             orelse=[], type_comment=None)
             loop.adgen_reverse = True
+            if not reads_target:
+                self.forward_order.append(loop)
             out += [*pre, loop]
         if id(s) in self.counter_saves:  # saved after the loop variable: restored before it
             out.append(self.counter_saves[id(s)].rev)
@@ -391,6 +394,15 @@ class Reverse(StepAdjoints):
             out += [*pre, loop]
         out.append(self.counter_saves[id(s)].rev)
         return out
+
+    def order_loops(self) -> None:
+        """Run backwards every reversed loop whose body, now that the save placeholders are
+        filled, reads its target (the restore `y[0, i] = _stack.pop()` of an element save):
+        in forward order, each element would get another iteration's saved value."""
+        for loop in self.forward_order:
+            if loop.target.id in _loads(loop.body):
+                loop.iter = self.ctx.call("reversed", reversed, [loop.iter])
+        self.forward_order = []
 
     # ------------------------------------------------------------------ adjoints of steps
 

@@ -105,6 +105,7 @@ class Lowerer(LoopLowering, ExpressionLowering):
 
     def __init__(self, parsed: Parsed, effects: Effects | None = None) -> None:
         self.effects = effects or _no_effects
+        self.built_into: str | None = None  # the name a list comprehension fills directly
         outer = {a.id for a in parsed.node.args.args} | assigned(parsed.node.body)
         parsed, self.lifted = lift(parsed, outer, self.error_at(parsed))
         marked = parsed.node  # its checkpointed loops still inline, for the alias check
@@ -249,10 +250,13 @@ class Lowerer(LoopLowering, ExpressionLowering):
         for view in self.view_checks.get(id(s), ()):  # `v[i] = ...` where `view` may see `v`
             at = where(os.path.basename(self.p.filename), s.lineno)
             root = s.targets[0]
+            index = root.slice if isinstance(root, gast.Subscript) and isinstance(
+                root.value, gast.Name) and not isinstance(root.slice, (gast.Slice, gast.Tuple)) \
+                else None  # one element index: the write is checked against that part only
             while isinstance(root, gast.Subscript):
                 root = root.value
             self.check("unshared", [name(view), name(root.id), const(view), const(root.id),
-                                    const(at)])
+                                    const(at)] + ([self.atom(index)] if index else []))
         if len(s.targets) == 1:
             self.assign_to(s.targets[0], s.value)
             return
@@ -276,7 +280,12 @@ class Lowerer(LoopLowering, ExpressionLowering):
         if isinstance(target, gast.Subscript):
             self.refuse_through_attribute(target, "writing into")
         if isinstance(target, gast.Name):
+            if isinstance(value, gast.ListComp) and target.id not in {
+                    n.id for n in gast.walk(value) if isinstance(n, gast.Name)}:
+                self.built_into = target.id  # `D = [...]` fills `D` itself: one name
             rhs = self.rhs(value)
+            if isinstance(rhs, gast.Name) and rhs.id == target.id:
+                return
             if not is_atom(rhs) and target.id in atom_names(rhs):
                 rhs = name(self.bind(rhs))
             self.emit(assign(target.id, rhs, self.line))

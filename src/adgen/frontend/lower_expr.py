@@ -230,7 +230,7 @@ class ExpressionLowering(CallLowering, BuiltinLowering):
     def expr_ListComp(self, e: gast.ListComp) -> gast.AST:
         """`[elt for v in xs if c]` → `_l = []` and a loop that appends (its own names)."""
         e = clone(e)
-        result = self.namer.temp("_l")
+        result, self.built_into = self.built_into or self.namer.temp("_l"), None
         self.locals.add(result)
         self.emit(assign(result, gast.List(elts=[], ctx=gast.Load()), self.line))
         renames: dict[str, str] = {}

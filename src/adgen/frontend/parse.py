@@ -63,6 +63,8 @@ def parse_function(fn: Any) -> Parsed:
             f"cannot differentiate the bound method {fn.__qualname__}: methods of classes are not "
             "supported; write a plain function that takes the parameters explicitly"
         )
+    while getattr(fn, "__adgen_stand_in__", None) is not None:
+        fn = fn.__adgen_stand_in__()  # a function computing the same values, to be read
     if getattr(fn, "adgen_by_function", None) is not None:
         raise DifferentiationError(
             f"cannot differentiate {fn.__name__} inside another function: it is specialised "

@@ -12,6 +12,7 @@ from adgen.rules import (  # noqa: F401
 from adgen.rules.registry import (
     Rule,
     adjoint,
+    container_result,
     library_function,
     linear,
     lookup,
@@ -32,6 +33,7 @@ else:
 __all__ = [
     "Rule",
     "adjoint",
+    "container_result",
     "library_function",
     "linear",
     "lookup",

@@ -27,7 +27,14 @@ from adgen.rules.numpy_shape import (
     vstack_bar,
     vstack_dot,
 )
-from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
+from adgen.rules.registry import (
+    adjoint,
+    batched,
+    container_result,
+    linear,
+    nondifferentiable,
+    tangent,
+)
 from adgen.runtime import unbroadcast
 
 # ---------------------------------------------------------------- adjoints of join helpers
@@ -83,6 +90,9 @@ def column_stacked(ts, tup, k):
 
 
 linear(unstack_columns)
+
+
+container_result(unstack_columns)
 
 
 @adjoint(unstack_columns)
@@ -305,6 +315,7 @@ def select_adjoint(g, condlist, choicelist, y):
 
 nondifferentiable(select_masks)
 linear(select_adjoint)
+container_result(select_adjoint)
 
 
 @adjoint(select_adjoint)

@@ -31,7 +31,7 @@ import string
 import numpy as np
 
 from adgen.arrays import as_array
-from adgen.rules.registry import adjoint, nondifferentiable, tangent
+from adgen.rules.registry import adjoint, container_result, nondifferentiable, tangent
 from adgen.runtime import unbroadcast
 
 
@@ -95,6 +95,9 @@ def matmul_dot(y, a, b, *, a_dot, b_dot):
 @adjoint(operator.matmul, np.matmul)
 def matmul_bar(y, a, b, *, y_bar):
     return matmul_adjoint_a(y_bar, a, b), matmul_adjoint_b(y_bar, a, b)
+
+
+container_result(matmul_adjoint_a, matmul_adjoint_b)  # list operands get lists of adjoints
 
 
 @tangent(matmul_adjoint_a)

@@ -38,7 +38,7 @@ import numpy as np
 from adgen.arrays import as_array, cut, is_array, size
 from adgen.rules.numpy_products import is_zero
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
-from adgen.runtime import owned_copy, unbroadcast, zeros_like
+from adgen.runtime import broadcast_like, owned_copy, unbroadcast, zeros_like
 
 # ---------------------------------------------------------------- helpers
 
@@ -248,9 +248,9 @@ def put_sorted_bar(y, g, a, axis=-1, *, y_bar):
 # ---------------------------------------------------------------- reshaping
 
 
-@tangent(np.reshape)
+@tangent(np.reshape)  # a plain zero tangent (an inactive item of a tape) is shaped first
 def reshape_dot(y, a, shape=None, order="C", newshape=None, *, a_dot):
-    return np.reshape(a_dot, np.shape(y), order=order)
+    return np.reshape(broadcast_like(a_dot, a), np.shape(y), order=order)
 
 
 @adjoint(np.reshape)
@@ -260,7 +260,7 @@ def reshape_bar(y, a, shape=None, order="C", newshape=None, *, y_bar):
 
 @tangent("ndarray.reshape")
 def ndarray_reshape_dot(y, a, shape=None, *, a_dot):
-    return np.reshape(a_dot, np.shape(y))
+    return np.reshape(broadcast_like(a_dot, a), np.shape(y))
 
 
 @adjoint("ndarray.reshape")
@@ -270,7 +270,7 @@ def ndarray_reshape_bar(y, a, shape=None, *, y_bar):
 
 @tangent(np.ravel, "ndarray.ravel", "ndarray.flatten")
 def ravel_dot(y, a, order="C", *, a_dot):
-    return np.ravel(a_dot, order=order)
+    return np.ravel(broadcast_like(a_dot, a), order=order)
 
 
 @adjoint(np.ravel, "ndarray.ravel", "ndarray.flatten")

@@ -61,6 +61,7 @@ class Rule:
     multilinear: bool = False
     nondifferentiable: bool = False
     scalar_result: bool = False
+    container_result: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -202,6 +203,13 @@ def scalar_result(*primitives: Any) -> None:
     """Mark primitives that always return a 0-d value (Python float, NumPy scalar)."""
     for p in primitives:
         _entry(p).scalar_result = True
+
+
+def container_result(*primitives: Any) -> None:
+    """Mark primitives that may return a list (an adjoint given back in the structure of a
+    list operand): adjoints of their results add item by item, never with `+`."""
+    for p in primitives:
+        _entry(p).container_result = True
 
 
 def all_rules() -> list[Rule]:

@@ -13,6 +13,7 @@ from adgen.runtime import (
     as_sequence,
     broadcast_like,
     changed_in_place,
+    detached,
     fill_like,
     item,
     last_only,
@@ -41,7 +42,7 @@ from adgen.runtime_forms import (
     sort_order,
 )
 
-linear(unbroadcast, owned_copy, shaped_like, as_sequence, sum_to_scalar, field)
+linear(unbroadcast, owned_copy, detached, shaped_like, as_sequence, sum_to_scalar, field)
 nondifferentiable(partial_argument, partial_keyword, table_entry)  # what a partial binds is
 # never differentiated; a table's entry number is an integer
 
@@ -58,6 +59,11 @@ def unbroadcast_bar(y, g, x, *, y_bar):
 
 @adjoint(owned_copy)
 def owned_copy_bar(y, acc, *, y_bar):
+    return y_bar
+
+
+@adjoint(detached)
+def detached_bar(y, x, *, y_bar):
     return y_bar
 
 

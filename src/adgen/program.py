@@ -33,7 +33,7 @@ from adgen.frontend.effects import Summary, bound_arguments, value_form
 from adgen.frontend.effects import summary as effect_summary
 from adgen.frontend.function_values import function_params, value_key
 from adgen.frontend.lower import Trace, lower
-from adgen.frontend.parse import Parsed, parse_function, register_parsed, registered
+from adgen.frontend.parse import Parsed, parse_function, reads_same, register_parsed, registered
 from adgen.rules import lookup
 
 Key = tuple[Any, Any, str, frozenset]
@@ -163,6 +163,7 @@ class Program:
         self._stack: list[Key] = []
         self._deferred: dict[Key, tuple[Deferred, Deferred]] = {}
         self._specialised: dict[Any, dict[Any, Any]] = {}  # f -> {values' key: copy of f}
+        self._parses: dict[Any, tuple[Any, Parsed]] = {}  # f -> (its code, its parse), unused
 
     # ------------------------------------------------------------------ traces
 
@@ -174,7 +175,7 @@ class Program:
                 self.forget(f)
                 trace = None
             if trace is None:
-                trace = self.lower(parse_function(f))
+                trace = self.lower(self._parse(f))
                 self.traces[f] = trace
                 self.resolutions[f] = _resolution(f, trace)
             return trace
@@ -226,7 +227,16 @@ class Program:
         except (DifferentiationError, SyntaxError):
             return {}
         found = self.facts[key] = function_params(parsed, self.function_params)
+        self._parses[f] = (f.__code__, parsed)  # read only: `trace(f)` may take it
         return found
+
+    def _parse(self, f: Any) -> Parsed:
+        """`parse_function(f)`, or the parse `function_params(f)` made (parsing is a good part
+        of a long function's build) when `f` still runs that code with those closure values."""
+        code, parsed = self._parses.pop(f, (None, None))
+        if parsed is not None and code is f.__code__ and reads_same(parsed, f):
+            return parsed
+        return parse_function(f)
 
     def specialise(self, f: Any, values: dict[str, Any]) -> Any:
         """A copy of the user function `f` whose parameters in `values` hold those function
@@ -272,6 +282,7 @@ class Program:
         self.traces.pop(f, None)
         self.resolutions.pop(f, None)
         self.facts = {k: v for k, v in self.facts.items() if k[0] is not f}
+        self._parses.pop(f, None)
         callers = [g for g, called in self.callees.items() if f in called]
         self._drop_derivatives(f)
         for g in callers:
@@ -294,6 +305,7 @@ class Program:
             self.facts.clear()
             self._deferred.clear()
             self._specialised.clear()
+            self._parses.clear()
 
     # ------------------------------------------------------------------ derivatives
 

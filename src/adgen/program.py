@@ -17,10 +17,12 @@ the one process-wide program with the function that builds a derivative (`Progra
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -148,6 +150,20 @@ SPECIALISATIONS = 16  # specialisations to function values kept per function
 Builder = Callable[["Program", Any, Any, str, frozenset], Any]
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while parsing or lowering, as during a build
+    (`pipeline`): those make many small trees that live on, which it would walk again and
+    again, freeing nothing."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 class Program:
     """Traces, facts and derivatives of the user functions met so far, kept current."""
 
@@ -175,7 +191,8 @@ class Program:
                 self.forget(f)
                 trace = None
             if trace is None:
-                trace = self.lower(self._parse(f))
+                with _collector_paused():
+                    trace = self.lower(self._parse(f))
                 self.traces[f] = trace
                 self.resolutions[f] = _resolution(f, trace)
             return trace
@@ -223,7 +240,8 @@ class Program:
         if not isinstance(f, types.FunctionType) or lookup(f) is not None:
             return {}
         try:
-            parsed = parse_function(f)
+            with _collector_paused():
+                parsed = parse_function(f)
         except (DifferentiationError, SyntaxError):
             return {}
         found = self.facts[key] = function_params(parsed, self.function_params)

@@ -172,7 +172,8 @@ def _reverse(program: Program, f: Any, parsed: Any, names: list[str], single: bo
     """The general reverse function, its bindings, and how to build a variant of it for the
     facts of a call's arguments (None when variants would not differ from it)."""
     cached = program.traces.get(parsed.function)
-    base = _copy_trace(cached) if cached is not None and cached.parsed is parsed else None
+    # the cached trace itself, which nothing changes: each build works on a copy of it
+    base = cached if cached is not None and cached.parsed is parsed else None
     general, ctx = build_reverse(program, _copy_trace(base) if base else program.lower(parsed),
                                  names, single, kind, frozenset())
     bindings = ctx.bindings.names

@@ -6,16 +6,24 @@ from typing import Any
 
 import gast
 
+_AST, _NAME, _LOAD = gast.AST, gast.Name, gast.Load
+
 
 def clone(node: Any) -> Any:
     """A deep copy of a gast tree (lists and nodes are new; constants are shared)."""
-    if isinstance(node, list):
+    if type(node) is list:
         return [clone(n) for n in node]
-    if not isinstance(node, gast.AST):
+    if not isinstance(node, _AST):
         return node
-    new = type(node).__new__(type(node))
-    for key, value in node.__dict__.items():
-        new.__dict__[key] = clone(value) if isinstance(value, (list, gast.AST)) else value
+    kind = type(node)
+    new = kind.__new__(kind)
+    fields = node.__dict__.copy()
+    for key, value in fields.items():
+        if type(value) is list:
+            fields[key] = [clone(v) for v in value]
+        elif isinstance(value, _AST):
+            fields[key] = clone(value)
+    new.__dict__ = fields
     return new
 
 
@@ -53,19 +61,20 @@ def walk(node: Any) -> Any:
     """Every node of a tree or list of trees, in no particular order (a faster `gast.walk`
     for the walks that collect, count or test); a `Name`'s context is not visited."""
     stack = [node]
+    pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
-        n = stack.pop()
-        if isinstance(n, list):
-            stack.extend(n)
+        n = pop()
+        if type(n) is list:
+            extend(n)
             continue
-        if not isinstance(n, gast.AST):  # `global a, b` keeps strings in a list
+        if not isinstance(n, _AST):  # `global a, b` keeps strings in a list
             continue
         yield n
-        if isinstance(n, gast.Name):
+        if type(n) is _NAME:
             continue
         for value in n.__dict__.values():
-            if isinstance(value, (gast.AST, list)):
-                stack.append(value)
+            if type(value) is list or isinstance(value, _AST):
+                push(value)
 
 
 def names(node: Any) -> tuple[set[str], set[str]]:
@@ -81,21 +90,43 @@ def name_lists(node: Any, loads: list[str], stores: list[str]) -> int:
     `stores`, once per occurrence (`walk`'s nodes, without a generator: the clean-ups ask
     this of every statement); the number of nodes, as `ast.walk` counts them."""
     stack = [node]
-    pop, push, name_type, load_type = stack.pop, stack.append, gast.Name, gast.Load
+    pop, push, extend = stack.pop, stack.append, stack.extend
     count = 0
     while stack:
         n = pop()
-        if type(n) is list:
-            stack.extend(n)
-        elif type(n) is name_type:
-            (loads if type(n.ctx) is load_type else stores).append(n.id)
+        kind = type(n)
+        if kind is list:
+            extend(n)
+        elif kind is _NAME:
+            (loads if type(n.ctx) is _LOAD else stores).append(n.id)
             count += 2  # the name and its context
-        elif isinstance(n, gast.AST):
+        elif isinstance(n, _AST):
             count += 1
             for value in n.__dict__.values():
-                if isinstance(value, (gast.AST, list)):
+                if type(value) is list or isinstance(value, _AST):
                     push(value)
     return count
+
+
+def _names_in(node: Any, loaded: bool) -> set[str]:
+    """The loaded (or the stored) names in a tree or list of trees: one side of `names`,
+    straight into a set (the lowering and the analyses ask it of every step)."""
+    out: set[str] = set()
+    stack = [node]
+    pop, push, extend, add = stack.pop, stack.append, stack.extend, out.add
+    while stack:
+        n = pop()
+        kind = type(n)
+        if kind is list:
+            extend(n)
+        elif kind is _NAME:
+            if (type(n.ctx) is _LOAD) is loaded:
+                add(n.id)
+        elif isinstance(n, _AST):
+            for value in n.__dict__.values():
+                if type(value) is list or isinstance(value, _AST):
+                    push(value)
+    return out
 
 
 def map_loads(node: Any, replace: Any) -> Any:
@@ -140,11 +171,14 @@ def statement_stores(stmts: list[Any]) -> set[str]:
 
 
 def loads(node: Any) -> set[str]:
-    return names(node)[0]
+    """The names loaded anywhere in a tree or list of trees (`names(node)[0]`)."""
+    return _names_in(node, True)
 
 
 def stores(node: Any) -> set[str]:
-    return names(node)[1]
+    """The names stored (or bound as parameters, or deleted) anywhere in a tree or list of
+    trees (`names(node)[1]`)."""
+    return _names_in(node, False)
 
 
 def index_value(index: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import gast
@@ -75,6 +76,24 @@ def walk(node: Any) -> Any:
         for value in n.__dict__.values():
             if type(value) is list or isinstance(value, _AST):
                 push(value)
+
+
+def walk_in_order(node: gast.AST) -> Any:
+    """`gast.walk(node)`: every node, breadth first, children in field order (for the walks
+    whose first find decides what is reported), at half its cost."""
+    todo = deque([node])
+    pop, push = todo.popleft, todo.append
+    while todo:
+        n = pop()
+        for key in n._fields:
+            value = getattr(n, key, None)
+            if isinstance(value, _AST):
+                push(value)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, _AST):
+                        push(item)
+        yield n
 
 
 def names(node: Any) -> tuple[set[str], set[str]]:

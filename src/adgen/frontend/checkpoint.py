@@ -32,6 +32,7 @@ from typing import Any
 
 import gast
 
+from adgen.codegen import astutil
 from adgen.frontend.aliases import MUTATING
 from adgen.frontend.ir import assigned
 from adgen.frontend.lift import _compile
@@ -73,7 +74,7 @@ def lift_checkpointed(parsed: Parsed, error: Any) -> Parsed:
     fn = parsed.node
     local = {a.id for a in fn.args.args} | assigned(fn.body)
     top = [i for i, s in enumerate(fn.body) if _is_marked(parsed, s, local)]
-    for n in gast.walk(fn):
+    for n in astutil.walk_in_order(fn):
         if _is_marked(parsed, n, local) and not any(n is fn.body[i] for i in top):
             raise error(n, "a checkpointed loop inside another statement",
                         "mark a loop at the top level of the function body")

@@ -157,12 +157,13 @@ class Lowerer(LoopLowering, ExpressionLowering):
             raise self.error(fn, "`*args`, `**kwargs`, keyword-only or positional-only "
                              "parameters in the differentiated function",
                              "use plain positional parameters")
-        unpacked = {id(a) for n in gast.walk(fn) if isinstance(n, gast.Call)
+        nodes = list(astutil.walk_in_order(fn))
+        unpacked = {id(a) for n in nodes if isinstance(n, gast.Call)
                     for a in n.args if isinstance(a, gast.Starred)}  # `g(*xs)`: see `spread`
-        unpacked |= {id(n.args[0]) for n in gast.walk(fn) if isinstance(n, gast.Call)
+        unpacked |= {id(n.args[0]) for n in nodes if isinstance(n, gast.Call)
                      and n.args and isinstance(n.args[0], gast.Lambda)
                      and self.resolve(n.func)[1] is map}  # `map(lambda v: ..., xs)`
-        for node in gast.walk(fn):
+        for node in nodes:
             if type(node) in _UNSUPPORTED and node is not fn and id(node) not in unpacked:
                 what, fix = _UNSUPPORTED[type(node)]
                 raise self.error(node, what, fix)

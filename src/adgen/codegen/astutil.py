@@ -152,20 +152,24 @@ def map_loads(node: Any, replace: Any) -> Any:
     """`node` with every loaded name `n` for which `replace(n)` gives a node replaced by that
     node (None keeps `n`); the tree is changed in place, and the replacements are not
     visited again."""
-    if isinstance(node, gast.Name):
-        new = replace(node) if isinstance(node.ctx, gast.Load) else None
+    if type(node) is _NAME:
+        new = replace(node) if type(node.ctx) is _LOAD else None
         return node if new is None else new
     stack = [node]
+    pop, push = stack.pop, stack.append
     while stack:
-        n = stack.pop()
-        fields = n if isinstance(n, list) else n.__dict__
-        for key, value in (enumerate(n) if isinstance(n, list) else fields.items()):
-            if isinstance(value, gast.Name):
-                new = replace(value) if isinstance(value.ctx, gast.Load) else None
-                if new is not None:
-                    fields[key] = new
-            elif isinstance(value, (gast.AST, list)):
-                stack.append(value)
+        n = pop()
+        items = enumerate(n) if type(n) is list else n.__dict__.items()
+        fields = n if type(n) is list else n.__dict__
+        for key, value in items:
+            kind = type(value)
+            if kind is _NAME:
+                if type(value.ctx) is _LOAD:
+                    new = replace(value)
+                    if new is not None:
+                        fields[key] = new
+            elif kind is list or isinstance(value, _AST):
+                push(value)
     return node
 
 
@@ -178,7 +182,11 @@ def statement_stores(stmts: list[Any]) -> set[str]:
         s = stack.pop()
         if isinstance(s, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
             for t in (s.targets if isinstance(s, gast.Assign) else [s.target]):
-                out |= stores(t)
+                if type(t) is _NAME:  # the usual target: no walk
+                    if type(t.ctx) is not _LOAD:
+                        out.add(t.id)
+                else:
+                    out |= stores(t)
         elif isinstance(s, (gast.For, gast.While, gast.If)):
             if isinstance(s, gast.For):
                 out |= stores(s.target)

@@ -69,10 +69,12 @@ def _is_marked(parsed: Parsed, s: gast.AST, local: set[str]) -> bool:
             and _resolves_to(parsed, s.iter.func, checkpointed, local))
 
 
-def lift_checkpointed(parsed: Parsed, error: Any) -> Parsed:
-    """A copy of `parsed` whose marked loops call their loop functions (module doc)."""
+def lift_checkpointed(parsed: Parsed, error: Any, local: set[str] | None = None) -> Parsed:
+    """A copy of `parsed` whose marked loops call their loop functions (module doc); `local`:
+    its parameters and assigned names, when the caller has them."""
     fn = parsed.node
-    local = {a.id for a in fn.args.args} | assigned(fn.body)
+    if local is None:
+        local = {a.id for a in fn.args.args} | assigned(fn.body)
     top = [i for i, s in enumerate(fn.body) if _is_marked(parsed, s, local)]
     for n in astutil.walk_in_order(fn):
         if _is_marked(parsed, n, local) and not any(n is fn.body[i] for i in top):

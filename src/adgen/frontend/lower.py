@@ -105,16 +105,19 @@ class Lowerer(LoopLowering, ExpressionLowering):
 
     def __init__(self, parsed: Parsed, effects: Effects | None = None) -> None:
         self.effects = effects or _no_effects
-        outer = {a.id for a in parsed.node.args.args} | assigned(parsed.node.body)
+        given = parsed.node
+        outer = {a.id for a in given.args.args} | assigned(given.body)
         parsed, self.lifted = lift(parsed, outer, self.error_at(parsed))
         marked = parsed.node  # its checkpointed loops still inline, for the alias check
-        parsed = lift_checkpointed(parsed, self.error_at(parsed))
+        parsed = lift_checkpointed(parsed, self.error_at(parsed),
+                                   outer if marked is given else None)
         self.marked = None if parsed.node is marked else marked
         parsed = desugar(parsed, self.error_at(parsed))  # `with`, `try`: marked `if`s
         self.p = parsed
         fn = parsed.node
         self.params = [a.id for a in fn.args.args]
-        self.locals = set(self.params) | assigned(fn.body) | getattr(fn, "adgen_bound", set())
+        local = outer if fn is given else set(self.params) | assigned(fn.body)  # unchanged
+        self.locals = local | getattr(fn, "adgen_bound", set())
         self.lists = _lists(fn.body)
         used = set().union(*astutil.names(fn))
         self.namer = Namer(used | self.locals)

@@ -31,7 +31,10 @@ def clone(node: Any) -> Any:
 class Transformer:
     """`gast.NodeTransformer`'s protocol (`visit_<Type>` methods return the replacement;
     `generic_visit` transforms the children in place), with a cheaper dispatch and child
-    walk: the generated code's simplifications visit every expression several times."""
+    walk: the generated code's simplifications visit every expression several times.
+    Subclasses customise `visit_<Type>` and `generic_visit`, not `visit`: `generic_visit`
+    dispatches to the children itself, and leaves alone a child without fields or
+    attributes (an operator, a context) that no `visit_<Type>` method asks for."""
 
     def __init_subclass__(cls) -> None:
         cls._visitors = {name[len("visit_"):]: fn for klass in reversed(cls.__mro__)
@@ -42,19 +45,25 @@ class Transformer:
         return method(self, node) if method is not None else self.generic_visit(node)
 
     def generic_visit(self, node: Any) -> Any:
+        visitors, generic = self._visitors, self.generic_visit
         fields = node.__dict__
         for key, value in fields.items():
-            if isinstance(value, list):
+            if type(value) is list:
                 new = []
                 for item in value:
-                    if isinstance(item, gast.AST):
-                        item = self.visit(item)
+                    if isinstance(item, _AST):
+                        method = visitors.get(type(item).__name__)
+                        item = method(self, item) if method is not None else generic(item)
                         if item is None:
                             continue
                     new.append(item)
                 value[:] = new
-            elif isinstance(value, gast.AST):
-                fields[key] = self.visit(value)
+            elif isinstance(value, _AST):
+                method = visitors.get(type(value).__name__)
+                if method is not None:
+                    fields[key] = method(self, value)
+                elif value.__dict__:  # an empty node would come back as it is
+                    fields[key] = generic(value)
         return node
 
 

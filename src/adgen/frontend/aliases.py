@@ -125,10 +125,10 @@ class _Liveness:
                 self._read([s], here)
 
     def _read(self, nodes: list[gast.AST], position: int) -> None:
-        for node in nodes:
-            for n in astutil.walk_in_order(node):
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                    self.reads.setdefault(n.id, []).append(position)
+        loaded: list[str] = []
+        astutil.name_lists(nodes, loaded, [])  # once per read, as every read is here
+        for n in loaded:
+            self.reads.setdefault(n, []).append(position)
 
     def read_after(self, name: str, s: gast.AST) -> bool:
         here = self.position.get(id(s))

@@ -151,7 +151,7 @@ Builder = Callable[["Program", Any, Any, str, frozenset], Any]
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """The cyclic garbage collector off while parsing or lowering, as during a build
     (`pipeline`): those make many small trees that live on, which it would walk again and
     again, freeing nothing."""
@@ -191,7 +191,7 @@ class Program:
                 self.forget(f)
                 trace = None
             if trace is None:
-                with _collector_paused():
+                with collector_paused():
                     trace = self.lower(self._parse(f))
                 self.traces[f] = trace
                 self.resolutions[f] = _resolution(f, trace)
@@ -240,7 +240,7 @@ class Program:
         if not isinstance(f, types.FunctionType) or lookup(f) is not None:
             return {}
         try:
-            with _collector_paused():
+            with collector_paused():
                 parsed = parse_function(f)
         except (DifferentiationError, SyntaxError):
             return {}

@@ -17,6 +17,7 @@ current derivative in its place.
 
 from __future__ import annotations
 
+import threading
 import types
 import weakref
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from adgen import pipeline
 from adgen.rules import library_function, lookup
 
 _HELD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
 
 
 def held(f: Any, built: Any, again: Callable[[], Any]) -> Any:
@@ -35,12 +37,17 @@ def held(f: Any, built: Any, again: Callable[[], Any]) -> Any:
     program = pipeline.PROGRAM
     if not program.callees.get(f) and not _calls_user_functions(program, f):
         return built
-    try:
-        known = _HELD.get(built)
-    except TypeError:  # not weakly referable: nothing to keep
-        return built
-    if known is not None:
-        return known
+    with _LOCK:  # threads asking at once get one held function
+        try:
+            known = _HELD.get(built)
+        except TypeError:  # not weakly referable: nothing to keep
+            return built
+        if known is None:
+            known = _HELD[built] = _holding(program, f, built, again)
+    return known
+
+
+def _holding(program: Any, f: Any, built: Any, again: Callable[[], Any]) -> Any:
     state = [built, program.watch(f)]
 
     def current() -> Any:
@@ -56,7 +63,6 @@ def held(f: Any, built: Any, again: Callable[[], Any]) -> Any:
 
     _describe(call, built)
     call.__adgen_stand_in__ = current
-    _HELD[built] = call
     return call
 
 

@@ -26,7 +26,7 @@ from adgen.derive.unroll import unrolled_derivative
 from adgen.errors import DifferentiationError
 from adgen.frontend.lower import Trace
 from adgen.frontend.signatures import plain_form
-from adgen.program import Program
+from adgen.program import Program, collector_paused
 from adgen.variants import dispatching
 
 
@@ -146,7 +146,8 @@ def _reverse(program: Program, f: Any, parsed: Any, names: list[str], single: bo
     """The general reverse function, its bindings, and how to build a variant of it for the
     facts of a call's arguments (None when variants would not differ from it)."""
     cached = program.traces.get(parsed.function)
-    base = _copy_trace(cached) if cached is not None and cached.parsed is parsed else None
+    # the cached trace itself, which nothing changes: each build works on a copy of it
+    base = cached if cached is not None and cached.parsed is parsed else None
     general, ctx = build_reverse(program, _copy_trace(base) if base else program.lower(parsed),
                                  names, single, kind, frozenset())
     bindings = ctx.bindings.names
@@ -154,12 +155,13 @@ def _reverse(program: Program, f: Any, parsed: Any, names: list[str], single: bo
         return general, bindings, None
 
     def variant(arguments: dict[str, Any]) -> Any:
-        with program.lock:
+        with program.lock, collector_paused():  # as in `_build_guarded`
             functions, vctx = build_reverse(program, _copy_trace(base), names, single, kind,
                                             frozenset(), arguments=arguments)
-        source = emit.to_source(functions, parsed.lines)
-        fn = emit.compile_functions(source, functions[-1].name, vctx.bindings.names,
-                                    parsed.globals, parsed.name, f"{kind} specialised")
+        with collector_paused():
+            source = emit.to_source(functions, parsed.lines)
+            fn = emit.compile_functions(source, functions[-1].name, vctx.bindings.names,
+                                        parsed.globals, parsed.name, f"{kind} specialised")
         fn.__adgen__.original = f
         fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name)
         return fn

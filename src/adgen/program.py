@@ -17,10 +17,12 @@ the one process-wide program with the function that builds a derivative (`Progra
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -33,7 +35,7 @@ from adgen.frontend.effects import Summary, bound_arguments, value_form
 from adgen.frontend.effects import summary as effect_summary
 from adgen.frontend.function_values import function_params, value_key
 from adgen.frontend.lower import Trace, lower
-from adgen.frontend.parse import Parsed, parse_function, register_parsed, registered
+from adgen.frontend.parse import Parsed, parse_function, reads_same, register_parsed, registered
 from adgen.rules import lookup
 
 Key = tuple[Any, Any, str, frozenset]
@@ -169,6 +171,20 @@ SPECIALISATIONS = 16  # specialisations to function values kept per function
 Builder = Callable[["Program", Any, Any, str, frozenset], Any]
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while parsing or lowering, as during a build
+    (`pipeline`): those make many small trees that live on, which it would walk again and
+    again, freeing nothing."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 class Program:
     """Traces, facts and derivatives of the user functions met so far, kept current."""
 
@@ -184,6 +200,7 @@ class Program:
         self._stack: list[Key] = []
         self._deferred: dict[Key, tuple[Deferred, Deferred]] = {}
         self._specialised: dict[Any, dict[Any, Any]] = {}  # f -> {values' key: copy of f}
+        self._parses: dict[Any, tuple[Any, Parsed]] = {}  # f -> (its code, its parse), unused
 
     # ------------------------------------------------------------------ traces
 
@@ -196,7 +213,8 @@ class Program:
                 self.forget(f)
                 trace = None
             if trace is None:
-                trace = self.lower(parse_function(f))
+                with collector_paused():
+                    trace = self.lower(self._parse(f))
                 self.traces[f] = trace
                 self.resolutions[f] = _resolution(f, trace)
             return trace
@@ -244,11 +262,21 @@ class Program:
         if not isinstance(f, types.FunctionType) or lookup(f) is not None:
             return {}
         try:
-            parsed = parse_function(f)
+            with collector_paused():
+                parsed = parse_function(f)
         except (DifferentiationError, SyntaxError):
             return {}
         found = self.facts[key] = function_params(parsed, self.function_params)
+        self._parses[f] = (f.__code__, parsed)  # read only: `trace(f)` may take it
         return found
+
+    def _parse(self, f: Any) -> Parsed:
+        """`parse_function(f)`, or the parse `function_params(f)` made (parsing is a good part
+        of a long function's build) when `f` still runs that code with those closure values."""
+        code, parsed = self._parses.pop(f, (None, None))
+        if parsed is not None and code is f.__code__ and reads_same(parsed, f):
+            return parsed
+        return parse_function(f)
 
     def specialise(self, f: Any, values: dict[str, Any]) -> Any:
         """A copy of the user function `f` whose parameters in `values` hold those function
@@ -329,6 +357,7 @@ class Program:
         self.traces.pop(f, None)
         self.resolutions.pop(f, None)
         self.facts = {k: v for k, v in self.facts.items() if k[0] is not f}
+        self._parses.pop(f, None)
         callers = [g for g, called in self.callees.items() if f in called]
         self._drop_derivatives(f)
         for g in callers:
@@ -351,6 +380,7 @@ class Program:
             self.facts.clear()
             self._deferred.clear()
             self._specialised.clear()
+            self._parses.clear()
 
     # ------------------------------------------------------------------ derivatives
 

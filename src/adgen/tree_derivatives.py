@@ -16,6 +16,7 @@ import numpy as np
 
 from adgen import pipeline, pytree
 from adgen.arrays import is_array, made_like, size
+from adgen.codegen import astutil
 from adgen.errors import DifferentiationError
 from adgen.rules.batched import identity_seed
 from adgen.runtime import as_sequence
@@ -97,7 +98,7 @@ def reads_as_container(f: Any, names: set[str], seen: set[Any] | None = None) ->
         return False
     seen.add(f)
     trace = pipeline.get_trace(f)
-    for n in gast.walk(trace.node):
+    for n in astutil.walk_in_order(trace.node):
         if isinstance(n, (gast.Subscript, gast.Attribute)) and _named(n.value, names):
             return True
         if isinstance(n, gast.For) and _named(n.iter, names):

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import operator
+from collections import Counter
 from typing import Any
 
 import gast
@@ -338,8 +339,8 @@ def inline_single_use(body: list[gast.AST], pure: Any,
     statements that write nothing the expression reads; any other expression only into a
     plain copy `y = v` right after it (`y = g_fwd(x)`).
     """
-    counts: dict[str, int] = {}
-    stores: dict[str, int] = {}
+    counts: Counter[str] = Counter()
+    stores: Counter[str] = Counter()
     effects: dict[int, tuple[set[str], set[str], int]] = {}
     stack: list[Any] = list(body)
     while stack:  # one walk: how often each name is read and written, what each step does
@@ -356,16 +357,15 @@ def inline_single_use(body: list[gast.AST], pure: Any,
     return _inline_block(body, counts, stores, pure, effects)
 
 
-def _tally(nodes: list[Any], counts: dict, stores: dict) -> tuple[set[str], set[str], int]:
+def _tally(nodes: list[Any], counts: Counter, stores: Counter,
+           ) -> tuple[set[str], set[str], int]:
     """Count the names read and written in `nodes` into `counts` and `stores`; the sets of
     them, and the number of nodes."""
     reads: list[str] = []
     written: list[str] = []
     size = astutil.name_lists(nodes, reads, written)
-    for n in reads:
-        counts[n] = counts.get(n, 0) + 1
-    for n in written:
-        stores[n] = stores.get(n, 0) + 1
+    counts.update(reads)
+    stores.update(written)
     return set(reads), set(written), size
 
 

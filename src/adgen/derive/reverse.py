@@ -19,6 +19,7 @@ disagree. Indexed reads accumulate in place into adjoint arrays the sweep owns.
 from __future__ import annotations
 
 import copy
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from adgen.derive import blocks
 from adgen.derive.adjoints import StepAdjoints, popped_list
 from adgen.derive.analysis import statements
 from adgen.derive.generate import CallSite, Context, user_function
+from adgen.derive.history import History
 from adgen.frontend.lower import assign, const, name
 
 
@@ -51,7 +53,7 @@ class Save:
 class LoopInit:
     """Variables a loop's saves read before their first assignment: bound to None first."""
 
-    defined: set[str]
+    defined: Container[str]  # what may be assigned where the loop starts
     depth: int = 0
     names: list[str] = field(default_factory=list)
 
@@ -64,7 +66,7 @@ class Reverse(StepAdjoints):
         self.namer = ctx.namer
         self.saves: dict[int, Save] = {}
         self.loop_inits: list[tuple[LoopInit, list[Save]]] = []
-        self.defined: set[str] = set(ctx.trace.params)
+        self.defined = History(ctx.trace.params)  # may be assigned (forward, in order)
         self.loop_depth = 0
         self.state: set[str] = set()
         self.owned: set[str] = set()
@@ -80,8 +82,9 @@ class Reverse(StepAdjoints):
         self.counter_saves: dict[int, Save] = {}
         self.pops: dict[int, Save] = {}
         self.save_temps: set[str] = set()
-        self.must: set[str] = set(ctx.trace.params)  # certainly assigned (forward, in order)
-        self.must_at: dict[int, set[str]] = {}
+        self.must = History(ctx.trace.params)  # certainly assigned (forward, in order)
+        self.must_at: dict[int, tuple[int, int]] = {}  # at an `if` or a loop: `must.point()`
+        self._lists: tuple[tuple[int, int], set[str]] = ((-1, -1), set())
         self._loop_memo: dict[Any, Any] = {}
         self.own_requests: set[str] = set()
         self.bound_early: set[str] = set()  # bound to None before the forward sweep
@@ -125,14 +128,20 @@ class Reverse(StepAdjoints):
         if isinstance(s, gast.If):
             blocks.check(self.ctx, s)
             node = copy.copy(s)
-            before, must = set(self.defined), set(self.must)
-            self.must_at[id(s)] = set(must)
+            defined, must = self.defined.point(), self.must.point()
+            self.must_at[id(s)] = must
             node.body = self.forward(s.body) or [gast.Pass()]
-            after_body, self.defined = self.defined, before
-            must_body, self.must = self.must, set(must)
+            after_body, must_body = self.defined.since(defined), set(self.must.since(must))
+            for var in after_body:  # the `else` branch starts from what the `if` started
+                self.defined.discard(var)
+            for var in must_body:
+                self.must.discard(var)
+            must = self.must.point()
             node.orelse = self.forward(s.orelse)
-            self.defined |= after_body
-            self.must = must | (must_body & self.must)
+            self.defined.update(after_body)
+            for var in self.must.since(must):  # certain after both: certain in both
+                if var not in must_body:
+                    self.must.discard(var)
             return [node]
         if isinstance(s, (gast.For, gast.While)):
             return self.forward_loop(s)
@@ -203,14 +212,14 @@ class Reverse(StepAdjoints):
         return [*out, self.saves[id(s)].rev, *undo]
 
     def forward_loop(self, s: gast.AST) -> list[gast.AST]:
-        self.must_at[id(s)] = set(self.must)
-        must_before = set(self.must)
+        must = self.must_at[id(s)] = self.must.point()
         out = self._forward_loop(s)
-        self.must = must_before  # the body may run no time at all
+        for var in self.must.since(must):  # the body may run no time at all
+            self.must.discard(var)
         return out
 
     def _forward_loop(self, s: gast.AST) -> list[gast.AST]:
-        init = LoopInit(set(self.defined), self.loop_depth)
+        init = LoopInit(self.defined.at(self.defined.point()), self.loop_depth)
         node = copy.copy(s)
         pre: list[gast.AST] = [init]
         head_save = None
@@ -225,7 +234,7 @@ class Reverse(StepAdjoints):
             zero_count = assign(counter, const(0), s.adgen_line)
             pre.extend(self.forward_stmt(zero_count))
             self.counter_saves[id(s)] = self.saves[id(zero_count)]
-        self.defined |= _assigned(s.body)
+        self.defined.update(_assigned(s.body))
         self.loop_depth += 1
         self._loop_saves.append([])
         body = self.forward(s.body)
@@ -302,17 +311,26 @@ class Reverse(StepAdjoints):
         list the reverse sweep pushes to or pops from is always a list of zeros, so the list
         is bound (to None, whose zero is 0.0) before the forward sweep where it may not be."""
         out = []
-        known = self.must_at.get(id(s), set())
-        lists = {r.var for r in self.pops.values()} | {
-            r.var for r in self.saves.values() if r.append}
+        known = self.must_at.get(id(s))
+        lists = self._list_vars()
         for var in sorted(missing):
             self.filled.add(var)
-            if var in lists and var not in known:
+            certain = self.must.had(known, var)
+            if var in lists and not certain:
                 self.bound_early.add(var)
-            shaped = (var in known or var in lists) and var not in self.ctx.scalar
+            shaped = (certain or var in lists) and var not in self.ctx.scalar
             zero = self.ctx.zero_for(var) if shaped else const(0.0)
             out.append(assign(self.bar(var), zero, getattr(s, "adgen_line", None)))
         return out
+
+    def _list_vars(self) -> set[str]:
+        """The lists the reverse sweep pushes to or pops from (as the forward sweep found
+        them: asked again only when it saved more)."""
+        size = (len(self.saves), len(self.pops))
+        if self._lists[0] != size:
+            self._lists = (size, {r.var for r in self.pops.values()} | {
+                r.var for r in self.saves.values() if r.append})
+        return self._lists[1]
 
     def loop_body(self, s: gast.AST, body: list[gast.AST]) -> tuple[list[gast.AST], list]:
         """Reverse a loop body until the adjoint state at its ends agrees (a fixed point).

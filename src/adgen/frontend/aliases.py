@@ -42,6 +42,8 @@ from typing import Any
 
 import gast
 
+from adgen.codegen import astutil
+
 _VIEW_METHODS = {"reshape", "view", "ravel", "squeeze", "transpose", "swapaxes", "T",
                  "real", "imag", "diagonal"}
 _VIEW_FUNCTIONS = {"reshape", "ravel", "squeeze", "transpose", "swapaxes", "asarray",
@@ -123,10 +125,10 @@ class _Liveness:
                 self._read([s], here)
 
     def _read(self, nodes: list[gast.AST], position: int) -> None:
-        for node in nodes:
-            for n in gast.walk(node):
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                    self.reads.setdefault(n.id, []).append(position)
+        loaded: list[str] = []
+        astutil.name_lists(nodes, loaded, [])  # once per read, as every read is here
+        for n in loaded:
+            self.reads.setdefault(n, []).append(position)
 
     def read_after(self, name: str, s: gast.AST) -> bool:
         here = self.position.get(id(s))
@@ -174,7 +176,7 @@ class _Walk:
 
     def assign(self, s: gast.Assign, pairs: Pairs) -> Pairs:
         for t in s.targets:
-            for n in gast.walk(t):
+            for n in astutil.walk_in_order(t):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                     pairs = _rebind(pairs, n.id)
         names = [t.id for t in s.targets if isinstance(t, gast.Name)]
@@ -268,7 +270,7 @@ class _Walk:
                 root, depth = _root(func.value)
                 if root is not None:
                     out.append((root, depth + 1, True, func))
-        for call in (n for n in gast.walk(s) if isinstance(n, gast.Call)):
+        for call in (n for n in astutil.walk_in_order(s) if isinstance(n, gast.Call)):
             for arg, certain in self.effects(call):
                 root, depth = _root(arg)
                 if root is not None:

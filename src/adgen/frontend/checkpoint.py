@@ -32,6 +32,7 @@ from typing import Any
 
 import gast
 
+from adgen.codegen import astutil
 from adgen.frontend.aliases import MUTATING
 from adgen.frontend.ir import assigned
 from adgen.frontend.lift import _compile
@@ -68,12 +69,14 @@ def _is_marked(parsed: Parsed, s: gast.AST, local: set[str]) -> bool:
             and _resolves_to(parsed, s.iter.func, checkpointed, local))
 
 
-def lift_checkpointed(parsed: Parsed, error: Any) -> Parsed:
-    """A copy of `parsed` whose marked loops call their loop functions (module doc)."""
+def lift_checkpointed(parsed: Parsed, error: Any, local: set[str] | None = None) -> Parsed:
+    """A copy of `parsed` whose marked loops call their loop functions (module doc); `local`:
+    its parameters and assigned names, when the caller has them."""
     fn = parsed.node
-    local = {a.id for a in fn.args.args} | assigned(fn.body)
+    if local is None:
+        local = {a.id for a in fn.args.args} | assigned(fn.body)
     top = [i for i, s in enumerate(fn.body) if _is_marked(parsed, s, local)]
-    for n in gast.walk(fn):
+    for n in astutil.walk_in_order(fn):
         if _is_marked(parsed, n, local) and not any(n is fn.body[i] for i in top):
             raise error(n, "a checkpointed loop inside another statement",
                         "mark a loop at the top level of the function body")

@@ -21,6 +21,7 @@ from typing import Any
 
 import gast
 
+from adgen.codegen import astutil
 from adgen.frontend.parse import Parsed
 
 # user function -> {parameter: line} of its function values (the program view caches it)
@@ -37,7 +38,7 @@ def function_params(parsed: Parsed, params_of: ParamsOf) -> dict[str, int]:
         if isinstance(e, gast.Name) and e.id in params and e.id not in found:
             found[e.id] = line
 
-    for n in gast.walk(parsed.node):
+    for n in astutil.walk_in_order(parsed.node):
         if not isinstance(n, gast.Call):
             continue
         line = getattr(n, "lineno", None) or parsed.node.lineno

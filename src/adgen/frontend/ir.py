@@ -71,8 +71,11 @@ class Subexpressions(dict):
                 del self[key]
 
 
+_LOAD = gast.Load()  # one for every loaded name made here (no pass changes a context node)
+
+
 def name(id_: str, ctx: Any = None) -> gast.Name:
-    return gast.Name(id=id_, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
+    return gast.Name(id=id_, ctx=ctx or _LOAD, annotation=None, type_comment=None)
 
 
 def const(value: Any) -> gast.Constant:

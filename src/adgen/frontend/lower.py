@@ -106,16 +106,19 @@ class Lowerer(LoopLowering, ExpressionLowering):
     def __init__(self, parsed: Parsed, effects: Effects | None = None) -> None:
         self.effects = effects or _no_effects
         self.built_into: str | None = None  # the name a list comprehension fills directly
-        outer = {a.id for a in parsed.node.args.args} | assigned(parsed.node.body)
+        given = parsed.node
+        outer = {a.id for a in given.args.args} | assigned(given.body)
         parsed, self.lifted = lift(parsed, outer, self.error_at(parsed))
         marked = parsed.node  # its checkpointed loops still inline, for the alias check
-        parsed = lift_checkpointed(parsed, self.error_at(parsed))
+        parsed = lift_checkpointed(parsed, self.error_at(parsed),
+                                   outer if marked is given else None)
         self.marked = None if parsed.node is marked else marked
         parsed = desugar(parsed, self.error_at(parsed))  # `with`, `try`: marked `if`s
         self.p = parsed
         fn = parsed.node
         self.params = [a.id for a in fn.args.args]
-        self.locals = set(self.params) | assigned(fn.body) | getattr(fn, "adgen_bound", set())
+        local = outer if fn is given else set(self.params) | assigned(fn.body)  # unchanged
+        self.locals = local | getattr(fn, "adgen_bound", set())
         self.lists = _lists(fn.body)
         used = set().union(*astutil.names(fn))
         self.namer = Namer(used | self.locals)
@@ -158,12 +161,13 @@ class Lowerer(LoopLowering, ExpressionLowering):
             raise self.error(fn, "`*args`, `**kwargs`, keyword-only or positional-only "
                              "parameters in the differentiated function",
                              "use plain positional parameters")
-        unpacked = {id(a) for n in gast.walk(fn) if isinstance(n, gast.Call)
+        nodes = list(astutil.walk_in_order(fn))
+        unpacked = {id(a) for n in nodes if isinstance(n, gast.Call)
                     for a in n.args if isinstance(a, gast.Starred)}  # `g(*xs)`: see `spread`
-        unpacked |= {id(n.args[0]) for n in gast.walk(fn) if isinstance(n, gast.Call)
+        unpacked |= {id(n.args[0]) for n in nodes if isinstance(n, gast.Call)
                      and n.args and isinstance(n.args[0], gast.Lambda)
                      and self.resolve(n.func)[1] is map}  # `map(lambda v: ..., xs)`
-        for node in gast.walk(fn):
+        for node in nodes:
             if type(node) in _UNSUPPORTED and node is not fn and id(node) not in unpacked:
                 what, fix = _UNSUPPORTED[type(node)]
                 raise self.error(node, what, fix)

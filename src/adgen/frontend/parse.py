@@ -92,6 +92,18 @@ def parse_function(fn: Any) -> Parsed:
                   dict(getattr(fn, "adgen_static", None) or {}))
 
 
+def reads_same(parsed: Parsed, fn: Any) -> bool:
+    """Whether `parse_function(fn)` would now give what `parsed` (a parse of `fn` while it ran
+    the same code) holds: the same closure values and function values, by identity."""
+    static = dict(getattr(fn, "adgen_static", None) or {})
+    return parsed.function is fn and _same(_closure(fn), parsed.closure) and _same(
+        static, parsed.static)
+
+
+def _same(now: dict[str, Any], then: dict[str, Any]) -> bool:
+    return now.keys() == then.keys() and all(v is then[k] for k, v in now.items())
+
+
 def _has_rules(fn: Any) -> bool:
     rule = lookup(fn)
     return rule is not None and (rule.tangent is not None or rule.adjoint is not None

@@ -132,3 +132,23 @@ def test_float32_adjoints_keep_their_dtype():
     for got, want in zip(grads, general, strict=True):
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def scalar_code(x, y):
+    z = x * y
+    for _ in range(3):
+        z = np.sin(z) + 0.5 * x
+    return z * y
+
+
+def test_scalar_code_runs_its_float_variant_without_dispatch():
+    """For parameters used only as numbers the function handed out is the float variant,
+    checking its arguments' types itself; other arguments go to the dispatching function."""
+    g = adgen.grad(scalar_code, wrt=(0, 1))
+    general = g.__adgen__.info["any"]
+    assert "def scalar_code_grad(" in adgen.source(g)
+    assert g.__code__ is not general.__code__
+    for args in [(0.3, 0.7), (np.float64(0.3), 0.7), (1, 2.0), (np.array(0.3), 0.7)]:
+        np.testing.assert_allclose(np.array(g(*args), dtype=float),
+                                   np.array(general(*args), dtype=float), rtol=1e-14)
+    check_grads(scalar_code, (0.3, 0.7), wrt=(0, 1), order=2)

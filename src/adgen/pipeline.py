@@ -21,10 +21,11 @@ from adgen.derive.assemble import build_reverse
 from adgen.derive.checkpoint import build_split, checkpointed_loop
 from adgen.derive.forward import Forward
 from adgen.derive.generate import context
+from adgen.derive.shapes import fact_of
 from adgen.derive.specialise import SPECIALISED_HELPERS
 from adgen.derive.unroll import unrolled_derivative
 from adgen.errors import DifferentiationError
-from adgen.frontend.lower import Trace
+from adgen.frontend.lower import Trace, name
 from adgen.frontend.signatures import plain_form
 from adgen.program import Program, collector_paused
 from adgen.variants import dispatching
@@ -134,7 +135,8 @@ def _build(program: Program, f: Any, wrt: Any, kind: str, scalar_params: frozens
         fn.__adgen__.info["reentrant"] = getattr(ctx, "reentrant", False)
         fn.__adgen__.info["tape_positions"] = getattr(ctx, "tape_positions", None)
     if kind in _SPECIALISED and variant is not None:
-        return dispatching(fn, [a.id for a in parsed.node.args.args], variant)
+        chosen = dispatching(fn, [a.id for a in parsed.node.args.args], variant)
+        return _floats_first(chosen, parsed, variant)
     return fn
 
 
@@ -154,10 +156,12 @@ def _reverse(program: Program, f: Any, parsed: Any, names: list[str], single: bo
     if base is None or ctx.recursive or not _uses_shape_helpers(general, bindings):
         return general, bindings, None
 
-    def variant(arguments: dict[str, Any]) -> Any:
+    def variant(arguments: dict[str, Any], otherwise: Any = None) -> Any:
         with program.lock, collector_paused():  # as in `_build_guarded`
             functions, vctx = build_reverse(program, _copy_trace(base), names, single, kind,
                                             frozenset(), arguments=arguments)
+        if otherwise is not None:
+            _guard(vctx, functions[-1], otherwise)
         with collector_paused():
             source = emit.to_source(functions, parsed.lines)
             fn = emit.compile_functions(source, functions[-1].name, vctx.bindings.names,
@@ -167,6 +171,51 @@ def _reverse(program: Program, f: Any, parsed: Any, names: list[str], single: bo
         return fn
 
     return general, bindings, variant
+
+
+def _guard(ctx: Any, fn: gast.FunctionDef, otherwise: Any) -> None:
+    """Start `fn`, a variant for float arguments, with the check that they are floats; other
+    arguments go to `otherwise` (the dispatching function)."""
+    params = [a.id for a in fn.args.args]
+    kind, real = name(ctx.bindings.bind("type", type)), name(ctx.bindings.bind("float", float))
+    checks = [gast.Compare(left=gast.Call(func=clone(kind), args=[name(p)], keywords=[]),
+                           ops=[gast.IsNot()], comparators=[clone(real)])
+              for p in params[:len(ctx.trace.params)]]
+    test = checks[0] if len(checks) == 1 else gast.BoolOp(op=gast.Or(), values=checks)
+    call = gast.Call(func=name(ctx.bindings.bind("dispatch", otherwise)),
+                     args=[name(p) for p in params], keywords=[])
+    fn.body.insert(0, gast.If(test=test, body=[gast.Return(value=call)], orelse=[]))
+
+
+def _floats_first(chosen: Any, parsed: Any, variant: Any) -> Any:
+    """For a function whose parameters are all used as numbers, the function handed out is
+    the variant for float arguments, built now, starting with a check of their types (others
+    go to `chosen`, the dispatching function): a gradient of scalar code then costs no
+    dispatch. It presents the general derivative (`__adgen__`)."""
+    params = [a.id for a in parsed.node.args.args]
+    if not params or set(params) & _containers(parsed.node):
+        return chosen
+    try:
+        first = variant({p: FLOAT for p in params}, otherwise=chosen)
+    except Exception:  # a variant is only faster: the general function is right
+        return chosen
+    first.__adgen__ = chosen.__adgen__
+    first.__doc__ = chosen.__doc__
+    return first
+
+
+FLOAT = fact_of(0.5)
+
+
+def _containers(node: gast.AST) -> set[str]:
+    """Names the function indexes, iterates over or takes attributes of: not numbers."""
+    out = set()
+    for n in astutil.walk(node):
+        if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.value, gast.Name):
+            out.add(n.value.id)
+        elif isinstance(n, gast.For) and isinstance(n.iter, gast.Name):
+            out.add(n.iter.id)
+    return out
 
 
 def _uses_shape_helpers(functions: list[Any], bindings: dict[str, Any]) -> bool:

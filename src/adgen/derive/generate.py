@@ -35,8 +35,8 @@ def context(program: Program, trace: Trace, wrt: list[str], scalar_params: set[s
     defines = {part: trace.namer.fresh(f"{base}_{part}") for part in parts(kind)}
     facts = shapes.infer(body, arguments, _returns(program)) if arguments else {}
     zero_d = {n for n, f in facts.items() if f.is_number}
-    scalar = scalar_names(body, trace.params, set(scalar_params) | (zero_d & set(
-        trace.params)), program) | zero_d
+    numbers = {p for p, f in (arguments or {}).items() if f is not None and f.is_number}
+    scalar = scalar_names(body, trace.params, set(scalar_params) | numbers, program) | zero_d
     ctx = Context(program, trace, active_names(body, wrt, returned), scalar, defines, reserved)
     ctx.facts = facts
     return ctx

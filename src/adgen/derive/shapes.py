@@ -362,6 +362,8 @@ def _apply(rhs: gast.AST, env: dict[str, Any], stand: _Stand) -> Any:
         return _elementwise(args, env, stand, fn)
     if isinstance(fn, types.FunctionType) and not _numpy_function(fn):
         return _called(fn, args, keywords, env)
+    if getattr(fn, "__module__", None) == "math" and not keywords:
+        return _math(fn, args, env)
     if fn in products:
         call: Any = np.matmul
         values = [stand.of(a) for a in args]
@@ -411,6 +413,21 @@ def _called(fn: Any, args: list[gast.AST], keywords: dict[str, gast.AST],
                   for p in params)
     got = callee(fn, known)
     return got if isinstance(got, Fact) else _TOP
+
+
+def _math(fn: Any, args: list[gast.AST], env: dict[str, Any]) -> Any:
+    """A `math` function of numbers: its result's type, from stand-ins (a value where the
+    function is defined for most functions, 0.5)."""
+    values = []
+    for a in args:
+        f = _atom(a, env)
+        if not isinstance(f, Fact) or not f.is_number or f.kind == "array":
+            return _TOP
+        values.append(0.5 if f.dtype.kind == "f" else 1)
+    try:
+        return _from_value(fn(*values))
+    except Exception:  # outside its domain at the stand-ins: not known
+        return _TOP
 
 
 def _numpy_function(fn: Any) -> bool:

@@ -167,6 +167,9 @@ class Lowerer(LoopLowering, ExpressionLowering):
         unpacked |= {id(n.args[0]) for n in nodes if isinstance(n, gast.Call)
                      and n.args and isinstance(n.args[0], gast.Lambda)
                      and self.resolve(n.func)[1] is map}  # `map(lambda v: ..., xs)`
+        unpacked |= {id(k.value) for n in nodes if isinstance(n, gast.Call)
+                     for k in n.keywords if k.arg == "key" and isinstance(k.value, gast.Lambda)
+                     and self.resolve(n.func)[1] in (sorted, max, min)}  # only called
         for node in nodes:
             if type(node) in _UNSUPPORTED and node is not fn and id(node) not in unpacked:
                 what, fix = _UNSUPPORTED[type(node)]

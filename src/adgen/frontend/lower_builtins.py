@@ -16,6 +16,8 @@ letters the rest or the output still need (the rules take at most four operands)
 
 from __future__ import annotations
 
+import ast
+import copy
 import os
 import string
 from typing import Any
@@ -124,7 +126,7 @@ class BuiltinLowering:
                              "call sorted(xs) with at most key= and reverse=")
         seq = self.sequence(e.args[0])
         order = self.bind(self.form_call(runtime_forms.sort_order, [
-            seq, self.atom(options.get("key", const(None))),
+            seq, self.key_atom(options.get("key", const(None))),
             self.atom(options.get("reverse", const(False)))]), fn=runtime_forms.sort_order)
         position = self.namer.fresh("_i")
         comp = gast.ListComp(
@@ -133,6 +135,26 @@ class BuiltinLowering:
                                            iter=name(order), ifs=[], is_async=0)])
         comp.col_offset = e.col_offset
         return self.expr_ListComp(comp)
+
+    def key_atom(self, node: gast.AST) -> gast.AST:
+        """A `key=` function, which is only called, never differentiated: a lambda that reads
+        only its parameters and module-level names is made into a function here, once."""
+        if not isinstance(node, gast.Lambda):
+            return self.atom(node)
+        a = node.args
+        own = {p.id for p in a.args}
+        free = {n.id for n in gast.walk(node.body)
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)} - own
+        if a.vararg or a.kwarg or a.kwonlyargs or a.defaults or free & self.locals:
+            raise self.error(node, "a `key=` lambda reading the function's own variables (or "
+                             "with defaults or starred parameters)",
+                             "define the key function at module level")
+        tree = ast.fix_missing_locations(gast.gast_to_ast(gast.Expression(
+            body=copy.deepcopy(node))))
+        scope = {**self.p.globals, **self.p.closure}
+        made = eval(compile(tree, self.p.filename, "eval"), scope)  # noqa: S307 (user's code)
+        made.__name__ = "key"
+        return self.helper(made)
 
     def extreme_by_key(self, e: gast.Call, fn: Any) -> gast.AST:
         """`max(xs, key=k)` → `seq[extreme_index(seq, k, True)]` (several arguments are a
@@ -144,7 +166,8 @@ class BuiltinLowering:
         items = e.args[0] if len(e.args) == 1 else gast.Tuple(elts=e.args, ctx=gast.Load())
         seq = self.sequence(items) if len(e.args) == 1 else self.atom(items)
         index = self.bind(self.form_call(runtime_forms.extreme_index, [
-            seq, self.atom(options["key"]), const(fn is max)]), fn=runtime_forms.extreme_index)
+            seq, self.key_atom(options["key"]), const(fn is max)]),
+            fn=runtime_forms.extreme_index)
         return gast.Subscript(value=seq, slice=name(index), ctx=gast.Load())
 
     def dict_of(self, e: gast.Call) -> gast.AST:

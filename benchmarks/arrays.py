@@ -51,7 +51,6 @@ from run import (
     Row,
     agree,
     at_most,
-    first_line,
     measure,
     missing,
     per_call,
@@ -59,6 +58,7 @@ from run import (
     print_header,
     print_summary,
     print_table,
+    run_all,
 )
 
 import adgen
@@ -137,20 +137,6 @@ BENCHMARKS = (
 )
 
 
-def run_all(cfg: Config, clock: Callable[[], float],
-            only: list[str] | None = None) -> list[Row]:
-    rows = []
-    for item, title, bench in BENCHMARKS:
-        if only and item not in only:
-            continue
-        print(f"  running {item}: {title} ...", file=sys.stderr, flush=True)
-        try:
-            rows += bench(cfg, clock)
-        except Exception as exc:  # never let one benchmark stop the others
-            rows.append(missing(item, title, "", first_line(exc)))
-    return rows
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -164,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     clock = time.perf_counter if args.wall else time.process_time
     print_header(cfg, args.quick)
     print(f"clock: {clock.__name__}\n", flush=True)
-    rows = run_all(cfg, clock, args.only)
+    rows = run_all(cfg, args.only, BENCHMARKS, lambda bench: bench(cfg, clock))
     print_table(rows)
     print_summary(rows)
     return 0

@@ -558,14 +558,17 @@ BENCHMARKS = (
 )
 
 
-def run_all(cfg: Config, only: list[str] | None = None) -> list[Row]:
+def run_all(cfg: Config, only: list[str] | None = None, benchmarks: tuple = (),
+            run: Callable[[Any], list[Row]] | None = None) -> list[Row]:
+    """The rows of `benchmarks` (this file's by default), each run as `run(bench)` (by
+    default `bench(cfg)`), those in `only` if given."""
     rows = []
-    for item, title, bench in BENCHMARKS:
+    for item, title, bench in benchmarks or BENCHMARKS:
         if only and item not in only:
             continue
         print(f"  running {item}: {title} ...", file=sys.stderr, flush=True)
         try:
-            rows += bench(cfg)
+            rows += run(bench) if run is not None else bench(cfg)
         except Exception as exc:  # never let one benchmark stop the others
             rows.append(missing(item, title, "", first_line(exc)))
     return rows

@@ -1,14 +1,14 @@
 """Derivatives specialised to their arguments, chosen per call.
 
 A reverse-mode derivative is built once as the general function (it asks shapes at run time)
-and, per argument signature (Python type; dtype and shape for arrays, see
+and, per argument signature (an array's dtype and shape, else the type; see
 `adgen.derive.shapes.signature`), as a variant whose shape decisions are constants: no
 `unbroadcast` or zero-building helpers, adjoints accumulated in place, no value saved only
-for its shape. The function handed out checks the signature (one cheap check per argument)
-and runs the variant for it, building it on first use. At most `LIMIT` variants are kept per
-derivative (the least recently used is dropped); after `BUILDS` variant builds, new signatures run
-the general function. The general function also runs for keyword arguments, for calls
-leaving parameters to their defaults, and where a variant cannot be built.
+for its shape. The function handed out has the general function's parameters (keywords and
+defaults bind as usual), builds the signature inline and runs the variant for it, building it
+on first use. At most `LIMIT` variants are kept per derivative (the least recently used is
+dropped); after `BUILDS` variant builds, new signatures run the general function, as do
+signatures with nothing to specialise to and those whose variant cannot be built.
 """
 
 from __future__ import annotations

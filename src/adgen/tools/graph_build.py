@@ -278,31 +278,30 @@ class _Executed(_Builder):
         self.defs[index] = ()  # the loop index: no node
         for value in self.evaluate(s.iter):
             self.env[index] = value
-            self.indices.append(f"{index}={value}")
-            try:
-                self.block(s.body)
-            except _Continue:
-                pass
-            except _Break:
+            if not self.iteration(s, f"{index}={value}"):
                 return
-            finally:
-                self.indices.pop()
         self.block(s.orelse)
 
     def run_while(self, s: gast.While) -> None:
         trip = 0
         while self.evaluate(s.test):
-            self.indices.append(f"trip {trip}")
-            trip += 1
-            try:
-                self.block(s.body)
-            except _Continue:
-                pass
-            except _Break:
+            if not self.iteration(s, f"trip {trip}"):
                 return
-            finally:
-                self.indices.pop()
+            trip += 1
         self.block(s.orelse)
+
+    def iteration(self, s: gast.For | gast.While, label: str) -> bool:
+        """One run of a loop body, its nodes labelled `label`; False when it breaks."""
+        self.indices.append(label)
+        try:
+            self.block(s.body)
+        except _Continue:
+            pass
+        except _Break:
+            return False
+        finally:
+            self.indices.pop()
+        return True
 
     def execute(self, s: gast.AST) -> None:
         exec(self.compiled(s, "exec"), self.scope, self.env)

@@ -168,8 +168,9 @@ class Forward:
         if tangent is None:
             tangent = self.zero_for(target.id)
         elif (target.id in self.written and not isinstance(s.value, gast.Name)
-              and isinstance(tangent, (gast.Name, gast.Call))):
-            # the primal is a new object that is written into later: so must its tangent be
+              and isinstance(tangent, (gast.Name, gast.Call, gast.Subscript))):
+            # the primal is a new object (or an item no other name sees again: the alias
+            # check refuses the rest) that is written into later: so must its tangent be
             tangent = self.ctx.call("owned_copy", runtime.owned_copy, [tangent])
         return [assign(self.ctx.namer.dot(target.id), tangent, s.adgen_line)]
 

@@ -1,0 +1,141 @@
+"""Names bound to items of a container — by unpacking (`a, b = rows`) or as a loop target
+(`for i, r in enumerate(rows)`, `for r, c in zip(rows, cs)`, `for k, v in d.items()`) — share
+their objects with the container. A write through such a name changes the container, which a
+derivative that follows values would miss: it is refused at the user's line, unless the
+container is never seen again (then the item is the name's own). Each of the refused functions
+below was differentiated silently wrong before the check knew about unpacking.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import adgen
+from adgen.testing import check_grads
+
+X = np.array([0.3, -0.7, 1.1])
+
+
+def unpacked_then_written(x):
+    rows = [x * 1.0, x * 2.0]
+    a, b = rows
+    a[0] = x[1] * 5.0
+    return np.sum(rows[0]) + np.sum(b)
+
+
+def unpacked_parameter_holder(x):
+    lst = [x, x * 2]
+    a, b = lst
+    a[0] = 0.0 + x[1]
+    return np.sum(a) + np.sum(b) + np.sum(x)
+
+
+def enumerate_rows_written(x):
+    rows = [x * 1.0, x * 2.0]
+    for _i, r in enumerate(rows):
+        r[0] = x[1] * 3.0
+    return np.sum(rows[0]) + np.sum(rows[1])
+
+
+def zip_rows_written(x):
+    rows = [x * 1.0, x * 2.0]
+    for r, c in zip(rows, [1.0, 2.0], strict=True):
+        r[1] = c * x[2]
+    return np.sum(rows[0] * rows[1])
+
+
+def enumerate_matrix_updated(x):
+    M = np.outer(x, x)
+    for _i, row in enumerate(M):
+        row *= 2.0
+    return np.sum(M)
+
+
+def matrix_rows_unpacked(x):
+    M = np.outer(x, x)
+    r0, r1, r2 = M
+    r1[:] = x
+    return np.sum(M * M)
+
+
+def dict_values_written(x):
+    d = {"a": x * 1.0, "b": x * 2.0}
+    for _k, v in d.items():
+        v[0] = x[2]
+    return np.sum(d["a"] * d["b"])
+
+
+def split_rows_written(x):
+    M = np.outer(x, x)
+    top, rest = np.split(M, [1])
+    top[0, 0] = 3.0
+    return np.sum(M)
+
+
+def reversed_rows_written(x):
+    rows = [x * 1.0, x * 2.0]
+    for r in reversed(rows):
+        r[2] = x[0]
+    return np.sum(rows[0] + rows[1] * rows[1])
+
+
+REFUSED = [unpacked_then_written, unpacked_parameter_holder, enumerate_rows_written,
+           zip_rows_written, enumerate_matrix_updated, matrix_rows_unpacked, dict_values_written,
+           split_rows_written, reversed_rows_written]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("f", REFUSED, ids=[f.__name__ for f in REFUSED])
+def test_writes_through_unpacked_items_are_refused(f, mode):
+    with pytest.raises((adgen.DifferentiationError, adgen.UnsupportedSyntax), match="share"):
+        adgen.grad(f, mode=mode)(X.copy())
+
+
+def test_the_refusal_names_the_line_where_the_names_met():
+    with pytest.raises(adgen.UnsupportedSyntax) as info:
+        adgen.grad(unpacked_then_written)(X.copy())
+    first = unpacked_then_written.__code__.co_firstlineno
+    assert info.value.lineno == first + 3
+    assert f"line {first + 2}" in str(info.value)
+
+
+# ---------------------------------------------------------------- still differentiated
+
+
+def unpacked_state_consumed(x):
+    state = (x * 1.0, x * x)
+    h, c = state
+    h[0] = c[1] * 2.0
+    return np.sum(h * c)
+
+
+def rows_read_in_loops(x):
+    rows = [x * 1.0, x * 2.0]
+    s = 0.0
+    for i, r in enumerate(rows):
+        s = s + (i + 1) * np.sum(r * r)
+    for r, c in zip(rows, [1.0, 2.0], strict=True):
+        s = s + c * r[1]
+    return s
+
+
+def rows_replaced_not_written(x):
+    rows = [x * 1.0, x * 2.0]
+    a, b = rows
+    a = a * 3.0
+    a[0] = x[2]
+    return np.sum(a * b) + np.sum(rows[0])
+
+
+@pytest.mark.parametrize("f", [rows_read_in_loops, rows_replaced_not_written])
+def test_reads_and_rebinding_are_still_differentiated(f):
+    check_grads(f, (X.copy(),), order=2)
+
+
+def test_an_item_whose_container_is_not_read_again_is_its_own():
+    """First order works; the gradient itself reads `state` for its structure after the
+    write, so differentiating it again is refused (loudly), not wrong."""
+    check_grads(unpacked_state_consumed, (X.copy(),), order=1)
+    with pytest.raises(adgen.UnsupportedSyntax, match="share"):
+        adgen.hessian(unpacked_state_consumed)(X.copy())

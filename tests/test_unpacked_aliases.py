@@ -2,8 +2,9 @@
 (`for i, r in enumerate(rows)`, `for r, c in zip(rows, cs)`, `for k, v in d.items()`) — share
 their objects with the container. A write through such a name changes the container, which a
 derivative that follows values would miss: it is refused at the user's line, unless the
-container is never seen again (then the item is the name's own). Each of the refused functions
-below was differentiated silently wrong before the check knew about unpacking.
+container is never seen again (then the item is the name's own). The same holds for the result
+of a user function that returns (a part of) an argument: `w = ident(a); w[0] = ...` changes `a`.
+Each of the refused functions below was differentiated silently wrong before.
 """
 
 from __future__ import annotations
@@ -139,3 +140,131 @@ def test_an_item_whose_container_is_not_read_again_is_its_own():
     check_grads(unpacked_state_consumed, (X.copy(),), order=1)
     with pytest.raises(adgen.UnsupportedSyntax, match="share"):
         adgen.hessian(unpacked_state_consumed)(X.copy())
+
+
+# ---------------------------------------------------------------- helpers returning an argument
+
+
+def ident(v):
+    return v
+
+
+def row_of(M, i):
+    return M[i]
+
+
+def flat(M):
+    return M.reshape(-1)
+
+
+def first_of(vs):
+    return vs[0]
+
+
+def either(v, w, k):
+    if k > 0:
+        return v
+    return w * 1.0
+
+
+def through_two(v):
+    return ident(v)
+
+
+def scaled(v):
+    v = v * 2.0
+    return v
+
+
+def through_identity(x):
+    a = x * 1.0
+    w = ident(a)
+    w[0] = x[1] * 2.0
+    return np.sum(a * x)
+
+
+def through_row(x):
+    M = np.outer(x, x)
+    r = row_of(M, 1)
+    r[2] = x[0]
+    return np.sum(M)
+
+
+def through_reshape(x):
+    M = np.outer(x, x)
+    f = flat(M)
+    f[4] = 1.0
+    return np.sum(M * M)
+
+
+def through_first(x):
+    rows = [x * 1.0, x * 2.0]
+    r = first_of(rows)
+    r[1] = 0.0
+    return np.sum(rows[0] * x)
+
+
+def through_a_branch(x):
+    a = x * 1.0
+    b = either(a, x, 1)
+    b[2] = x[0] ** 2
+    return np.sum(a * x)
+
+
+def through_a_chain(x):
+    a = x * 1.0
+    b = through_two(a)
+    b[1] = 3.0
+    return np.sum(a * x)
+
+
+RETURNED = [through_identity, through_row, through_reshape, through_first, through_a_branch,
+            through_a_chain]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("f", RETURNED, ids=[f.__name__ for f in RETURNED])
+def test_writes_into_what_a_helper_returned_of_its_argument_are_refused(f, mode):
+    with pytest.raises((adgen.DifferentiationError, adgen.UnsupportedSyntax), match="share"):
+        adgen.grad(f, mode=mode)(X.copy())
+
+
+def fresh_from_helper(x):
+    a = x * 1.0
+    w = scaled(a)
+    w[0] = x[1] * 2.0
+    return np.sum(a * x) + np.sum(w * w)
+
+
+def returned_but_not_written(x):
+    a = x * 1.0
+    w = ident(a)
+    return np.sum(w * a) + np.sum(row_of(np.outer(x, x), 2))
+
+
+@pytest.mark.parametrize("f", [fresh_from_helper, returned_but_not_written])
+def test_helpers_returning_new_objects_or_only_read_still_differentiate(f):
+    check_grads(f, (X.copy(),), order=2)
+
+
+def rebound_then_written(x):
+    rows = [x * 1.0, x * 2.0]
+    for r in rows:
+        r = r * 1.0
+        r[0] = x[2]
+    return np.sum(rows[0] * rows[1])
+
+
+def test_forward_mode_copies_a_tangent_whose_new_object_is_written():
+    """`t = s; t = t + 1.0; t[0] = 3.0`: the tangent of `t + 1.0` is `s`'s (nothing changes
+    it), so the write must go into a copy — it went into `x`'s tangent."""
+    check_grads(rebound_then_written, (X.copy(),), order=2)
+    check_grads(tangent_of_a_sum_written, (X.copy(),), order=2)
+
+
+def tangent_of_a_sum_written(x):
+    s = x * 1.0
+    t = s
+    t = t + 1.0
+    t[0] = 3.0
+    return np.sum(s * t)

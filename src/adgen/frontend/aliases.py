@@ -95,13 +95,30 @@ class Checks:
         self.arguments: set[int] = set()  # ids of arguments a callee may update with `op=`
 
 
+# The arguments of a call of a user function that its result may share an object with
+# (`returned` of the callee, mapped to the call's arguments).
+Returns = Callable[[gast.Call], "list[gast.AST]"]
+
+
 def check(fn: gast.FunctionDef, names: set[str], error: Any,
-          effects: Effects | None = None) -> Checks:
+          effects: Effects | None = None, returns: Returns | None = None) -> Checks:
     """Raise `error(node, what, fix)` at the first write through a possible alias; return
     what must be checked at run time."""
-    walk = _Walk(names, error, effects or (lambda call: []), _Liveness(fn.body))
+    walk = _Walk(names, error, effects or (lambda call: []), _Liveness(fn.body),
+                 returns or (lambda call: []))
     walk.block(fn.body, frozenset())
     return walk.checks
+
+
+def returned(fn: gast.FunctionDef, names: set[str], returns: Returns | None = None) -> set[str]:
+    """The parameters of `fn` whose objects its result may be, hold or be a view of
+    (`def ident(v): return v`, `return M[i]`, `return [v, w]`, `return v.reshape(-1)`):
+    a caller writing into the result changes its argument. A parameter rebound to a new
+    object before the return (`v = v * 2.0`) is not returned."""
+    walk = _Returns(names, returns or (lambda call: []), _Liveness(fn.body))
+    params = [a.id for a in fn.args.args]
+    walk.block(fn.body, frozenset((p, _CALLERS + p, fn, SAME) for p in params))
+    return walk.found
 
 
 class _Liveness:
@@ -150,9 +167,9 @@ class _Walk:
     """Which names may share an object, in program order."""
 
     def __init__(self, names: set[str], error: Any, effects: Effects,
-                 liveness: _Liveness) -> None:
+                 liveness: _Liveness, returns: Returns) -> None:
         self.names, self.error, self.effects = names, error, effects
-        self.liveness = liveness
+        self.liveness, self.returns = liveness, returns
         self.checks = Checks()
 
     def block(self, body: list[gast.AST], pairs: Pairs) -> Pairs:
@@ -255,7 +272,11 @@ class _Walk:
         if isinstance(value, gast.IfExp):
             return self.sources(value.body) + self.sources(value.orelse)
         inner = _viewed(value, self.names)
-        return [(inner, PART)] if inner is not None else []
+        if inner is not None:
+            return [(inner, PART)]
+        if isinstance(value, gast.Call):  # a user function returning (a part of) an argument
+            return [(n, PART) for a in self.returns(value) for n, _ in self.sources(a)]
+        return []
 
     def elements(self, elts: list[gast.AST], depth: int = 1) -> list[tuple[str, str]]:
         """(name, holds(d)) for the names a display of `elts` holds, `d` deep."""
@@ -355,6 +376,35 @@ class _Walk:
         return self.liveness.read_after(container, s) or any(
             container in (p[0], p[1]) and not (p[3] == ITEM and p[2] is unpacked)
             for p in pairs)
+
+
+_CALLERS = "@"  # `@v`: the object the caller passed as `v`
+
+
+class _Returns(_Walk):
+    """The walk of `returned`: no refusals (the function's own check makes them), the
+    callers' objects reachable from each `return`'s value collected in `found`."""
+
+    def __init__(self, names: set[str], returns: Returns, liveness: _Liveness) -> None:
+        super().__init__(names, None, lambda call: [], liveness, returns)
+        self.found: set[str] = set()
+
+    def stmt(self, s: gast.AST, pairs: Pairs) -> Pairs:
+        if isinstance(s, gast.Return) and s.value is not None:
+            reached = {n for n, _ in self.sources(s.value)}
+            todo = list(reached)
+            while todo:
+                here = todo.pop()
+                for one, other, _, _ in pairs:
+                    for a, b in ((one, other), (other, one)):
+                        if a == here and b not in reached:
+                            reached.add(b)
+                            todo.append(b)
+            self.found |= {n[len(_CALLERS):] for n in reached if n.startswith(_CALLERS)}
+        return super().stmt(s, pairs)
+
+    def refuse_write(self, s: gast.AST, written: str, depth: int, pairs: Pairs) -> None:
+        return None
 
 
 def _replaced(pairs: Pairs, s: gast.Assign) -> Pairs:

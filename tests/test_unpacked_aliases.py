@@ -302,3 +302,29 @@ def test_a_chained_write_into_an_advanced_index_copy_is_refused(f, mode):
 
 def test_chained_writes_through_views_are_followed():
     check_grads(through_view_rows, (X.copy(),), order=2)
+
+
+# ---------------------------------------------------------------- containers of parts
+
+
+def list_of_dict_entries(p):
+    layers = [p["w"], p["b"]]
+    layers[0][1] = 0.0  # changes p["w"]
+    return np.sum(p["w"] * p["b"])
+
+
+def list_of_a_view(x):
+    a = x * 1.0
+    parts = [a[1:], x]
+    parts[0][0] = 4.0  # changes a[1]
+    return np.sum(a * x)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_list_of_parts_of_another_name_is_not_written_through(mode):
+    P = {"w": X.copy(), "b": X[::-1].copy()}
+    with pytest.raises(adgen.UnsupportedSyntax, match="`layers`, which may share its object "
+                                                      "with `p`"):
+        adgen.grad(list_of_dict_entries, mode=mode)(P)
+    with pytest.raises(adgen.UnsupportedSyntax, match="with `a`"):
+        adgen.grad(list_of_a_view, mode=mode)(X.copy())

@@ -279,11 +279,12 @@ class _Walk:
         return []
 
     def elements(self, elts: list[gast.AST], depth: int = 1) -> list[tuple[str, str]]:
-        """(name, holds(d)) for the names a display of `elts` holds, `d` deep."""
+        """(name, holds(d)) for the names a display of `elts` holds, `d` deep (or holds a
+        part of: `[p["w"], v[1:]]` holds parts of `p` and `v`)."""
         out = []
         for e in elts:
             for n, kind in self.sources(e):
-                if kind == SAME:
+                if kind in (SAME, PART, ITEM):
                     out.append((n, holds(depth)))
                 elif _held_at(kind):
                     out.append((n, holds(depth + _held_at(kind))))
@@ -344,7 +345,7 @@ class _Walk:
 
     def refuse_write(self, s: gast.AST, written: str, depth: int, pairs: Pairs) -> None:
         views = []
-        for one, other, where, kind in pairs:
+        for one, other, where, kind in sorted(pairs, key=_order):
             if kind == ITEM and one == written and not self.shared(other, s, where, pairs):
                 continue  # the container is never seen again: its item is the name's own
             if kind == SAME and written in (one, other) or (
@@ -405,6 +406,11 @@ class _Returns(_Walk):
 
     def refuse_write(self, s: gast.AST, written: str, depth: int, pairs: Pairs) -> None:
         return None
+
+
+def _order(pair: tuple) -> tuple:
+    """Pairs in source order (a refusal names the same pair on every run)."""
+    return (getattr(pair[2], "lineno", 0) or 0, pair[0], pair[1], pair[3])
 
 
 def _replaced(pairs: Pairs, s: gast.Assign) -> Pairs:

@@ -67,14 +67,16 @@ def numba_module() -> Any:
         raise ImportError(f"compile='numba' needs Numba, which is not installed: {INSTALL}"
                           ) from None
     numba_helpers.install(numba)
+    numba_stacks.install(numba)
     return numba
 
 
 def specialised(fn: Any, args: tuple) -> Any:
     """The generated function that runs for `args`: the variant specialised to their types,
-    dtypes and shapes that `adgen.variants` chooses (built on first use), or the general
-    derivative where there is none."""
-    choose = fn.__adgen__.info.get("variant")
+    dtypes and shapes that `adgen.variants` builds for compiled code (globals holding numbers
+    taken as constants, as Numba freezes them), or the general derivative where there is
+    none."""
+    choose = fn.__adgen__.info.get("frozen")
     return fn if choose is None else choose(tuple(args))
 
 
@@ -239,12 +241,17 @@ class _Jit:
         if not isinstance(f, types.FunctionType) or _helper(f):
             return f
         _remember_file(f)
-        code = (numba_stacks.typed_stacks(f) if _generated(f) else None) or f.__code__
-        namespace: dict[str, Any] = {}
+        code, namespace = f.__code__, {}
+        typed = numba_stacks.typed_stacks(f) if _generated(f) else None
+        if typed is not None:
+            code, filename, added = typed
+            if f.__code__.co_filename in _FILES:
+                _FILES[filename] = _FILES[f.__code__.co_filename]
+            namespace.update(added)
         cells = tuple(types.CellType() for _ in code.co_freevars)
         copy = types.FunctionType(code, namespace, f.__name__, f.__defaults__, cells)
         out = self.memo[f] = self.numba.njit(copy)
-        namespace.update(f.__globals__)
+        namespace.update({k: v for k, v in f.__globals__.items() if k not in namespace})
         self._bind(code, f.__globals__, namespace)
         values = dict(zip(f.__code__.co_freevars, _closure_items(f), strict=True))
         for cell, name in zip(cells, code.co_freevars, strict=True):

@@ -213,24 +213,60 @@ def _replace(s: ast.stmt, text: str) -> tuple[int, int, int, str]:
 
 def _reservations(node: ast.FunctionDef, stack: str, typed: set[str],
                   inserts: dict[int, list[str]]) -> set[int]:
-    """Before each `for` loop over `range(...)` or a name, a reservation of room for the
-    typed saves of a variable its body makes, when it saves that variable only directly
-    (not in a nested loop, whose saves would take the room); the ids of those saves."""
+    """Before the outermost `for` loop whose saves of a typed variable can be counted when it
+    starts, a reservation of room for all of them; the ids of the saves so covered (the others
+    grow the array when it is full). A reservation inside a loop would rebind the array at
+    every iteration, which costs Numba more than the stores."""
     out: set[int] = set()
-    for loop in ast.walk(node):
-        if not isinstance(loop, ast.For) or loop.orelse or not _countable(loop.iter):
-            continue
-        direct = _saves(_direct(loop.body), stack, typed)
-        nested = _saves([s for b in loop.body for s in ast.walk(b)], stack, typed)
-        trips = f"len({ast.unparse(loop.iter)})"
-        for v, saves in sorted(direct.items()):
-            if len(saves) != len(nested[v]):
+    for v in sorted(typed):
+        todo = list(reversed(node.body))
+        while todo:
+            s = todo.pop()
+            count = _count(s, stack, v) if isinstance(s, ast.For) else None
+            if count is None:
+                todo += reversed([c for c in ast.iter_child_nodes(s) if isinstance(c, ast.stmt)])
                 continue
-            out |= {id(s) for s in saves}
-            a = f"{stack}__{v}"
-            inserts.setdefault(loop.lineno, []).append(
-                f"{a} = _adgen_reserve({a}, {a}_top + {len(saves)} * {trips})")
+            if count != "0":
+                out |= {id(p) for p in _saves(list(ast.walk(s)), stack, {v}).get(v, ())}
+                a = f"{stack}__{v}"
+                inserts.setdefault(s.lineno, []).append(
+                    f"{a} = _adgen_reserve({a}, {a}_top + {count})")
     return out
+
+
+def _count(loop: ast.For, stack: str, v: str) -> str | None:
+    """How many times `loop` saves `v`, as an expression to evaluate just before it starts
+    (`len(range(n)) * (2 + len(range(m)) * 1)`); None when that is not known then."""
+    if loop.orelse or not _countable(loop.iter, loop.body):
+        return None
+    assigned = {n.id for b in loop.body for n in ast.walk(b)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    parts = [str(len(_saves(_direct(loop.body), stack, {v}).get(v, ())))]
+    for s in _direct(loop.body):
+        if isinstance(s, (ast.For, ast.While, ast.AsyncFor)):
+            inner = _count(s, stack, v) if isinstance(s, ast.For) else None
+            if inner is None:
+                if v in _saves(list(ast.walk(s)), stack, {v}):
+                    return None
+                continue
+            if {n.id for n in ast.walk(s.iter) if isinstance(n, ast.Name)} & assigned:
+                return None  # its trip count may change from one iteration to the next
+            parts.append(inner)
+    each = " + ".join(p for p in parts if p != "0") or "0"
+    return "0" if each == "0" else f"len({ast.unparse(loop.iter)}) * ({each})"
+
+
+def _countable(it: ast.expr, body: list[ast.stmt]) -> bool:
+    """An iterable whose length is known before the loop and may be evaluated twice: `range`
+    of names and constants, or a name the body neither rebinds nor calls a method of."""
+    if isinstance(it, ast.Name):
+        return not any(isinstance(n, ast.Name) and n.id == it.id and not isinstance(
+            n.ctx, ast.Load) or isinstance(n, ast.Attribute) and isinstance(
+            n.value, ast.Name) and n.value.id == it.id for b in body for n in ast.walk(b))
+    if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" \
+            and not it.keywords:
+        return all(isinstance(a, (ast.Name, ast.Constant)) for a in it.args)
+    return False
 
 
 def _saves(statements: list[ast.stmt], stack: str, typed: set[str]) -> dict[str, list]:
@@ -243,25 +279,20 @@ def _saves(statements: list[ast.stmt], stack: str, typed: set[str]) -> dict[str,
     return out
 
 
-def _countable(it: ast.expr) -> bool:
-    """An iterable whose length is known before the loop and may be evaluated twice: a name,
-    or `range`/`reversed` of names and constants."""
-    if isinstance(it, ast.Name):
-        return True
-    if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" \
-            and not it.keywords:
-        return all(isinstance(a, (ast.Name, ast.Constant)) for a in it.args)
-    return False
-
-
 def _direct(body: list[ast.stmt]) -> list[ast.stmt]:
-    """The statements of a loop body, through `if`s but not into nested loops."""
+    """The statements of a loop body, through `if`, `with` and `try` but not into nested
+    loops (nor definitions)."""
     out, todo = [], list(body)
     while todo:
         s = todo.pop()
         out.append(s)
-        if isinstance(s, ast.If):
-            todo += s.body + s.orelse
+        if isinstance(s, (ast.For, ast.While, ast.AsyncFor, ast.FunctionDef, ast.ClassDef)):
+            continue
+        for c in ast.iter_child_nodes(s):
+            if isinstance(c, ast.stmt):
+                todo.append(c)
+            elif isinstance(c, ast.excepthandler):
+                todo += c.body
     return out
 
 

@@ -239,8 +239,8 @@ def _count(loop: ast.For, stack: str, v: str) -> str | None:
     (`len(range(n)) * (2 + len(range(m)) * 1)`); None when that is not known then."""
     if loop.orelse or not _countable(loop.iter, loop.body):
         return None
-    assigned = {n.id for b in loop.body for n in ast.walk(b)
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    assigned = {n.id for b in [loop.target, *loop.body] for n in ast.walk(b)
+                if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
     parts = [str(len(_saves(_direct(loop.body), stack, {v}).get(v, ())))]
     for s in _direct(loop.body):
         if isinstance(s, (ast.For, ast.While, ast.AsyncFor)):

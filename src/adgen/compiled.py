@@ -111,35 +111,36 @@ class Compiled:
         self.__name__ = fn.__name__
 
     def function(self) -> Any:
-        """The function users call: a dictionary lookup by argument types, then the entry."""
-        entries, first = self.entries, self._entry
-
-        def run(*args: Any) -> Any:
-            try:
-                entry = entries[tuple(map(type, args))]
-            except KeyError:
-                entry = first(args)
-            return entry(*args)
-
+        """The function users call: with `fn`'s parameters, it looks its arguments' key up
+        (`_key`, written inline) and calls the entry, or makes the entry on first use."""
         fn = self.fn
-        run.__name__ = run.__qualname__ = fn.__name__
+        code = fn.__code__
+        params = code.co_varnames[:code.co_argcount]
+        if params and not code.co_flags & 0x0C and not code.co_kwonlyargcount:
+            run = _caller(fn, params, self.entries, self._entry)
+        else:  # a function taking *args (a derivative held for staleness checks)
+            entries, first = self.entries, self._entry
+
+            def run(*args: Any) -> Any:
+                entry = entries.get(_key(args))
+                if entry is None:
+                    entry = first(args)
+                return entry(*args)
+
+            run.__name__ = run.__qualname__ = fn.__name__
         run.__doc__ = fn.__doc__
         run.__adgen__ = fn.__adgen__  # type: ignore[attr-defined]
-        run.entries = entries  # type: ignore[attr-defined]
+        run.entries = self.entries  # type: ignore[attr-defined]
         return run
 
     def _entry(self, args: tuple) -> Any:
-        """What runs for arguments of these types: the compiled code, the uncompiled function,
-        or, when an argument is an array, a table by dtype, shape and layout."""
+        """What runs for arguments with this key: the compiled code, or the uncompiled
+        function."""
         with _LOCK:
-            types_key = tuple(map(type, args))
-            entry = self.entries.get(types_key)
+            key = _key(args)
+            entry = self.entries.get(key)
             if entry is None:
-                if np.ndarray in types_key:
-                    entry = _ByArrays(self._prepare)
-                else:
-                    entry = self._prepare(args)
-                self.entries[types_key] = entry
+                entry = self.entries[key] = self._prepare(args)
             return entry
 
     def _prepare(self, args: tuple) -> Any:
@@ -155,37 +156,55 @@ class Compiled:
             dispatcher = self.jitted.get(variant)
             if dispatcher is None:
                 dispatcher = self.jitted[variant] = _Jit(numba).function(variant)
-            dispatcher.compile(tuple(numba.typeof(a) for a in args))
+            signature = tuple(numba.typeof(a) for a in args)
+            dispatcher.compile(signature)
         except Exception as exc:  # Numba's typing and lowering errors, and its own failures
             _warn(f"{self.__name__} runs uncompiled for these arguments: {describe(exc)}")
             return self.fn
+        if all(type(a) in _DIRECT for a in args):
+            return dispatcher.overloads[signature].entry_point
         return dispatcher
 
 
-class _ByArrays:
-    """The entries for one tuple of argument types with arrays among them, by each array's
-    dtype, shape and layout."""
-
-    def __init__(self, prepare: Callable[[tuple], Any]) -> None:
-        self.prepare = prepare
-        self.entries: dict[tuple, Any] = {}
-
-    def __call__(self, *args: Any) -> Any:
-        key = _key(args)
-        entry = self.entries.get(key)
-        if entry is None:
-            with _LOCK:
-                entry = self.entries.get(key)
-                if entry is None:
-                    entry = self.entries[key] = self.prepare(args)
-        return entry(*args)
+_DIRECT = (float, bool, np.float64, np.float32, np.int64)
+"""Argument types whose key decides the compiled code's signature: for them the entry is the
+compiled code's own entry point, with no second choice by Numba's dispatcher. (A Python
+`int` may need a wider type than the first one met, an array may be read-only or
+unaligned, a tuple's key is its type alone: Numba's dispatcher looks at those.)"""
 
 
-def _key(args: tuple) -> tuple:
+def _key(args: tuple) -> Any:
     """What a compiled entry depends on: each argument's type, and an array's dtype, shape
-    and layout (the types alone when no argument is an array)."""
-    return tuple((a.dtype, a.shape, a.flags.c_contiguous) if type(a) is np.ndarray else type(a)
-                 for a in args)
+    and strides (which decide its layout); a tuple of them, or the one for one argument.
+    `_caller` writes the same in the function it makes."""
+    key = tuple((a.dtype, a.shape, a.strides) if type(a) is np.ndarray else type(a)
+                for a in args)
+    return key[0] if len(key) == 1 else key
+
+
+def _caller(fn: Any, params: tuple, table: dict, first: Any) -> Any:
+    """A function with `fn`'s name and parameters that calls the entry for its arguments:
+    the key built in plain statements, one dictionary lookup."""
+    names = ", ".join(params)
+    lines = [f"def {fn.__name__}({names}):"]
+    for i, p in enumerate(params):
+        lines += [f"    _adgen_{i} = _adgen_type({p})",
+                  f"    if _adgen_{i} is _adgen_array:",
+                  f"        _adgen_{i} = ({p}.dtype, {p}.shape, {p}.strides)"]
+    key = ", ".join(f"_adgen_{i}" for i in range(len(params)))
+    lines += ["    try:",
+              f"        _adgen_entry = _adgen_table[{key if len(params) == 1 else f'({key})'}]",
+              "    except KeyError:",
+              f"        _adgen_entry = _adgen_first(({names},))",
+              f"    return _adgen_entry({names})"]
+    text = ("def _adgen_factory(_adgen_array, _adgen_type, _adgen_table, _adgen_first):\n"
+            + "".join("    " + line + "\n" for line in lines)
+            + f"    return {fn.__name__}\n")
+    scope: dict[str, Any] = {}
+    exec(compile(text, f"<adgen compiled call {fn.__name__}>", "exec"), scope)
+    inner = scope["_adgen_factory"](np.ndarray, type, table, first)
+    return types.FunctionType(inner.__code__, {"__builtins__": builtins}, fn.__name__,
+                              fn.__defaults__, inner.__closure__)
 
 
 def _takes(a: Any) -> bool:

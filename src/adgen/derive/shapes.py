@@ -485,8 +485,9 @@ def _elementwise(atoms: list[gast.AST], env: dict[str, Any], stand: _Stand, fn: 
         elif isinstance(a, gast.Constant):
             small.append(a.value)
         else:
-            small.append({"float": 0.0, "int": 0, "bool": False}.get(f.kind, None)
-                         if f.kind != "scalar" else f.dtype.type(0))
+            # ones, not zeros: a division by a Python zero would raise, and say nothing
+            small.append({"float": 1.0, "int": 1, "bool": True}.get(f.kind, None)
+                         if f.kind != "scalar" else f.dtype.type(1))
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -8,8 +8,9 @@ and the user's line) and still give the uncompiled numbers. The rest of the file
 operators one by one against central differences, the user's own callees, NumPy arrays in
 float64 and float32, `grad(numba.njit(f))`, and the error without Numba.
 
-Every derivative here is compiled once per process (`adgen.compiled` keeps Numba's machine
-code in memory only, nothing is written to disk).
+Every derivative here is compiled once per process; what `adgen.numba_cache` writes for
+Numba's on-disk cache goes to a temporary directory (`tests/test_compiled_stacks.py` checks
+the cache itself).
 """
 
 import math
@@ -26,6 +27,13 @@ from adgen.errors import CompileWarning
 from tests.catalog_control import CASES
 
 numba = pytest.importorskip("numba")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _cache_directory(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ADGEN_CACHE_DIR", str(tmp_path_factory.mktemp("numba_cache")))
+        yield
 
 NOT_COMPILED = {
     "for_writes_array_elements": "`written` (the adjoint of an element write, which zeroes "

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from adgen import numba_helpers, numba_python, numba_stacks
+from adgen import numba_cache, numba_helpers, numba_python, numba_stacks
 from adgen.errors import CompileWarning
 from adgen.rules.registry import library_function
 
@@ -131,6 +131,7 @@ class Compiled:
         run.__doc__ = fn.__doc__
         run.__adgen__ = fn.__adgen__  # type: ignore[attr-defined]
         run.entries = self.entries  # type: ignore[attr-defined]
+        run.dispatchers = self.jitted  # type: ignore[attr-defined]
         return run
 
     def _entry(self, args: tuple) -> Any:
@@ -260,17 +261,23 @@ class _Jit:
         if not isinstance(f, types.FunctionType) or _helper(f):
             return f
         _remember_file(f)
-        code, namespace = f.__code__, {}
+        code, namespace, cache = f.__code__, {}, False
         typed = numba_stacks.typed_stacks(f) if _generated(f) else None
         if typed is not None:
-            code, filename, added = typed
+            code, filename = typed.code, typed.filename
+            namespace.update(typed.added)
+            stored = numba_cache.store(typed, f, _helper)
+            if stored is not None:  # a file Numba's on-disk cache can key compiled code by
+                code, filename, cache = stored, stored.co_filename, True
             if f.__code__.co_filename in _FILES:
                 _FILES[filename] = _FILES[f.__code__.co_filename]
-            namespace.update(added)
         cells = tuple(types.CellType() for _ in code.co_freevars)
         copy = types.FunctionType(code, namespace, f.__name__, f.__defaults__, cells)
-        out = self.memo[f] = self.numba.njit(copy)
-        namespace.update({k: v for k, v in f.__globals__.items() if k not in namespace})
+        out = self.memo[f] = self.numba.njit(copy, cache=cache)
+        if cache:  # only what the code reads: Numba pickles the globals of code with no module
+            namespace.update(__name__=numba_cache.__name__, __builtins__=builtins)
+        else:
+            namespace.update({k: v for k, v in f.__globals__.items() if k not in namespace})
         self._bind(code, f.__globals__, namespace)
         values = dict(zip(f.__code__.co_freevars, _closure_items(f), strict=True))
         for cell, name in zip(cells, code.co_freevars, strict=True):
@@ -337,7 +344,7 @@ def describe(exc: BaseException) -> str:
     filename, number = places[-1][0], int(places[-1][1])
     lines = linecache.getlines(filename)
     statement = lines[number - 1].strip() if 0 < number <= len(lines) else "?"
-    if not filename.startswith("<adgen "):
+    if not filename.startswith("<adgen ") and filename not in _FILES:
         return f"Numba cannot compile `{statement}` ({filename}, line {number}): {what}"
     origin = _origin(lines, number, _FILES.get(filename))
     return f"Numba cannot compile `{statement}`{origin}: {what}"

@@ -29,6 +29,7 @@ import ast
 import hashlib
 import linecache
 import types
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,10 +38,21 @@ _PARSED: dict[str, ast.Module] = {}
 _ZERO = {"float64": "0.0", "int64": "0", "bool": "False"}
 
 
-def typed_stacks(fn: Any) -> tuple[types.CodeType, str, dict[str, Any]] | None:
-    """The code of `fn`, a generated function, with a typed stack per saved variable, the
-    file name its source is kept under, and the global names that code adds; None when
-    nothing changes."""
+@dataclass
+class Rewritten:
+    """A generated function's definition as compiled code reads it: `source` (a function
+    `_adgen_rewrite` taking the generated function's free variables and returning it, kept in
+    `linecache` under `filename`), its code, and the global names it adds."""
+
+    source: str
+    filename: str
+    code: types.CodeType
+    added: dict[str, Any]
+
+
+def typed_stacks(fn: Any) -> Rewritten | None:
+    """`fn`, a generated function, with a typed stack per saved variable (its definition as
+    it is when it saves nothing); None when its source is not at hand."""
     code = fn.__code__
     lines = linecache.getlines(code.co_filename)
     node = _definition(code, lines)
@@ -52,9 +64,8 @@ def typed_stacks(fn: Any) -> tuple[types.CodeType, str, dict[str, Any]] | None:
     inserts: dict[int, list[str]] = {}
     for stack in _stacks(node):
         edits += _stack_edits(node, stack, dtypes, inserts)
-    if not edits:
-        return None
-    edits += _placeholders(node, dtypes)
+    if edits:
+        edits += _placeholders(node, dtypes)
     edited = list(lines)
     for line, start, end, text in sorted(edits, reverse=True):
         edited[line - 1] = edited[line - 1][:start] + text + edited[line - 1][end:]
@@ -69,11 +80,15 @@ def typed_stacks(fn: Any) -> tuple[types.CodeType, str, dict[str, Any]] | None:
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     filename = f"<adgen typed stacks {node.name} {digest}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    return Rewritten(source, filename, inner_code(source, filename, len(code.co_freevars)),
+                     {"_adgen_np": np, "_adgen_reserve": reserve, "_adgen_grown": grown})
+
+
+def inner_code(source: str, filename: str, free: int) -> types.CodeType:
+    """The code of the function `source`'s `_adgen_rewrite` returns, compiled as `filename`."""
     scope: dict[str, Any] = {}
     exec(compile(source, filename, "exec"), scope)
-    inner = scope["_adgen_rewrite"](*(None for _ in code.co_freevars))
-    return inner.__code__, filename, {"_adgen_np": np, "_adgen_reserve": reserve,
-                                      "_adgen_grown": grown}
+    return scope["_adgen_rewrite"](*(None for _ in range(free))).__code__
 
 
 def install(numba: Any) -> None:

@@ -3,7 +3,7 @@
 adgen's derivatives are plain Python; on loop-heavy scalar code they pay the interpreter per
 operation. This module hands the derivative specialised to a call's arguments to
 `numba.njit`. The one entry is `compiled(fn)`: `fn` is a function adgen generated; the result
-is a callable that, per argument signature (types, dtypes, shapes, contiguity), picks the
+is a callable that, per argument signature (types, dtypes, shapes, strides), picks the
 generated function specialised to those arguments (`specialised`, the one line to change when
 the variants change), compiles it once, and calls the machine code from then on.
 
@@ -22,8 +22,11 @@ What is compiled, and how:
   never surfaces as Numba's traceback: a `CompileWarning` names the construct, the generated
   statement and the user's line, and the uncompiled derivative runs for that signature.
 
-Generated functions have no source file, so Numba's on-disk cache (`cache=True`) cannot hold
-them; a compilation lives as long as the process (and the derivative) does.
+The function users call has the generated function's parameters: it builds the signature key
+in plain statements (`_caller`), looks it up, and calls the entry, which for float, bool and
+NumPy scalar arguments is the compiled code's own entry point (no second dispatch by Numba).
+Generated code that calls no other Python function is compiled from a file written by
+`adgen.numba_cache`, with `cache=True`, so another process loads its machine code.
 """
 
 from __future__ import annotations

@@ -267,14 +267,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"Numba {numba.__version__}, NumPy {np.__version__}\n", flush=True)
     # compile into an empty cache directory: first calls here compile, as in a new install
-    os.environ["ADGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="adgen-numba-cache-")
     rows: list[Row] = []
-    for item, bench in BENCHMARKS:
-        print(f"  running {item} ...", file=sys.stderr, flush=True)
-        try:
-            rows += bench(cfg, numba)
-        except Exception as exc:  # one benchmark must not stop the others
-            rows.append(missing(item, bench.__name__, "", first_line(exc)))
+    with tempfile.TemporaryDirectory(prefix="adgen-numba-cache-") as directory:
+        os.environ["ADGEN_CACHE_DIR"] = directory
+        for item, bench in BENCHMARKS:
+            print(f"  running {item} ...", file=sys.stderr, flush=True)
+            try:
+                rows += bench(cfg, numba)
+            except Exception as exc:  # one benchmark must not stop the others
+                rows.append(missing(item, bench.__name__, "", first_line(exc)))
     print_table(rows)
     print_summary(rows)
     return 0

@@ -321,7 +321,9 @@ def _propagate(body: list[gast.AST], env: _Copies, protect: set[str]) -> list[ga
                         and (isinstance(s.value, gast.Name) or _num(s.value) is not None)):
                     env.set(t.id, s.value)
             elif isinstance(s, gast.AugAssign):  # `a_bar += g`: `a_bar` is no copy any more
-                env.kill(_stores([s]))
+                target = s.target.value if isinstance(s.target, gast.Subscript) else s.target
+                env.kill(_stores([s]) | {target.id} if isinstance(target, gast.Name) else
+                         _stores([s]))
         out.append(s)
     return out
 

@@ -25,15 +25,17 @@ from adgen.runtime import zeros_like
 def context(program: Program, trace: Trace, wrt: list[str], scalar_params: set[str],
             kind: str, returned: tuple[str, ...] = (),
             reserved: dict[str, Any] | None = None,
-            arguments: dict[str, Fact | None] | None = None) -> Context:
+            arguments: dict[str, Fact | None] | None = None,
+            constants: Any = None) -> Context:
     """The facts both modes need about `trace` differentiated w.r.t. `wrt` into a derivative
     of `kind`, whose functions' names are claimed here, before anything is bound. With
     `arguments` (the parameters' facts of a specialised variant), every name the arguments
-    decide has its shape and dtype in `Context.facts`."""
+    decide has its shape and dtype in `Context.facts` (and the free names holding numbers,
+    with `constants`: see `shapes.infer`)."""
     body = trace.node.body
     base = trace.parsed.name.rstrip("_")
     defines = {part: trace.namer.fresh(f"{base}_{part}") for part in parts(kind)}
-    facts = shapes.infer(body, arguments, _returns(program)) if arguments else {}
+    facts = shapes.infer(body, arguments, _returns(program), constants) if arguments else {}
     zero_d = {n for n, f in facts.items() if f.is_number}
     numbers = {p for p, f in (arguments or {}).items() if f is not None and f.is_number}
     scalar = scalar_names(body, trace.params, set(scalar_params) | numbers, program) | zero_d

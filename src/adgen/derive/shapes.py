@@ -90,14 +90,18 @@ _CALLEE = " callee"  # where `infer` keeps its `callee` function in the environm
 
 
 def infer(body: list[gast.AST], params: dict[str, Fact | None],
-          callee: Any = None) -> dict[str, Fact]:
+          callee: Any = None, constants: Any = None) -> dict[str, Fact]:
     """The fact of every name whose shape and dtype the parameters' facts decide;
     `callee(fn, facts)` gives the fact of what a call of the user's function `fn` returns
-    for its parameters' facts (None: unknown)."""
+    for its parameters' facts (None: unknown). `constants(name)` gives `(found, value)` for
+    a free name taken as fixed (code compiled with Numba, which freezes globals): a free name
+    holding a number then has that number's type."""
     env: dict[str, Any] = {p: (f if f is not None else _TOP) for p, f in params.items()}
     env[_CALLEE] = callee
     steps = list(_steps(body))
     local = {t for t, _ in steps} | set(params)
+    if constants is not None:
+        env.update(_constants(body, local, constants))
     for _ in range(50):
         changed = False
         for target, rhs in steps:
@@ -126,6 +130,19 @@ def returned(body: list[gast.AST], facts: dict[str, Fact]) -> Any:
                    else facts.get(v.id, _TOP) if isinstance(v, gast.Name) else _TOP)
             out = got if out is None else _join(out, got)
     return out if isinstance(out, Fact) else None
+
+
+def _constants(body: list[gast.AST], local: set[str], constants: Any) -> dict[str, Fact]:
+    """The facts of the free names `body` reads that hold numbers (`constants(name)`)."""
+    out = {}
+    for n in gast.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(n, gast.Name) and n.id not in local and n.id not in out:
+            found, value = constants(n.id)
+            if found and (type(value) in (float, int, bool) or isinstance(value, np.generic)):
+                fact = _from_value(value)
+                if isinstance(fact, Fact):
+                    out[n.id] = fact
+    return out
 
 
 def _join(a: Any, b: Any) -> Any:
@@ -468,8 +485,9 @@ def _elementwise(atoms: list[gast.AST], env: dict[str, Any], stand: _Stand, fn: 
         elif isinstance(a, gast.Constant):
             small.append(a.value)
         else:
-            small.append({"float": 0.0, "int": 0, "bool": False}.get(f.kind, None)
-                         if f.kind != "scalar" else f.dtype.type(0))
+            # ones, not zeros: a division by a Python zero would raise, and say nothing
+            small.append({"float": 1.0, "int": 1, "bool": True}.get(f.kind, None)
+                         if f.kind != "scalar" else f.dtype.type(1))
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -330,6 +330,9 @@ def test_in_place_writes_into_the_state_leave_the_argument_as_it_was():
     close(adgen.value_and_grad(in_place_marked)(u, 17),
           adgen.value_and_grad(in_place_plain)(u.copy(), 17))
     assert u.tolist() == [1.0, 0.3, 0.2]
+    assert LAST.reversed == 17  # by the schedule's driver, not a value form's stack replay
+    close(adgen.grad(in_place_marked, mode="forward")(u, 17), adgen.grad(in_place_plain)(u, 17))
+    assert u.tolist() == [1.0, 0.3, 0.2]
 
 
 def vector_marked(u, n):

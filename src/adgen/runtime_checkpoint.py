@@ -31,10 +31,60 @@ from typing import Any
 from adgen.runtime import add_adjoints, owned_copy
 
 
-def checkpointed(iterable: Any, snapshots: int | None = None) -> Any:
-    """`iterable` itself: marks a `for` loop adgen reverses with a binomial schedule keeping
-    at most `snapshots` copies of the loop-carried state (default ⌈log2 n⌉ + 1)."""
+def checkpointed(iterable: Any, snapshots: int | None = None,
+                 memory: str | float | None = None) -> Any:
+    """`iterable` itself: marks a `for` loop (`for t in checkpointed(range(n)):`) or a `while`
+    loop (`while checkpointed(condition):`, returning the condition) that adgen reverses with
+    a checkpointing schedule keeping at most `snapshots` copies of the loop-carried state
+    (default ⌈log2 n⌉ + 1), or as many as `memory` bytes hold (`"10MB"`, `"512kB"`, a number of
+    bytes; `snapshots_for`)."""
     return iterable
+
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20,
+          "gib": 2**30}
+
+
+def budget_bytes(memory: str | float) -> float:
+    """`"10MB"` (also kB, GB, KiB, MiB, GiB, B; case and spaces ignored) or a number of bytes."""
+    if isinstance(memory, (int, float)) and not isinstance(memory, bool):
+        return float(memory)
+    text = str(memory).strip().lower().replace(" ", "")
+    digits = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = text[len(digits):]
+    try:
+        value = float(digits)
+    except ValueError:
+        value = -1.0
+    if unit not in _UNITS or value <= 0:
+        raise ValueError(f"checkpointed loop: memory={memory!r}; give bytes as a number or a "
+                         "string such as '10MB' or '512kB'")
+    return value * _UNITS[unit]
+
+
+def state_bytes(state: tuple) -> int:
+    """What one snapshot of `state` holds: arrays' buffers, containers item by item, 64 bytes
+    a number (with its boxing)."""
+    total, stack = 0, list(state)
+    while stack:
+        v = stack.pop()
+        if hasattr(v, "nbytes"):
+            total += int(v.nbytes) + 112
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+            total += 56 + 8 * len(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+            total += 64 + 16 * len(v)
+        else:
+            total += 64
+    return total
+
+
+def snapshots_for(memory: str | float, state: tuple) -> int:
+    """How many snapshots `memory` bytes hold, counting for each snapshot one state and one
+    step's tape of about a state (the schedule keeps at most `s` of each): at least 1."""
+    return max(1, int(budget_bytes(memory) // (2 * state_bytes(state))))
 
 
 def default_snapshots(n: int) -> int:
@@ -115,15 +165,20 @@ class Checkpointed:
         out = self.loop(steps[start:stop], *state, *inputs)
         return (out,) if self.k == 1 else tuple(out)
 
-    def forward(self, steps: range, snapshots: int | None, *args: Any) -> tuple[Any, Any]:
+    def forward(self, steps: range, snapshots: Any, *args: Any) -> tuple[Any, Any]:
         """Run the loop once, keeping the snapshots of the schedule's first descent."""
         state, inputs = tuple(args[: self.k]), tuple(args[self.k:])
-        s = default_snapshots(len(steps)) if snapshots is None else int(snapshots)
-        if s < 1:
-            raise ValueError(f"checkpointed loop: snapshots={snapshots!r}; give at least 1")
-        ranges = LAST.ranges
-        LAST.__init__()
-        LAST.ranges = None if ranges is None else []
+        _restart_stats()
+        s = _snapshot_count(snapshots, len(steps), state)
+        held, current = self.descend(steps, s, state, inputs)
+        current = self.advance(steps, current, inputs, held[-1][0] * s, len(steps))
+        value = current[0] if self.k == 1 else current
+        return value, (steps, s, -(-len(steps) // s), held, inputs)
+
+    def descend(self, steps: range, s: int, state: tuple,
+                inputs: tuple) -> tuple[list[tuple[int, tuple]], tuple]:
+        """The snapshots of the schedule's first descent from `state` (in blocks of `s` steps),
+        and the state at the last of them."""
         n = -(-len(steps) // s)  # blocks of s steps
         held = [(0, _copy(state))]
         a, current = 0, _copy(state)
@@ -132,10 +187,8 @@ class Checkpointed:
             current = self.advance(steps, current, inputs, a * s, m * s)
             held.append((m, _copy(current)))
             a = m
-        current = self.advance(steps, current, inputs, a * s, len(steps))
         LAST.held = len(held)
-        value = current[0] if self.k == 1 else current
-        return value, (steps, s, n, held, inputs)
+        return held, current
 
     def backward(self, tape: Any, cotangent: Any) -> Any:
         """The adjoints of the wanted parameters, reversing the blocks by the schedule."""
@@ -177,8 +230,54 @@ class Checkpointed:
             sums[j] = add_adjoints(sums[j], grads[self.k + j])  # containers item by item
         return tuple(grads[: self.k])
 
+    first = 2  # the position of the first carried value among the loop function's parameters
+
     def gradients(self, g: tuple, sums: list[Any]) -> Any:
-        by_position: dict[int, Any] = {2 + i: v for i, v in enumerate(g)}
-        by_position.update({2 + self.k + i: v for i, v in zip(self.active, sums, strict=True)})
+        at = self.first
+        by_position: dict[int, Any] = {at + i: v for i, v in enumerate(g)}
+        by_position.update({at + self.k + i: v for i, v in zip(self.active, sums, strict=True)})
         out = tuple(by_position.get(p, 0.0) for p in self.wanted)
         return out[0] if len(out) == 1 else out
+
+
+class CheckpointedWhile(Checkpointed):
+    """The reverse derivative of a marked `while` loop, whose loop function takes
+    `(snapshots, *carried, *inputs)`. The trip count is learned online: the forward sweep runs
+    the loop once with `trips(*carried, *inputs) -> (count, carried)`, holding only the
+    initial state, and then places the snapshots of the binomial schedule for `count` steps
+    from it, stopping at the last snapshot (the final state is known). So every step runs
+    forward at most once more than under the binomial schedule with the count known in
+    advance: `r + 2` times, `r` the least with `C(s + r, s) >= ⌈n / s⌉`."""
+
+    first = 1
+
+    def __init__(self, trips: Callable, *rest: Any) -> None:
+        super().__init__(*rest)
+        self.trips = trips
+
+    def forward(self, snapshots: Any, *args: Any) -> tuple[Any, Any]:  # type: ignore[override]
+        state, inputs = tuple(args[: self.k]), tuple(args[self.k:])
+        _restart_stats()
+        count, final = self.trips(*_copy(state), *inputs)
+        LAST.evaluations += count
+        if LAST.ranges is not None:
+            LAST.ranges.append((0, count))
+        steps = range(count)
+        s = _snapshot_count(snapshots, count, state)
+        held, _ = self.descend(steps, s, state, inputs)
+        return final, (steps, s, -(-count // s), held, inputs)
+
+
+def _restart_stats() -> None:
+    ranges = LAST.ranges
+    LAST.__init__()
+    LAST.ranges = None if ranges is None else []
+
+
+def _snapshot_count(snapshots: Any, n: int, state: tuple) -> int:
+    if isinstance(snapshots, tuple):  # ("memory", budget) for `memory=`
+        return snapshots_for(snapshots[1], state)
+    s = default_snapshots(n) if snapshots is None else int(snapshots)
+    if s < 1:
+        raise ValueError(f"checkpointed loop: snapshots={snapshots!r}; give at least 1")
+    return s

@@ -14,7 +14,7 @@ from typing import Any
 from adgen.codegen.emit import Generated
 from adgen.frontend.checkpoint import CheckpointedLoop
 from adgen.program import Program
-from adgen.runtime_checkpoint import Checkpointed
+from adgen.runtime_checkpoint import Checkpointed, CheckpointedWhile
 
 
 def checkpointed_loop(f: Any) -> CheckpointedLoop | None:
@@ -26,7 +26,7 @@ def checkpointed_loop(f: Any) -> CheckpointedLoop | None:
 def build_split(program: Program, f: Any, loop: CheckpointedLoop, wrt: list[str],
                 scalar_params: frozenset[str]) -> Any:
     """`f_loop_fwd` with `__adgen__.info["bwd"]`, as the pipeline builds for kind `split`."""
-    params = ["_steps", "_snapshots", *loop.carried, *loop.inputs]
+    params = list(f.__code__.co_varnames[: f.__code__.co_argcount])
     active = [j for j, p in enumerate(loop.inputs) if p in wrt]
     block_wrt = (*loop.carried, *(loop.inputs[j] for j in active))
     own = {*loop.carried, *loop.inputs}
@@ -34,8 +34,9 @@ def build_split(program: Program, f: Any, loop: CheckpointedLoop, wrt: list[str]
     block_fwd, block_bwd = program.callee_derivative(loop.advance, block_wrt, "split", scalar)
     meta = getattr(block_fwd, "__adgen__", None)
     positions = None if meta is None else meta.info.get("tape_positions")
-    driver = Checkpointed(loop.advance, block_fwd, block_bwd, positions, len(loop.carried),
-                          active, [params.index(p) for p in wrt])
+    rest = (loop.advance, block_fwd, block_bwd, positions, len(loop.carried), active,
+            [params.index(p) for p in wrt])
+    driver = Checkpointed(*rest) if loop.trips is None else CheckpointedWhile(loop.trips, *rest)
 
     base = f.__name__
     fwd = _named(f"{base}_fwd", params, driver.forward)

@@ -47,6 +47,7 @@ class CheckpointedLoop:
     advance: Any  # `advance(steps, *carried, *inputs)`: the loop itself, over `steps`
     carried: tuple[str, ...]
     inputs: tuple[str, ...]
+    trips: Any = None  # a `while` loop's `trips(*carried, *inputs) -> (count, carried)`
 
 
 def _name(n: str, ctx: Any = None) -> gast.Name:
@@ -65,8 +66,8 @@ def _resolves_to(parsed: Parsed, func: gast.AST, obj: Any, local: set[str]) -> b
 
 
 def _is_marked(parsed: Parsed, s: gast.AST, local: set[str]) -> bool:
-    return (isinstance(s, gast.For) and isinstance(s.iter, gast.Call)
-            and _resolves_to(parsed, s.iter.func, checkpointed, local))
+    head = s.iter if isinstance(s, gast.For) else s.test if isinstance(s, gast.While) else None
+    return isinstance(head, gast.Call) and _resolves_to(parsed, head.func, checkpointed, local)
 
 
 def lift_checkpointed(parsed: Parsed, error: Any, local: set[str] | None = None) -> Parsed:
@@ -94,17 +95,32 @@ def lift_checkpointed(parsed: Parsed, error: Any, local: set[str] | None = None)
                   {**parsed.closure, **functions}, parsed.function, parsed.static)
 
 
-def _marker_arguments(parsed: Parsed, loop: gast.For, local: set[str],
+def _marker_arguments(parsed: Parsed, loop: gast.AST, local: set[str],
                       error: Any) -> tuple[gast.AST, gast.AST]:
-    call = loop.iter
+    """(the range of a `for` loop or the condition of a `while` loop, the `_snapshots`
+    argument: the snapshots expression, or `('memory', budget)` for `memory=`)."""
+    call = loop.iter if isinstance(loop, gast.For) else loop.test
     args = list(call.args)
     snapshots: gast.AST = gast.Constant(value=None, kind=None)
-    for k in call.keywords:
-        if k.arg != "snapshots":
-            raise error(call, f"`checkpointed(..., {k.arg}=...)`", "give `snapshots=` only")
-        snapshots = k.value
-    if len(args) == 2 and not call.keywords:
+    given = {k.arg: k.value for k in call.keywords}
+    for k in given:
+        if k not in ("snapshots", "memory"):
+            raise error(call, f"`checkpointed(..., {k}=...)`", "give `snapshots=` or `memory=`")
+    if len(given) == 2 or (given and len(args) == 2):
+        raise error(call, "both a snapshot count and a memory budget",
+                    "give `snapshots=` or `memory=`, not both")
+    if len(args) == 2:
         snapshots = args.pop()
+    elif "snapshots" in given:
+        snapshots = given["snapshots"]
+    elif "memory" in given:
+        snapshots = gast.Tuple(elts=[gast.Constant(value="memory", kind=None), given["memory"]],
+                               ctx=gast.Load())
+    if isinstance(loop, gast.While):
+        if len(args) != 1:
+            raise error(call, "a checkpointed `while` loop without one condition",
+                        "write `while adgen.checkpointed(condition, snapshots=s):`")
+        return args[0], snapshots
     if len(args) != 1 or not (isinstance(args[0], gast.Call) and _resolves_to(
             parsed, args[0].func, range, local)):
         raise error(call, "a checkpointed loop over anything but `range(...)`",
@@ -112,16 +128,24 @@ def _marker_arguments(parsed: Parsed, loop: gast.For, local: set[str],
     return args[0], snapshots
 
 
-def _check_body(loop: gast.For, error: Any) -> None:
+def _check_body(loop: gast.For | gast.While, error: Any) -> None:
+    """Refuses what the lifted functions cannot say: `return` in the body, `else`, and (in a
+    `for` loop) `break`/`continue` directly in it and a tuple target; a `while` loop's trip
+    count is learned as it runs, so its body may `break` and `continue`."""
+    kind = "for" if isinstance(loop, gast.For) else "while"
     if loop.orelse:
-        raise error(loop, "`for ... else` on a checkpointed loop", "move the `else` code after it")
-    if not isinstance(loop.target, gast.Name):
+        raise error(loop, f"`{kind} ... else` on a checkpointed loop",
+                    "move the `else` code after it")
+    if kind == "for" and not isinstance(loop.target, gast.Name):
         raise error(loop.target, "a checkpointed loop with a tuple target", "use one name")
+    if kind == "while" and any(isinstance(n, gast.NamedExpr) for n in gast.walk(loop.test)):
+        raise error(loop.test, "an assignment (`:=`) in a checkpointed loop's condition",
+                    "assign before the loop and at the end of its body")
     stack: list[tuple[gast.AST, bool]] = [(s, False) for s in loop.body]
     while stack:
         n, inner = stack.pop()
         if isinstance(n, (gast.Return, gast.Yield, gast.YieldFrom)) or (
-                isinstance(n, (gast.Break, gast.Continue)) and not inner):
+                isinstance(n, (gast.Break, gast.Continue)) and not inner and kind == "for"):
             what = type(n).__name__.lower()
             raise error(n, f"`{what}` in the body of a checkpointed loop",
                         "use an `if` around the rest of the body, or remove the marker")
@@ -183,12 +207,15 @@ def _roots(stmts: list[gast.AST]) -> set[str]:
     return out
 
 
-def _state(fn: gast.FunctionDef, i: int, loop: gast.For, local: set[str],
+def _state(fn: gast.FunctionDef, i: int, loop: gast.For | gast.While, local: set[str],
            error: Any) -> tuple[list[str], list[str]]:
-    target = loop.target.id
+    """(the carried names, the read-only inputs) of the marked loop `fn.body[i]`."""
+    target = loop.target.id if isinstance(loop, gast.For) else None
     after: set[str] = set().union(*(_loads(s) for s in fn.body[i + 1:])) if (
         i + 1 < len(fn.body)) else set()
-    exposed = _exposed(loop.body, {target})[0]
+    exposed = _exposed(loop.body, {target} - {None})[0]
+    if target is None:  # the condition reads the state before every step
+        exposed |= _loads(loop.test.args[0])
     written = _roots(loop.body) - {target}
     carried = sorted(written & (exposed | after))
     if target in after:
@@ -207,56 +234,113 @@ def _state(fn: gast.FunctionDef, i: int, loop: gast.For, local: set[str],
     return carried, inputs
 
 
-def _lift_loop(parsed: Parsed, body: list[gast.AST], i: int, local: set[str],
-               error: Any) -> tuple[gast.AST, dict[str, Any]]:
-    loop = body[i]
-    _check_body(loop, error)
-    steps, snapshots = _marker_arguments(parsed, loop, local, error)
-    carried, inputs = _state(parsed.node, i, loop, local, error)
-    target = loop.target.id
-    base = f"{parsed.name}_line{loop.lineno}"
-    namespace = {**parsed.globals, **parsed.closure}
+class _Lifting:
+    """Defines the functions one marked loop is lifted into (module doc)."""
 
-    def out(ctx: Any = None) -> gast.AST:
-        if len(carried) == 1:
-            return _name(carried[0], ctx)
-        return gast.Tuple(elts=[_name(c, ctx) for c in carried], ctx=ctx or gast.Load())
+    def __init__(self, parsed: Parsed, loop: gast.AST, carried: list[str]) -> None:
+        self.parsed, self.loop, self.carried = parsed, loop, carried
+        self.namespace = {**parsed.globals, **parsed.closure}
+        self.made: dict[str, Any] = {}
+        self.used = {n.id for n in gast.walk(loop) if isinstance(n, gast.Name)}
 
-    def define(fname: str, params: list[str], stmts: list[gast.AST]) -> Any:
+    def fresh(self, base: str) -> str:
+        """`base`, or `base` numbered, unused in the loop."""
+        name, k = base, 1
+        while name in self.used:
+            name, k = f"{base}{k}", k + 1
+        self.used.add(name)
+        return name
+
+    def out(self, ctx: Any = None) -> gast.AST:
+        if len(self.carried) == 1:
+            return _name(self.carried[0], ctx)
+        return gast.Tuple(elts=[_name(c, ctx) for c in self.carried], ctx=ctx or gast.Load())
+
+    def define(self, fname: str, params: list[str], stmts: list[gast.AST]) -> Any:
         node = gast.FunctionDef(
             name=fname, args=gast.arguments(
                 args=[_name(p, gast.Param()) for p in params], posonlyargs=[], vararg=None,
                 kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
             body=stmts, decorator_list=[], returns=None, type_comment=None, type_params=[])
-        _locate(node, loop)
-        function = _compile(node, namespace)
-        register_parsed(function, Parsed(node, fname, parsed.filename, parsed.lines,
-                                         parsed.globals, {**parsed.closure, **made}))
-        made[fname] = function
+        _locate(node, self.loop)
+        function = _compile(node, self.namespace)
+        p = self.parsed
+        register_parsed(function, Parsed(node, fname, p.filename, p.lines, p.globals,
+                                         {**p.closure, **self.made}))
+        self.made[fname] = function
+        self.namespace[fname] = function
         return function
 
-    made: dict[str, Any] = {}
-    step = define(f"{base}_step", [target, *carried, *inputs],
-                  copy.deepcopy(loop.body) + [gast.Return(value=out())])
-    namespace[step.__name__] = step
+    def advance(self, base: str, target: str, inputs: list[str]) -> Any:
+        """`advance(_steps, *carried, *inputs)`: the body run once per item of `_steps`."""
+        steps = self.fresh("_steps")
+        plain = gast.For(target=_name(target, gast.Store()), iter=_name(steps),
+                         body=copy.deepcopy(self.loop.body), orelse=[], type_comment=None)
+        return self.define(f"{base}_advance", [steps, *self.carried, *inputs],
+                           [plain, gast.Return(value=self.out())])
+
+
+def _lift_loop(parsed: Parsed, body: list[gast.AST], i: int, local: set[str],
+               error: Any) -> tuple[gast.AST, dict[str, Any]]:
+    loop = body[i]
+    _check_body(loop, error)
+    head, snapshots = _marker_arguments(parsed, loop, local, error)
+    carried, inputs = _state(parsed.node, i, loop, local, error)
+    base = f"{parsed.name}_line{loop.lineno}"
+    lifting = _Lifting(parsed, loop, carried)
+    if isinstance(loop, gast.While):
+        loop_fn, info = _lift_while(lifting, base, head, inputs)
+        args = [snapshots]
+    else:
+        loop_fn, info = _lift_for(lifting, base, inputs)
+        args = [head, snapshots]
+    loop_fn.__adgen_checkpoint__ = info
+    call = gast.Call(func=_name(loop_fn.__name__),
+                     args=[*args, *(_name(a) for a in [*carried, *inputs])], keywords=[])
+    replaced = gast.Assign(targets=[lifting.out(gast.Store())], value=call, type_comment=None)
+    _locate(replaced, loop)
+    return replaced, lifting.made
+
+
+def _lift_for(lifting: _Lifting, base: str, inputs: list[str]) -> tuple[Any, CheckpointedLoop]:
+    """`f_step`, `f_loop(_steps, _snapshots, ...)` and `f_advance` of a marked `for` loop."""
+    loop, carried, out = lifting.loop, lifting.carried, lifting.out
+    target = loop.target.id
+    step = lifting.define(f"{base}_step", [target, *carried, *inputs],
+                          copy.deepcopy(loop.body) + [gast.Return(value=out())])
     step_call = gast.Call(func=_name(step.__name__),
                           args=[_name(a) for a in [target, *carried, *inputs]], keywords=[])
     inner = gast.For(target=_name(target, gast.Store()), iter=_name("_steps"),
                      body=[gast.Assign(targets=[out(gast.Store())], value=step_call,
                                        type_comment=None)], orelse=[], type_comment=None)
-    loop_fn = define(f"{base}_loop", ["_steps", "_snapshots", *carried, *inputs],
-                     [inner, gast.Return(value=out())])
-    plain = gast.For(target=_name(target, gast.Store()), iter=_name("_steps"),
-                     body=copy.deepcopy(loop.body), orelse=[], type_comment=None)
-    advance = define(f"{base}_advance", ["_steps", *carried, *inputs],
-                     [plain, gast.Return(value=out())])
-    loop_fn.__adgen_checkpoint__ = CheckpointedLoop(advance, tuple(carried), tuple(inputs))
-    call = gast.Call(func=_name(loop_fn.__name__),
-                     args=[steps, snapshots, *(_name(a) for a in [*carried, *inputs])],
-                     keywords=[])
-    replaced = gast.Assign(targets=[out(gast.Store())], value=call, type_comment=None)
-    _locate(replaced, loop)
-    return replaced, made
+    loop_fn = lifting.define(f"{base}_loop", ["_steps", "_snapshots", *carried, *inputs],
+                             [inner, gast.Return(value=out())])
+    advance = lifting.advance(base, target, inputs)
+    return loop_fn, CheckpointedLoop(advance, tuple(carried), tuple(inputs))
+
+
+def _lift_while(lifting: _Lifting, base: str, cond: gast.AST,
+                inputs: list[str]) -> tuple[Any, CheckpointedLoop]:
+    """`f_loop(_snapshots, ...)` (the loop itself), `f_trips` (the loop counting its trips,
+    which the schedule runs to learn their number) and `f_advance` of a marked `while` loop."""
+    loop, carried, out = lifting.loop, lifting.carried, lifting.out
+    snapshots = lifting.fresh("_snapshots")
+    inner = gast.While(test=copy.deepcopy(cond), body=copy.deepcopy(loop.body), orelse=[])
+    loop_fn = lifting.define(f"{base}_loop", [snapshots, *carried, *inputs],
+                             [inner, gast.Return(value=out())])
+    trips = lifting.fresh("_trips")
+    count = gast.Assign(targets=[_name(trips, gast.Store())], value=gast.BinOp(
+        left=_name(trips), op=gast.Add(), right=gast.Constant(value=1, kind=None)),
+        type_comment=None)  # before the body, so a `break` counts its trip
+    counting = gast.While(test=copy.deepcopy(cond), body=[count, *copy.deepcopy(loop.body)],
+                          orelse=[])
+    start = gast.Assign(targets=[_name(trips, gast.Store())],
+                        value=gast.Constant(value=0, kind=None), type_comment=None)
+    result = gast.Tuple(elts=[_name(trips), out()], ctx=gast.Load())
+    counter = lifting.define(f"{base}_trips", [*carried, *inputs],
+                             [start, counting, gast.Return(value=result)])
+    advance = lifting.advance(base, lifting.fresh("_trip"), inputs)
+    return loop_fn, CheckpointedLoop(advance, tuple(carried), tuple(inputs), counter)
 
 
 def _locate(node: gast.AST, at: gast.AST) -> None:

@@ -28,7 +28,7 @@ from functools import lru_cache
 from math import ceil, comb, log2
 from typing import Any
 
-from adgen.runtime import add_adjoints, owned_copy
+from adgen.runtime import add_adjoints, owned_copy, zeros_like
 
 
 def checkpointed(iterable: Any, snapshots: int | None = None,
@@ -192,6 +192,10 @@ class Checkpointed:
 
     def backward(self, tape: Any, cotangent: Any) -> Any:
         """The adjoints of the wanted parameters, reversing the blocks by the schedule."""
+        return self.gradients(*self.adjoints(tape, cotangent))
+
+    def adjoints(self, tape: Any, cotangent: Any) -> tuple[tuple, list[Any]]:
+        """(the carried values' adjoints, the active inputs' adjoints) before the loop."""
         steps, s, b, held, inputs = tape
         held = list(held)  # the tape stays as it was: the backward function may run again
         g = (cotangent,) if self.k == 1 else tuple(cotangent)
@@ -210,7 +214,7 @@ class Checkpointed:
                 state = self.advance(steps, _copy(snapshot), inputs, a * s, (b - 1) * s)
                 g = self.reverse_block(steps[(b - 1) * s: b * s], state, inputs, g, sums)
                 b -= 1
-        return self.gradients(g, sums)
+        return g, sums
 
     def reverse_block(self, steps: range, state: tuple, inputs: tuple, g: tuple,
                       sums: list[Any]) -> tuple:
@@ -266,6 +270,59 @@ class CheckpointedWhile(Checkpointed):
         s = _snapshot_count(snapshots, count, state)
         held, _ = self.descend(steps, s, state, inputs)
         return final, (steps, s, -(-count // s), held, inputs)
+
+
+class CheckpointedTangent:
+    """Forward over reverse through a marked loop (`hvp`, `hessian`): the tangents of the
+    first-order driver `first`'s forward and backward functions.
+
+    They are computed by reverse over forward: `inner` is a `Checkpointed` driver of the
+    tangent loop, whose state is the carried values and their tangents and whose inputs are
+    the loop's inputs and the tangents of the active ones. With the cotangent `(ġ, g)` on
+    its final `(c, ċ)`, its adjoint of `ċ` before the loop is the first-order `Jᵀg`, and its
+    adjoint of `c` is `Jᵀġ + (∂(Jᵀg)/∂c)·ċ`, the tangent of `Jᵀg` (the second derivative
+    of `g·F` is symmetric); likewise for the inputs. So the second-order sweep keeps `s`
+    snapshots of `(c, ċ)` and runs the same schedule. `dotted`: the loop function's
+    parameters given tangents in `forward`; `cotangent_dot`: whether `backward` gets one."""
+
+    def __init__(self, first: Checkpointed, inner: Checkpointed, trips: Callable | None,
+                 dotted: Sequence[int], cotangent_dot: bool) -> None:
+        self.first, self.inner, self.trips = first, inner, trips
+        self.dotted = list(dotted)
+        self.cotangent_dot = cotangent_dot
+
+    def forward(self, *args: Any) -> tuple[tuple, tuple]:
+        """`((value, tape), (value_dot, None))` from the parameters and the given tangents."""
+        first, k = self.first, self.first.k
+        params = args[: len(args) - len(self.dotted)]
+        given = dict(zip(self.dotted, args[len(params):], strict=True))
+        at = first.first
+        state, inputs = tuple(params[at: at + k]), tuple(params[at + k:])
+        state_dot = tuple(given[at + j] if at + j in given else zeros_like(v)
+                          for j, v in enumerate(state))
+        inputs_dot = tuple(given[at + k + j] if at + k + j in given else zeros_like(inputs[j])
+                           for j in first.active)
+        if self.trips is None:
+            steps, snapshots = params[0], params[1]
+        else:
+            steps, snapshots = range(self.trips(*_copy(state), *inputs)[0]), params[0]
+        value, tape = self.inner.forward(steps, snapshots, *state, *state_dot, *inputs,
+                                         *inputs_dot)
+        if k == 1:
+            return (value[0], tape), (value[1], None)
+        return (tuple(value[:k]), tape), (tuple(value[k:]), None)
+
+    def backward(self, tape: Any, cotangent: Any, *dots: Any) -> tuple[Any, Any]:
+        """`(gradients, their tangents)`, as the first-order backward function gives them."""
+        k, a = self.first.k, len(self.first.active)
+        g = (cotangent,) if k == 1 else tuple(cotangent)
+        if self.cotangent_dot:
+            g_dot = (dots[-1],) if k == 1 else tuple(dots[-1])
+        else:
+            g_dot = tuple(zeros_like(v) for v in g)
+        adjoints, sums = self.inner.adjoints(tape, (*g_dot, *g))
+        return (self.first.gradients(tuple(adjoints[k:]), sums[a:]),
+                self.first.gradients(tuple(adjoints[:k]), sums[:a]))
 
 
 def _restart_stats() -> None:

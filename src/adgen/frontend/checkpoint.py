@@ -36,7 +36,7 @@ from adgen.codegen import astutil
 from adgen.frontend.aliases import MUTATING
 from adgen.frontend.ir import assigned
 from adgen.frontend.lift import _compile
-from adgen.frontend.parse import Parsed, register_parsed
+from adgen.frontend.parse import Parsed, register_parsed, registered
 from adgen.runtime_checkpoint import checkpointed
 
 
@@ -234,6 +234,15 @@ def _state(fn: gast.FunctionDef, i: int, loop: gast.For | gast.While, local: set
     return carried, inputs
 
 
+def _fresh(base: str, used: set[str]) -> str:
+    """`base`, or `base` numbered, not in `used` (which takes it)."""
+    name, k = base, 1
+    while name in used:
+        name, k = f"{base}{k}", k + 1
+    used.add(name)
+    return name
+
+
 class _Lifting:
     """Defines the functions one marked loop is lifted into (module doc)."""
 
@@ -244,12 +253,7 @@ class _Lifting:
         self.used = {n.id for n in gast.walk(loop) if isinstance(n, gast.Name)}
 
     def fresh(self, base: str) -> str:
-        """`base`, or `base` numbered, unused in the loop."""
-        name, k = base, 1
-        while name in self.used:
-            name, k = f"{base}{k}", k + 1
-        self.used.add(name)
-        return name
+        return _fresh(base, self.used)
 
     def out(self, ctx: Any = None) -> gast.AST:
         if len(self.carried) == 1:
@@ -343,6 +347,42 @@ def _lift_while(lifting: _Lifting, base: str, cond: gast.AST,
     return loop_fn, CheckpointedLoop(advance, tuple(carried), tuple(inputs), counter)
 
 
+def tangent_advance(loop: CheckpointedLoop, jvp: Any, active: list[str]) -> Any:
+    """`f_advance_tangent(_steps, c1.., c1_dot.., i1.., a1_dot..)`: the loop's forward-mode
+    derivative `jvp` (with respect to the carried values and the inputs `active`, whose
+    tangents are the `a_dot`) as a loop of its own, over the carried values and their
+    tangents. Reversing it by the schedule gives the tangent of the loop's reverse sweep
+    (second derivatives: `derive.checkpoint.build_tangent`)."""
+    parsed = registered(loop.advance)
+    used = set(loop.carried) | set(loop.inputs)
+    steps, out, out_dot = (_fresh(n, used) for n in ("_steps", "_out", "_out_dot"))
+    c_dot = [_fresh(f"{c}_dot", used) for c in loop.carried]
+    a_dot = [_fresh(f"{a}_dot", used) for a in active]
+    call = gast.Call(func=_name(jvp.__name__), args=[_name(a) for a in [
+        steps, *loop.carried, *loop.inputs, *c_dot, *a_dot]], keywords=[])
+    unpack = gast.Assign(targets=[gast.Tuple(elts=[_name(out, gast.Store()),
+                                                   _name(out_dot, gast.Store())],
+                                             ctx=gast.Store())], value=call, type_comment=None)
+    k = len(loop.carried)
+    parts = [_name(out), _name(out_dot)] if k == 1 else [
+        gast.Subscript(value=_name(v), slice=gast.Constant(value=j, kind=None), ctx=gast.Load())
+        for v in (out, out_dot) for j in range(k)]
+    fname = f"{loop.advance.__name__}_tangent"
+    node = gast.FunctionDef(
+        name=fname, args=gast.arguments(
+            args=[_name(p, gast.Param()) for p in [steps, *loop.carried, *c_dot, *loop.inputs,
+                                                     *a_dot]],
+            posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+            defaults=[]),
+        body=[unpack, gast.Return(value=gast.Tuple(elts=parts, ctx=gast.Load()))],
+        decorator_list=[], returns=None, type_comment=None, type_params=[])
+    _locate(node, parsed.node)
+    function = _compile(node, {**parsed.globals, jvp.__name__: jvp})
+    register_parsed(function, Parsed(node, fname, parsed.filename, parsed.lines, parsed.globals,
+                                     {**parsed.closure, jvp.__name__: jvp}))
+    return function
+
+
 def _locate(node: gast.AST, at: gast.AST) -> None:
     """Every node without a position takes the loop's line (errors, `# line N:`)."""
     for n in gast.walk(node):
@@ -352,4 +392,4 @@ def _locate(node: gast.AST, at: gast.AST) -> None:
                 n.end_lineno, n.end_col_offset = at.lineno, at.col_offset
 
 
-__all__ = ["CheckpointedLoop", "lift_checkpointed"]
+__all__ = ["CheckpointedLoop", "lift_checkpointed", "tangent_advance"]

@@ -360,3 +360,37 @@ def vector_sum(u, n):
 
 def vector_sum_plain(u, n):
     return np.sum(vector_plain(u, n))
+
+
+def budget_marked(u, k, n):
+    for _t in adgen.checkpointed(range(n), memory="100kB"):
+        u = u + k * (np.roll(u, 1) - 2.0 * u + np.roll(u, -1))
+    return np.sum(u * u)
+
+
+def budget_plain(u, k, n):
+    for _t in range(n):
+        u = u + k * (np.roll(u, 1) - 2.0 * u + np.roll(u, -1))
+    return np.sum(u * u)
+
+
+def test_memory_budget_chooses_the_snapshots():
+    u = np.linspace(0.0, 1.0, 1000) ** 2  # 8 kB a state: 100 kB hold 6 snapshots and tapes
+    close(adgen.grad(budget_marked, (0, 1))(u, 0.2, 200),
+          adgen.grad(budget_plain, (0, 1))(u, 0.2, 200))
+    assert LAST.held == runtime_checkpoint.snapshots_for("100kB", (u,)) == 6
+    assert runtime_checkpoint.budget_bytes("10MB") == 1e7
+    assert runtime_checkpoint.budget_bytes("1 KiB") == 1024
+    with pytest.raises(ValueError, match="memory='lots'"):
+        runtime_checkpoint.budget_bytes("lots")
+
+
+def both_marked(x, n):
+    for _t in adgen.checkpointed(range(n), snapshots=3, memory="1MB"):
+        x = math.sin(x)
+    return x
+
+
+def test_snapshots_and_memory_together_are_refused():
+    with pytest.raises(adgen.UnsupportedSyntax, match="not both"):
+        adgen.grad(both_marked)(0.5, 3)

@@ -131,12 +131,13 @@ def test_value_and_grad_vjp_and_forward_mode():
 
 @pytest.mark.parametrize("n", [1, 2, 10, 55, 56, 300, 1000])
 @pytest.mark.parametrize("s", [1, 2, 3, 5, 10])
-def test_schedule_bounds(n, s):
+def test_schedule_bounds(n, s, monkeypatch):
     """At most s snapshots; the schedule works on blocks of s steps, so each step runs forward
     at most r + 1 times (the forward sweep and r recomputations) with r the least such that
     C(s + r, s) >= ceil(n / s), never more than for single steps; one reverse per step."""
     if s == 1 and n > 300:
         pytest.skip("one snapshot is quadratic")
+    monkeypatch.setattr(runtime_checkpoint, "BLOCK_BYTES", 0)  # blocks of s steps
     LAST.ranges = []
     try:
         assert adgen.grad(sin_marked)(0.3, n, s) == pytest.approx(
@@ -153,8 +154,27 @@ def test_schedule_bounds(n, s):
 
 
 def test_snapshot_count_is_instrumented():
-    adgen.grad(sin_marked)(0.3, 1000, 8)
+    adgen.grad(sin_marked)(0.3, 100_000, 8)
     assert LAST.held == 8  # a long loop uses every snapshot it is given, and no more
+
+
+def test_blocks_of_small_states_are_longer():
+    """A block has s steps, or for a small state up to 256 (64 kB of states), so the work of
+    the schedule per block is spread over more steps; the bound then counts blocks of that
+    length."""
+    assert runtime_checkpoint.block_length(20, (0.3,)) == 256
+    assert runtime_checkpoint.block_length(30, (np.zeros(1000),)) == 30
+    assert runtime_checkpoint.block_length(300, (0.3,)) == 300
+    LAST.ranges = []
+    try:
+        adgen.grad(sin_marked)(0.3, 100_000, 5)
+        runs = np.zeros(100_000, dtype=int)
+        for start, stop in LAST.ranges:
+            runs[start:stop] += 1
+    finally:
+        LAST.ranges = None
+    assert runs.max() <= repetitions(-(-100_000 // 256), 5) + 1
+    assert LAST.held <= 5 and LAST.reversed == 100_000
 
 
 def test_memory_far_below_stack_replay():

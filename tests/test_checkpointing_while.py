@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import adgen
+from adgen import runtime_checkpoint
 from adgen.runtime_checkpoint import LAST, repetitions
 from adgen.testing import check_grads
 
@@ -190,11 +191,12 @@ def sin_for(x, n, s):
 
 @pytest.mark.parametrize("n", [0, 1, 2, 10, 55, 300, 1000])
 @pytest.mark.parametrize("s", [1, 2, 3, 5, 10])
-def test_schedule_bounds(n, s):
+def test_schedule_bounds(n, s, monkeypatch):
     """At most s snapshots, one reverse per step, and each step run forward at most r + 2
     times: the learning sweep, then at most r + 1 as under the binomial schedule."""
     if s == 1 and n > 300:
         pytest.skip("one snapshot is quadratic")
+    monkeypatch.setattr(runtime_checkpoint, "BLOCK_BYTES", 0)  # blocks of s steps
     LAST.ranges = []
     try:
         assert adgen.grad(sin_until)(0.3, n, s) == pytest.approx(

@@ -81,6 +81,18 @@ def state_bytes(state: tuple) -> int:
     return total
 
 
+BLOCK_BYTES = 65536  # what blocks of a small state may grow to (states, about their tapes)
+BLOCK_STEPS = 256  # and their most steps
+
+
+def block_length(snapshots: int, state: tuple) -> int:
+    """How many steps a block of the schedule has: `snapshots`, or for a small state as many
+    as keep `BLOCK_BYTES` of states (at most `BLOCK_STEPS`), so a step's tape, about a state,
+    keeps a block's tape small while the per-block work of the schedule is spread over more
+    steps."""
+    return max(snapshots, min(BLOCK_STEPS, BLOCK_BYTES // state_bytes(state)))
+
+
 def snapshots_for(memory: str | float, state: tuple) -> int:
     """How many snapshots `memory` bytes hold, counting for each snapshot one state and one
     step's tape of about a state (the schedule keeps at most `s` of each): at least 1."""
@@ -136,21 +148,19 @@ class Checkpointed:
     """The reverse derivative of one marked loop: `forward` and `backward` follow the callee
     protocol (`value, tape = fwd(...)`, `bwd(tape, cotangent)`).
 
-    `loop(steps, *carried, *inputs)` runs the loop over `steps`; `loop_fwd`/`loop_bwd` are its
-    generated split derivative (stack replay) with respect to every carried value and the
-    active inputs (`positions`: the parameters its backward function takes in place of a tape,
-    or None). The schedule works on blocks of `snapshots` consecutive steps (one step when
+    `loop(steps, *carried, *inputs)` runs the loop over `steps`; `loop_vjp(steps, *carried,
+    *inputs, cotangent) -> (value, gradients)` is its generated `vjp` (stack replay, specialised
+    to the arguments' types and shapes) with respect to every carried value and the active
+    inputs. The schedule works on blocks of `snapshots` consecutive steps (one step when
     `snapshots` is 1): snapshots are taken at block boundaries, and a block is reversed by one
-    call of the stack-replay pair, which keeps the tapes of that block's steps only. `carried`
+    call of the stack-replay `vjp`, which keeps the tapes of that block's steps only. `carried`
     is how many carried values, `active` which inputs are differentiated, `wanted` which of the
     loop function's parameters (steps, snapshots, carried..., inputs...) the caller asked
     gradients for."""
 
-    def __init__(self, loop: Callable, loop_fwd: Callable, loop_bwd: Callable,
-                 positions: Sequence[int] | None, carried: int, active: Sequence[int],
+    def __init__(self, loop: Callable, loop_vjp: Callable, carried: int, active: Sequence[int],
                  wanted: Sequence[int]) -> None:
-        self.loop, self.fwd, self.bwd = loop, loop_fwd, loop_bwd
-        self.positions = positions
+        self.loop, self.vjp = loop, loop_vjp
         self.k = carried
         self.active = list(active)
         self.wanted = list(wanted)
@@ -159,10 +169,11 @@ class Checkpointed:
         """The carried state after `steps[start:stop]` from `state` (which it may change)."""
         if start >= stop:
             return state
-        LAST.evaluations += len(steps[start:stop])
+        part = steps[start:stop]
+        LAST.evaluations += len(part)
         if LAST.ranges is not None:
-            LAST.ranges.append((start, min(stop, len(steps))))
-        out = self.loop(steps[start:stop], *state, *inputs)
+            LAST.ranges.append((start, start + len(part)))
+        out = self.loop(part, *state, *inputs)
         return (out,) if self.k == 1 else tuple(out)
 
     def forward(self, steps: range, snapshots: Any, *args: Any) -> tuple[Any, Any]:
@@ -170,21 +181,22 @@ class Checkpointed:
         state, inputs = tuple(args[: self.k]), tuple(args[self.k:])
         _restart_stats()
         s = _snapshot_count(snapshots, len(steps), state)
-        held, current = self.descend(steps, s, state, inputs)
-        current = self.advance(steps, current, inputs, held[-1][0] * s, len(steps))
+        size = block_length(s, state)
+        held, current = self.descend(steps, s, size, state, inputs)
+        current = self.advance(steps, current, inputs, held[-1][0] * size, len(steps))
         value = current[0] if self.k == 1 else current
-        return value, (steps, s, -(-len(steps) // s), held, inputs)
+        return value, (steps, s, size, -(-len(steps) // size), held, inputs)
 
-    def descend(self, steps: range, s: int, state: tuple,
+    def descend(self, steps: range, s: int, size: int, state: tuple,
                 inputs: tuple) -> tuple[list[tuple[int, tuple]], tuple]:
-        """The snapshots of the schedule's first descent from `state` (in blocks of `s` steps),
-        and the state at the last of them."""
-        n = -(-len(steps) // s)  # blocks of s steps
+        """The snapshots of the schedule's first descent from `state` (in blocks of `size`
+        steps), and the state at the last of them."""
+        n = -(-len(steps) // size)
         held = [(0, _copy(state))]
         a, current = 0, _copy(state)
         while n - a > 1 and s - len(held) + 1 >= 2:
             m = a + split_point(n - a, s - len(held) + 1)
-            current = self.advance(steps, current, inputs, a * s, m * s)
+            current = self.advance(steps, current, inputs, a * size, m * size)
             held.append((m, _copy(current)))
             a = m
         LAST.held = len(held)
@@ -196,24 +208,27 @@ class Checkpointed:
 
     def adjoints(self, tape: Any, cotangent: Any) -> tuple[tuple, list[Any]]:
         """(the carried values' adjoints, the active inputs' adjoints) before the loop."""
-        steps, s, b, held, inputs = tape
+        steps, s, size, b, held, inputs = tape
         held = list(held)  # the tape stays as it was: the backward function may run again
         g = (cotangent,) if self.k == 1 else tuple(cotangent)
         sums: list[Any] = [0.0] * len(self.active)
+        most = LAST.held
         while held:
             a, snapshot = held[-1]
-            free = s - len(held) + 1
             if b == a:
                 held.pop()
-            elif b - a > 1 and free >= 2:
-                m = a + split_point(b - a, free)
-                held.append((m, _copy(self.advance(steps, _copy(snapshot), inputs, a * s,
-                                                   m * s))))
-                LAST.held = max(LAST.held, len(held))
+                continue
+            free = s - len(held) + 1
+            if b - a > 1 and free >= 2:  # a snapshot m blocks in (its own state: a new value,
+                m = a + split_point(b - a, free)  # or the copy the loop wrote into)
+                held.append((m, self.advance(steps, _copy(snapshot), inputs, a * size,
+                                             m * size)))
+                most = max(most, len(held))
             else:
-                state = self.advance(steps, _copy(snapshot), inputs, a * s, (b - 1) * s)
-                g = self.reverse_block(steps[(b - 1) * s: b * s], state, inputs, g, sums)
+                state = self.advance(steps, _copy(snapshot), inputs, a * size, (b - 1) * size)
+                g = self.reverse_block(steps[(b - 1) * size: b * size], state, inputs, g, sums)
                 b -= 1
+        LAST.held = most
         return g, sums
 
     def reverse_block(self, steps: range, state: tuple, inputs: tuple, g: tuple,
@@ -221,18 +236,16 @@ class Checkpointed:
         """The carried adjoint before `steps` from the one after them (stack replay of the
         block), adding the inputs' adjoints into `sums`."""
         LAST.reversed += len(steps)
-        args = (steps, *state, *inputs)
-        cot = g[0] if self.k == 1 else g
-        if self.positions is None:
-            _, taped = self.fwd(*args)
-            grads = self.bwd(taped, cot)
+        k = self.k
+        if k == 1:
+            _, grads = self.vjp(steps, *state, *inputs, g[0])
+            if not sums:
+                return grads
         else:
-            grads = self.bwd(*(args[i] for i in self.positions), cot)
-        if self.k + len(self.active) == 1:
-            grads = (grads,)
-        for j in range(len(self.active)):
-            sums[j] = add_adjoints(sums[j], grads[self.k + j])  # containers item by item
-        return tuple(grads[: self.k])
+            _, grads = self.vjp(steps, *state, *inputs, g)
+        for j in range(len(sums)):
+            sums[j] = add_adjoints(sums[j], grads[k + j])  # containers item by item
+        return tuple(grads[:k])
 
     first = 2  # the position of the first carried value among the loop function's parameters
 
@@ -268,8 +281,9 @@ class CheckpointedWhile(Checkpointed):
             LAST.ranges.append((0, count))
         steps = range(count)
         s = _snapshot_count(snapshots, count, state)
-        held, _ = self.descend(steps, s, state, inputs)
-        return final, (steps, s, -(-count // s), held, inputs)
+        size = block_length(s, state)
+        held, _ = self.descend(steps, s, size, state, inputs)
+        return final, (steps, s, size, -(-count // size), held, inputs)
 
 
 class CheckpointedTangent:

@@ -4,8 +4,8 @@ its tangent (forward over reverse: `hvp`, `hessian`).
 A call of the loop function speaks the callee protocol of every user function
 (`value, tape = f_loop_fwd(...)`, `f_loop_bwd(tape, cotangent)`); here the pair is not
 generated from the loop's source but is a `runtime_checkpoint.Checkpointed` driver, which runs
-the binomial schedule over blocks of steps and reverses each block with the generated forward
-and backward functions (stack replay) of the loop itself (`f_advance`) over that block.
+the binomial schedule over blocks of steps and reverses each block with the generated `vjp` (stack
+replay, specialised to the arguments) of the loop itself (`f_advance`) over that block.
 
 Forward mode over a gradient asks for the tangents of that pair (`f_loop_fwd_jvp`,
 `f_loop_bwd_jvp`); they are a `runtime_checkpoint.CheckpointedTangent`, which runs the same
@@ -58,9 +58,8 @@ def build_split(program: Program, f: Any, loop: CheckpointedLoop, wrt: list[str]
     block_wrt = (*loop.carried, *(loop.inputs[j] for j in active))
     own = {*loop.carried, *loop.inputs}
     scalar = frozenset(p for p in scalar_params if p in own)
-    block_fwd, block_bwd = program.callee_derivative(loop.advance, block_wrt, "split", scalar)
-    rest = (loop.advance, block_fwd, block_bwd, _positions(block_fwd), len(loop.carried),
-            active, [params.index(p) for p in wrt])
+    block = program.derivative(loop.advance, block_wrt, "vjp", scalar)
+    rest = (loop.advance, block, len(loop.carried), active, [params.index(p) for p in wrt])
     driver = Checkpointed(*rest) if loop.trips is None else CheckpointedWhile(loop.trips, *rest)
 
     base = f.__name__
@@ -68,11 +67,10 @@ def build_split(program: Program, f: Any, loop: CheckpointedLoop, wrt: list[str]
     bwd = _named(f"{base}_bwd", ["_tape", "cotangent"], driver.backward)
     split = Split(loop, driver, params, scalar)
     fwd.adgen_checkpointed, bwd.adgen_checkpointed = ("fwd", split), ("bwd", split)
-    source = (f"# {base}: reversed by a binomial checkpointing schedule "
-              f"(adgen.runtime_checkpoint.Checkpointed) around {block_fwd.__name__} and "
-              f"{getattr(block_bwd, '__name__', 'its backward function')}\n")
-    bound = {"advance": loop.advance, "advance_fwd": block_fwd, "advance_bwd": block_bwd,
-             bwd.__name__: bwd}
+    source = (f"# {base}: reversed by a checkpointing schedule "
+              f"(adgen.runtime_checkpoint.{type(driver).__name__}) running {loop.advance.__name__}"
+              f" and reversing blocks of steps with {block.__name__}\n")
+    bound = {"advance": loop.advance, "advance_vjp": block, bwd.__name__: bwd}
     info = {"bwd": bwd, "wrt": list(wrt), "single": False, "general": fwd.__name__,
             "reentrant": True, "tape_positions": None, "checkpointed": driver}
     fwd.__adgen__ = Generated(source, f"<adgen {base} split>", bound, "split", f, info)
@@ -127,16 +125,10 @@ def _inner(program: Program, split: Split) -> Checkpointed:
     inputs_at = 1 + 2 * k
     wrt = (*params[1: inputs_at], *(params[inputs_at + j] for j in first.active),
            *params[inputs_at + m:])
-    t_fwd, t_bwd = program.callee_derivative(tangent, wrt, "split", split.scalar)
-    inner = Checkpointed(tangent, t_fwd, t_bwd, _positions(t_fwd), 2 * k,
-                         [*first.active, *range(m, m + len(active))], [])
+    block = program.derivative(tangent, wrt, "vjp", split.scalar)
+    inner = Checkpointed(tangent, block, 2 * k, [*first.active, *range(m, m + len(active))], [])
     split.inner.append(inner)
     return inner
-
-
-def _positions(fwd: Any) -> Any:
-    meta = getattr(fwd, "__adgen__", None)
-    return None if meta is None else meta.info.get("tape_positions")
 
 
 def _named(fname: str, params: list[str], target: Any) -> Any:

@@ -270,7 +270,7 @@ class _Lifting:
         function = _compile(node, self.namespace)
         p = self.parsed
         register_parsed(function, Parsed(node, fname, p.filename, p.lines, p.globals,
-                                         {**p.closure, **self.made}))
+                                         {**p.closure, **self.made}, function))
         self.made[fname] = function
         self.namespace[fname] = function
         return function
@@ -379,7 +379,7 @@ def tangent_advance(loop: CheckpointedLoop, jvp: Any, active: list[str]) -> Any:
     _locate(node, parsed.node)
     function = _compile(node, {**parsed.globals, jvp.__name__: jvp})
     register_parsed(function, Parsed(node, fname, parsed.filename, parsed.lines, parsed.globals,
-                                     {**parsed.closure, jvp.__name__: jvp}))
+                                     {**parsed.closure, jvp.__name__: jvp}, function))
     return function
 
 

@@ -152,7 +152,7 @@ def table() -> None:
     g_marked, g_plain = adgen.grad(sin_marked), adgen.grad(sin_plain)
     w_marked, w_plain = adgen.grad(sin_while_marked), adgen.grad(sin_while_plain)
     for n in (1_000, 10_000, 100_000, 1_000_000):
-        repeats = 5 if n <= 10_000 else 1
+        repeats = 5 if n <= 10_000 else 3
         plain = (peak_bytes(g_plain, (0.3, n, 0)), seconds(g_plain, (0.3, n, 0), repeats))
         w_time = seconds(w_plain, (0.3, n, 0), repeats)
         for s in (5, 10, 20, 40):

@@ -1,24 +1,27 @@
-"""The run-time side of binomial checkpointing (Griewank's revolve).
+"""The run-time side of checkpointing: binomial (Griewank's revolve) and online for `while`.
 
-`checkpointed(range(n), snapshots=s)` marks a `for` loop; at run time it returns its iterable
-unchanged. The front end lifts the marked loop into functions of its own
-(`frontend.checkpoint`), and the reverse derivative of the loop is a `Checkpointed` driver: its
-forward sweep runs the loop once and keeps at most `s` snapshots of the carried state; its
-reverse sweep recomputes forward with the loop itself from the nearest snapshot and reverses
-the steps with the loop's own generated forward and backward functions (stack replay), a block
-at a time.
+`checkpointed(range(n), snapshots=s)` marks a `for` loop and `checkpointed(condition, ...)` a
+`while` loop; at run time it returns its argument unchanged. The front end lifts the marked
+loop into functions of its own (`frontend.checkpoint`), and the reverse derivative of the loop
+is a driver here: `Checkpointed` runs the loop once keeping at most `s` snapshots of the carried
+state, and its reverse sweep recomputes forward with the loop itself from the nearest snapshot
+and reverses the steps with the loop's own generated `vjp` (stack replay), a block at a time.
 
-The schedule works on blocks of `s` consecutive steps (single steps when `s` is 1). A segment
-of `l` blocks whose first state is held, with `c` snapshots free (the held one counted), is
-reversed by storing the state `m` blocks in, `m` half way between `l - C(c - 1 + r, c - 1)` and
-`C(c + r - 1, c)` with `r` the least such that `C(c + r, c) >= l`; then the `l - m` blocks after
-it are reversed with `c - 1` snapshots, the snapshot is freed, and the first `m` blocks are
-reversed with `c`. With one snapshot, each block is recomputed from the segment's start. A
-block is reversed by the stack-replay derivative of the loop over its steps. So `n` steps with
-`s` snapshots hold at most `s` states and the tapes of at most `s` steps at once, and run each
-step forward at most `r + 1` times (the forward sweep and `r` recomputations) plus once in its
-block's stack replay, `r` the least with `C(s + r, s) >= ⌈n / s⌉` (Griewank and Walther,
-"Algorithm 799: revolve", 2000).
+The schedule works on blocks of `size` consecutive steps (`block_length`: `s`, or for a small
+state up to 256 steps). A segment of `l` blocks whose first state is held, with `c` snapshots
+free (the held one counted), is reversed by storing the state `m` blocks in, `m` half way
+between `l - C(c - 1 + r, c - 1)` and `C(c + r - 1, c)` with `r` the least such that
+`C(c + r, c) >= l`; then the `l - m` blocks after it are reversed with `c - 1` snapshots, the
+snapshot is freed, and the first `m` blocks are reversed with `c`. With one snapshot, each
+block is recomputed from the segment's start. So `n` steps with `s` snapshots hold at most `s`
+states and the tape of one block at once, and run each step forward at most `r + 1` times
+(the forward sweep and `r` recomputations) plus once in its block's stack replay, `r` the
+least with `C(s + r, s) >= ⌈n / size⌉` (Griewank and Walther, "Algorithm 799: revolve", 2000).
+
+`CheckpointedWhile` learns a `while` loop's trip count by running it once, holding only the
+initial state, and then places the snapshots as above: one forward run a step more (`r + 2`).
+`CheckpointedTangent` gives the tangents of either driver's pair (forward over reverse:
+`hvp`, `hessian`) by running the same schedule over the loop's tangent.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Lift a loop marked `adgen.checkpointed(range(n), snapshots=s)` into functions of its own.
+"""Lift a loop marked `adgen.checkpointed(range(n), snapshots=s)` (or a marked `while` loop)
+into functions of its own.
 
 The marker is found by what the loop's iterable resolves to (`runtime_checkpoint.checkpointed`),
 never by its spelling. The loop's body becomes the step function
@@ -22,6 +23,21 @@ schedule runs it to recompute forward, and its stack-replay derivative to revers
 steps. All three are ordinary user functions to the rest of adgen (forward mode differentiates
 the loop function's loop), except that the loop function carries `__adgen_checkpoint__`
 (`CheckpointedLoop`), by which reverse mode gives its call a binomial schedule instead.
+
+A marked `while` loop, `while checkpointed(cond, snapshots=s):`, has no step function (its
+body may `break` and `continue`); its loop function is the loop itself,
+
+    def f_loop(_snapshots, c1, ..., ck, i1, ..., im):
+        while cond:
+            <body>
+        return c1, ..., ck
+
+`f_advance(_steps, ...)` runs the body once per item of `_steps` without testing `cond` (a
+`break` can only come in the last step the primal ran), and `f_trips(c1, ..., ck, i1, ...,
+im)` is the loop counting its trips, `return _trips, (c1, ..., ck)`, which the driver runs to
+learn the trip count. The carried state is found as for `for` loops, with the condition's
+names read before every step. `memory=budget` in place of `snapshots=` passes
+`('memory', budget)` as the snapshots argument (`runtime_checkpoint.snapshots_for`).
 """
 
 from __future__ import annotations

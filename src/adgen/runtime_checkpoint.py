@@ -31,6 +31,7 @@ from functools import lru_cache
 from math import ceil, comb, log2
 from typing import Any
 
+from adgen.errors import DifferentiationError
 from adgen.runtime import add_adjoints, owned_copy, zeros_like
 
 
@@ -332,6 +333,10 @@ class CheckpointedTangent:
     def backward(self, tape: Any, cotangent: Any, *dots: Any) -> tuple[Any, Any]:
         """`(gradients, their tangents)`, as the first-order backward function gives them."""
         k, a = self.first.k, len(self.first.active)
+        if len(tape[4][0][1]) != 2 * k:  # a first-order tape: the loop's inputs had no tangent
+            raise DifferentiationError(
+                "a second derivative through a loop marked `adgen.checkpointed` whose inputs "
+                "have no tangent but whose cotangent has one is not supported; remove the marker")
         g = (cotangent,) if k == 1 else tuple(cotangent)
         if self.cotangent_dot:
             g_dot = (dots[-1],) if k == 1 else tuple(dots[-1])

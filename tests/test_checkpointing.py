@@ -210,10 +210,10 @@ def test_second_order():  # more in test_checkpointing_second.py
     close(adgen.hessian(vector_sum)(u, 5), adgen.hessian(vector_sum_plain)(u, 5))
 
 
-def breaks(x, n):
+def returns(x, n):
     for t in adgen.checkpointed(range(n), snapshots=3):
         if t > 3:
-            break
+            return x
         x = math.sin(x)
     return x
 
@@ -237,7 +237,7 @@ def reads_target(x, n):
     return x * t
 
 
-@pytest.mark.parametrize("f,what", [(breaks, "`break`"), (over_list, "but `range"),
+@pytest.mark.parametrize("f,what", [(returns, "`return`"), (over_list, "but `range"),
                                     (nested, "inside another"), (reads_target, "loop variable")])
 def test_refused_at_the_users_line(f, what):
     with pytest.raises(adgen.UnsupportedSyntax, match=what) as info:
@@ -414,3 +414,53 @@ def both_marked(x, n):
 def test_snapshots_and_memory_together_are_refused():
     with pytest.raises(adgen.UnsupportedSyntax, match="not both"):
         adgen.grad(both_marked)(0.5, 3)
+
+
+def jumps_marked(x, w, n):
+    y = 0.0
+    for t in adgen.checkpointed(range(n), snapshots=3):
+        if t % 3 == 1:
+            continue
+        x = math.sin(x) * w + 0.3
+        y = y + x * x
+        if y > 4.0:
+            break
+    return y * x
+
+
+def jumps_plain(x, w, n):
+    y = 0.0
+    for t in range(n):
+        if t % 3 == 1:
+            continue
+        x = math.sin(x) * w + 0.3
+        y = y + x * x
+        if y > 4.0:
+            break
+    return y * x
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 40, 400])
+def test_break_and_continue_in_a_for_loop(n, monkeypatch):
+    """A `for` loop that may `break` learns its trip count as a `while` loop does."""
+    monkeypatch.setattr(runtime_checkpoint, "BLOCK_BYTES", 0)  # blocks of s steps
+    for x in (0.2, 1.1):
+        close(adgen.grad(jumps_marked, (0, 1))(x, 0.9, n),
+              adgen.grad(jumps_plain, (0, 1))(x, 0.9, n))
+        close(adgen.vjp(jumps_marked, (0, 1))(x, 0.9, n, 2.0),
+              adgen.vjp(jumps_plain, (0, 1))(x, 0.9, n, 2.0))
+        close(adgen.hvp(jumps_marked)(x, 0.9, n, 1.0), adgen.hvp(jumps_plain)(x, 0.9, n, 1.0))
+        assert adgen.grad(jumps_marked, mode="forward")(x, 0.9, n) == pytest.approx(
+            adgen.grad(jumps_plain)(x, 0.9, n), rel=1e-12, abs=1e-15)
+    LAST.ranges = []
+    try:
+        adgen.grad(jumps_marked)(0.2, 0.9, n)
+        trips = max((stop for _, stop in LAST.ranges), default=0)
+        runs = np.zeros(max(trips, 1), dtype=int)
+        for start, stop in LAST.ranges:
+            runs[start:stop] += 1
+    finally:
+        LAST.ranges = None
+    assert LAST.held <= 3 and LAST.reversed == trips <= n
+    assert runs.max() <= repetitions(-(-max(trips, 1) // 3), 3) + 2
+    assert "_loop_fwd(range(n), 3, " in adgen.source(adgen.grad(jumps_marked))

@@ -263,31 +263,39 @@ class Checkpointed:
 
 class CheckpointedWhile(Checkpointed):
     """The reverse derivative of a marked `while` loop, whose loop function takes
-    `(snapshots, *carried, *inputs)`. The trip count is learned online: the forward sweep runs
-    the loop once with `trips(*carried, *inputs) -> (count, carried)`, holding only the
-    initial state, and then places the snapshots of the binomial schedule for `count` steps
-    from it, stopping at the last snapshot (the final state is known). So every step runs
-    forward at most once more than under the binomial schedule with the count known in
-    advance: `r + 2` times, `r` the least with `C(s + r, s) >= ⌈n / s⌉`."""
+    `(snapshots, *carried, *inputs)`, or of a marked `for` loop that may `break` (`over_steps`:
+    `(steps, snapshots, *carried, *inputs)`). The trip count is learned online: the forward
+    sweep runs the loop once with `trips([steps,] *carried, *inputs) -> (count, carried)`,
+    holding only the initial state, and then places the snapshots of the binomial schedule for
+    `count` steps from it, stopping at the last snapshot (the final state is known). So every
+    step runs forward at most once more than under the binomial schedule with the count known
+    in advance: `r + 2` times, `r` the least with `C(s + r, s) >= ⌈n / size⌉`."""
 
-    first = 1
-
-    def __init__(self, trips: Callable, *rest: Any) -> None:
+    def __init__(self, trips: Callable, over_steps: bool, *rest: Any) -> None:
         super().__init__(*rest)
         self.trips = trips
+        self.first = 2 if over_steps else 1
 
-    def forward(self, snapshots: Any, *args: Any) -> tuple[Any, Any]:  # type: ignore[override]
-        state, inputs = tuple(args[: self.k]), tuple(args[self.k:])
+    def forward(self, *args: Any) -> tuple[Any, Any]:  # type: ignore[override]
+        state = tuple(args[self.first: self.first + self.k])
+        inputs = tuple(args[self.first + self.k:])
         _restart_stats()
-        count, final = self.trips(*_copy(state), *inputs)
+        (steps, snapshots), final = self.learn(args)
+        s = _snapshot_count(snapshots, len(steps), state)
+        size = block_length(s, state)
+        held, _ = self.descend(steps, s, size, state, inputs)
+        return final, (steps, s, size, -(-len(steps) // size), held, inputs)
+
+    def learn(self, args: tuple) -> tuple[tuple[range, Any], Any]:
+        """((the steps the loop runs, the snapshots argument), the carried values after them)
+        from the loop function's arguments, by running the loop once."""
+        head, rest = args[: self.first], args[self.first:]
+        count, final = self.trips(*head[:-1], *_copy(tuple(rest[: self.k])), *rest[self.k:])
         LAST.evaluations += count
         if LAST.ranges is not None:
             LAST.ranges.append((0, count))
-        steps = range(count)
-        s = _snapshot_count(snapshots, count, state)
-        size = block_length(s, state)
-        held, _ = self.descend(steps, s, size, state, inputs)
-        return final, (steps, s, size, -(-count // size), held, inputs)
+        steps = range(count) if self.first == 1 else head[0][:count]
+        return (steps, head[-1]), final
 
 
 class CheckpointedTangent:
@@ -303,9 +311,9 @@ class CheckpointedTangent:
     snapshots of `(c, ċ)` and runs the same schedule. `dotted`: the loop function's
     parameters given tangents in `forward`; `cotangent_dot`: whether `backward` gets one."""
 
-    def __init__(self, first: Checkpointed, inner: Checkpointed, trips: Callable | None,
-                 dotted: Sequence[int], cotangent_dot: bool) -> None:
-        self.first, self.inner, self.trips = first, inner, trips
+    def __init__(self, first: Checkpointed, inner: Checkpointed, dotted: Sequence[int],
+                 cotangent_dot: bool) -> None:
+        self.first, self.inner = first, inner
         self.dotted = list(dotted)
         self.cotangent_dot = cotangent_dot
 
@@ -320,10 +328,10 @@ class CheckpointedTangent:
                           for j, v in enumerate(state))
         inputs_dot = tuple(given[at + k + j] if at + k + j in given else zeros_like(inputs[j])
                            for j in first.active)
-        if self.trips is None:
-            steps, snapshots = params[0], params[1]
+        if isinstance(first, CheckpointedWhile):
+            steps, snapshots = first.learn(params)[0]
         else:
-            steps, snapshots = range(self.trips(*_copy(state), *inputs)[0]), params[0]
+            steps, snapshots = params[0], params[1]
         value, tape = self.inner.forward(steps, snapshots, *state, *state_dot, *inputs,
                                          *inputs_dot)
         if k == 1:

@@ -60,7 +60,8 @@ def build_split(program: Program, f: Any, loop: CheckpointedLoop, wrt: list[str]
     scalar = frozenset(p for p in scalar_params if p in own)
     block = program.derivative(loop.advance, block_wrt, "vjp", scalar)
     rest = (loop.advance, block, len(loop.carried), active, [params.index(p) for p in wrt])
-    driver = Checkpointed(*rest) if loop.trips is None else CheckpointedWhile(loop.trips, *rest)
+    driver = Checkpointed(*rest) if loop.trips is None else CheckpointedWhile(
+        loop.trips, loop.over_steps, *rest)
 
     base = f.__name__
     fwd = _named(f"{base}_fwd", params, driver.forward)
@@ -99,8 +100,7 @@ def build_tangent(program: Program, f: Any, wrt: Any, kind: str) -> Any:
             f"cannot differentiate {f.__name__}: the input `{stray[0]}` of the checkpointed "
             "loop has a tangent but no first-order adjoint; remove the marker for this "
             "second derivative")
-    driver = CheckpointedTangent(first, _inner(program, split), loop.trips, dotted,
-                                 "cotangent" in names)
+    driver = CheckpointedTangent(first, _inner(program, split), dotted, "cotangent" in names)
     base = f"{f.__name__}_jvp"
     target = driver.forward if part == "fwd" else driver.backward
     fn = _named(base, [*params, *(f"_dot{j}" for j in range(len(names)))], target)

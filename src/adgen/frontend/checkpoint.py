@@ -63,7 +63,9 @@ class CheckpointedLoop:
     advance: Any  # `advance(steps, *carried, *inputs)`: the loop itself, over `steps`
     carried: tuple[str, ...]
     inputs: tuple[str, ...]
-    trips: Any = None  # a `while` loop's `trips(*carried, *inputs) -> (count, carried)`
+    trips: Any = None  # `trips([steps,] *carried, *inputs) -> (count, carried)`, when the
+    # trip count is learned as the loop runs (a `while` loop, a `for` loop that may `break`)
+    over_steps: bool = True  # whether the loop function's first parameter is the steps
 
 
 def _name(n: str, ctx: Any = None) -> gast.Name:
@@ -145,9 +147,9 @@ def _marker_arguments(parsed: Parsed, loop: gast.AST, local: set[str],
 
 
 def _check_body(loop: gast.For | gast.While, error: Any) -> None:
-    """Refuses what the lifted functions cannot say: `return` in the body, `else`, and (in a
-    `for` loop) `break`/`continue` directly in it and a tuple target; a `while` loop's trip
-    count is learned as it runs, so its body may `break` and `continue`."""
+    """Refuses what the lifted functions cannot say: `return` in the body, `else`, a tuple
+    target, an assignment in a `while` loop's condition. (`break` and `continue` are fine: a
+    loop that may `break` has its trip count learned as it runs.)"""
     kind = "for" if isinstance(loop, gast.For) else "while"
     if loop.orelse:
         raise error(loop, f"`{kind} ... else` on a checkpointed loop",
@@ -157,17 +159,29 @@ def _check_body(loop: gast.For | gast.While, error: Any) -> None:
     if kind == "while" and any(isinstance(n, gast.NamedExpr) for n in gast.walk(loop.test)):
         raise error(loop.test, "an assignment (`:=`) in a checkpointed loop's condition",
                     "assign before the loop and at the end of its body")
-    stack: list[tuple[gast.AST, bool]] = [(s, False) for s in loop.body]
+    for s in loop.body:
+        for n in gast.walk(s):
+            if isinstance(n, (gast.Return, gast.Yield, gast.YieldFrom)):
+                what = type(n).__name__.lower()
+                raise error(n, f"`{what}` in the body of a checkpointed loop",
+                            "use an `if` around the rest of the body (or `break`), or remove "
+                            "the marker")
+
+
+def _jumps(body: list[gast.AST]) -> set[type]:
+    """The kinds of jump (`gast.Break`, `gast.Continue`) that leave or restart this loop: in
+    its body, not inside an inner loop's body (an inner loop's `else` is this loop's)."""
+    out: set[type] = set()
+    stack = list(body)
     while stack:
-        n, inner = stack.pop()
-        if isinstance(n, (gast.Return, gast.Yield, gast.YieldFrom)) or (
-                isinstance(n, (gast.Break, gast.Continue)) and not inner and kind == "for"):
-            what = type(n).__name__.lower()
-            raise error(n, f"`{what}` in the body of a checkpointed loop",
-                        "use an `if` around the rest of the body, or remove the marker")
-        nested = inner or isinstance(n, (gast.For, gast.While))
-        stack.extend((c, nested and c not in getattr(n, "orelse", ()))
-                     for c in gast.iter_child_nodes(n))
+        n = stack.pop()
+        if isinstance(n, (gast.Break, gast.Continue)):
+            out.add(type(n))
+        elif isinstance(n, (gast.For, gast.While)):
+            stack.extend(n.orelse)
+        elif isinstance(n, gast.stmt):
+            stack.extend(c for c in gast.iter_child_nodes(n) if isinstance(c, gast.stmt))
+    return out
 
 
 def _loads(node: gast.AST) -> set[str]:
@@ -262,8 +276,9 @@ def _fresh(base: str, used: set[str]) -> str:
 class _Lifting:
     """Defines the functions one marked loop is lifted into (module doc)."""
 
-    def __init__(self, parsed: Parsed, loop: gast.AST, carried: list[str]) -> None:
-        self.parsed, self.loop, self.carried = parsed, loop, carried
+    def __init__(self, parsed: Parsed, loop: gast.AST, carried: list[str],
+                 inputs: list[str]) -> None:
+        self.parsed, self.loop, self.carried, self.inputs = parsed, loop, carried, inputs
         self.namespace = {**parsed.globals, **parsed.closure}
         self.made: dict[str, Any] = {}
         self.used = {n.id for n in gast.walk(loop) if isinstance(n, gast.Name)}
@@ -307,7 +322,7 @@ def _lift_loop(parsed: Parsed, body: list[gast.AST], i: int, local: set[str],
     head, snapshots = _marker_arguments(parsed, loop, local, error)
     carried, inputs = _state(parsed.node, i, loop, local, error)
     base = f"{parsed.name}_line{loop.lineno}"
-    lifting = _Lifting(parsed, loop, carried)
+    lifting = _Lifting(parsed, loop, carried, inputs)
     if isinstance(loop, gast.While):
         loop_fn, info = _lift_while(lifting, base, head, inputs)
         args = [snapshots]
@@ -323,20 +338,33 @@ def _lift_loop(parsed: Parsed, body: list[gast.AST], i: int, local: set[str],
 
 
 def _lift_for(lifting: _Lifting, base: str, inputs: list[str]) -> tuple[Any, CheckpointedLoop]:
-    """`f_step`, `f_loop(_steps, _snapshots, ...)` and `f_advance` of a marked `for` loop."""
+    """`f_loop(_steps, _snapshots, ...)` and `f_advance` of a marked `for` loop, with `f_step`
+    (the body, one step) where the body neither `break`s nor `continue`s, and `f_trips` where
+    it may `break`."""
     loop, carried, out = lifting.loop, lifting.carried, lifting.out
     target = loop.target.id
-    step = lifting.define(f"{base}_step", [target, *carried, *inputs],
-                          copy.deepcopy(loop.body) + [gast.Return(value=out())])
-    step_call = gast.Call(func=_name(step.__name__),
-                          args=[_name(a) for a in [target, *carried, *inputs]], keywords=[])
-    inner = gast.For(target=_name(target, gast.Store()), iter=_name("_steps"),
-                     body=[gast.Assign(targets=[out(gast.Store())], value=step_call,
-                                       type_comment=None)], orelse=[], type_comment=None)
+    jumps = _jumps(loop.body)
+    if jumps:  # the loop itself
+        inner = gast.For(target=_name(target, gast.Store()), iter=_name("_steps"),
+                         body=copy.deepcopy(loop.body), orelse=[], type_comment=None)
+    else:
+        step = lifting.define(f"{base}_step", [target, *carried, *inputs],
+                              copy.deepcopy(loop.body) + [gast.Return(value=out())])
+        step_call = gast.Call(func=_name(step.__name__),
+                              args=[_name(a) for a in [target, *carried, *inputs]], keywords=[])
+        inner = gast.For(target=_name(target, gast.Store()), iter=_name("_steps"),
+                         body=[gast.Assign(targets=[out(gast.Store())], value=step_call,
+                                           type_comment=None)], orelse=[], type_comment=None)
     loop_fn = lifting.define(f"{base}_loop", ["_steps", "_snapshots", *carried, *inputs],
                              [inner, gast.Return(value=out())])
     advance = lifting.advance(base, target, inputs)
-    return loop_fn, CheckpointedLoop(advance, tuple(carried), tuple(inputs))
+    trips = None
+    if gast.Break in jumps:
+        steps = lifting.fresh("_steps")
+        trips = _counting(lifting, base, [steps], lambda body: gast.For(
+            target=_name(target, gast.Store()), iter=_name(steps), body=body, orelse=[],
+            type_comment=None))
+    return loop_fn, CheckpointedLoop(advance, tuple(carried), tuple(inputs), trips)
 
 
 def _lift_while(lifting: _Lifting, base: str, cond: gast.AST,
@@ -348,19 +376,26 @@ def _lift_while(lifting: _Lifting, base: str, cond: gast.AST,
     inner = gast.While(test=copy.deepcopy(cond), body=copy.deepcopy(loop.body), orelse=[])
     loop_fn = lifting.define(f"{base}_loop", [snapshots, *carried, *inputs],
                              [inner, gast.Return(value=out())])
+    counter = _counting(lifting, base, [], lambda body: gast.While(
+        test=copy.deepcopy(cond), body=body, orelse=[]))
+    advance = lifting.advance(base, lifting.fresh("_trip"), inputs)
+    return loop_fn, CheckpointedLoop(advance, tuple(carried), tuple(inputs), counter, False)
+
+
+def _counting(lifting: _Lifting, base: str, head: list[str], loop: Any) -> Any:
+    """`f_trips(*head, *carried, *inputs)`: the loop `loop(body)` counting its trips,
+    returning `(trips, carried)`; the count goes before the body, so a `break` counts its
+    trip."""
     trips = lifting.fresh("_trips")
     count = gast.Assign(targets=[_name(trips, gast.Store())], value=gast.BinOp(
         left=_name(trips), op=gast.Add(), right=gast.Constant(value=1, kind=None)),
-        type_comment=None)  # before the body, so a `break` counts its trip
-    counting = gast.While(test=copy.deepcopy(cond), body=[count, *copy.deepcopy(loop.body)],
-                          orelse=[])
+        type_comment=None)
     start = gast.Assign(targets=[_name(trips, gast.Store())],
                         value=gast.Constant(value=0, kind=None), type_comment=None)
-    result = gast.Tuple(elts=[_name(trips), out()], ctx=gast.Load())
-    counter = lifting.define(f"{base}_trips", [*carried, *inputs],
-                             [start, counting, gast.Return(value=result)])
-    advance = lifting.advance(base, lifting.fresh("_trip"), inputs)
-    return loop_fn, CheckpointedLoop(advance, tuple(carried), tuple(inputs), counter)
+    result = gast.Tuple(elts=[_name(trips), lifting.out()], ctx=gast.Load())
+    counting = loop([count, *copy.deepcopy(lifting.loop.body)])
+    return lifting.define(f"{base}_trips", [*head, *lifting.carried, *lifting.inputs],
+                          [start, counting, gast.Return(value=result)])
 
 
 def tangent_advance(loop: CheckpointedLoop, jvp: Any, active: list[str]) -> Any:

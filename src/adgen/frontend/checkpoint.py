@@ -38,6 +38,10 @@ im)` is the loop counting its trips, `return _trips, (c1, ..., ck)`, which the d
 learn the trip count. The carried state is found as for `for` loops, with the condition's
 names read before every step. `memory=budget` in place of `snapshots=` passes
 `('memory', budget)` as the snapshots argument (`runtime_checkpoint.snapshots_for`).
+
+A marked `for` loop may `break` and `continue` too: then its loop function is the loop itself
+(no step function), and where it may `break` an `f_trips(_steps, c1, ..., ck, i1, ..., im)`
+counts its trips as for a `while` loop.
 """
 
 from __future__ import annotations

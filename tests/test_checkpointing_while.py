@@ -127,6 +127,59 @@ def relax_plain(u, k):
     return np.sum(u * u)
 
 
+def flag_marked(x):
+    """A boolean carried value: the exit decided inside the body."""
+    done = False
+    while adgen.checkpointed(not done, snapshots=2):
+        x = 0.8 * x + 0.1 * math.sin(x)
+        done = abs(x) < 1e-3
+    return x
+
+
+def flag_plain(x):
+    done = False
+    while not done:
+        x = 0.8 * x + 0.1 * math.sin(x)
+        done = abs(x) < 1e-3
+    return x
+
+
+def history_marked(x, n):
+    """A list that grows by one element a step (the snapshots copy it)."""
+    hist = [x]
+    k = 0
+    while adgen.checkpointed(k < n, snapshots=3):
+        hist.append(math.sin(hist[-1]) * 1.1)
+        k += 1
+    return sum(hist)
+
+
+def history_plain(x, n):
+    hist = [x]
+    k = 0
+    while k < n:
+        hist.append(math.sin(hist[-1]) * 1.1)
+        k += 1
+    return sum(hist)
+
+
+def power_marked(r, A):
+    """An iteration to convergence on a norm, a matrix input read every step."""
+    it = 0
+    while adgen.checkpointed(np.linalg.norm(r) > 1e-6 and it < 200, snapshots=4):
+        r = A @ r
+        it += 1
+    return np.sum(r) + it
+
+
+def power_plain(r, A):
+    it = 0
+    while np.linalg.norm(r) > 1e-6 and it < 200:
+        r = A @ r
+        it += 1
+    return np.sum(r) + it
+
+
 def close(a, b):
     if isinstance(a, (tuple, list)):
         assert isinstance(b, (tuple, list)) and len(a) == len(b)
@@ -148,9 +201,13 @@ CASES = [  # marked, plain, arguments, wrt
     (exits_marked, exits_plain, (0.2, 0.4, 0.97), (0, 1, 2)),
     (exits_marked, exits_plain, (0.2, 1.3, 0.97), (0, 1, 2)),
     (relax_marked, relax_plain, (U, 0.2), (0, 1)),
+    (flag_marked, flag_plain, (0.9,), (0,)),
+    (history_marked, history_plain, (0.4, 30), (0,)),
+    (power_marked, power_plain, (np.array([1.0, 0.5]), np.array([[0.5, 0.1], [0.0, 0.6]])),
+     (0, 1)),
 ]
 IDS = ["newton", "newton-far", "counter", "counter-0", "counter-1", "exits", "exits-break",
-       "relax"]
+       "relax", "flag", "history", "power"]
 
 
 @pytest.mark.parametrize("marked,plain,args,wrt", CASES, ids=IDS)
@@ -252,3 +309,9 @@ def test_source_is_readable():
     text = adgen.source(adgen.grad(newton_marked))
     assert "newton_marked_line" in text and "_loop_fwd(3, " in text
     assert "while adgen.checkpointed(abs(step) > 1e-13, snapshots=3)" in text
+
+
+@pytest.mark.parametrize("marked,plain,args,wrt", CASES[8:], ids=IDS[8:])
+def test_hvp_equals_unmarked(marked, plain, args, wrt):
+    v = np.full(np.shape(args[0]), 0.7) if np.ndim(args[0]) else 0.7
+    close(adgen.hvp(marked)(*args, v), adgen.hvp(plain)(*args, v))

@@ -315,3 +315,21 @@ def test_source_is_readable():
 def test_hvp_equals_unmarked(marked, plain, args, wrt):
     v = np.full(np.shape(args[0]), 0.7) if np.ndim(args[0]) else 0.7
     close(adgen.hvp(marked)(*args, v), adgen.hvp(plain)(*args, v))
+
+
+@pytest.mark.parametrize("n,s", [(20_000, 10), (100_000, 5), (5_000, 3)])
+def test_learning_sweep_keeps_snapshots(n, s):
+    """The learning sweep keeps states at doubling strides, from which the schedule's first
+    snapshots are recomputed: a `while` loop runs its primal well under one sweep more than
+    the same `for` loop, within `s` states."""
+    adgen.grad(sin_until)(0.3, n, s)
+    runs_while, held = LAST.evaluations, LAST.held
+    adgen.grad(sin_for_marked)(0.3, n, s)
+    assert held <= s
+    assert runs_while < LAST.evaluations + 0.6 * n
+
+
+def sin_for_marked(x, n, s):
+    for _t in adgen.checkpointed(range(n), snapshots=s):
+        x = math.sin(x) * 0.9 + 0.1 * x
+    return x

@@ -18,8 +18,9 @@ states and the tape of one block at once, and run each step forward at most `r +
 (the forward sweep and `r` recomputations) plus once in its block's stack replay, `r` the
 least with `C(s + r, s) >= ⌈n / size⌉` (Griewank and Walther, "Algorithm 799: revolve", 2000).
 
-`CheckpointedWhile` learns a `while` loop's trip count by running it once, holding only the
-initial state, and then places the snapshots as above: one forward run a step more (`r + 2`).
+`CheckpointedWhile` learns a `while` loop's trip count by running it once, keeping a few
+states at doubling strides, and then places the snapshots as above from the nearest of them:
+at most one forward run a step more (`r + 2`).
 `CheckpointedTangent` gives the tangents of either driver's pair (forward over reverse:
 `hvp`, `hessian`) by running the same schedule over the loop's tangent.
 """
@@ -191,19 +192,29 @@ class Checkpointed:
         value = current[0] if self.k == 1 else current
         return value, (steps, s, size, -(-len(steps) // size), held, inputs)
 
-    def descend(self, steps: range, s: int, size: int, state: tuple,
-                inputs: tuple) -> tuple[list[tuple[int, tuple]], tuple]:
+    def descend(self, steps: range, s: int, size: int, state: tuple, inputs: tuple,
+                learned: Sequence[tuple[int, tuple]] = ()) -> tuple[list[tuple[int, tuple]],
+                                                                    tuple]:
         """The snapshots of the schedule's first descent from `state` (in blocks of `size`
-        steps), and the state at the last of them."""
+        steps), and the state at the last of them. `learned`: states already known after
+        some steps, `(steps, state)` in order (a `while` loop's learning sweep), each a start
+        for the recomputation up to the next snapshot; at most `s` states are held."""
         n = -(-len(steps) // size)
         held = [(0, _copy(state))]
         a, current = 0, _copy(state)
+        known = list(learned)
         while n - a > 1 and s - len(held) + 1 >= 2:
             m = a + split_point(n - a, s - len(held) + 1)
-            current = self.advance(steps, current, inputs, a * size, m * size)
+            start = a * size
+            while known and known[0][0] <= m * size:
+                p, snapshot = known.pop(0)
+                if p > start:
+                    start, current = p, snapshot
+            current = self.advance(steps, current, inputs, start, m * size)
             held.append((m, _copy(current)))
+            del known[max(0, s - len(held)):]
             a = m
-        LAST.held = len(held)
+        LAST.held = max(LAST.held, len(held) + len(known))
         return held, current
 
     def backward(self, tape: Any, cotangent: Any) -> Any:
@@ -265,9 +276,10 @@ class CheckpointedWhile(Checkpointed):
     """The reverse derivative of a marked `while` loop, whose loop function takes
     `(snapshots, *carried, *inputs)`, or of a marked `for` loop that may `break` (`over_steps`:
     `(steps, snapshots, *carried, *inputs)`). The trip count is learned online: the forward
-    sweep runs the loop once with `trips([steps,] *carried, *inputs) -> (count, carried)`,
-    holding only the initial state, and then places the snapshots of the binomial schedule for
-    `count` steps from it, stopping at the last snapshot (the final state is known). So every
+    sweep runs the loop once, in chunks, with `trips([steps,] limit, *carried, *inputs) ->
+    (count, finished, carried)`, keeping fewer than `s` states at doubling strides (`learn`),
+    and then places the snapshots of the binomial schedule for `count` steps, each from the
+    nearest state held, stopping at the last snapshot (the final state is known). So every
     step runs forward at most once more than under the binomial schedule with the count known
     in advance: `r + 2` times, `r` the least with `C(s + r, s) >= ⌈n / size⌉`."""
 
@@ -280,22 +292,41 @@ class CheckpointedWhile(Checkpointed):
         state = tuple(args[self.first: self.first + self.k])
         inputs = tuple(args[self.first + self.k:])
         _restart_stats()
-        (steps, snapshots), final = self.learn(args)
+        snapshots = args[self.first - 1]
+        keep = 0 if snapshots is None else _snapshot_count(snapshots, 0, state)
+        steps, final, learned = self.learn(args, keep)
         s = _snapshot_count(snapshots, len(steps), state)
         size = block_length(s, state)
-        held, _ = self.descend(steps, s, size, state, inputs)
+        held, _ = self.descend(steps, s, size, state, inputs, learned)
         return final, (steps, s, size, -(-len(steps) // size), held, inputs)
 
-    def learn(self, args: tuple) -> tuple[tuple[range, Any], Any]:
-        """((the steps the loop runs, the snapshots argument), the carried values after them)
-        from the loop function's arguments, by running the loop once."""
-        head, rest = args[: self.first], args[self.first:]
-        count, final = self.trips(*head[:-1], *_copy(tuple(rest[: self.k])), *rest[self.k:])
-        LAST.evaluations += count
-        if LAST.ranges is not None:
-            LAST.ranges.append((0, count))
-        steps = range(count) if self.first == 1 else head[0][:count]
-        return (steps, head[-1]), final
+    def learn(self, args: tuple, keep: int) -> tuple[range, Any, list[tuple[int, tuple]]]:
+        """(the steps the loop runs, the carried values after them, states after some of
+        them) from the loop function's arguments, by running the loop once in chunks and
+        keeping, besides the initial state, fewer than `keep` states at steps `d, 2d, ...`,
+        `d` doubling (and every other state dropped) when they would be more."""
+        k, over = self.k, self.first == 2
+        steps, rest = args[0] if over else None, args[self.first:]
+        current, inputs = _copy(tuple(rest[:k])), rest[k:]
+        stride = block_length(max(keep, 1), current)
+        pos, learned = 0, []
+        while True:
+            head = (steps[pos:],) if over else ()
+            count, finished, out = self.trips(*head, stride - pos % stride, *current, *inputs)
+            current = (out,) if k == 1 else tuple(out)
+            LAST.evaluations += count
+            if LAST.ranges is not None:
+                LAST.ranges.append((pos, pos + count))
+            pos += count
+            if finished:
+                break
+            if keep and len(learned) + 1 >= keep:
+                learned = [(p, v) for p, v in learned if p % (2 * stride) == 0]
+                stride *= 2
+            if keep and pos % stride == 0:
+                learned.append((pos, _copy(current)))
+        final = current[0] if k == 1 else current
+        return (range(pos) if steps is None else steps[:pos]), final, learned
 
 
 class CheckpointedTangent:
@@ -328,10 +359,11 @@ class CheckpointedTangent:
                           for j, v in enumerate(state))
         inputs_dot = tuple(given[at + k + j] if at + k + j in given else zeros_like(inputs[j])
                            for j in first.active)
+        snapshots = params[first.first - 1]
         if isinstance(first, CheckpointedWhile):
-            steps, snapshots = first.learn(params)[0]
+            steps = first.learn(params, 0)[0]
         else:
-            steps, snapshots = params[0], params[1]
+            steps = params[0]
         value, tape = self.inner.forward(steps, snapshots, *state, *state_dot, *inputs,
                                          *inputs_dot)
         if k == 1:

@@ -33,15 +33,16 @@ body may `break` and `continue`); its loop function is the loop itself,
         return c1, ..., ck
 
 `f_advance(_steps, ...)` runs the body once per item of `_steps` without testing `cond` (a
-`break` can only come in the last step the primal ran), and `f_trips(c1, ..., ck, i1, ...,
-im)` is the loop counting its trips, `return _trips, (c1, ..., ck)`, which the driver runs to
-learn the trip count. The carried state is found as for `for` loops, with the condition's
-names read before every step. `memory=budget` in place of `snapshots=` passes
-`('memory', budget)` as the snapshots argument (`runtime_checkpoint.snapshots_for`).
+`break` can only come in the last step the primal ran), and `f_trips(_limit, c1, ..., ck, i1,
+..., im)` is the loop counting its trips, stopping after `_limit` of them, `return _trips,
+finished, (c1, ..., ck)`, which the driver runs to learn the trip count. The carried state
+is found as for `for` loops, with the condition's names read before every step.
+`memory=budget` in place of `snapshots=` passes `('memory', budget)` as the snapshots
+argument (`runtime_checkpoint.snapshots_for`).
 
 A marked `for` loop may `break` and `continue` too: then its loop function is the loop itself
-(no step function), and where it may `break` an `f_trips(_steps, c1, ..., ck, i1, ..., im)`
-counts its trips as for a `while` loop.
+(no step function), and where it may `break` an `f_trips(_steps, _limit, c1, ..., ck, i1, ...,
+im)` counts its trips as for a `while` loop.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class CheckpointedLoop:
     advance: Any  # `advance(steps, *carried, *inputs)`: the loop itself, over `steps`
     carried: tuple[str, ...]
     inputs: tuple[str, ...]
-    trips: Any = None  # `trips([steps,] *carried, *inputs) -> (count, carried)`, when the
+    trips: Any = None  # `trips([steps,] limit, *carried, *inputs) -> (count, finished,
+    # carried)`, when the
     # trip count is learned as the loop runs (a `while` loop, a `for` loop that may `break`)
     over_steps: bool = True  # whether the loop function's first parameter is the steps
 
@@ -307,19 +309,27 @@ def _lift_while(lifting: _Lifting, base: str, cond: gast.AST,
 
 
 def _counting(lifting: _Lifting, base: str, head: list[str], loop: Any) -> Any:
-    """`f_trips(*head, *carried, *inputs)`: the loop `loop(body)` counting its trips,
-    returning `(trips, carried)`; the count goes before the body, so a `break` counts its
-    trip."""
-    trips = lifting.fresh("_trips")
+    """`f_trips(*head, _limit, *carried, *inputs)`: the loop `loop(body)` counting its trips,
+    stopping before trip `_limit + 1` (None: no limit) and returning `(trips, finished,
+    carried)`; the count goes before the body, so a `break` counts its trip."""
+    trips, limit = lifting.fresh("_trips"), lifting.fresh("_limit")
+
+    def result(finished: bool) -> gast.Return:
+        return gast.Return(value=gast.Tuple(elts=[
+            _name(trips), gast.Constant(value=finished, kind=None), lifting.out()],
+            ctx=gast.Load()))
+
+    stop = gast.If(test=gast.Compare(left=_name(trips), ops=[gast.Eq()],
+                                     comparators=[_name(limit)]),
+                   body=[result(False)], orelse=[])
     count = gast.Assign(targets=[_name(trips, gast.Store())], value=gast.BinOp(
         left=_name(trips), op=gast.Add(), right=gast.Constant(value=1, kind=None)),
         type_comment=None)
     start = gast.Assign(targets=[_name(trips, gast.Store())],
                         value=gast.Constant(value=0, kind=None), type_comment=None)
-    result = gast.Tuple(elts=[_name(trips), lifting.out()], ctx=gast.Load())
-    counting = loop([count, *copy.deepcopy(lifting.loop.body)])
-    return lifting.define(f"{base}_trips", [*head, *lifting.carried, *lifting.inputs],
-                          [start, counting, gast.Return(value=result)])
+    counting = loop([stop, count, *copy.deepcopy(lifting.loop.body)])
+    return lifting.define(f"{base}_trips", [*head, limit, *lifting.carried, *lifting.inputs],
+                          [start, counting, result(True)])
 
 
 def tangent_advance(loop: CheckpointedLoop, jvp: Any, active: list[str]) -> Any:

@@ -131,12 +131,13 @@ def test_value_and_grad_vjp_and_forward_mode():
 
 @pytest.mark.parametrize("n", [1, 2, 10, 55, 56, 300, 1000])
 @pytest.mark.parametrize("s", [1, 2, 3, 5, 10])
-def test_schedule_bounds(n, s):
+def test_schedule_bounds(n, s, monkeypatch):
     """At most s snapshots; the schedule works on blocks of s steps, so each step runs forward
     at most r + 1 times (the forward sweep and r recomputations) with r the least such that
     C(s + r, s) >= ceil(n / s), never more than for single steps; one reverse per step."""
     if s == 1 and n > 300:
         pytest.skip("one snapshot is quadratic")
+    monkeypatch.setattr(runtime_checkpoint, "BLOCK_BYTES", 0)  # blocks of s steps
     LAST.ranges = []
     try:
         assert adgen.grad(sin_marked)(0.3, n, s) == pytest.approx(
@@ -153,8 +154,27 @@ def test_schedule_bounds(n, s):
 
 
 def test_snapshot_count_is_instrumented():
-    adgen.grad(sin_marked)(0.3, 1000, 8)
+    adgen.grad(sin_marked)(0.3, 100_000, 8)
     assert LAST.held == 8  # a long loop uses every snapshot it is given, and no more
+
+
+def test_blocks_of_small_states_are_longer():
+    """A block has s steps, or for a small state up to 256 (64 kB of states), so the work of
+    the schedule per block is spread over more steps; the bound then counts blocks of that
+    length."""
+    assert runtime_checkpoint.block_length(20, (0.3,)) == 256
+    assert runtime_checkpoint.block_length(30, (np.zeros(1000),)) == 30
+    assert runtime_checkpoint.block_length(300, (0.3,)) == 300
+    LAST.ranges = []
+    try:
+        adgen.grad(sin_marked)(0.3, 100_000, 5)
+        runs = np.zeros(100_000, dtype=int)
+        for start, stop in LAST.ranges:
+            runs[start:stop] += 1
+    finally:
+        LAST.ranges = None
+    assert runs.max() <= repetitions(-(-100_000 // 256), 5) + 1
+    assert LAST.held <= 5 and LAST.reversed == 100_000
 
 
 def test_memory_far_below_stack_replay():
@@ -183,17 +203,17 @@ def test_runtime_marker_returns_its_iterable():
     assert adgen.checkpointed is runtime_checkpoint.checkpointed
 
 
-def test_second_order_is_refused():
-    with pytest.raises(adgen.DifferentiationError, match="checkpointed"):
-        adgen.hvp(sin_marked)(0.7, 10, 3, 1.0)
-    with pytest.raises(adgen.DifferentiationError, match="second derivatives"):
-        adgen.hessian(vector_sum)(np.array([0.1, 0.5, -0.3]), 5)
+def test_second_order():  # more in test_checkpointing_second.py
+    assert adgen.hvp(sin_marked)(0.7, 10, 3, 1.0) == pytest.approx(
+        adgen.hvp(sin_plain)(0.7, 10, 3, 1.0), rel=1e-12)
+    u = np.array([0.1, 0.5, -0.3])
+    close(adgen.hessian(vector_sum)(u, 5), adgen.hessian(vector_sum_plain)(u, 5))
 
 
-def breaks(x, n):
+def returns(x, n):
     for t in adgen.checkpointed(range(n), snapshots=3):
         if t > 3:
-            break
+            return x
         x = math.sin(x)
     return x
 
@@ -217,7 +237,7 @@ def reads_target(x, n):
     return x * t
 
 
-@pytest.mark.parametrize("f,what", [(breaks, "`break`"), (over_list, "but `range"),
+@pytest.mark.parametrize("f,what", [(returns, "`return`"), (over_list, "but `range"),
                                     (nested, "inside another"), (reads_target, "loop variable")])
 def test_refused_at_the_users_line(f, what):
     with pytest.raises(adgen.UnsupportedSyntax, match=what) as info:
@@ -330,6 +350,9 @@ def test_in_place_writes_into_the_state_leave_the_argument_as_it_was():
     close(adgen.value_and_grad(in_place_marked)(u, 17),
           adgen.value_and_grad(in_place_plain)(u.copy(), 17))
     assert u.tolist() == [1.0, 0.3, 0.2]
+    assert LAST.reversed == 17  # by the schedule's driver, not a value form's stack replay
+    close(adgen.grad(in_place_marked, mode="forward")(u, 17), adgen.grad(in_place_plain)(u, 17))
+    assert u.tolist() == [1.0, 0.3, 0.2]
 
 
 def vector_marked(u, n):
@@ -353,3 +376,91 @@ def test_reverse_jacobian_runs_the_backward_function_again_on_one_tape():
 
 def vector_sum(u, n):
     return np.sum(vector_marked(u, n))
+
+
+def vector_sum_plain(u, n):
+    return np.sum(vector_plain(u, n))
+
+
+def budget_marked(u, k, n):
+    for _t in adgen.checkpointed(range(n), memory="100kB"):
+        u = u + k * (np.roll(u, 1) - 2.0 * u + np.roll(u, -1))
+    return np.sum(u * u)
+
+
+def budget_plain(u, k, n):
+    for _t in range(n):
+        u = u + k * (np.roll(u, 1) - 2.0 * u + np.roll(u, -1))
+    return np.sum(u * u)
+
+
+def test_memory_budget_chooses_the_snapshots():
+    u = np.linspace(0.0, 1.0, 1000) ** 2  # 8 kB a state: 100 kB hold 6 snapshots and tapes
+    close(adgen.grad(budget_marked, (0, 1))(u, 0.2, 200),
+          adgen.grad(budget_plain, (0, 1))(u, 0.2, 200))
+    assert LAST.held == runtime_checkpoint.snapshots_for("100kB", (u,)) == 6
+    assert runtime_checkpoint.budget_bytes("10MB") == 1e7
+    assert runtime_checkpoint.budget_bytes("1 KiB") == 1024
+    with pytest.raises(ValueError, match="memory='lots'"):
+        runtime_checkpoint.budget_bytes("lots")
+
+
+def both_marked(x, n):
+    for _t in adgen.checkpointed(range(n), snapshots=3, memory="1MB"):
+        x = math.sin(x)
+    return x
+
+
+def test_snapshots_and_memory_together_are_refused():
+    with pytest.raises(adgen.UnsupportedSyntax, match="not both"):
+        adgen.grad(both_marked)(0.5, 3)
+
+
+def jumps_marked(x, w, n):
+    y = 0.0
+    for t in adgen.checkpointed(range(n), snapshots=3):
+        if t % 3 == 1:
+            continue
+        x = math.sin(x) * w + 0.3
+        y = y + x * x
+        if y > 4.0:
+            break
+    return y * x
+
+
+def jumps_plain(x, w, n):
+    y = 0.0
+    for t in range(n):
+        if t % 3 == 1:
+            continue
+        x = math.sin(x) * w + 0.3
+        y = y + x * x
+        if y > 4.0:
+            break
+    return y * x
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 40, 400])
+def test_break_and_continue_in_a_for_loop(n, monkeypatch):
+    """A `for` loop that may `break` learns its trip count as a `while` loop does."""
+    monkeypatch.setattr(runtime_checkpoint, "BLOCK_BYTES", 0)  # blocks of s steps
+    for x in (0.2, 1.1):
+        close(adgen.grad(jumps_marked, (0, 1))(x, 0.9, n),
+              adgen.grad(jumps_plain, (0, 1))(x, 0.9, n))
+        close(adgen.vjp(jumps_marked, (0, 1))(x, 0.9, n, 2.0),
+              adgen.vjp(jumps_plain, (0, 1))(x, 0.9, n, 2.0))
+        close(adgen.hvp(jumps_marked)(x, 0.9, n, 1.0), adgen.hvp(jumps_plain)(x, 0.9, n, 1.0))
+        assert adgen.grad(jumps_marked, mode="forward")(x, 0.9, n) == pytest.approx(
+            adgen.grad(jumps_plain)(x, 0.9, n), rel=1e-12, abs=1e-15)
+    LAST.ranges = []
+    try:
+        adgen.grad(jumps_marked)(0.2, 0.9, n)
+        trips = max((stop for _, stop in LAST.ranges), default=0)
+        runs = np.zeros(max(trips, 1), dtype=int)
+        for start, stop in LAST.ranges:
+            runs[start:stop] += 1
+    finally:
+        LAST.ranges = None
+    assert LAST.held <= 3 and LAST.reversed == trips <= n
+    assert runs.max() <= repetitions(-(-max(trips, 1) // 3), 3) + 2
+    assert "_loop_fwd(range(n), 3, " in adgen.source(adgen.grad(jumps_marked))

@@ -18,7 +18,7 @@ from adgen import runtime
 from adgen.codegen import astutil, emit
 from adgen.codegen.astutil import clone
 from adgen.derive.assemble import build_reverse
-from adgen.derive.checkpoint import build_split, checkpointed_loop
+from adgen.derive.checkpoint import build_split, build_tangent, checkpointed_loop, checkpointed_part
 from adgen.derive.forward import Forward
 from adgen.derive.generate import context
 from adgen.derive.shapes import fact_of
@@ -107,6 +107,8 @@ def wrt_names(trace: Trace, wrt: Any) -> tuple[list[str], bool]:
 
 
 def _build(program: Program, f: Any, wrt: Any, kind: str, scalar_params: frozenset[str]) -> Any:
+    if checkpointed_part(f) is not None:  # a checkpointed loop's pair, differentiated again
+        return build_tangent(program, f, wrt, kind)
     parsed = program.trace(f).parsed
     names, single = wrt_names(program.trace(f), wrt)
     loop = checkpointed_loop(f)

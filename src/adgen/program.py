@@ -234,6 +234,9 @@ class Program:
         self.facts[key] = None  # a recursive call being summarised writes nothing
         if getattr(fn, "__adgen__", None) is not None or lookup(fn) is not None:
             return None
+        if hasattr(fn, "__adgen_checkpoint__"):  # a checkpointed loop's function writes only
+            return None  # into the carried values, rebound from what it returns (its driver
+            # works on copies of them)
         try:
             parsed = parse_function(fn)
         except (DifferentiationError, SyntaxError):

@@ -263,9 +263,9 @@ def _lambda_fingerprint(node: gast.Lambda) -> tuple | None:
 def _parse_generated(fn: Any, meta: Any) -> Parsed:
     if "checkpointed" in meta.info:  # a schedule's driver (`derive.checkpoint`), not source
         raise DifferentiationError(
-            f"cannot differentiate {fn.__name__} again: second derivatives (hvp, hessian) "
-            "through a loop marked `adgen.checkpointed` are not supported; remove the marker "
-            "for them")
+            f"cannot differentiate {fn.__name__} again: through a loop marked "
+            "`adgen.checkpointed`, adgen gives first derivatives and second derivatives by "
+            "forward over reverse (hvp, hessian) only; remove the marker for others")
     tree = gast.parse(meta.source)
     target = meta.info.get("general", fn.__name__)
     node = next((n for n in tree.body if isinstance(n, gast.FunctionDef) and n.name == target),

@@ -127,6 +127,7 @@ class Lowerer(LoopLowering, ExpressionLowering):
         # to: both resolve like module-level names
         self.imports: dict[str, Any] = dict(parsed.static)
         self.value_names: set[str] = set()
+        self.function_locals, self.function_tags = {}, {}
         self.line: int | None = fn.lineno
         self.cse = Subexpressions()
 
@@ -180,6 +181,7 @@ class Lowerer(LoopLowering, ExpressionLowering):
                           self.written_arguments)
         self.shared_updates, self.view_checks = checks.updates, checks.views
         self.shared_arguments = checks.arguments
+        self.find_function_locals(fn)
         body = self.block(fn.body)
         new = gast.FunctionDef(
             name=fn.name, args=gast.arguments(
@@ -286,7 +288,9 @@ class Lowerer(LoopLowering, ExpressionLowering):
     def assign_to(self, target: gast.AST, value: gast.AST) -> None:
         if isinstance(target, gast.Subscript):
             self.refuse_through_attribute(target, "writing into")
-        if isinstance(target, gast.Name):
+        if isinstance(target, gast.Name) and target.id in self.function_locals:
+            self.assign_function(target.id, value)  # `g = np.tanh if k else relu`, ...
+        elif isinstance(target, gast.Name):
             if isinstance(value, gast.ListComp) and target.id not in {
                     n.id for n in gast.walk(value) if isinstance(n, gast.Name)}:
                 self.built_into = target.id  # `D = [...]` fills `D` itself: one name

@@ -23,13 +23,14 @@ from adgen.errors import where
 from adgen.frontend.aliases import MUTATING
 from adgen.frontend.effects import bound_arguments
 from adgen.frontend.ir import Method, Subexpressions, assign, const, name
+from adgen.frontend.local_functions import LocalFunctions
 from adgen.frontend.lower_builtins import is_einsum
 from adgen.frontend.lower_values import ValueLowering
 from adgen.frontend.signatures import plain_arguments, plain_form
-from adgen.rules import primitive_name
+from adgen.rules import library_function, lookup, primitive_name
 
 
-class CallLowering(ValueLowering):
+class CallLowering(ValueLowering, LocalFunctions):
     """Call lowering for `ExpressionLowering`."""
 
     def refuse_through_attribute(self, target: gast.AST, what: str) -> None:
@@ -53,7 +54,12 @@ class CallLowering(ValueLowering):
                              "that and use it, or pass it to the function as a parameter")
 
     def expr_Call(self, e: gast.Call) -> gast.AST:
+        if isinstance(e.func, gast.Name) and e.func.id in self.function_locals:
+            return self.local_call(e)  # `g(x)` with `g = np.tanh if k else relu`, ...
         found, fn = self.resolve(e.func)
+        if found and isinstance(fn, types.FunctionType) and lookup(fn) is None and not \
+                library_function(fn) and self.passes_locals(e):
+            return self.passing_call(e, self.passes_locals(e))  # `rk4(g, y, p)`
         if found and isinstance(fn, functools.partial):
             return self.partial_call(e, fn)
         table = self.table(e.func)

@@ -263,9 +263,14 @@ def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
     for init, saves in rev.loop_inits:
         for record in saves:
             outermost[id(record)] = min(outermost.get(id(record), init.depth), init.depth)
+    covered = set()
     for init, saves in rev.loop_inits:
         init.names = sorted({s.var for s in saves if s.fwd and s.var not in init.defined
                              and outermost[id(s)] == init.depth})
+        covered |= {id(s) for s in saves if s.var in init.names}
+    for record in rev.saves.values():  # saved where it may not be assigned yet (after an
+        if record.fwd and record.unsure and id(record) not in covered:  # `if` or a `try`)
+            rev.bound_early.add(record.var)
     return needs_stack
 
 

@@ -47,6 +47,7 @@ class Save:
     index: gast.AST | None = None  # an element write `var[index] = ...` saves only that part
     append: bool = False  # `var.append(...)` is undone by `var.pop()`, nothing is saved
     popped_into: str | None = None  # `x = var.pop()` is undone by `var.append(x)`
+    unsure: bool = False  # `var` may not be assigned yet where it is saved
 
 
 @dataclass
@@ -104,6 +105,7 @@ class Reverse(StepAdjoints):
 
     def save(self, s: gast.AST, var: str) -> Save:
         record = Save(var, self.loop_depth > 0, var in self.defined or self.loop_depth > 0)
+        record.unsure = var not in self.must
         self.saves[id(s)] = record
         if self._loop_saves:
             self._loop_saves[-1].append(record)
@@ -301,8 +303,8 @@ class Reverse(StepAdjoints):
             return []
         node = gast.If(test=clone(s.test), body=body or [gast.Pass()], orelse=orelse)
         node.adgen_reverse = True
-        if getattr(s, "adgen_block", ("",))[0] == "with":  # the manager around the adjoints
-            node.adgen_block = s.adgen_block
+        if getattr(s, "adgen_block", ("",))[0] in ("with", "try"):  # the manager around
+            node.adgen_block = s.adgen_block  # the adjoints; a `try` region, unwrapped
         return [node]
 
     def fill(self, missing: set[str], s: gast.AST) -> list[gast.AST]:

@@ -9,8 +9,9 @@ trace. Grammar of the lowered body::
             | call                             (gast.Expr: print, list.append, ...)
             | if atom: stmt* else: stmt*       (the test is never assigned in its own branches)
             | if f(atom, ...): stmt*           (a `with` statement, marked `adgen_block`)
-            | pass                             (a mark of a `try` statement's progress or
-                                                `finally`, carrying `adgen_block`)
+            | if True: stmt*                   (a `try` region, its steps `if _done1: ...`,
+                                                `frontend.lower_blocks`)
+            | pass                             (a mark of `finally`, carrying `adgen_block`)
             | for name in range(atom, atom, atom): stmt* [else: stmt*]
             | while atom: stmt* [else: stmt*]  (the test's statements run before the loop and
                                                 again at the end of the body)
@@ -70,6 +71,7 @@ from adgen.frontend.ir import (  # noqa: F401  (the trace's building blocks, use
     name,
 )
 from adgen.frontend.lift import lift
+from adgen.frontend.lower_blocks import BlockLowering
 from adgen.frontend.lower_expr import ExpressionLowering
 from adgen.frontend.lower_loops import LoopLowering
 from adgen.frontend.parse import Parsed
@@ -100,7 +102,7 @@ _UNSUPPORTED = {
 }
 
 
-class Lowerer(LoopLowering, ExpressionLowering):
+class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
     """Turns a parsed function into its evaluation trace (see the module docstring)."""
 
     def __init__(self, parsed: Parsed, effects: Effects | None = None) -> None:
@@ -362,6 +364,9 @@ class Lowerer(LoopLowering, ExpressionLowering):
 
     def stmt_If(self, s: gast.If) -> None:
         block = getattr(s, "adgen_block", None)
+        if block is not None and block[0] == "try":
+            self.try_region(s)
+            return
         if block is not None and block[0] == "with":
             test = self.manager(s.test, s.body)
         else:
@@ -372,20 +377,6 @@ class Lowerer(LoopLowering, ExpressionLowering):
             node.adgen_block = block
         self.emit(node)
         self.cse = Subexpressions()
-
-    def manager(self, call: gast.Call, body: list[gast.AST]) -> gast.AST:
-        """The call that makes a `with` statement's manager, over atoms its body does not
-        reassign: the reverse sweep makes its own manager by the same call."""
-        rhs = self.rhs(call)
-        if not isinstance(rhs, gast.Call):
-            raise self.error(call, "this `with` manager", "make it by a plain function call")
-        written = assigned(body)
-        stable = [name(self.bind(a)) if isinstance(a, gast.Name) and a.id in written else a
-                  for a in [*rhs.args, *(k.value for k in rhs.keywords)]]
-        rhs.args = stable[: len(rhs.args)]
-        for k, value in zip(rhs.keywords, stable[len(rhs.args):], strict=True):
-            k.value = value
-        return rhs
 
     def test_atom(self, test: gast.AST, branches: list[gast.AST]) -> gast.AST:
         """An atom for a branch test that its branches do not reassign."""

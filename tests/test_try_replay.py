@@ -183,3 +183,34 @@ def test_an_exception_inside_an_if_of_the_body_is_refused_in_reverse_mode():
     with pytest.raises(DifferentiationError, match="inside a loop, an `if`"):
         adgen.grad(raises_in_a_branch)(1.0, True)
     assert adgen.grad(raises_in_a_branch)(-1.0, True) == pytest.approx(1.0 / -1.0)
+
+
+def errstate_loop(x):
+    s = 0.0
+    for k in range(3):
+        with np.errstate(over="ignore"):
+            s = s + np.sum(np.exp(x * k) * x)
+    return s
+
+
+UNROLLED = [(f, args) for _, f, args in CASES] + [(errstate_loop, (POSITIVE,))]
+
+
+@pytest.mark.parametrize("f, args", UNROLLED, ids=[f"{f.__name__}-{i}" for i, (f, _) in
+                                                   enumerate(UNROLLED)])
+def test_trace_unrolling_follows_with_and_try(f, args):
+    expected = adgen.grad(f)(*args)
+    assert adgen.grad(f, control="unroll")(*args) == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_unrolled_trace_keeps_the_with_and_the_try():
+    text = adgen.trace(errstate_loop, POSITIVE)
+    assert text.count("if np.errstate(over='ignore'):") == 3 and "_range1[2]" in text
+    text = adgen.trace(steps_in_a_loop, MIXED)
+    assert "_range1[3]" in text and text.count("if _done1:") == 4
+
+
+def test_a_jump_out_of_a_try_falls_back_to_stack_replay():
+    with pytest.raises(DifferentiationError, match="leaves a `try` statement"):
+        adgen.trace(returns_after_progress, 0.6)
+    assert adgen.grad(returns_after_progress, control="unroll")(0.6) == pytest.approx(3.6)

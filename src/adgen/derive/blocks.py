@@ -146,7 +146,7 @@ class _Restorer:
         if self.depth is not None:
             before.append(assign(self.depth, gast.Call(func=name("len"), args=[
                 name(self.stack)], keywords=[]), line))
-        chosen = self.chosen(caught.orelse if caught is not None else [], len(handlers))
+        chosen = _chosen(caught.orelse if caught is not None else [], len(handlers))
         out = []
         for (kind, bound, cleared), handler in zip(handlers, chosen, strict=True):
             first = [assign(f, const(False), line) for f in cleared]
@@ -208,17 +208,6 @@ class _Restorer:
                     name(self.stack)], keywords=[]), line))
         return out
 
-    def chosen(self, orelse: list[gast.AST], n: int) -> list[list[gast.AST]]:
-        """The handlers' blocks from the `if _h: H1 else: H2` chain the marks made."""
-        out = []
-        for _ in range(n - 1):
-            if len(orelse) == 1 and isinstance(orelse[0], gast.If):
-                out.append(orelse[0].body)
-                orelse = orelse[0].orelse
-            else:  # the chain was dropped: no handler has code left
-                out.append([])
-        return [*out, orelse]
-
     def bind_roots(self, kind: gast.AST | None) -> None:
         """Bind the closure values an `except` clause names (its globals resolve by
         themselves)."""
@@ -239,6 +228,60 @@ class _Restorer:
 # managers that never suppress an exception, written as they are in reverse mode (any other
 # is wrapped in `runtime_forms.no_suppression`, which refuses a suppressed exception)
 _NEVER_SUPPRESS = (np.errstate, warnings.catch_warnings, np.printoptions)
+
+
+def plain_try(s: gast.If) -> list[gast.AST]:
+    """A `try` region of the trace as the plain `try` statement it stands for, with its
+    `with` statements and nested `try` statements (the recorder of trace unrolling runs it);
+    `finally` marks are dropped (the statements run in order when nothing raises)."""
+    handlers = s.adgen_block[1]
+    body, caught = _take_caught(list(s.body))
+    if caught is not None:
+        body += caught.body
+    chosen = _chosen(caught.orelse if caught is not None else [], len(handlers))
+    out = [gast.ExceptHandler(type=clone(kind) if kind is not None else None,
+                              name=name(bound, gast.Store()) if bound else None,
+                              body=[assign(f, const(False), None) for f in cleared] + _plain(
+                                  handler) or [gast.Pass()])
+           for (kind, bound, cleared), handler in zip(handlers, chosen, strict=True)]
+    return [gast.Try(body=_plain(body) or [gast.Pass()], handlers=out, orelse=[],
+                     finalbody=[])]
+
+
+def _plain(stmts: list[gast.AST]) -> list[gast.AST]:
+    out: list[gast.AST] = []
+    for t in stmts:
+        mark = getattr(t, "adgen_block", None)
+        if isinstance(t, gast.Pass):
+            continue
+        if isinstance(t, gast.If) and mark is not None and mark[0] == "step":
+            out += _plain(t.body)
+        elif isinstance(t, gast.If) and mark is not None and mark[0] == "try":
+            out += plain_try(t)
+        elif isinstance(t, gast.If) and mark is not None and mark[0] == "with":
+            target = name(mark[1], gast.Store()) if mark[1] else None
+            out.append(gast.With(items=[gast.withitem(context_expr=t.test,
+                                                      optional_vars=target)],
+                                 body=_plain(t.body) or [gast.Pass()], type_comment=None))
+        else:
+            for field in ("body", "orelse"):
+                if isinstance(getattr(t, field, None), list):
+                    setattr(t, field, _plain(getattr(t, field)) or (
+                        [gast.Pass()] if field == "body" else []))
+            out.append(t)
+    return out
+
+
+def _chosen(orelse: list[gast.AST], n: int) -> list[list[gast.AST]]:
+    """The handlers' blocks from the `if _h: H1 else: H2` chain the marks made."""
+    out = []
+    for _ in range(n - 1):
+        if len(orelse) == 1 and isinstance(orelse[0], gast.If):
+            out.append(orelse[0].body)
+            orelse = orelse[0].orelse
+        else:  # the chain was dropped: no handler has code left
+            out.append([])
+    return [*out, orelse]
 
 
 def _take_caught(stmts: list[gast.AST]) -> tuple[list[gast.AST], gast.If | None]:

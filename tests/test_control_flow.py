@@ -551,3 +551,17 @@ def test_a_value_saved_where_one_path_left_it_unassigned(c):
     assert adgen.grad(saved_after_a_branch)(x, c) == pytest.approx(expected, rel=1e-13)
     assert adgen.grad(saved_after_a_branch, mode="forward")(x, c) == pytest.approx(
         expected, rel=1e-13)
+
+
+def rows_built_in_a_loop(m):
+    rows = []
+    for row in [[m, 2.0 * m], [m.T, m * m]]:
+        rows.append(np.concatenate([np.sin(item) for item in row], axis=-1))
+    return np.concatenate(rows, axis=-2)
+
+
+def test_a_reverse_jacobian_pulls_a_list_rebuilt_in_a_loop_many_times():
+    m = np.array([[1.5, 0.2], [0.1, 1.2]])  # each pull restores (and pops) the inner list
+    forward = adgen.jacobian(rows_built_in_a_loop, mode="forward")(m)
+    assert adgen.jacobian(rows_built_in_a_loop, mode="reverse")(m) == pytest.approx(
+        forward, rel=1e-13)

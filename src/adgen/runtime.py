@@ -326,6 +326,10 @@ def add_adjoints(a: Any, b: Any) -> Any:
         return b if _is_zero(a) else add_adjoints(b, a)
     if _is_zero(b):
         return a
+    if isinstance(a, (list, tuple)) and is_array(b) and np.ndim(b) and len(a) == len(b):
+        # a list of numbers joined as an array (`np.concatenate([v, [s]])`): its adjoint
+        # arrives once as the list's and once as the array piece `split_like` cut
+        return [add_adjoints(x, y) for x, y in zip(a, b, strict=True)]
     raise TypeError(f"cannot add adjoints of a {type(a).__name__} and a {type(b).__name__}")
 
 
@@ -466,6 +470,13 @@ def refusal(message: str) -> DifferentiationError:
             shown = f"{file}:{number}: " if isinstance(file, str) and number.isdigit() else ""
             return DifferentiationError(f"{shown}{frame.f_code.co_name}, {place}: {message}")
     return DifferentiationError(f"{frame.f_code.co_name}: {message}")
+
+
+def missing_attribute(owner: str, attr: str) -> None:
+    """What a call of `owner.attr` raises when `owner` (a module) has no `attr`: a branch
+    written for another version of a library (`np.trapz if hasattr(np, "trapz") else ...`)
+    raises only if it runs, as in Python."""
+    raise AttributeError(f"module {owner!r} has no attribute {attr!r}")
 
 
 def partial_argument(f: Any, i: int) -> Any:

@@ -28,6 +28,7 @@ from typing import Any
 
 import gast
 
+from adgen import runtime
 from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
 from adgen.frontend.ir import Subexpressions, assign, const, name
@@ -43,6 +44,15 @@ class Alternative:
     function: Any
     args: list[str] = field(default_factory=list)
     keywords: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A function of a module that the installed version does not have (`np.trapz`): calling
+    it raises AttributeError, as in Python."""
+
+    module: str
+    attr: str
 
 
 class LocalFunctions:
@@ -146,6 +156,8 @@ class LocalFunctions:
             return [Alternative(a.function, a.args + args, {**a.keywords, **keywords})
                     for a in inner]
         found, value = self.resolve(e)
+        if not found and self.missing(e) is not None:  # raises if it is ever called
+            return [Alternative(Missing(*self.missing(e)))]
         if not found or not callable(value) or isinstance(value, type):
             return None
         return [Alternative(value)]
@@ -207,6 +219,11 @@ class LocalFunctions:
         given = {k.arg for k in e.keywords}
         options = []
         for a in self.function_locals[g]:
+            if isinstance(a.function, Missing):
+                options.append((a, gast.Call(
+                    func=self.helper(runtime.missing_attribute), args=[
+                        const(a.function.module), const(a.function.attr)], keywords=[])))
+                continue
             bound = [gast.keyword(arg=k, value=name(t)) for k, t in sorted(a.keywords.items())
                      if k not in given]  # the call's own keyword wins, as in Python
             options.append((a, gast.Call(

@@ -173,6 +173,9 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
         unpacked |= {id(k.value) for n in nodes if isinstance(n, gast.Call)
                      for k in n.keywords if k.arg == "key" and isinstance(k.value, gast.Lambda)
                      and self.resolve(n.func)[1] in (sorted, max, min)}  # only called
+        unpacked |= {id(x) for n in nodes if isinstance(n, (gast.List, gast.Tuple))
+                     and isinstance(n.ctx, gast.Load) for x in n.elts
+                     if isinstance(x, gast.Starred)}  # `[a, *xs]`: see `expr_List`
         for node in nodes:
             if type(node) in _UNSUPPORTED and node is not fn and id(node) not in unpacked:
                 what, fix = _UNSUPPORTED[type(node)]

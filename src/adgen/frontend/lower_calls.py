@@ -28,6 +28,7 @@ from adgen.frontend.lower_builtins import is_einsum
 from adgen.frontend.lower_values import ValueLowering
 from adgen.frontend.signatures import plain_arguments, plain_form
 from adgen.rules import library_function, lookup, primitive_name
+from adgen.rules.registry import implementation
 
 
 class CallLowering(ValueLowering, LocalFunctions):
@@ -57,6 +58,13 @@ class CallLowering(ValueLowering, LocalFunctions):
         if isinstance(e.func, gast.Name) and e.func.id in self.function_locals:
             return self.local_call(e)  # `g(x)` with `g = np.tanh if k else relu`, ...
         found, fn = self.resolve(e.func)
+        missing = self.missing(e.func) if not found else None
+        if missing is not None:  # `np.trapz(...)` where NumPy has no `trapz`: raises if run
+            return self.missing_call(missing)
+        written_as = implementation(fn) if found and lookup(fn) is None else None
+        if written_as is not None:  # `np.average(...)`: its form in functions with rules
+            return self.expr_Call(gast.Call(func=self.helper(written_as), args=e.args,
+                                            keywords=e.keywords))
         if found and isinstance(fn, types.FunctionType) and lookup(fn) is None and not \
                 library_function(fn) and self.passes_locals(e):
             return self.passing_call(e, self.passes_locals(e))  # `rk4(g, y, p)`
@@ -150,6 +158,25 @@ class CallLowering(ValueLowering, LocalFunctions):
         node = gast.Call(func=func, args=args, keywords=keywords)
         node.adgen_fn = fn if found else None
         return node
+
+    def missing(self, func: gast.AST) -> tuple[str, str] | None:
+        """`(module, attr)` when `func` is `module.attr` of a module-level module that has no
+        such attribute (code written for another version of a library), else None."""
+        if not isinstance(func, gast.Attribute) or not self.is_global(func):
+            return None
+        found, base = self.resolve(func.value)
+        if not found or not isinstance(base, types.ModuleType) or hasattr(base, func.attr):
+            return None
+        return base.__name__, func.attr
+
+    def missing_call(self, missing: tuple[str, str]) -> gast.AST:
+        """The call of a missing module attribute: it raises Python's AttributeError when it
+        runs (its value, never reached, is None)."""
+        call = gast.Call(func=self.helper(runtime.missing_attribute),
+                         args=[const(missing[0]), const(missing[1])], keywords=[])
+        call.adgen_fn = runtime.missing_attribute
+        self.emit(gast.Expr(value=call))
+        return const(None)
 
     def helper(self, fn: Any) -> gast.Name:
         """A name for a runtime helper, bound so that no user name can hide it."""

@@ -168,6 +168,24 @@ def owned_copy(acc: Any) -> Any:
     return acc
 
 
+def owned_items(acc: Any) -> Any:
+    """A copy of a list's adjoint that can be popped item by item: an adjoint that a NumPy
+    function gave as an array (`np.sum(xs)` of a list `xs` built by appends) becomes the list
+    of its items."""
+    if is_array(acc):
+        return list(acc)
+    return owned_copy(acc)
+
+
+def items_back(g: Any, acc: Any) -> Any:
+    """The adjoint of `owned_items(acc)`: the item adjoints `g` as an array shaped like `acc`
+    when `acc` is one."""
+    if not is_array(acc):
+        return g
+    rows = [np.broadcast_to(item, np.shape(acc)[1:]) for item in g]
+    return np.reshape(np.asarray(rows, dtype=np.result_type(acc, 1.0)), np.shape(acc))
+
+
 def detached(x: Any) -> Any:
     """A copy of `x` sharing no array, list or dict with it, at any depth: a value handed out
     (returned by a forward function, or to the user) while a reverse sweep will still put

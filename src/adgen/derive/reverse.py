@@ -25,6 +25,7 @@ from typing import Any
 
 import gast
 
+from adgen import runtime
 from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
 from adgen.derive import blocks
@@ -88,6 +89,7 @@ class Reverse(StepAdjoints):
         self._lists: tuple[tuple[int, int], set[str]] = ((-1, -1), set())
         self._loop_memo: dict[Any, Any] = {}
         self.own_requests: set[str] = set()
+        self.popped_adjoints: set[str] = set()  # list adjoints the sweep pops items from
         self.bound_early: set[str] = set()  # bound to None before the forward sweep
         self.stack = self.namer.fresh("_stack")
         self.forward_order: list[gast.For] = []  # reversed loops left in forward order so far
@@ -374,7 +376,8 @@ class Reverse(StepAdjoints):
         pre = self.fill(entry_state - after_state, s)
         for var in sorted(hoisted & entry_owned):
             self.owned.discard(var)
-            pre += self.own(var)
+            pre += self.own(var, runtime.owned_items if var in self.popped_adjoints
+                            else runtime.owned_copy)
         self.state, self.owned = entry_state, entry_owned
         return rev, pre
 

@@ -22,6 +22,7 @@ with the function in each branch a constant the callee's derivative is specialis
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,43 @@ class LocalFunctions:
     # the function locals with their alternatives, and the name holding each one's choice
     function_locals: dict[str, list[Alternative]]
     function_tags: dict[str, str]
+
+    # ------------------------------------------------------------------ loops over functions
+
+    def function_loops(self, fn: gast.FunctionDef) -> gast.FunctionDef:
+        """`fn`, or a copy of it in which each loop over a display of functions (`for act in
+        (np.tanh, relu):`) is a loop over positions choosing the function (`for _j in
+        range(2): act = np.tanh if _j == 0 else relu`), which makes `act` a function local."""
+        def over_functions(n: gast.AST) -> bool:
+            return (isinstance(n, gast.For) and isinstance(n.target, gast.Name)
+                    and isinstance(n.iter, (gast.Tuple, gast.List)) and bool(n.iter.elts)
+                    and all(self._static_function(e) for e in n.iter.elts))
+
+        if not any(over_functions(n) for n in astutil.walk(fn.body)):
+            return fn
+        fn = copy.deepcopy(fn)
+        for n in [n for n in astutil.walk(fn.body) if over_functions(n)]:
+            j = self.namer.temp("_j")
+            self.locals.add(j)
+            elts = n.iter.elts
+            choice = elts[-1]
+            for k in range(len(elts) - 2, -1, -1):
+                test = gast.Compare(left=name(j), ops=[gast.Eq()], comparators=[const(k)])
+                choice = gast.IfExp(test=test, body=elts[k], orelse=choice)
+            pick = gast.Assign(targets=[name(n.target.id, gast.Store())], value=choice,
+                               type_comment=None)
+            gast.copy_location(pick, n)
+            n.body = [pick, *n.body]
+            n.target = gast.copy_location(name(j, gast.Store()), n.target)
+            n.iter = gast.copy_location(gast.Call(func=name("range"), args=[const(len(elts))],
+                                                  keywords=[]), n.iter)
+        return fn
+
+    def _static_function(self, e: gast.AST) -> bool:
+        if not isinstance(e, (gast.Name, gast.Attribute)):
+            return False
+        found, value = self.resolve(e)
+        return found and callable(value) and not isinstance(value, type)
 
     # ------------------------------------------------------------------ which names
 

@@ -42,6 +42,7 @@ local value. Every statement carries `adgen_line`, the user's source line it cam
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import types
 from collections.abc import Callable
@@ -50,6 +51,7 @@ from typing import Any
 import gast
 
 from adgen.codegen import astutil
+from adgen.codegen.astutil import clone
 from adgen.codegen.naming import Namer
 from adgen.errors import UnsupportedSyntax, where
 from adgen.frontend import aliases
@@ -156,7 +158,9 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
     # ------------------------------------------------------------------ entry
 
     def lower(self) -> Trace:
-        fn = self.p.node
+        fn = self.function_loops(self.p.node)  # `for act in (np.tanh, relu):`
+        if fn is not self.p.node:
+            self.p = dataclasses.replace(self.p, node=fn)
         if isinstance(fn, gast.AsyncFunctionDef):
             raise self.error(fn, "async functions", "differentiate a plain (not async) function")
         a = fn.args
@@ -174,8 +178,7 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
                      for k in n.keywords if k.arg == "key" and isinstance(k.value, gast.Lambda)
                      and self.resolve(n.func)[1] in (sorted, max, min)}  # only called
         unpacked |= {id(x) for n in nodes if isinstance(n, (gast.List, gast.Tuple))
-                     and isinstance(n.ctx, gast.Load) for x in n.elts
-                     if isinstance(x, gast.Starred)}  # `[a, *xs]`: see `expr_List`
+                     for x in n.elts if isinstance(x, gast.Starred)}  # `[a, *xs]`, `a, *b =`
         for node in nodes:
             if type(node) in _UNSUPPORTED and node is not fn and id(node) not in unpacked:
                 what, fix = _UNSUPPORTED[type(node)]
@@ -344,8 +347,24 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
 
     def unpack(self, target: gast.AST, value: gast.AST) -> None:
         elts = target.elts
-        if any(isinstance(e, gast.Starred) for e in elts):
-            raise self.error(target, "starred unpacking", "unpack the items one by one")
+        stars = [i for i, e in enumerate(elts) if isinstance(e, gast.Starred)]
+        if stars:  # `a, *rest, z = value`: items by position, the rest a list of the middle
+            source = self.atom(value)
+            if not isinstance(source, gast.Name) or source.id in assigned([target]):
+                source = name(self.bind(source))
+            k, after = stars[0], len(elts) - stars[0] - 1
+            for i, e in enumerate(elts):
+                if i == k:
+                    stop = const(None) if after == 0 else const(-after)
+                    part = gast.Subscript(value=clone(source), slice=gast.Slice(
+                        lower=const(k), upper=stop, step=None), ctx=gast.Load())
+                    middle = gast.Call(func=self.helper(list), args=[part], keywords=[])
+                    self.assign_to(e.value, middle)
+                else:
+                    at = const(i) if i < k else const(i - len(elts))
+                    self.assign_to(e, gast.Subscript(value=clone(source), slice=at,
+                                                     ctx=gast.Load()))
+            return
         if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(elts):
             atoms = [self.atom(v) for v in value.elts]
             written = {n.id for e in elts for n in gast.walk(e) if isinstance(n, gast.Name)}

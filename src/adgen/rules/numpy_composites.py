@@ -13,8 +13,13 @@ where NumPy still has it), `ptp`, `vdot`, `linalg.multi_dot`, `nanmax`, `nanmin`
 `nanstd`, `nanprod`, `cumulative_sum`, `cumulative_prod`, `vecdot` (and `linalg.vecdot`),
 `matvec`, `vecmat`, `float_power`, `convolve` and `correlate` (1-D, every mode), `take` and
 `take_along_axis`, `block` (two levels), `percentile` and `quantile` (linear
-interpolation), `linalg.cond` (2-norm).
+interpolation), `linalg.cond` (2-norm); and of Python's own, `functools.reduce` (the function
+it is given is specialised to, as for a user function's function values) and `math.fsum`
+(summed in order: the value may differ from `fsum`'s in the last bits).
 """
+
+import functools
+import math
 
 import numpy as np
 
@@ -261,3 +266,28 @@ def cond(x, p=None):
         return np.linalg.norm(x, p) * np.linalg.norm(np.linalg.inv(x), p)
     s = np.linalg.svd(x, compute_uv=False)
     return s[..., 0] / s[..., -1]
+
+
+_NO_INITIAL = object()
+
+
+@implemented(functools.reduce)
+def reduce(function, iterable, initial=_NO_INITIAL):
+    items = list(iterable)
+    if initial is _NO_INITIAL:
+        acc = items[0]
+        rest = items[1:]
+    else:
+        acc = initial
+        rest = items
+    for item in rest:
+        acc = function(acc, item)
+    return acc
+
+
+@implemented(math.fsum)
+def fsum(seq):
+    total = 0.0
+    for item in seq:
+        total = total + item
+    return total

@@ -18,9 +18,11 @@ from adgen.runtime import (
     detached,
     fill_like,
     item,
+    items_back,
     last_only,
     missing_attribute,
     owned_copy,
+    owned_items,
     partial_argument,
     partial_keyword,
     pick,
@@ -46,7 +48,7 @@ from adgen.runtime_forms import (
 )
 
 linear(unbroadcast, owned_copy, detached, shaped_like, as_sequence, sum_to_scalar, field,
-       chunked_like)
+       chunked_like, owned_items, items_back)
 nondifferentiable(partial_argument, partial_keyword, table_entry, missing_attribute)  # what a
 # partial binds is never differentiated; a table's entry number is an integer
 
@@ -59,6 +61,16 @@ def sum_to_scalar_bar(y, g, *, y_bar):
 @adjoint(unbroadcast)
 def unbroadcast_bar(y, g, x, *, y_bar):
     return broadcast_like(y_bar, g)
+
+
+@adjoint(owned_items)
+def owned_items_bar(y, acc, *, y_bar):
+    return items_back(y_bar, acc)
+
+
+@adjoint(items_back)
+def items_back_bar(y, g, acc, *, y_bar):
+    return owned_items(y_bar)
 
 
 @adjoint(chunked_like)

@@ -72,7 +72,16 @@ def nested_calling_nested(v):
     return np.sum(g(v))
 
 
+def in_place_updates(v):
+    y = v.copy()
+    y[0] += 1.0
+    y[y < 0] = 0.0
+    y *= 2.0  # its first derivative restores elements into the old object under a second
+    return np.sum(y ** 2)  # name, which the second derivative may write through
+
+
 CASES = [
+    (in_place_updates, (V,)),
     (starred_displays, (V,)), (starred_targets, (V,)), (mean_of_appended, (V,)),
     (loop_over_functions, (V,)), (reduce_matmul, (M,)), (reduce_with_initial, (V,)),
     (exact_sum, (V,)), (nested_calling_nested, (V,)),

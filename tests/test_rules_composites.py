@@ -121,6 +121,17 @@ def scipy_linalg(m, v):
                            sl.cholesky(spd).ravel(), sl.cholesky(spd, lower=True).ravel()])
 
 
+def row_norm(r):
+    return np.sqrt(np.sum(r * r)) * r[0]
+
+
+def masked_and_along_axis(m):
+    return np.concatenate([np.apply_along_axis(row_norm, 1, m),
+                           np.apply_along_axis(np.cumsum, 0, m).ravel(),
+                           [np.sum(m * m, where=m > 0.25), np.mean(m, where=m < 1.0),
+                            np.sum(m, axis=0, where=m > 0.0)[1]]])
+
+
 def version_switch(y):
     trap = np.trapezoid if hasattr(np, "trapezoid") else np.trapz
     return trap(y * y) + (np.trapz(y) if hasattr(np, "trapz") else np.trapezoid(y))
@@ -135,6 +146,7 @@ CASES = [
     (quantiles_axis, (M,), False), (condition, (M,), True), (products, (M,), False),
     (special_functions, (V,), True), (special_pairs, (V, W), True),
     (scipy_linalg, (M, V), True), (version_switch, (V,), True),
+    (masked_and_along_axis, (M,), True),
 ]
 IDS = [f.__name__ for f, _, _ in CASES]
 

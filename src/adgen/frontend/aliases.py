@@ -7,7 +7,8 @@ follows values would silently miss it. The walk below keeps, in program order, w
 may share an object, as pairs `(one, other, where, kind)`:
 
 * `same` — `one` and `other` may be the same object: `w = v`, `m = v = np.zeros(3)`,
-  `a, b = z, z`, `a = b = []`. A write into either is refused.
+  `a, b = z, z`, `a = b = []`. A write into either is refused, unless the other name is
+  never read after it (then nothing reads the changed object under the other name).
 * `part` — `one` may be an item or a view of `other`: `w = v[...]`, `w = v.T`,
   `w = v.reshape(...)` and the other view methods and functions, `for w in v`, a field
   `w = v.layer.w` (any attribute but `shape`, `ndim`, `size`, `dtype`), `for w in v.items`.
@@ -92,6 +93,7 @@ def check(fn: gast.FunctionDef, names: set[str], error: Any,
     """Raise `error(node, what, fix)` at the first write through a possible alias; return
     what must be checked at run time."""
     walk = _Walk(names, error, effects or (lambda call: []), _Liveness(fn.body))
+    walk.params = {a.id for a in fn.args.args}
     walk.block(fn.body, frozenset())
     return walk.checks
 
@@ -146,6 +148,7 @@ class _Walk:
         self.names, self.error, self.effects = names, error, effects
         self.liveness = liveness
         self.checks = Checks()
+        self.params: set[str] = set()
 
     def block(self, body: list[gast.AST], pairs: Pairs) -> Pairs:
         for s in body:
@@ -279,7 +282,19 @@ class _Walk:
 
     def refuse_write(self, s: gast.AST, written: str, depth: int, pairs: Pairs) -> None:
         views = []
+        group, grown = {written}, True  # every name that may be `written`'s object
+        while grown:
+            grown = False
+            for one, other, _, kind in pairs:
+                if kind == SAME and (one in group) != (other in group):
+                    group |= {one, other}
+                    grown = True
+        unseen = not (group & self.params or group - self.names) and not any(
+            self.liveness.read_after(n, s) for n in group - {written})  # (an argument's
+        # object is seen by the caller; a global's by everyone)
         for one, other, where, kind in pairs:
+            if kind == SAME and written in (one, other) and unseen:
+                continue  # no other name of the object is read again: nobody sees the write
             if kind == SAME and written in (one, other) or (
                     kind == PART and (one == written or other == written and depth > 1)) or (
                     _held_at(kind) and (other == written or one == written

@@ -28,6 +28,7 @@ from adgen.frontend.lower_builtins import is_einsum
 from adgen.frontend.lower_values import ValueLowering
 from adgen.frontend.signatures import plain_arguments, plain_form
 from adgen.rules import library_function, lookup, primitive_name
+from adgen.rules.numpy_composites import WHERE_FORMS
 from adgen.rules.registry import implementation
 
 
@@ -62,6 +63,8 @@ class CallLowering(ValueLowering, LocalFunctions):
         if missing is not None:  # `np.trapz(...)` where NumPy has no `trapz`: raises if run
             return self.missing_call(missing)
         written_as = implementation(fn) if found and lookup(fn) is None else None
+        if found and any(k.arg == "where" for k in e.keywords):  # `np.sum(x, where=m)`
+            written_as = _where_form(fn) or written_as
         if written_as is not None:  # `np.average(...)`: its form in functions with rules
             return self.expr_Call(gast.Call(func=self.helper(written_as), args=e.args,
                                             keywords=e.keywords))
@@ -396,6 +399,13 @@ class CallLowering(ValueLowering, LocalFunctions):
 
 
 _SHAPE_VARARGS = ("reshape", "transpose")  # array methods taking a shape as several arguments
+
+
+def _where_form(fn: Any) -> Any:
+    for f, form in WHERE_FORMS.items():
+        if fn is f:
+            return form
+    return None
 
 
 def _text(node: gast.AST) -> str:

@@ -15,7 +15,9 @@ where NumPy still has it), `ptp`, `vdot`, `linalg.multi_dot`, `nanmax`, `nanmin`
 `take_along_axis`, `block` (two levels), `percentile` and `quantile` (linear
 interpolation), `linalg.cond` (2-norm); and of Python's own, `functools.reduce` (the function
 it is given is specialised to, as for a user function's function values) and `math.fsum`
-(summed in order: the value may differ from `fsum`'s in the last bits).
+(summed in order: the value may differ from `fsum`'s in the last bits); `apply_along_axis`
+(a function value, specialised to); `np.sum` and `np.mean` with `where=` (`WHERE_FORMS`, which
+the lowering calls for such calls).
 """
 
 import functools
@@ -291,3 +293,31 @@ def fsum(seq):
     for item in seq:
         total = total + item
     return total
+
+
+def sum_where(a, axis=None, dtype=None, out=None, keepdims=False, initial=0.0, where=True):
+    """`np.sum(a, ..., where=w)`: the sum of the chosen elements (the lowering calls this for
+    a call of `np.sum` with `where=`)."""
+    return np.sum(np.where(where, a, 0.0), axis=axis, keepdims=keepdims) + initial
+
+
+def mean_where(a, axis=None, dtype=None, out=None, keepdims=False, where=True):
+    """`np.mean(a, ..., where=w)`: the mean of the chosen elements."""
+    chosen = np.where(where, 1.0, 0.0) * np.ones_like(a)
+    return (np.sum(np.where(where, a, 0.0), axis=axis, keepdims=keepdims)
+            / np.sum(chosen, axis=axis, keepdims=keepdims))
+
+
+WHERE_FORMS = {np.sum: sum_where, np.mean: mean_where}  # calls with `where=`
+
+
+@implemented(np.apply_along_axis)
+def apply_along_axis(func1d, axis, arr):
+    moved = np.moveaxis(arr, axis, -1)
+    rows = np.reshape(moved, (-1, np.shape(moved)[-1]))
+    out = np.stack([func1d(row) for row in rows])
+    k = np.ndim(out) - 1
+    result = np.reshape(out, np.shape(moved)[:-1] + np.shape(out)[1:])
+    start = axis % np.ndim(arr)
+    last = np.ndim(result)
+    return np.moveaxis(result, tuple(range(last - k, last)), tuple(range(start, start + k)))

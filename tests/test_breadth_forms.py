@@ -80,7 +80,17 @@ def in_place_updates(v):
     return np.sum(y ** 2)  # name, which the second derivative may write through
 
 
+def transposed_pairs(v):
+    pairs = [(v[0], v[1]), (v[2], v[3])]
+    a, b = zip(*pairs, strict=True)
+    total = 0.0
+    for x, y in zip(*[v[:2], v[2:] * 2.0], strict=False):
+        total = total + x * y
+    return sum(a) * sum(b) + total
+
+
 CASES = [
+    (transposed_pairs, (V,)),
     (in_place_updates, (V,)),
     (starred_displays, (V,)), (starred_targets, (V,)), (mean_of_appended, (V,)),
     (loop_over_functions, (V,)), (reduce_matmul, (M,)), (reduce_with_initial, (V,)),

@@ -28,7 +28,7 @@ from adgen.frontend.lower_builtins import is_einsum
 from adgen.frontend.lower_values import ValueLowering
 from adgen.frontend.signatures import plain_arguments, plain_form
 from adgen.rules import library_function, lookup, primitive_name
-from adgen.rules.numpy_composites import WHERE_FORMS
+from adgen.rules.numpy_composites import WHERE_FORMS, unzipped
 from adgen.rules.registry import implementation
 
 
@@ -63,6 +63,10 @@ class CallLowering(ValueLowering, LocalFunctions):
         if missing is not None:  # `np.trapz(...)` where NumPy has no `trapz`: raises if run
             return self.missing_call(missing)
         written_as = implementation(fn) if found and lookup(fn) is None else None
+        if found and fn is zip and len(e.args) == 1 and isinstance(e.args[0], gast.Starred) \
+                and all(k.arg == "strict" for k in e.keywords):  # `zip(*rows)`: transposed
+            written_as = unzipped
+            e = gast.Call(func=e.func, args=[e.args[0].value], keywords=e.keywords)
         if found and any(k.arg == "where" for k in e.keywords):  # `np.sum(x, where=m)`
             written_as = _where_form(fn) or written_as
         if written_as is not None:  # `np.average(...)`: its form in functions with rules

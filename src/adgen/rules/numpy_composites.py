@@ -321,3 +321,13 @@ def apply_along_axis(func1d, axis, arr):
     start = axis % np.ndim(arr)
     last = np.ndim(result)
     return np.moveaxis(result, tuple(range(last - k, last)), tuple(range(start, start + k)))
+
+
+def unzipped(rows, strict=False):
+    """`zip(*rows)` as a list: the tuples of the rows' items at each position (the lowering
+    calls this for `zip` of one starred argument, the transposition idiom)."""
+    lengths = [len(row) for row in rows]
+    if strict and len(set(lengths)) > 1:
+        raise ValueError("zip() arguments have different lengths")
+    n = min(lengths) if lengths else 0
+    return [tuple([row[j] for row in rows]) for j in range(n)]

@@ -132,6 +132,12 @@ def masked_and_along_axis(m):
                             np.sum(m, axis=0, where=m > 0.0)[1]]])
 
 
+def broadcasts_and_initials(v, w):
+    x, y = np.broadcast_arrays(v[:, None], w[None, :3])
+    return np.concatenate([(x * y).ravel(), [np.max(v, initial=0.5), np.min(w * w, initial=0.1),
+                                             np.amax(v, initial=-9.0)]])
+
+
 def version_switch(y):
     trap = np.trapezoid if hasattr(np, "trapezoid") else np.trapz
     return trap(y * y) + (np.trapz(y) if hasattr(np, "trapz") else np.trapezoid(y))
@@ -146,7 +152,7 @@ CASES = [
     (quantiles_axis, (M,), False), (condition, (M,), True), (products, (M,), False),
     (special_functions, (V,), True), (special_pairs, (V, W), True),
     (scipy_linalg, (M, V), True), (version_switch, (V,), True),
-    (masked_and_along_axis, (M,), True),
+    (masked_and_along_axis, (M,), True), (broadcasts_and_initials, (V, W), False),
 ]
 IDS = [f.__name__ for f, _, _ in CASES]
 

@@ -28,7 +28,12 @@ from adgen.frontend.lower_builtins import is_einsum
 from adgen.frontend.lower_values import ValueLowering
 from adgen.frontend.signatures import plain_arguments, plain_form
 from adgen.rules import library_function, lookup, primitive_name
-from adgen.rules.numpy_composites import WHERE_FORMS, unzipped
+from adgen.rules.numpy_composites import (
+    INITIAL_FORMS,
+    WHERE_FORMS,
+    broadcast_list,
+    unzipped,
+)
 from adgen.rules.registry import implementation
 
 
@@ -68,7 +73,14 @@ class CallLowering(ValueLowering, LocalFunctions):
             written_as = unzipped
             e = gast.Call(func=e.func, args=[e.args[0].value], keywords=e.keywords)
         if found and any(k.arg == "where" for k in e.keywords):  # `np.sum(x, where=m)`
-            written_as = _where_form(fn) or written_as
+            written_as = _form(WHERE_FORMS, fn) or written_as
+        if found and any(k.arg == "initial" for k in e.keywords):  # `np.max(x, initial=0)`
+            written_as = _form(INITIAL_FORMS, fn) or written_as
+        if found and fn is np.broadcast_arrays and not any(
+                isinstance(a, gast.Starred) for a in e.args):  # its arrays as one list
+            written_as = broadcast_list
+            e = gast.Call(func=e.func, args=[gast.List(elts=list(e.args), ctx=gast.Load())],
+                          keywords=e.keywords)
         if written_as is not None:  # `np.average(...)`: its form in functions with rules
             return self.expr_Call(gast.Call(func=self.helper(written_as), args=e.args,
                                             keywords=e.keywords))
@@ -405,8 +417,8 @@ class CallLowering(ValueLowering, LocalFunctions):
 _SHAPE_VARARGS = ("reshape", "transpose")  # array methods taking a shape as several arguments
 
 
-def _where_form(fn: Any) -> Any:
-    for f, form in WHERE_FORMS.items():
+def _form(forms: dict, fn: Any) -> Any:
+    for f, form in forms.items():
         if fn is f:
             return form
     return None

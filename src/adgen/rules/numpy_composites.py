@@ -17,7 +17,8 @@ interpolation), `linalg.cond` (2-norm); and of Python's own, `functools.reduce` 
 it is given is specialised to, as for a user function's function values) and `math.fsum`
 (summed in order: the value may differ from `fsum`'s in the last bits); `apply_along_axis`
 (a function value, specialised to); `np.sum` and `np.mean` with `where=` (`WHERE_FORMS`, which
-the lowering calls for such calls).
+the lowering calls for such calls); `np.max`/`np.min` with `initial=` (`INITIAL_FORMS`);
+`np.broadcast_arrays` (`broadcast_list`, its arrays packed into one list).
 """
 
 import functools
@@ -331,3 +332,29 @@ def unzipped(rows, strict=False):
         raise ValueError("zip() arguments have different lengths")
     n = min(lengths) if lengths else 0
     return [tuple([row[j] for row in rows]) for j in range(n)]
+
+
+def broadcast_list(arrays, subok=False):
+    """`np.broadcast_arrays(a, b, ...)`, given the arrays as one list (the lowering packs
+    them), as a tuple of arrays of the common shape."""
+    common = 0.0
+    for a in arrays:
+        common = common + np.zeros(np.shape(a))  # a constant of the broadcast shape
+    return tuple([np.broadcast_to(a, np.shape(common)) for a in arrays])
+
+
+def max_initial(a, axis=None, out=None, keepdims=False, initial=None, where=True):
+    """`np.max(a, ..., initial=v)`: the larger of the maximum and `v` (a tie goes to the
+    maximum of `a`)."""
+    return np.maximum(np.max(np.where(where, a, -np.inf), axis=axis, keepdims=keepdims),
+                      initial)
+
+
+def min_initial(a, axis=None, out=None, keepdims=False, initial=None, where=True):
+    """`np.min(a, ..., initial=v)`: the smaller of the minimum and `v`."""
+    return np.minimum(np.min(np.where(where, a, np.inf), axis=axis, keepdims=keepdims),
+                      initial)
+
+
+INITIAL_FORMS = {np.max: max_initial, np.amax: max_initial, np.min: min_initial,
+                 np.amin: min_initial}  # calls with `initial=`

@@ -89,7 +89,21 @@ def transposed_pairs(v):
     return sum(a) * sum(b) + total
 
 
+def apply_sum(f, x):
+    return np.sum(f(x) * x)
+
+
+def lambdas_passed(m):
+    rows = np.apply_along_axis(lambda r: r @ r, 1, m)
+    return np.sum(rows) + apply_sum(lambda z: np.exp(-z) * z, m[0])
+
+
+def lambda_reading_a_variable(x, w):
+    return apply_sum(lambda z: z * w, x)
+
+
 CASES = [
+    (lambdas_passed, (M,)),
     (transposed_pairs, (V,)),
     (in_place_updates, (V,)),
     (starred_displays, (V,)), (starred_targets, (V,)), (mean_of_appended, (V,)),
@@ -120,3 +134,9 @@ def test_values():
 def test_a_loop_over_functions_is_a_branch_per_function():
     text = adgen.source(adgen.grad(loop_over_functions))
     assert "_act_which" in text and "relu_bwd" in text
+
+
+def test_a_lambda_passed_on_that_reads_the_functions_variables_is_refused():
+    with pytest.raises(SyntaxError, match="a lambda passed to a function reading") as info:
+        adgen.grad(lambda_reading_a_variable)(V, 2.0)
+    assert info.value.filename.endswith("test_breadth_forms.py")

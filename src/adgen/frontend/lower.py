@@ -177,6 +177,10 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
         unpacked |= {id(k.value) for n in nodes if isinstance(n, gast.Call)
                      for k in n.keywords if k.arg == "key" and isinstance(k.value, gast.Lambda)
                      and self.resolve(n.func)[1] in (sorted, max, min)}  # only called
+        unpacked |= {id(a) for n in nodes if isinstance(n, gast.Call)
+                     and self.takes_lambdas(n.func)
+                     for a in [*n.args, *(k.value for k in n.keywords)]
+                     if isinstance(a, gast.Lambda)}  # made into functions: `lambdas_made`
         unpacked |= {id(x) for n in nodes if isinstance(n, (gast.List, gast.Tuple))
                      for x in n.elts if isinstance(x, gast.Starred)}  # `[a, *xs]`, `a, *b =`
         for node in nodes:

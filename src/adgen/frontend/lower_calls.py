@@ -84,6 +84,9 @@ class CallLowering(ValueLowering, LocalFunctions):
         if written_as is not None:  # `np.average(...)`: its form in functions with rules
             return self.expr_Call(gast.Call(func=self.helper(written_as), args=e.args,
                                             keywords=e.keywords))
+        if found and isinstance(fn, types.FunctionType) and any(isinstance(
+                a, gast.Lambda) for a in [*e.args, *(k.value for k in e.keywords)]):
+            e = self.lambdas_made(e)  # `np.apply_along_axis(lambda r: r @ r, 1, m)`
         if found and isinstance(fn, types.FunctionType) and lookup(fn) is None and not \
                 library_function(fn) and self.passes_locals(e):
             return self.passing_call(e, self.passes_locals(e))  # `rk4(g, y, p)`
@@ -177,6 +180,29 @@ class CallLowering(ValueLowering, LocalFunctions):
         node = gast.Call(func=func, args=args, keywords=keywords)
         node.adgen_fn = fn if found else None
         return node
+
+    def takes_lambdas(self, func: gast.AST) -> bool:
+        """Whether a call of `func` may be given lambdas: a Python function of the user's, or
+        a library function written in terms of functions with rules."""
+        found, fn = self.resolve(func)
+        if not found:
+            return False
+        if implementation(fn) is not None and lookup(fn) is None:
+            return True
+        return isinstance(fn, types.FunctionType) and lookup(fn) is None and not \
+            library_function(fn)
+
+    def lambdas_made(self, e: gast.Call) -> gast.Call:
+        """A call of a Python function given lambdas: each made into a function (its value
+        is then a function value the callee is specialised to)."""
+        def made(a: gast.AST) -> gast.AST:
+            if isinstance(a, gast.Lambda):
+                return self.constant_name(self.made_lambda(a, "a lambda passed to a function"))
+            return a
+
+        return gast.Call(func=e.func, args=[made(a) for a in e.args],
+                         keywords=[gast.keyword(arg=k.arg, value=made(k.value))
+                                   for k in e.keywords])
 
     def missing(self, func: gast.AST) -> tuple[str, str] | None:
         """`(module, attr)` when `func` is `module.attr` of a module-level module that has no

@@ -109,11 +109,6 @@ def starred_call(x):
     return math.hypot(*pair)
 
 
-def starred_target(x):
-    a, *rest = [x, x, x]
-    return a * rest[0]
-
-
 def double_star_call(x):
     options = {"axis": 0}
     return np.sum(x, **options)
@@ -336,7 +331,6 @@ SYNTAX = [
     Bad(with_a_name, UnsupportedSyntax, 2, ("not made by a call", "write the call in the")),
     Bad(match_statement, UnsupportedSyntax, 1, ("`match`", "`if`/`elif`")),
     Bad(starred_call, UnsupportedSyntax, 2, ("starred", "one by one")),
-    Bad(starred_target, UnsupportedSyntax, 1, ("starred", "one by one")),
     Bad(double_star_call, UnsupportedSyntax, 2, ("starred `*`/`**` arguments in a call of sum",
                                                  "one by one")),
     Bad(attribute_write, UnsupportedSyntax, 1, ("attributes", "local variable")),

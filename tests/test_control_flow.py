@@ -533,3 +533,35 @@ def test_unsupported_loop_is_refused_at_its_line(f, construct, at, mode):
     assert construct in error.msg
     assert (error.filename, error.lineno) == (__file__, _line(f, at))
     assert error.text.strip() == at
+
+
+def saved_after_a_branch(x, c):
+    z = x
+    if c:
+        y = np.sin(x)
+        z = y * y
+    y = x * 3.0  # overwrites a `y` that only one path assigned: its save must not fail
+    return z * y
+
+
+@pytest.mark.parametrize("c", [False, True])
+def test_a_value_saved_where_one_path_left_it_unassigned(c):
+    x = 0.5
+    expected = 3 * np.sin(x) ** 2 + 6 * x * np.sin(x) * np.cos(x) if c else 6 * x
+    assert adgen.grad(saved_after_a_branch)(x, c) == pytest.approx(expected, rel=1e-13)
+    assert adgen.grad(saved_after_a_branch, mode="forward")(x, c) == pytest.approx(
+        expected, rel=1e-13)
+
+
+def rows_built_in_a_loop(m):
+    rows = []
+    for row in [[m, 2.0 * m], [m.T, m * m]]:
+        rows.append(np.concatenate([np.sin(item) for item in row], axis=-1))
+    return np.concatenate(rows, axis=-2)
+
+
+def test_a_reverse_jacobian_pulls_a_list_rebuilt_in_a_loop_many_times():
+    m = np.array([[1.5, 0.2], [0.1, 1.2]])  # each pull restores (and pops) the inner list
+    forward = adgen.jacobian(rows_built_in_a_loop, mode="forward")(m)
+    assert adgen.jacobian(rows_built_in_a_loop, mode="reverse")(m) == pytest.approx(
+        forward, rel=1e-13)

@@ -168,6 +168,24 @@ def owned_copy(acc: Any) -> Any:
     return acc
 
 
+def owned_items(acc: Any) -> Any:
+    """A copy of a list's adjoint that can be popped item by item: an adjoint that a NumPy
+    function gave as an array (`np.sum(xs)` of a list `xs` built by appends) becomes the list
+    of its items."""
+    if is_array(acc):
+        return list(acc)
+    return owned_copy(acc)
+
+
+def items_back(g: Any, acc: Any) -> Any:
+    """The adjoint of `owned_items(acc)`: the item adjoints `g` as an array shaped like `acc`
+    when `acc` is one."""
+    if not is_array(acc):
+        return g
+    rows = [np.broadcast_to(item, np.shape(acc)[1:]) for item in g]
+    return np.reshape(np.asarray(rows, dtype=np.result_type(acc, 1.0)), np.shape(acc))
+
+
 def detached(x: Any) -> Any:
     """A copy of `x` sharing no array, list or dict with it, at any depth: a value handed out
     (returned by a forward function, or to the user) while a reverse sweep will still put
@@ -326,6 +344,10 @@ def add_adjoints(a: Any, b: Any) -> Any:
         return b if _is_zero(a) else add_adjoints(b, a)
     if _is_zero(b):
         return a
+    if isinstance(a, (list, tuple)) and is_array(b) and np.ndim(b) and len(a) == len(b):
+        # a list of numbers joined as an array (`np.concatenate([v, [s]])`): its adjoint
+        # arrives once as the list's and once as the array piece `split_like` cut
+        return [add_adjoints(x, y) for x, y in zip(a, b, strict=True)]
     raise TypeError(f"cannot add adjoints of a {type(a).__name__} and a {type(b).__name__}")
 
 
@@ -477,6 +499,13 @@ def refusal(message: str) -> DifferentiationError:
             shown = f"{file}:{number}: " if isinstance(file, str) and number.isdigit() else ""
             return DifferentiationError(f"{shown}{frame.f_code.co_name}, {place}: {message}")
     return DifferentiationError(f"{frame.f_code.co_name}: {message}")
+
+
+def missing_attribute(owner: str, attr: str) -> None:
+    """What a call of `owner.attr` raises when `owner` (a module) has no `attr`: a branch
+    written for another version of a library (`np.trapz if hasattr(np, "trapz") else ...`)
+    raises only if it runs, as in Python."""
+    raise AttributeError(f"module {owner!r} has no attribute {attr!r}")
 
 
 def partial_argument(f: Any, i: int) -> Any:

@@ -127,10 +127,11 @@ def truncate(stack: list, n: int) -> None:
 
 
 def caught_after_progress(where: str) -> None:
-    """Refuse a caught exception after the `try` body already changed values: reverse mode
-    replays either the whole body or the handler."""
+    """Refuse a caught exception raised inside a compound statement of a `try` body (a loop,
+    an `if`, a nested `try`) after it may have run part of it: reverse mode replays the body's
+    steps that completed, and cannot tell what such a statement did before it raised."""
     raise DifferentiationError(
-        f"{where}: an exception was caught after the `try` body had already run a statement; "
-        "reverse mode replays a `try` like a branch (the whole body, or the handler when "
-        "the body's first statement raised): put only the statement that may raise in the "
-        "`try` body, and the rest after it (or in `else:`)")
+        f"{where}: an exception was caught that was raised inside a loop, an `if` or a nested "
+        "`try` of the `try` body; reverse mode replays the steps of the body that completed, "
+        "then the handler, and cannot replay part of such a statement: put the statement "
+        "that may raise in a `try` of its own inside the loop (or `if`)")

@@ -72,21 +72,22 @@ class StepAdjoints:
         return any(fn is f for f in (runtime.fill_like, runtime.zeros_like, runtime.add_at,
                                       runtime_fields.add_field))
 
-    def own(self, var: str) -> list[gast.AST]:
+    def own(self, var: str, copy: Any = runtime.owned_copy) -> list[gast.AST]:
         """Make `var`'s adjoint safe to update in place (copy it once if it may be shared)."""
         if var in self.owned:
             return []
         self.own_requests.add(var)
         self.owned.add(var)
         bar = self.bar(var)
-        return [assign(bar, self.ctx.call("owned_copy", runtime.owned_copy, [name(bar)]), None)]
+        return [assign(bar, self.ctx.call(copy.__name__, copy, [name(bar)]), None)]
 
     def reverse_append(self, s: gast.Expr) -> list[gast.AST]:
         """`xs.append(v)`: `v` takes the last item of `xs_bar`, which is removed."""
         xs = s.value.func.value.id
         if xs not in self.ctx.active or xs not in self.state:
             return []
-        out = self.own(xs)
+        self.popped_adjoints.add(xs)  # a NumPy function may have given an array (np.sum(xs))
+        out = self.own(xs, runtime.owned_items)
         last = gast.Call(func=gast.Attribute(value=name(self.bar(xs)), attr="pop",
                                              ctx=gast.Load()), args=[], keywords=[])
         value = s.value.args[0]

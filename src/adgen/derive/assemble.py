@@ -264,9 +264,14 @@ def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
     for init, saves in rev.loop_inits:
         for record in saves:
             outermost[id(record)] = min(outermost.get(id(record), init.depth), init.depth)
+    covered = set()
     for init, saves in rev.loop_inits:
         init.names = sorted({s.var for s in saves if s.fwd and s.var not in init.defined
                              and outermost[id(s)] == init.depth})
+        covered |= {id(s) for s in saves if s.var in init.names}
+    for record in rev.saves.values():  # saved where it may not be assigned yet (after an
+        if record.fwd and record.unsure and id(record) not in covered:  # `if` or a `try`)
+            rev.bound_early.add(record.var)
     return needs_stack
 
 
@@ -283,8 +288,11 @@ def _fill_save(rev: Reverse, record: Save) -> None:
     if record.in_loop:
         push = gast.Call(func=gast.Attribute(value=name(rev.stack), attr="append",
                                              ctx=gast.Load()), args=[name(var)], keywords=[])
-        pop = gast.Call(func=gast.Attribute(value=name(rev.stack), attr="pop",
-                                            ctx=gast.Load()), args=[], keywords=[])
+        pop: gast.AST = gast.Call(func=gast.Attribute(value=name(rev.stack), attr="pop",
+                                                      ctx=gast.Load()), args=[], keywords=[])
+        if var in _changed_lists(rev):  # the reverse sweep pops from (or appends to) the
+            # list it restores: a copy, so the tape stays whole for the next pull (`jacobian`)
+            pop = rev.ctx.call("owned_copy", runtime.owned_copy, [pop])
         record.fwd.append(gast.Expr(value=push))
         record.rev.append(assign(var, pop, None))
     else:
@@ -292,6 +300,12 @@ def _fill_save(rev: Reverse, record: Save) -> None:
         rev.save_temps.add(saved)
         record.fwd.append(assign(saved, name(var), None))
         record.rev.append(assign(var, name(saved), None))
+
+
+def _changed_lists(rev: Reverse) -> set[str]:
+    """The lists whose appends or pops the reverse sweep undoes (in place)."""
+    return {r.var for r in rev.saves.values() if r.append} | {
+        r.var for r in rev.pops.values()}
 
 
 def _fill_element_save(rev: Reverse, record: Save) -> None:

@@ -9,9 +9,11 @@ and a differentiated operation on a name bound by `with ... as` or `except ... a
   path never taken, is dropped: the body always runs). In reverse mode a manager other than
   `np.errstate`, `warnings.catch_warnings` and `np.printoptions` is wrapped in
   `no_suppression`, which refuses an exception the manager would suppress (a half-run body);
-- a `try` mark becomes `try: body except E: <clear the flags>; handler`; in reverse mode the
-  handler first checks the progress mark (an exception after the body's first statement is
-  refused) and drops what the body pushed onto the stack;
+- a `try` region becomes `try: steps except E: <clear the flags>; handler`: in a reverse-mode
+  forward sweep each step's flag starts False and is set when the step completes, the stack's
+  depth is noted after a step that pushes (the handler drops what a half-run step pushed),
+  and an exception raised inside a compound step is refused; in the reverse sweep the region
+  is its statements (the handler's adjoints under `_ok`, each step's under its flag);
 - `finally` marks become `try: ... finally: ...` around the statements between them.
 """
 
@@ -70,7 +72,7 @@ def restore(ctx: Any, body: list[gast.AST], stack: str | None = None,
             reverse: bool = False) -> list[gast.AST]:
     """`body` with its marked statements turned back into `with` and `try` statements;
     `stack` names the forward sweep's stack and `reverse` says the function is a reverse-mode
-    forward sweep (whose handlers check the progress mark)."""
+    forward sweep (whose steps set their flags)."""
     return _Restorer(ctx, stack, reverse).block(body)
 
 
@@ -90,10 +92,10 @@ class _Restorer:
             elif block[0] == "with":
                 out.append(self.with_(s, block[1]))
             elif block[0] == "try":
-                out.extend(self.try_(s, block[1]))
+                out.extend(self.try_(s, block))
             elif block[0] == "finally" and block[2] == "end":
                 out = self.finally_(out, block[1], s)
-            elif block[0] == "finally" or block[0] == "progress":
+            elif block[0] == "finally" or block[0] in ("step", "handlers"):
                 out.append(s)  # kept until its `try` (or `finally` end) is built
         return out
 
@@ -112,38 +114,51 @@ class _Restorer:
         node.adgen_line = getattr(s, "adgen_line", None)
         return node
 
-    def try_(self, s: gast.If, handlers: tuple) -> list[gast.AST]:
+    def try_(self, s: gast.If, block: tuple) -> list[gast.AST]:
+        """A `try` region: its steps unwrapped into a `try` body (a reverse-mode forward
+        sweep sets each step's flag when the step completes), the handlers' code in the
+        `except` clauses. In the reverse sweep the region is its statements as they are."""
+        if getattr(s, "adgen_reverse", False):
+            return [t for t in s.body if not isinstance(t, gast.Pass)]
+        handlers, flags = block[1], set(block[2])
         line = getattr(s, "adgen_line", None)
         before: list[gast.AST] = []
-        clean = None
-        body = s.body
-        marks = [i for i, t in enumerate(body) if _is(t, "progress")]
-        if marks and self.reverse:
-            clean = self.ctx.namer.fresh("_clean")
-            before.append(assign(clean, const(True), line))
-            body[marks[0]] = assign(clean, const(False), line)
-        body = [t for t in body if not _is(t, "progress")] or [gast.Pass()]
-        pushes = self.stack is not None and any(
-            isinstance(n, gast.Attribute) and n.attr == "append" and isinstance(
-                n.value, gast.Name) and n.value.id == self.stack for n in astutil.walk(body))
-        size = None
-        if pushes:
-            size = self.ctx.namer.fresh("_depth")
-            before.append(assign(size, gast.Call(func=name("len"), args=[name(self.stack)],
-                                                 keywords=[]), line))
-        chosen = self.chosen(s.orelse, len(handlers))
+        body = list(s.body)
+        while body and not isinstance(body[0], (gast.If, gast.For, gast.While, gast.With,
+                                                 gast.Try)):  # flags, guards, their saves
+            t = body.pop(0)
+            if isinstance(t, gast.Assign) and isinstance(t.targets[0], gast.Name) and \
+                    t.targets[0].id in flags:  # `_done1 = attempt()`: not done until it is
+                if not self.reverse:
+                    continue  # forward mode replays no step: the flags are not needed
+                t = assign(t.targets[0].id, const(False), line)
+            before.append(t)
+        kept = {t.targets[0].id for t in before if isinstance(t, gast.Assign)}
+        body, caught = _take_caught(body)
+        if caught is not None:  # a body of one step: the branch the handlers' `if` takes
+            body += [t for t in caught.body if not isinstance(t, gast.Pass)]
+        self.inside = self.depth = None
+        body = self.unwrap(body, kept) or [gast.Pass()]
+        if self.depth is None and self.stack is not None and _pushes(body, self.stack):
+            self.depth = self.ctx.namer.fresh("_depth")  # a body of one step, which pushes
+        if self.inside is not None:
+            before.append(assign(self.inside, const(False), line))
+        if self.depth is not None:
+            before.append(assign(self.depth, gast.Call(func=name("len"), args=[
+                name(self.stack)], keywords=[]), line))
+        chosen = _chosen(caught.orelse if caught is not None else [], len(handlers))
         out = []
         for (kind, bound, cleared), handler in zip(handlers, chosen, strict=True):
             first = [assign(f, const(False), line) for f in cleared]
-            if clean is not None:
+            if self.inside is not None:
                 at = where(os.path.basename(self.ctx.trace.parsed.filename), line)
                 refuse = gast.Expr(value=self.ctx.call(
                     "caught_after_progress", runtime_forms.caught_after_progress, [const(at)]))
-                first.append(gast.If(test=gast.UnaryOp(op=gast.Not(), operand=name(clean)),
-                                     body=[refuse], orelse=[]))
-            if size is not None:
+                first.append(gast.If(test=name(self.inside), body=[refuse], orelse=[]))
+            if self.depth is not None:
                 longer = gast.Compare(left=gast.Call(func=name("len"), args=[
-                    name(self.stack)], keywords=[]), ops=[gast.Gt()], comparators=[name(size)])
+                    name(self.stack)], keywords=[]), ops=[gast.Gt()], comparators=[
+                    name(self.depth)])
                 pop = gast.Expr(value=gast.Call(func=gast.Attribute(
                     value=name(self.stack), attr="pop", ctx=gast.Load()), args=[], keywords=[]))
                 first.append(gast.While(test=longer, body=[pop], orelse=[]))
@@ -151,21 +166,47 @@ class _Restorer:
             out.append(gast.ExceptHandler(
                 type=clone(kind) if kind is not None else None,
                 name=name(bound, gast.Store()) if bound else None,
-                body=first + (handler or [])))
+                body=first + [t for t in handler if not isinstance(t, gast.Pass)]
+                or [gast.Pass()]))
         node = gast.Try(body=body, handlers=out, orelse=[], finalbody=[])
         node.adgen_line = line
         return [*before, node]
 
-    def chosen(self, orelse: list[gast.AST], n: int) -> list[list[gast.AST]]:
-        """The handlers' blocks from the `if _h: H1 else: H2` chain the marks made."""
-        out = []
-        for _ in range(n - 1):
-            if len(orelse) == 1 and isinstance(orelse[0], gast.If):
-                out.append(orelse[0].body)
-                orelse = orelse[0].orelse
-            else:  # the chain was dropped: no handler has code left
-                out.append([])
-        return [*out, orelse]
+    def unwrap(self, stmts: list[gast.AST], kept: set[str]) -> list[gast.AST]:
+        """The steps of a `try` body as plain statements, each followed, in a reverse-mode
+        forward sweep, by setting its flag (when the sweeps read it) and noting the stack's
+        depth (when it pushed); a compound step runs with `_inside` set, so that the handler
+        refuses an exception raised inside it."""
+        out: list[gast.AST] = []
+        for t in stmts:
+            mark = getattr(t, "adgen_block", None)
+            if not (isinstance(t, gast.If) and mark is not None and mark[0] == "step"):
+                for field in ("body", "orelse", "finalbody"):
+                    inner = getattr(t, field, None)
+                    if isinstance(inner, list) and isinstance(t, (gast.If, gast.With,
+                                                                  gast.Try)):
+                        setattr(t, field, self.unwrap(inner, kept) or (
+                            [gast.Pass()] if field == "body" else []))
+                out.append(t)
+                continue
+            inner = [u for u in self.unwrap(t.body, kept) if not isinstance(u, gast.Pass)]
+            line = getattr(t, "adgen_line", None)
+            if not self.reverse:
+                out += inner
+                continue
+            if mark[1]:
+                self.inside = self.inside or self.ctx.namer.fresh("_inside")
+                out += [assign(self.inside, const(True), line), *inner,
+                        assign(self.inside, const(False), line)]
+            else:
+                out += inner
+            if isinstance(t.test, gast.Name) and t.test.id in kept:
+                out.append(assign(t.test.id, const(True), line))
+            if self.stack is not None and _pushes(inner, self.stack):
+                self.depth = self.depth or self.ctx.namer.fresh("_depth")
+                out.append(assign(self.depth, gast.Call(func=name("len"), args=[
+                    name(self.stack)], keywords=[]), line))
+        return out
 
     def bind_roots(self, kind: gast.AST | None) -> None:
         """Bind the closure values an `except` clause names (its globals resolve by
@@ -187,6 +228,82 @@ class _Restorer:
 # managers that never suppress an exception, written as they are in reverse mode (any other
 # is wrapped in `runtime_forms.no_suppression`, which refuses a suppressed exception)
 _NEVER_SUPPRESS = (np.errstate, warnings.catch_warnings, np.printoptions)
+
+
+def plain_try(s: gast.If) -> list[gast.AST]:
+    """A `try` region of the trace as the plain `try` statement it stands for, with its
+    `with` statements and nested `try` statements (the recorder of trace unrolling runs it);
+    `finally` marks are dropped (the statements run in order when nothing raises)."""
+    handlers = s.adgen_block[1]
+    body, caught = _take_caught(list(s.body))
+    if caught is not None:
+        body += caught.body
+    chosen = _chosen(caught.orelse if caught is not None else [], len(handlers))
+    out = [gast.ExceptHandler(type=clone(kind) if kind is not None else None,
+                              name=name(bound, gast.Store()) if bound else None,
+                              body=[assign(f, const(False), None) for f in cleared] + _plain(
+                                  handler) or [gast.Pass()])
+           for (kind, bound, cleared), handler in zip(handlers, chosen, strict=True)]
+    return [gast.Try(body=_plain(body) or [gast.Pass()], handlers=out, orelse=[],
+                     finalbody=[])]
+
+
+def _plain(stmts: list[gast.AST]) -> list[gast.AST]:
+    out: list[gast.AST] = []
+    for t in stmts:
+        mark = getattr(t, "adgen_block", None)
+        if isinstance(t, gast.Pass):
+            continue
+        if isinstance(t, gast.If) and mark is not None and mark[0] == "step":
+            out += _plain(t.body)
+        elif isinstance(t, gast.If) and mark is not None and mark[0] == "try":
+            out += plain_try(t)
+        elif isinstance(t, gast.If) and mark is not None and mark[0] == "with":
+            target = name(mark[1], gast.Store()) if mark[1] else None
+            out.append(gast.With(items=[gast.withitem(context_expr=t.test,
+                                                      optional_vars=target)],
+                                 body=_plain(t.body) or [gast.Pass()], type_comment=None))
+        else:
+            for field in ("body", "orelse"):
+                if isinstance(getattr(t, field, None), list):
+                    setattr(t, field, _plain(getattr(t, field)) or (
+                        [gast.Pass()] if field == "body" else []))
+            out.append(t)
+    return out
+
+
+def _chosen(orelse: list[gast.AST], n: int) -> list[list[gast.AST]]:
+    """The handlers' blocks from the `if _h: H1 else: H2` chain the marks made."""
+    out = []
+    for _ in range(n - 1):
+        if len(orelse) == 1 and isinstance(orelse[0], gast.If):
+            out.append(orelse[0].body)
+            orelse = orelse[0].orelse
+        else:  # the chain was dropped: no handler has code left
+            out.append([])
+    return [*out, orelse]
+
+
+def _take_caught(stmts: list[gast.AST]) -> tuple[list[gast.AST], gast.If | None]:
+    """The region's statements without its handlers' `if`, and that `if`: the last
+    statement, or the last one of the `if` a jump in the body put the rest of it under."""
+    if not stmts:
+        return stmts, None
+    last = stmts[-1]
+    mark = getattr(last, "adgen_block", None)
+    if isinstance(last, gast.If) and mark is not None and mark[0] == "handlers":
+        return stmts[:-1], last
+    if isinstance(last, gast.If) and mark is None and not last.orelse:
+        inner, caught = _take_caught(last.body)
+        if caught is not None:
+            last.body = inner or [gast.Pass()]
+        return stmts, caught
+    return stmts, None
+
+
+def _pushes(stmts: list[gast.AST], stack: str) -> bool:
+    return any(isinstance(n, gast.Attribute) and n.attr == "append" and isinstance(
+        n.value, gast.Name) and n.value.id == stack for n in astutil.walk(stmts))
 
 
 def _is(s: gast.AST, *block: Any) -> bool:

@@ -131,8 +131,9 @@ class Context:
                              "function by a module-level name so adgen can find its rule "
                              "(adgen also resolves a parameter the function calls, to the "
                              "function passed, a module-level dict or list of functions indexed "
-                             "by a key, and a module-level functools.partial; not a function "
-                             "made or chosen inside the differentiated function)")
+                             "by a key, a functools.partial, and a local name every "
+                             "assignment of which is one of these or `a if c else b` of them; "
+                             "not a function stored in a container or returned by a call)")
         rule = lookup(fn)
         if rule is None and _callable_object(fn):
             raise self.error(stmt, f"cannot differentiate the call of an object of class "

@@ -25,6 +25,7 @@ from typing import Any
 
 import gast
 
+from adgen import runtime
 from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
 from adgen.derive import blocks
@@ -47,6 +48,7 @@ class Save:
     index: gast.AST | None = None  # an element write `var[index] = ...` saves only that part
     append: bool = False  # `var.append(...)` is undone by `var.pop()`, nothing is saved
     popped_into: str | None = None  # `x = var.pop()` is undone by `var.append(x)`
+    unsure: bool = False  # `var` may not be assigned yet where it is saved
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Reverse(StepAdjoints):
         self._lists: tuple[tuple[int, int], set[str]] = ((-1, -1), set())
         self._loop_memo: dict[Any, Any] = {}
         self.own_requests: set[str] = set()
+        self.popped_adjoints: set[str] = set()  # list adjoints the sweep pops items from
         self.bound_early: set[str] = set()  # bound to None before the forward sweep
         self.stack = self.namer.fresh("_stack")
         self.forward_order: list[gast.For] = []  # reversed loops left in forward order so far
@@ -104,6 +107,7 @@ class Reverse(StepAdjoints):
 
     def save(self, s: gast.AST, var: str) -> Save:
         record = Save(var, self.loop_depth > 0, var in self.defined or self.loop_depth > 0)
+        record.unsure = var not in self.must
         self.saves[id(s)] = record
         if self._loop_saves:
             self._loop_saves[-1].append(record)
@@ -301,8 +305,8 @@ class Reverse(StepAdjoints):
             return []
         node = gast.If(test=clone(s.test), body=body or [gast.Pass()], orelse=orelse)
         node.adgen_reverse = True
-        if getattr(s, "adgen_block", ("",))[0] == "with":  # the manager around the adjoints
-            node.adgen_block = s.adgen_block
+        if getattr(s, "adgen_block", ("",))[0] in ("with", "try"):  # the manager around
+            node.adgen_block = s.adgen_block  # the adjoints; a `try` region, unwrapped
         return [node]
 
     def fill(self, missing: set[str], s: gast.AST) -> list[gast.AST]:
@@ -372,7 +376,8 @@ class Reverse(StepAdjoints):
         pre = self.fill(entry_state - after_state, s)
         for var in sorted(hoisted & entry_owned):
             self.owned.discard(var)
-            pre += self.own(var)
+            pre += self.own(var, runtime.owned_items if var in self.popped_adjoints
+                            else runtime.owned_copy)
         self.state, self.owned = entry_state, entry_owned
         return rev, pre
 

@@ -51,6 +51,8 @@ class _Structurer:
                 rest, _ = self.block(stmts[i + 1:], loop)
                 if rest:
                     guard = self.namer.temp("_go")
+                    if self.guards is not None:
+                        self.guards.append(guard)
                     flag = loop.skip if loop else self.returned
                     test = gast.UnaryOp(op=gast.Not(), operand=name(flag))
                     out.append(assign(guard, test, self.line))
@@ -69,6 +71,8 @@ class _Structurer:
             return self.jump(loop, brk=True), True
         if isinstance(s, gast.Continue):
             return self.jump(loop, brk=False), True
+        if isinstance(s, gast.If) and getattr(s, "adgen_block", ("",))[0] == "try":
+            return self.region(s, loop)
         if isinstance(s, gast.If):
             body, j1 = self.block(s.body, loop)
             orelse, j2 = self.block(s.orelse, loop)
@@ -80,6 +84,31 @@ class _Structurer:
         if isinstance(s, (gast.For, gast.While)):
             return self.loop(s, loop)
         return [s], False
+
+    def region(self, s: gast.If, loop: _Loop | None) -> tuple[list[gast.AST], bool]:
+        """A `try` region (`frontend.lower_blocks`): the steps after a jump go under a guard,
+        bound to False at the top (an exception may leave the body before the jump's step
+        assigns it); the handlers' `if` stays outside it (it runs only after an exception,
+        so never after a jump)."""
+        flags = set(s.adgen_block[2])
+        n = 0
+        while n < len(s.body) and isinstance(s.body[n], gast.Assign) and isinstance(
+                s.body[n].targets[0], gast.Name) and s.body[n].targets[0].id in flags:
+            n += 1
+        rest = s.body[n:]
+        caught = rest[-1:] if rest and getattr(rest[-1], "adgen_block", ("",))[0] == \
+            "handlers" else []
+        saved, self.guards = self.guards, []
+        steps, jumps = self.block(rest[: len(rest) - len(caught)], loop)
+        guards, self.guards = self.guards, saved
+        handled, caught_jumps = self.block(caught, loop) if caught else ([], False)
+        line = getattr(s, "adgen_line", self.line)
+        body = [*s.body[:n], *(assign(g, const(False), line) for g in guards), *steps, *handled]
+        node = gast.If(test=s.test, body=body, orelse=[])
+        node.adgen_line, node.adgen_block = line, s.adgen_block
+        return [node], jumps or caught_jumps
+
+    guards: list[str] | None = None  # the guards made in a `try` region's body
 
     def jump(self, loop: _Loop, brk: bool) -> list[gast.AST]:
         loop.uses_skip = True

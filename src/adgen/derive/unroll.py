@@ -7,6 +7,11 @@ guard at every decision, and differentiated like any straight-line function (no 
 overwritten value lives in a named variable). A call that takes another path fails a guard,
 and the gradient re-specialises (a few paths are cached) — or, past `limit` unrolled steps,
 falls back to stack replay and says so once with a warning.
+
+`with` bodies are recorded and unrolled inside their marked `if` (the recorder enters the
+manager); a `try` region (`frontend.lower_blocks`) is kept whole, as one step of the path,
+and differentiated as in stack replay, by its flags (the recorder runs it as a plain `try`).
+A `return`, `break` or `continue` inside a region sends the function to stack replay.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import gast
 
 from adgen.codegen import astutil, emit
 from adgen.codegen.astutil import clone
+from adgen.derive import blocks
 from adgen.derive.analysis import statements
 from adgen.derive.generate import lowering_helpers
 from adgen.errors import DifferentiationError
@@ -52,7 +58,18 @@ def _instrument(body: list[gast.AST], path: str, loops: dict[int, int],
     `print(...)` calls are left out (the derivative that follows prints)."""
     out: list[gast.AST] = []
     for s in body:
-        if isinstance(s, gast.If):
+        block = getattr(s, "adgen_block", None)
+        if isinstance(s, gast.If) and block is not None and block[0] == "with":
+            target = name(block[1], gast.Store()) if block[1] else None
+            out.append(gast.With(items=[gast.withitem(context_expr=clone(s.test),
+                                                      optional_vars=target)],
+                                 body=_instrument(s.body, path, loops, printing) or [
+                                     gast.Pass()], type_comment=None))
+        elif isinstance(s, gast.If) and block is not None and block[0] == "try":
+            out.extend(blocks.plain_try(clone(s)))  # one step of the path: not recorded inside
+        elif isinstance(s, gast.Pass):
+            continue  # a mark of `finally`: without an exception, the statements in order
+        elif isinstance(s, gast.If):
             node = clone(s)
             node.body = [_append(path, const(True))] + _instrument(s.body, path, loops, printing)
             node.orelse = [_append(path, const(False))] + _instrument(s.orelse, path, loops,
@@ -112,6 +129,7 @@ class _Unroller:
     def __init__(self, trace: Trace, path: tuple, limit: int, failure: str) -> None:
         self.trace, self.path, self.limit = trace, path, limit
         self.at = 0
+        self.size = 0
         self.out: list[gast.AST] = []
         self.loops = loop_numbers(trace.node.body)
         self.result: gast.AST = const(None)
@@ -119,7 +137,8 @@ class _Unroller:
 
     def emit(self, s: gast.AST) -> None:
         self.out.append(s)
-        if len(self.out) > self.limit:
+        self.size += 1
+        if self.size > self.limit:
             raise TooLong
 
     def guard(self, test: gast.AST, expected: bool, line: Any) -> None:
@@ -139,6 +158,19 @@ class _Unroller:
         return None
 
     def stmt(self, s: gast.AST) -> str | None:
+        block = getattr(s, "adgen_block", None)
+        if isinstance(s, gast.If) and block is not None and block[0] == "with":
+            saved, self.out = self.out, []  # the body always runs: unrolled inside it
+            signal = self.block(s.body)
+            node = copy.copy(s)
+            node.body, self.out = self.out or [gast.Pass()], saved
+            self.emit(node)
+            return signal
+        if isinstance(s, gast.If) and block is not None and block[0] == "try":
+            self.emit(clone(s))  # replayed by its flags, as in stack replay
+            return None
+        if isinstance(s, gast.Pass):
+            return None  # a mark of `finally`: the unrolled path raised nothing
         if isinstance(s, gast.If):
             taken = self.path[self.at]
             self.at += 1
@@ -208,8 +240,8 @@ def unrolled_derivative(program: Program, parsed: Any, limit: int, build: Callab
     """A derivative of the function `parsed` came from that specialises to each call's control
     path (a few paths cached)."""
     lowered = program.lower(parsed)
-    if _has_blocks(lowered.node):
-        return fallback()  # `with` and `try` statements are replayed from the stack
+    if _jumps_out_of_a_try(lowered.node):
+        return fallback()  # replayed from the stack
     record = recorder(lowered)
     cache: OrderedDict[tuple, Any] = OrderedDict()
     lock = threading.Lock()
@@ -261,15 +293,23 @@ def _fresh(parsed: Any) -> Any:
 def trace_for(program: Program, parsed: Any, args: tuple, limit: int = 100_000) -> str:
     """The evaluation trace the function `parsed` came from runs for `args`, unrolled, as
     source."""
-    if _has_blocks(program.lower(parsed).node):
-        raise DifferentiationError(f"adgen.trace does not unroll {parsed.name}: it has `with` "
-                                   "or `try` statements; adgen.source shows its derivative")
+    if _jumps_out_of_a_try(program.lower(parsed).node):
+        raise DifferentiationError(f"adgen.trace does not unroll {parsed.name}: a `return`, "
+                                   "`break` or `continue` leaves a `try` statement; "
+                                   "adgen.source shows its derivative")
     _, path = recorder(program.lower(parsed))(*args)
     trace = unrolled_trace(program.lower(_fresh(parsed)), path, limit)
     return emit.to_source([trace.node], parsed.lines)
 
 
-def _has_blocks(node: gast.AST) -> bool:
-    """Whether a trace has `with` or `try` statements (`frontend.blocks`), which unrolling
-    would drop."""
-    return any(getattr(n, "adgen_block", None) is not None for n in astutil.walk(node))
+def _jumps_out_of_a_try(node: gast.AST) -> bool:
+    """Whether a `return`, `break` or `continue` is inside a `try` region (`frontend.blocks`),
+    which the unrolled trace keeps whole (its path is not recorded inside): such functions
+    are replayed from the stack."""
+    for n in astutil.walk(node):
+        block = getattr(n, "adgen_block", None)
+        if isinstance(n, gast.If) and block is not None and block[0] == "try" and any(
+                isinstance(m, (gast.Return, gast.Break, gast.Continue))
+                for m in astutil.walk(n.body)):
+            return True
+    return False

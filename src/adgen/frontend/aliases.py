@@ -7,7 +7,8 @@ follows values would silently miss it. The walk below keeps, in program order, w
 may share an object, as pairs `(one, other, where, kind)`:
 
 * `same` — `one` and `other` may be the same object: `w = v`, `m = v = np.zeros(3)`,
-  `a, b = z, z`, `a = b = []`. A write into either is refused.
+  `a, b = z, z`, `a = b = []`. A write into either is refused, unless the other name is
+  never read after it (then nothing reads the changed object under the other name).
 * `part` — `one` may be an item or a view of `other`: `w = v[...]`, `w = v.T`,
   `w = v.reshape(...)` and the other view methods and functions, `for w in v`, a field
   `w = v.layer.w` (any attribute but `shape`, `ndim`, `size`, `dtype`), `for w in v.items`.
@@ -106,6 +107,7 @@ def check(fn: gast.FunctionDef, names: set[str], error: Any,
     what must be checked at run time."""
     walk = _Walk(names, error, effects or (lambda call: []), _Liveness(fn.body),
                  returns or (lambda call: []))
+    walk.params = {a.id for a in fn.args.args}
     walk.block(fn.body, frozenset())
     return walk.checks
 
@@ -171,6 +173,7 @@ class _Walk:
         self.names, self.error, self.effects = names, error, effects
         self.liveness, self.returns = liveness, returns
         self.checks = Checks()
+        self.params: set[str] = set()
 
     def block(self, body: list[gast.AST], pairs: Pairs) -> Pairs:
         for s in body:
@@ -284,7 +287,7 @@ class _Walk:
         out = []
         for e in elts:
             for n, kind in self.sources(e):
-                if kind in (SAME, PART, ITEM):
+                if kind == SAME or kind in (PART, ITEM) and _surely_a_part(e):
                     out.append((n, holds(depth)))
                 elif _held_at(kind):
                     out.append((n, holds(depth + _held_at(kind))))
@@ -345,7 +348,19 @@ class _Walk:
 
     def refuse_write(self, s: gast.AST, written: str, depth: int, pairs: Pairs) -> None:
         views = []
+        group, grown = {written}, True  # every name that may be `written`'s object
+        while grown:
+            grown = False
+            for one, other, _, kind in pairs:
+                if kind == SAME and (one in group) != (other in group):
+                    group |= {one, other}
+                    grown = True
+        unseen = not (group & self.params or group - self.names) and not any(
+            self.liveness.read_after(n, s) for n in group - {written})  # (an argument's
+        # object is seen by the caller; a global's by everyone)
         for one, other, where, kind in sorted(pairs, key=_order):
+            if kind == SAME and written in (one, other) and unseen:
+                continue  # no other name of the object is read again: nobody sees the write
             if kind == ITEM and one == written and not self.shared(other, s, where, pairs):
                 continue  # the container is never seen again: its item is the name's own
             if kind == SAME and written in (one, other) or (
@@ -406,6 +421,18 @@ class _Returns(_Walk):
 
     def refuse_write(self, s: gast.AST, written: str, depth: int, pairs: Pairs) -> None:
         return None
+
+
+def _surely_a_part(value: gast.AST) -> bool:
+    """Whether `value`, a part of a name, is an object of its own rather than perhaps a number:
+    a slice or a view, an entry under a string key (`p["w"]`). `v[i]` may be a number (an
+    element of a 1-d array), so a container holding it is not taken to hold `v`."""
+    if not isinstance(value, gast.Subscript):
+        return True
+    index = value.slice
+    return isinstance(index, gast.Slice) or isinstance(index, gast.Constant) and isinstance(
+        index.value, str) or isinstance(index, gast.Tuple) and any(
+        isinstance(i, gast.Slice) for i in index.elts)
 
 
 def _order(pair: tuple) -> tuple:

@@ -8,22 +8,26 @@ source level into statements the pipeline knows, each marked with `adgen_block`:
 
     try:                            _ok = attempt()
         B                           _h = attempt()            (one flag per handler after
-    except E1 as e:                 if _ok:                    the first)
-        H1                  →           B (a progress mark after its first statement)
-    except E2:                      else:                      ("try", handlers)
-        H2                              if _h: H1 else: H2
-    else:                           if _ok:
-        O                               O
-    finally:                        F, between marks ("finally", k, "begin" / "mid" / "end")
-        F                           around all of the above
+    except E1 as e:                 if True:                   the first)
+        H1                  →           B                     ("try", handlers)
+    except E2:                          if _ok: pass          ("handlers",)
+        H2                              else:
+    else:                                   if _h: H1 else: H2
+        O                           if _ok:
+    finally:                            O
+        F                           F, between marks ("finally", k, "begin" / "mid" / "end")
+                                    around all of the above
 
-Derivation treats them as the branches they are: the `with` body always runs; the reverse
-sweep of a `try` tests the flag the forward sweep leaves (`_ok` is cleared by the handler), so
-it replays the body or the handler, as the primal ran. `derive.blocks` turns the marked
-statements back into `with`/`try` in the generated code (the manager around both sweeps of its
-body). A `try` whose body was left by an exception after its first statement had run is
-refused by reverse mode at run time (the progress mark): only a whole body, or the handler
-after a first statement that raised, is replayed.
+The lowering then puts each step of the body B that the handler may follow (a run of
+temporaries ending in one assignment, write or call, or one compound statement; the statements
+of a `with` inside B step by step) under a flag of its own, `if _done3: ...`, assigned
+`attempt()` at the top of the region, so the trace says what the primal does: some steps of
+the body, then perhaps a handler. Derivation treats these as the branches they are: the `with`
+body always runs; the reverse sweep replays the handler when `_ok` was cleared and each step
+of the body whose flag says it ran. `derive.blocks` turns the marked statements back into
+`with`/`try` in the generated code (the manager around both sweeps of its body; the body's
+steps setting their flags in a reverse-mode forward sweep, the handler in the `except`
+clause).
 """
 
 from __future__ import annotations
@@ -145,14 +149,12 @@ class _Rewriter:
             choice = gast.If(test=_load(flags[i + 1]), body=self.block(s.handlers[i].body),
                              orelse=orelse)
             orelse = [gast.copy_location(choice, s.handlers[i])]
-        body = self.block(s.body)
-        if len(body) > 1 or isinstance(body[0], (gast.If, gast.For, gast.While)):
-            compound = isinstance(body[0], (gast.If, gast.For, gast.While))
-            mark = _mark(gast.Pass(), body[0], ("progress",))
-            body = [mark, *body] if compound else [body[0], mark, *body[1:]]
-        node = _mark(gast.If(test=_load(flags[0]), body=body, orelse=orelse), s,
-                     ("try", tuple(handlers)))
-        out.append(node)
+        nothing = gast.copy_location(gast.Pass(), s.handlers[0])
+        caught = _mark(gast.If(test=_load(flags[0]), body=[nothing], orelse=orelse),
+                       s.handlers[0], ("handlers",))
+        region = gast.If(test=gast.Constant(value=True, kind=None),
+                         body=[*self.block(s.body), caught], orelse=[])
+        out.append(_mark(region, s, ("try", tuple(handlers))))
         if s.orelse:
             out.append(gast.copy_location(gast.If(test=_load(flags[0]),
                                                   body=self.block(s.orelse), orelse=[]),

@@ -33,9 +33,19 @@ def function_params(parsed: Parsed, params_of: ParamsOf) -> dict[str, int]:
     line that uses it as one; parameters already specialised (`parsed.static`) are not."""
     params = [a.id for a in parsed.node.args.args if a.id not in parsed.static]
     found: dict[str, int] = {}
+    held = _local_sources(parsed.node, set(params))
 
-    def note(e: gast.AST, line: int) -> None:
-        if isinstance(e, gast.Name) and e.id in params and e.id not in found:
+    def note(e: gast.AST, line: int, seen: frozenset[str] = frozenset()) -> None:
+        if isinstance(e, gast.IfExp):
+            note(e.body, line, seen)
+            note(e.orelse, line, seen)
+        elif isinstance(e, gast.Call) and e.args and isinstance(e.func, (
+                gast.Name, gast.Attribute)) and _resolved(parsed, e.func) is functools.partial:
+            note(e.args[0], line, seen)
+        elif isinstance(e, gast.Name) and e.id in held and e.id not in seen:
+            for source in held[e.id]:  # `g = rhs` (or `rhs if k else relu`), then `g(x)`
+                note(source, line, seen | {e.id})
+        elif isinstance(e, gast.Name) and e.id in params and e.id not in found:
             found[e.id] = line
 
     for n in astutil.walk_in_order(parsed.node):
@@ -63,6 +73,25 @@ def function_params(parsed: Parsed, params_of: ParamsOf) -> dict[str, int]:
                 if k.arg in inner:
                     note(k.value, line)
     return found
+
+
+def _local_sources(fn: gast.FunctionDef, params: set[str]) -> dict[str, list[gast.AST]]:
+    """The values assigned to each local name by plain `name = value` statements (a name
+    that holds a function is called through what these may be)."""
+    out: dict[str, list[gast.AST]] = {}
+    for n in astutil.walk(fn.body):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(
+                n.targets[0], gast.Name) and n.targets[0].id not in params:
+            out.setdefault(n.targets[0].id, []).append(n.value)
+    return out
+
+
+def _resolved(parsed: Parsed, e: gast.AST) -> Any:
+    if isinstance(e, gast.Attribute):
+        base = _resolved(parsed, e.value)
+        return getattr(base, e.attr, None)
+    ok, value = parsed.resolve(e.id)
+    return value if ok else None
 
 
 def value_key(value: Any) -> Any:

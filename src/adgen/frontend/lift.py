@@ -53,7 +53,11 @@ def lift(parsed: Parsed, outer_locals: set[str], error: Any) -> tuple[Parsed, di
             body.append(s)
             continue
         inner_name, inner = found
-        lifted[inner_name] = _make(parsed, inner, outer_locals - {inner_name}, error)
+        if lifted:  # calls of the nested functions lifted before it (`g = lambda z: f(z)`)
+            _rewrite_calls(inner, lifted, error)
+        known = {info["name"]: info["function"] for info in lifted.values()}
+        lifted[inner_name] = _make(parsed, inner, outer_locals - {inner_name} - set(lifted),
+                                   error, known)
     if not lifted:
         return parsed, {}
     node.body = body
@@ -65,7 +69,7 @@ def lift(parsed: Parsed, outer_locals: set[str], error: Any) -> tuple[Parsed, di
 
 
 def _make(parsed: Parsed, inner: gast.FunctionDef, outer_locals: set[str],
-          error: Any) -> dict[str, Any]:
+          error: Any, known: dict[str, Any]) -> dict[str, Any]:
     a = inner.args
     if a.vararg or a.kwarg or a.kwonlyargs or a.defaults:
         raise error(inner, "nested functions with defaults, `*args` or `**kwargs`",
@@ -86,9 +90,10 @@ def _make(parsed: Parsed, inner: gast.FunctionDef, outer_locals: set[str],
                             kwarg=None, defaults=[]),
         body=inner.body, decorator_list=[], returns=None, type_comment=None, type_params=[])
     gast.copy_location(node, inner)
-    function = _compile(node, {**parsed.globals, **parsed.closure})
+    closure = {**parsed.closure, **known}  # the functions lifted before it, which it calls
+    function = _compile(node, {**parsed.globals, **closure})
     register_parsed(function, Parsed(node, lifted_name, parsed.filename, parsed.lines,
-                                     parsed.globals, parsed.closure))
+                                     parsed.globals, closure))
     return {"name": lifted_name, "function": function, "captured": captured}
 
 

@@ -9,8 +9,9 @@ trace. Grammar of the lowered body::
             | call                             (gast.Expr: print, list.append, ...)
             | if atom: stmt* else: stmt*       (the test is never assigned in its own branches)
             | if f(atom, ...): stmt*           (a `with` statement, marked `adgen_block`)
-            | pass                             (a mark of a `try` statement's progress or
-                                                `finally`, carrying `adgen_block`)
+            | if True: stmt*                   (a `try` region, its steps `if _done1: ...`,
+                                                `frontend.lower_blocks`)
+            | pass                             (a mark of `finally`, carrying `adgen_block`)
             | for name in range(atom, atom, atom): stmt* [else: stmt*]
             | while atom: stmt* [else: stmt*]  (the test's statements run before the loop and
                                                 again at the end of the body)
@@ -41,6 +42,7 @@ local value. Every statement carries `adgen_line`, the user's source line it cam
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import types
 from collections.abc import Callable
@@ -49,6 +51,7 @@ from typing import Any
 import gast
 
 from adgen.codegen import astutil
+from adgen.codegen.astutil import clone
 from adgen.codegen.naming import Namer
 from adgen.errors import UnsupportedSyntax, where
 from adgen.frontend import aliases
@@ -70,6 +73,7 @@ from adgen.frontend.ir import (  # noqa: F401  (the trace's building blocks, use
     name,
 )
 from adgen.frontend.lift import lift
+from adgen.frontend.lower_blocks import BlockLowering
 from adgen.frontend.lower_expr import ExpressionLowering
 from adgen.frontend.lower_loops import LoopLowering
 from adgen.frontend.parse import Parsed
@@ -102,7 +106,7 @@ _UNSUPPORTED = {
 }
 
 
-class Lowerer(LoopLowering, ExpressionLowering):
+class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
     """Turns a parsed function into its evaluation trace (see the module docstring)."""
 
     def __init__(self, parsed: Parsed, effects: Effects | None = None,
@@ -131,6 +135,7 @@ class Lowerer(LoopLowering, ExpressionLowering):
         # to: both resolve like module-level names
         self.imports: dict[str, Any] = dict(parsed.static)
         self.value_names: set[str] = set()
+        self.function_locals, self.function_tags = {}, {}
         self.line: int | None = fn.lineno
         self.cse = Subexpressions()
 
@@ -157,7 +162,9 @@ class Lowerer(LoopLowering, ExpressionLowering):
     # ------------------------------------------------------------------ entry
 
     def lower(self) -> Trace:
-        fn = self.p.node
+        fn = self.function_loops(self.p.node)  # `for act in (np.tanh, relu):`
+        if fn is not self.p.node:
+            self.p = dataclasses.replace(self.p, node=fn)
         if isinstance(fn, gast.AsyncFunctionDef):
             raise self.error(fn, "async functions", "differentiate a plain (not async) function")
         a = fn.args
@@ -174,6 +181,12 @@ class Lowerer(LoopLowering, ExpressionLowering):
         unpacked |= {id(k.value) for n in nodes if isinstance(n, gast.Call)
                      for k in n.keywords if k.arg == "key" and isinstance(k.value, gast.Lambda)
                      and self.resolve(n.func)[1] in (sorted, max, min)}  # only called
+        unpacked |= {id(a) for n in nodes if isinstance(n, gast.Call)
+                     and self.takes_lambdas(n.func)
+                     for a in [*n.args, *(k.value for k in n.keywords)]
+                     if isinstance(a, gast.Lambda)}  # made into functions: `lambdas_made`
+        unpacked |= {id(x) for n in nodes if isinstance(n, (gast.List, gast.Tuple))
+                     for x in n.elts if isinstance(x, gast.Starred)}  # `[a, *xs]`, `a, *b =`
         for node in nodes:
             if type(node) in _UNSUPPORTED and node is not fn and id(node) not in unpacked:
                 what, fix = _UNSUPPORTED[type(node)]
@@ -185,6 +198,7 @@ class Lowerer(LoopLowering, ExpressionLowering):
                           self.written_arguments, self.returned_arguments)
         self.shared_updates, self.view_checks = checks.updates, checks.views
         self.shared_arguments = checks.arguments
+        self.find_function_locals(fn)
         body = self.block(fn.body)
         new = gast.FunctionDef(
             name=fn.name, args=gast.arguments(
@@ -299,7 +313,9 @@ class Lowerer(LoopLowering, ExpressionLowering):
     def assign_to(self, target: gast.AST, value: gast.AST) -> None:
         if isinstance(target, gast.Subscript):
             self.refuse_through_attribute(target, "writing into")
-        if isinstance(target, gast.Name):
+        if isinstance(target, gast.Name) and target.id in self.function_locals:
+            self.assign_function(target.id, value)  # `g = np.tanh if k else relu`, ...
+        elif isinstance(target, gast.Name):
             if isinstance(value, gast.ListComp) and target.id not in {
                     n.id for n in gast.walk(value) if isinstance(n, gast.Name)}:
                 self.built_into = target.id  # `D = [...]` fills `D` itself: one name
@@ -348,8 +364,24 @@ class Lowerer(LoopLowering, ExpressionLowering):
 
     def unpack(self, target: gast.AST, value: gast.AST) -> None:
         elts = target.elts
-        if any(isinstance(e, gast.Starred) for e in elts):
-            raise self.error(target, "starred unpacking", "unpack the items one by one")
+        stars = [i for i, e in enumerate(elts) if isinstance(e, gast.Starred)]
+        if stars:  # `a, *rest, z = value`: items by position, the rest a list of the middle
+            source = self.atom(value)
+            if not isinstance(source, gast.Name) or source.id in assigned([target]):
+                source = name(self.bind(source))
+            k, after = stars[0], len(elts) - stars[0] - 1
+            for i, e in enumerate(elts):
+                if i == k:
+                    stop = const(None) if after == 0 else const(-after)
+                    part = gast.Subscript(value=clone(source), slice=gast.Slice(
+                        lower=const(k), upper=stop, step=None), ctx=gast.Load())
+                    middle = gast.Call(func=self.helper(list), args=[part], keywords=[])
+                    self.assign_to(e.value, middle)
+                else:
+                    at = const(i) if i < k else const(i - len(elts))
+                    self.assign_to(e, gast.Subscript(value=clone(source), slice=at,
+                                                     ctx=gast.Load()))
+            return
         if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(elts):
             atoms = [self.atom(v) for v in value.elts]
             written = {n.id for e in elts for n in gast.walk(e) if isinstance(n, gast.Name)}
@@ -371,6 +403,9 @@ class Lowerer(LoopLowering, ExpressionLowering):
 
     def stmt_If(self, s: gast.If) -> None:
         block = getattr(s, "adgen_block", None)
+        if block is not None and block[0] == "try":
+            self.try_region(s)
+            return
         if block is not None and block[0] == "with":
             test = self.manager(s.test, s.body)
         else:
@@ -381,20 +416,6 @@ class Lowerer(LoopLowering, ExpressionLowering):
             node.adgen_block = block
         self.emit(node)
         self.cse = Subexpressions()
-
-    def manager(self, call: gast.Call, body: list[gast.AST]) -> gast.AST:
-        """The call that makes a `with` statement's manager, over atoms its body does not
-        reassign: the reverse sweep makes its own manager by the same call."""
-        rhs = self.rhs(call)
-        if not isinstance(rhs, gast.Call):
-            raise self.error(call, "this `with` manager", "make it by a plain function call")
-        written = assigned(body)
-        stable = [name(self.bind(a)) if isinstance(a, gast.Name) and a.id in written else a
-                  for a in [*rhs.args, *(k.value for k in rhs.keywords)]]
-        rhs.args = stable[: len(rhs.args)]
-        for k, value in zip(rhs.keywords, stable[len(rhs.args):], strict=True):
-            k.value = value
-        return rhs
 
     def test_atom(self, test: gast.AST, branches: list[gast.AST]) -> gast.AST:
         """An atom for a branch test that its branches do not reassign."""

@@ -141,20 +141,28 @@ class BuiltinLowering:
         only its parameters and module-level names is made into a function here, once."""
         if not isinstance(node, gast.Lambda):
             return self.atom(node)
+        return self.helper(self.made_lambda(node, "a `key=` lambda", "key"))
+
+    def made_lambda(self, node: gast.Lambda, what: str, label: str = "") -> Any:
+        """The function a lambda written in a call stands for, made once here: it may read
+        only its parameters and module-level names (adgen reads its source like any lambda
+        when it differentiates it)."""
         a = node.args
         own = {p.id for p in a.args}
         free = {n.id for n in gast.walk(node.body)
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)} - own
         if a.vararg or a.kwarg or a.kwonlyargs or a.defaults or free & self.locals:
-            raise self.error(node, "a `key=` lambda reading the function's own variables (or "
-                             "with defaults or starred parameters)",
-                             "define the key function at module level")
+            raise self.error(node, f"{what} reading the function's own variables (or with "
+                             "defaults or starred parameters)",
+                             "define the function at module level, or pass the values it "
+                             "reads as arguments")
         tree = ast.fix_missing_locations(gast.gast_to_ast(gast.Expression(
             body=copy.deepcopy(node))))
         scope = {**self.p.globals, **self.p.closure}
         made = eval(compile(tree, self.p.filename, "eval"), scope)  # noqa: S307 (user's code)
-        made.__name__ = "key"
-        return self.helper(made)
+        if label:
+            made.__name__ = label
+        return made
 
     def extreme_by_key(self, e: gast.Call, fn: Any) -> gast.AST:
         """`max(xs, key=k)` → `seq[extreme_index(seq, k, True)]` (several arguments are a

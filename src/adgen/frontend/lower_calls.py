@@ -23,13 +23,21 @@ from adgen.errors import where
 from adgen.frontend.aliases import MUTATING
 from adgen.frontend.effects import bound_arguments
 from adgen.frontend.ir import Method, Subexpressions, assign, const, name
+from adgen.frontend.local_functions import LocalFunctions
 from adgen.frontend.lower_builtins import is_einsum
 from adgen.frontend.lower_values import ValueLowering
 from adgen.frontend.signatures import plain_arguments, plain_form
-from adgen.rules import primitive_name
+from adgen.rules import library_function, lookup, primitive_name
+from adgen.rules.numpy_composites import (
+    INITIAL_FORMS,
+    WHERE_FORMS,
+    broadcast_list,
+    unzipped,
+)
+from adgen.rules.registry import implementation
 
 
-class CallLowering(ValueLowering):
+class CallLowering(ValueLowering, LocalFunctions):
     """Call lowering for `ExpressionLowering`."""
 
     def refuse_through_attribute(self, target: gast.AST, what: str) -> None:
@@ -53,7 +61,35 @@ class CallLowering(ValueLowering):
                              "that and use it, or pass it to the function as a parameter")
 
     def expr_Call(self, e: gast.Call) -> gast.AST:
+        if isinstance(e.func, gast.Name) and e.func.id in self.function_locals:
+            return self.local_call(e)  # `g(x)` with `g = np.tanh if k else relu`, ...
         found, fn = self.resolve(e.func)
+        missing = self.missing(e.func) if not found else None
+        if missing is not None:  # `np.trapz(...)` where NumPy has no `trapz`: raises if run
+            return self.missing_call(missing)
+        written_as = implementation(fn) if found and lookup(fn) is None else None
+        if found and fn is zip and len(e.args) == 1 and isinstance(e.args[0], gast.Starred) \
+                and all(k.arg == "strict" for k in e.keywords):  # `zip(*rows)`: transposed
+            written_as = unzipped
+            e = gast.Call(func=e.func, args=[e.args[0].value], keywords=e.keywords)
+        if found and any(k.arg == "where" for k in e.keywords):  # `np.sum(x, where=m)`
+            written_as = _form(WHERE_FORMS, fn) or written_as
+        if found and any(k.arg == "initial" for k in e.keywords):  # `np.max(x, initial=0)`
+            written_as = _form(INITIAL_FORMS, fn) or written_as
+        if found and fn is np.broadcast_arrays and not any(
+                isinstance(a, gast.Starred) for a in e.args):  # its arrays as one list
+            written_as = broadcast_list
+            e = gast.Call(func=e.func, args=[gast.List(elts=list(e.args), ctx=gast.Load())],
+                          keywords=e.keywords)
+        if written_as is not None:  # `np.average(...)`: its form in functions with rules
+            return self.expr_Call(gast.Call(func=self.helper(written_as), args=e.args,
+                                            keywords=e.keywords))
+        if found and isinstance(fn, types.FunctionType) and any(isinstance(
+                a, gast.Lambda) for a in [*e.args, *(k.value for k in e.keywords)]):
+            e = self.lambdas_made(e)  # `np.apply_along_axis(lambda r: r @ r, 1, m)`
+        if found and isinstance(fn, types.FunctionType) and lookup(fn) is None and not \
+                library_function(fn) and self.passes_locals(e):
+            return self.passing_call(e, self.passes_locals(e))  # `rk4(g, y, p)`
         if found and isinstance(fn, functools.partial):
             return self.partial_call(e, fn)
         table = self.table(e.func)
@@ -144,6 +180,48 @@ class CallLowering(ValueLowering):
         node = gast.Call(func=func, args=args, keywords=keywords)
         node.adgen_fn = fn if found else None
         return node
+
+    def takes_lambdas(self, func: gast.AST) -> bool:
+        """Whether a call of `func` may be given lambdas: a Python function of the user's, or
+        a library function written in terms of functions with rules."""
+        found, fn = self.resolve(func)
+        if not found:
+            return False
+        if implementation(fn) is not None and lookup(fn) is None:
+            return True
+        return isinstance(fn, types.FunctionType) and lookup(fn) is None and not \
+            library_function(fn)
+
+    def lambdas_made(self, e: gast.Call) -> gast.Call:
+        """A call of a Python function given lambdas: each made into a function (its value
+        is then a function value the callee is specialised to)."""
+        def made(a: gast.AST) -> gast.AST:
+            if isinstance(a, gast.Lambda):
+                return self.constant_name(self.made_lambda(a, "a lambda passed to a function"))
+            return a
+
+        return gast.Call(func=e.func, args=[made(a) for a in e.args],
+                         keywords=[gast.keyword(arg=k.arg, value=made(k.value))
+                                   for k in e.keywords])
+
+    def missing(self, func: gast.AST) -> tuple[str, str] | None:
+        """`(module, attr)` when `func` is `module.attr` of a module-level module that has no
+        such attribute (code written for another version of a library), else None."""
+        if not isinstance(func, gast.Attribute) or not self.is_global(func):
+            return None
+        found, base = self.resolve(func.value)
+        if not found or not isinstance(base, types.ModuleType) or hasattr(base, func.attr):
+            return None
+        return base.__name__, func.attr
+
+    def missing_call(self, missing: tuple[str, str]) -> gast.AST:
+        """The call of a missing module attribute: it raises Python's AttributeError when it
+        runs (its value, never reached, is None)."""
+        call = gast.Call(func=self.helper(runtime.missing_attribute),
+                         args=[const(missing[0]), const(missing[1])], keywords=[])
+        call.adgen_fn = runtime.missing_attribute
+        self.emit(gast.Expr(value=call))
+        return const(None)
 
     def helper(self, fn: Any) -> gast.Name:
         """A name for a runtime helper, bound so that no user name can hide it."""
@@ -363,6 +441,13 @@ class CallLowering(ValueLowering):
 
 
 _SHAPE_VARARGS = ("reshape", "transpose")  # array methods taking a shape as several arguments
+
+
+def _form(forms: dict, fn: Any) -> Any:
+    for f, form in forms.items():
+        if fn is f:
+            return form
+    return None
 
 
 def _text(node: gast.AST) -> str:

@@ -213,10 +213,37 @@ class ExpressionLowering(CallLowering, BuiltinLowering):
         return self.atom(s)
 
     def expr_Tuple(self, e: gast.Tuple) -> gast.AST:
+        if any(isinstance(x, gast.Starred) for x in e.elts):
+            built = self.spliced(e.elts)
+            return self.expr_Call(gast.Call(func=self.helper(tuple), args=[built], keywords=[]))
         return gast.Tuple(elts=[self.atom(x) for x in e.elts], ctx=gast.Load())
 
     def expr_List(self, e: gast.List) -> gast.AST:
+        if any(isinstance(x, gast.Starred) for x in e.elts):
+            return self.spliced(e.elts)
         return gast.List(elts=[self.atom(x) for x in e.elts], ctx=gast.Load())
+
+    def spliced(self, elts: list[gast.AST]) -> gast.Name:
+        """`[a, *xs, b]` as a list built by appends (`_l = []; _l.append(a); for v in xs:
+        _l.append(v); ...`), which both modes follow item by item."""
+        result = self.namer.temp("_l")
+        self.locals.add(result)
+        self.emit(assign(result, gast.List(elts=[], ctx=gast.Load()), self.line))
+        for x in elts:
+            item = x.value if isinstance(x, gast.Starred) else x
+            value = name(self.namer.temp("_c")) if isinstance(x, gast.Starred) else item
+            add = gast.Expr(value=gast.Call(func=gast.Attribute(
+                value=name(result), attr="append", ctx=gast.Load()), args=[value], keywords=[]))
+            stmt: gast.AST = add
+            if isinstance(x, gast.Starred):
+                self.locals.add(value.id)
+                stmt = gast.For(target=name(value.id, gast.Store()), iter=item, body=[add],
+                                orelse=[], type_comment=None)
+            for n in gast.walk(stmt):
+                if isinstance(n, gast.stmt):
+                    n.lineno = self.line
+            self.stmt(stmt)
+        return name(result)
 
     def expr_Dict(self, e: gast.Dict) -> gast.AST:
         if any(k is None for k in e.keys):

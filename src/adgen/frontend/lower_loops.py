@@ -126,7 +126,9 @@ class LoopLowering:
             plain = not it.keywords or [k.arg for k in it.keywords] == [
                 {zip: "strict", enumerate: "start"}.get(fn)]
             counted = fn is not enumerate or len(it.args) + len(it.keywords) in (1, 2)
-            if found and plain and counted and fn in (range, enumerate, zip, reversed):
+            starred = any(isinstance(a, gast.Starred) for a in it.args)  # `zip(*rows)`
+            if found and plain and counted and not starred and fn in (range, enumerate, zip,
+                                                                      reversed):
                 return fn
         return None
 

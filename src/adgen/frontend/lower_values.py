@@ -83,13 +83,8 @@ class ValueLowering:
 
     def table_call(self, e: gast.Call, table: Any) -> gast.AST:
         """`T[key](x)`: a branch over the table's entries, each a call of one entry."""
-        key = self.atom(e.func.slice)
         entries = tuple(table.values()) if isinstance(table, dict) else tuple(table)
-        ref = self.global_ref(e.func.value)
-        position = name(self.bind(gast.Call(
-            func=self.helper(runtime.table_entry),
-            args=[ref, key, self.constant_name(entries, f"{_root(ref)}_entries")], keywords=[]),
-            fn=runtime.table_entry))
+        position = self.entry_position(e.func)
         args = [self.atom(a) for a in e.args]
         keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
         distinct = {id(entry): entry for entry in reversed(entries)}  # one branch each
@@ -107,6 +102,18 @@ class ValueLowering:
             test = tests[0] if len(tests) == 1 else gast.BoolOp(op=gast.Or(), values=tests)
             choice = gast.IfExp(test=test, body=call, orelse=choice)
         return self.rhs(choice)
+
+    def entry_position(self, read: gast.Subscript) -> gast.Name:
+        """`j = table_entry(T, key, entries)`: the position of `T[key]` among the entries the
+        module-level table of functions `T` holds now (`self.table(read)` is not None)."""
+        found, table = self.resolve(read.value)
+        entries = tuple(table.values()) if isinstance(table, dict) else tuple(table)
+        key = self.atom(read.slice)
+        ref = self.global_ref(read.value)
+        return name(self.bind(gast.Call(
+            func=self.helper(runtime.table_entry),
+            args=[ref, key, self.constant_name(entries, f"{_root(ref)}_entries")], keywords=[]),
+            fn=runtime.table_entry))
 
     def maps(self, e: gast.Call) -> bool:
         """Whether `e` is `list(map(...))`: the list comprehension is already a new list."""
@@ -132,7 +139,7 @@ class ValueLowering:
             elt = f.body
         else:
             found, _ = self.resolve(f)
-            if not found:
+            if not found and not (isinstance(f, gast.Name) and f.id in self.function_locals):
                 return None
             targets = [name(f"_map{i}", gast.Store()) for i in range(len(iterables))]
             elt = gast.Call(func=f, args=[name(t.id) for t in targets], keywords=[])

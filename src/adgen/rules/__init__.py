@@ -28,7 +28,7 @@ try:  # optional dependency: SciPy's rules are registered only when SciPy is ins
 except ImportError:
     pass
 else:
-    from adgen.rules import scipy_rules  # noqa: F401
+    from adgen.rules import scipy_composites, scipy_rules  # noqa: F401
 
 __all__ = [
     "Rule",

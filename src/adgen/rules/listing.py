@@ -58,6 +58,11 @@ def covered_markdown() -> str:
     lines += ["", f"{len(constants)} functions whose results are constants (zero derivative):",
               ""]
     lines += textwrap.wrap(", ".join(f"`{name}`" for name in constants), width=100)
+    written = [name for name in registry.implemented_names() if name not in differentiated]
+    lines += ["", f"{len(written)} functions differentiated through their form in functions "
+              "that have rules (`rules/numpy_composites.py`, `rules/scipy_composites.py`; "
+              "batched where every step is):", ""]
+    lines += textwrap.wrap(", ".join(f"`{name}`" for name in written), width=100)
     lines += [""] + [f"Also `{name}` where it exists ({since})."
                      for name, since in sorted(_VERSION_DEPENDENT.items())]
     return "\n".join(lines + ["", END])

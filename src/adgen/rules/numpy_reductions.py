@@ -22,9 +22,9 @@ Conventions:
 Adjoints scale the (small) reduced cotangent before broadcasting it. Helpers that generated
 code calls carry their own rules where they are linear (`expand_to`, `keep_dims`, `centered`,
 `cumsum_adjoint`) or are marked nondifferentiable (`reduced_axes`, `reduced_count`,
-`max_share`), so derivative code can be differentiated again. `prod_others` has no rule, and
-adgen cannot transform its source (it needs `cumprod`, which has no rule): `prod` has no
-second derivatives yet.
+`max_share`), so derivative code can be differentiated again. `prod_others` has no rule of its
+own: adgen differentiates its source (cumulative products, which have rules), so `prod` has
+second and higher derivatives, exact with zeros.
 """
 
 import math

@@ -23,6 +23,8 @@ registers them all:
 - `numpy_sequences`: `diff`, `gradient`, `interp`.
 - `numpy_scans`: `cumprod` (second order included) and ufunc `.reduce`/`.accumulate`/`.outer`.
 - `numpy_statistics`: `nansum`, `nanmean`, `median`, `cov`, `corrcoef`.
+- `numpy_composites`: functions written in terms of these (`average`, `polyval`, `trapezoid`,
+  `convolve`, `nanmax`, `take`, ...), differentiated from their source.
 
 Conventions shared by all of them (each module's docstring adds its own):
 
@@ -46,6 +48,7 @@ import numpy as np
 
 from adgen.rules import (
     numpy_assembly,
+    numpy_composites,
     numpy_conversions,
     numpy_decompositions,
     numpy_elementwise,
@@ -64,10 +67,10 @@ from adgen.rules import (
 )
 from adgen.rules.registry import multilinear, nondifferentiable
 
-__all__ = ["numpy_assembly", "numpy_conversions", "numpy_decompositions", "numpy_elementwise",
-           "numpy_grids", "numpy_index", "numpy_joins", "numpy_linalg", "numpy_matrix_functions",
-           "numpy_pointwise", "numpy_products", "numpy_reductions", "numpy_scans",
-           "numpy_sequences", "numpy_shape", "numpy_statistics"]
+__all__ = ["numpy_assembly", "numpy_composites", "numpy_conversions", "numpy_decompositions",
+           "numpy_elementwise", "numpy_grids", "numpy_index", "numpy_joins", "numpy_linalg",
+           "numpy_matrix_functions", "numpy_pointwise", "numpy_products", "numpy_reductions",
+           "numpy_scans", "numpy_sequences", "numpy_shape", "numpy_statistics"]
 
 _PIECEWISE_CONSTANT = """
     shape ndim size zeros ones empty zeros_like ones_like empty_like eye identity indices

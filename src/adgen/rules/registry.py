@@ -212,6 +212,40 @@ def container_result(*primitives: Any) -> None:
         _entry(p).container_result = True
 
 
+_IMPLEMENTED: dict[Any, Callable[..., Any]] = {}
+
+
+def implemented(*primitives: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register the decorated function as the implementation of each primitive in terms of
+    functions that have rules: a call of the primitive is lowered to a call of it, which adgen
+    differentiates from its source like a user function (both modes, any order)."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for p in primitives:
+            if p is not None:
+                _IMPLEMENTED[_key(p)] = fn
+                _implemented_primitives.append(p)
+        return fn
+
+    return register
+
+
+def implementation(primitive: Any) -> Callable[..., Any] | None:
+    """The implementation registered for `primitive` with `implemented`, or None."""
+    try:
+        return _IMPLEMENTED.get(_key(primitive))
+    except TypeError:  # unhashable
+        return None
+
+
+def implemented_names() -> list[str]:
+    """The public names of the functions that have an implementation."""
+    return sorted({primitive_name(p) for p in _implemented_primitives})
+
+
+_implemented_primitives: list[Any] = []
+
+
 def all_rules() -> list[Rule]:
     """Every registered rule, in registration order (importing this module imports the
     `adgen.rules` package first, which registers every rule module)."""

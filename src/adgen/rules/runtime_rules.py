@@ -1,11 +1,13 @@
 """Derivative rules for what generated code calls, so a derivative can be differentiated again.
 
-`unbroadcast`, `owned_copy`, `shaped_like` and `field` are linear in their first argument;
+`unbroadcast`, `owned_copy`, `shaped_like`, `field` and `arrays.chunked_like` are linear in
+their first argument;
 `add_at` and `add_field` are linear in the accumulator and the added value; `written` and
 `last_only` select items (their adjoints scatter them back); `zeros_like` and `sign` are
 constants.
 """
 
+from adgen.arrays import chunked_like
 from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
 from adgen.runtime import (
     add_adjoints,
@@ -16,8 +18,11 @@ from adgen.runtime import (
     detached,
     fill_like,
     item,
+    items_back,
     last_only,
+    missing_attribute,
     owned_copy,
+    owned_items,
     partial_argument,
     partial_keyword,
     pick,
@@ -42,9 +47,10 @@ from adgen.runtime_forms import (
     sort_order,
 )
 
-linear(unbroadcast, owned_copy, detached, shaped_like, as_sequence, sum_to_scalar, field)
-nondifferentiable(partial_argument, partial_keyword, table_entry)  # what a partial binds is
-# never differentiated; a table's entry number is an integer
+linear(unbroadcast, owned_copy, detached, shaped_like, as_sequence, sum_to_scalar, field,
+       chunked_like, owned_items, items_back)
+nondifferentiable(partial_argument, partial_keyword, table_entry, missing_attribute)  # what a
+# partial binds is never differentiated; a table's entry number is an integer
 
 
 @adjoint(sum_to_scalar)
@@ -55,6 +61,21 @@ def sum_to_scalar_bar(y, g, *, y_bar):
 @adjoint(unbroadcast)
 def unbroadcast_bar(y, g, x, *, y_bar):
     return broadcast_like(y_bar, g)
+
+
+@adjoint(owned_items)
+def owned_items_bar(y, acc, *, y_bar):
+    return items_back(y_bar, acc)
+
+
+@adjoint(items_back)
+def items_back_bar(y, g, acc, *, y_bar):
+    return owned_items(y_bar)
+
+
+@adjoint(chunked_like)
+def chunked_like_bar(y, out, acc, *, y_bar):
+    return y_bar
 
 
 @adjoint(owned_copy)

@@ -4,13 +4,15 @@ atoms, zeros, and errors that point at the user's line."""
 from __future__ import annotations
 
 import types
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import gast
 
 from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
-from adgen.derive import shapes
+from adgen.derive import facts as flow
 from adgen.derive.analysis import active_names, numeric_names, primitive, scalar_names
 from adgen.derive.shapes import Fact
 from adgen.derive.specialise import shaped_zeros
@@ -33,17 +35,17 @@ def context(program: Program, trace: Trace, wrt: list[str], scalar_params: set[s
     body = trace.node.body
     base = trace.parsed.name.rstrip("_")
     defines = {part: trace.namer.fresh(f"{base}_{part}") for part in parts(kind)}
-    facts = shapes.infer(body, arguments, _returns(program)) if arguments else {}
+    facts = flow.infer(body, arguments, _returns(program)) if arguments else flow.NONE
     zero_d = {n for n, f in facts.items() if f.is_number}
     numbers = {p for p, f in (arguments or {}).items() if f is not None and f.is_number}
     scalar = scalar_names(body, trace.params, set(scalar_params) | numbers, program) | zero_d
     ctx = Context(program, trace, active_names(body, wrt, returned), scalar, defines, reserved)
-    ctx.facts = facts
+    ctx.facts = ctx.table = facts
     return ctx
 
 
 def _returns(program: Program) -> Any:
-    """`callee(fn, facts)` for `shapes.infer`: the fact of what the user's function `fn`
+    """`callee(fn, facts)` for `facts.infer`: the fact of what the user's function `fn`
     returns when its parameters have `facts`, kept in the program view."""
 
     def callee(fn: Any, facts: tuple) -> Any:
@@ -56,8 +58,8 @@ def _returns(program: Program) -> Any:
         except (DifferentiationError, SyntaxError):
             return None
         arguments = dict(facts)
-        inner = shapes.infer(trace.node.body, arguments, callee)
-        program.facts[key] = got = shapes.returned(trace.node.body, inner)
+        inner = flow.infer(trace.node.body, arguments, callee)
+        program.facts[key] = got = flow.returned(trace.node.body, inner)
         return got
 
     return callee
@@ -86,7 +88,10 @@ class Context:
         self.numeric = numeric_names(trace.node.body) | scalar
         self.defines = defines
         self.recursive = False
-        self.facts: dict[str, Fact] = {}
+        # the facts of a variant: `table` for the whole function, `facts` where the
+        # generator is (`facts_at`: a step's own where a name's definitions disagree)
+        self.table: flow.Facts = flow.NONE
+        self.facts: Mapping[str, Fact] = flow.NONE
         p = trace.parsed
 
         reserved = reserved or {}
@@ -152,6 +157,15 @@ class Context:
             raise self.error(stmt, f"no derivative rule for {primitive_name(fn)}; register one "
                              "with adgen.tangent_rule and adgen.adjoint_rule")
         return rule
+
+    @contextmanager
+    def facts_at(self, s: gast.AST) -> Iterator[None]:
+        """`facts` are those at the step `s` while the generator writes its code."""
+        outer, self.facts = self.facts, self.table.at(s)
+        try:
+            yield
+        finally:
+            self.facts = outer
 
     def zero_for(self, var: str) -> gast.AST:
         """A zero shaped like `var` (a Python 0.0 when `var` is 0-d)."""

@@ -113,7 +113,8 @@ class Reverse(StepAdjoints):
         if isinstance(s, gast.Assign):
             fn = user_function(s.value)
             if fn is not None and s.targets[0].id in self.ctx.active:
-                return self.forward_call(s, fn)
+                with self.ctx.facts_at(s):
+                    return self.forward_call(s, fn)
             t = s.targets[0]
             var = t.id if isinstance(t, gast.Name) else t.value.id
             record = self.save(s, var)
@@ -262,7 +263,20 @@ class Reverse(StepAdjoints):
 
     def reverse_stmt(self, s: gast.AST) -> list[gast.AST]:
         if id(s) in self.calls:
-            return self.reverse_call(s)
+            with self.ctx.facts_at(s):
+                return self.reverse_call(s)
+        if isinstance(s, (gast.Assign, gast.Expr)):
+            with self.ctx.facts_at(s):
+                return self._reverse_step(s)
+        if isinstance(s, gast.If):
+            return self.reverse_if(s)
+        if isinstance(s, gast.For):
+            return self.reverse_for(s)
+        if isinstance(s, gast.While):
+            return self.reverse_while(s)
+        return []
+
+    def _reverse_step(self, s: gast.AST) -> list[gast.AST]:
         if isinstance(s, gast.Expr) and id(s) in self.saves:
             out = self.reverse_append(s)
             for stmt in out:
@@ -276,12 +290,6 @@ class Reverse(StepAdjoints):
                 stmt.adgen_line = s.adgen_line
             undo_pop = [self.pops[id(s)].rev] if id(s) in self.pops else []
             return [*out, *undo_pop, self.saves[id(s)].rev]
-        if isinstance(s, gast.If):
-            return self.reverse_if(s)
-        if isinstance(s, gast.For):
-            return self.reverse_for(s)
-        if isinstance(s, gast.While):
-            return self.reverse_while(s)
         return []
 
     def reverse_if(self, s: gast.If) -> list[gast.AST]:

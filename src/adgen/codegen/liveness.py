@@ -105,9 +105,10 @@ class _Liveness:
             return None
         if isinstance(s, (gast.Break, gast.Continue)) and loop is not None:
             live.replace(loop[1] if isinstance(s, gast.Break) else loop[0])
-        elif isinstance(s, gast.AugAssign):  # `a += g` reads `a`
-            live.add(s.target.id)
-            for n in self.reads(s.value):
+        elif isinstance(s, gast.AugAssign):  # `a += g` reads `a` (`a[i] += g`: `a`, `i`)
+            if isinstance(s.target, gast.Name):
+                live.add(s.target.id)
+            for n in self.reads(s.target) | self.reads(s.value):
                 live.add(n)
         elif isinstance(s, gast.Return):
             live.replace(self.reads(s.value) if s.value is not None else ())

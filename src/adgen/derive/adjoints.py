@@ -19,7 +19,8 @@ from adgen.codegen import astutil, simplify
 from adgen.codegen.astutil import clone
 from adgen.derive import shapes
 from adgen.derive.analysis import call_parts, data_reads, differentiable, field_read
-from adgen.derive.specialise import Helpers, summed_to
+from adgen.derive.shapes import Fact
+from adgen.derive.specialise import Helpers, shaped_zeros, summed_to
 from adgen.derive.templates import TemplateError, bind_call, fill, signature
 from adgen.frontend.lower import assign, const, name
 from adgen.frontend.parse import template_ast
@@ -159,14 +160,26 @@ class StepAdjoints:
             if expr is None:
                 continue
             if isinstance(expr, _Scatter):
-                out.append(self.scatter(atom_var, expr, s.adgen_line))
+                out.extend(self.scatter(atom_var, expr, s.adgen_line))
 
             else:
                 out.append(self.contribute(atom_var, expr, s.adgen_line))
         return out
 
-    def scatter(self, var: str, sc: _Scatter, line: Any) -> gast.AST:
+    def scatter(self, var: str, sc: _Scatter, line: Any) -> list[gast.AST]:
         bar = self.bar(var)
+        fact = self._scattered_array(var, sc)
+        if fact is not None:  # `x_bar[i] += g` into an array this sweep made
+            out = []
+            if var not in self.state:
+                out.append(assign(bar, shaped_zeros(self.ctx.bindings, fact), line))
+            target = gast.Subscript(value=name(bar), slice=clone(sc.index), ctx=gast.Store())
+            out.append(gast.AugAssign(target=target, op=gast.Add(), value=sc.value))
+            out[-1].adgen_line = line
+            self.state.add(var)
+            self.owned.add(var)
+            self.scattered.add(var)
+            return out
         acc: gast.AST = name(bar) if var in self.state else const(0.0)
         if var in self.state and var not in self.owned:
             acc = self.ctx.call("owned_copy", runtime.owned_copy, [acc])
@@ -179,7 +192,32 @@ class StepAdjoints:
         self.state.add(var)
         self.owned.add(var)
         self.scattered.add(var)
-        return assign(bar, call, line)
+        return [assign(bar, call, line)]
+
+    def _scattered_array(self, var: str, sc: _Scatter) -> Fact | None:
+        """The fact of `var` when the facts show that `var_bar[index] += value` is what
+        `add_at` would do: a float array of the same shape wherever `var` is assigned, whose
+        adjoint, when the sweep has one, is an array it made; a basic index (ints and
+        slices); a value that is a NumPy value."""
+        fact, everywhere = self.ctx.array(name(var)), self.ctx.table.get(var)
+        if (fact is None or fact != everywhere or not fact.shape or sc.field is not None
+                or fact.dtype.kind not in "fc" or not self._basic(sc.index)
+                or var in self.state and var not in self.owned
+                or not self._numpy(sc.value)):
+            return None
+        return fact
+
+    def _basic(self, index: gast.AST) -> bool:
+        """Whether an index is ints and slices by the facts (no array, no repeats)."""
+        if isinstance(index, gast.Tuple):
+            return all(self._basic(e) for e in index.elts)
+        if isinstance(index, gast.Slice):
+            return all(p is None or self._basic(p) for p in (index.lower, index.upper,
+                                                              index.step))
+        if isinstance(index, gast.Constant):
+            return type(index.value) is int
+        fact = self.ctx.facts.get(index.id) if isinstance(index, gast.Name) else None
+        return fact is not None and fact.kind == "int"
 
     def contributions(self, s: gast.Assign, var: str, rhs: gast.AST,
                       y_bar: gast.AST) -> list[tuple[str, Any]]:

@@ -326,7 +326,8 @@ class Reverse(StepAdjoints):
             certain = self.must.had(known, var)
             if var in lists and not certain:
                 self.bound_early.add(var)
-            shaped = (certain or var in lists) and var not in self.ctx.scalar
+            shaped = (certain or var in lists or self.ctx.array(name(var)) is not None
+                      ) and var not in self.ctx.scalar  # (an array fact: a zero of its shape)
             zero = self.ctx.zero_for(var) if shaped else const(0.0)
             out.append(assign(self.bar(var), zero, getattr(s, "adgen_line", None)))
         return out

@@ -49,6 +49,10 @@ class StepAdjoints:
                 self.owned.add(var)
             else:
                 self.owned.discard(var)
+            if isinstance(expr, (gast.Tuple, gast.List)):
+                self.displayed.add(var)  # (a tuple's adjoint: indexed without `item`)
+            else:
+                self.displayed.discard(var)
         return assign(bar, expr, line)
 
     def _numpy(self, expr: gast.AST) -> bool:
@@ -155,6 +159,7 @@ class StepAdjoints:
         contributions = self.contributions(s, var, s.value, y_bar)
         self.state.discard(var)
         self.owned.discard(var)
+        self.displayed.discard(var)
         out: list[gast.AST] = []
         for atom_var, expr in contributions:
             if expr is None:
@@ -168,6 +173,12 @@ class StepAdjoints:
 
     def scatter(self, var: str, sc: _Scatter, line: Any) -> list[gast.AST]:
         bar = self.bar(var)
+        items = self._scattered_item(var, sc)
+        if items is not None:  # `x_bar = [zeros, g]`, `x_bar[0] = x_bar[0] + g` for a tuple
+            self.state.add(var)
+            self.owned.add(var)
+            self.scattered.add(var)
+            return [assign(bar, items, line)] if isinstance(items, gast.List) else [items]
         fact = self._scattered_array(var, sc)
         if fact is not None:  # `x_bar[i] += g` into an array this sweep made
             out = []
@@ -207,6 +218,44 @@ class StepAdjoints:
             return None
         return fact
 
+    def _scattered_item(self, var: str, sc: _Scatter) -> gast.AST | None:
+        """For a read `v = x[k]` of a tuple of known facts: the adjoint of `x` as a list
+        display when the sweep has none yet (zeros of the other items' shapes), or the
+        update of item `k` of the list this block made."""
+        fact = self.ctx.facts.get(var)
+        k = sc.index.value if isinstance(sc.index, gast.Constant) else None
+        if (fact is None or fact.kind != "tuple_of" or type(k) is not int or sc.field is not None
+                or not -len(fact.items) <= k < len(fact.items) or not self._numpy(sc.value)):
+            return None
+        if var not in self.state:
+            elts = []
+            for i, f in enumerate(fact.items):
+                zero = None if i == k % len(fact.items) else self._zero_item(f)
+                if i != k % len(fact.items) and zero is None:
+                    return None
+                elts.append(sc.value if zero is None else zero)
+            self.displayed.add(var)
+            self.listed.add(var)
+            return gast.List(elts=elts, ctx=gast.Load())
+        item = fact.items[k]
+        if var not in self.listed or not isinstance(item, Fact) or not (
+                item.is_array or item.is_number):
+            return None
+        bar = self.bar(var)
+        total = gast.BinOp(left=gast.Subscript(value=name(bar), slice=const(k), ctx=gast.Load()),
+                           op=gast.Add(), right=sc.value)
+        node = gast.Assign(targets=[gast.Subscript(value=name(bar), slice=const(k),
+                                                   ctx=gast.Store())], value=total)
+        node.adgen_line = None
+        return node
+
+    def _zero_item(self, fact: Any) -> gast.AST | None:
+        if isinstance(fact, Fact) and fact.is_array and fact.shape and fact.dtype.kind in "fc":
+            return shaped_zeros(self.ctx.bindings, fact)
+        if isinstance(fact, Fact) and fact.kind in ("float", "scalar") and fact.dtype.kind == "f":
+            return const(0.0)
+        return None
+
     def _basic(self, index: gast.AST) -> bool:
         """Whether an index is ints and slices by the facts (no array, no repeats)."""
         if isinstance(index, gast.Tuple):
@@ -236,6 +285,8 @@ class StepAdjoints:
         if attr is not None:
             return [(rhs.value.id, _Scatter(None, y_bar, attr))] if active(rhs.value) else []
         def part(index: gast.AST) -> gast.AST:
+            if var in self.displayed:  # a tuple or list this block made: no plain zero
+                return gast.Subscript(value=y_bar, slice=index, ctx=gast.Load())
             return self.ctx.call("item", runtime.item, [y_bar, index])
 
         if isinstance(rhs, (gast.Tuple, gast.List)):

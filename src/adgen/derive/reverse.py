@@ -90,6 +90,10 @@ class Reverse(StepAdjoints):
         self.bound_early: set[str] = set()  # bound to None before the forward sweep
         self.stack = self.namer.fresh("_stack")
         self.forward_order: list[gast.For] = []  # reversed loops left in forward order so far
+        # adjoints this block of the reverse sweep made as a tuple or list display, and of
+        # those the lists (emptied at each block's ends: a merge may bring a plain zero)
+        self.displayed: set[str] = set()
+        self.listed: set[str] = set()
 
     def bar(self, var: str) -> str:
         return self.namer.bar(var)
@@ -257,8 +261,10 @@ class Reverse(StepAdjoints):
 
     def reverse(self, body: list[gast.AST]) -> list[gast.AST]:
         out: list[gast.AST] = []
+        self.displayed, self.listed = set(), set()
         for s in reversed(body):
             out.extend(self.reverse_stmt(s))
+        self.displayed, self.listed = set(), set()
         return out
 
     def reverse_stmt(self, s: gast.AST) -> list[gast.AST]:
@@ -268,6 +274,7 @@ class Reverse(StepAdjoints):
         if isinstance(s, (gast.Assign, gast.Expr)):
             with self.ctx.facts_at(s):
                 return self._reverse_step(s)
+        self.displayed, self.listed = set(), set()
         if isinstance(s, gast.If):
             return self.reverse_if(s)
         if isinstance(s, gast.For):

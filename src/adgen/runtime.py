@@ -138,6 +138,9 @@ def add_at(acc: Any, x: Any, index: Any, g: Any) -> Any:
     A 0.0 `acc` (a zero not materialised yet) becomes zeros shaped like `x` first. Repeated
     integer indices accumulate (`numpy.add.at`), as the adjoint of a gather must.
     """
+    if type(acc) is list and type(index) is int:  # the common case first: an item of a list
+        acc[index] = add_adjoints(acc[index], g)
+        return acc
     if isinstance(acc, tuple) or records.is_dataclass(acc):  # e.g. a callee's adjoint
         acc = list(acc) if isinstance(acc, tuple) else records.items(acc)
     elif not isinstance(acc, (list, dict)) and not is_array(acc):
@@ -309,6 +312,8 @@ def fill_like(xs: Any, g: Any) -> Any:
 def add_adjoints(a: Any, b: Any) -> Any:
     """`a + b` for adjoints: item by item for lists, tuples, dicts and dataclasses (whose
     adjoints add as lists of field adjoints)."""
+    if type(a) in _PLAIN and type(b) in _PLAIN:  # the common case first: arrays, floats
+        return a + b
     if records.is_dataclass(a):
         a = records.items(a)
     if records.is_dataclass(b):
@@ -330,6 +335,7 @@ def add_adjoints(a: Any, b: Any) -> Any:
 
 
 _CONTAINERS = (list, tuple, dict)
+_PLAIN = (np.ndarray, float, np.float64)
 
 
 def _is_zero(x: Any) -> bool:

@@ -90,11 +90,14 @@ CALLEE = " callee"  # where `facts.infer` keeps its `callee` function in the env
 
 def join(a: Any, b: Any) -> Any:
     """One fact for two assignments: equal facts, or two 0-d numbers of one dtype kind (a
-    Python float and a NumPy float64 are both a 0-d float to the derivative)."""
+    Python float and a NumPy float64 are both a 0-d float to the derivative; two ints read
+    from shapes are an int, its value not known)."""
     if a == b:
         return a
     if not (isinstance(a, Fact) and isinstance(b, Fact)):
         return TOP
+    if a.kind == b.kind and a.kind in _NUMBERS and a.dtype == b.dtype:
+        return Fact(a.kind, (), a.dtype)  # two constants: a number of the type, not known
     if (a.kind in _NUMBERS and b.kind in _NUMBERS and a.dtype.kind == b.dtype.kind
             and a.value is None and b.value is None):
         return Fact("scalar", (), np.result_type(a.dtype, b.dtype))

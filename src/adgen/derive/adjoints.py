@@ -30,11 +30,13 @@ class StepAdjoints:
     """The adjoint statements of one trace step (needs `ctx`, `namer`, `state`, `owned`,
     `containers`, `own_requests`, `scattered` and `bar` from `Reverse`)."""
 
-    def contribute(self, var: str, expr: gast.AST, line: Any) -> gast.AST:
+    def contribute(self, var: str, expr: gast.AST, line: Any, numpy: bool = False) -> gast.AST:
+        """`var_bar = expr`, or `expr` added into `var_bar` (`numpy`: `expr` is known to be
+        a NumPy value, as the facts would show of the names it reads)."""
         bar = self.bar(var)
         if var in self.state:
-            if var in self.owned and self.ctx.array(name(var)) is not None and self._numpy(
-                    expr):
+            if var in self.owned and self.ctx.array(name(var)) is not None and (
+                    numpy or self._numpy(expr)):
                 node = gast.AugAssign(target=name(bar, gast.Store()), op=gast.Add(), value=expr)
                 node.adgen_line = line  # an array this sweep made: added to in place
                 return node

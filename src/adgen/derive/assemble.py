@@ -227,9 +227,19 @@ def _gradient(rev: Reverse, w: str) -> gast.AST:
         return ctx.zero_for(w)
     g = name(ctx.namer.bar(w))
     if w not in ctx.scalar and ctx.array(name(w)) is None and (
-            w in rev.filled or w in rev.scattered):
+            w in rev.filled or w in rev.scattered) and not _list_of_arrays(rev, w):
         return ctx.call("shaped_like", runtime.shaped_like, [g, name(w)])
     return g
+
+
+def _list_of_arrays(rev: Reverse, w: str) -> bool:
+    """Whether the facts show the adjoint of the parameter `w` is already a list of arrays
+    of its items' shapes: a list of float arrays, never rebound, whose adjoint no pop gives
+    a plain zero item (zeros are `zeros_like(w)`, a parameter being always assigned)."""
+    fact = rev.ctx.table.get(w)
+    item = fact.items[0] if fact is not None and fact.kind == "list" else None
+    return (item is not None and item.is_array and item.dtype.kind in "fc"
+            and w in rev.ctx.trace.params and all(r.var != w for r in rev.pops.values()))
 
 
 def _reads(stmts: list[Any]) -> set[str]:

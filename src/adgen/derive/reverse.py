@@ -210,7 +210,9 @@ class Reverse(StepAdjoints):
             for i, p in enumerate(site.wrt):
                 part = name(grads) if len(site.wrt) == 1 else gast.Subscript(
                     value=name(grads), slice=const(i), ctx=gast.Load())
-                out.append(self.contribute(site.bound[p].id, part, s.adgen_line))
+                # a variant's callee gives an array argument's adjoint as an array
+                out.append(self.contribute(site.bound[p].id, part, s.adgen_line,
+                                           numpy=self.ctx.array(site.bound[p]) is not None))
         for stmt in out:
             stmt.adgen_adjoint = True
         undo = [tape_save.rev] if tape_save is not None else []

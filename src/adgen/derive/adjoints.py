@@ -186,7 +186,8 @@ class StepAdjoints:
             out = []
             if var not in self.state:
                 out.append(assign(bar, shaped_zeros(self.ctx.bindings, fact), line))
-            target = gast.Subscript(value=name(bar), slice=clone(sc.index), ctx=gast.Store())
+            index = self._constant_ints(clone(sc.index))
+            target = gast.Subscript(value=name(bar), slice=index, ctx=gast.Store())
             out.append(gast.AugAssign(target=target, op=gast.Add(), value=sc.value))
             out[-1].adgen_line = line
             self.state.add(var)
@@ -257,6 +258,18 @@ class StepAdjoints:
         if isinstance(fact, Fact) and fact.kind in ("float", "scalar") and fact.dtype.kind == "f":
             return const(0.0)
         return None
+
+    def _constant_ints(self, index: gast.AST) -> gast.AST:
+        """An index with the ints the variant knows (read from shapes) written as constants,
+        so the reverse sweep does not read them."""
+        for node in astutil.walk(index):
+            for field_name in ("lower", "upper", "step"):
+                part = getattr(node, field_name, None)
+                if isinstance(node, gast.Slice) and isinstance(part, gast.Name):
+                    fact = self.ctx.facts.get(part.id)
+                    if fact is not None and fact.kind == "int" and type(fact.value) is int:
+                        setattr(node, field_name, const(fact.value))
+        return index
 
     def _basic(self, index: gast.AST) -> bool:
         """Whether an index is ints and slices by the facts (no array, no repeats)."""

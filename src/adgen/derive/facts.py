@@ -28,6 +28,7 @@ from typing import Any
 
 import gast
 
+from adgen.codegen import astutil
 from adgen.derive.analysis import primitive, statements
 from adgen.derive.shapes import CALLEE, TOP, Fact, atom_fact, from_value, join, step_fact
 
@@ -119,8 +120,6 @@ class _Walk:
 
     def define(self, s: gast.AST, n: str, fact: Any, record: dict[str, Any]) -> None:
         """`n` gets `fact` at `s` (joined with its fact so far inside a loop that jumps)."""
-        if fact is None:  # an operand with no definition reaching here: not known
-            fact = TOP
         if self.weak and n in self.env:
             fact = join(self.env[n], fact)
         self.set(n, fact)
@@ -130,11 +129,10 @@ class _Walk:
     def reads(self, node: gast.AST) -> dict[str, Any]:
         """The facts of the local names `node` reads, as they are here."""
         out = {}
-        for n in gast.walk(node):
-            if isinstance(n, gast.Name) and n.id in self.local:
-                got = self.env.get(n.id, _ABSENT)
-                if got is not _ABSENT:
-                    out[n.id] = got
+        for n in astutil.loads(node):
+            got = self.env.get(n, _ABSENT) if n in self.local else _ABSENT
+            if got is not _ABSENT:
+                out[n] = got
         return out
 
     # ------------------------------------------------------------------ statements
@@ -162,7 +160,7 @@ class _Walk:
         record = self.reads(s)
         self.points[id(s)] = record
         if isinstance(t, gast.Name):
-            self.define(s, t.id, step_fact(s.value, self.env, self.local), record)
+            self.define(s, t.id, step_fact(s.value, self.env), record)
         elif isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
             n = t.value.id  # a write keeps an array's shape; a list's item takes the value's
             before = self.env.get(n, _ABSENT)

@@ -111,11 +111,9 @@ def join(a: Any, b: Any) -> Any:
     return TOP
 
 
-def step_fact(rhs: gast.AST, env: dict[str, Any], local: set[str]) -> Any:
-    """The fact of `rhs`, TOP when it is not known, None when an operand is still unset."""
-    for n in gast.walk(rhs):
-        if isinstance(n, gast.Name) and n.id in local and n.id not in env:
-            return None
+def step_fact(rhs: gast.AST, env: dict[str, Any]) -> Any:
+    """The fact of `rhs` for its operands' facts in `env` (TOP when it is not known; an
+    operand missing from `env` is not known)."""
     if isinstance(rhs, gast.Constant):
         return from_value(rhs.value)
     if isinstance(rhs, gast.Name):

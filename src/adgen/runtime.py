@@ -138,9 +138,13 @@ def add_at(acc: Any, x: Any, index: Any, g: Any) -> Any:
     A 0.0 `acc` (a zero not materialised yet) becomes zeros shaped like `x` first. Repeated
     integer indices accumulate (`numpy.add.at`), as the adjoint of a gather must.
     """
-    if type(acc) is list and type(index) is int:  # the common case first: an item of a list
-        acc[index] = add_adjoints(acc[index], g)
-        return acc
+    if type(index) is int:  # the common cases first: an item of a list or a row of an array
+        if type(acc) is list:
+            acc[index] = add_adjoints(acc[index], g)
+            return acc
+        if type(acc) is np.ndarray and type(x) is np.ndarray and acc.shape == x.shape:
+            acc[index] += g
+            return acc
     if isinstance(acc, tuple) or records.is_dataclass(acc):  # e.g. a callee's adjoint
         acc = list(acc) if isinstance(acc, tuple) else records.items(acc)
     elif not isinstance(acc, (list, dict)) and not is_array(acc):

@@ -186,7 +186,7 @@ class StepAdjoints:
             out = []
             if var not in self.state:
                 out.append(assign(bar, shaped_zeros(self.ctx.bindings, fact), line))
-            index = self._constant_ints(clone(sc.index))
+            index = self._constant_ints(clone(sc.index))  # (as `_scattered_array` saw it)
             target = gast.Subscript(value=name(bar), slice=index, ctx=gast.Store())
             out.append(gast.AugAssign(target=target, op=gast.Add(), value=sc.value))
             out[-1].adgen_line = line
@@ -215,7 +215,8 @@ class StepAdjoints:
         slices); a value that is a NumPy value."""
         fact, everywhere = self.ctx.array(name(var)), self.ctx.table.get(var)
         if (fact is None or fact != everywhere or not fact.shape or sc.field is not None
-                or fact.dtype.kind not in "fc" or not self._basic(sc.index)
+                or fact.dtype.kind not in "fc"
+                or not self._basic(self._constant_ints(clone(sc.index)))
                 or var in self.state and var not in self.owned
                 or not self._numpy(sc.value)):
             return None
@@ -262,26 +263,31 @@ class StepAdjoints:
     def _constant_ints(self, index: gast.AST) -> gast.AST:
         """An index with the ints the variant knows (read from shapes) written as constants,
         so the reverse sweep does not read them."""
-        for node in astutil.walk(index):
-            for field_name in ("lower", "upper", "step"):
-                part = getattr(node, field_name, None)
-                if isinstance(node, gast.Slice) and isinstance(part, gast.Name):
-                    fact = self.ctx.facts.get(part.id)
-                    if fact is not None and fact.kind == "int" and type(fact.value) is int:
-                        setattr(node, field_name, const(fact.value))
-        return index
+        def known(part: Any) -> Any:
+            fact = self.ctx.facts.get(part.id) if isinstance(part, gast.Name) else None
+            if fact is not None and fact.kind == "int" and type(fact.value) is int:
+                return const(fact.value)
+            return part
+
+        if isinstance(index, gast.Tuple):
+            index.elts = [self._constant_ints(e) for e in index.elts]
+            return index
+        if isinstance(index, gast.Slice):
+            index.lower, index.upper, index.step = (
+                None if p is None else known(p) for p in (index.lower, index.upper, index.step))
+            return index
+        return known(index)
 
     def _basic(self, index: gast.AST) -> bool:
-        """Whether an index is ints and slices by the facts (no array, no repeats)."""
+        """Whether an index is constant ints and slices (no array, no repeats)."""
         if isinstance(index, gast.Tuple):
             return all(self._basic(e) for e in index.elts)
         if isinstance(index, gast.Slice):
             return all(p is None or self._basic(p) for p in (index.lower, index.upper,
                                                               index.step))
-        if isinstance(index, gast.Constant):
-            return type(index.value) is int
-        fact = self.ctx.facts.get(index.id) if isinstance(index, gast.Name) else None
-        return fact is not None and fact.kind == "int"
+        # constants only: a name may be bound to None before its first value, which Numba,
+        # compiling a variant, cannot take as an index (`add_at` takes it)
+        return isinstance(index, gast.Constant) and type(index.value) is int
 
     def contributions(self, s: gast.Assign, var: str, rhs: gast.AST,
                       y_bar: gast.AST) -> list[tuple[str, Any]]:

@@ -27,11 +27,14 @@ from adgen.runtime import zeros_like
 def context(program: Program, trace: Trace, wrt: list[str], scalar_params: set[str],
             kind: str, returned: tuple[str, ...] = (),
             reserved: dict[str, Any] | None = None,
-            arguments: dict[str, Fact | None] | None = None) -> Context:
+            arguments: dict[str, Fact | None] | None = None,
+            shared: dict[str, Any] | None = None) -> Context:
     """The facts both modes need about `trace` differentiated w.r.t. `wrt` into a derivative
     of `kind`, whose functions' names are claimed here, before anything is bound. With
     `arguments` (the parameters' facts of a specialised variant), every name the arguments
-    decide has its shape and dtype in `Context.facts`."""
+    decide has its shape and dtype in `Context.facts`. `shared` keeps what does not depend on
+    them (activity, which names are numbers, the names the trace reads, the lowering's
+    helpers): the general build fills it, the variants of the same trace read it."""
     body = trace.node.body
     base = trace.parsed.name.rstrip("_")
     defines = {part: trace.namer.fresh(f"{base}_{part}") for part in parts(kind)}
@@ -39,7 +42,10 @@ def context(program: Program, trace: Trace, wrt: list[str], scalar_params: set[s
     zero_d = {n for n, f in facts.items() if f.is_number}
     numbers = {p for p, f in (arguments or {}).items() if f is not None and f.is_number}
     scalar = scalar_names(body, trace.params, set(scalar_params) | numbers, program) | zero_d
-    ctx = Context(program, trace, active_names(body, wrt, returned), scalar, defines, reserved)
+    shared = {} if shared is None else shared
+    if "active" not in shared:
+        shared["active"] = active_names(body, wrt, returned)
+    ctx = Context(program, trace, shared["active"], scalar, defines, reserved, shared)
     ctx.facts = ctx.table = facts
     return ctx
 
@@ -79,13 +85,19 @@ class Context:
     `recursive`."""
 
     def __init__(self, program: Program, trace: Trace, active: set[str], scalar: set[str],
-                 defines: dict[str, str], reserved: dict[str, Any] | None = None) -> None:
+                 defines: dict[str, str], reserved: dict[str, Any] | None = None,
+                 shared: dict[str, Any] | None = None) -> None:
+        shared = {} if shared is None else shared  # (see `context`)
+        if "numeric" not in shared:
+            shared["numeric"] = numeric_names(trace.node.body)
+            shared["free"] = set().union(*astutil.names(trace.node)) - trace.locals
+            shared["helpers"] = lowering_helpers(trace)
         self.program = program
         self.trace = trace
         self.namer = trace.namer
         self.active = active
         self.scalar = scalar
-        self.numeric = numeric_names(trace.node.body) | scalar
+        self.numeric = shared["numeric"] | scalar
         self.defines = defines
         self.recursive = False
         # the facts of a variant: `table` for the whole function, `facts` where the
@@ -106,10 +118,9 @@ class Context:
             return n in trace.locals or not (found and value is obj)
 
         self.bindings = Bindings(avoid=avoid, reserve=trace.namer.taken)
-        free = set().union(*astutil.names(trace.node)) - trace.locals
-        for var in sorted(free & set(p.closure)):
+        for var in sorted(shared["free"] & set(p.closure)):
             self.bindings.names[var] = p.closure[var]
-        self.bindings.names.update(lowering_helpers(trace))
+        self.bindings.names.update(shared["helpers"])
 
     def is_active(self, atom: gast.AST | None) -> bool:
         return isinstance(atom, gast.Name) and atom.id in self.active

@@ -195,3 +195,12 @@ def test_variant_scatters_and_splits_without_helpers(f, absent):
         assert helper not in text, text
     if f is not uses_pair:
         assert "] += " in text, text
+
+
+def test_unpacking_gives_the_tuple_adjoint_as_one_display():
+    """`a, b = pair(x, y)`: the adjoint of the pair is `[a_bar, b_bar]`, no zeros added into;
+    an item with no adjoint is a zero of its shape."""
+    args = next(c[1] for c in CASES if c[0] is uses_pair)
+    text = adgen.source(adgen.grad(uses_pair, wrt=(0, 1)), *args)
+    assert "[a_bar, b_bar]" in text, text
+    assert "np.zeros((4,))]" in text, text  # `c, _ = pair(a, b)`: `_` has no adjoint

@@ -153,6 +153,17 @@ class StepAdjoints:
             self.state.discard(var)
             self.owned.discard(var)
             return out
+        run = self.runs.get(id(s))
+        if run is not None:  # the last step of an unpacking (each pass over a loop again)
+            self.unpacked.difference_update(id(step) for step in run)
+            display = self._unpacked_display(run)
+            if display is not None:
+                return [display]
+        if id(s) in self.unpacked:  # its adjoint went into the display of its run
+            self.state.discard(var)
+            self.owned.discard(var)
+            self.displayed.discard(var)
+            return []
         if var not in self.ctx.active:
             return []
         if var not in self.state:
@@ -252,6 +263,48 @@ class StepAdjoints:
                                                    ctx=gast.Store())], value=total)
         node.adgen_line = None
         return node
+
+    def _unpacked_display(self, run: list[gast.Assign]) -> gast.AST | None:
+        """`a = t[0]; b = t[1]` (an unpacking, met last first): when the sweep has no
+        adjoint of the tuple `t` yet, `t_bar = [a_bar, b_bar]` at once, zeros of their facts
+        for items without one (no zeros added into); the other steps of the run then only
+        drop their targets' adjoints."""
+        last = run[-1]
+        tuple_var = last.value.value.id
+        fact = self.ctx.facts.get(tuple_var)
+        if (tuple_var not in self.ctx.active or tuple_var in self.state or fact is None
+                or fact.kind != "tuple_of"):
+            return None
+        items: list[Any] = [None] * len(fact.items)
+        for step in run:
+            k = step.value.slice.value
+            if not -len(items) <= k < len(items) or items[k % len(items)] is not None:
+                return None
+            var = step.targets[0].id
+            if var in self.ctx.active and var in self.state:
+                if not self._numpy(name(self.bar(var))):
+                    return None
+                items[k % len(items)] = name(self.bar(var))
+        if all(item is None for item in items):
+            return None
+        for i, f in enumerate(fact.items):
+            if items[i] is None:
+                items[i] = self._zero_item(f)
+                if items[i] is None:
+                    return None
+        for step in run:
+            var = step.targets[0].id
+            self.state.discard(var)
+            self.owned.discard(var)
+            self.displayed.discard(var)
+            self.unpacked.add(id(step))
+        self.state.add(tuple_var)
+        self.owned.add(tuple_var)
+        self.scattered.add(tuple_var)
+        self.displayed.add(tuple_var)
+        self.listed.add(tuple_var)
+        return assign(self.bar(tuple_var), gast.List(elts=items, ctx=gast.Load()),
+                      last.adgen_line)
 
     def _zero_item(self, fact: Any) -> gast.AST | None:
         if isinstance(fact, Fact) and fact.is_array and fact.shape and fact.dtype.kind in "fc":

@@ -94,6 +94,10 @@ class Reverse(StepAdjoints):
         # those the lists (emptied at each block's ends: a merge may bring a plain zero)
         self.displayed: set[str] = set()
         self.listed: set[str] = set()
+        # runs of unpacking steps `a = t[0]; b = t[1]` by their last step, and the steps
+        # whose adjoint went into a display of their run (`StepAdjoints._unpacked_display`)
+        self.runs: dict[int, list[gast.Assign]] = {}
+        self.unpacked: set[int] = set()
 
     def bar(self, var: str) -> str:
         return self.namer.bar(var)
@@ -264,6 +268,8 @@ class Reverse(StepAdjoints):
     def reverse(self, body: list[gast.AST]) -> list[gast.AST]:
         out: list[gast.AST] = []
         self.displayed, self.listed = set(), set()
+        if self.ctx.table:
+            self.runs.update(_unpacking_runs(body))
         for s in reversed(body):
             out.extend(self.reverse_stmt(s))
         self.displayed, self.listed = set(), set()
@@ -441,6 +447,31 @@ class Reverse(StepAdjoints):
         self.forward_order = []
 
     # ------------------------------------------------------------------ adjoints of steps
+
+
+def _unpacking_runs(body: list[gast.AST]) -> dict[int, list[gast.Assign]]:
+    """Consecutive steps `a = t[0]; b = t[1]; ...` of one block (one tuple, constant
+    indices, targets distinct and not `t`), by the id of their last step."""
+    def item_of(s: gast.AST) -> str | None:
+        if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                and isinstance(s.value, gast.Subscript) and isinstance(s.value.value, gast.Name)
+                and isinstance(s.value.slice, gast.Constant)
+                and type(s.value.slice.value) is int):
+            return s.value.value.id
+        return None
+
+    runs: dict[int, list[gast.Assign]] = {}
+    run: list[gast.Assign] = []
+    for s in [*body, None]:
+        source = item_of(s) if s is not None else None
+        if run and (source != item_of(run[0]) or s.targets[0].id in {
+                r.targets[0].id for r in run} or s.targets[0].id == source):
+            if len(run) > 1:
+                runs[id(run[-1])] = run
+            run = []
+        if source is not None and s.targets[0].id != source:
+            run.append(s)
+    return runs
 
 
 def _assigned(stmts: list[gast.AST]) -> set[str]:

@@ -71,6 +71,10 @@ def rows_of(m, v):
     return total
 
 
+def stacked_rows(x, y):
+    return np.sum(np.vstack((x, y * 2.0)) ** 2) + np.sum(np.hstack((x, y)) * 3.0)
+
+
 RNG = np.random.default_rng(3)
 CASES = [
     (broadcast_rows, (RNG.normal(size=(4, 3)), RNG.normal(size=3)), (0, 1)),
@@ -84,6 +88,7 @@ CASES = [
     (gates, (RNG.normal(size=3), RNG.normal(size=9)), (0, 1)),
     (uses_pair, (RNG.normal(size=4), RNG.normal(size=4)), (0, 1)),
     (rows_of, (RNG.normal(size=(3, 4)), RNG.normal(size=4)), (0, 1)),
+    (stacked_rows, (RNG.normal(size=3), RNG.normal(size=3)), (0, 1)),
 ]
 
 

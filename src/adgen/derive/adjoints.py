@@ -383,7 +383,7 @@ class StepAdjoints:
             values[_first_param(rule.adjoint)] = name(var)
             keep = self._keep_unbroadcast(var, params, values)
             expr = fill(rule.adjoint, values, self.ctx.bindings, keep)
-            expr = Helpers(self.ctx.bindings, self.ctx.facts).apply(expr)
+            expr = Helpers(self.ctx.bindings, self.ctx.facts, var).apply(expr)
         except TemplateError as exc:
             raise self.ctx.error(s, str(exc)) from None
         parts = expr.elts if isinstance(expr, gast.Tuple) else [expr]

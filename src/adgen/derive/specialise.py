@@ -87,8 +87,9 @@ def _times(a: gast.AST, b: gast.AST) -> gast.AST:
 class Helpers:
     """Replaces helper calls in a filled template whose arguments' facts are known."""
 
-    def __init__(self, bindings: Any, facts: dict[str, Fact]) -> None:
+    def __init__(self, bindings: Any, facts: Any, result: str | None = None) -> None:
         self.bindings, self.facts = bindings, facts
+        self.result = result  # the step's target, whose adjoint the template reads
 
     def fact(self, node: gast.AST) -> Fact | None:
         f = self.facts.get(node.id) if isinstance(node, gast.Name) else None
@@ -142,6 +143,10 @@ class Helpers:
         if any(len(f.shape) != rank for f in items) or not -rank <= axis_value < rank:
             return None
         axis_value %= rank
+        whole = self.fact(name(self.result)) if self.result is not None else None
+        if whole is None or len(whole.shape) != rank or whole.shape[axis_value] != sum(
+                f.shape[axis_value] for f in items):  # a join that adds axes (`vstack`)
+            return None
         pieces, start = [], 0
         for f in items:
             stop = start + f.shape[axis_value]

@@ -1,6 +1,6 @@
 """Compiled derivatives (`compile="numba"`): time ratios measured in one run.
 
-    python benchmarks/compiled.py [--quick]
+    python benchmarks/compiled.py [--quick] [--cpu]
 
 The rows of issue 16, timed with `run.py`'s method (interleaved rounds, fastest batch, ratios
 of minima, BLAS on one thread):
@@ -16,6 +16,9 @@ of minima, BLAS on one thread):
 - C3: a loop-style Gaussian-mixture negative log-likelihood (1,000 points, 3 components,
   `math.exp`/`log`, log-sum-exp by hand): the compiled gradient against the objective compiled
   with `numba.njit` (target ≤ 3×).
+- C4: the first calls of the C1 and C3 gradients in a fresh process, with Numba's on-disk
+  cache of generated code (`adgen.numba_cache`) filled by the run above, and with it off
+  (`ADGEN_CACHE_DIR=""`). The rows above compile into an empty cache directory of their own.
 
 Needs Numba (`pip install adgen[numba]`); without it every row is n/a.
 """
@@ -25,7 +28,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -114,6 +120,13 @@ def gmm_args() -> tuple:
 
 # --- the rows ----------------------------------------------------------------------------
 
+CLOCK = [time.perf_counter]  # `--cpu`: the thread's CPU time, steadier on a loaded machine
+
+
+def timed(contenders: dict, cfg: Any) -> Any:
+    return measure(contenders, cfg, CLOCK[0])
+
+
 
 def first_call(fn: Callable[..., Any], args: tuple) -> tuple[float, float, Any]:
     """Wall and CPU seconds of the first call (the one that compiles), and its result."""
@@ -131,7 +144,7 @@ def bench_sin(cfg: Any, numba: Any) -> list[Row]:
     hand = numba.njit(sin_loop_adjoint_array)
     hand_list = numba.njit(cases.sin_loop_adjoint)
     note = "" if agree(got, hand(*args)) and agree(got, hand_list(*args)) else "results differ!"
-    t = measure({"compiled": (compiled, args), "python": (adgen.grad(cases.sin_loop), args),
+    t = timed({"compiled": (compiled, args), "python": (adgen.grad(cases.sin_loop), args),
                  "hand": (hand, args), "hand list": (hand_list, args)}, cfg)
     return [
         at_least("C1", "sin loop ×1000, reverse: uncompiled / compiled", t.ratio("python",
@@ -151,7 +164,7 @@ def bench_newton(cfg: Any, numba: Any) -> list[Row]:
     wall, _, got = first_call(compiled, args)
     hand = numba.njit(cases.newton_sqrt_adjoint)
     note = "" if agree(got, hand(*args)) else "results differ!"
-    t = measure({"compiled": (compiled, args), "python": (adgen.grad(cases.newton_sqrt), args),
+    t = timed({"compiled": (compiled, args), "python": (adgen.grad(cases.newton_sqrt), args),
                  "hand": (hand, args)}, cfg)
     return [
         at_least("C2", "Newton sqrt (while), reverse: uncompiled / compiled",
@@ -170,7 +183,7 @@ def long_newton(cfg: Any) -> Row:
     args = (1e12,)
     compiled = adgen.grad(newton_sqrt_relative, compile="numba")
     first_call(compiled, args)
-    t = measure({"compiled": (compiled, args),
+    t = timed({"compiled": (compiled, args),
                  "python": (adgen.grad(newton_sqrt_relative), args)}, cfg)
     return at_most("C2", "Newton sqrt of 1e12 (~25 trips): uncompiled / compiled",
                    t.ratio("python", "compiled"), None,
@@ -186,8 +199,8 @@ def bench_gmm(cfg: Any, numba: Any) -> list[Row]:
     objective = numba.njit(gmm_nll)
     objective(*args)
     slow = QUICK if cfg is QUICK else type(cfg)(5, cfg.batch_seconds, 5.0, 1)
-    t = measure({"gradient": (compiled, args), "objective": (objective, args)}, cfg)
-    python = measure({"python": (adgen.grad(gmm_nll, wrt=wrt), args)}, slow)
+    t = timed({"gradient": (compiled, args), "objective": (objective, args)}, cfg)
+    python = timed({"python": (adgen.grad(gmm_nll, wrt=wrt), args)}, slow)
     return [
         at_most("C3", "Gaussian mixture (1,000 × 3): compiled grad / njit objective",
                 t.ratio("gradient", "objective"), 3.0,
@@ -198,13 +211,53 @@ def bench_gmm(cfg: Any, numba: Any) -> list[Row]:
     ]
 
 
-BENCHMARKS = [("C1", bench_sin), ("C2", bench_newton), ("C3", bench_gmm)]
+FRESH_PROCESS = """
+import sys, time, warnings
+sys.path.insert(0, {here!r})
+import adgen, cases, compiled
+from adgen.errors import CompileWarning
+warnings.simplefilter("error", CompileWarning)
+for f, args, wrt in ((cases.sin_loop, (0.3,), 0),
+                     (compiled.gmm_nll, compiled.gmm_args(), (0, 1, 2))):
+    g = adgen.grad(f, wrt=wrt, compile="numba")
+    wall, cpu = time.perf_counter(), time.process_time()
+    g(*args)
+    print(time.perf_counter() - wall, time.process_time() - cpu)
+"""
+
+
+def bench_start_up(cfg: Any, numba: Any) -> list[Row]:
+    """First calls in a fresh process, with the cache the rows above filled and without."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    script = FRESH_PROCESS.format(here=here)
+    times = {}
+    for label, directory in (("cached", os.environ["ADGEN_CACHE_DIR"]), ("no cache", "")):
+        env = dict(os.environ, ADGEN_CACHE_DIR=directory)
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                             text=True, check=True).stdout.split()
+        times[label] = [float(v) for v in out]
+    rows = []
+    for i, name in enumerate(("sin loop", "Gaussian mixture")):
+        cached, cold = times["cached"][2 * i:2 * i + 2], times["no cache"][2 * i:2 * i + 2]
+        rows.append(Row("C4", f"{name}: first call in a fresh process, cached / no cache",
+                        f"{cached[0]:.2f} / {cold[0]:.2f} s", "", None,
+                        f"CPU {cached[1]:.2f} / {cold[1]:.2f} s"))
+    return rows
+
+
+BENCHMARKS = [("C1", bench_sin), ("C2", bench_newton), ("C3", bench_gmm),
+              ("C4", bench_start_up)]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke test, not a measurement")
-    cfg = QUICK if parser.parse_args(argv).quick else FULL
+    parser.add_argument("--cpu", action="store_true",
+                        help="time calls by the thread's CPU time instead of wall time")
+    options = parser.parse_args(argv)
+    cfg = QUICK if options.quick else FULL
+    if options.cpu:
+        CLOCK[0] = time.thread_time
     print("$ " + " ".join([sys.executable, *sys.argv]))
     try:
         import numba  # optional: the extra adgen[numba]
@@ -213,13 +266,16 @@ def main(argv: list[str] | None = None) -> int:
                      for item, _ in BENCHMARKS])
         return 0
     print(f"Numba {numba.__version__}, NumPy {np.__version__}\n", flush=True)
+    # compile into an empty cache directory: first calls here compile, as in a new install
     rows: list[Row] = []
-    for item, bench in BENCHMARKS:
-        print(f"  running {item} ...", file=sys.stderr, flush=True)
-        try:
-            rows += bench(cfg, numba)
-        except Exception as exc:  # one benchmark must not stop the others
-            rows.append(missing(item, bench.__name__, "", first_line(exc)))
+    with tempfile.TemporaryDirectory(prefix="adgen-numba-cache-") as directory:
+        os.environ["ADGEN_CACHE_DIR"] = directory
+        for item, bench in BENCHMARKS:
+            print(f"  running {item} ...", file=sys.stderr, flush=True)
+            try:
+                rows += bench(cfg, numba)
+            except Exception as exc:  # one benchmark must not stop the others
+                rows.append(missing(item, bench.__name__, "", first_line(exc)))
     print_table(rows)
     print_summary(rows)
     return 0

@@ -3,7 +3,7 @@
 adgen's derivatives are plain Python; on loop-heavy scalar code they pay the interpreter per
 operation. This module hands the derivative specialised to a call's arguments to
 `numba.njit`. The one entry is `compiled(fn)`: `fn` is a function adgen generated; the result
-is a callable that, per argument signature (types, dtypes, shapes, contiguity), picks the
+is a callable that, per argument signature (types, dtypes, shapes, strides), picks the
 generated function specialised to those arguments (`specialised`, the one line to change when
 the variants change), compiles it once, and calls the machine code from then on.
 
@@ -22,8 +22,11 @@ What is compiled, and how:
   never surfaces as Numba's traceback: a `CompileWarning` names the construct, the generated
   statement and the user's line, and the uncompiled derivative runs for that signature.
 
-Generated functions have no source file, so Numba's on-disk cache (`cache=True`) cannot hold
-them; a compilation lives as long as the process (and the derivative) does.
+The function users call has the generated function's parameters: it builds the signature key
+in plain statements (`_caller`), looks it up, and calls the entry, which for float, bool and
+NumPy scalar arguments is the compiled code's own entry point (no second dispatch by Numba).
+Generated code that calls no other Python function is compiled from a file written by
+`adgen.numba_cache`, with `cache=True`, so another process loads its machine code.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from adgen import numba_helpers, numba_python, numba_stacks
+from adgen import numba_cache, numba_helpers, numba_python, numba_stacks
 from adgen.errors import CompileWarning
 from adgen.rules.registry import library_function
 
@@ -67,14 +70,16 @@ def numba_module() -> Any:
         raise ImportError(f"compile='numba' needs Numba, which is not installed: {INSTALL}"
                           ) from None
     numba_helpers.install(numba)
+    numba_stacks.install(numba)
     return numba
 
 
 def specialised(fn: Any, args: tuple) -> Any:
     """The generated function that runs for `args`: the variant specialised to their types,
-    dtypes and shapes that `adgen.variants` chooses (built on first use), or the general
-    derivative where there is none."""
-    choose = fn.__adgen__.info.get("variant")
+    dtypes and shapes that `adgen.variants` builds for compiled code (globals holding numbers
+    taken as constants, as Numba freezes them), or the general derivative where there is
+    none."""
+    choose = fn.__adgen__.info.get("frozen")
     return fn if choose is None else choose(tuple(args))
 
 
@@ -109,35 +114,37 @@ class Compiled:
         self.__name__ = fn.__name__
 
     def function(self) -> Any:
-        """The function users call: a dictionary lookup by argument types, then the entry."""
-        entries, first = self.entries, self._entry
-
-        def run(*args: Any) -> Any:
-            try:
-                entry = entries[tuple(map(type, args))]
-            except KeyError:
-                entry = first(args)
-            return entry(*args)
-
+        """The function users call: with `fn`'s parameters, it looks its arguments' key up
+        (`_key`, written inline) and calls the entry, or makes the entry on first use."""
         fn = self.fn
-        run.__name__ = run.__qualname__ = fn.__name__
+        code = fn.__code__
+        params = code.co_varnames[:code.co_argcount]
+        if params and not code.co_flags & 0x0C and not code.co_kwonlyargcount:
+            run = _caller(fn, params, self.entries, self._entry)
+        else:  # a function taking *args (a derivative held for staleness checks)
+            entries, first = self.entries, self._entry
+
+            def run(*args: Any) -> Any:
+                entry = entries.get(_key(args))
+                if entry is None:
+                    entry = first(args)
+                return entry(*args)
+
+            run.__name__ = run.__qualname__ = fn.__name__
         run.__doc__ = fn.__doc__
         run.__adgen__ = fn.__adgen__  # type: ignore[attr-defined]
-        run.entries = entries  # type: ignore[attr-defined]
+        run.entries = self.entries  # type: ignore[attr-defined]
+        run.dispatchers = self.jitted  # type: ignore[attr-defined]
         return run
 
     def _entry(self, args: tuple) -> Any:
-        """What runs for arguments of these types: the compiled code, the uncompiled function,
-        or, when an argument is an array, a table by dtype, shape and layout."""
+        """What runs for arguments with this key: the compiled code, or the uncompiled
+        function."""
         with _LOCK:
-            types_key = tuple(map(type, args))
-            entry = self.entries.get(types_key)
+            key = _key(args)
+            entry = self.entries.get(key)
             if entry is None:
-                if np.ndarray in types_key:
-                    entry = _ByArrays(self._prepare)
-                else:
-                    entry = self._prepare(args)
-                self.entries[types_key] = entry
+                entry = self.entries[key] = self._prepare(args)
             return entry
 
     def _prepare(self, args: tuple) -> Any:
@@ -153,37 +160,55 @@ class Compiled:
             dispatcher = self.jitted.get(variant)
             if dispatcher is None:
                 dispatcher = self.jitted[variant] = _Jit(numba).function(variant)
-            dispatcher.compile(tuple(numba.typeof(a) for a in args))
+            signature = tuple(numba.typeof(a) for a in args)
+            dispatcher.compile(signature)
         except Exception as exc:  # Numba's typing and lowering errors, and its own failures
             _warn(f"{self.__name__} runs uncompiled for these arguments: {describe(exc)}")
             return self.fn
+        if all(type(a) in _DIRECT for a in args):
+            return dispatcher.overloads[signature].entry_point
         return dispatcher
 
 
-class _ByArrays:
-    """The entries for one tuple of argument types with arrays among them, by each array's
-    dtype, shape and layout."""
-
-    def __init__(self, prepare: Callable[[tuple], Any]) -> None:
-        self.prepare = prepare
-        self.entries: dict[tuple, Any] = {}
-
-    def __call__(self, *args: Any) -> Any:
-        key = _key(args)
-        entry = self.entries.get(key)
-        if entry is None:
-            with _LOCK:
-                entry = self.entries.get(key)
-                if entry is None:
-                    entry = self.entries[key] = self.prepare(args)
-        return entry(*args)
+_DIRECT = (float, bool, np.float64, np.float32, np.int64)
+"""Argument types whose key decides the compiled code's signature: for them the entry is the
+compiled code's own entry point, with no second choice by Numba's dispatcher. (A Python
+`int` may need a wider type than the first one met, an array may be read-only or
+unaligned, a tuple's key is its type alone: Numba's dispatcher looks at those.)"""
 
 
-def _key(args: tuple) -> tuple:
+def _key(args: tuple) -> Any:
     """What a compiled entry depends on: each argument's type, and an array's dtype, shape
-    and layout (the types alone when no argument is an array)."""
-    return tuple((a.dtype, a.shape, a.flags.c_contiguous) if type(a) is np.ndarray else type(a)
-                 for a in args)
+    and strides (which decide its layout); a tuple of them, or the one for one argument.
+    `_caller` writes the same in the function it makes."""
+    key = tuple((a.dtype, a.shape, a.strides) if type(a) is np.ndarray else type(a)
+                for a in args)
+    return key[0] if len(key) == 1 else key
+
+
+def _caller(fn: Any, params: tuple, table: dict, first: Any) -> Any:
+    """A function with `fn`'s name and parameters that calls the entry for its arguments:
+    the key built in plain statements, one dictionary lookup."""
+    names = ", ".join(params)
+    lines = [f"def {fn.__name__}({names}):"]
+    for i, p in enumerate(params):
+        lines += [f"    _adgen_{i} = _adgen_type({p})",
+                  f"    if _adgen_{i} is _adgen_array:",
+                  f"        _adgen_{i} = ({p}.dtype, {p}.shape, {p}.strides)"]
+    key = ", ".join(f"_adgen_{i}" for i in range(len(params)))
+    lines += ["    try:",
+              f"        _adgen_entry = _adgen_table[{key if len(params) == 1 else f'({key})'}]",
+              "    except KeyError:",
+              f"        _adgen_entry = _adgen_first(({names},))",
+              f"    return _adgen_entry({names})"]
+    text = ("def _adgen_factory(_adgen_array, _adgen_type, _adgen_table, _adgen_first):\n"
+            + "".join("    " + line + "\n" for line in lines)
+            + f"    return {fn.__name__}\n")
+    scope: dict[str, Any] = {}
+    exec(compile(text, f"<adgen compiled call {fn.__name__}>", "exec"), scope)
+    inner = scope["_adgen_factory"](np.ndarray, type, table, first)
+    return types.FunctionType(inner.__code__, {"__builtins__": builtins}, fn.__name__,
+                              fn.__defaults__, inner.__closure__)
 
 
 def _takes(a: Any) -> bool:
@@ -239,12 +264,23 @@ class _Jit:
         if not isinstance(f, types.FunctionType) or _helper(f):
             return f
         _remember_file(f)
-        code = (numba_stacks.typed_stacks(f) if _generated(f) else None) or f.__code__
-        namespace: dict[str, Any] = {}
+        code, namespace, cache = f.__code__, {}, False
+        typed = numba_stacks.typed_stacks(f) if _generated(f) else None
+        if typed is not None:
+            code, filename = typed.code, typed.filename
+            namespace.update(typed.added)
+            stored = numba_cache.store(typed, f, _helper)
+            if stored is not None:  # a file Numba's on-disk cache can key compiled code by
+                code, filename, cache = stored, stored.co_filename, True
+            if f.__code__.co_filename in _FILES:
+                _FILES[filename] = _FILES[f.__code__.co_filename]
         cells = tuple(types.CellType() for _ in code.co_freevars)
         copy = types.FunctionType(code, namespace, f.__name__, f.__defaults__, cells)
-        out = self.memo[f] = self.numba.njit(copy)
-        namespace.update(f.__globals__)
+        out = self.memo[f] = self.numba.njit(copy, cache=cache)
+        if cache:  # only what the code reads: Numba pickles the globals of code with no module
+            namespace.update(__name__=numba_cache.__name__, __builtins__=builtins)
+        else:
+            namespace.update({k: v for k, v in f.__globals__.items() if k not in namespace})
         self._bind(code, f.__globals__, namespace)
         values = dict(zip(f.__code__.co_freevars, _closure_items(f), strict=True))
         for cell, name in zip(cells, code.co_freevars, strict=True):
@@ -311,7 +347,7 @@ def describe(exc: BaseException) -> str:
     filename, number = places[-1][0], int(places[-1][1])
     lines = linecache.getlines(filename)
     statement = lines[number - 1].strip() if 0 < number <= len(lines) else "?"
-    if not filename.startswith("<adgen "):
+    if not filename.startswith("<adgen ") and filename not in _FILES:
         return f"Numba cannot compile `{statement}` ({filename}, line {number}): {what}"
     origin = _origin(lines, number, _FILES.get(filename))
     return f"Numba cannot compile `{statement}`{origin}: {what}"

@@ -134,6 +134,7 @@ def _build(program: Program, f: Any, wrt: Any, kind: str, scalar_params: frozens
         fn.__adgen__.info["bwd"] = fn.__adgen__.bindings[functions[1].name]
         fn.__adgen__.info["reentrant"] = getattr(ctx, "reentrant", False)
         fn.__adgen__.info["tape_positions"] = getattr(ctx, "tape_positions", None)
+        fn.__adgen__.info["facts"] = ctx.facts
     if kind in _SPECIALISED and variant is not None:
         chosen = dispatching(fn, [a.id for a in parsed.node.args.args], variant)
         return _floats_first(chosen, parsed, variant)
@@ -157,10 +158,14 @@ def _reverse(program: Program, f: Any, parsed: Any, names: list[str], single: bo
     if base is None or ctx.recursive or not _uses_shape_helpers(general, bindings):
         return general, bindings, None
 
-    def variant(arguments: dict[str, Any], otherwise: Any = None) -> Any:
+    def variant(arguments: dict[str, Any], otherwise: Any = None, frozen: bool = False) -> Any:
+        """The variant for `arguments`; `frozen`: for Numba, which freezes the values of
+        globals, so the numbers they hold are taken as constants of the variant."""
         with program.lock, collector_paused():  # as in `_build_guarded`
             functions, vctx = build_reverse(program, _copy_trace(base), names, single, kind,
-                                            frozenset(), arguments=arguments, shared=shared)
+                                            frozenset(), arguments=arguments,
+                                            constants=parsed.resolve if frozen else None,
+                                            shared=shared)
         if otherwise is not None:
             _guard(vctx, functions[-1], otherwise)
         with collector_paused():
@@ -168,7 +173,8 @@ def _reverse(program: Program, f: Any, parsed: Any, names: list[str], single: bo
             fn = emit.compile_functions(source, functions[-1].name, vctx.bindings.names,
                                         parsed.globals, parsed.name, f"{kind} specialised")
         fn.__adgen__.original = f
-        fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name)
+        fn.__adgen__.info.update(wrt=names, single=single, general=functions[0].name,
+                                 facts=vctx.facts)
         return fn
 
     return general, bindings, variant

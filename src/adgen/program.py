@@ -31,9 +31,11 @@ import gast
 
 from adgen.codegen import astutil
 from adgen.errors import DifferentiationError
+from adgen.frontend.aliases import returned
 from adgen.frontend.effects import Summary, bound_arguments, value_form
 from adgen.frontend.effects import summary as effect_summary
 from adgen.frontend.function_values import function_params, value_key
+from adgen.frontend.ir import assigned
 from adgen.frontend.lower import Trace, lower
 from adgen.frontend.parse import Parsed, parse_function, reads_same, register_parsed, registered
 from adgen.rules import lookup
@@ -221,7 +223,7 @@ class Program:
 
     def lower(self, parsed: Parsed) -> Trace:
         """A fresh trace of `parsed`, calls of the user's functions lowered by their effects."""
-        return lower(parsed, self.effects)
+        return lower(parsed, self.effects, self.returns)
 
     def effects(self, fn: Any) -> tuple[Summary, Any] | None:
         """What the user function `fn` writes into, and its value form (`frontend.effects`);
@@ -250,6 +252,37 @@ class Program:
         result = (summary, value_form(fn, parsed, summary)) if summary else None
         self.facts[key] = result
         return result
+
+    def returns(self, fn: Any) -> frozenset[str]:
+        """The parameters of the user function `fn` whose objects its result may share
+        (`aliases.returned`); recursion by fixed point from none."""
+        key = (fn, "returns")
+        if key in self.facts:
+            return self.facts[key]
+        self.facts[key] = frozenset()
+        if getattr(fn, "__adgen__", None) is not None or lookup(fn) is not None:
+            return frozenset()
+        try:
+            parsed = parse_function(fn)
+        except (DifferentiationError, SyntaxError):
+            return frozenset()
+
+        def inner(call: gast.Call) -> list[gast.AST]:
+            if not isinstance(call.func, gast.Name):
+                return []
+            found, callee = parsed.resolve(call.func.id)
+            params = self.returns(callee) if found and isinstance(
+                callee, types.FunctionType) else frozenset()
+            if not params:
+                return []
+            return [a for _, a in bound_arguments(callee, call, dict.fromkeys(params, True))]
+
+        names = {a.id for a in parsed.node.args.args} | assigned(parsed.node.body)
+        while True:
+            found = frozenset(returned(parsed.node, names, inner))
+            if found == self.facts[key]:
+                return found
+            self.facts[key] = found
 
     def function_params(self, f: Any) -> dict[str, int]:
         """The parameters of the user function `f` that hold function values, each with the

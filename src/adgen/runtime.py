@@ -445,10 +445,21 @@ def row(x: Any, index: Any, like: Any = None) -> Any:
         return isinstance(v, (list, tuple, dict)) or is_array(v)
 
     if isinstance(x, (list, tuple, dict)) or is_array(x) and x.ndim:
+        if like is None and is_array(x) and _advanced(index):
+            raise refusal("`x[index][...] = v` with an integer-array or boolean index writes "
+                          "into a copy (NumPy's advanced indexing), so it changes nothing; "
+                          "write with one index instead (`x[index, ...] = v`)")
         value = x[index]
         if like is None or indexable(value) or not indexable(like):
             return owned_copy(value)
     return zeros_like(like)
+
+
+def _advanced(index: Any) -> bool:
+    """Whether a NumPy index selects by integer arrays or booleans (giving a copy)."""
+    if isinstance(index, tuple):
+        return any(_advanced(i) for i in index)
+    return isinstance(index, (list, bool, np.bool_)) or is_array(index) and np.ndim(index) > 0
 
 
 def item(g: Any, index: Any) -> Any:

@@ -56,10 +56,30 @@ def dispatching(general: Any, params: list[str],
                 table.popitem(last=False)
             return fn
 
+    frozen: dict[tuple, Any] = {}
+
+    def frozen_variant(args: tuple) -> Any:
+        """The variant for code compiled with Numba, which freezes globals: the numbers
+        they hold are constants of it too (one per signature, kept with the derivative)."""
+        key = signature(args[:count])
+        with lock:
+            fn = frozen.get(key)
+            if fn is None:
+                facts = {p: fact_of(a) for p, a in zip(params, args, strict=False)}
+                fn = general
+                if any(f is not None for f in facts.values()):
+                    try:
+                        fn = build(facts, frozen=True)
+                    except Exception:  # a variant is only faster: the general one is right
+                        fn = general
+                frozen[key] = fn
+            return fn
+
     chosen = _dispatcher(general, count, table, variant)
     chosen.__adgen__ = general.__adgen__
     chosen.__doc__ = general.__doc__
-    general.__adgen__.info.update(variant=variant, build=build, any=general)
+    general.__adgen__.info.update(variant=variant, build=build, any=general,
+                                  frozen=frozen_variant)
     return chosen
 
 

@@ -108,7 +108,9 @@ class _Liveness:
         elif isinstance(s, gast.AugAssign):  # `a += g` reads `a` (`a[i] += g`: `a`, `i`)
             if isinstance(s.target, gast.Name):
                 live.add(s.target.id)
-            for n in self.reads(s.target) | self.reads(s.value):
+            for n in self.reads(s.target):
+                live.add(n)
+            for n in self.reads(s.value):
                 live.add(n)
         elif isinstance(s, gast.Return):
             live.replace(self.reads(s.value) if s.value is not None else ())

@@ -321,13 +321,9 @@ def _propagate(body: list[gast.AST], env: _Copies, protect: set[str]) -> list[ga
                         and (isinstance(s.value, gast.Name) or _num(s.value) is not None)):
                     env.set(t.id, s.value)
             elif isinstance(s, gast.AugAssign):  # `a_bar += g`: `a_bar` is no copy any more
-                target = s.target
-                if isinstance(target, gast.Subscript) and known:  # `a_bar[i] += g`
-                    target.slice = _Substitute(known).visit(target.slice)
-                    if isinstance(target.value, gast.Name) and isinstance(
-                            known.get(target.value.id), gast.Name):
-                        target.value = _Substitute(known).visit(target.value)
-                env.kill(_stores([s]))
+                target = s.target.value if isinstance(s.target, gast.Subscript) else s.target
+                env.kill(_stores([s]) | {target.id} if isinstance(target, gast.Name) else
+                         _stores([s]))
         out.append(s)
     return out
 

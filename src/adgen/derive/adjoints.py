@@ -205,6 +205,12 @@ class StepAdjoints:
             self.owned.add(var)
             self.scattered.add(var)
             return out
+        if self._in_place(var, sc):  # an array this sweep made, an index naming one place
+            target = gast.Subscript(value=name(bar), slice=clone(sc.index), ctx=gast.Store())
+            node = gast.AugAssign(target=target, op=gast.Add(), value=sc.value)
+            node.adgen_line = line
+            self.scattered.add(var)
+            return [node]
         acc: gast.AST = name(bar) if var in self.state else const(0.0)
         if var in self.state and var not in self.owned:
             acc = self.ctx.call("owned_copy", runtime.owned_copy, [acc])
@@ -338,9 +344,26 @@ class StepAdjoints:
         if isinstance(index, gast.Slice):
             return all(p is None or self._basic(p) for p in (index.lower, index.upper,
                                                               index.step))
-        # constants only: a name may be bound to None before its first value, which Numba,
-        # compiling a variant, cannot take as an index (`add_at` takes it)
+        # constants only here (names: `_in_place`, into an adjoint the sweep owns)
         return isinstance(index, gast.Constant) and type(index.value) is int
+
+    def _in_place(self, var: str, sc: _Scatter) -> bool:
+        """Whether `add_at` into `var`'s adjoint is `x_bar[i] += g` by a variant's facts: the
+        adjoint is a NumPy array this sweep made (so of `var`'s shape, not shared), the index
+        is integers by the facts (one place, as `add_at` takes it), and `g` is NumPy's."""
+        if sc.field is not None or var not in self.state or var not in self.owned:
+            return False
+        if self.ctx.array(name(var)) is None or not self._numpy(sc.value):
+            return False
+        index = sc.index.elts if isinstance(sc.index, gast.Tuple) else [sc.index]
+        return all(self._integer(i) for i in index)
+
+    def _integer(self, node: gast.AST) -> bool:
+        if isinstance(node, gast.Constant):
+            return type(node.value) is int
+        fact = self.ctx.facts.get(node.id) if isinstance(node, gast.Name) else None
+        return fact is not None and not fact.shape and fact.kind in ("int", "scalar") and (
+            fact.dtype is not None and fact.dtype.kind in "iu")
 
     def contributions(self, s: gast.Assign, var: str, rhs: gast.AST,
                       y_bar: gast.AST) -> list[tuple[str, Any]]:

@@ -34,12 +34,13 @@ _PURE_HELPERS = (runtime.unbroadcast, runtime.zeros_like, runtime.add_at, runtim
 
 def build_reverse(program: Program, trace: Trace, wrt: list[str], single: bool, kind: str,
                   scalar_params: frozenset[str], reserved: dict[str, Any] | None = None,
-                  arguments: dict[str, Any] | None = None,
+                  arguments: dict[str, Any] | None = None, constants: Any = None,
                   shared: dict[str, Any] | None = None,
                   ) -> tuple[list[gast.FunctionDef], Context]:
     """The reverse-mode function(s) of a trace: `grad`, `value_and_grad`, `vjp` or `split`;
-    specialised to the parameters' facts in `arguments` when given (`shared`: what a build of
-    the same trace found that the facts do not change, `generate.context`)."""
+    specialised to the parameters' facts in `arguments` when given (and to the types of
+    the numbers free names hold, with `constants`: see `facts.infer`; `shared`: what a build
+    of the same trace found that the facts do not change, `generate.context`)."""
     body, result = structure(trace)
     trace.node.body = body
     returned = (result.id,) if isinstance(result, gast.Name) else ()
@@ -47,7 +48,8 @@ def build_reverse(program: Program, trace: Trace, wrt: list[str], single: bool, 
     if facts:
         arguments = {p: facts.get(p) for p in trace.params}
     scalar = {p for p in scalar_params if isinstance(p, str)}
-    ctx = context(program, trace, wrt, scalar, kind, returned, reserved, arguments, shared)
+    ctx = context(program, trace, wrt, scalar, kind, returned, reserved, arguments, constants,
+                  shared)
     closure = trace.parsed.closure
     if returned and returned[0] in closure and returned[0] not in trace.locals:
         ctx.bindings.names[returned[0]] = closure[returned[0]]  # `return c` of a closed value

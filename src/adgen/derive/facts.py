@@ -30,7 +30,16 @@ import gast
 
 from adgen.codegen import astutil
 from adgen.derive.analysis import primitive, statements
-from adgen.derive.shapes import CALLEE, TOP, Fact, atom_fact, from_value, join, step_fact
+from adgen.derive.shapes import (
+    CALLEE,
+    TOP,
+    Fact,
+    atom_fact,
+    constant_facts,
+    from_value,
+    join,
+    step_fact,
+)
 
 _ABSENT = object()  # a name with no definition reaching this point
 _ROUNDS = 20  # passes of a loop body before its assigned names are given up (no fact)
@@ -86,10 +95,17 @@ class _Here(Mapping):
 NONE = Facts({}, {})
 
 
-def infer(body: list[gast.AST], params: dict[str, Fact | None], callee: Any = None) -> Facts:
+def infer(body: list[gast.AST], params: dict[str, Fact | None], callee: Any = None,
+          constants: Any = None) -> Facts:
     """The facts of the trace `body` for the parameters' facts; `callee(fn, facts)` gives the
-    fact of what a call of the user's function `fn` returns (see `shapes.infer`)."""
+    fact of what a call of the user's function `fn` returns for its parameters' facts (None:
+    unknown). `constants(name)` gives `(found, value)` for a free name taken as fixed (code
+    compiled with Numba, which freezes globals): a free name holding a number then has that
+    number's type."""
     walk = _Walk(params, callee, body)
+    if constants is not None:
+        for n, fact in constant_facts(body, walk.local, constants).items():
+            walk.env[n] = walk.defs[(0, n)] = fact
     walk.block(body)
     return walk.result()
 

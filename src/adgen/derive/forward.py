@@ -41,9 +41,7 @@ class Forward:
         self.batched = batched
         self.batch = ctx.namer.fresh("batch") if batched else ""
         self.dot_names = {ctx.namer.dot(v) for v in ctx.active}
-        self.written = {
-            n.targets[0].value.id for n in gast.walk(ctx.trace.node)
-            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
+        self.written = _written(ctx.trace.node)
         self.items = {  # names holding an item of a container, whose tangent may be a plain 0.0
             n.targets[0].id for n in gast.walk(ctx.trace.node)
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name)
@@ -168,8 +166,9 @@ class Forward:
         if tangent is None:
             tangent = self.zero_for(target.id)
         elif (target.id in self.written and not isinstance(s.value, gast.Name)
-              and isinstance(tangent, (gast.Name, gast.Call))):
-            # the primal is a new object that is written into later: so must its tangent be
+              and isinstance(tangent, (gast.Name, gast.Call, gast.Subscript))):
+            # the primal is a new object (or an item no other name sees again: the alias
+            # check refuses the rest) that is written into later: so must its tangent be
             tangent = self.ctx.call("owned_copy", runtime.owned_copy, [tangent])
         return [assign(self.ctx.namer.dot(target.id), tangent, s.adgen_line)]
 
@@ -375,3 +374,26 @@ def _broadcasts(rule: object) -> bool:
 
 def _result_param(template: object) -> str:
     return template_ast(template).args.args[0].id
+
+
+def _written(fn: gast.FunctionDef) -> set[str]:
+    """The names whose objects a subscript write changes, with every name whose object flows
+    into one of them by a plain copy (`_t1 = s + 1.0; t = _t1; t[0] = ...`: `_t1`'s new object
+    is written, so its tangent must be a new object too)."""
+    written: set[str] = set()
+    copies: dict[str, set[str]] = {}
+    for n in gast.walk(fn):
+        if not isinstance(n, gast.Assign):
+            continue
+        target = n.targets[0]
+        if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
+            written.add(target.value.id)
+        elif isinstance(target, gast.Name) and isinstance(n.value, gast.Name):
+            copies.setdefault(target.id, set()).add(n.value.id)
+    todo = list(written)
+    while todo:
+        for source in copies.get(todo.pop(), ()):
+            if source not in written:
+                written.add(source)
+                todo.append(source)
+    return written

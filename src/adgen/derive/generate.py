@@ -28,17 +28,19 @@ def context(program: Program, trace: Trace, wrt: list[str], scalar_params: set[s
             kind: str, returned: tuple[str, ...] = (),
             reserved: dict[str, Any] | None = None,
             arguments: dict[str, Fact | None] | None = None,
-            shared: dict[str, Any] | None = None) -> Context:
+            constants: Any = None, shared: dict[str, Any] | None = None) -> Context:
     """The facts both modes need about `trace` differentiated w.r.t. `wrt` into a derivative
     of `kind`, whose functions' names are claimed here, before anything is bound. With
     `arguments` (the parameters' facts of a specialised variant), every name the arguments
-    decide has its shape and dtype in `Context.facts`. `shared` keeps what does not depend on
-    them (activity, which names are numbers, the names the trace reads, the lowering's
-    helpers): the general build fills it, the variants of the same trace read it."""
+    decide has its shape and dtype in `Context.facts` (and the free names holding numbers,
+    with `constants`: see `facts.infer`). `shared` keeps what does not depend on them
+    (activity, which names are numbers, the names the trace reads, the lowering's helpers):
+    the general build fills it, the variants of the same trace read it."""
     body = trace.node.body
     base = trace.parsed.name.rstrip("_")
     defines = {part: trace.namer.fresh(f"{base}_{part}") for part in parts(kind)}
-    facts = flow.infer(body, arguments, _returns(program)) if arguments else flow.NONE
+    facts = (flow.infer(body, arguments, _returns(program), constants) if arguments
+             else flow.NONE)
     zero_d = {n for n, f in facts.items() if f.is_number}
     numbers = {p for p, f in (arguments or {}).items() if f is not None and f.is_number}
     scalar = scalar_names(body, trace.params, set(scalar_params) | numbers, program) | zero_d

@@ -88,6 +88,20 @@ TOP = object()  # a name assigned values of different facts, or of one not known
 CALLEE = " callee"  # where `facts.infer` keeps its `callee` function in the environment
 
 
+def constant_facts(body: list[gast.AST], local: set[str],
+                   constants: Any) -> dict[str, Fact]:
+    """The facts of the free names `body` reads that hold numbers (`constants(name)`)."""
+    out = {}
+    for n in gast.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(n, gast.Name) and n.id not in local and n.id not in out:
+            found, value = constants(n.id)
+            if found and (type(value) in (float, int, bool) or isinstance(value, np.generic)):
+                fact = from_value(value)
+                if isinstance(fact, Fact):
+                    out[n.id] = fact
+    return out
+
+
 def join(a: Any, b: Any) -> Any:
     """One fact for two assignments: equal facts, or two 0-d numbers of one dtype kind (a
     Python float and a NumPy float64 are both a 0-d float to the derivative; two ints read
@@ -379,8 +393,9 @@ def _elementwise(atoms: list[gast.AST], env: dict[str, Any], stand: _Stand, fn: 
         elif isinstance(a, gast.Constant):
             small.append(a.value)
         else:
-            small.append({"float": 0.0, "int": 0, "bool": False}.get(f.kind, None)
-                         if f.kind != "scalar" else f.dtype.type(0))
+            # ones, not zeros: a division by a Python zero would raise, and say nothing
+            small.append({"float": 1.0, "int": 1, "bool": True}.get(f.kind, None)
+                         if f.kind != "scalar" else f.dtype.type(1))
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

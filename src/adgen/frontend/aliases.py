@@ -16,6 +16,12 @@ may share an object, as pairs `(one, other, where, kind)`:
   (`x = xs[i]`, then `xs[i] = ...`) is ordinary code; it is checked at run time
   (`runtime.unshared`) that `w` is not an array sharing `v`'s memory, which only the
   values tell.
+* `item` — `one` was bound to an item of the container `other` by unpacking or as a loop
+  target: `a, b = rows`, `r0, r1 = M`, `for i, r in enumerate(rows)`, `for r, c in
+  zip(rows, cs)`, `for k, v in d.items()`, `for r in reversed(rows)`, the pieces of
+  `np.split(M, ...)`. A write into `one` is refused if `other` is read later or shares its
+  object or items with a third name; otherwise the item is `one`'s own (the tangent is copied
+  before the write, so it is too). Otherwise as `part`.
 * `holds<d>` — the container `one` holds `other`, `d` subscripts deep: `[z, z]`, `(x, y)`,
   `{"w": x}`, `xs.append(z)`, `d[k] = z` (1), `[[z]]`, `D[i][j] = z` (2). A write into
   `other` is refused (the container's element is that object), and so is a write more than
@@ -52,12 +58,14 @@ _VIEW_FUNCTIONS = {"reshape", "ravel", "squeeze", "transpose", "swapaxes", "asar
 MUTATING = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
              "update", "setdefault", "popitem", "fill", "resize", "put", "itemset"}
 _METADATA = {"shape", "ndim", "size", "dtype"}  # attributes that are new values, never parts
+_ITEM_KEEPING = {"reversed", "sorted", "list", "tuple", "iter"}  # their items are the argument's
+_SPLITS = {"split", "array_split", "hsplit", "vsplit", "dsplit", "unstack"}  # views, as a list
 _HOLDING = {"append", "insert", "setdefault"}  # methods whose arguments become elements
 _FIX = ("adgen follows values, not shared memory; make a copy where the two meet "
         "(`{written} = {other}.copy()` for an array, `list({other})` for a list) or write "
         "into one name only")
 
-SAME, PART, REPEATS = "same", "part", "repeats"
+SAME, PART, ITEM, REPEATS = "same", "part", "item", "repeats"
 
 
 def holds(depth: int) -> str:
@@ -87,13 +95,30 @@ class Checks:
         self.arguments: set[int] = set()  # ids of arguments a callee may update with `op=`
 
 
+# The arguments of a call of a user function that its result may share an object with
+# (`returned` of the callee, mapped to the call's arguments).
+Returns = Callable[[gast.Call], "list[gast.AST]"]
+
+
 def check(fn: gast.FunctionDef, names: set[str], error: Any,
-          effects: Effects | None = None) -> Checks:
+          effects: Effects | None = None, returns: Returns | None = None) -> Checks:
     """Raise `error(node, what, fix)` at the first write through a possible alias; return
     what must be checked at run time."""
-    walk = _Walk(names, error, effects or (lambda call: []), _Liveness(fn.body))
+    walk = _Walk(names, error, effects or (lambda call: []), _Liveness(fn.body),
+                 returns or (lambda call: []))
     walk.block(fn.body, frozenset())
     return walk.checks
+
+
+def returned(fn: gast.FunctionDef, names: set[str], returns: Returns | None = None) -> set[str]:
+    """The parameters of `fn` whose objects its result may be, hold or be a view of
+    (`def ident(v): return v`, `return M[i]`, `return [v, w]`, `return v.reshape(-1)`):
+    a caller writing into the result changes its argument. A parameter rebound to a new
+    object before the return (`v = v * 2.0`) is not returned."""
+    walk = _Returns(names, returns or (lambda call: []), _Liveness(fn.body))
+    params = [a.id for a in fn.args.args]
+    walk.block(fn.body, frozenset((p, _CALLERS + p, fn, SAME) for p in params))
+    return walk.found
 
 
 class _Liveness:
@@ -142,9 +167,9 @@ class _Walk:
     """Which names may share an object, in program order."""
 
     def __init__(self, names: set[str], error: Any, effects: Effects,
-                 liveness: _Liveness) -> None:
+                 liveness: _Liveness, returns: Returns) -> None:
         self.names, self.error, self.effects = names, error, effects
-        self.liveness = liveness
+        self.liveness, self.returns = liveness, returns
         self.checks = Checks()
 
     def block(self, body: list[gast.AST], pairs: Pairs) -> Pairs:
@@ -186,14 +211,50 @@ class _Walk:
         for target in names:
             new |= {(target, other, s, kind) for other, kind in self.sources(s.value)
                     if other != target}
-        for t in s.targets:  # `a, b = z, z`
-            if isinstance(t, (gast.Tuple, gast.List)) and isinstance(
-                    s.value, (gast.Tuple, gast.List)) and len(t.elts) == len(s.value.elts):
+        for t in s.targets:
+            if not isinstance(t, (gast.Tuple, gast.List)):
+                continue
+            if isinstance(s.value, (gast.Tuple, gast.List)) and len(t.elts) == len(
+                    s.value.elts):  # `a, b = z, z`
                 for e, v in zip(t.elts, s.value.elts, strict=True):
                     if isinstance(e, gast.Name):
                         new |= {(e.id, other, s, kind) for other, kind in self.sources(v)
                                 if other != e.id}
+            else:  # `a, b = rows`: each name is an item of `rows`
+                new |= {(n, c, s, ITEM) for n, c in self.items(t, s.value) if n != c}
         return pairs | new
+
+    def items(self, target: gast.AST, iterable: gast.AST) -> list[tuple[str, str]]:
+        """(name, container) for each name `target` binds to an item of `iterable` (in
+        `for target in iterable` or `target = iterable` unpacked), with the local names whose
+        objects those items may be part of: `for a, b in zip(xs, ys)` binds `a` to an item of
+        `xs`; `for i, row in enumerate(M)` binds `row` to a row of `M` (and `i` to nothing)."""
+        bound = _stored(target)
+        if isinstance(iterable, gast.Call):
+            func, args = iterable.func, iterable.args
+            name = func.id if isinstance(func, gast.Name) else (
+                func.attr if isinstance(func, gast.Attribute) else None)
+            tuple_target = isinstance(target, (gast.Tuple, gast.List))
+            if name == "enumerate" and args and tuple_target and len(target.elts) == 2:
+                return self.items(target.elts[1], args[0])
+            if name == "zip" and tuple_target and len(target.elts) == len(args):
+                return [p for e, a in zip(target.elts, args, strict=True)
+                        for p in self.items(e, a)]
+            if name in _ITEM_KEEPING and args and isinstance(func, gast.Name):
+                return self.items(target, args[0])
+            if name in ("values", "items") and isinstance(func, gast.Attribute):
+                root, _ = _root(_fields_of(func.value) or func.value)
+                values = target.elts[1] if name == "items" and tuple_target and len(
+                    target.elts) == 2 else target
+                return [(n, root) for n in _stored(values)] if root in self.names else []
+            if name in ("zip", "enumerate") or name in _SPLITS and args:
+                inside = args if name in ("zip", "enumerate") else args[:1]
+                return [(n, c) for a in inside for n in bound for c in self._containers(a)]
+            return []
+        return [(n, c) for n in bound for c in self._containers(iterable)]
+
+    def _containers(self, value: gast.AST) -> list[str]:
+        return sorted({n for n, _ in self.sources(value)} - {"*"})
 
     def sources(self, value: gast.AST) -> list[tuple[str, str]]:
         """(name, kind) for each local name the value of `value` may share an object with."""
@@ -211,14 +272,19 @@ class _Walk:
         if isinstance(value, gast.IfExp):
             return self.sources(value.body) + self.sources(value.orelse)
         inner = _viewed(value, self.names)
-        return [(inner, PART)] if inner is not None else []
+        if inner is not None:
+            return [(inner, PART)]
+        if isinstance(value, gast.Call):  # a user function returning (a part of) an argument
+            return [(n, PART) for a in self.returns(value) for n, _ in self.sources(a)]
+        return []
 
     def elements(self, elts: list[gast.AST], depth: int = 1) -> list[tuple[str, str]]:
-        """(name, holds(d)) for the names a display of `elts` holds, `d` deep."""
+        """(name, holds(d)) for the names a display of `elts` holds, `d` deep (or holds a
+        part of: `[p["w"], v[1:]]` holds parts of `p` and `v`)."""
         out = []
         for e in elts:
             for n, kind in self.sources(e):
-                if kind == SAME:
+                if kind in (SAME, PART, ITEM):
                     out.append((n, holds(depth)))
                 elif _held_at(kind):
                     out.append((n, holds(depth + _held_at(kind))))
@@ -243,11 +309,11 @@ class _Walk:
         seen = pairs
         while True:
             entry = seen
-            if isinstance(s, gast.For) and isinstance(s.target, gast.Name):
-                entry = _rebind(entry, s.target.id)
-                it = s.iter if isinstance(s.iter, gast.Name) else _fields_of(s.iter)
-                if isinstance(it, gast.Name) and it.id in self.names:
-                    entry = entry | {(s.target.id, it.id, s, PART)}  # an item of it
+            if isinstance(s, gast.For):
+                for n in _stored(s.target):
+                    entry = _rebind(entry, n)
+                entry = entry | {(n, c, s, ITEM) for n, c in self.items(s.target, s.iter)
+                                 if n != c}  # an item of it
             after = seen | self.block(s.body, entry)
             if after == seen:
                 return self.block(s.orelse, seen)
@@ -279,9 +345,12 @@ class _Walk:
 
     def refuse_write(self, s: gast.AST, written: str, depth: int, pairs: Pairs) -> None:
         views = []
-        for one, other, where, kind in pairs:
+        for one, other, where, kind in sorted(pairs, key=_order):
+            if kind == ITEM and one == written and not self.shared(other, s, where, pairs):
+                continue  # the container is never seen again: its item is the name's own
             if kind == SAME and written in (one, other) or (
-                    kind == PART and (one == written or other == written and depth > 1)) or (
+                    kind in (PART, ITEM) and (one == written or other == written
+                                              and depth > 1)) or (
                     _held_at(kind) and (other == written or one == written
                                         and depth > _held_at(kind))) or (
                     kind == REPEATS and one == written and depth > 1):
@@ -295,10 +364,53 @@ class _Walk:
                 raise self.error(s, f"writing into `{written}`, which may share its object "
                                  f"with `{partner}` (line {line})",
                                  _FIX.format(written=written, other=partner))
-            if kind == PART and other == written and self.liveness.read_after(one, s):
+            if kind in (PART, ITEM) and other == written and self.liveness.read_after(one, s):
                 views.append(one)
         if views and isinstance(s, gast.Assign):
             self.checks.views[id(s)] = sorted(set(views))
+
+
+    def shared(self, container: str, s: gast.AST, unpacked: gast.AST, pairs: Pairs) -> bool:
+        """Whether a write at `s` into an item `unpacked` took from `container` can be seen
+        through another name: `container` is read later, or shares its object or items with
+        a name other than those `unpacked` bound."""
+        return self.liveness.read_after(container, s) or any(
+            container in (p[0], p[1]) and not (p[3] == ITEM and p[2] is unpacked)
+            for p in pairs)
+
+
+_CALLERS = "@"  # `@v`: the object the caller passed as `v`
+
+
+class _Returns(_Walk):
+    """The walk of `returned`: no refusals (the function's own check makes them), the
+    callers' objects reachable from each `return`'s value collected in `found`."""
+
+    def __init__(self, names: set[str], returns: Returns, liveness: _Liveness) -> None:
+        super().__init__(names, None, lambda call: [], liveness, returns)
+        self.found: set[str] = set()
+
+    def stmt(self, s: gast.AST, pairs: Pairs) -> Pairs:
+        if isinstance(s, gast.Return) and s.value is not None:
+            reached = {n for n, _ in self.sources(s.value)}
+            todo = list(reached)
+            while todo:
+                here = todo.pop()
+                for one, other, _, _ in pairs:
+                    for a, b in ((one, other), (other, one)):
+                        if a == here and b not in reached:
+                            reached.add(b)
+                            todo.append(b)
+            self.found |= {n[len(_CALLERS):] for n in reached if n.startswith(_CALLERS)}
+        return super().stmt(s, pairs)
+
+    def refuse_write(self, s: gast.AST, written: str, depth: int, pairs: Pairs) -> None:
+        return None
+
+
+def _order(pair: tuple) -> tuple:
+    """Pairs in source order (a refusal names the same pair on every run)."""
+    return (getattr(pair[2], "lineno", 0) or 0, pair[0], pair[1], pair[3])
 
 
 def _replaced(pairs: Pairs, s: gast.Assign) -> Pairs:
@@ -311,6 +423,12 @@ def _replaced(pairs: Pairs, s: gast.Assign) -> Pairs:
         p[0] == target.value.id and p[3] == holds(1) and isinstance(p[2], gast.Assign)
         and isinstance(p[2].targets[0], gast.Subscript)
         and gast.dump(p[2].targets[0].slice) == key))
+
+
+def _stored(target: gast.AST) -> list[str]:
+    """The names a binding target (`a`, `a, (b, *c)`) stores."""
+    return [n.id for n in astutil.walk_in_order(target)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)]
 
 
 def _rebind(pairs: Pairs, name: str) -> Pairs:

@@ -77,6 +77,8 @@ from adgen.runtime import row as row_copy
 
 # what a called user function writes into, and its value form (`frontend.effects`)
 Effects = Callable[[Any], "tuple[Summary, Any] | None"]
+# the parameters of a called user function its result may share an object with
+Returned = Callable[[Any], "frozenset[str]"]
 
 _UNSUPPORTED = {
     gast.Yield: ("generators (`yield`)", "return a list or array of the values instead"),
@@ -103,8 +105,10 @@ _UNSUPPORTED = {
 class Lowerer(LoopLowering, ExpressionLowering):
     """Turns a parsed function into its evaluation trace (see the module docstring)."""
 
-    def __init__(self, parsed: Parsed, effects: Effects | None = None) -> None:
+    def __init__(self, parsed: Parsed, effects: Effects | None = None,
+                 returns: Returned | None = None) -> None:
         self.effects = effects or _no_effects
+        self.returns = returns or (lambda fn: frozenset())
         self.built_into: str | None = None  # the name a list comprehension fills directly
         given = parsed.node
         outer = {a.id for a in given.args.args} | assigned(given.body)
@@ -174,10 +178,11 @@ class Lowerer(LoopLowering, ExpressionLowering):
             if type(node) in _UNSUPPORTED and node is not fn and id(node) not in unpacked:
                 what, fix = _UNSUPPORTED[type(node)]
                 raise self.error(node, what, fix)
-        checks = aliases.check(fn, self.locals, self.error, self.written_arguments)
+        checks = aliases.check(fn, self.locals, self.error, self.written_arguments,
+                               self.returned_arguments)
         if self.marked is not None:  # a write through a shared name in a checkpointed loop
             aliases.check(self.marked, set(self.params) | assigned(self.marked.body), self.error,
-                          self.written_arguments)
+                          self.written_arguments, self.returned_arguments)
         self.shared_updates, self.view_checks = checks.updates, checks.views
         self.shared_arguments = checks.arguments
         body = self.block(fn.body)
@@ -199,6 +204,14 @@ class Lowerer(LoopLowering, ExpressionLowering):
         if effects is None:
             return []
         return [(a, effects[0][p]) for p, a in bound_arguments(fn, call, effects[0])]
+
+    def returned_arguments(self, call: gast.Call) -> list[gast.AST]:
+        """The arguments whose objects the result of a call of a user function may share."""
+        found, fn = self.resolve(call.func)
+        params = self.returns(fn) if found and isinstance(fn, types.FunctionType) else None
+        if not params:
+            return []
+        return [a for _, a in bound_arguments(fn, call, dict.fromkeys(params, True))]
 
     # ------------------------------------------------------------------ statements
 
@@ -436,10 +449,12 @@ class Lowerer(LoopLowering, ExpressionLowering):
     # ------------------------------------------------------------------ expressions
 
 
-def lower(parsed: Parsed, effects: Effects | None = None) -> Trace:
+def lower(parsed: Parsed, effects: Effects | None = None,
+          returns: Returned | None = None) -> Trace:
     """The evaluation trace of a parsed function; `effects(fn)` tells what a called user
-    function writes into (see `frontend.effects`)."""
-    return Lowerer(parsed, effects).lower()
+    function writes into (see `frontend.effects`), `returns(fn)` which of its parameters its
+    result may share an object with (`aliases.returned`)."""
+    return Lowerer(parsed, effects, returns).lower()
 
 
 def _no_effects(fn: Any) -> None:

@@ -40,7 +40,6 @@ NOT_COMPILED = {
                                  "repeated integer-array positions) has no compiled form",
     "for_over_tuple_of_arguments": "the adjoint of a tuple starts as a tuple of zeros "
                                    "(`zeros_like`) that adjoints are added into item by item",
-    "for_enumerate_zip": "the same for the tuples `zip` makes (`add_at` into a tuple)",
 }
 
 

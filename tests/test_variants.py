@@ -47,6 +47,34 @@ def sliced_by_shape(g, c):
     return np.sum(c / (1.0 + np.exp(-g[0:n])) + np.tanh(g[n:2 * n]) * g[2 * n:])
 
 
+def gates(x, w):
+    n = x.shape[0]
+    g = np.concatenate((x, x * 2.0, x)) * w
+    return np.sum(np.tanh(g[0:n]) * g[n:2 * n] + g[2 * n:])
+
+
+def pair(x, y):
+    return np.sin(x) * y, np.cos(y)
+
+
+def uses_pair(x, y):
+    a, b = pair(x, y)
+    c, _ = pair(a, b)
+    return np.sum(a * b + c)
+
+
+def rows_of(m, v):
+    rows = [m[i] for i in range(m.shape[0])]
+    total = 0.0
+    for i in range(len(rows)):
+        total = total + np.sum(np.tanh(rows[i] * v))
+    return total
+
+
+def stacked_rows(x, y):
+    return np.sum(np.vstack((x, y * 2.0)) ** 2) + np.sum(np.hstack((x, y)) * 3.0)
+
+
 RNG = np.random.default_rng(3)
 CASES = [
     (broadcast_rows, (RNG.normal(size=(4, 3)), RNG.normal(size=3)), (0, 1)),
@@ -57,6 +85,10 @@ CASES = [
      (0, 1, 2)),
     (grows, (RNG.normal(size=3), 4), 0),
     (sliced_by_shape, (RNG.normal(size=9), RNG.normal(size=3)), (0, 1)),
+    (gates, (RNG.normal(size=3), RNG.normal(size=9)), (0, 1)),
+    (uses_pair, (RNG.normal(size=4), RNG.normal(size=4)), (0, 1)),
+    (rows_of, (RNG.normal(size=(3, 4)), RNG.normal(size=4)), (0, 1)),
+    (stacked_rows, (RNG.normal(size=3), RNG.normal(size=3)), (0, 1)),
 ]
 
 
@@ -152,3 +184,28 @@ def test_scalar_code_runs_its_float_variant_without_dispatch():
         np.testing.assert_allclose(np.array(g(*args), dtype=float),
                                    np.array(general(*args), dtype=float), rtol=1e-14)
     check_grads(scalar_code, (0.3, 0.7), wrt=(0, 1), order=2)
+
+
+@pytest.mark.parametrize(("f", "absent"), [
+    (gates, ("split_like", "add_at", "item(", "unbroadcast")),
+    (uses_pair, ("add_at", "item(", "zeros_like")),
+    (sliced_by_shape, ("add_at", "unbroadcast")),
+])
+def test_variant_scatters_and_splits_without_helpers(f, absent):
+    """Indexed reads of arrays scatter in place (`g_bar[0:3] += ...`), a join's adjoint is
+    sliced, a tuple's adjoint is a list display indexed directly."""
+    args = next(c[1] for c in CASES if c[0] is f)
+    text = adgen.source(adgen.grad(f, wrt=(0, 1)), *args)
+    for helper in absent:
+        assert helper not in text, text
+    if f is not uses_pair:
+        assert "] += " in text, text
+
+
+def test_unpacking_gives_the_tuple_adjoint_as_one_display():
+    """`a, b = pair(x, y)`: the adjoint of the pair is `[a_bar, b_bar]`, no zeros added into;
+    an item with no adjoint is a zero of its shape."""
+    args = next(c[1] for c in CASES if c[0] is uses_pair)
+    text = adgen.source(adgen.grad(uses_pair, wrt=(0, 1)), *args)
+    assert "[a_bar, b_bar]" in text, text
+    assert "np.zeros((4,))]" in text, text  # `c, _ = pair(a, b)`: `_` has no adjoint

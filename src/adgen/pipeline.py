@@ -153,8 +153,9 @@ def _reverse(program: Program, f: Any, parsed: Any, names: list[str], single: bo
     cached = program.traces.get(parsed.function)
     # the cached trace itself, which nothing changes: each build works on a copy of it
     base = cached if cached is not None and cached.parsed is parsed else None
+    shared: dict[str, Any] = {}  # what the variants' builds reuse of the general one
     general, ctx = build_reverse(program, _copy_trace(base) if base else program.lower(parsed),
-                                 names, single, kind, frozenset())
+                                 names, single, kind, frozenset(), shared=shared)
     bindings = ctx.bindings.names
     if base is None or ctx.recursive or not _uses_shape_helpers(general, bindings):
         return general, bindings, None
@@ -165,7 +166,8 @@ def _reverse(program: Program, f: Any, parsed: Any, names: list[str], single: bo
         with program.lock, collector_paused():  # as in `_build_guarded`
             functions, vctx = build_reverse(program, _copy_trace(base), names, single, kind,
                                             frozenset(), arguments=arguments,
-                                            constants=parsed.resolve if frozen else None)
+                                            constants=parsed.resolve if frozen else None,
+                                            shared=shared)
         if otherwise is not None:
             _guard(vctx, functions[-1], otherwise)
         with collector_paused():

@@ -49,6 +49,8 @@ def unbroadcast(g: Any, x: Any) -> Any:
 
 def zeros_like(x: Any) -> Any:
     """A zero of the same shape and type as `x` (0.0 for Python numbers)."""
+    if type(x) is np.ndarray:  # the common case first (an adjoint's memory order is free)
+        return np.zeros(x.shape, x.dtype)
     if is_array(x):
         return np.zeros_like(x)
     if isinstance(x, np.generic):
@@ -138,6 +140,13 @@ def add_at(acc: Any, x: Any, index: Any, g: Any) -> Any:
     A 0.0 `acc` (a zero not materialised yet) becomes zeros shaped like `x` first. Repeated
     integer indices accumulate (`numpy.add.at`), as the adjoint of a gather must.
     """
+    if type(index) is int:  # the common cases first: an item of a list or a row of an array
+        if type(acc) is list:
+            acc[index] = add_adjoints(acc[index], g)
+            return acc
+        if type(acc) is np.ndarray and type(x) is np.ndarray and acc.shape == x.shape:
+            acc[index] += g
+            return acc
     if isinstance(acc, tuple) or records.is_dataclass(acc):  # e.g. a callee's adjoint
         acc = list(acc) if isinstance(acc, tuple) else records.items(acc)
     elif not isinstance(acc, (list, dict)) and not is_array(acc):
@@ -327,6 +336,8 @@ def fill_like(xs: Any, g: Any) -> Any:
 def add_adjoints(a: Any, b: Any) -> Any:
     """`a + b` for adjoints: item by item for lists, tuples, dicts and dataclasses (whose
     adjoints add as lists of field adjoints)."""
+    if type(a) in _PLAIN and type(b) in _PLAIN:  # the common case first: arrays, floats
+        return a + b
     if records.is_dataclass(a):
         a = records.items(a)
     if records.is_dataclass(b):
@@ -352,6 +363,7 @@ def add_adjoints(a: Any, b: Any) -> Any:
 
 
 _CONTAINERS = (list, tuple, dict)
+_PLAIN = (np.ndarray, float, np.float64)
 
 
 def _is_zero(x: Any) -> bool:

@@ -19,7 +19,8 @@ from adgen.codegen import astutil, simplify
 from adgen.codegen.astutil import clone
 from adgen.derive import shapes
 from adgen.derive.analysis import call_parts, data_reads, differentiable, field_read
-from adgen.derive.specialise import Helpers, summed_to
+from adgen.derive.shapes import Fact
+from adgen.derive.specialise import Helpers, shaped_zeros, summed_to
 from adgen.derive.templates import TemplateError, bind_call, fill, signature
 from adgen.frontend.lower import assign, const, name
 from adgen.frontend.parse import template_ast
@@ -29,11 +30,13 @@ class StepAdjoints:
     """The adjoint statements of one trace step (needs `ctx`, `namer`, `state`, `owned`,
     `containers`, `own_requests`, `scattered` and `bar` from `Reverse`)."""
 
-    def contribute(self, var: str, expr: gast.AST, line: Any) -> gast.AST:
+    def contribute(self, var: str, expr: gast.AST, line: Any, numpy: bool = False) -> gast.AST:
+        """`var_bar = expr`, or `expr` added into `var_bar` (`numpy`: `expr` is known to be
+        a NumPy value, as the facts would show of the names it reads)."""
         bar = self.bar(var)
         if var in self.state:
-            if var in self.owned and self.ctx.array(name(var)) is not None and self._numpy(
-                    expr):
+            if var in self.owned and self.ctx.array(name(var)) is not None and (
+                    numpy or self._numpy(expr)):
                 node = gast.AugAssign(target=name(bar, gast.Store()), op=gast.Add(), value=expr)
                 node.adgen_line = line  # an array this sweep made: added to in place
                 return node
@@ -48,6 +51,10 @@ class StepAdjoints:
                 self.owned.add(var)
             else:
                 self.owned.discard(var)
+            if isinstance(expr, (gast.Tuple, gast.List)):
+                self.displayed.add(var)  # (a tuple's adjoint: indexed without `item`)
+            else:
+                self.displayed.discard(var)
         return assign(bar, expr, line)
 
     def _numpy(self, expr: gast.AST) -> bool:
@@ -147,6 +154,17 @@ class StepAdjoints:
             self.state.discard(var)
             self.owned.discard(var)
             return out
+        run = self.runs.get(id(s))
+        if run is not None:  # the last step of an unpacking (each pass over a loop again)
+            self.unpacked.difference_update(id(step) for step in run)
+            display = self._unpacked_display(run)
+            if display is not None:
+                return [display]
+        if id(s) in self.unpacked:  # its adjoint went into the display of its run
+            self.state.discard(var)
+            self.owned.discard(var)
+            self.displayed.discard(var)
+            return []
         if var not in self.ctx.active:
             return []
         if var not in self.state:
@@ -155,25 +173,45 @@ class StepAdjoints:
         contributions = self.contributions(s, var, s.value, y_bar)
         self.state.discard(var)
         self.owned.discard(var)
+        self.displayed.discard(var)
         out: list[gast.AST] = []
         for atom_var, expr in contributions:
             if expr is None:
                 continue
             if isinstance(expr, _Scatter):
-                out.append(self.scatter(atom_var, expr, s.adgen_line))
+                out.extend(self.scatter(atom_var, expr, s.adgen_line))
 
             else:
                 out.append(self.contribute(atom_var, expr, s.adgen_line))
         return out
 
-    def scatter(self, var: str, sc: _Scatter, line: Any) -> gast.AST:
+    def scatter(self, var: str, sc: _Scatter, line: Any) -> list[gast.AST]:
         bar = self.bar(var)
+        items = self._scattered_item(var, sc)
+        if items is not None:  # `x_bar = [zeros, g]`, `x_bar[0] = x_bar[0] + g` for a tuple
+            self.state.add(var)
+            self.owned.add(var)
+            self.scattered.add(var)
+            return [assign(bar, items, line)] if isinstance(items, gast.List) else [items]
+        fact = self._scattered_array(var, sc)
+        if fact is not None:  # `x_bar[i] += g` into an array this sweep made
+            out = []
+            if var not in self.state:
+                out.append(assign(bar, shaped_zeros(self.ctx.bindings, fact), line))
+            index = self._constant_ints(clone(sc.index))  # (as `_scattered_array` saw it)
+            target = gast.Subscript(value=name(bar), slice=index, ctx=gast.Store())
+            out.append(gast.AugAssign(target=target, op=gast.Add(), value=sc.value))
+            out[-1].adgen_line = line
+            self.state.add(var)
+            self.owned.add(var)
+            self.scattered.add(var)
+            return out
         if self._in_place(var, sc):  # an array this sweep made, an index naming one place
             target = gast.Subscript(value=name(bar), slice=clone(sc.index), ctx=gast.Store())
             node = gast.AugAssign(target=target, op=gast.Add(), value=sc.value)
             node.adgen_line = line
             self.scattered.add(var)
-            return node
+            return [node]
         acc: gast.AST = name(bar) if var in self.state else const(0.0)
         if var in self.state and var not in self.owned:
             acc = self.ctx.call("owned_copy", runtime.owned_copy, [acc])
@@ -186,7 +224,129 @@ class StepAdjoints:
         self.state.add(var)
         self.owned.add(var)
         self.scattered.add(var)
-        return assign(bar, call, line)
+        return [assign(bar, call, line)]
+
+    def _scattered_array(self, var: str, sc: _Scatter) -> Fact | None:
+        """The fact of `var` when the facts show that `var_bar[index] += value` is what
+        `add_at` would do: a float array of the same shape wherever `var` is assigned, whose
+        adjoint, when the sweep has one, is an array it made; a basic index (ints and
+        slices); a value that is a NumPy value."""
+        fact, everywhere = self.ctx.array(name(var)), self.ctx.table.get(var)
+        if (fact is None or fact != everywhere or not fact.shape or sc.field is not None
+                or fact.dtype.kind not in "fc"
+                or not self._basic(self._constant_ints(clone(sc.index)))
+                or var in self.state and var not in self.owned
+                or not self._numpy(sc.value)):
+            return None
+        return fact
+
+    def _scattered_item(self, var: str, sc: _Scatter) -> gast.AST | None:
+        """For a read `v = x[k]` of a tuple of known facts: the adjoint of `x` as a list
+        display when the sweep has none yet (zeros of the other items' shapes), or the
+        update of item `k` of the list this block made."""
+        fact = self.ctx.facts.get(var)
+        k = sc.index.value if isinstance(sc.index, gast.Constant) else None
+        if (fact is None or fact.kind != "tuple_of" or type(k) is not int or sc.field is not None
+                or not -len(fact.items) <= k < len(fact.items) or not self._numpy(sc.value)):
+            return None
+        if var not in self.state:
+            elts = []
+            for i, f in enumerate(fact.items):
+                zero = None if i == k % len(fact.items) else self._zero_item(f)
+                if i != k % len(fact.items) and zero is None:
+                    return None
+                elts.append(sc.value if zero is None else zero)
+            self.displayed.add(var)
+            self.listed.add(var)
+            return gast.List(elts=elts, ctx=gast.Load())
+        item = fact.items[k]
+        if var not in self.listed or not isinstance(item, Fact) or not (
+                item.is_array or item.is_number):
+            return None
+        bar = self.bar(var)
+        total = gast.BinOp(left=gast.Subscript(value=name(bar), slice=const(k), ctx=gast.Load()),
+                           op=gast.Add(), right=sc.value)
+        node = gast.Assign(targets=[gast.Subscript(value=name(bar), slice=const(k),
+                                                   ctx=gast.Store())], value=total)
+        node.adgen_line = None
+        return node
+
+    def _unpacked_display(self, run: list[gast.Assign]) -> gast.AST | None:
+        """`a = t[0]; b = t[1]` (an unpacking, met last first): when the sweep has no
+        adjoint of the tuple `t` yet, `t_bar = [a_bar, b_bar]` at once, zeros of their facts
+        for items without one (no zeros added into); the other steps of the run then only
+        drop their targets' adjoints."""
+        last = run[-1]
+        tuple_var = last.value.value.id
+        fact = self.ctx.facts.get(tuple_var)
+        if (tuple_var not in self.ctx.active or tuple_var in self.state or fact is None
+                or fact.kind != "tuple_of"):
+            return None
+        items: list[Any] = [None] * len(fact.items)
+        for step in run:
+            k = step.value.slice.value
+            if not -len(items) <= k < len(items) or items[k % len(items)] is not None:
+                return None
+            var = step.targets[0].id
+            if var in self.ctx.active and var in self.state:
+                if not self._numpy(name(self.bar(var))):
+                    return None
+                items[k % len(items)] = name(self.bar(var))
+        if all(item is None for item in items):
+            return None
+        for i, f in enumerate(fact.items):
+            if items[i] is None:
+                items[i] = self._zero_item(f)
+                if items[i] is None:
+                    return None
+        for step in run:
+            var = step.targets[0].id
+            self.state.discard(var)
+            self.owned.discard(var)
+            self.displayed.discard(var)
+            self.unpacked.add(id(step))
+        self.state.add(tuple_var)
+        self.owned.add(tuple_var)
+        self.scattered.add(tuple_var)
+        self.displayed.add(tuple_var)
+        self.listed.add(tuple_var)
+        return assign(self.bar(tuple_var), gast.List(elts=items, ctx=gast.Load()),
+                      last.adgen_line)
+
+    def _zero_item(self, fact: Any) -> gast.AST | None:
+        if isinstance(fact, Fact) and fact.is_array and fact.shape and fact.dtype.kind in "fc":
+            return shaped_zeros(self.ctx.bindings, fact)
+        if isinstance(fact, Fact) and fact.kind in ("float", "scalar") and fact.dtype.kind == "f":
+            return const(0.0)
+        return None
+
+    def _constant_ints(self, index: gast.AST) -> gast.AST:
+        """An index with the ints the variant knows (read from shapes) written as constants,
+        so the reverse sweep does not read them."""
+        def known(part: Any) -> Any:
+            fact = self.ctx.facts.get(part.id) if isinstance(part, gast.Name) else None
+            if fact is not None and fact.kind == "int" and type(fact.value) is int:
+                return const(fact.value)
+            return part
+
+        if isinstance(index, gast.Tuple):
+            index.elts = [self._constant_ints(e) for e in index.elts]
+            return index
+        if isinstance(index, gast.Slice):
+            index.lower, index.upper, index.step = (
+                None if p is None else known(p) for p in (index.lower, index.upper, index.step))
+            return index
+        return known(index)
+
+    def _basic(self, index: gast.AST) -> bool:
+        """Whether an index is constant ints and slices (no array, no repeats)."""
+        if isinstance(index, gast.Tuple):
+            return all(self._basic(e) for e in index.elts)
+        if isinstance(index, gast.Slice):
+            return all(p is None or self._basic(p) for p in (index.lower, index.upper,
+                                                              index.step))
+        # constants only here (names: `_in_place`, into an adjoint the sweep owns)
+        return isinstance(index, gast.Constant) and type(index.value) is int
 
     def _in_place(self, var: str, sc: _Scatter) -> bool:
         """Whether `add_at` into `var`'s adjoint is `x_bar[i] += g` by a variant's facts: the
@@ -223,6 +383,8 @@ class StepAdjoints:
         if attr is not None:
             return [(rhs.value.id, _Scatter(None, y_bar, attr))] if active(rhs.value) else []
         def part(index: gast.AST) -> gast.AST:
+            if var in self.displayed:  # a tuple or list this block made: no plain zero
+                return gast.Subscript(value=y_bar, slice=index, ctx=gast.Load())
             return self.ctx.call("item", runtime.item, [y_bar, index])
 
         if isinstance(rhs, (gast.Tuple, gast.List)):
@@ -245,7 +407,7 @@ class StepAdjoints:
             values[_first_param(rule.adjoint)] = name(var)
             keep = self._keep_unbroadcast(var, params, values)
             expr = fill(rule.adjoint, values, self.ctx.bindings, keep)
-            expr = Helpers(self.ctx.bindings, self.ctx.facts).apply(expr)
+            expr = Helpers(self.ctx.bindings, self.ctx.facts, var).apply(expr)
         except TemplateError as exc:
             raise self.ctx.error(s, str(exc)) from None
         parts = expr.elts if isinstance(expr, gast.Tuple) else [expr]

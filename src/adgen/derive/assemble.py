@@ -35,10 +35,12 @@ _PURE_HELPERS = (runtime.unbroadcast, runtime.zeros_like, runtime.add_at, runtim
 def build_reverse(program: Program, trace: Trace, wrt: list[str], single: bool, kind: str,
                   scalar_params: frozenset[str], reserved: dict[str, Any] | None = None,
                   arguments: dict[str, Any] | None = None, constants: Any = None,
+                  shared: dict[str, Any] | None = None,
                   ) -> tuple[list[gast.FunctionDef], Context]:
     """The reverse-mode function(s) of a trace: `grad`, `value_and_grad`, `vjp` or `split`;
     specialised to the parameters' facts in `arguments` when given (and to the types of
-    the numbers free names hold, with `constants`: see `shapes.infer`)."""
+    the numbers free names hold, with `constants`: see `facts.infer`; `shared`: what a build
+    of the same trace found that the facts do not change, `generate.context`)."""
     body, result = structure(trace)
     trace.node.body = body
     returned = (result.id,) if isinstance(result, gast.Name) else ()
@@ -46,7 +48,8 @@ def build_reverse(program: Program, trace: Trace, wrt: list[str], single: bool, 
     if facts:
         arguments = {p: facts.get(p) for p in trace.params}
     scalar = {p for p in scalar_params if isinstance(p, str)}
-    ctx = context(program, trace, wrt, scalar, kind, returned, reserved, arguments, constants)
+    ctx = context(program, trace, wrt, scalar, kind, returned, reserved, arguments, constants,
+                  shared)
     closure = trace.parsed.closure
     if returned and returned[0] in closure and returned[0] not in trace.locals:
         ctx.bindings.names[returned[0]] = closure[returned[0]]  # `return c` of a closed value
@@ -228,9 +231,19 @@ def _gradient(rev: Reverse, w: str) -> gast.AST:
         return ctx.zero_for(w)
     g = name(ctx.namer.bar(w))
     if w not in ctx.scalar and ctx.array(name(w)) is None and (
-            w in rev.filled or w in rev.scattered):
+            w in rev.filled or w in rev.scattered) and not _list_of_arrays(rev, w):
         return ctx.call("shaped_like", runtime.shaped_like, [g, name(w)])
     return g
+
+
+def _list_of_arrays(rev: Reverse, w: str) -> bool:
+    """Whether the facts show the adjoint of the parameter `w` is already a list of arrays
+    of its items' shapes: a list of float arrays, never rebound, whose adjoint no pop gives
+    a plain zero item (zeros are `zeros_like(w)`, a parameter being always assigned)."""
+    fact = rev.ctx.table.get(w)
+    item = fact.items[0] if fact is not None and fact.kind == "list" else None
+    return (item is not None and item.is_array and item.dtype.kind in "fc"
+            and w in rev.ctx.trace.params and all(r.var != w for r in rev.pops.values()))
 
 
 def _reads(stmts: list[Any]) -> set[str]:

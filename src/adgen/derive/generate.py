@@ -4,13 +4,15 @@ atoms, zeros, and errors that point at the user's line."""
 from __future__ import annotations
 
 import types
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import gast
 
 from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
-from adgen.derive import shapes
+from adgen.derive import facts as flow
 from adgen.derive.analysis import active_names, numeric_names, primitive, scalar_names
 from adgen.derive.shapes import Fact
 from adgen.derive.specialise import shaped_zeros
@@ -26,26 +28,32 @@ def context(program: Program, trace: Trace, wrt: list[str], scalar_params: set[s
             kind: str, returned: tuple[str, ...] = (),
             reserved: dict[str, Any] | None = None,
             arguments: dict[str, Fact | None] | None = None,
-            constants: Any = None) -> Context:
+            constants: Any = None, shared: dict[str, Any] | None = None) -> Context:
     """The facts both modes need about `trace` differentiated w.r.t. `wrt` into a derivative
     of `kind`, whose functions' names are claimed here, before anything is bound. With
     `arguments` (the parameters' facts of a specialised variant), every name the arguments
     decide has its shape and dtype in `Context.facts` (and the free names holding numbers,
-    with `constants`: see `shapes.infer`)."""
+    with `constants`: see `facts.infer`). `shared` keeps what does not depend on them
+    (activity, which names are numbers, the names the trace reads, the lowering's helpers):
+    the general build fills it, the variants of the same trace read it."""
     body = trace.node.body
     base = trace.parsed.name.rstrip("_")
     defines = {part: trace.namer.fresh(f"{base}_{part}") for part in parts(kind)}
-    facts = shapes.infer(body, arguments, _returns(program), constants) if arguments else {}
+    facts = (flow.infer(body, arguments, _returns(program), constants) if arguments
+             else flow.NONE)
     zero_d = {n for n, f in facts.items() if f.is_number}
     numbers = {p for p, f in (arguments or {}).items() if f is not None and f.is_number}
     scalar = scalar_names(body, trace.params, set(scalar_params) | numbers, program) | zero_d
-    ctx = Context(program, trace, active_names(body, wrt, returned), scalar, defines, reserved)
-    ctx.facts = facts
+    shared = {} if shared is None else shared
+    if "active" not in shared:
+        shared["active"] = active_names(body, wrt, returned)
+    ctx = Context(program, trace, shared["active"], scalar, defines, reserved, shared)
+    ctx.facts = ctx.table = facts
     return ctx
 
 
 def _returns(program: Program) -> Any:
-    """`callee(fn, facts)` for `shapes.infer`: the fact of what the user's function `fn`
+    """`callee(fn, facts)` for `facts.infer`: the fact of what the user's function `fn`
     returns when its parameters have `facts`, kept in the program view."""
 
     def callee(fn: Any, facts: tuple) -> Any:
@@ -58,8 +66,8 @@ def _returns(program: Program) -> Any:
         except (DifferentiationError, SyntaxError):
             return None
         arguments = dict(facts)
-        inner = shapes.infer(trace.node.body, arguments, callee)
-        program.facts[key] = got = shapes.returned(trace.node.body, inner)
+        inner = flow.infer(trace.node.body, arguments, callee)
+        program.facts[key] = got = flow.returned(trace.node.body, inner)
         return got
 
     return callee
@@ -79,16 +87,25 @@ class Context:
     `recursive`."""
 
     def __init__(self, program: Program, trace: Trace, active: set[str], scalar: set[str],
-                 defines: dict[str, str], reserved: dict[str, Any] | None = None) -> None:
+                 defines: dict[str, str], reserved: dict[str, Any] | None = None,
+                 shared: dict[str, Any] | None = None) -> None:
+        shared = {} if shared is None else shared  # (see `context`)
+        if "numeric" not in shared:
+            shared["numeric"] = numeric_names(trace.node.body)
+            shared["free"] = set().union(*astutil.names(trace.node)) - trace.locals
+            shared["helpers"] = lowering_helpers(trace)
         self.program = program
         self.trace = trace
         self.namer = trace.namer
         self.active = active
         self.scalar = scalar
-        self.numeric = numeric_names(trace.node.body) | scalar
+        self.numeric = shared["numeric"] | scalar
         self.defines = defines
         self.recursive = False
-        self.facts: dict[str, Fact] = {}
+        # the facts of a variant: `table` for the whole function, `facts` where the
+        # generator is (`facts_at`: a step's own where a name's definitions disagree)
+        self.table: flow.Facts = flow.NONE
+        self.facts: Mapping[str, Fact] = flow.NONE
         p = trace.parsed
 
         reserved = reserved or {}
@@ -103,10 +120,9 @@ class Context:
             return n in trace.locals or not (found and value is obj)
 
         self.bindings = Bindings(avoid=avoid, reserve=trace.namer.taken)
-        free = set().union(*astutil.names(trace.node)) - trace.locals
-        for var in sorted(free & set(p.closure)):
+        for var in sorted(shared["free"] & set(p.closure)):
             self.bindings.names[var] = p.closure[var]
-        self.bindings.names.update(lowering_helpers(trace))
+        self.bindings.names.update(shared["helpers"])
 
     def is_active(self, atom: gast.AST | None) -> bool:
         return isinstance(atom, gast.Name) and atom.id in self.active
@@ -155,6 +171,15 @@ class Context:
             raise self.error(stmt, f"no derivative rule for {primitive_name(fn)}; register one "
                              "with adgen.tangent_rule and adgen.adjoint_rule")
         return rule
+
+    @contextmanager
+    def facts_at(self, s: gast.AST) -> Iterator[None]:
+        """`facts` are those at the step `s` while the generator writes its code."""
+        outer, self.facts = self.facts, self.table.at(s)
+        try:
+            yield
+        finally:
+            self.facts = outer
 
     def zero_for(self, var: str) -> gast.AST:
         """A zero shaped like `var` (a Python 0.0 when `var` is 0-d)."""

@@ -93,6 +93,14 @@ class Reverse(StepAdjoints):
         self.bound_early: set[str] = set()  # bound to None before the forward sweep
         self.stack = self.namer.fresh("_stack")
         self.forward_order: list[gast.For] = []  # reversed loops left in forward order so far
+        # adjoints this block of the reverse sweep made as a tuple or list display, and of
+        # those the lists (emptied at each block's ends: a merge may bring a plain zero)
+        self.displayed: set[str] = set()
+        self.listed: set[str] = set()
+        # runs of unpacking steps `a = t[0]; b = t[1]` by their last step, and the steps
+        # whose adjoint went into a display of their run (`StepAdjoints._unpacked_display`)
+        self.runs: dict[int, list[gast.Assign]] = {}
+        self.unpacked: set[int] = set()
 
     def bar(self, var: str) -> str:
         return self.namer.bar(var)
@@ -117,7 +125,8 @@ class Reverse(StepAdjoints):
         if isinstance(s, gast.Assign):
             fn = user_function(s.value)
             if fn is not None and s.targets[0].id in self.ctx.active:
-                return self.forward_call(s, fn)
+                with self.ctx.facts_at(s):
+                    return self.forward_call(s, fn)
             t = s.targets[0]
             var = t.id if isinstance(t, gast.Name) else t.value.id
             record = self.save(s, var)
@@ -209,7 +218,9 @@ class Reverse(StepAdjoints):
             for i, p in enumerate(site.wrt):
                 part = name(grads) if len(site.wrt) == 1 else gast.Subscript(
                     value=name(grads), slice=const(i), ctx=gast.Load())
-                out.append(self.contribute(site.bound[p].id, part, s.adgen_line))
+                # a variant's callee gives an array argument's adjoint as an array
+                out.append(self.contribute(site.bound[p].id, part, s.adgen_line,
+                                           numpy=self.ctx.array(site.bound[p]) is not None))
         for stmt in out:
             stmt.adgen_adjoint = True
         undo = [tape_save.rev] if tape_save is not None else []
@@ -260,13 +271,31 @@ class Reverse(StepAdjoints):
 
     def reverse(self, body: list[gast.AST]) -> list[gast.AST]:
         out: list[gast.AST] = []
+        self.displayed, self.listed = set(), set()
+        if self.ctx.table:
+            self.runs.update(_unpacking_runs(body))
         for s in reversed(body):
             out.extend(self.reverse_stmt(s))
+        self.displayed, self.listed = set(), set()
         return out
 
     def reverse_stmt(self, s: gast.AST) -> list[gast.AST]:
         if id(s) in self.calls:
-            return self.reverse_call(s)
+            with self.ctx.facts_at(s):
+                return self.reverse_call(s)
+        if isinstance(s, (gast.Assign, gast.Expr)):
+            with self.ctx.facts_at(s):
+                return self._reverse_step(s)
+        self.displayed, self.listed = set(), set()
+        if isinstance(s, gast.If):
+            return self.reverse_if(s)
+        if isinstance(s, gast.For):
+            return self.reverse_for(s)
+        if isinstance(s, gast.While):
+            return self.reverse_while(s)
+        return []
+
+    def _reverse_step(self, s: gast.AST) -> list[gast.AST]:
         if isinstance(s, gast.Expr) and id(s) in self.saves:
             out = self.reverse_append(s)
             for stmt in out:
@@ -280,12 +309,6 @@ class Reverse(StepAdjoints):
                 stmt.adgen_line = s.adgen_line
             undo_pop = [self.pops[id(s)].rev] if id(s) in self.pops else []
             return [*out, *undo_pop, self.saves[id(s)].rev]
-        if isinstance(s, gast.If):
-            return self.reverse_if(s)
-        if isinstance(s, gast.For):
-            return self.reverse_for(s)
-        if isinstance(s, gast.While):
-            return self.reverse_while(s)
         return []
 
     def reverse_if(self, s: gast.If) -> list[gast.AST]:
@@ -322,7 +345,8 @@ class Reverse(StepAdjoints):
             certain = self.must.had(known, var)
             if var in lists and not certain:
                 self.bound_early.add(var)
-            shaped = (certain or var in lists) and var not in self.ctx.scalar
+            shaped = (certain or var in lists or self.ctx.array(name(var)) is not None
+                      ) and var not in self.ctx.scalar  # (an array fact: a zero of its shape)
             zero = self.ctx.zero_for(var) if shaped else const(0.0)
             out.append(assign(self.bar(var), zero, getattr(s, "adgen_line", None)))
         return out
@@ -428,6 +452,31 @@ class Reverse(StepAdjoints):
         self.forward_order = []
 
     # ------------------------------------------------------------------ adjoints of steps
+
+
+def _unpacking_runs(body: list[gast.AST]) -> dict[int, list[gast.Assign]]:
+    """Consecutive steps `a = t[0]; b = t[1]; ...` of one block (one tuple, constant
+    indices, targets distinct and not `t`), by the id of their last step."""
+    def item_of(s: gast.AST) -> str | None:
+        if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                and isinstance(s.value, gast.Subscript) and isinstance(s.value.value, gast.Name)
+                and isinstance(s.value.slice, gast.Constant)
+                and type(s.value.slice.value) is int):
+            return s.value.value.id
+        return None
+
+    runs: dict[int, list[gast.Assign]] = {}
+    run: list[gast.Assign] = []
+    for s in [*body, None]:
+        source = item_of(s) if s is not None else None
+        if run and (source != item_of(run[0]) or s.targets[0].id in {
+                r.targets[0].id for r in run} or s.targets[0].id == source):
+            if len(run) > 1:
+                runs[id(run[-1])] = run
+            run = []
+        if source is not None and s.targets[0].id != source:
+            run.append(s)
+    return runs
 
 
 def _assigned(stmts: list[gast.AST]) -> set[str]:

@@ -1,11 +1,10 @@
 """Shapes and dtypes of a trace's values, for a derivative specialised to its arguments.
 
 A specialised derivative knows, for each parameter, its Python type and for arrays the dtype
-and shape (`Fact`). This pass propagates those facts through the trace: a name gets a fact
-when every assignment to it gives the same shape and dtype, whatever path the run takes. It
-is flow-insensitive (one fact per name, the join over all its assignments, iterated to a
-fixed point over loops), so a fact holds at every read of the name, on every run whose
-arguments have the variant's signature.
+and shape (`Fact`). This module says what fact one trace step gives for the facts of its
+operands (`step_fact`) and how facts join where paths meet (`join`); `adgen.derive.facts`
+walks the trace with them, so a fact holds at every read of a name, on every run whose
+arguments have the variant's signature, whichever path the run takes.
 
 A step's result fact comes from shape rules (broadcasting for arithmetic, `@`, reductions
 with a constant axis, `.T`, `.shape`) or from applying the step's NumPy function to stand-ins
@@ -28,7 +27,7 @@ from typing import Any
 import gast
 import numpy as np
 
-from adgen.derive.analysis import call_parts, primitive, statements
+from adgen.derive.analysis import call_parts, primitive
 from adgen.runtime import as_sequence
 
 _STAND_IN_LIMIT = 1 << 20  # elements of an operation's largest stand-in before it is skipped
@@ -85,155 +84,64 @@ def _key(x: Any) -> Any:
     return (x.dtype, x.shape) if type(x) is np.ndarray else type(x)
 
 
-_TOP = object()  # a name assigned values of different facts, or of one not known
-_CALLEE = " callee"  # where `infer` keeps its `callee` function in the environment
+TOP = object()  # a name assigned values of different facts, or of one not known
+CALLEE = " callee"  # where `facts.infer` keeps its `callee` function in the environment
 
 
-def infer(body: list[gast.AST], params: dict[str, Fact | None],
-          callee: Any = None, constants: Any = None) -> dict[str, Fact]:
-    """The fact of every name whose shape and dtype the parameters' facts decide;
-    `callee(fn, facts)` gives the fact of what a call of the user's function `fn` returns
-    for its parameters' facts (None: unknown). `constants(name)` gives `(found, value)` for
-    a free name taken as fixed (code compiled with Numba, which freezes globals): a free name
-    holding a number then has that number's type."""
-    env: dict[str, Any] = {p: (f if f is not None else _TOP) for p, f in params.items()}
-    env[_CALLEE] = callee
-    steps = list(_steps(body))
-    local = {t for t, _ in steps} | set(params)
-    if constants is not None:
-        env.update(_constants(body, local, constants))
-    for _ in range(50):
-        changed = False
-        for target, rhs in steps:
-            new = _TOP if rhs is None else _result(rhs, env, local)
-            if new is None:  # an operand not known yet: wait for it
-                continue
-            old = env.get(target)
-            joined = new if old is None else _join(old, new)
-            if joined is not old and joined != old:
-                env[target] = joined
-                changed = True
-        if not changed:
-            break
-    else:
-        return {}
-    return {k: v for k, v in env.items() if isinstance(v, Fact)}
-
-
-def returned(body: list[gast.AST], facts: dict[str, Fact]) -> Any:
-    """The fact of what a function with this trace returns (None: not known)."""
-    out: Any = None
-    for s in statements(body):
-        if isinstance(s, gast.Return):
-            v = s.value
-            got = (_from_value(v.value) if isinstance(v, gast.Constant)
-                   else facts.get(v.id, _TOP) if isinstance(v, gast.Name) else _TOP)
-            out = got if out is None else _join(out, got)
-    return out if isinstance(out, Fact) else None
-
-
-def _constants(body: list[gast.AST], local: set[str], constants: Any) -> dict[str, Fact]:
+def constant_facts(body: list[gast.AST], local: set[str],
+                   constants: Any) -> dict[str, Fact]:
     """The facts of the free names `body` reads that hold numbers (`constants(name)`)."""
     out = {}
     for n in gast.walk(gast.Module(body=body, type_ignores=[])):
         if isinstance(n, gast.Name) and n.id not in local and n.id not in out:
             found, value = constants(n.id)
             if found and (type(value) in (float, int, bool) or isinstance(value, np.generic)):
-                fact = _from_value(value)
+                fact = from_value(value)
                 if isinstance(fact, Fact):
                     out[n.id] = fact
     return out
 
 
-def _join(a: Any, b: Any) -> Any:
+def join(a: Any, b: Any) -> Any:
     """One fact for two assignments: equal facts, or two 0-d numbers of one dtype kind (a
-    Python float and a NumPy float64 are both a 0-d float to the derivative)."""
+    Python float and a NumPy float64 are both a 0-d float to the derivative; two ints read
+    from shapes are an int, its value not known)."""
     if a == b:
         return a
     if not (isinstance(a, Fact) and isinstance(b, Fact)):
-        return _TOP
+        return TOP
+    if a.kind == b.kind and a.kind in _NUMBERS and a.dtype == b.dtype:
+        return Fact(a.kind, (), a.dtype)  # two constants: a number of the type, not known
     if (a.kind in _NUMBERS and b.kind in _NUMBERS and a.dtype.kind == b.dtype.kind
             and a.value is None and b.value is None):
         return Fact("scalar", (), np.result_type(a.dtype, b.dtype))
     if a.kind == b.kind == "list":
         item = b.items[0] if a.items[0] is None else a.items[0] if b.items[0] is None else (
-            _join(a.items[0], b.items[0]))
+            join(a.items[0], b.items[0]))
         return Fact("list", items=(item,))
     if a.kind == b.kind == "tuple_of" and len(a.items) == len(b.items):
-        return Fact("tuple_of", items=tuple(_join(x, y) for x, y in zip(a.items, b.items,
+        return Fact("tuple_of", items=tuple(join(x, y) for x, y in zip(a.items, b.items,
                                                                           strict=True)))
-    return _TOP
+    return TOP
 
 
-def _steps(body: list[gast.AST]):
-    """(target, rhs) of every binding in the trace; rhs None when nothing is known of it."""
-    for s in statements(body):
-        if isinstance(s, gast.Assign):
-            t = s.targets[0]
-            if isinstance(t, gast.Name):
-                yield t.id, s.value
-            elif isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
-                yield t.value.id, t.value  # a write keeps an array's shape, and a list's...
-        elif isinstance(s, gast.For):
-            if isinstance(s.target, gast.Name):
-                yield s.target.id, _loop_item(s.iter)
-        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and isinstance(
-                s.value.func, gast.Attribute) and isinstance(s.value.func.value, gast.Name):
-            call = s.value  # `xs.append(v)` changes `xs`
-            appended = call.func.attr == "append" and len(call.args) == 1 and not call.keywords
-            yield call.func.value.id, (_Appended(call.func.value, call.args[0]) if appended
-                                       else None)
-        else:
-            for n in _bound_names(s):
-                yield n, None
-
-
-class _Appended(gast.AST):
-    """`xs.append(v)` as a binding of `xs`: the list with `v`'s fact joined into its item."""
-
-    _fields = ("value", "item")
-
-    def __init__(self, value: gast.AST, item: gast.AST) -> None:
-        super().__init__()
-        self.value, self.item = value, item
-
-
-def _bound_names(s: gast.AST) -> list[str]:
-    if isinstance(s, (gast.AugAssign, gast.AnnAssign)) and isinstance(s.target, gast.Name):
-        return [s.target.id]
-    return []
-
-
-def _loop_item(it: gast.AST) -> gast.AST | None:
-    if isinstance(it, gast.Call) and primitive(it) is range:
-        return gast.Constant(value=0, kind=None)  # an int
-    return None
-
-
-def _result(rhs: gast.AST, env: dict[str, Any], local: set[str]) -> Any:
-    """The fact of `rhs`, _TOP when it is not known, None when an operand is still unset."""
-    for n in gast.walk(rhs):
-        if isinstance(n, gast.Name) and n.id in local and n.id not in env:
-            return None
+def step_fact(rhs: gast.AST, env: dict[str, Any]) -> Any:
+    """The fact of `rhs` for its operands' facts in `env` (TOP when it is not known; an
+    operand missing from `env` is not known)."""
     if isinstance(rhs, gast.Constant):
-        return _from_value(rhs.value)
+        return from_value(rhs.value)
     if isinstance(rhs, gast.Name):
-        return env.get(rhs.id, _TOP)
-    if isinstance(rhs, _Appended):
-        before, item = _atom(rhs.value, env), _atom(rhs.item, env)
-        if not isinstance(before, Fact) or before.kind != "list" or not isinstance(item, Fact):
-            return _TOP
-        return _join(before, Fact("list", items=(item,)))
+        return env.get(rhs.id, TOP)
     if isinstance(rhs, gast.List):
-        facts = [_atom(e, env) for e in rhs.elts]
+        facts = [atom_fact(e, env) for e in rhs.elts]
         if not facts:
             return Fact("list", items=(None,))
         item = facts[0]
         for f in facts[1:]:
-            item = _join(item, f)
-        return Fact("list", items=(item,)) if isinstance(item, Fact) else _TOP
+            item = join(item, f)
+        return Fact("list", items=(item,)) if isinstance(item, Fact) else TOP
     if isinstance(rhs, gast.Tuple):
-        return Fact("tuple_of", items=tuple(_atom(e, env) for e in rhs.elts))
+        return Fact("tuple_of", items=tuple(atom_fact(e, env) for e in rhs.elts))
     try:
         stand = _Stand(env)
         if isinstance(rhs, gast.Subscript):
@@ -241,15 +149,15 @@ def _result(rhs: gast.AST, env: dict[str, Any], local: set[str]) -> Any:
         if isinstance(rhs, gast.Attribute):
             base = stand.of(rhs.value)
             if rhs.attr not in ("T", "shape", "ndim", "size", "real", "imag", "mT"):
-                return _TOP
-            return _from_value(getattr(base, rhs.attr))
+                return TOP
+            return from_value(getattr(base, rhs.attr))
         if isinstance(rhs, gast.Compare):
             return _elementwise([rhs.left, *rhs.comparators], env, stand, lambda *v: v[0] < v[1])
         if isinstance(rhs, (gast.BinOp, gast.UnaryOp, gast.Call)):
             return _apply(rhs, env, stand)
     except Exception:  # _Unknown, or a step the stand-ins cannot take (e.g. on a dead path)
-        return _TOP
-    return _TOP
+        return TOP
+    return TOP
 
 
 class _Unknown(Exception):
@@ -268,7 +176,7 @@ class _Stand:
             return atom.value
         if not isinstance(atom, gast.Name):
             raise _Unknown
-        return self.fact(self.env.get(atom.id, _TOP), index)
+        return self.fact(self.env.get(atom.id, TOP), index)
 
     def fact(self, f: Any, index: bool = False) -> Any:
         if not isinstance(f, Fact):
@@ -285,9 +193,9 @@ class _Stand:
         return 0  # an int index: the item's shape does not depend on which
 
 
-def _from_value(v: Any) -> Any:
+def from_value(v: Any) -> Any:
     if isinstance(v, np.generic):
-        return Fact("scalar", (), v.dtype) if v.dtype.kind in "fiub" else _TOP
+        return Fact("scalar", (), v.dtype) if v.dtype.kind in "fiub" else TOP
     if isinstance(v, bool):
         return Fact("bool", (), np.dtype(bool))
     if isinstance(v, int):
@@ -298,37 +206,37 @@ def _from_value(v: Any) -> Any:
         return Fact("array", v.shape, v.dtype)
     if isinstance(v, tuple) and all(type(i) is int for i in v):
         return Fact("tuple", (), None, v)
-    return _TOP
+    return TOP
 
 
-def _atom(node: gast.AST, env: dict[str, Any]) -> Any:
+def atom_fact(node: gast.AST, env: dict[str, Any]) -> Any:
     if isinstance(node, gast.Constant):
-        return _from_value(node.value)
-    return env.get(node.id, _TOP) if isinstance(node, gast.Name) else _TOP
+        return from_value(node.value)
+    return env.get(node.id, TOP) if isinstance(node, gast.Name) else TOP
 
 
 def _subscript(rhs: gast.Subscript, env: dict[str, Any], stand: _Stand) -> Any:
-    base = env.get(rhs.value.id, _TOP) if isinstance(rhs.value, gast.Name) else _TOP
+    base = env.get(rhs.value.id, TOP) if isinstance(rhs.value, gast.Name) else TOP
     if isinstance(base, Fact) and base.kind == "list":
         _index(rhs.slice, env, stand)  # an int, or _Unknown
         if isinstance(rhs.slice, gast.Slice):
             return base
-        return base.items[0] if isinstance(base.items[0], Fact) else _TOP
+        return base.items[0] if isinstance(base.items[0], Fact) else TOP
     if isinstance(base, Fact) and base.kind == "tuple_of":
         index = _bound(rhs.slice, env)
         if type(index) is not int or not -len(base.items) <= index < len(base.items):
-            return _TOP
+            return TOP
         return base.items[index]
     if not isinstance(base, Fact) or base.kind not in ("array", "tuple"):
-        return _TOP
+        return TOP
     index = _index(rhs.slice, env, stand)
     value = stand.of(rhs.value)
     if base.kind == "tuple":
         got = value[index]
-        return Fact("int", (), np.dtype(int), got) if type(got) is int else _from_value(got)
+        return Fact("int", (), np.dtype(int), got) if type(got) is int else from_value(got)
     if base.kind == "array" and any(n == 0 for n in base.shape):
-        return _TOP  # a stand-in index 0 would be out of range
-    return _from_value(value[index])
+        return TOP  # a stand-in index 0 would be out of range
+    return from_value(value[index])
 
 
 def _index(node: gast.AST, env: dict[str, Any], stand: _Stand) -> Any:
@@ -340,7 +248,7 @@ def _index(node: gast.AST, env: dict[str, Any], stand: _Stand) -> Any:
     if isinstance(node, gast.Constant):
         return node.value
     if isinstance(node, gast.Name):
-        f = env.get(node.id, _TOP)
+        f = env.get(node.id, TOP)
         if isinstance(f, Fact) and f.kind == "int":
             return 0 if f.value is None else f.value
         if isinstance(f, Fact) and f.kind == "array" and f.dtype.kind in "iu":
@@ -368,10 +276,10 @@ def _apply(rhs: gast.AST, env: dict[str, Any], stand: _Stand) -> Any:
     fn = primitive(rhs)
     args, keywords = call_parts(rhs)
     if fn is None or fn in _VALUE_SHAPED:
-        return _TOP
+        return TOP
     if fn is as_sequence:
-        got = stand.env.get(args[0].id, _TOP) if isinstance(args[0], gast.Name) else _TOP
-        return got if isinstance(got, Fact) and got.is_array else _TOP
+        got = stand.env.get(args[0].id, TOP) if isinstance(args[0], gast.Name) else TOP
+        return got if isinstance(got, Fact) and got.kind in ("array", "list") else TOP
     products = (operator.matmul, np.matmul)
     elementwise = fn not in products and (
         isinstance(rhs, (gast.BinOp, gast.UnaryOp)) or isinstance(fn, np.ufunc))
@@ -387,49 +295,49 @@ def _apply(rhs: gast.AST, env: dict[str, Any], stand: _Stand) -> Any:
     elif isinstance(fn, str):  # a method of the first argument
         method = fn.split(".", 1)[1]
         if method in ("nonzero", "tolist", "item", "copy_to", "fill", "sort", "resize"):
-            return _TOP
+            return TOP
         target = stand.of(args[0])
         if not isinstance(target, np.ndarray):
-            return _TOP
+            return TOP
         call = getattr(target, method)
         values = [stand.of(a) for a in args[1:]]
     else:
         if not _numpy_function(fn):
-            return _TOP
+            return TOP
         call = fn
         values = [stand.of(a) for a in args]
     kw = {k: stand.of(v) for k, v in keywords.items()}
     if stand.largest > _STAND_IN_LIMIT:
-        return _TOP
+        return TOP
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             got = call(*values, **kw)
         except Exception:  # the function refuses stand-ins (e.g. singular zeros): unknown
-            return _TOP
-    return _from_value(got)
+            return TOP
+    return from_value(got)
 
 
 def _called(fn: Any, args: list[gast.AST], keywords: dict[str, gast.AST],
             env: dict[str, Any]) -> Any:
     """What a call of the user's function `fn` returns, from its parameters' facts."""
-    callee = env.get(_CALLEE)
+    callee = env.get(CALLEE)
     code = fn.__code__
     if callee is None or code.co_flags & (0x04 | 0x08) or code.co_kwonlyargcount:
-        return _TOP
+        return TOP
     params = list(code.co_varnames[:code.co_argcount])
     values = fn.__defaults__ or ()
     defaults = dict(zip(params[len(params) - len(values):], values, strict=True))
     facts: dict[str, Any] = {}
     for p, a in zip(params, args, strict=False):
-        facts[p] = _atom(a, env)
+        facts[p] = atom_fact(a, env)
     for k, a in keywords.items():
-        facts[k] = _atom(a, env)
+        facts[k] = atom_fact(a, env)
     known = tuple((p, facts[p] if isinstance(facts.get(p), Fact) else
                    fact_of(defaults[p]) if p not in facts and p in defaults else None)
                   for p in params)
     got = callee(fn, known)
-    return got if isinstance(got, Fact) else _TOP
+    return got if isinstance(got, Fact) else TOP
 
 
 def _math(fn: Any, args: list[gast.AST], env: dict[str, Any]) -> Any:
@@ -437,14 +345,14 @@ def _math(fn: Any, args: list[gast.AST], env: dict[str, Any]) -> Any:
     function is defined for most functions, 0.5)."""
     values = []
     for a in args:
-        f = _atom(a, env)
+        f = atom_fact(a, env)
         if not isinstance(f, Fact) or not f.is_number or f.kind == "array":
-            return _TOP
+            return TOP
         values.append(0.5 if f.dtype.kind == "f" else 1)
     try:
-        return _from_value(fn(*values))
+        return from_value(fn(*values))
     except Exception:  # outside its domain at the stand-ins: not known
-        return _TOP
+        return TOP
 
 
 def _numpy_function(fn: Any) -> bool:
@@ -463,21 +371,21 @@ def _elementwise(atoms: list[gast.AST], env: dict[str, Any], stand: _Stand, fn: 
     facts = []
     for a in atoms:
         if isinstance(a, gast.Constant):
-            facts.append(_from_value(a.value))
+            facts.append(from_value(a.value))
         elif isinstance(a, gast.Name):
-            facts.append(env.get(a.id, _TOP))
+            facts.append(env.get(a.id, TOP))
         else:
-            return _TOP
+            return TOP
     if any(not isinstance(f, Fact) or f.kind == "tuple" for f in facts):
-        return _TOP
+        return TOP
     known = [a.value if isinstance(a, gast.Constant) else f.value
              for a, f in zip(atoms, facts, strict=True)]
     if all(type(v) is int for v in known):  # `2 * n` of an `n` read from a shape
         try:
             got = fn(*known)
         except Exception:
-            return _TOP
-        return Fact("int", (), np.dtype(int), got) if type(got) is int else _from_value(got)
+            return TOP
+        return Fact("int", (), np.dtype(int), got) if type(got) is int else from_value(got)
     small = []
     for a, f in zip(atoms, facts, strict=True):
         if f.kind == "array":
@@ -494,9 +402,9 @@ def _elementwise(atoms: list[gast.AST], env: dict[str, Any], stand: _Stand, fn: 
             got = fn(*small)
             shape = np.broadcast_shapes(*[f.shape for f in facts])
         except Exception:
-            return _TOP
+            return TOP
     if any(f.kind == "array" for f in facts):
         if not isinstance(got, np.ndarray):
-            return _TOP
+            return TOP
         return Fact("array", shape, got.dtype)
-    return _from_value(got)
+    return from_value(got)

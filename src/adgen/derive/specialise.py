@@ -22,8 +22,10 @@ from adgen.derive.shapes import Fact
 from adgen.frontend.lower import const, name
 from adgen.rules.numpy_products import matmul_adjoint_a, matmul_adjoint_b
 from adgen.rules.numpy_reductions import expand_to, keep_dims, reduced_axes, reduced_count
+from adgen.rules.numpy_shape import split_like
 
-SPECIALISED_HELPERS = (matmul_adjoint_a, matmul_adjoint_b, expand_to, keep_dims, reduced_count)
+SPECIALISED_HELPERS = (matmul_adjoint_a, matmul_adjoint_b, expand_to, keep_dims, reduced_count,
+                       split_like)
 """The rules' helpers a variant writes out in NumPy where the shapes are known."""
 
 
@@ -85,8 +87,9 @@ def _times(a: gast.AST, b: gast.AST) -> gast.AST:
 class Helpers:
     """Replaces helper calls in a filled template whose arguments' facts are known."""
 
-    def __init__(self, bindings: Any, facts: dict[str, Fact]) -> None:
+    def __init__(self, bindings: Any, facts: Any, result: str | None = None) -> None:
         self.bindings, self.facts = bindings, facts
+        self.result = result  # the step's target, whose adjoint the template reads
 
     def fact(self, node: gast.AST) -> Fact | None:
         f = self.facts.get(node.id) if isinstance(node, gast.Name) else None
@@ -98,6 +101,8 @@ class Helpers:
         return _Rewriter(self).visit(expr)
 
     def replace(self, fn: Any, args: list[gast.AST]) -> gast.AST | None:
+        if fn is split_like and len(args) in (2, 3):
+            return self._split(*args)
         if fn is matmul_adjoint_a and len(args) == 3:
             return self._matmul_a(*args)
         if fn is matmul_adjoint_b and len(args) == 3:
@@ -122,6 +127,37 @@ class Helpers:
                              **_dtype(self.bindings, x))
             return _call(_np(self.bindings, "broadcast_to"), [g, _tuple(x.shape)])
         return None
+
+    def _split(self, g: gast.AST, xs: gast.AST, axis: gast.AST = None) -> gast.AST | None:
+        """`split_like(g, xs, axis)`, the adjoint of a join of arrays of known shapes, as
+        the list of `g`'s slices along the axis (views, as the pieces `split_like` cuts)."""
+        joined = self.facts.get(xs.id) if isinstance(xs, gast.Name) else None
+        axis_value = 0 if axis is None else axis.value if isinstance(axis, gast.Constant) else None
+        if (not isinstance(g, gast.Name) or joined is None or joined.kind != "tuple_of"
+                or type(axis_value) is not int or not joined.items):
+            return None
+        items = joined.items
+        if not all(isinstance(f, Fact) and f.is_array and f.shape for f in items):
+            return None
+        rank = len(items[0].shape)
+        if any(len(f.shape) != rank for f in items) or not -rank <= axis_value < rank:
+            return None
+        axis_value %= rank
+        whole = self.fact(name(self.result)) if self.result is not None else None
+        if whole is None or len(whole.shape) != rank or whole.shape[axis_value] != sum(
+                f.shape[axis_value] for f in items):  # a join that adds axes (`vstack`)
+            return None
+        pieces, start = [], 0
+        for f in items:
+            stop = start + f.shape[axis_value]
+            cut = gast.Slice(lower=const(start), upper=const(stop), step=None)
+            index = cut if axis_value == 0 else gast.Tuple(
+                elts=[gast.Slice(lower=None, upper=None, step=None)
+                      for _ in range(axis_value)] + [cut],
+                ctx=gast.Load())
+            pieces.append(gast.Subscript(value=clone(g), slice=index, ctx=gast.Load()))
+            start = stop
+        return gast.List(elts=pieces, ctx=gast.Load())  # a list, as `split_like` gives
 
     def _matmul_a(self, g: gast.AST, a: gast.AST, b: gast.AST) -> gast.AST | None:
         fa, fb = self.fact(a), self.fact(b)

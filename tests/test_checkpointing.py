@@ -129,8 +129,9 @@ def test_value_and_grad_vjp_and_forward_mode():
         adgen.grad(branch_plain)(0.7, w, 30), rel=1e-12)
 
 
-@pytest.mark.parametrize(("n", "s"), [(n, s) for n in [1, 2, 10, 55, 56, 300, 1000] for s in [1, 2, 3, 5, 10]
-                                      if s > 1 or n <= 300])  # one snapshot is quadratic
+@pytest.mark.parametrize(("n", "s"), [
+    (n, s) for n in [1, 2, 10, 55, 56, 300, 1000] for s in [1, 2, 3, 5, 10]
+    if s > 1 or n <= 300])  # one snapshot is quadratic
 def test_schedule_bounds(n, s, monkeypatch):
     """At most s snapshots; the schedule works on blocks of s steps, so each step runs forward
     at most r + 1 times (the forward sweep and r recomputations) with r the least such that

@@ -246,8 +246,9 @@ def sin_for(x, n, s):
     return x
 
 
-@pytest.mark.parametrize(("n", "s"), [(n, s) for n in [0, 1, 2, 10, 55, 300, 1000] for s in [1, 2, 3, 5, 10]
-                                      if s > 1 or n <= 300])  # one snapshot is quadratic
+@pytest.mark.parametrize(("n", "s"), [
+    (n, s) for n in [0, 1, 2, 10, 55, 300, 1000] for s in [1, 2, 3, 5, 10]
+    if s > 1 or n <= 300])  # one snapshot is quadratic
 def test_schedule_bounds(n, s, monkeypatch):
     """At most s snapshots, one reverse per step, and each step run forward at most r + 2
     times: the learning sweep, then at most r + 1 as under the binomial schedule."""

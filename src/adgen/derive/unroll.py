@@ -238,10 +238,11 @@ def unrolled_trace(trace: Trace, path: tuple, limit: int) -> Trace:
 def unrolled_derivative(program: Program, parsed: Any, limit: int, build: Callable[[Trace], Any],
                         fallback: Callable[[], Any]) -> Any:
     """A derivative of the function `parsed` came from that specialises to each call's control
-    path (a few paths cached)."""
+    path (a few paths cached); None when a jump out of a `try` makes the whole function replay
+    from the stack (the caller hands out the stack-replay derivative itself)."""
     lowered = program.lower(parsed)
     if _jumps_out_of_a_try(lowered.node):
-        return fallback()  # replayed from the stack
+        return None
     record = recorder(lowered)
     cache: OrderedDict[tuple, Any] = OrderedDict()
     lock = threading.Lock()

@@ -182,3 +182,20 @@ def test_edge_values_divide_like_numpy(f, x, expected):
 @pytest.mark.parametrize("f,x", [(m_asin, 0.3), (m_acos, -0.4), (m_atan2, 0.5), (n_atan2, 0.5)])
 def test_inside_the_edges_unchanged(f, x):
     check_grads(f, (x,), order=2)
+
+
+# ---------------------------------------------------------------- check_grads of a tuple
+
+
+def two_outputs(x):
+    return x * 2.0, np.sum(x ** 2)
+
+
+def test_check_grads_names_a_tuple_output():
+    """A function returning a tuple failed inside the checker with NumPy's "Cannot construct
+    a dtype from an array"; now the checker says what it checks."""
+    with pytest.raises(TypeError, match="returns a tuple"):
+        check_grads(two_outputs, (np.array([0.5, 1.5]),))
+    J = adgen.jacobian(two_outputs, mode="reverse")(np.array([0.5, 1.5]))
+    np.testing.assert_allclose(J[0], 2.0 * np.eye(2))
+    np.testing.assert_allclose(J[1], [1.0, 3.0])

@@ -199,3 +199,26 @@ def test_check_grads_names_a_tuple_output():
     J = adgen.jacobian(two_outputs, mode="reverse")(np.array([0.5, 1.5]))
     np.testing.assert_allclose(J[0], 2.0 * np.eye(2))
     np.testing.assert_allclose(J[1], [1.0, 3.0])
+
+
+# ---------------------------------------------------------------- nonlocal in a nested def
+
+
+def accumulates_nonlocal(x):
+    total = 0.0
+
+    def add(v):
+        nonlocal total
+        total += v
+
+    add(x ** 2)
+    return total
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_nonlocal_in_a_nested_function_is_refused_at_its_line(mode):
+    """Lifting the nested function compiled it without its enclosing scope: Python's own
+    `SyntaxError: no binding for nonlocal` escaped from inside adgen."""
+    with pytest.raises(adgen.UnsupportedSyntax, match="nonlocal") as info:
+        adgen.grad(accumulates_nonlocal, mode=mode)(0.7)
+    assert info.value.lineno == accumulates_nonlocal.__code__.co_firstlineno + 4

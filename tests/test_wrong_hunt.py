@@ -222,3 +222,39 @@ def test_nonlocal_in_a_nested_function_is_refused_at_its_line(mode):
     with pytest.raises(adgen.UnsupportedSyntax, match="nonlocal") as info:
         adgen.grad(accumulates_nonlocal, mode=mode)(0.7)
     assert info.value.lineno == accumulates_nonlocal.__code__.co_firstlineno + 4
+
+
+# ---------------------------------------------------------------- unroll: fewer trips later
+
+
+def sum_over_int_range(x):
+    n = int(x)
+    s = 0.0
+    for i in range(n):
+        s = s + x * i * i
+    return s
+
+
+def first_positive_run(x):
+    s = 0.0
+    for v in x:
+        if v < 0:
+            break
+        s = s + v ** 2
+    return s
+
+
+def test_unrolled_gradient_called_with_fewer_loop_items():
+    """The unrolled path read `_range1[2]` before its length guard: a later call with a
+    shorter range raised `IndexError` from the generated code instead of re-specialising."""
+    g = adgen.grad(sum_over_int_range, control="unroll")
+    for x in (3.7, 0.4, 1.5, 5.2, 2.5, 3.7):
+        n = int(x)
+        assert g(x) == pytest.approx(sum(i * i for i in range(n)))
+        assert adgen.grad(sum_over_int_range)(x) == pytest.approx(g(x))
+    h = adgen.grad(first_positive_run, control="unroll")
+    for x in ([0.5, 1.2, 0.3, 2.0], [0.5, 1.2], [0.5], [], [0.5, -1.0, 2.0], [0.5, 1.2, 0.3]):
+        x = np.array(x)
+        np.testing.assert_allclose(h(x), adgen.grad(first_positive_run, mode="forward")(x))
+        np.testing.assert_allclose(h(x), numerical_jacobian(first_positive_run, (x,), 0),
+                                   atol=1e-6)

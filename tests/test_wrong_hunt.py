@@ -258,3 +258,26 @@ def test_unrolled_gradient_called_with_fewer_loop_items():
         np.testing.assert_allclose(h(x), adgen.grad(first_positive_run, mode="forward")(x))
         np.testing.assert_allclose(h(x), numerical_jacobian(first_positive_run, (x,), 0),
                                    atol=1e-6)
+
+
+# ---------------------------------------------------------------- float32 through float64 work
+
+
+def scatter_into_float64(x):
+    y = np.zeros(3)
+    idx = [0, 2, 2, 1, 0]
+    for k in range(5):
+        y[idx[k]] += x[k] ** 2
+    return np.sum(y ** 2)
+
+
+def test_forward_grad_of_a_float32_argument_is_float32():
+    """Forward `grad` returned the float64 of the work array for a float32 argument, where
+    reverse mode (and `check_grads`' dtype check) give float32."""
+    x = np.array([1.3, -0.35, 0.17, 0.85, 0.66], dtype=np.float32)
+    forward = adgen.grad(scatter_into_float64, mode="forward")(x)
+    reverse = adgen.grad(scatter_into_float64)(x)
+    assert forward.dtype == reverse.dtype == np.float32
+    np.testing.assert_allclose(forward, reverse, rtol=1e-6)
+    check_grads(scatter_into_float64, (x,), order=2)
+    check_grads(scatter_into_float64, (x.astype(np.float64),), order=2)

@@ -233,8 +233,12 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False,
 
 
 def _like(g: Any, x: Any) -> Any:
-    """`g` laid out like the argument `x` (a Dask gradient in the chunks of its argument)."""
-    if isinstance(x, np.ndarray) or not is_array(x):
+    """`g` laid out like the argument `x` (a Dask gradient in the chunks of its argument), in
+    `x`'s float dtype as reverse mode gives it (a float32 argument read into float64 work)."""
+    if isinstance(x, np.ndarray):
+        floating = np.issubdtype(x.dtype, np.floating) and isinstance(g, np.ndarray)
+        return g.astype(x.dtype) if floating and g.dtype != x.dtype else g
+    if not is_array(x):
         return g
     return np.zeros_like(x, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else float) + g
 

@@ -281,3 +281,24 @@ def test_forward_grad_of_a_float32_argument_is_float32():
     np.testing.assert_allclose(forward, reverse, rtol=1e-6)
     check_grads(scatter_into_float64, (x,), order=2)
     check_grads(scatter_into_float64, (x.astype(np.float64),), order=2)
+
+
+# ---------------------------------------------------------------- division by a tiny number
+
+
+def quotient(a, b):
+    return a / b
+
+
+def reciprocal(b):
+    return 1.0 / b
+
+
+def test_division_adjoint_does_not_square_a_tiny_divisor():
+    """The adjoint `-g * a / (b * b)` underflowed `b * b` to 0 for |b| < 1e-154: reverse mode
+    raised ZeroDivisionError for Python floats where forward mode gave the derivative."""
+    for mode in ("reverse", "forward"):
+        assert adgen.grad(quotient, wrt=1, mode=mode)(1e-100, 1e-200) == pytest.approx(-1e300)
+        assert adgen.grad(reciprocal, mode=mode)(1e-170) == -math.inf
+    check_grads(quotient, (0.7, -1.3), order=2)
+    check_grads(quotient, (np.array([0.7, 2.0]), np.array([-1.3, 0.4])))

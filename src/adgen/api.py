@@ -155,9 +155,9 @@ def grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse", control: st
     _check_wrt(f, wrt)
     if mode == "forward":
         return _forward_grad(f, wrt, compile=compile)
-    if control == "unroll":
-        return _read_as(_tree_shaped(f, wrt, pipeline.unrolled(f, wrt, "grad", unroll_limit)),
-                        grad, f, wrt)
+    unrolled = pipeline.unrolled(f, wrt, "grad", unroll_limit) if control == "unroll" else None
+    if unrolled is not None:
+        return _read_as(_tree_shaped(f, wrt, unrolled), grad, f, wrt)
     return _tree_shaped(f, wrt, _compiled(pipeline.derivative(f, wrt, "grad"), compile))
 
 
@@ -186,8 +186,8 @@ def value_and_grad(f: Callable[..., Any], wrt: Wrt = 0, mode: str = "reverse",
     if mode == "forward":
         return _forward_grad(f, wrt, with_value=True, compile=compile)
     kind = "value_and_grad"
-    if control == "unroll":
-        fn = pipeline.unrolled(f, wrt, kind, unroll_limit)
+    fn = pipeline.unrolled(f, wrt, kind, unroll_limit) if control == "unroll" else None
+    if fn is not None:
         return _read_as(_tree_shaped(f, wrt, fn, with_value=True), value_and_grad, f, wrt)
     fn = _compiled(pipeline.derivative(f, wrt, kind), compile)
     return _tree_shaped(f, wrt, fn, with_value=True)
@@ -233,8 +233,12 @@ def _forward_grad(f: Callable[..., Any], wrt: Wrt, with_value: bool = False,
 
 
 def _like(g: Any, x: Any) -> Any:
-    """`g` laid out like the argument `x` (a Dask gradient in the chunks of its argument)."""
-    if isinstance(x, np.ndarray) or not is_array(x):
+    """`g` laid out like the argument `x` (a Dask gradient in the chunks of its argument), in
+    `x`'s float dtype as reverse mode gives it (a float32 argument read into float64 work)."""
+    if isinstance(x, np.ndarray):
+        floating = np.issubdtype(x.dtype, np.floating) and isinstance(g, np.ndarray)
+        return g.astype(x.dtype) if floating and g.dtype != x.dtype else g
+    if not is_array(x):
         return g
     return np.zeros_like(x, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else float) + g
 

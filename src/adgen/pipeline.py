@@ -245,7 +245,8 @@ def trace_source(f: Any) -> str:
 
 
 def unrolled(f: Any, wrt: Any, kind: str, limit: int) -> Any:
-    """A reverse-mode derivative by trace unrolling (see `adgen.derive.unroll`)."""
+    """A reverse-mode derivative by trace unrolling (see `adgen.derive.unroll`); None when `f`
+    is replayed from the stack as a whole (`with`, `try`): use `derivative` itself."""
     parsed = get_trace(f).parsed
     names, single = wrt_names(get_trace(f), wrt)
 
@@ -262,6 +263,8 @@ def unrolled(f: Any, wrt: Any, kind: str, limit: int) -> Any:
         return fn
 
     fn = unrolled_derivative(PROGRAM, parsed, limit, build, lambda: derivative(f, wrt, kind))
+    if fn is None:
+        return None
     fn.__name__ = f"{parsed.name}_{kind}"
     return fn
 

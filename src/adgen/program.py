@@ -57,9 +57,11 @@ class Resolution:
     # module-level dicts and lists of functions the trace branches over (`T[key](x)`): the
     # functions they held
     tables: dict[str, tuple] = field(default_factory=dict)
+    # the default values' tuple and dict: a caller's derivative binds the defaults it passes
+    defaults: tuple = (None, None)
 
     def current(self, f: Any) -> bool:
-        if getattr(f, "__code__", None) is not self.code:
+        if getattr(f, "__code__", None) is not self.code or not _same_defaults(f, self.defaults):
             return False
         cells = _closure_values(f)
         namespace = getattr(f, "__globals__", {})
@@ -74,6 +76,15 @@ class Resolution:
                     a is not b for a, b in zip(held, entries, strict=True)):
                 return False
         return True
+
+
+def _defaults(f: Any) -> tuple:
+    return getattr(f, "__defaults__", None), getattr(f, "__kwdefaults__", None)
+
+
+def _same_defaults(f: Any, defaults: tuple) -> bool:
+    """Whether `f` has the default values it had (`f.__defaults__ = ...` rebinds them)."""
+    return all(a is b for a, b in zip(_defaults(f), defaults, strict=True))
 
 
 def _functions_held(table: Any) -> tuple | None:
@@ -129,7 +140,7 @@ def _resolution(f: Any, trace: Trace) -> Resolution:
             names[n] = cells[n]
         elif n in namespace and (callable(namespace[n]) or isinstance(namespace[n], ModuleType)):
             names[n] = namespace[n]
-    return Resolution(getattr(f, "__code__", None), names, tables)
+    return Resolution(getattr(f, "__code__", None), names, tables, defaults=_defaults(f))
 
 
 def standing_for(f: Any) -> Any:
@@ -367,7 +378,7 @@ class Program:
                 if id(g) in seen or resolution is None:
                     continue
                 seen.add(id(g))
-                codes.append((g, resolution.code))
+                codes.append((g, resolution.code, resolution.defaults))
                 cells = dict(zip(getattr(g.__code__, "co_freevars", ()), g.__closure__ or (),
                                  strict=False))
                 for n, obj in resolution.names.items():
@@ -378,8 +389,8 @@ class Program:
                 todo.extend(self.callees.get(g, ()))
 
         def fresh() -> bool:
-            for g, code in codes:
-                if g.__code__ is not code:
+            for g, code, defaults in codes:
+                if g.__code__ is not code or not _same_defaults(g, defaults):
                     return False
             for get, n, obj in names:
                 if get(n, _MISSING) is not obj:

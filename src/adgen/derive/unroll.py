@@ -197,6 +197,7 @@ class _Unroller:
             rng.adgen_fn = range
             self.emit(assign(sequence, rng, s.adgen_line))
         count = 0
+        start = len(self.out)
         while self.at < len(self.path) and self.path[self.at] == number and (
                 type(self.path[self.at]) is int):
             self.at += 1
@@ -208,7 +209,9 @@ class _Unroller:
             count += 1
             signal = self.block(s.body)
             if signal in ("break", "return"):
+                self.enough_items(s, sequence, start, count)
                 return signal if signal == "return" else None
+        self.enough_items(s, sequence, start, count)
         if isinstance(s, gast.While):
             self.guard(s.test, False, s.adgen_line)
         else:
@@ -218,6 +221,19 @@ class _Unroller:
                                                 comparators=[const(count)]), s.adgen_line))
             self.guard(name(done), True, s.adgen_line)
         return self.block(s.orelse)
+
+
+    def enough_items(self, s: gast.AST, sequence: str | None, start: int, count: int) -> None:
+        """Before the unrolled items of a `for` loop are read (`x = _range1[2]`): a guard that
+        the sequence has that many, so a shorter one fails the path, not the indexing."""
+        if sequence is None or not count:
+            return
+        length = gast.Call(func=name("len"), args=[name(sequence)], keywords=[])
+        test = gast.Compare(left=length, ops=[gast.GtE()], comparators=[const(count)])
+        saved, self.out = self.out, []
+        self.guard(test, True, s.adgen_line)
+        saved[start:start] = self.out
+        self.out = saved
 
 
 def unrolled_trace(trace: Trace, path: tuple, limit: int) -> Trace:
@@ -238,10 +254,11 @@ def unrolled_trace(trace: Trace, path: tuple, limit: int) -> Trace:
 def unrolled_derivative(program: Program, parsed: Any, limit: int, build: Callable[[Trace], Any],
                         fallback: Callable[[], Any]) -> Any:
     """A derivative of the function `parsed` came from that specialises to each call's control
-    path (a few paths cached)."""
+    path (a few paths cached); None when a jump out of a `try` makes the whole function replay
+    from the stack (the caller hands out the stack-replay derivative itself)."""
     lowered = program.lower(parsed)
     if _jumps_out_of_a_try(lowered.node):
-        return fallback()  # replayed from the stack
+        return None
     record = recorder(lowered)
     cache: OrderedDict[tuple, Any] = OrderedDict()
     lock = threading.Lock()

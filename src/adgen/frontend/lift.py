@@ -74,6 +74,9 @@ def _make(parsed: Parsed, inner: gast.FunctionDef, outer_locals: set[str],
     if a.vararg or a.kwarg or a.kwonlyargs or a.defaults:
         raise error(inner, "nested functions with defaults, `*args` or `**kwargs`",
                     "define it at module level")
+    for n in gast.walk(inner):
+        if isinstance(n, gast.Nonlocal):  # the lifted function has no enclosing scope to bind
+            raise error(n, "`nonlocal` statements", "pass the value in and return the new one")
     own = _locals_of(inner)
     captured = sorted({
         n.id for n in gast.walk(inner)

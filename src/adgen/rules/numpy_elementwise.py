@@ -16,7 +16,8 @@ Conventions:
   included) and to the bound that was hit elsewhere.
 - `power(a, b)` shares the rules of `**` in `rules/limits.py`: `a ** 0` has derivative 0 (also
   at `a = 0`), `0 ** b` has derivative 0 in `b` for `b > 0`; the derivative in `b` is NaN
-  for `a < 0` and only computed when `b` is active. `hypot` takes derivative 0 at `(0, 0)`.
+  for `a < 0` and only computed when `b` is active. `hypot` takes derivative 0 at `(0, 0)`;
+  `arctan2` divides like NumPy there (`nan`, also for Python floats: it jumps at the origin).
 - `np.where(cond, a, b)` and `np.clip` have the one-argument / `min=`, `max=` keyword forms
   unsupported (the call does not bind to the template and adgen reports it).
 """
@@ -266,13 +267,13 @@ def arctan_bar(y, x, *, y_bar):
 
 @tangent(np.arctan2)
 def arctan2_dot(y, a, b, *, a_dot, b_dot):
-    return (a_dot * b - b_dot * a) / (a * a + b * b)
+    return np.divide(a_dot * b - b_dot * a, a * a + b * b)
 
 
 @adjoint(np.arctan2)
 def arctan2_bar(y, a, b, *, y_bar):
-    return (unbroadcast(y_bar * b / (a * a + b * b), a),
-            unbroadcast(-y_bar * a / (a * a + b * b), b))
+    return (unbroadcast(np.divide(y_bar * b, a * a + b * b), a),
+            unbroadcast(np.divide(-y_bar * a, a * a + b * b), b))
 
 
 @tangent(np.sinh)

@@ -216,12 +216,17 @@ def grid_axis(i, n, indexing):
 
 def grid_tangent(ts, xs, y, indexing="xy", sparse=False, lead=0):
     """The tangents of `np.meshgrid(*xs)` from the inputs' tangents `ts` (zeros: 0.0), with
-    `lead` batch axes in front of each tangent."""
+    `lead` batch axes in front of each tangent. Batched code passes an inactive input's zero
+    tangent as zeros shaped like the outputs (`batch_zeros(y, k)`), not like the input: any
+    tangent not shaped like its input is such a zero."""
     xs = [x for x in xs if x is not None]
+    zero = [is_zero(t) or isinstance(t, (list, tuple)) or np.shape(t)[lead:] != np.shape(x)
+            for t, x in zip(ts, xs, strict=False)]
+    batch = next((np.shape(t)[:lead] for t, z in zip(ts, zero, strict=False) if not z), ())
     out = []
     for i, (t, x, yi) in enumerate(zip(ts, xs, y, strict=False)):
-        if is_zero(t):
-            out.append(np.zeros(np.shape(t)[:lead] + np.shape(yi)))
+        if zero[i]:
+            out.append(np.zeros(batch + np.shape(yi)))
             continue
         shape = [1] * len(xs)
         shape[grid_axis(i, len(xs), indexing)] = size(x)

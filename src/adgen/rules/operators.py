@@ -62,7 +62,8 @@ def truediv_dot(y, a, b, *, a_dot, b_dot):
 
 @adjoint(operator.truediv, np.divide, np.true_divide)
 def truediv_bar(y, a, b, *, y_bar):
-    return unbroadcast(y_bar / b, a), unbroadcast(-y_bar * a / (b * b), b)
+    return unbroadcast(y_bar / b, a), unbroadcast(-y_bar * a / b / b, b)  # not `b * b`: it
+    # underflows to 0 for |b| < 1e-154 (ZeroDivisionError for Python floats) where a / b is fine
 
 
 # y = a ** b: rules/limits.py (0 ** b and a ** 0 take their limits)

@@ -4,7 +4,8 @@ Every `math` function returns a Python float, so these adjoints need no `unbroad
 `math.log(x, base)` is lowered to `math.log(x) / math.log(base)` before these rules apply.
 `math.sqrt` divides like NumPy (`inf` at 0, not `ZeroDivisionError`; so `math.sqrt(x * x)`
 has derivative `nan` at 0 in both modes, as `np.sqrt(x * x)` does: write `abs(x)` or
-`math.hypot`). `math.hypot` takes derivative 0 at `(0, 0)` (as `abs` and the 2-norm do at
+`math.hypot`); so do `asin`/`acos` (`inf` at ±1) and `atan2` (`nan` at `(0, 0)`, where it jumps).
+`math.hypot` takes derivative 0 at `(0, 0)` (as `abs` and the 2-norm do at
 0); `math.pow` shares the rules of `**` (`rules/limits.py`).
 
 Special functions: `erf`/`erfc` (`±2/√π·exp(−x²)`), `lgamma` (ψ) and `gamma` (`Γ·ψ`), with ψ
@@ -128,22 +129,22 @@ def tan_bar(y, x, *, y_bar):
 
 @tangent(math.asin)
 def asin_dot(y, x, *, x_dot):
-    return x_dot / math.sqrt(1.0 - x * x)
+    return np.divide(x_dot, math.sqrt(1.0 - x * x))
 
 
 @adjoint(math.asin)
 def asin_bar(y, x, *, y_bar):
-    return y_bar / math.sqrt(1.0 - x * x)
+    return np.divide(y_bar, math.sqrt(1.0 - x * x))
 
 
 @tangent(math.acos)
 def acos_dot(y, x, *, x_dot):
-    return -x_dot / math.sqrt(1.0 - x * x)
+    return np.divide(-x_dot, math.sqrt(1.0 - x * x))
 
 
 @adjoint(math.acos)
 def acos_bar(y, x, *, y_bar):
-    return -y_bar / math.sqrt(1.0 - x * x)
+    return np.divide(-y_bar, math.sqrt(1.0 - x * x))
 
 
 @tangent(math.atan)
@@ -158,12 +159,12 @@ def atan_bar(y, x, *, y_bar):
 
 @tangent(math.atan2)
 def atan2_dot(y, a, b, *, a_dot, b_dot):
-    return (a_dot * b - b_dot * a) / (a * a + b * b)
+    return np.divide(a_dot * b - b_dot * a, a * a + b * b)
 
 
 @adjoint(math.atan2)
 def atan2_bar(y, a, b, *, y_bar):
-    return y_bar * b / (a * a + b * b), -y_bar * a / (a * a + b * b)
+    return np.divide(y_bar * b, a * a + b * b), np.divide(-y_bar * a, a * a + b * b)
 
 
 @tangent(math.sinh)

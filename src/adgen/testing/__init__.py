@@ -136,6 +136,9 @@ def _prepare(
     rng = np.random.default_rng(seed)
     directions = tuple(_random_like(rng, args[i]) for i in indices)
     value = f(*args)
+    if isinstance(value, (tuple, list, dict)):
+        raise TypeError(f"check_grads: {_name(f)} returns a {type(value).__name__}; it checks "
+                        "functions returning one float or array: check each output alone")
     cotangent = _random_like(rng, value)
     machine = max(_machine_eps(value), *(_machine_eps(args[i]) for i in indices))
     tol = _tolerance(machine, eps, rtol, atol)

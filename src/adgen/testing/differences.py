@@ -70,6 +70,8 @@ def numerical_jacobian(
     args = tuple(args)
     (index,), _ = _resolve(f, args, wrt_index)
     arg = args[index]
+    if isinstance(arg, np.ndarray) and arg.size == 0:  # no entries: an empty Jacobian
+        return np.zeros(np.shape(f(*args)) + arg.shape)
     columns = []
     for position in range(max(1, int(np.size(arg)))):
         unit = _unit_like(arg, position)

@@ -396,3 +396,106 @@ def test_second_order_through_a_table_built_in_a_branch():
     `_l1`, then `D = _l1`, and the first-order gradient wrote the table through both names.
     `D = [...]` now fills `D` itself when the comprehension does not read `D`."""
     assert_second(table_in_a_branch, 0.5, 2.0)
+
+
+# ------------------------------------- issue 14, third round (seed 14: 5000 programs)
+# The first-order gradient's own code wrote an element of an object another of its names
+# held or viewed, where that name was never read again (or only for its shape): a list
+# `[w, c]` handed to `np.stack`, a save `w_1 = w` of a later rebound array, a row `D[i - 1]`
+# of a chained read kept on the stack for its shape. adgen refused to differentiate it
+# again; writes no other name reads afterwards are now followed, and the reverse sweep puts
+# the element back whenever it reads one of the names that share it.
+
+
+def dp_table_of_arrays(x):
+    D = np.zeros((3, 3))
+    D[0][0] = x
+    for i in range(1, 3):
+        D[i][0] = 0.5 * D[i - 1][0] + 0.4 * math.tanh(x)
+        D[0][i] = 0.5 * D[0][i - 1] + x
+    for i in range(1, 3):
+        for j in range(1, 3):
+            D[i][j] = 0.5 * D[i - 1][j]
+            D[i][j] += 0.4 * math.tanh(D[i][j - 1] * x)
+    return D[2][2]
+
+
+def stacked_after_writes(x):
+    w = np.zeros(3)
+    w[0] = x * x
+    w[2] = math.tanh(x)
+    return math.tanh((w * 2.0) @ np.sum(np.stack([w, np.array([1.66, 0.16, 0.04])]), axis=0)) \
+        + np.mean(w)
+
+
+def held_by_a_display(x, y):
+    w = np.zeros(3)
+    w[1] = math.sin(y)
+    return np.array([x, y]) @ np.stack([np.array([x, y, x]), w]) @ np.array([x, y, x]) \
+        + np.mean(w)
+
+
+def written_then_rebound_in_one_branch(x):
+    w = np.zeros(3)
+    for i in range(3):
+        w[i] = x * (i + 1.0)
+    if x > 0.0:
+        w = np.sin(w)
+    return np.sum(w * w)
+
+
+@pytest.mark.parametrize("f, args", [
+    (dp_table_of_arrays, (0.7,)),
+    (stacked_after_writes, (0.7,)),
+    (held_by_a_display, (0.7, 0.3)),
+    (written_then_rebound_in_one_branch, (0.6,)),
+], ids=["dp table of arrays", "stacked after writes", "held by a display",
+        "written then rebound"])
+def test_second_order_through_writes_no_other_name_reads(f, args):
+    """Were refused (`writing into D changes _t11, a NumPy view of it`, `writing into w,
+    which may share its object with _t6`) by reverse over reverse, hessian and hvp."""
+    adgen.testing.check_grads(f, args, order=2)
+    g = adgen.grad(f)
+    h = 1e-5
+    for mode, got in {"reverse over reverse": adgen.grad(g)(*args),
+                      "forward over reverse": adgen.hessian(f, wrt=0)(*args)}.items():
+        moved = [list(args), list(args)]
+        moved[0][0] += h
+        moved[1][0] -= h
+        central = (g(*moved[0]) - g(*moved[1])) / (2 * h)
+        assert np.ndim(got) in (0, 2), mode
+        assert np.ravel(got)[0] == pytest.approx(central, rel=1e-6, abs=1e-8), mode
+
+
+def shared_then_read_by_value(x):
+    v = np.zeros(3) + x
+    w = v
+    s = np.sum(v ** 3)  # its adjoint reads v, after the write below in the program
+    w[0] = 5.0
+    return s + np.sum(w * w)  # 3 x^3 + 25 + 2 x^2
+
+
+def shared_and_read_after(x):
+    v = np.zeros(3) + x
+    w = v
+    w[0] = 5.0
+    return np.sum(v)
+
+
+def test_a_write_through_a_shared_name_read_only_before_is_followed():
+    """`w = v; ...; w[0] = 5.0` where `v` is read only before the write: the program sees
+    the object as `w` only, so the write is followed; the reverse sweep reads `v` (the
+    adjoint of `v ** 3`) with the element put back."""
+    x = 0.7
+    for mode in ("reverse", "forward"):
+        assert adgen.grad(shared_then_read_by_value, mode=mode)(x) == pytest.approx(
+            9 * x * x + 4 * x, rel=1e-12)
+    assert adgen.grad(adgen.grad(shared_then_read_by_value))(x) == pytest.approx(
+        18 * x + 4, rel=1e-12)
+    adgen.testing.check_grads(shared_then_read_by_value, (x,), order=2)
+
+
+def test_a_write_through_a_shared_name_read_afterwards_is_still_refused():
+    for mode in ("reverse", "forward"):
+        with pytest.raises(adgen.UnsupportedSyntax, match="may share its object with `v`"):
+            adgen.grad(shared_and_read_after, mode=mode)(0.7)

@@ -248,8 +248,8 @@ def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
     reads = reads | {r.var for r in undone} | {r.popped_into for r in undone}
     needs_stack = False
     for record in rev.saves.values():
-        wanted = record.var in reads or (record.index is not None
-                                         and record.var in rev.ctx.trace.params)
+        wanted = record.var in reads or (record.index is not None and (
+            record.var in rev.ctx.trace.params or not record.shared.isdisjoint(reads)))
         if not wanted or not record.defined:
             continue
         _fill_save(rev, record)

@@ -47,6 +47,7 @@ class Save:
     index: gast.AST | None = None  # an element write `var[index] = ...` saves only that part
     append: bool = False  # `var.append(...)` is undone by `var.pop()`, nothing is saved
     popped_into: str | None = None  # `x = var.pop()` is undone by `var.append(x)`
+    shared: frozenset = frozenset()  # names that may share the object an element write changes
 
 
 @dataclass
@@ -119,6 +120,7 @@ class Reverse(StepAdjoints):
             record = self.save(s, var)
             if isinstance(t, gast.Subscript):
                 record.index = t.slice
+                record.shared = getattr(s, "adgen_shared", frozenset())
             self.defined.add(var)
             self.must.add(var)
             popped = popped_list(s)

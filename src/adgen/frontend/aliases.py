@@ -69,6 +69,9 @@ def _held_at(kind: str) -> int:
     return int(kind[5:]) if kind.startswith("holds") else 0
 Pairs = frozenset  # of (one, other, where, kind)
 
+# The positions of a call's arguments read only for their shape, type and structure.
+Measured = Callable[[gast.Call], "tuple[int, ...]"]
+
 # The arguments a call writes into (a call of a user function that changes its arguments),
 # each with whether the write certainly changes the object (`False`: only `p op= ...`).
 Effects = Callable[[gast.Call], "list[tuple[gast.AST, bool]]"]
@@ -85,57 +88,126 @@ class Checks:
         self.updates: set[int] = set()
         self.views: dict[int, list[str]] = {}
         self.arguments: set[int] = set()  # ids of arguments a callee may update with `op=`
+        self.shared: dict[int, set[str]] = {}  # writes no other name sees: statement -> names
 
 
 def check(fn: gast.FunctionDef, names: set[str], error: Any,
-          effects: Effects | None = None) -> Checks:
+          effects: Effects | None = None, measured: Measured | None = None) -> Checks:
     """Raise `error(node, what, fix)` at the first write through a possible alias; return
-    what must be checked at run time."""
-    walk = _Walk(names, error, effects or (lambda call: []), _Liveness(fn.body))
+    what must be checked at run time. `measured(call)` gives the positions of a call's
+    arguments it reads only for their shape, type and structure, which a write into their
+    elements leaves as they were (the helpers of generated code: `add_at`, `zeros_like`)."""
+    liveness = _Liveness(fn.body, measured or (lambda call: ()))
+    walk = _Walk(names, error, effects or (lambda call: []), liveness)
+    walk.params = {a.id for a in fn.args.args if isinstance(a, gast.Name)}
     walk.block(fn.body, frozenset())
     return walk.checks
 
 
 class _Liveness:
-    """Whether a name is read after a statement: later in program order, or anywhere in the
-    outermost loop around the statement (a later iteration)."""
+    """Whether a name may be read after a statement before it is assigned again: backward
+    liveness over the structured statements (loop bodies to a fixed point; at a `break` or
+    `continue` every name the function reads counts as live), computed on the first
+    question. A value is not read by a call that reads only its shape (`measured`),
+    nor by `xs.append(v)` when every value `xs` gives back to `v` (`v = xs.pop()`) is itself
+    only measured: a save of generated code."""
 
-    def __init__(self, body: list[gast.AST]) -> None:
-        self.position: dict[int, int] = {}
-        self.loop: dict[int, tuple[int, int]] = {}  # statement -> its outermost loop's span
-        self.reads: dict[str, list[int]] = {}
-        self.count = 0
-        self._number(body, [])
-
-    def _number(self, body: list[gast.AST], inside: list[int]) -> None:
-        for s in body:
-            here = self.count
-            self.count += 1
-            self.position[id(s)] = here
-            if isinstance(s, (gast.For, gast.While, gast.If)):
-                self._read([s.iter if isinstance(s, gast.For) else s.test], here)
-                nested = inside + [id(s)] if isinstance(s, (gast.For, gast.While)) else inside
-                self._number(s.body + s.orelse, nested)
-                if isinstance(s, (gast.For, gast.While)) and not inside:
-                    span = (here, self.count)
-                    for key, pos in self.position.items():
-                        if here <= pos < self.count:
-                            self.loop[key] = span
-            else:
-                self._read([s], here)
-
-    def _read(self, nodes: list[gast.AST], position: int) -> None:
-        loaded: list[str] = []
-        astutil.name_lists(nodes, loaded, [])  # once per read, as every read is here
-        for n in loaded:
-            self.reads.setdefault(n, []).append(position)
+    def __init__(self, body: list[gast.AST], measured: Measured) -> None:
+        self.body, self.measured = body, measured
+        self.after: dict[int, set[str]] | None = None
+        self.skipped: set[int] = set()
+        self.everything: set[str] = set()
 
     def read_after(self, name: str, s: gast.AST) -> bool:
-        here = self.position.get(id(s))
-        if here is None:
-            return True
-        start, end = self.loop.get(id(s), (here, here))
-        return any(p > here or start <= p < end for p in self.reads.get(name, ()))
+        if self.after is None:
+            self.settle()
+        live = self.after.get(id(s))
+        return live is None or name in live
+
+    def settle(self) -> None:
+        """Liveness with the measured loads skipped, and the pushes of names whose popped
+        values are not live after their pops (until no push is taken back)."""
+        measured = _measured_loads(self.body, self.measured)
+        pushes, pops = _saves(self.body) if measured else ({}, [])
+        while True:
+            self.after, self.skipped = {}, measured | set(pushes)
+            self.everything = set(self.loads(self.body))
+            self.block(self.body, set())
+            read = {(p.value.func.value.id, p.targets[0].id) for p in pops
+                    if p.targets[0].id in self.after.get(id(p), ())}
+            kept = {k: v for k, v in pushes.items() if v not in read}
+            if len(kept) == len(pushes):
+                return
+            pushes = kept
+
+    def loads(self, nodes: list[gast.AST]) -> list[str]:
+        return [n.id for node in nodes for n in astutil.walk_in_order(node)
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+                and id(n) not in self.skipped]
+
+    def block(self, body: list[gast.AST], live: set[str]) -> set[str]:
+        for s in reversed(body):
+            self.after.setdefault(id(s), set()).update(live)
+            live = self.before(s, live)
+        return live
+
+    def before(self, s: gast.AST, live: set[str]) -> set[str]:
+        if isinstance(s, gast.Return):
+            return set(self.loads([s]))
+        if isinstance(s, (gast.Break, gast.Continue)):
+            return set(self.everything)
+        if isinstance(s, gast.If):
+            return self.block(s.body, set(live)) | self.block(s.orelse, set(live)) | set(
+                self.loads([s.test]))
+        if isinstance(s, (gast.For, gast.While)):
+            out = self.block(s.orelse, set(live))
+            head = set(out)
+            targets = {n.id for n in astutil.walk_in_order(s.target) if isinstance(
+                n, gast.Name)} if isinstance(s, gast.For) else set()
+            test = set(self.loads([s.iter if isinstance(s, gast.For) else s.test]))
+            while True:
+                new = out | (self.block(s.body, set(head)) - targets) | (
+                    test if isinstance(s, gast.While) else set())
+                if new == head:
+                    break
+                head = new
+            return head | test
+        if isinstance(s, gast.Assign):
+            killed = {t.id for t in s.targets if isinstance(t, gast.Name)}
+            value = [s.value] + [t for t in s.targets if not isinstance(t, gast.Name)]
+            return (live - killed) | set(self.loads(value))
+        return live | set(self.loads([s]))
+
+
+def _measured_loads(body: list[gast.AST], measured: Measured) -> set[int]:
+    """The ids of the name loads that are arguments a call only measures."""
+    skipped: set[int] = set()
+    for s in body:
+        for n in astutil.walk_in_order(s):
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name):
+                for i in measured(n):
+                    if i < len(n.args) and isinstance(n.args[i], gast.Name):
+                        skipped.add(id(n.args[i]))
+    return skipped
+
+
+def _saves(body: list[gast.AST]) -> tuple[dict[int, tuple[str, str]], list[gast.Assign]]:
+    """The pushes `xs.append(v)` of a name (id of `v` -> (xs, v)) for which some `v =
+    xs.pop()` gives a value back to `v`, and those pops."""
+    pushes: dict[int, tuple[str, str]] = {}
+    pops: list[gast.Assign] = []
+    for s in body:
+        for n in astutil.walk_in_order(s):
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and isinstance(
+                    n.func.value, gast.Name) and n.func.attr == "append" and len(
+                    n.args) == 1 and isinstance(n.args[0], gast.Name):
+                pushes[id(n.args[0])] = (n.func.value.id, n.args[0].id)
+            elif isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and \
+                    isinstance(n.value, gast.Call) and isinstance(n.value.func, gast.Attribute) \
+                    and n.value.func.attr == "pop" and isinstance(n.value.func.value, gast.Name):
+                pops.append(n)
+    popped = {(p.value.func.value.id, p.targets[0].id) for p in pops}
+    return {k: v for k, v in pushes.items() if v in popped}, pops
 
 
 class _Walk:
@@ -146,6 +218,7 @@ class _Walk:
         self.names, self.error, self.effects = names, error, effects
         self.liveness = liveness
         self.checks = Checks()
+        self.params: set[str] = set()
 
     def block(self, body: list[gast.AST], pairs: Pairs) -> Pairs:
         for s in body:
@@ -286,6 +359,8 @@ class _Walk:
                                         and depth > _held_at(kind))) or (
                     kind == REPEATS and one == written and depth > 1):
                 partner = other if one == written else one
+                if self.unseen(s, written, one, kind, pairs):
+                    continue
                 line = getattr(where, "lineno", "?")
                 if kind == REPEATS:
                     raise self.error(s, f"writing into a row of `{written}`, a list that holds "
@@ -300,6 +375,22 @@ class _Walk:
         if views and isinstance(s, gast.Assign):
             self.checks.views[id(s)] = sorted(set(views))
 
+    def unseen(self, s: gast.AST, written: str, one: str, kind: str, pairs: Pairs) -> bool:
+        """Whether a write into `written` is never seen through another name: no name that
+        may share its object (transitively) is a parameter or read after `s`. Then the
+        program reads the object only as `written`, which the trace follows by value, and the
+        reverse sweep restores the element whenever it reads one of those names
+        (`Checks.shared`). A write through a container into an item it holds (`pair[0][0] =
+        ...`) stays refused: the container may hold that item twice."""
+        if kind == REPEATS or _held_at(kind) and one == written:
+            return False
+        sharing = _connected(written, pairs) - {written}
+        if not sharing or sharing & self.params or any(
+                n not in self.names or self.liveness.read_after(n, s) for n in sharing):
+            return False
+        self.checks.shared.setdefault(id(s), set()).update(sharing)
+        return True
+
 
 def _replaced(pairs: Pairs, s: gast.Assign) -> Pairs:
     """`v[k] = ...` replaces what an earlier `v[k] = z` stored: `v` no longer holds `z`."""
@@ -311,6 +402,22 @@ def _replaced(pairs: Pairs, s: gast.Assign) -> Pairs:
         p[0] == target.value.id and p[3] == holds(1) and isinstance(p[2], gast.Assign)
         and isinstance(p[2].targets[0], gast.Subscript)
         and gast.dump(p[2].targets[0].slice) == key))
+
+
+def _connected(start: str, pairs: Pairs) -> set[str]:
+    """The names that may see a change of `start`'s object: linked to it by a chain of
+    pairs, the same object or views either way, and from an item to the containers holding
+    it (a container's items do not see a change of the container)."""
+    found, todo = {start}, [start]
+    while todo:
+        n = todo.pop()
+        for one, other, _, kind in pairs:
+            links = ((other, one),) if _held_at(kind) else ((one, other), (other, one))
+            for a, b in links:
+                if a == n and b not in found:
+                    found.add(b)
+                    todo.append(b)
+    return found
 
 
 def _rebind(pairs: Pairs, name: str) -> Pairs:

@@ -48,6 +48,7 @@ from typing import Any
 
 import gast
 
+from adgen import runtime
 from adgen.codegen import astutil
 from adgen.codegen.naming import Namer
 from adgen.errors import UnsupportedSyntax, where
@@ -73,6 +74,8 @@ from adgen.frontend.lift import lift
 from adgen.frontend.lower_expr import ExpressionLowering
 from adgen.frontend.lower_loops import LoopLowering
 from adgen.frontend.parse import Parsed
+from adgen.rules.numpy_reductions import expand_to, reduced_count
+from adgen.rules.numpy_shape import unpack_like, unstack_like
 from adgen.runtime import row as row_copy
 
 # what a called user function writes into, and its value form (`frontend.effects`)
@@ -174,12 +177,14 @@ class Lowerer(LoopLowering, ExpressionLowering):
             if type(node) in _UNSUPPORTED and node is not fn and id(node) not in unpacked:
                 what, fix = _UNSUPPORTED[type(node)]
                 raise self.error(node, what, fix)
-        checks = aliases.check(fn, self.locals, self.error, self.written_arguments)
+        checks = aliases.check(fn, self.locals, self.error, self.written_arguments,
+                               self.measured)
         if self.marked is not None:  # a write through a shared name in a checkpointed loop
             aliases.check(self.marked, set(self.params) | assigned(self.marked.body), self.error,
                           self.written_arguments)
         self.shared_updates, self.view_checks = checks.updates, checks.views
         self.shared_arguments = checks.arguments
+        self.shared_writes = checks.shared
         body = self.block(fn.body)
         new = gast.FunctionDef(
             name=fn.name, args=gast.arguments(
@@ -190,6 +195,14 @@ class Lowerer(LoopLowering, ExpressionLowering):
         )
         new.adgen_line = fn.lineno
         return Trace(new, self.p, self.params, self.namer, self.locals)
+
+    def measured(self, call: gast.Call) -> tuple[int, ...]:
+        """The positions of the arguments a helper of generated code reads only for their
+        shape, type and structure."""
+        if not isinstance(call.func, gast.Name):
+            return ()
+        found, fn = self.resolve(call.func)
+        return _MEASURED.get(fn, ()) if found and isinstance(fn, types.FunctionType) else ()
 
     def written_arguments(self, call: gast.Call) -> list[tuple[gast.AST, bool]]:
         """The arguments a call of a user function writes into, each with whether certainly
@@ -230,7 +243,10 @@ class Lowerer(LoopLowering, ExpressionLowering):
         method = getattr(self, "stmt_" + type(s).__name__, None)
         if method is None:
             raise self.error(s, f"`{type(s).__name__}` statements", "rewrite it with assignments")
+        start = len(self.out)
         method(s)
+        if id(s) in self.shared_writes:  # names no later statement reads may share the object
+            _mark_shared(self.out[start:], self.shared_writes[id(s)])
 
     def stmt_Expr(self, s: gast.Expr) -> None:
         if isinstance(s.value, gast.Constant):
@@ -434,6 +450,21 @@ class Lowerer(LoopLowering, ExpressionLowering):
         self.emit(gast.Raise(exc=exc, cause=None))
 
     # ------------------------------------------------------------------ expressions
+
+
+_MEASURED = {runtime.add_at: (1,), runtime.zeros_like: (0,), runtime.unbroadcast: (1,),
+             runtime.shaped_like: (1,), runtime.broadcast_like: (1,), runtime.row: (2,),
+             reduced_count: (0,), expand_to: (1,), unstack_like: (1,), unpack_like: (1,)}
+
+
+def _mark_shared(stmts: list[gast.AST], names: set[str]) -> None:
+    """Mark the element writes of `stmts` with the names that may share what they write
+    (`adgen_shared`): the reverse sweep restores the element when it reads one of them."""
+    for s in stmts:
+        if isinstance(s, gast.If):
+            _mark_shared(s.body + s.orelse, names)
+        elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
+            s.adgen_shared = frozenset(names)
 
 
 def lower(parsed: Parsed, effects: Effects | None = None) -> Trace:

@@ -499,3 +499,27 @@ def test_a_write_through_a_shared_name_read_afterwards_is_still_refused():
     for mode in ("reverse", "forward"):
         with pytest.raises(adgen.UnsupportedSyntax, match="may share its object with `v`"):
             adgen.grad(shared_and_read_after, mode=mode)(0.7)
+
+
+def rebound_on_one_path(x, y):
+    if x < 1.0:
+        if x > 2.0:
+            y = y * x
+        return np.mean(y)
+    y = np.outer(x, x)
+    return x + np.sum(y * y)  # x + x^4 for x >= 1; constant in x below
+
+
+@pytest.mark.parametrize("x", [0.5, 1.5])
+def test_second_order_saves_an_adjoint_assigned_on_one_path_only(x):
+    """Was `UnboundLocalError: y_bar` in reverse over reverse (fuzz seed 140001976): the
+    first-order gradient assigns `y_bar` in one branch of its reverse sweep and again in a
+    later one, and the second-order forward sweep saved `y_bar` before the second assignment
+    where the first branch had not run. Such a save now finds the name bound to None."""
+    y = np.ones((2, 3))
+    expected = 12.0 * x * x if x >= 1.0 else 0.0
+    g = adgen.grad(rebound_on_one_path, wrt=0)
+    assert adgen.grad(g, wrt=0)(x, y) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    assert adgen.hessian(rebound_on_one_path, wrt=0)(x, y) == pytest.approx(
+        expected, rel=1e-12, abs=1e-12)
+    adgen.testing.check_grads(rebound_on_one_path, (x, y), wrt=0, order=2)

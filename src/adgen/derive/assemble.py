@@ -252,6 +252,8 @@ def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
             record.var in rev.ctx.trace.params or not record.shared.isdisjoint(reads)))
         if not wanted or not record.defined:
             continue
+        if not record.certain and not record.in_loop:  # assigned on one path only so far
+            rev.bound_early.add(record.var)
         _fill_save(rev, record)
         needs_stack |= record.in_loop
     for record in undone:

@@ -48,6 +48,7 @@ class Save:
     append: bool = False  # `var.append(...)` is undone by `var.pop()`, nothing is saved
     popped_into: str | None = None  # `x = var.pop()` is undone by `var.append(x)`
     shared: frozenset = frozenset()  # names that may share the object an element write changes
+    certain: bool = True  # `var` certainly has a value where it is saved (else bound early)
 
 
 @dataclass
@@ -104,7 +105,8 @@ class Reverse(StepAdjoints):
         return out
 
     def save(self, s: gast.AST, var: str) -> Save:
-        record = Save(var, self.loop_depth > 0, var in self.defined or self.loop_depth > 0)
+        record = Save(var, self.loop_depth > 0, var in self.defined or self.loop_depth > 0,
+                      certain=var in self.must)
         self.saves[id(s)] = record
         if self._loop_saves:
             self._loop_saves[-1].append(record)

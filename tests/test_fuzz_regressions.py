@@ -523,3 +523,57 @@ def test_second_order_saves_an_adjoint_assigned_on_one_path_only(x):
     assert adgen.hessian(rebound_on_one_path, wrt=0)(x, y) == pytest.approx(
         expected, rel=1e-12, abs=1e-12)
     adgen.testing.check_grads(rebound_on_one_path, (x, y), wrt=0, order=2)
+
+
+def fourth_power_by_a_loop(x):
+    y = x
+    for _ in range(3):
+        y = y * x
+    return y  # x^4
+
+
+def sines_in_a_while_loop(x):
+    s = 0.0
+    k = 0
+    while k < 3:
+        s = s + math.sin(x * s + x)
+        k = k + 1
+    return s
+
+
+def squares_of_an_appended_list(x):
+    xs = []
+    for i in range(3):
+        xs.append(x * i + math.cos(x))
+    t = 0.0
+    for v in xs:
+        t = t + v * v
+    return t
+
+
+def tanh_of_an_array_in_a_loop(x):
+    v = np.array([x, 2.0 * x, x * x])
+    for _ in range(2):
+        v = np.tanh(v) * x
+    return np.sum(v)
+
+
+def test_third_order_through_a_loop_by_hand():
+    """Third order through a loop raised (`zip()` in `add_adjoints`) before; d3/dx3 x^4."""
+    third = adgen.grad(adgen.grad(adgen.grad(fourth_power_by_a_loop)))
+    assert third(0.7) == pytest.approx(24 * 0.7, rel=1e-12)
+
+
+@pytest.mark.parametrize("f", [sines_in_a_while_loop, squares_of_an_appended_list,
+                               tanh_of_an_array_in_a_loop])
+def test_third_order_through_loops(f):
+    """Reverse over reverse over reverse, forward over that, and the Hessian of the
+    gradient agree with each other and with central differences of the second derivative."""
+    second = adgen.grad(adgen.grad(f))
+    h = 1e-4
+    central = (second(0.7 + h) - second(0.7 - h)) / (2 * h)
+    results = [adgen.grad(second)(0.7), adgen.grad(second, mode="forward")(0.7),
+               adgen.hessian(adgen.grad(f))(0.7)]
+    for got in results:
+        assert got == pytest.approx(results[0], rel=1e-10)
+        assert got == pytest.approx(central, rel=1e-6)

@@ -577,3 +577,23 @@ def test_third_order_through_loops(f):
     for got in results:
         assert got == pytest.approx(results[0], rel=1e-10)
         assert got == pytest.approx(central, rel=1e-6)
+
+
+def row_sum_of_a_list_table(b):
+    D = [[0.0, 0.0] for _ in range(2)]
+    D[0][0] = b * b
+    return sum(D[0])  # b^2
+
+
+def through_a_list_table_helper(x):
+    return row_sum_of_a_list_table(x) * x  # x^3
+
+
+def test_second_order_through_a_helper_writing_a_list_table():
+    """Was `ValueError: zip() argument 2 is longer than argument 1` (fuzz seed 140000766):
+    the helper's second-order backward function added the adjoints of a row it had copied
+    with `runtime.row` (a list) by `+`, which joins lists; rows (and other helpers of
+    generated code that may pass lists: `unbroadcast`, `pick`, `last_only`) are no longer
+    taken for numbers."""
+    assert_second(through_a_list_table_helper, 0.3, 6 * 0.3)
+    adgen.testing.check_grads(through_a_list_table_helper, (0.3,), order=2)

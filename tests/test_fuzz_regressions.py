@@ -597,3 +597,31 @@ def test_second_order_through_a_helper_writing_a_list_table():
     taken for numbers."""
     assert_second(through_a_list_table_helper, 0.3, 6 * 0.3)
     adgen.testing.check_grads(through_a_list_table_helper, (0.3,), order=2)
+
+
+def copy_then_scale_(w, s):
+    w[0] = w[1]
+    w *= s
+
+
+def scaled_constant_array(x):
+    w = np.zeros(3)
+    copy_then_scale_(w, x)
+    return np.mean(w) + x * x  # 2
+
+
+def scaled_shifted_array(x):
+    w = np.zeros(3) + x
+    copy_then_scale_(w, x)
+    return np.mean(w)  # x^2
+
+
+@pytest.mark.parametrize("f, expected", [(scaled_constant_array, 2.0),
+                                         (scaled_shifted_array, 2.0)])
+def test_forward_over_reverse_writes_into_a_constant_array_a_helper_changed(f, expected):
+    """Was `TypeError: 'float' object does not support item assignment` in `hessian` (fuzz
+    seed 140001274): the helper's backward function, in forward mode, puts back an element
+    of an array from its tape, whose tangent was a plain zero (the array was constant). An
+    item of a tangent about to be written into is now materialised first."""
+    assert_second(f, 0.7, expected)
+    adgen.testing.check_grads(f, (0.7,), order=2)

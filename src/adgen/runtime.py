@@ -168,6 +168,16 @@ def owned_copy(acc: Any) -> Any:
     return acc
 
 
+def materialised(t: Any, x: Any) -> Any:
+    """A tangent or adjoint `t` of `x` that is about to be written into item by item: zeros
+    shaped like `x` where `t` is still a plain zero (a number standing for a zero array,
+    list or dict), else `t` itself."""
+    indexable = isinstance(x, (list, dict)) or is_array(x) and x.ndim
+    if indexable and not (isinstance(t, (list, tuple, dict)) or is_array(t) and t.ndim):
+        return zeros_like(x) if not is_array(x) else np.zeros_like(x, dtype=np.result_type(x, t))
+    return t
+
+
 def detached(x: Any) -> Any:
     """A copy of `x` sharing no array, list or dict with it, at any depth: a value handed out
     (returned by a forward function, or to the user) while a reverse sweep will still put

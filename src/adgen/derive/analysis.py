@@ -260,7 +260,7 @@ def numeric_names(body: list[gast.AST]) -> set[str]:
              runtime.item, runtime.take, runtime.written, runtime.add_at, runtime.add_adjoints,
              runtime.fill_like, runtime.zero_at, runtime.owned_copy, runtime.detached,
              runtime.shaped_like, runtime.row, runtime.pick, runtime.unbroadcast,
-             runtime.last_only, runtime.zeros_like, runtime.as_sequence,
+             runtime.last_only, runtime.materialised, runtime.zeros_like, runtime.as_sequence,
              numpy_shape.unpack_like, numpy_shape.split_like, numpy_shape.unstack_like,
              runtime_fields.field, runtime_fields.add_field)
     numeric: set[str] = set()

@@ -171,6 +171,10 @@ class Forward:
               and isinstance(tangent, (gast.Name, gast.Call))):
             # the primal is a new object that is written into later: so must its tangent be
             tangent = self.ctx.call("owned_copy", runtime.owned_copy, [tangent])
+        elif target.id in self.written and isinstance(tangent, gast.Subscript):
+            # an item of a tangent (of a tape) may be a plain zero: give it the item's shape
+            tangent = self.ctx.call("materialised", runtime.materialised,
+                                    [tangent, name(target.id)])
         return [assign(self.ctx.namer.dot(target.id), tangent, s.adgen_line)]
 
     def write(self, s: gast.Assign, target: gast.Subscript) -> list[gast.AST]:

@@ -454,6 +454,7 @@ class Lowerer(LoopLowering, ExpressionLowering):
 
 _MEASURED = {runtime.add_at: (1,), runtime.zeros_like: (0,), runtime.unbroadcast: (1,),
              runtime.shaped_like: (1,), runtime.broadcast_like: (1,), runtime.row: (2,),
+             runtime.materialised: (1,),
              reduced_count: (0,), expand_to: (1,), unstack_like: (1,), unpack_like: (1,)}
 
 

@@ -17,6 +17,7 @@ from adgen.runtime import (
     fill_like,
     item,
     last_only,
+    materialised,
     owned_copy,
     partial_argument,
     partial_keyword,
@@ -42,7 +43,8 @@ from adgen.runtime_forms import (
     sort_order,
 )
 
-linear(unbroadcast, owned_copy, detached, shaped_like, as_sequence, sum_to_scalar, field)
+linear(unbroadcast, owned_copy, detached, shaped_like, materialised, as_sequence, sum_to_scalar,
+       field)
 nondifferentiable(partial_argument, partial_keyword, table_entry)  # what a partial binds is
 # never differentiated; a table's entry number is an integer
 
@@ -70,6 +72,11 @@ def detached_bar(y, x, *, y_bar):
 @adjoint(shaped_like)
 def shaped_like_bar(y, g, x, *, y_bar):
     return unbroadcast(y_bar, g)
+
+
+@adjoint(materialised)
+def materialised_bar(y, t, x, *, y_bar):
+    return unbroadcast(y_bar, t)
 
 
 @adjoint(as_sequence)

@@ -625,3 +625,27 @@ def test_forward_over_reverse_writes_into_a_constant_array_a_helper_changed(f, e
     item of a tangent about to be written into is now materialised first."""
     assert_second(f, 0.7, expected)
     adgen.testing.check_grads(f, (0.7,), order=2)
+
+
+def table_updated_from_row_one(x, y):
+    D = [[0.0, 0.0, 0.0] for _ in range(3)]
+    D[0][0] = y
+    for i in range(1, 3):
+        D[i][0] = 0.5 * D[1][0] + 0.4 * math.tanh(x)
+    for i in range(1, 3):
+        for j in range(1, 3):
+            D[i][j] += 0.4 * math.tanh(D[1][j])
+    return D[2][2] + D[2][0] ** 2
+
+
+def test_reverse_over_reverse_of_a_list_table_row_adjoint():
+    """Was `TypeError: cannot add adjoints of a list and a ndarray` in reverse over reverse
+    (fuzz seed 140001096): the adjoint of `unbroadcast(g, x)` broadcast a row's adjoint (a
+    list) into an array; `broadcast_like` keeps lists, tuples and dicts as they are."""
+    g = adgen.grad(table_updated_from_row_one, wrt=0)
+    h = 1e-5
+    central = (g(0.3 + h, 0.8) - g(0.3 - h, 0.8)) / (2 * h)
+    assert adgen.grad(g, wrt=0)(0.3, 0.8) == pytest.approx(central, rel=1e-7)
+    assert adgen.hessian(table_updated_from_row_one, wrt=0)(0.3, 0.8) == pytest.approx(
+        central, rel=1e-7)
+    adgen.testing.check_grads(table_updated_from_row_one, (0.3, 0.8), order=2)

@@ -347,7 +347,11 @@ def _is_zero(x: Any) -> bool:
 
 
 def broadcast_like(g: Any, like: Any) -> Any:
-    """`g` broadcast to the shape of `like` (a tangent of a broadcast, an adjoint of a sum)."""
+    """`g` broadcast to the shape of `like` (a tangent of a broadcast, an adjoint of a sum);
+    for a list, tuple or dict `like` (whose adjoints are never broadcast), `g` itself, or
+    zeros in its structure where `g` is still a plain zero."""
+    if isinstance(like, (list, tuple, dict)):
+        return g if isinstance(g, (list, tuple, dict)) or not _is_zero(g) else zeros_like(like)
     shape = np.shape(like)
     if np.shape(g) == shape:
         return g

@@ -649,3 +649,34 @@ def test_reverse_over_reverse_of_a_list_table_row_adjoint():
     assert adgen.hessian(table_updated_from_row_one, wrt=0)(0.3, 0.8) == pytest.approx(
         central, rel=1e-7)
     adgen.testing.check_grads(table_updated_from_row_one, (0.3, 0.8), order=2)
+
+
+def table_of_arrays_in_a_helper(a, b):
+    D = np.zeros((3, 3))
+    D[0][0] = a
+    for i in range(1, 3):
+        D[i][0] = 0.5 * D[i - 1][0] + 0.4 * math.tanh(b)
+        D[0][i] = 0.5 * D[0][i - 1] + 0.4 * math.sin(a * b)
+    for i in range(1, 3):
+        for j in range(1, 3):
+            D[i][j] = 0.5 * D[i - 1][j - 1]
+            D[i][j] += 0.4 * math.tanh(D[i - 1][j] * a)
+    return D[2][2] + b
+
+
+def through_a_table_helper(x):
+    return table_of_arrays_in_a_helper(x, x)
+
+
+def test_second_order_through_a_helper_filling_a_table_of_arrays():
+    """Was refused at run time (`writing into D1 changes _t17, a NumPy view of it`, fuzz seed
+    140000478): the helper's forward function handed the row `D[i - 1]` of a chained read,
+    a view, to its backward function in the tape while it went on writing `D`. The row of a
+    chained read of a table the function writes into is now read by `runtime.read_row`: a
+    copy for an array, the row itself for a list."""
+    g = adgen.grad(through_a_table_helper)
+    h = 1e-5
+    central = (g(0.3 + h) - g(0.3 - h)) / (2 * h)
+    for got in second_derivatives(through_a_table_helper, 0.3).values():
+        assert got == pytest.approx(central, rel=1e-7)
+    adgen.testing.check_grads(through_a_table_helper, (0.3,), order=2)

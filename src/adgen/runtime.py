@@ -453,6 +453,22 @@ def row(x: Any, index: Any, like: Any = None) -> Any:
     return zeros_like(like)
 
 
+def read_row(x: Any, index: Any, like: Any = None) -> Any:
+    """`x[index]` read as the first subscript of `x[index][j]` where the function also writes
+    into `x`: a copy for a NumPy array (a view would change with the later writes), the row
+    itself for a list or dict (whose writes replace rows, never change them). For a tangent
+    or an adjoint, `like` is the primal row, as in `row`."""
+    if isinstance(x, np.ndarray) and x.ndim > 1:
+        return x[index].copy()
+    if isinstance(x, (list, tuple, dict)) or is_array(x) and x.ndim:
+        value = x[index]
+        plain = not isinstance(value, (list, tuple, dict)) and not is_array(value)
+        if like is None or not plain or not (isinstance(like, (list, tuple, dict)) or is_array(
+                like)):
+            return value
+    return zeros_like(like)
+
+
 def item(g: Any, index: Any) -> Any:
     """`g[index]` of an adjoint; zero when `g` is still a plain zero."""
     if isinstance(g, (list, tuple, dict)) or is_array(g) and g.ndim:

@@ -109,6 +109,7 @@ class Lowerer(LoopLowering, ExpressionLowering):
     def __init__(self, parsed: Parsed, effects: Effects | None = None) -> None:
         self.effects = effects or _no_effects
         self.built_into: str | None = None  # the name a list comprehension fills directly
+        self.tables: set[str] = set()  # names written into by subscript (`_written_into`)
         given = parsed.node
         outer = {a.id for a in given.args.args} | assigned(given.body)
         parsed, self.lifted = lift(parsed, outer, self.error_at(parsed))
@@ -185,6 +186,7 @@ class Lowerer(LoopLowering, ExpressionLowering):
         self.shared_updates, self.view_checks = checks.updates, checks.views
         self.shared_arguments = checks.arguments
         self.shared_writes = checks.shared
+        self.tables = _written_into(fn)
         body = self.block(fn.body)
         new = gast.FunctionDef(
             name=fn.name, args=gast.arguments(
@@ -456,6 +458,21 @@ _MEASURED = {runtime.add_at: (1,), runtime.zeros_like: (0,), runtime.unbroadcast
              runtime.shaped_like: (1,), runtime.broadcast_like: (1,), runtime.row: (2,),
              runtime.materialised: (1,),
              reduced_count: (0,), expand_to: (1,), unstack_like: (1,), unpack_like: (1,)}
+
+
+def _written_into(fn: gast.FunctionDef) -> set[str]:
+    """The names the function writes into by subscript (`D[i] = ...`, `D[i][j] += ...`)."""
+    out = set()
+    for n in astutil.walk_in_order(fn):
+        targets = n.targets if isinstance(n, gast.Assign) else (
+            [n.target] if isinstance(n, gast.AugAssign) else [])
+        for t in targets:
+            if isinstance(t, gast.Subscript):
+                while isinstance(t, gast.Subscript):
+                    t = t.value
+                if isinstance(t, gast.Name):
+                    out.add(t.id)
+    return out
 
 
 def _mark_shared(stmts: list[gast.AST], names: set[str]) -> None:

@@ -22,6 +22,7 @@ from adgen.runtime import (
     partial_argument,
     partial_keyword,
     pick,
+    read_row,
     row,
     shaped_like,
     sign,
@@ -219,6 +220,16 @@ def row_dot(y, x, index, like=None, *, x_dot):
 
 @adjoint(row)
 def row_bar(y, x, index, like=None, *, y_bar):
+    return add_at(0.0, x, index, y_bar)
+
+
+@tangent(read_row)
+def read_row_dot(y, x, index, like=None, *, x_dot):
+    return read_row(x_dot, index, y)
+
+
+@adjoint(read_row)
+def read_row_bar(y, x, index, like=None, *, y_bar):
     return add_at(0.0, x, index, y_bar)
 
 

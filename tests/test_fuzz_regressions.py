@@ -748,3 +748,26 @@ def test_writes_another_name_sees_afterwards_are_still_refused(f):
     for mode in ("reverse", "forward"):
         with pytest.raises(adgen.UnsupportedSyntax, match="may share its object"):
             adgen.grad(f, mode=mode)(0.7)
+
+
+def sum_of_a_constant_list_times(a, b):
+    ls = []
+    for i in range(2):
+        ls.append(0.3 * i)
+    v = 0.0
+    for t in ls:
+        v = v + 0.5 * t
+    return a * a * b + v * a
+
+
+def through_a_constant_list_helper(x):
+    return sum_of_a_constant_list_times(x, x)  # x^3 + 0.15 x
+
+
+def test_forward_over_reverse_pops_from_a_constant_list_a_helper_built():
+    """Was `AttributeError: 'float' object has no attribute 'pop'` in `hessian` (fuzz seed
+    140003399): the helper's backward function, in forward mode, pops the items of a list
+    from its tape whose tangent was a plain zero (the list was constant); an item of a
+    tangent that is popped from or appended to is now materialised first."""
+    assert_second(through_a_constant_list_helper, 0.7, 6 * 0.7)
+    adgen.testing.check_grads(through_a_constant_list_helper, (0.7,), order=2)

@@ -44,6 +44,11 @@ class Forward:
         self.written = {
             n.targets[0].value.id for n in gast.walk(ctx.trace.node)
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
+        self.mutated = {  # lists changed by a method: `xs.append(v)`, `v = xs.pop()`
+            n.func.value.id for n in gast.walk(ctx.trace.node)
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
+            and n.func.attr in ("append", "pop", "extend", "insert")
+            and isinstance(n.func.value, gast.Name)}
         self.items = {  # names holding an item of a container, whose tangent may be a plain 0.0
             n.targets[0].id for n in gast.walk(ctx.trace.node)
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name)
@@ -171,7 +176,8 @@ class Forward:
               and isinstance(tangent, (gast.Name, gast.Call))):
             # the primal is a new object that is written into later: so must its tangent be
             tangent = self.ctx.call("owned_copy", runtime.owned_copy, [tangent])
-        elif target.id in self.written and isinstance(tangent, gast.Subscript):
+        elif (target.id in self.written or target.id in self.mutated) and isinstance(
+                tangent, gast.Subscript):
             # an item of a tangent (of a tape) may be a plain zero: give it the item's shape
             tangent = self.ctx.call("materialised", runtime.materialised,
                                     [tangent, name(target.id)])

@@ -112,6 +112,8 @@ def jvp(f: Callable[..., Any], wrt: Wrt = 0, batched: bool = False,
     a leading axis of directions (`(k, *x.shape)` for an argument `x`, `(k,)` for a number).
     `compile="numba"` (here and in `grad`, `value_and_grad`, `vjp`, `hvp`) runs the
     derivative compiled with Numba, once per argument signature (`docs/compiled.md`).
+    Complex arguments of holomorphic code give the complex-linear derivative `f'(z) · v`
+    (JAX's convention); non-holomorphic operations on complex values are refused.
     """
     _check_wrt(f, wrt)
     if batched:
@@ -127,7 +129,10 @@ def jvp(f: Callable[..., Any], wrt: Wrt = 0, batched: bool = False,
 
 @_decorator
 def vjp(f: Callable[..., Any], wrt: Wrt = 0, compile: str | None = None) -> Callable[..., Any]:
-    """Reverse mode: `(*args, cotangent) -> (value, gradients)`; works for array outputs."""
+    """Reverse mode: `(*args, cotangent) -> (value, gradients)`; works for array outputs.
+
+    Complex arguments of holomorphic code give the transpose of the complex-linear
+    derivative, `u · f'(z)`, without conjugation (JAX's convention)."""
     _check_wrt(f, wrt)
     fn = _compiled(pipeline.derivative(f, wrt, "vjp"), compile)
     return _with_defaults(f, _tree_shaped(f, wrt, fn, 1, with_value=True), 1)

@@ -195,6 +195,16 @@ def items_back(g: Any, acc: Any) -> Any:
     return np.reshape(np.asarray(rows, dtype=np.result_type(acc, 1.0)), np.shape(acc))
 
 
+def materialised(t: Any, x: Any) -> Any:
+    """A tangent or adjoint `t` of `x` that is about to be written into item by item: zeros
+    shaped like `x` where `t` is still a plain zero (a number standing for a zero array,
+    list or dict), else `t` itself."""
+    indexable = isinstance(x, (list, dict)) or is_array(x) and x.ndim
+    if indexable and not (isinstance(t, (list, tuple, dict)) or is_array(t) and t.ndim):
+        return zeros_like(x) if not is_array(x) else np.zeros_like(x, dtype=np.result_type(x, t))
+    return t
+
+
 def detached(x: Any) -> Any:
     """A copy of `x` sharing no array, list or dict with it, at any depth: a value handed out
     (returned by a forward function, or to the user) while a reverse sweep will still put
@@ -371,7 +381,11 @@ def _is_zero(x: Any) -> bool:
 
 
 def broadcast_like(g: Any, like: Any) -> Any:
-    """`g` broadcast to the shape of `like` (a tangent of a broadcast, an adjoint of a sum)."""
+    """`g` broadcast to the shape of `like` (a tangent of a broadcast, an adjoint of a sum);
+    for a list, tuple or dict `like` (whose adjoints are never broadcast), `g` itself, or
+    zeros in its structure where `g` is still a plain zero."""
+    if isinstance(like, (list, tuple, dict)):
+        return g if isinstance(g, (list, tuple, dict)) or not _is_zero(g) else zeros_like(like)
     shape = np.shape(like)
     if np.shape(g) == shape:
         return g
@@ -455,33 +469,6 @@ def sum_to_scalar(g: Any) -> Any:
     if type(g) is float or not np.ndim(g):
         return g
     return np.sum(g)
-
-
-def row(x: Any, index: Any, like: Any = None) -> Any:
-    """A copy of the row `x[index]` that `x[index][j] = v` writes into before it is stored
-    back as `x[index] = row`: the write then changes `x`, never a view or an object another
-    name holds (the lowering refuses chained writes where another name may see the row).
-    For a tangent or an adjoint, `like` is the primal row: where the derivative is still a
-    plain zero, a zero shaped like it."""
-    def indexable(v: Any) -> bool:
-        return isinstance(v, (list, tuple, dict)) or is_array(v)
-
-    if isinstance(x, (list, tuple, dict)) or is_array(x) and x.ndim:
-        if like is None and is_array(x) and _advanced(index):
-            raise refusal("`x[index][...] = v` with an integer-array or boolean index writes "
-                          "into a copy (NumPy's advanced indexing), so it changes nothing; "
-                          "write with one index instead (`x[index, ...] = v`)")
-        value = x[index]
-        if like is None or indexable(value) or not indexable(like):
-            return owned_copy(value)
-    return zeros_like(like)
-
-
-def _advanced(index: Any) -> bool:
-    """Whether a NumPy index selects by integer arrays or booleans (giving a copy)."""
-    if isinstance(index, tuple):
-        return any(_advanced(i) for i in index)
-    return isinstance(index, (list, bool, np.bool_)) or is_array(index) and np.ndim(index) > 0
 
 
 def item(g: Any, index: Any) -> Any:

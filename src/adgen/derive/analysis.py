@@ -22,7 +22,7 @@ from typing import Any
 import gast
 import numpy as np
 
-from adgen import runtime, runtime_fields
+from adgen import runtime, runtime_fields, runtime_tables
 from adgen.derive.templates import differentiable_atoms
 from adgen.errors import DifferentiationError
 from adgen.frontend.lower import Method, atom_names
@@ -259,8 +259,8 @@ def numeric_names(body: list[gast.AST]) -> set[str]:
     lists = (np.split, np.array_split,  # and the helpers of generated code that pass containers
              runtime.item, runtime.take, runtime.written, runtime.add_at, runtime.add_adjoints,
              runtime.fill_like, runtime.zero_at, runtime.owned_copy, runtime.detached,
-             runtime.shaped_like,
-             runtime.zeros_like, runtime.as_sequence,
+             runtime.shaped_like, runtime_tables.row, runtime.pick, runtime.unbroadcast,
+             runtime.last_only, runtime.materialised, runtime.zeros_like, runtime.as_sequence,
              numpy_shape.unpack_like, numpy_shape.split_like, numpy_shape.unstack_like,
              runtime_fields.field, runtime_fields.add_field)
     numeric: set[str] = set()

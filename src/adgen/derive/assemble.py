@@ -262,10 +262,12 @@ def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
     reads = reads | {r.var for r in undone} | {r.popped_into for r in undone}
     needs_stack = False
     for record in rev.saves.values():
-        wanted = record.var in reads or (record.index is not None
-                                         and record.var in rev.ctx.trace.params)
+        wanted = record.var in reads or (record.index is not None and (
+            record.var in rev.ctx.trace.params or not record.shared.isdisjoint(reads)))
         if not wanted or not record.defined:
             continue
+        if not record.certain and not record.in_loop:  # assigned on one path only so far
+            rev.bound_early.add(record.var)
         _fill_save(rev, record)
         needs_stack |= record.in_loop
     for record in undone:
@@ -303,11 +305,13 @@ def _fill_save(rev: Reverse, record: Save) -> None:
                                              ctx=gast.Load()), args=[name(var)], keywords=[])
         pop: gast.AST = gast.Call(func=gast.Attribute(value=name(rev.stack), attr="pop",
                                                       ctx=gast.Load()), args=[], keywords=[])
-        if var in _changed_lists(rev):  # the reverse sweep pops from (or appends to) the
-            # list it restores: a copy, so the tape stays whole for the next pull (`jacobian`)
-            pop = rev.ctx.call("owned_copy", runtime.owned_copy, [pop])
         record.fwd.append(gast.Expr(value=push))
         record.rev.append(assign(var, pop, None))
+        if var in _changed_lists(rev):  # the reverse sweep pops from (or appends to) the
+            # list it restores: a copy, so the tape stays whole for the next pull (`jacobian`);
+            # a statement of its own, so that the restore stays a plain pop
+            record.rev.append(assign(var, rev.ctx.call("owned_copy", runtime.owned_copy,
+                                                       [name(var)]), None))
     else:
         saved = rev.namer.saved(var)
         rev.save_temps.add(saved)

@@ -42,6 +42,11 @@ class Forward:
         self.batch = ctx.namer.fresh("batch") if batched else ""
         self.dot_names = {ctx.namer.dot(v) for v in ctx.active}
         self.written = _written(ctx.trace.node)
+        self.mutated = {  # lists changed by a method: `xs.append(v)`, `v = xs.pop()`
+            n.func.value.id for n in gast.walk(ctx.trace.node)
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
+            and n.func.attr in ("append", "pop", "extend", "insert")
+            and isinstance(n.func.value, gast.Name)}
         self.items = {  # names holding an item of a container, whose tangent may be a plain 0.0
             n.targets[0].id for n in gast.walk(ctx.trace.node)
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name)
@@ -165,11 +170,17 @@ class Forward:
         tangent = self.tangent(s, target.id, s.value)
         if tangent is None:
             tangent = self.zero_for(target.id)
-        elif (target.id in self.written and not isinstance(s.value, gast.Name)
-              and isinstance(tangent, (gast.Name, gast.Call, gast.Subscript))):
-            # the primal is a new object (or an item no other name sees again: the alias
-            # check refuses the rest) that is written into later: so must its tangent be
-            tangent = self.ctx.call("owned_copy", runtime.owned_copy, [tangent])
+        else:
+            item = isinstance(tangent, gast.Subscript)
+            if item and (target.id in self.written or target.id in self.mutated):
+                # an item of a tangent (of a tape) may be a plain zero: give it the item's shape
+                tangent = self.ctx.call("materialised", runtime.materialised,
+                                        [tangent, name(target.id)])
+            if (target.id in self.written and not isinstance(s.value, gast.Name)
+                    and (item or isinstance(tangent, (gast.Name, gast.Call)))):
+                # the primal is a new object (or an item no other name sees again: the alias
+                # check refuses the rest) that is written into later: so must its tangent be
+                tangent = self.ctx.call("owned_copy", runtime.owned_copy, [tangent])
         return [assign(self.ctx.namer.dot(target.id), tangent, s.adgen_line)]
 
     def write(self, s: gast.Assign, target: gast.Subscript) -> list[gast.AST]:

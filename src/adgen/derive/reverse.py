@@ -49,6 +49,8 @@ class Save:
     append: bool = False  # `var.append(...)` is undone by `var.pop()`, nothing is saved
     popped_into: str | None = None  # `x = var.pop()` is undone by `var.append(x)`
     unsure: bool = False  # `var` may not be assigned yet where it is saved
+    shared: frozenset = frozenset()  # names that may share the object an element write changes
+    certain: bool = True  # `var` certainly has a value where it is saved (else bound early)
 
 
 @dataclass
@@ -114,7 +116,8 @@ class Reverse(StepAdjoints):
         return out
 
     def save(self, s: gast.AST, var: str) -> Save:
-        record = Save(var, self.loop_depth > 0, var in self.defined or self.loop_depth > 0)
+        record = Save(var, self.loop_depth > 0, var in self.defined or self.loop_depth > 0,
+                      certain=var in self.must)
         record.unsure = var not in self.must
         self.saves[id(s)] = record
         if self._loop_saves:
@@ -132,6 +135,7 @@ class Reverse(StepAdjoints):
             record = self.save(s, var)
             if isinstance(t, gast.Subscript):
                 record.index = t.slice
+                record.shared = getattr(s, "adgen_shared", frozenset())
             self.defined.add(var)
             self.must.add(var)
             popped = popped_list(s)

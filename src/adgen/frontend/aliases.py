@@ -50,6 +50,8 @@ from typing import Any
 import gast
 
 from adgen.codegen import astutil
+from adgen.frontend.alias_liveness import Liveness as _Liveness
+from adgen.frontend.alias_liveness import Measured
 
 _VIEW_METHODS = {"reshape", "view", "ravel", "squeeze", "transpose", "swapaxes", "T",
                  "real", "imag", "diagonal"}
@@ -78,6 +80,7 @@ def _held_at(kind: str) -> int:
     return int(kind[5:]) if kind.startswith("holds") else 0
 Pairs = frozenset  # of (one, other, where, kind)
 
+
 # The arguments a call writes into (a call of a user function that changes its arguments),
 # each with whether the write certainly changes the object (`False`: only `p op= ...`).
 Effects = Callable[[gast.Call], "list[tuple[gast.AST, bool]]"]
@@ -94,6 +97,7 @@ class Checks:
         self.updates: set[int] = set()
         self.views: dict[int, list[str]] = {}
         self.arguments: set[int] = set()  # ids of arguments a callee may update with `op=`
+        self.shared: dict[int, set[str]] = {}  # writes no other name sees: statement -> names
 
 
 # The arguments of a call of a user function that its result may share an object with
@@ -102,12 +106,17 @@ Returns = Callable[[gast.Call], "list[gast.AST]"]
 
 
 def check(fn: gast.FunctionDef, names: set[str], error: Any,
-          effects: Effects | None = None, returns: Returns | None = None) -> Checks:
+          effects: Effects | None = None, returns: Returns | None = None,
+          measured: Measured | None = None) -> Checks:
     """Raise `error(node, what, fix)` at the first write through a possible alias; return
-    what must be checked at run time."""
-    walk = _Walk(names, error, effects or (lambda call: []), _Liveness(fn.body),
+    what must be checked at run time. `returns(call)` gives the arguments a call's result may
+    share an object with; `measured(call)` the positions of a call's arguments it reads only
+    for their shape, type and structure, which a write into their elements leaves as they
+    were (the helpers of generated code: `add_at`, `zeros_like`)."""
+    liveness = _Liveness(fn.body, measured or (lambda call: ()))
+    walk = _Walk(names, error, effects or (lambda call: []), liveness,
                  returns or (lambda call: []))
-    walk.params = {a.id for a in fn.args.args}
+    walk.params = {a.id for a in fn.args.args if isinstance(a, gast.Name)}
     walk.block(fn.body, frozenset())
     return walk.checks
 
@@ -117,52 +126,10 @@ def returned(fn: gast.FunctionDef, names: set[str], returns: Returns | None = No
     (`def ident(v): return v`, `return M[i]`, `return [v, w]`, `return v.reshape(-1)`):
     a caller writing into the result changes its argument. A parameter rebound to a new
     object before the return (`v = v * 2.0`) is not returned."""
-    walk = _Returns(names, returns or (lambda call: []), _Liveness(fn.body))
+    walk = _Returns(names, returns or (lambda call: []), _Liveness(fn.body, lambda call: ()))
     params = [a.id for a in fn.args.args]
     walk.block(fn.body, frozenset((p, _CALLERS + p, fn, SAME) for p in params))
     return walk.found
-
-
-class _Liveness:
-    """Whether a name is read after a statement: later in program order, or anywhere in the
-    outermost loop around the statement (a later iteration)."""
-
-    def __init__(self, body: list[gast.AST]) -> None:
-        self.position: dict[int, int] = {}
-        self.loop: dict[int, tuple[int, int]] = {}  # statement -> its outermost loop's span
-        self.reads: dict[str, list[int]] = {}
-        self.count = 0
-        self._number(body, [])
-
-    def _number(self, body: list[gast.AST], inside: list[int]) -> None:
-        for s in body:
-            here = self.count
-            self.count += 1
-            self.position[id(s)] = here
-            if isinstance(s, (gast.For, gast.While, gast.If)):
-                self._read([s.iter if isinstance(s, gast.For) else s.test], here)
-                nested = inside + [id(s)] if isinstance(s, (gast.For, gast.While)) else inside
-                self._number(s.body + s.orelse, nested)
-                if isinstance(s, (gast.For, gast.While)) and not inside:
-                    span = (here, self.count)
-                    for key, pos in self.position.items():
-                        if here <= pos < self.count:
-                            self.loop[key] = span
-            else:
-                self._read([s], here)
-
-    def _read(self, nodes: list[gast.AST], position: int) -> None:
-        loaded: list[str] = []
-        astutil.name_lists(nodes, loaded, [])  # once per read, as every read is here
-        for n in loaded:
-            self.reads.setdefault(n, []).append(position)
-
-    def read_after(self, name: str, s: gast.AST) -> bool:
-        here = self.position.get(id(s))
-        if here is None:
-            return True
-        start, end = self.loop.get(id(s), (here, here))
-        return any(p > here or start <= p < end for p in self.reads.get(name, ()))
 
 
 class _Walk:
@@ -348,19 +315,7 @@ class _Walk:
 
     def refuse_write(self, s: gast.AST, written: str, depth: int, pairs: Pairs) -> None:
         views = []
-        group, grown = {written}, True  # every name that may be `written`'s object
-        while grown:
-            grown = False
-            for one, other, _, kind in pairs:
-                if kind == SAME and (one in group) != (other in group):
-                    group |= {one, other}
-                    grown = True
-        unseen = not (group & self.params or group - self.names) and not any(
-            self.liveness.read_after(n, s) for n in group - {written})  # (an argument's
-        # object is seen by the caller; a global's by everyone)
         for one, other, where, kind in sorted(pairs, key=_order):
-            if kind == SAME and written in (one, other) and unseen:
-                continue  # no other name of the object is read again: nobody sees the write
             if kind == ITEM and one == written and not self.shared(other, s, where, pairs):
                 continue  # the container is never seen again: its item is the name's own
             if kind == SAME and written in (one, other) or (
@@ -370,6 +325,8 @@ class _Walk:
                                         and depth > _held_at(kind))) or (
                     kind == REPEATS and one == written and depth > 1):
                 partner = other if one == written else one
+                if self.unseen(s, written, one, kind, pairs):
+                    continue
                 line = getattr(where, "lineno", "?")
                 if kind == REPEATS:
                     raise self.error(s, f"writing into a row of `{written}`, a list that holds "
@@ -384,6 +341,21 @@ class _Walk:
         if views and isinstance(s, gast.Assign):
             self.checks.views[id(s)] = sorted(set(views))
 
+    def unseen(self, s: gast.AST, written: str, one: str, kind: str, pairs: Pairs) -> bool:
+        """Whether a write into `written` is never seen through another name: no name that
+        may share its object (transitively) is a parameter or read after `s`. Then the
+        program reads the object only as `written`, which the trace follows by value, and the
+        reverse sweep restores the element whenever it reads one of those names
+        (`Checks.shared`). A write through a container into an item it holds (`pair[0][0] =
+        ...`) stays refused: the container may hold that item twice."""
+        if kind == REPEATS or _held_at(kind) and one == written:
+            return False
+        sharing = _connected(written, pairs) - {written}
+        if not sharing or sharing & self.params or any(
+                n not in self.names or self.liveness.read_after(n, s) for n in sharing):
+            return False
+        self.checks.shared.setdefault(id(s), set()).update(sharing)
+        return True
 
     def shared(self, container: str, s: gast.AST, unpacked: gast.AST, pairs: Pairs) -> bool:
         """Whether a write at `s` into an item `unpacked` took from `container` can be seen
@@ -456,6 +428,22 @@ def _stored(target: gast.AST) -> list[str]:
     """The names a binding target (`a`, `a, (b, *c)`) stores."""
     return [n.id for n in astutil.walk_in_order(target)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)]
+
+
+def _connected(start: str, pairs: Pairs) -> set[str]:
+    """The names that may see a change of `start`'s object: linked to it by a chain of
+    pairs, the same object or views either way, and from an item to the containers holding
+    it (a container's items do not see a change of the container)."""
+    found, todo = {start}, [start]
+    while todo:
+        n = todo.pop()
+        for one, other, _, kind in pairs:
+            links = ((other, one),) if _held_at(kind) else ((one, other), (other, one))
+            for a, b in links:
+                if a == n and b not in found:
+                    found.add(b)
+                    todo.append(b)
+    return found
 
 
 def _rebind(pairs: Pairs, name: str) -> Pairs:

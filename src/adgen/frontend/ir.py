@@ -113,3 +113,28 @@ def assigned(stmts: list[gast.AST]) -> set[str]:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 out.add(n.id)
     return out
+
+
+def written_into(fn: gast.FunctionDef) -> set[str]:
+    """The names the function writes into by subscript (`D[i] = ...`, `D[i][j] += ...`)."""
+    out = set()
+    for n in astutil.walk_in_order(fn):
+        targets = n.targets if isinstance(n, gast.Assign) else (
+            [n.target] if isinstance(n, gast.AugAssign) else [])
+        for t in targets:
+            if isinstance(t, gast.Subscript):
+                while isinstance(t, gast.Subscript):
+                    t = t.value
+                if isinstance(t, gast.Name):
+                    out.add(t.id)
+    return out
+
+
+def mark_shared(stmts: list[gast.AST], names: set[str]) -> None:
+    """Mark the element writes of `stmts` with the names that may share what they write
+    (`adgen_shared`): the reverse sweep restores the element when it reads one of them."""
+    for s in stmts:
+        if isinstance(s, gast.If):
+            mark_shared(s.body + s.orelse, names)
+        elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
+            s.adgen_shared = frozenset(names)

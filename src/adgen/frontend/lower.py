@@ -50,6 +50,7 @@ from typing import Any
 
 import gast
 
+from adgen import runtime
 from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
 from adgen.codegen.naming import Namer
@@ -70,14 +71,18 @@ from adgen.frontend.ir import (  # noqa: F401  (the trace's building blocks, use
     const,
     is_atom,
     located,
+    mark_shared,
     name,
+    written_into,
 )
 from adgen.frontend.lift import lift
 from adgen.frontend.lower_blocks import BlockLowering
 from adgen.frontend.lower_expr import ExpressionLowering
 from adgen.frontend.lower_loops import LoopLowering
 from adgen.frontend.parse import Parsed
-from adgen.runtime import row as row_copy
+from adgen.rules.numpy_reductions import expand_to, reduced_count
+from adgen.rules.numpy_shape import unpack_like, unstack_like
+from adgen.runtime_tables import row as row_copy
 
 # what a called user function writes into, and its value form (`frontend.effects`)
 Effects = Callable[[Any], "tuple[Summary, Any] | None"]
@@ -114,6 +119,7 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
         self.effects = effects or _no_effects
         self.returns = returns or (lambda fn: frozenset())
         self.built_into: str | None = None  # the name a list comprehension fills directly
+        self.tables: set[str] = set()  # names written into by subscript (`ir.written_into`)
         given = parsed.node
         outer = {a.id for a in given.args.args} | assigned(given.body)
         parsed, self.lifted = lift(parsed, outer, self.error_at(parsed))
@@ -192,13 +198,15 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
                 what, fix = _UNSUPPORTED[type(node)]
                 raise self.error(node, what, fix)
         checks = aliases.check(fn, self.locals, self.error, self.written_arguments,
-                               self.returned_arguments)
+                               self.returned_arguments, self.measured)
         if self.marked is not None:  # a write through a shared name in a checkpointed loop
             aliases.check(self.marked, set(self.params) | assigned(self.marked.body), self.error,
                           self.written_arguments, self.returned_arguments)
         self.shared_updates, self.view_checks = checks.updates, checks.views
         self.shared_arguments = checks.arguments
         self.find_function_locals(fn)
+        self.shared_writes = checks.shared
+        self.tables = written_into(fn)
         body = self.block(fn.body)
         new = gast.FunctionDef(
             name=fn.name, args=gast.arguments(
@@ -209,6 +217,14 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
         )
         new.adgen_line = fn.lineno
         return Trace(new, self.p, self.params, self.namer, self.locals)
+
+    def measured(self, call: gast.Call) -> tuple[int, ...]:
+        """The positions of the arguments a helper of generated code reads only for their
+        shape, type and structure."""
+        if not isinstance(call.func, gast.Name):
+            return ()
+        found, fn = self.resolve(call.func)
+        return _MEASURED.get(fn, ()) if found and isinstance(fn, types.FunctionType) else ()
 
     def written_arguments(self, call: gast.Call) -> list[tuple[gast.AST, bool]]:
         """The arguments a call of a user function writes into, each with whether certainly
@@ -257,7 +273,10 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
         method = getattr(self, "stmt_" + type(s).__name__, None)
         if method is None:
             raise self.error(s, f"`{type(s).__name__}` statements", "rewrite it with assignments")
+        start = len(self.out)
         method(s)
+        if id(s) in self.shared_writes:  # names no later statement reads may share the object
+            mark_shared(self.out[start:], self.shared_writes[id(s)])
 
     def stmt_Expr(self, s: gast.Expr) -> None:
         if isinstance(s.value, gast.Constant):
@@ -468,6 +487,12 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
         self.emit(gast.Raise(exc=exc, cause=None))
 
     # ------------------------------------------------------------------ expressions
+
+
+_MEASURED = {runtime.add_at: (1,), runtime.zeros_like: (0,), runtime.unbroadcast: (1,),
+             runtime.shaped_like: (1,), runtime.broadcast_like: (1,), row_copy: (2,),
+             runtime.materialised: (1,),
+             reduced_count: (0,), expand_to: (1,), unstack_like: (1,), unpack_like: (1,)}
 
 
 def lower(parsed: Parsed, effects: Effects | None = None,

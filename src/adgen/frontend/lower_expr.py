@@ -14,7 +14,8 @@ from typing import Any
 import gast
 import numpy as np
 
-from adgen import runtime
+from adgen import runtime, runtime_tables
+from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
 from adgen.frontend.ir import (
     BINOPS,
@@ -181,8 +182,19 @@ class ExpressionLowering(CallLowering, BuiltinLowering):
     def expr_Subscript(self, e: gast.Subscript) -> gast.AST:
         if self.joins(e.value):
             return self.index_join(e)
-        return gast.Subscript(value=self.atom(e.value), slice=self.index(e.slice),
-                              ctx=gast.Load())
+        inner = e.value
+        if isinstance(inner, gast.Subscript) and isinstance(inner.value, gast.Name) and \
+                inner.value.id in self.tables and not isinstance(inner.slice, (
+                    gast.Slice, gast.Tuple)):
+            # `D[i][j]` of a table the function writes into: the row as `read_row` (a copy
+            # of an array's row, never a view that later writes would change)
+            read = gast.Call(func=self.helper(runtime_tables.read_row), args=[
+                self.atom(inner.value), astutil.index_value(self.index(inner.slice))],
+                keywords=[])
+            value = name(self.bind(read, runtime_tables.read_row))
+        else:
+            value = self.atom(inner)
+        return gast.Subscript(value=value, slice=self.index(e.slice), ctx=gast.Load())
 
     def joins(self, value: gast.AST) -> bool:
         """Whether `value[...]` is `np.r_[...]`, `np.c_[...]` (a join of arrays, not an index),

@@ -20,13 +20,13 @@ from adgen.runtime import (
     item,
     items_back,
     last_only,
+    materialised,
     missing_attribute,
     owned_copy,
     owned_items,
     partial_argument,
     partial_keyword,
     pick,
-    row,
     shaped_like,
     sign,
     sum_to_scalar,
@@ -46,9 +46,10 @@ from adgen.runtime_forms import (
     other_items,
     sort_order,
 )
+from adgen.runtime_tables import read_row, row
 
-linear(unbroadcast, owned_copy, detached, shaped_like, as_sequence, sum_to_scalar, field,
-       chunked_like, owned_items, items_back)
+linear(unbroadcast, owned_copy, detached, shaped_like, materialised, as_sequence, sum_to_scalar,
+       field, chunked_like, owned_items, items_back)
 nondifferentiable(partial_argument, partial_keyword, table_entry, missing_attribute)  # what a
 # partial binds is never differentiated; a table's entry number is an integer
 
@@ -91,6 +92,11 @@ def detached_bar(y, x, *, y_bar):
 @adjoint(shaped_like)
 def shaped_like_bar(y, g, x, *, y_bar):
     return unbroadcast(y_bar, g)
+
+
+@adjoint(materialised)
+def materialised_bar(y, t, x, *, y_bar):
+    return unbroadcast(y_bar, t)
 
 
 @adjoint(as_sequence)
@@ -233,6 +239,16 @@ def row_dot(y, x, index, like=None, *, x_dot):
 
 @adjoint(row)
 def row_bar(y, x, index, like=None, *, y_bar):
+    return add_at(0.0, x, index, y_bar)
+
+
+@tangent(read_row)
+def read_row_dot(y, x, index, like=None, *, x_dot):
+    return read_row(x_dot, index, y)
+
+
+@adjoint(read_row)
+def read_row_bar(y, x, index, like=None, *, y_bar):
     return add_at(0.0, x, index, y_bar)
 
 

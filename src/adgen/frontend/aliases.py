@@ -52,6 +52,19 @@ import gast
 from adgen.codegen import astutil
 from adgen.frontend.alias_liveness import Liveness as _Liveness
 from adgen.frontend.alias_liveness import Measured
+from adgen.frontend.alias_pairs import (
+    ITEM,
+    PART,
+    REPEATS,
+    SAME,
+    Pairs,
+    connected,
+    held_at,
+    holds,
+    order,
+    rebind,
+    renamed,
+)
 
 _VIEW_METHODS = {"reshape", "view", "ravel", "squeeze", "transpose", "swapaxes", "T",
                  "real", "imag", "diagonal"}
@@ -68,17 +81,8 @@ _FIX = ("adgen follows values, not shared memory; make a copy where the two meet
         "(`{written} = {other}.copy()` for an array, `list({other})` for a list) or write "
         "into one name only")
 
-SAME, PART, ITEM, REPEATS = "same", "part", "item", "repeats"
 
 
-def holds(depth: int) -> str:
-    """The kind of a pair whose container holds the other name `depth` subscripts deep."""
-    return f"holds{depth}"
-
-
-def _held_at(kind: str) -> int:
-    return int(kind[5:]) if kind.startswith("holds") else 0
-Pairs = frozenset  # of (one, other, where, kind)
 
 
 # The arguments a call writes into (a call of a user function that changes its arguments),
@@ -170,10 +174,11 @@ class _Walk:
         return pairs
 
     def assign(self, s: gast.Assign, pairs: Pairs) -> Pairs:
+        before = pairs
         for t in s.targets:
             for n in astutil.walk_in_order(t):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-                    pairs = _rebind(pairs, n.id)
+                    pairs = rebind(pairs, n.id)
         names = [t.id for t in s.targets if isinstance(t, gast.Name)]
         new: set[tuple] = set()
         if len(names) > 1 and not _number(s.value):  # `m = v = np.zeros(3)`
@@ -186,10 +191,17 @@ class _Walk:
                 continue
             if isinstance(s.value, (gast.Tuple, gast.List)) and len(t.elts) == len(
                     s.value.elts):  # `a, b = z, z`
+                stored = set(_stored(t))
                 for e, v in zip(t.elts, s.value.elts, strict=True):
-                    if isinstance(e, gast.Name):
-                        new |= {(e.id, other, s, kind) for other, kind in self.sources(v)
-                                if other != e.id}
+                    if not isinstance(e, gast.Name):
+                        continue
+                    for other, kind in self.sources(v):
+                        if other not in stored:
+                            new |= {(e.id, other, s, kind)} if other != e.id else set()
+                        elif kind == SAME:  # `a, b = b, a`: `e` takes `other`'s old object
+                            new |= renamed(before, other, e.id, stored)
+                        else:
+                            new.add((e.id, other, s, kind))
             else:  # `a, b = rows`: each name is an item of `rows`
                 new |= {(n, c, s, ITEM) for n, c in self.items(t, s.value) if n != c}
         return pairs | new
@@ -256,8 +268,8 @@ class _Walk:
             for n, kind in self.sources(e):
                 if kind == SAME or kind in (PART, ITEM) and _surely_a_part(e):
                     out.append((n, holds(depth)))
-                elif _held_at(kind):
-                    out.append((n, holds(depth + _held_at(kind))))
+                elif held_at(kind):
+                    out.append((n, holds(depth + held_at(kind))))
         return out
 
     def held(self, s: gast.AST) -> Pairs:
@@ -281,7 +293,7 @@ class _Walk:
             entry = seen
             if isinstance(s, gast.For):
                 for n in _stored(s.target):
-                    entry = _rebind(entry, n)
+                    entry = rebind(entry, n)
                 entry = entry | {(n, c, s, ITEM) for n, c in self.items(s.target, s.iter)
                                  if n != c}  # an item of it
             after = seen | self.block(s.body, entry)
@@ -315,14 +327,14 @@ class _Walk:
 
     def refuse_write(self, s: gast.AST, written: str, depth: int, pairs: Pairs) -> None:
         views = []
-        for one, other, where, kind in sorted(pairs, key=_order):
+        for one, other, where, kind in sorted(pairs, key=order):
             if kind == ITEM and one == written and not self.shared(other, s, where, pairs):
                 continue  # the container is never seen again: its item is the name's own
             if kind == SAME and written in (one, other) or (
                     kind in (PART, ITEM) and (one == written or other == written
                                               and depth > 1)) or (
-                    _held_at(kind) and (other == written or one == written
-                                        and depth > _held_at(kind))) or (
+                    held_at(kind) and (other == written or one == written
+                                        and depth > held_at(kind))) or (
                     kind == REPEATS and one == written and depth > 1):
                 partner = other if one == written else one
                 if self.unseen(s, written, one, kind, pairs):
@@ -348,9 +360,9 @@ class _Walk:
         reverse sweep restores the element whenever it reads one of those names
         (`Checks.shared`). A write through a container into an item it holds (`pair[0][0] =
         ...`) stays refused: the container may hold that item twice."""
-        if kind == REPEATS or _held_at(kind) and one == written:
+        if kind == REPEATS or held_at(kind) and one == written:
             return False
-        sharing = _connected(written, pairs) - {written}
+        sharing = connected(written, pairs) - {written}
         if not sharing or sharing & self.params or any(
                 n not in self.names or self.liveness.read_after(n, s) for n in sharing):
             return False
@@ -407,11 +419,6 @@ def _surely_a_part(value: gast.AST) -> bool:
         isinstance(i, gast.Slice) for i in index.elts)
 
 
-def _order(pair: tuple) -> tuple:
-    """Pairs in source order (a refusal names the same pair on every run)."""
-    return (getattr(pair[2], "lineno", 0) or 0, pair[0], pair[1], pair[3])
-
-
 def _replaced(pairs: Pairs, s: gast.Assign) -> Pairs:
     """`v[k] = ...` replaces what an earlier `v[k] = z` stored: `v` no longer holds `z`."""
     target = s.targets[0]
@@ -428,27 +435,6 @@ def _stored(target: gast.AST) -> list[str]:
     """The names a binding target (`a`, `a, (b, *c)`) stores."""
     return [n.id for n in astutil.walk_in_order(target)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)]
-
-
-def _connected(start: str, pairs: Pairs) -> set[str]:
-    """The names that may see a change of `start`'s object: linked to it by a chain of
-    pairs, the same object or views either way, and from an item to the containers holding
-    it (a container's items do not see a change of the container)."""
-    found, todo = {start}, [start]
-    while todo:
-        n = todo.pop()
-        for one, other, _, kind in pairs:
-            links = ((other, one),) if _held_at(kind) else ((one, other), (other, one))
-            for a, b in links:
-                if a == n and b not in found:
-                    found.add(b)
-                    todo.append(b)
-    return found
-
-
-def _rebind(pairs: Pairs, name: str) -> Pairs:
-    """`name` now holds a new object: it shares nothing any more."""
-    return frozenset(p for p in pairs if name not in (p[0], p[1]))
 
 
 def _number(value: gast.AST) -> bool:

@@ -15,12 +15,39 @@ from adgen.rules import registry
 
 
 def tangent_rule(fn: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: the template is the tangent rule of `fn` (forward mode)."""
+    """Decorator: the template is the tangent rule of `fn` (forward mode).
+
+    A template is a function whose body is one `return` of an expression, which adgen fills
+    in and writes into the derivative source. Its first parameter is `fn`'s result, the other
+    positional ones mirror `fn`'s signature (same names and defaults), and the keyword-only
+    `<param>_dot` are the tangents of the parameters that carry derivatives::
+
+        @adgen.tangent_rule(np.hypot)
+        def hypot_dot(y, a, b, *, a_dot, b_dot):
+            return (a_dot * a + b_dot * b) / y
+
+    Write the adjoint with `adjoint_rule`; a call of `fn` is then a primitive. Make the
+    expression of functions adgen differentiates to get second derivatives. `docs/rules.md`
+    has the whole convention (flags, the batched form, a worked example)."""
     return registry.tangent(fn)
 
 
 def adjoint_rule(fn: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: the template is the adjoint rule of `fn` (reverse mode)."""
+    """Decorator: the template is the adjoint rule of `fn` (reverse mode).
+
+    The template's first parameter is `fn`'s result, the other positional ones mirror `fn`'s
+    signature, and the keyword-only `y_bar` is the result's cotangent. It returns the
+    contribution to each positional parameter after the result, in order (a tuple, `None` for
+    one that is not differentiable, or one expression for the first)::
+
+        @adgen.adjoint_rule(np.hypot)
+        def hypot_bar(y, a, b, *, y_bar):
+            return unbroadcast(y_bar * a / y, a), unbroadcast(y_bar * b / y, b)
+
+    `unbroadcast(g, a)` (from `adgen.runtime`) sums `g` back to `a`'s shape; names the
+    template uses are looked up in its module. Check a new rule with
+    `adgen.testing.check_grads(f, args, order=2)`. `docs/rules.md` has the whole convention
+    (`linear`/`nondifferentiable` flags, the batched form, a worked example)."""
     return registry.adjoint(fn)
 
 

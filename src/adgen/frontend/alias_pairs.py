@@ -51,14 +51,15 @@ def connected(start: str, pairs: Pairs) -> set[str]:
     return found
 
 
-def rebind(pairs: Pairs, name: str) -> Pairs:
+def rebind(pairs: Pairs, name: str, join: bool = True) -> Pairs:
     """`name` now holds a new object: it shares nothing any more. What it shared with two
     other names, they may still share with each other, and such pairs are joined: through a
     `same` pair the other pair is renamed (`w = v; u = w; w = ...`: `u` is still `v`); an item
     taken from a container that held a name may be that name (`L = [v]; w = L[0]; L = []`);
-    a view of a view is a view."""
+    a view of a view is a view. Without `join` (adgen's own code, which rebinds a name only to
+    save and later restore it, in reverse order) the pairs are dropped."""
     mine = sorted((p for p in pairs if name in (p[0], p[1])), key=order)
-    if len(mine) < 2:
+    if len(mine) < 2 or not join:
         return pairs - frozenset(mine)
     joined: set[tuple] = set()
     for i, first in enumerate(mine):

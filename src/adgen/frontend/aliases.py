@@ -111,16 +111,18 @@ Returns = Callable[[gast.Call], "list[gast.AST]"]
 
 def check(fn: gast.FunctionDef, names: set[str], error: Any,
           effects: Effects | None = None, returns: Returns | None = None,
-          measured: Measured | None = None) -> Checks:
+          measured: Measured | None = None, generated: bool = False) -> Checks:
     """Raise `error(node, what, fix)` at the first write through a possible alias; return
     what must be checked at run time. `returns(call)` gives the arguments a call's result may
     share an object with; `measured(call)` the positions of a call's arguments it reads only
     for their shape, type and structure, which a write into their elements leaves as they
-    were (the helpers of generated code: `add_at`, `zeros_like`)."""
+    were (the helpers of generated code: `add_at`, `zeros_like`). `generated`: `fn` is adgen's
+    own code (see `alias_pairs.rebind`)."""
     liveness = _Liveness(fn.body, measured or (lambda call: ()))
     walk = _Walk(names, error, effects or (lambda call: []), liveness,
                  returns or (lambda call: []))
     walk.params = {a.id for a in fn.args.args if isinstance(a, gast.Name)}
+    walk.join = not generated
     walk.block(fn.body, frozenset())
     return walk.checks
 
@@ -145,6 +147,7 @@ class _Walk:
         self.liveness, self.returns = liveness, returns
         self.checks = Checks()
         self.params: set[str] = set()
+        self.join = True  # see `alias_pairs.rebind`
 
     def block(self, body: list[gast.AST], pairs: Pairs) -> Pairs:
         for s in body:
@@ -178,7 +181,7 @@ class _Walk:
         for t in s.targets:
             for n in astutil.walk_in_order(t):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-                    pairs = rebind(pairs, n.id)
+                    pairs = rebind(pairs, n.id, self.join)
         names = [t.id for t in s.targets if isinstance(t, gast.Name)]
         new: set[tuple] = set()
         if len(names) > 1 and not _number(s.value):  # `m = v = np.zeros(3)`
@@ -293,7 +296,7 @@ class _Walk:
             entry = seen
             if isinstance(s, gast.For):
                 for n in _stored(s.target):
-                    entry = rebind(entry, n)
+                    entry = rebind(entry, n, self.join)
                 entry = entry | {(n, c, s, ITEM) for n, c in self.items(s.target, s.iter)
                                  if n != c}  # an item of it
             after = seen | self.block(s.body, entry)

@@ -198,7 +198,8 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
                 what, fix = _UNSUPPORTED[type(node)]
                 raise self.error(node, what, fix)
         checks = aliases.check(fn, self.locals, self.error, self.written_arguments,
-                               self.returned_arguments, self.measured)
+                               self.returned_arguments, self.measured,
+                               generated=self.p.filename.startswith("<adgen "))
         if self.marked is not None:  # a write through a shared name in a checkpointed loop
             aliases.check(self.marked, set(self.params) | assigned(self.marked.body), self.error,
                           self.written_arguments, self.returned_arguments)

@@ -147,7 +147,7 @@ class _Walk:
         self.liveness, self.returns = liveness, returns
         self.checks = Checks()
         self.params: set[str] = set()
-        self.join = True  # see `alias_pairs.rebind`
+        self.join = True  # user code: see `alias_pairs.rebind` and `assign`
 
     def block(self, body: list[gast.AST], pairs: Pairs) -> Pairs:
         for s in body:
@@ -205,7 +205,8 @@ class _Walk:
                             new |= renamed(before, other, e.id, stored)
                         else:
                             new.add((e.id, other, s, kind))
-            else:  # `a, b = rows`: each name is an item of `rows`
+            elif self.join:  # `a, b = rows`: each name is an item of `rows` (adgen's own
+                # code unpacks only its tapes, each once)
                 new |= {(n, c, s, ITEM) for n, c in self.items(t, s.value) if n != c}
         return pairs | new
 

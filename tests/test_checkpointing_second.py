@@ -14,6 +14,7 @@ import pytest
 
 import adgen
 from adgen.runtime_checkpoint import LAST
+from tests.test_checkpointing_while import newton_marked, newton_plain
 
 
 def sin_marked(x, n):
@@ -58,22 +59,6 @@ def pair_plain(u, n):
         u[2] = math.sin(u[0])
         y = y + u[1] * u[2]
     return np.sum(u * u) + y
-
-
-def newton_marked(a, x):
-    step = 1.0
-    while adgen.checkpointed(abs(step) > 1e-13, snapshots=3):
-        step = (x * x - a) / (2.0 * x)
-        x = x - step
-    return x
-
-
-def newton_plain(a, x):
-    step = 1.0
-    while abs(step) > 1e-13:
-        step = (x * x - a) / (2.0 * x)
-        x = x - step
-    return x
 
 
 def counter_marked(x, w, n):

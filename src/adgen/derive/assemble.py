@@ -285,7 +285,7 @@ def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
                              and outermost[id(s)] == init.depth})
         covered |= {id(s) for s in saves if s.var in init.names}
     for record in rev.saves.values():  # saved where it may not be assigned yet (after an
-        if record.fwd and record.unsure and id(record) not in covered:  # `if` or a `try`)
+        if record.fwd and not record.certain and id(record) not in covered:  # `if` or a `try`)
             rev.bound_early.add(record.var)
     return needs_stack
 

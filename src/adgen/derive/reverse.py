@@ -48,7 +48,6 @@ class Save:
     index: gast.AST | None = None  # an element write `var[index] = ...` saves only that part
     append: bool = False  # `var.append(...)` is undone by `var.pop()`, nothing is saved
     popped_into: str | None = None  # `x = var.pop()` is undone by `var.append(x)`
-    unsure: bool = False  # `var` may not be assigned yet where it is saved
     shared: frozenset = frozenset()  # names that may share the object an element write changes
     certain: bool = True  # `var` certainly has a value where it is saved (else bound early)
 
@@ -118,7 +117,6 @@ class Reverse(StepAdjoints):
     def save(self, s: gast.AST, var: str) -> Save:
         record = Save(var, self.loop_depth > 0, var in self.defined or self.loop_depth > 0,
                       certain=var in self.must)
-        record.unsure = var not in self.must
         self.saves[id(s)] = record
         if self._loop_saves:
             self._loop_saves[-1].append(record)

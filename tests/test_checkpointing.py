@@ -463,3 +463,21 @@ def test_break_and_continue_in_a_for_loop(n, monkeypatch):
     assert LAST.held <= 3 and LAST.reversed == trips <= n
     assert runs.max() <= repetitions(-(-max(trips, 1) // 3), 3) + 2
     assert "_loop_fwd(range(n), 3, " in adgen.source(adgen.grad(jumps_marked))
+
+
+def test_stats_are_per_thread():
+    """A thread differentiating a marked loop does not change what another thread reads."""
+    import threading
+
+    u = np.linspace(0.0, 1.0, 40) ** 2
+    seen = []
+
+    def run():
+        adgen.grad(heat_marked, (0, 1))(u, 0.2, 300)
+        seen.append(LAST.reversed)
+
+    adgen.grad(heat_marked, (0, 1))(u, 0.2, 120)
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert seen == [300] and LAST.reversed == 120

@@ -27,6 +27,7 @@ at most one forward run a step more (`r + 2`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from math import ceil, comb, log2
@@ -136,8 +137,9 @@ def _copy(state: tuple) -> tuple:
     return tuple(v if type(v) is float else owned_copy(v) for v in state)
 
 
-class Stats:
-    """What the last checkpointed loop's derivative did (for tests and benchmarks)."""
+class Stats(threading.local):
+    """What the last checkpointed loop's derivative did (for tests and benchmarks), per thread:
+    two threads differentiating at once each read their own figures."""
 
     def __init__(self) -> None:
         self.held = 0            # the most snapshots held at once

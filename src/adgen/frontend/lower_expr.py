@@ -9,6 +9,7 @@ function's closure, globals and builtins (`resolve`), never by their spelling.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import gast
@@ -17,6 +18,7 @@ import numpy as np
 from adgen import runtime, runtime_tables
 from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
+from adgen.errors import where
 from adgen.frontend.ir import (
     BINOPS,
     UNARYOPS,
@@ -56,7 +58,14 @@ class ExpressionLowering(CallLowering, BuiltinLowering):
 
     def atom(self, expr: gast.AST) -> gast.AST:
         rhs = self.rhs(expr)
-        return rhs if is_atom(rhs) else name(self.bind(rhs))
+        out = rhs if is_atom(rhs) else name(self.bind(rhs))
+        item = getattr(expr, "adgen_item", None)
+        if item is not None:  # put into a container that may share it (`aliases.refuse_item`)
+            container, text, whole, conflict, line = item
+            at = where(os.path.basename(self.p.filename), line)
+            self.check("number_item", [clone(out), const(container), const(text),
+                                       const(whole), const(conflict), const(at)])
+        return out
 
     def rhs(self, e: gast.AST) -> gast.AST:
         method = getattr(self, "expr_" + type(e).__name__, None)
@@ -304,8 +313,11 @@ class _Rename(gast.NodeTransformer):
 
     def visit_Name(self, node: gast.Name) -> gast.AST:
         if node.id in self.renames:
-            return gast.Name(id=self.renames[node.id], ctx=node.ctx, annotation=None,
-                             type_comment=None)
+            new = gast.Name(id=self.renames[node.id], ctx=node.ctx, annotation=None,
+                            type_comment=None)
+            if hasattr(node, "adgen_item"):  # an item whose kind the run time checks
+                new.adgen_item = node.adgen_item
+            return new
         return node
 
 

@@ -30,10 +30,14 @@ def number_item(value: Any, container: str, text: str, whole: str, conflict: str
     refused for an array, a list or a dict, which both would share."""
     if _mutable(value):
         raise DifferentiationError(
-            f"{where}: `{container}` holds `{text}`, a {type(value).__name__} that shares its "
+            f"{where}: `{container}` holds `{text}`, {_kind(value)} that shares its "
             f"object with `{whole}`, and {conflict}: adgen follows values, not shared memory; "
             f"put a copy into `{container}` (`{text}.copy()` for an array, `list({text})` for "
             f"a list) or write into one name only")
+
+
+def _kind(value: Any) -> str:
+    return "an array" if is_array(value) else f"a {type(value).__name__}"
 
 
 def _mutable(value: Any) -> bool:

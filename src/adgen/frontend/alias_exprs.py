@@ -31,9 +31,11 @@ def surely_a_part(value: gast.AST) -> bool:
         isinstance(i, gast.Slice) for i in index.elts)
 
 
-def an_item(e: gast.AST) -> bool:
-    """Whether `e` is an expression whose value may be a number: a name, or `v[i]`."""
-    return isinstance(e, gast.Name) or isinstance(e, gast.Subscript) and not surely_a_part(e)
+def an_item(e: gast.AST, names: set[str]) -> bool:
+    """Whether `e` is an expression whose value may be a number: a name, `v[i]`, or what a
+    user function returns (`row_of(M, i)`, `ident(v)`), unlike a view (`v.reshape(-1)`)."""
+    return isinstance(e, gast.Name) or isinstance(e, gast.Subscript) and not surely_a_part(
+        e) or isinstance(e, gast.Call) and viewed(e, names) is None
 
 
 def stored(target: gast.AST) -> list[str]:

@@ -56,7 +56,6 @@ from adgen.frontend.alias_exprs import fields_of as _fields_of
 from adgen.frontend.alias_exprs import number as _number
 from adgen.frontend.alias_exprs import root as _root
 from adgen.frontend.alias_exprs import stored as _stored
-from adgen.frontend.alias_exprs import surely_a_part as _surely_a_part
 from adgen.frontend.alias_exprs import viewed as _viewed
 from adgen.frontend.alias_liveness import Liveness as _Liveness
 from adgen.frontend.alias_liveness import Measured
@@ -316,7 +315,7 @@ class _Walk:
         out = []
         for e in elts:
             for n, kind in self.sources(e):
-                if kind == SAME or kind in (PART, ITEM) and _surely_a_part(e):
+                if kind == SAME or kind in (PART, ITEM) and not _an_item(e, self.names):
                     out.append((n, holds(depth)))
                     self.record(n, [e])
                 elif kind in (PART, ITEM):
@@ -431,10 +430,14 @@ class _Walk:
             return
         partner = other if one == written else one
         seeing = connected(partner, pairs) - {written}
-        if not (seeing & self.params or any(
+        if not self.join or not (seeing & self.params or any(
                 n not in self.names or self.liveness.read_after(n, s) for n in seeing)):
-            return  # no other name reads the object afterwards
-        nodes = [e for e in self.held_nodes.get((id(where), other), []) if _an_item(e)]
+            # no other name reads the object afterwards; or adgen's own code, whose reverse
+            # sweep reads a name sharing it only after putting the elements back (the user's
+            # own such writes carry their `number_item` checks into it)
+            self.checks.shared.setdefault(id(s), set()).update(seeing)  # see `unseen`
+            return
+        nodes = [e for e in self.held_nodes.get((id(where), other), []) if _an_item(e, self.names)]
         line = getattr(where, "lineno", "?")
         if not nodes:
             raise self.error(s, f"writing into `{written}`, which may share its object with "

@@ -58,7 +58,7 @@ from adgen.frontend.alias_exprs import root as _root
 from adgen.frontend.alias_exprs import stored as _stored
 from adgen.frontend.alias_exprs import viewed as _viewed
 from adgen.frontend.alias_liveness import Liveness as _Liveness
-from adgen.frontend.alias_liveness import Measured
+from adgen.frontend.alias_liveness import Measured, PutBacks
 from adgen.frontend.alias_pairs import (
     ITEM,
     PART,
@@ -125,6 +125,8 @@ def check(fn: gast.FunctionDef, names: set[str], error: Any,
                  returns or (lambda call: []))
     walk.params = {a.id for a in fn.args.args if isinstance(a, gast.Name)}
     walk.join = not generated
+    if generated:
+        walk.put_backs = PutBacks(fn.body, measured or (lambda call: ()))
     walk.block(fn.body, frozenset())
     return walk.checks
 
@@ -150,6 +152,7 @@ class _Walk:
         self.checks = Checks()
         self.params: set[str] = set()
         self.join = True  # user code: see `alias_pairs.rebind` and `assign`
+        self.put_backs: PutBacks | None = None  # adgen's own code: its element restores
         self.here: gast.AST | None = None  # the statement walked
         # (statement id, name) -> the expressions by which the statement puts the name, or an
         # item of it, into a container (`rows.append(M[i])`, `[M[0], M[1]]`, `rows.append(r)`)
@@ -388,6 +391,8 @@ class _Walk:
         return out
 
     def refuse_write(self, s: gast.AST, written: str, depth: int, pairs: Pairs) -> None:
+        if self.put_backs is not None and self.put_backs.restores(s, written):
+            return  # the object is as it was before the write the restore undoes
         views = []
         for one, other, where, kind in sorted(pairs, key=order):
             if possibly(kind):
@@ -430,11 +435,10 @@ class _Walk:
             return
         partner = other if one == written else one
         seeing = connected(partner, pairs) - {written}
-        if not self.join or not (seeing & self.params or any(
-                n not in self.names or self.liveness.read_after(n, s) for n in seeing)):
-            # no other name reads the object afterwards; or adgen's own code, whose reverse
-            # sweep reads a name sharing it only after putting the elements back (the user's
-            # own such writes carry their `number_item` checks into it)
+        if not (seeing & self.params or any(
+                n not in self.names or self.read_later(n, s, written) for n in seeing)):
+            # no other name reads the object afterwards (in adgen's own code, before the
+            # write is undone; the user's own such writes carry their checks into it)
             self.checks.shared.setdefault(id(s), set()).update(seeing)  # see `unseen`
             return
         nodes = [e for e in self.held_nodes.get((id(where), other), []) if _an_item(e, self.names)]
@@ -459,10 +463,17 @@ class _Walk:
             return False
         sharing = connected(written, pairs) - {written}
         if not sharing or sharing & self.params or any(
-                n not in self.names or self.liveness.read_after(n, s) for n in sharing):
+                n not in self.names or self.read_later(n, s, written) for n in sharing):
             return False
         self.checks.shared.setdefault(id(s), set()).update(sharing)
         return True
+
+    def read_later(self, n: str, s: gast.AST, written: str) -> bool:
+        """Whether `n` may be read after `s`, a write into `written` (in adgen's own code:
+        before the write is undone, `PutBacks`)."""
+        if self.put_backs is not None:
+            return self.put_backs.read_after(n, s, written)
+        return self.liveness.read_after(n, s)
 
     def shared(self, container: str, s: gast.AST, unpacked: gast.AST, pairs: Pairs) -> bool:
         """Whether a write at `s` into an item `unpacked` took from `container` can be seen

@@ -394,3 +394,62 @@ def test_the_run_time_check_reads_only_what_the_function_reads():
     src = adgen.source(adgen.grad(scalars_appended_then_written))
     assert src.count("number_item(") == 1
     assert "number_item(" not in adgen.source(adgen.grad(rows_copied_into_the_list))
+
+
+# ---------------------------------------------------------------- adgen's own code, again
+
+
+def slice_updated_in_place(x):
+    y = x * 1.0
+    y[1:] *= y[:-1]
+    return np.sum(y * y)
+
+
+def slice_updated_twice(x):
+    y = x * 1.0
+    y[1:] += np.sin(y[:-1])
+    y[:-1] -= y[1:] * 0.3
+    return np.sum(y ** 3)
+
+
+def table_written_with_rows_held(x):
+    M = np.outer(x, x)
+    pair = [M[0], M[2]]
+    s = np.sum(pair[0] * pair[1])
+    M[0, 2] = x[1] * 3.0
+    return s + np.sum(M ** 3)
+
+
+@pytest.mark.parametrize("f", [slice_updated_in_place, slice_updated_twice,
+                               table_written_with_rows_held])
+def test_first_order_code_reading_a_view_after_putting_the_write_back_is_differentiated(f):
+    """The gradient reads `y[1:]` (a view, `_t1`) after writing into `y`, but only once its
+    reverse sweep has put the old elements back: refused at run time before (`writing into
+    `y` changes `_t1``, naming a line of generated code)."""
+    x = np.array([0.3, -0.7, 1.1, 0.5])
+    check_grads(f, (x,), order=2)
+    g = adgen.grad(f)
+    h = 1e-5
+    for k in range(x.size):
+        e = np.zeros_like(x)
+        e[k] = h
+        column = (g(x + e) - g(x - e)) / (2 * h)
+        assert adgen.hessian(f)(x)[:, k] == pytest.approx(column, rel=1e-6, abs=1e-7)
+
+
+def test_a_check_in_generated_code_names_the_users_line_and_expression():
+    """A run-time check emitted while differentiating a derivative again says where in the
+    user's file the code came from, and names a temporary by the expression it holds."""
+    from types import SimpleNamespace
+
+    from adgen.frontend.lower_expr import ExpressionLowering
+    from adgen.frontend.parse import parse_function
+
+    parsed = parse_function(adgen.grad(slice_updated_in_place))
+    line = next(k for k, text in parsed.lines.items() if text.strip() == "y[1:] = _t3")
+    lowering = SimpleNamespace(p=parsed)
+    user_line = slice_updated_in_place.__code__.co_firstlineno + 2
+    assert ExpressionLowering.place(lowering, line) == (
+        f"test_item_aliases.py:{user_line} (in {parsed.filename}:{line})")
+    assert ExpressionLowering.shown(lowering, "_t1") == "y[1:]"
+    assert ExpressionLowering.shown(lowering, "y") == "y"

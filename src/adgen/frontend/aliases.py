@@ -418,7 +418,7 @@ class _Walk:
                 raise self.error(s, f"writing into `{written}`, which may share its object "
                                  f"with `{partner}` (line {line})",
                                  _FIX.format(written=written, other=partner))
-            if kind in (PART, ITEM) and other == written and self.liveness.read_after(one, s):
+            if kind in (PART, ITEM) and other == written and self.read_later(one, s, written):
                 views.append(one)
         if views and isinstance(s, gast.Assign):
             self.checks.views[id(s)] = sorted(set(views))

@@ -250,7 +250,7 @@ def test_the_refusal_names_the_line_the_container_took_the_item_and_the_write():
     message = str(info.value)
     assert f"test_item_aliases.py:{first + 2}" in message
     assert "`pair` holds `M[0]`, an array that shares its object with `M`" in message
-    assert f"line {first + 3} writes into `M`" in message
+    assert f"test_item_aliases.py:{first + 3} writes into `M`" in message
     assert "M[0].copy()" in message
 
 
@@ -420,8 +420,58 @@ def table_written_with_rows_held(x):
     return s + np.sum(M ** 3)
 
 
+def view_read_then_base_written(x):
+    y = np.sin(x)
+    v = y[1:]
+    s = np.sum(v * v)
+    y[2] = x[0] * 3.0
+    return s + np.sum(y ** 3)
+
+
+def views_read_then_written_in_a_loop(x):
+    y = np.sin(x)
+    s = 0.0
+    for i in range(3):
+        v = y[i:]
+        s = s + np.sum(v * v)
+        y[i] = s * 0.1
+    return s + np.sum(y ** 3)
+
+
+def held_then_written_in_a_loop(x):
+    y = x * 1.0
+    pair = [y]
+    s = np.sum(pair[0] ** 2)
+    for i in range(4):
+        y[i] = y[i] * s
+    return np.sum(y ** 2)
+
+
+def rows_read_then_diagonal_written(x):
+    M = np.outer(x, x)
+    rows = []
+    for i in range(4):
+        rows.append(M[i])
+    s = 0.0
+    for r in rows:
+        s = s + np.sum(r ** 3)
+    for i in range(4):
+        M[i, i] = np.cos(M[i, i])
+    return s + np.sum(M * M)
+
+
+def slices_of_a_view_read(x):
+    y = np.cos(x)
+    rows = [y[:2], y[2:]]
+    s = np.sum(rows[0] * rows[1])
+    y[:2] = y[:2] * 3.0
+    return s + np.sum(y * y * y)
+
+
 @pytest.mark.parametrize("f", [slice_updated_in_place, slice_updated_twice,
-                               table_written_with_rows_held])
+                               table_written_with_rows_held, view_read_then_base_written,
+                               views_read_then_written_in_a_loop, held_then_written_in_a_loop,
+                               rows_read_then_diagonal_written, slices_of_a_view_read])
 def test_first_order_code_reading_a_view_after_putting_the_write_back_is_differentiated(f):
     """The gradient reads `y[1:]` (a view, `_t1`) after writing into `y`, but only once its
     reverse sweep has put the old elements back: refused at run time before (`writing into

@@ -86,6 +86,10 @@ class Liveness:
                 if new == head:
                     break
                 head = new
+            if self.barrier is not None and any(self.barrier(t) for t in s.body):
+                # the reverse loop of a loop that wrote: it runs as often as that loop did,
+                # so once at least when there is a write to undo
+                return (self.block(s.body, set(head)) - targets) | test
             return head | test
         if isinstance(s, gast.Assign):
             killed = {t.id for t in s.targets if isinstance(t, gast.Name)}

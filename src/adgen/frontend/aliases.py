@@ -449,7 +449,7 @@ class _Walk:
                              _FIX.format(written=written, other=partner))
         for e in nodes:
             e.adgen_item = (one, ast.unparse(gast.gast_to_ast(astutil.clone(e))), other,
-                            f"line {getattr(s, 'lineno', '?')} writes into `{written}`",
+                            written, getattr(s, "lineno", None),
                             getattr(e, "lineno", None) or getattr(where, "lineno", None))
 
     def unseen(self, s: gast.AST, written: str, one: str, kind: str, pairs: Pairs) -> bool:

@@ -64,7 +64,8 @@ class ExpressionLowering(CallLowering, BuiltinLowering):
         out = rhs if is_atom(rhs) else name(self.bind(rhs))
         item = getattr(expr, "adgen_item", None)
         if item is not None:  # put into a container that may share it (`aliases.refuse_item`)
-            container, text, whole, conflict, line = item
+            container, text, whole, written, write_line, line = item
+            conflict = f"{self.place(write_line)} writes into `{self.shown(written)}`"
             self.check("number_item", [clone(out), const(self.shown(container)), const(text),
                                        const(self.shown(whole)), const(conflict),
                                        const(self.place(line))])

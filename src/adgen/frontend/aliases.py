@@ -30,6 +30,15 @@ may share an object, as pairs `(one, other, where, kind)`:
   (`pair[0] = y`) is fine.
   A list repeated by `*` whose items are not numbers (`[[0.0] * n] * n`) holds the same row
   many times: a write two subscripts deep into it is refused.
+* `holds<d>?` — as `holds<d>`, but what the container holds is an item `v[i]` or a user
+  function's result, a number or an object shared with `other` (a row of a 2-d array):
+  `rows.append(M[i])`, `[A[i] for i in ...]`, `r = M[i]; rows.append(r)` after `r` is
+  rebound. Where `holds<d>` would be refused, the expressions that put the items there are
+  marked for a run-time check instead (`refuse_item`): `xs.append(x[i])` of a 1-d `x`, then
+  `x[i] = ...` with `xs` read, is ordinary code.
+
+In adgen's own code (`generated`) its element restores are no writes, and a name read after
+a write only once a restore has undone it is not read after it (`alias_liveness.PutBacks`).
 
 `w += x` where `w` may share its object is checked at run time instead: an array or a list
 there is refused, a number is a new value as usual.

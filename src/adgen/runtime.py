@@ -15,6 +15,7 @@ import numpy as np
 from adgen import records
 from adgen.arrays import basic_index, is_array, scatter_add
 from adgen.errors import DifferentiationError
+from adgen.runtime_aliases import number_item, numbers_only, unshared  # noqa: F401
 
 
 def unbroadcast(g: Any, x: Any) -> Any:
@@ -401,36 +402,6 @@ def star_count(n: int, low: int, high: int, callee: str) -> None:
                         f"{n} were given")
     if n < low:
         raise TypeError(f"{callee}() misses required arguments: `*` gave {n} of {low}")
-
-
-def numbers_only(value: Any, var: str, where: str) -> None:
-    """`var += ...` where another name may share `var`'s object: fine for a number (a new
-    value), refused for an array or a list, which Python changes in place."""
-    if isinstance(value, (list, dict)) or is_array(value) and value.ndim:
-        raise DifferentiationError(
-            f"{where}: `{var} += ...` changes the {type(value).__name__} `{var}` in place, and "
-            f"another name may share it: adgen follows values, not shared memory; write "
-            f"`{var} = {var} + ...` or copy it where the names meet")
-
-
-def unshared(view: Any, value: Any, view_name: str, value_name: str, where: str,
-             index: Any = None) -> None:
-    """Before `value[index] = ...` where `view` was read out of `value`: refused when `view` is
-    an array that sees the memory written (a view of it), since the write changes it too. A
-    write elsewhere (row `i` while `view` is row `i - 1`) leaves `view` as it was."""
-    if not (isinstance(view, np.ndarray) and view.ndim):
-        return
-    written = value
-    if index is not None and isinstance(value, np.ndarray) and basic_index(index):
-        parts = index if isinstance(index, tuple) else (index,)
-        if not any(p is Ellipsis for p in parts):
-            written = value[(*parts, Ellipsis)]  # a view, also of a single element
-    if np.may_share_memory(view, written):
-        # NumPy's views; Dask arrays are values, and other libraries have no shared test
-        raise DifferentiationError(
-            f"{where}: writing into `{value_name}` changes `{view_name}`, a NumPy view of it: "
-            f"adgen follows values, not shared memory; take a copy "
-            f"(`{view_name} = {value_name}[...].copy()`) or write into one name only")
 
 
 def changed_in_place(x: Any) -> bool:

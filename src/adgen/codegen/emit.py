@@ -75,7 +75,7 @@ def _comment(stmt: gast.AST, lines: dict[int, str],
 _GENERATED_COMMENT = re.compile(r"# ((adjoint of )*line \d+: .*)")
 
 
-def _origins(lines: dict[int, str]) -> dict[int, str | None] | None:
+def origins(lines: dict[int, str]) -> dict[int, str | None] | None:
     """When the function differentiated is itself generated (an `hvp`, a second derivative):
     for each of its lines, the user's line it came from (the text of the `# line N: ...`
     comment that governs it: the last one above it in its block or an enclosing one), None
@@ -106,7 +106,7 @@ def _origins(lines: dict[int, str]) -> dict[int, str | None] | None:
 class _Printer:
     def __init__(self, lines: dict[int, str]) -> None:
         self.lines = lines
-        self.origins = _origins(lines)
+        self.origins = origins(lines)
         self.out: list[str] = []
         self.last: str | None = None
 

@@ -23,8 +23,10 @@ class Liveness:
     nor by `xs.append(v)` when every value `xs` gives back to `v` (`v = xs.pop()`) is itself
     only measured: a save of generated code."""
 
-    def __init__(self, body: list[gast.AST], measured: Measured) -> None:
+    def __init__(self, body: list[gast.AST], measured: Measured,
+                 barrier: Callable[[gast.AST], bool] | None = None) -> None:
         self.body, self.measured = body, measured
+        self.barrier = barrier  # statements after which nothing counts as read (`PutBacks`)
         self.after: dict[int, set[str]] | None = None
         self.skipped: set[int] = set()
         self.everything: set[str] = set()
@@ -63,6 +65,8 @@ class Liveness:
         return live
 
     def before(self, s: gast.AST, live: set[str]) -> set[str]:
+        if self.barrier is not None and self.barrier(s):
+            return set(self.loads([s]))
         if isinstance(s, gast.Return):
             return set(self.loads([s]))
         if isinstance(s, (gast.Break, gast.Continue)):
@@ -82,6 +86,10 @@ class Liveness:
                 if new == head:
                     break
                 head = new
+            if self.barrier is not None and any(self.barrier(t) for t in s.body):
+                # the reverse loop of a loop that wrote: it runs as often as that loop did,
+                # so once at least when there is a write to undo
+                return (self.block(s.body, set(head)) - targets) | test
             return head | test
         if isinstance(s, gast.Assign):
             killed = {t.id for t in s.targets if isinstance(t, gast.Name)}
@@ -119,3 +127,43 @@ def _saves(body: list[gast.AST]) -> tuple[dict[int, tuple[str, str]], list[gast.
                 pops.append(n)
     popped = {(p.value.func.value.id, p.targets[0].id) for p in pops}
     return {k: v for k, v in pushes.items() if v in popped}, pops
+
+
+class PutBacks:
+    """The element restores of adgen's own reverse sweeps (`v[i] = v_1` of a `v_1 = take(v,
+    i)`, `v[i] = _stack.pop()`), and per name, whether another name is read after a write into
+    it before the write is undone by one of them. A first-order derivative writes into an
+    object other names share only where the user's function did, reads those names in its
+    reverse sweep only after the restore (its own invariant: a name the reverse sweep reads
+    holds the value it had where it was assigned), and the restore itself returns the object
+    to what those names were read from."""
+
+    def __init__(self, body: list[gast.AST], measured: Measured) -> None:
+        self.body, self.measured = body, measured
+        self.taken = {s.targets[0].id: s.value.args[0].id for s in _assignments(body)
+                      if isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Call)
+                      and isinstance(s.value.func, gast.Name) and s.value.func.id == "take"
+                      and s.value.args and isinstance(s.value.args[0], gast.Name)}
+        self.liveness: dict[str, Liveness] = {}
+
+    def restores(self, s: gast.AST, var: str) -> bool:
+        """Whether `s` puts an element of `var` back."""
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript)
+                and isinstance(s.targets[0].value, gast.Name) and s.targets[0].value.id == var):
+            return False
+        value = s.value
+        if isinstance(value, gast.Name):
+            return self.taken.get(value.id) == var
+        return isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and (
+            value.func.attr == "pop" and not value.args)
+
+    def read_after(self, name: str, s: gast.AST, written: str) -> bool:
+        """Whether `name` may be read after `s`, a write into `written`, before a restore."""
+        if written not in self.liveness:
+            self.liveness[written] = Liveness(self.body, self.measured,
+                                              lambda t: self.restores(t, written))
+        return self.liveness[written].read_after(name, s)
+
+
+def _assignments(body: list[gast.AST]) -> list[gast.Assign]:
+    return [n for s in body for n in astutil.walk_in_order(s) if isinstance(n, gast.Assign)]

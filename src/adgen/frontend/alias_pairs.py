@@ -9,14 +9,21 @@ SAME, PART, ITEM, REPEATS = "same", "part", "item", "repeats"
 Pairs = frozenset  # of (one, other, where, kind)
 
 
-def holds(depth: int) -> str:
-    """The kind of a pair whose container holds the other name `depth` subscripts deep."""
-    return f"holds{depth}"
+def holds(depth: int, maybe: bool = False) -> str:
+    """The kind of a pair whose container holds the other name `depth` subscripts deep; with
+    `maybe`, what it holds is an item `v[i]` of the name, which may be a number (an element
+    of a 1-d array) or an object of its own (a row): `holds<d>?`."""
+    return f"holds{depth}?" if maybe else f"holds{depth}"
 
 
 def held_at(kind: str) -> int:
     """How deep a `holds<d>` pair's container holds the other name (0 for other kinds)."""
-    return int(kind[5:]) if kind.startswith("holds") else 0
+    return int(kind[5:].rstrip("?")) if kind.startswith("holds") else 0
+
+
+def possibly(kind: str) -> bool:
+    """Whether a `holds` pair's container holds items of the name that may be numbers."""
+    return kind.endswith("?")
 
 
 def order(pair: tuple) -> tuple:
@@ -78,6 +85,10 @@ def _joined(first: tuple, second: tuple, through: str) -> set[tuple]:
         one, partner, where, kind = kept
         return {(replacement, partner, where, kind) if one == through
                 else (one, replacement, where, kind)}
+    if {ra, rb} == {"holds", "has"}:  # a container held an item of the other name: it may
+        # hold a row of it (`r = M[i]; rows.append(r)`, `for r in M: rows.append(r)`)
+        held, container, whole = (first, a, b) if ra == "holds" else (second, b, a)
+        return {(container, whole, held[2], holds(held_at(held[3]), maybe=True))}
     where = max(first[2], second[2], key=lambda w: getattr(w, "lineno", 0) or 0)
     if {ra, rb} == {"held", "in"}:  # an item taken from a container that held the other
         return {(a, b, where, SAME)}

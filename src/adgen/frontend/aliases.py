@@ -30,6 +30,15 @@ may share an object, as pairs `(one, other, where, kind)`:
   (`pair[0] = y`) is fine.
   A list repeated by `*` whose items are not numbers (`[[0.0] * n] * n`) holds the same row
   many times: a write two subscripts deep into it is refused.
+* `holds<d>?` — as `holds<d>`, but what the container holds is an item `v[i]` or a user
+  function's result, a number or an object shared with `other` (a row of a 2-d array):
+  `rows.append(M[i])`, `[A[i] for i in ...]`, `r = M[i]; rows.append(r)` after `r` is
+  rebound. Where `holds<d>` would be refused, the expressions that put the items there are
+  marked for a run-time check instead (`refuse_item`): `xs.append(x[i])` of a 1-d `x`, then
+  `x[i] = ...` with `xs` read, is ordinary code.
+
+In adgen's own code (`generated`) its element restores are no writes, and a name read after
+a write only once a restore has undone it is not read after it (`alias_liveness.PutBacks`).
 
 `w += x` where `w` may share its object is checked at run time instead: an array or a list
 there is refused, a number is a new value as usual.
@@ -44,14 +53,21 @@ fine; branches merge, and loop bodies are walked until nothing new is shared.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from typing import Any
 
 import gast
 
 from adgen.codegen import astutil
+from adgen.frontend.alias_exprs import an_item as _an_item
+from adgen.frontend.alias_exprs import fields_of as _fields_of
+from adgen.frontend.alias_exprs import number as _number
+from adgen.frontend.alias_exprs import root as _root
+from adgen.frontend.alias_exprs import stored as _stored
+from adgen.frontend.alias_exprs import viewed as _viewed
 from adgen.frontend.alias_liveness import Liveness as _Liveness
-from adgen.frontend.alias_liveness import Measured
+from adgen.frontend.alias_liveness import Measured, PutBacks
 from adgen.frontend.alias_pairs import (
     ITEM,
     PART,
@@ -62,18 +78,13 @@ from adgen.frontend.alias_pairs import (
     held_at,
     holds,
     order,
+    possibly,
     rebind,
     renamed,
 )
 
-_VIEW_METHODS = {"reshape", "view", "ravel", "squeeze", "transpose", "swapaxes", "T",
-                 "real", "imag", "diagonal"}
-_VIEW_FUNCTIONS = {"reshape", "ravel", "squeeze", "transpose", "swapaxes", "asarray",
-                   "atleast_1d", "atleast_2d", "atleast_3d", "expand_dims", "moveaxis",
-                   "diagonal", "broadcast_to"}
 MUTATING = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
              "update", "setdefault", "popitem", "fill", "resize", "put", "itemset"}
-_METADATA = {"shape", "ndim", "size", "dtype"}  # attributes that are new values, never parts
 _ITEM_KEEPING = {"reversed", "sorted", "list", "tuple", "iter"}  # their items are the argument's
 _SPLITS = {"split", "array_split", "hsplit", "vsplit", "dsplit", "unstack"}  # views, as a list
 _HOLDING = {"append", "insert", "setdefault"}  # methods whose arguments become elements
@@ -123,6 +134,8 @@ def check(fn: gast.FunctionDef, names: set[str], error: Any,
                  returns or (lambda call: []))
     walk.params = {a.id for a in fn.args.args if isinstance(a, gast.Name)}
     walk.join = not generated
+    if generated:
+        walk.put_backs = PutBacks(fn.body, measured or (lambda call: ()))
     walk.block(fn.body, frozenset())
     return walk.checks
 
@@ -148,6 +161,11 @@ class _Walk:
         self.checks = Checks()
         self.params: set[str] = set()
         self.join = True  # user code: see `alias_pairs.rebind` and `assign`
+        self.put_backs: PutBacks | None = None  # adgen's own code: its element restores
+        self.here: gast.AST | None = None  # the statement walked
+        # (statement id, name) -> the expressions by which the statement puts the name, or an
+        # item of it, into a container (`rows.append(M[i])`, `[M[0], M[1]]`, `rows.append(r)`)
+        self.held_nodes: dict[tuple[int, str], list[gast.AST]] = {}
 
     def block(self, body: list[gast.AST], pairs: Pairs) -> Pairs:
         for s in body:
@@ -159,6 +177,7 @@ class _Walk:
             return self.block(s.body, pairs) | self.block(s.orelse, pairs)
         if isinstance(s, (gast.For, gast.While)):
             return self.loop(s, pairs)
+        self.here = s
         for written, depth, certain, node in self.writes(s):
             if certain:
                 self.refuse_write(s, written, depth, pairs)
@@ -181,7 +200,7 @@ class _Walk:
         for t in s.targets:
             for n in astutil.walk_in_order(t):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-                    pairs = rebind(pairs, n.id, self.join)
+                    pairs = self.rebind(pairs, n.id)
         names = [t.id for t in s.targets if isinstance(t, gast.Name)]
         new: set[tuple] = set()
         if len(names) > 1 and not _number(s.value):  # `m = v = np.zeros(3)`
@@ -209,6 +228,17 @@ class _Walk:
                 # code unpacks only its tapes, each once)
                 new |= {(n, c, s, ITEM) for n, c in self.items(t, s.value) if n != c}
         return pairs | new
+
+    def rebind(self, pairs: Pairs, name: str) -> Pairs:
+        """`alias_pairs.rebind`; a container that held `name`, an item of another name, now
+        holds an item of that name, put there by the same expressions."""
+        out = rebind(pairs, name, self.join)
+        for _, other, where, kind in out - pairs:
+            if possibly(kind):
+                found = self.held_nodes.get((id(where), name), [])
+                self.held_nodes.setdefault((id(where), other), []).extend(
+                    n for n in found if n not in self.held_nodes[(id(where), other)])
+        return out
 
     def items(self, target: gast.AST, iterable: gast.AST) -> list[tuple[str, str]]:
         """(name, container) for each name `target` binds to an item of `iterable` (in
@@ -257,6 +287,8 @@ class _Walk:
             return []
         if isinstance(value, gast.IfExp):
             return self.sources(value.body) + self.sources(value.orelse)
+        if isinstance(value, (gast.ListComp, gast.SetComp, gast.GeneratorExp, gast.DictComp)):
+            return self.comprehension(value)
         inner = _viewed(value, self.names)
         if inner is not None:
             return [(inner, PART)]
@@ -264,17 +296,51 @@ class _Walk:
             return [(n, PART) for a in self.returns(value) for n, _ in self.sources(a)]
         return []
 
+    def comprehension(self, value: gast.AST) -> list[tuple[str, str]]:
+        """What a comprehension's result holds: what its element holds, a loop variable
+        standing for the items of its iterable (`[r for r in rows]`, `[r[0] for r in rows]`:
+        items that may be numbers); `[A[i] for i in ...]` holds items of `A`."""
+        bound: dict[str, set[str]] = {}
+        for g in value.generators:
+            for n, c in self.items(g.target, g.iter):
+                bound.setdefault(n, set()).add(c)
+            bound.update({n: bound.get(n, set()) for n in _stored(g.target)})
+        names, self.names = self.names, self.names | set(bound)
+        try:
+            held = self.elements([value.value if isinstance(value, gast.DictComp)
+                                  else value.elt])
+        finally:
+            self.names = names
+        out = []
+        for n, kind in held:
+            if n not in bound:
+                out.append((n, kind))
+            for c in sorted(bound.get(n, ())):
+                out.append((c, holds(held_at(kind), maybe=True)))
+                self.record(c, self.held_nodes.get((id(self.here), n), []))
+        return out
+
     def elements(self, elts: list[gast.AST], depth: int = 1) -> list[tuple[str, str]]:
         """(name, holds(d)) for the names a display of `elts` holds, `d` deep (or holds a
-        part of: `[p["w"], v[1:]]` holds parts of `p` and `v`)."""
+        part of: `[p["w"], v[1:]]` holds parts of `p` and `v`). An item `v[i]` may be a
+        number or a row: held as `holds<d>?` (see `refuse_item`)."""
         out = []
         for e in elts:
             for n, kind in self.sources(e):
-                if kind == SAME or kind in (PART, ITEM) and _surely_a_part(e):
+                if kind == SAME or kind in (PART, ITEM) and not _an_item(e, self.names):
                     out.append((n, holds(depth)))
+                    self.record(n, [e])
+                elif kind in (PART, ITEM):
+                    out.append((n, holds(depth, maybe=True)))
+                    self.record(n, [e])
                 elif held_at(kind):
-                    out.append((n, holds(depth + held_at(kind))))
+                    out.append((n, holds(depth + held_at(kind), possibly(kind))))
         return out
+
+    def record(self, n: str, nodes: list[gast.AST]) -> None:
+        """Remember the expressions by which the statement walked puts `n` into a container."""
+        found = self.held_nodes.setdefault((id(self.here), n), [])
+        found.extend(e for e in nodes if all(e is not f for f in found))
 
     def held(self, s: gast.AST) -> Pairs:
         """Pairs made by storing a name into a container: `xs.append(z)`, `d[k] = z`."""
@@ -285,6 +351,10 @@ class _Walk:
                     func.value, gast.Name):
                 out |= {(func.value.id, n, s, kind)
                         for n, kind in self.elements(s.value.args)}
+            elif isinstance(func, gast.Attribute) and func.attr == "extend" and isinstance(
+                    func.value, gast.Name) and len(s.value.args) == 1:  # the items it holds
+                out |= {(func.value.id, n, s, kind) for n, kind in self.sources(
+                    s.value.args[0]) if held_at(kind)}
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
             root, depth = _root(s.targets[0])
             if root is not None:
@@ -297,7 +367,7 @@ class _Walk:
             entry = seen
             if isinstance(s, gast.For):
                 for n in _stored(s.target):
-                    entry = rebind(entry, n, self.join)
+                    entry = self.rebind(entry, n)
                 entry = entry | {(n, c, s, ITEM) for n, c in self.items(s.target, s.iter)
                                  if n != c}  # an item of it
             after = seen | self.block(s.body, entry)
@@ -330,8 +400,13 @@ class _Walk:
         return out
 
     def refuse_write(self, s: gast.AST, written: str, depth: int, pairs: Pairs) -> None:
+        if self.put_backs is not None and self.put_backs.restores(s, written):
+            return  # the object is as it was before the write the restore undoes
         views = []
         for one, other, where, kind in sorted(pairs, key=order):
+            if possibly(kind):
+                self.refuse_item(s, written, depth, (one, other, where, kind), pairs)
+                continue
             if kind == ITEM and one == written and not self.shared(other, s, where, pairs):
                 continue  # the container is never seen again: its item is the name's own
             if kind == SAME and written in (one, other) or (
@@ -352,10 +427,39 @@ class _Walk:
                 raise self.error(s, f"writing into `{written}`, which may share its object "
                                  f"with `{partner}` (line {line})",
                                  _FIX.format(written=written, other=partner))
-            if kind in (PART, ITEM) and other == written and self.liveness.read_after(one, s):
+            if kind in (PART, ITEM) and other == written and self.read_later(one, s, written):
                 views.append(one)
         if views and isinstance(s, gast.Assign):
             self.checks.views[id(s)] = sorted(set(views))
+
+    def refuse_item(self, s: gast.AST, written: str, depth: int, pair: tuple,
+                    pairs: Pairs) -> None:
+        """A write into a name a container holds items of (`rows.append(M[i])`, then `M[0,
+        1] = ...` or `rows[0][1] = ...`), while the other name may be read later: whether the
+        items are numbers (a 1-d `M`: nothing shared) or rows (shared) only the values tell.
+        The expressions that put them there are marked (`adgen_item`) for a run-time check
+        (`runtime.number_item`); refused here when they cannot be found."""
+        one, other, where, kind = pair
+        if not (other == written or one == written and depth > held_at(kind)):
+            return
+        partner = other if one == written else one
+        seeing = connected(partner, pairs) - {written}
+        if not (seeing & self.params or any(
+                n not in self.names or self.read_later(n, s, written) for n in seeing)):
+            # no other name reads the object afterwards (in adgen's own code, before the
+            # write is undone; the user's own such writes carry their checks into it)
+            self.checks.shared.setdefault(id(s), set()).update(seeing)  # see `unseen`
+            return
+        nodes = [e for e in self.held_nodes.get((id(where), other), []) if _an_item(e, self.names)]
+        line = getattr(where, "lineno", "?")
+        if not nodes:
+            raise self.error(s, f"writing into `{written}`, which may share its object with "
+                             f"`{partner}` (line {line})",
+                             _FIX.format(written=written, other=partner))
+        for e in nodes:
+            e.adgen_item = (one, ast.unparse(gast.gast_to_ast(astutil.clone(e))), other,
+                            written, getattr(s, "lineno", None),
+                            getattr(e, "lineno", None) or getattr(where, "lineno", None))
 
     def unseen(self, s: gast.AST, written: str, one: str, kind: str, pairs: Pairs) -> bool:
         """Whether a write into `written` is never seen through another name: no name that
@@ -368,10 +472,17 @@ class _Walk:
             return False
         sharing = connected(written, pairs) - {written}
         if not sharing or sharing & self.params or any(
-                n not in self.names or self.liveness.read_after(n, s) for n in sharing):
+                n not in self.names or self.read_later(n, s, written) for n in sharing):
             return False
         self.checks.shared.setdefault(id(s), set()).update(sharing)
         return True
+
+    def read_later(self, n: str, s: gast.AST, written: str) -> bool:
+        """Whether `n` may be read after `s`, a write into `written` (in adgen's own code:
+        before the write is undone, `PutBacks`)."""
+        if self.put_backs is not None:
+            return self.put_backs.read_after(n, s, written)
+        return self.liveness.read_after(n, s)
 
     def shared(self, container: str, s: gast.AST, unpacked: gast.AST, pairs: Pairs) -> bool:
         """Whether a write at `s` into an item `unpacked` took from `container` can be seen
@@ -411,18 +522,6 @@ class _Returns(_Walk):
         return None
 
 
-def _surely_a_part(value: gast.AST) -> bool:
-    """Whether `value`, a part of a name, is an object of its own rather than perhaps a number:
-    a slice or a view, an entry under a string key (`p["w"]`). `v[i]` may be a number (an
-    element of a 1-d array), so a container holding it is not taken to hold `v`."""
-    if not isinstance(value, gast.Subscript):
-        return True
-    index = value.slice
-    return isinstance(index, gast.Slice) or isinstance(index, gast.Constant) and isinstance(
-        index.value, str) or isinstance(index, gast.Tuple) and any(
-        isinstance(i, gast.Slice) for i in index.elts)
-
-
 def _replaced(pairs: Pairs, s: gast.Assign) -> Pairs:
     """`v[k] = ...` replaces what an earlier `v[k] = z` stored: `v` no longer holds `z`."""
     target = s.targets[0]
@@ -430,53 +529,6 @@ def _replaced(pairs: Pairs, s: gast.Assign) -> Pairs:
         return pairs
     key = gast.dump(target.slice)
     return frozenset(p for p in pairs if not (
-        p[0] == target.value.id and p[3] == holds(1) and isinstance(p[2], gast.Assign)
+        p[0] == target.value.id and held_at(p[3]) == 1 and isinstance(p[2], gast.Assign)
         and isinstance(p[2].targets[0], gast.Subscript)
         and gast.dump(p[2].targets[0].slice) == key))
-
-
-def _stored(target: gast.AST) -> list[str]:
-    """The names a binding target (`a`, `a, (b, *c)`) stores."""
-    return [n.id for n in astutil.walk_in_order(target)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)]
-
-
-def _number(value: gast.AST) -> bool:
-    return isinstance(value, gast.Constant) or isinstance(value, gast.UnaryOp) and isinstance(
-        value.operand, gast.Constant)
-
-
-def _root(target: gast.AST) -> tuple[str | None, int]:
-    """The name under a chain of subscripts, and how many subscripts deep it is."""
-    depth = 0
-    while isinstance(target, gast.Subscript):
-        target, depth = target.value, depth + 1
-    return (target.id, depth) if isinstance(target, gast.Name) else (None, 0)
-
-
-def _viewed(value: gast.AST, names: set[str]) -> str | None:
-    """The local name `value` may be an item or a view of."""
-    inner = None
-    if isinstance(value, gast.Subscript):
-        inner, _ = _root(value)
-        return inner if inner in names else None
-    if isinstance(value, gast.Attribute) and value.attr in _VIEW_METHODS:
-        inner = value.value
-    elif isinstance(value, gast.Attribute) and value.attr not in _METADATA:
-        inner = _fields_of(value)  # a field of a record, or an attribute of an object
-    elif isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute):
-        receiver = value.func.value
-        if isinstance(receiver, gast.Name) and receiver.id in names:
-            inner = receiver if value.func.attr in _VIEW_METHODS else None
-        elif value.func.attr in _VIEW_FUNCTIONS and value.args:
-            inner = value.args[0]
-    if isinstance(inner, gast.Name) and inner.id in names:
-        return inner.id
-    return None
-
-
-def _fields_of(value: gast.AST) -> gast.AST | None:
-    """The name at the root of an attribute chain `v.layer.w` (None for anything else)."""
-    while isinstance(value, gast.Attribute):
-        value = value.value
-    return value if isinstance(value, gast.Name) else None

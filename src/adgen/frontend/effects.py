@@ -27,7 +27,8 @@ from typing import Any
 
 import gast
 
-from adgen.frontend.aliases import MUTATING, _root
+from adgen.frontend.alias_exprs import root as _root
+from adgen.frontend.aliases import MUTATING
 from adgen.frontend.parse import Parsed, register_parsed
 from adgen.runtime import owned_copy
 

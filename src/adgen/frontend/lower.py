@@ -43,7 +43,6 @@ local value. Every statement carries `adgen_line`, the user's source line it cam
 from __future__ import annotations
 
 import dataclasses
-import os
 import types
 from collections.abc import Callable
 from typing import Any
@@ -54,7 +53,7 @@ from adgen import runtime
 from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
 from adgen.codegen.naming import Namer
-from adgen.errors import UnsupportedSyntax, where
+from adgen.errors import UnsupportedSyntax
 from adgen.frontend import aliases
 from adgen.frontend.blocks import desugar
 from adgen.frontend.checkpoint import lift_checkpointed
@@ -302,14 +301,15 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
 
     def stmt_Assign(self, s: gast.Assign) -> None:
         for view in self.view_checks.get(id(s), ()):  # `v[i] = ...` where `view` may see `v`
-            at = where(os.path.basename(self.p.filename), s.lineno)
+            at = self.place(s.lineno)
             root = s.targets[0]
             index = root.slice if isinstance(root, gast.Subscript) and isinstance(
                 root.value, gast.Name) and not isinstance(root.slice, (gast.Slice, gast.Tuple)) \
                 else None  # one element index: the write is checked against that part only
             while isinstance(root, gast.Subscript):
                 root = root.value
-            self.check("unshared", [name(view), name(root.id), const(view), const(root.id),
+            self.check("unshared", [name(view), name(root.id), const(self.shown(view)),
+                                    const(self.shown(root.id)),
                                     const(at)] + ([self.atom(index)] if index else []))
         if len(s.targets) == 1:
             self.assign_to(s.targets[0], s.value)
@@ -325,7 +325,7 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
     def stmt_AugAssign(self, s: gast.AugAssign) -> None:
         target = s.target
         if id(s) in self.shared_updates:  # `w += x` where `w` may share an array: refused
-            at = where(os.path.basename(self.p.filename), s.lineno)
+            at = self.place(s.lineno)
             self.check("numbers_only", [name(target.id), const(target.id), const(at)])
         load = _as_load(target)
         self.assign_to(target, gast.BinOp(left=load, op=s.op, right=s.value))

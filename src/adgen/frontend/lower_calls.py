@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import functools
 import math
-import os
 import types
 from typing import Any
 
@@ -19,7 +18,6 @@ import numpy as np
 
 from adgen import runtime
 from adgen.codegen.astutil import clone
-from adgen.errors import where
 from adgen.frontend.aliases import MUTATING
 from adgen.frontend.effects import bound_arguments
 from adgen.frontend.ir import Method, Subexpressions, assign, const, name
@@ -246,7 +244,7 @@ class CallLowering(ValueLowering, LocalFunctions):
         atoms.update((k.arg, k.value) for k in keywords)
         for p, given in passed:  # `p op= ...` into an object another name may share
             if id(given) in self.shared_arguments:
-                at = where(os.path.basename(self.p.filename), e.lineno)
+                at = self.place(e.lineno)
                 self.check("numbers_only", [clone(atoms[p]), const(_text(given)), const(at)])
         vname = self.namer.fresh(variant.__name__)
         self.p.closure[vname] = variant

@@ -9,6 +9,9 @@ function's closure, globals and builtins (`resolve`), never by their spelling.
 
 from __future__ import annotations
 
+import ast
+import os
+import re
 from typing import Any
 
 import gast
@@ -17,6 +20,8 @@ import numpy as np
 from adgen import runtime, runtime_tables
 from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
+from adgen.codegen.emit import origins
+from adgen.errors import where
 from adgen.frontend.ir import (
     BINOPS,
     UNARYOPS,
@@ -56,7 +61,40 @@ class ExpressionLowering(CallLowering, BuiltinLowering):
 
     def atom(self, expr: gast.AST) -> gast.AST:
         rhs = self.rhs(expr)
-        return rhs if is_atom(rhs) else name(self.bind(rhs))
+        out = rhs if is_atom(rhs) else name(self.bind(rhs))
+        item = getattr(expr, "adgen_item", None)
+        if item is not None:  # put into a container that may share it (`aliases.refuse_item`)
+            container, text, whole, written, write_line, line = item
+            conflict = f"{self.place(write_line)} writes into `{self.shown(written)}`"
+            self.check("number_item", [clone(out), const(self.shown(container)), const(text),
+                                       const(self.shown(whole)), const(conflict),
+                                       const(self.place(line))])
+        return out
+
+    def place(self, lineno: int | None) -> str:
+        """`file:line` for the message of a run-time check. In adgen's own code (a derivative
+        differentiated again), the user's file and line that code came from first."""
+        here = where(os.path.basename(self.p.filename), lineno)
+        user = self.p.function
+        while hasattr(getattr(user, "__adgen__", None), "original"):
+            user = user.__adgen__.original
+        code = getattr(user, "__code__", None)
+        origin = (origins(self.p.lines) or {}).get(lineno) if code is not None else None
+        found = re.match(r"(?:adjoint of )*line (\d+): ", origin or "")
+        if not found:
+            return here
+        return f"{where(os.path.basename(code.co_filename), int(found[1]))} (in {here})"
+
+    def shown(self, var: str) -> str:
+        """How a message names `var`: in adgen's own code, a temporary `_t2` by the expression
+        it holds (`y[:-1]`), where one assignment gives it."""
+        if not (self.p.filename.startswith("<adgen ") and var.startswith("_")):
+            return var
+        made = [n.value for n in gast.walk(self.p.node) if isinstance(n, gast.Assign)
+                and any(isinstance(t, gast.Name) and t.id == var for t in n.targets)]
+        if len(made) != 1 or isinstance(made[0], gast.Call):
+            return var
+        return ast.unparse(gast.gast_to_ast(clone(made[0])))
 
     def rhs(self, e: gast.AST) -> gast.AST:
         method = getattr(self, "expr_" + type(e).__name__, None)
@@ -304,8 +342,11 @@ class _Rename(gast.NodeTransformer):
 
     def visit_Name(self, node: gast.Name) -> gast.AST:
         if node.id in self.renames:
-            return gast.Name(id=self.renames[node.id], ctx=node.ctx, annotation=None,
-                             type_comment=None)
+            new = gast.Name(id=self.renames[node.id], ctx=node.ctx, annotation=None,
+                            type_comment=None)
+            if hasattr(node, "adgen_item"):  # an item whose kind the run time checks
+                new.adgen_item = node.adgen_item
+            return new
         return node
 
 

@@ -88,9 +88,12 @@ def _index(index):
 
 
 def take_batched(t, index):
-    """`x[index]`'s tangent: the same index after the batch axis (containers as they are)."""
+    """`x[index]`'s tangent: the same index after the batch axis (containers as they are).
+    The tangent of an element (a number, a value of its own) is a copy, not a view that a
+    later write into `x`'s tangent would change."""
     if is_array(t):
-        return t[_index(index)]
+        taken = t[_index(index)]
+        return taken.copy() if np.ndim(taken) == 1 and np.ndim(t) > 1 else taken
     return t[index]
 
 

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent / "src" / "adgen"
 LAYERS = [
     ("errors", ["adgen.errors"]),
     ("runtime", ["adgen.runtime", "adgen.arrays", "adgen.runtime_checkpoint", "adgen.records",
-                 "adgen.runtime_fields", "adgen.runtime_forms", "adgen.runtime_tables"]),
+                 "adgen.runtime_fields", "adgen.runtime_forms", "adgen.runtime_tables",
+                 "adgen.runtime_masks"]),
     ("code generation", ["adgen.codegen"]),
     ("rules", ["adgen.rules"]),
     ("front end", ["adgen.frontend"]),

@@ -1,0 +1,348 @@
+"""Masks an adjoint is zero outside, so a partial that may be infinite is never multiplied by
+that zero (`docs/architecture.md`, "Masked adjoints").
+
+`np.where(c, a, b)` hands `a` the adjoint `where(c, g, 0)`: zero outside `c`. If `a = sqrt(x)`,
+the adjoint of `sqrt` multiplies that zero by `0.5 / a`, which is infinite where `x` is 0 and
+NaN where it is negative: `0 * inf` is a NaN the function does not have. `masks(body, params)`
+finds, for each step, the conditions its result's adjoint is zero outside of: a *literal*
+`(c, holds, written)` says the adjoint is zero where `c` does not hold (`holds`) or where it
+holds (not `holds`); `written` names the array of a masked write `y[m] = v` (its adjoint is
+zero where the boolean index `m` wrote, and only when `m` indexes all of `y`). A step's mask
+is the conjunction of its literals.
+
+Literals come from where a value is read:
+
+- the branches of `np.where` and of the helpers `inside`/`outside`/`unwritten` (so the
+  derivative of generated code finds them again), the choices and the default of
+  `np.select(L, C, d)` with `L` and `C` lists made in the function;
+- a masked write `y[m] = v` that is the first read of `y` after its step, with `m` a
+  comparison (or `isnan`, `logical_and`, `&`, ... of comparisons);
+- an elementwise step (operators, ufuncs, `np.clip`) passes its result's mask to its
+  operands; a comparison passes nothing (its adjoint is none).
+
+A name carries a mask only when it is assigned once, never written into, and every read is in
+the same block after its step; a name read in two places carries what both reads imply (the
+literals they share). A literal is used at a step only when its condition holds there the
+value it had where it was read: a parameter never assigned, or a name assigned once in the
+same block (before the step, where the block may run more than once). Nothing here changes a
+step whose adjoint reads no mask: code without `np.where`, `np.select` or masked writes gets
+no masks at all (`masks` returns at once).
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Any
+
+import gast
+import numpy as np
+
+from adgen import runtime_masks
+from adgen.codegen import astutil
+from adgen.derive.analysis import call_parts, primitive
+from adgen.rules.batched import elementwise
+from adgen.rules.registry import lookup
+
+Literal = tuple[str, bool, "str | None"]
+
+_BRANCHES = {np.where: (0, 1, 2), runtime_masks.inside: (0, 1, None),
+             runtime_masks.outside: (0, None, 1)}
+_TESTS = (np.isnan, np.isinf, np.isfinite, np.signbit)
+_LOGIC = (np.logical_and, np.logical_or, np.logical_xor, np.logical_not, operator.and_,
+          operator.or_, operator.xor, operator.invert)
+_TOP = None  # a read that takes no adjoint (a comparison, the condition of `np.where`)
+
+
+@dataclass
+class Masks:
+    """`at`: for each step (by `id`) whose result's adjoint is zero outside a mask, the
+    literals of that mask usable there; `chain`: the names whose adjoint is zero outside a
+    mask (their values may be infinite or NaN where the mask discards them)."""
+
+    at: dict[int, frozenset] = field(default_factory=dict)
+    chain: set[str] = field(default_factory=set)
+
+    def operands(self, s: gast.Assign, rule: Any, values: dict) -> dict:
+        """The parameters of the step's adjoint template to guard, each with its safe value:
+        those the rule names (`guarded`), and any other operand or result of an elementwise
+        step that is itself under a mask (0.0)."""
+        if id(s) not in self.at or not elementwise(rule) or _is(rule.primitive, _BRANCHES):
+            return {}
+        safe = rule.extra.get("guarded", {})
+        out = {p: safe.get(p, 0.0) for p, v in values.items()
+               if isinstance(v, gast.Name) and (p in safe or v.id in self.chain)}
+        return out
+
+
+def masks(body: list[gast.AST], params: list[str]) -> Masks:
+    """The masks of a function's steps (`Masks`)."""
+    return _Masks(body, params).run()
+
+
+class _Masks:
+    def __init__(self, body: list[gast.AST], params: list[str]) -> None:
+        self.body, self.params = body, set(params)
+        self.blocks: list[tuple[list[gast.AST], bool]] = []
+        self.place: dict[int, tuple[int, int]] = {}  # step -> (block, index)
+        self.assigned: dict[str, int] = {}
+        self.defs: dict[str, gast.Assign] = {}
+        self.written: set[str] = set()
+        self.reads: dict[str, list[gast.AST]] = {}
+        self.mask: dict[str, frozenset] = {}
+        self.lists: dict[str, list[frozenset]] = {}  # a choice list's masks, item by item
+
+    def run(self) -> Masks:
+        self._collect()
+        out = Masks()
+        if not any(self._carrier(s) for s in self.defs.values()) and not self.written:
+            return out
+        for block, _ in self.blocks:
+            for s in reversed(block):
+                var = self._target(s)
+                if var is None:
+                    if isinstance(s, gast.Assign):
+                        self._select_lists(s)
+                    continue
+                mask = self.mask[var] = self._of(var, s)
+                self._select_lists(s)
+                if mask:
+                    out.chain.add(var)
+                usable = frozenset(lit for lit in mask or () if self._usable(lit, s))
+                if usable:
+                    out.at[id(s)] = usable
+        return out
+
+    # ---------------------------------------------------------------- the function's names
+
+    def _collect(self) -> None:
+        stack: list[tuple[list[gast.AST], bool]] = [(self.body, False)]
+        while stack:
+            block, in_loop = stack.pop()
+            number = len(self.blocks)
+            self.blocks.append((block, in_loop))
+            for i, s in enumerate(block):
+                self.place[id(s)] = (number, i)
+                self._note(s)
+                if isinstance(s, gast.If):
+                    stack += [(s.body, in_loop), (s.orelse, in_loop)]
+                elif isinstance(s, (gast.For, gast.While)):
+                    stack += [(s.body, True), (s.orelse, in_loop)]
+
+    def _note(self, s: gast.AST) -> None:
+        if isinstance(s, gast.Assign):
+            t = s.targets[0]
+            if isinstance(t, gast.Name):
+                self.assigned[t.id] = self.assigned.get(t.id, 0) + 1
+                self.defs[t.id] = s
+            else:
+                for n in astutil.walk(t):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                        self.assigned[n.id] = 2
+                if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
+                    self.written.add(t.value.id)
+            parts: list[Any] = [s]
+        elif isinstance(s, (gast.If, gast.While)):
+            parts = [s.test]
+        elif isinstance(s, gast.For):
+            parts = [s.iter]
+            for n in astutil.walk(s.target):
+                if isinstance(n, gast.Name):
+                    self.assigned[n.id] = 2
+        else:
+            parts = [s]
+        for part in parts:
+            for n in astutil.walk(part):
+                if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Store):
+                    self.reads.setdefault(n.id, []).append(s)
+
+    def _target(self, s: gast.AST) -> str | None:
+        """The name `s` assigns, when that name may carry a mask."""
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+            return None
+        var = s.targets[0].id
+        return var if self.assigned.get(var) == 1 and var not in self.params else None
+
+    def _single(self, var: str) -> bool:
+        return (self.assigned.get(var) == 1 and var not in self.params
+                and var not in self.written)
+
+    def _carrier(self, s: gast.Assign) -> bool:
+        fn = primitive(s.value)
+        return _is(fn, _BRANCHES) or fn is np.select or fn is runtime_masks.unwritten
+
+    # ---------------------------------------------------------------- masks from reads
+
+    def _of(self, var: str, s: gast.Assign) -> frozenset | None:
+        block, index = self.place[id(s)]
+        later = []
+        for r in self.reads.get(var, ()):
+            b, i = self.place[id(r)]
+            if b != block or i <= index:
+                return None
+            later.append((i, r))
+        later.sort(key=lambda p: p[0])
+        if not later:
+            return None
+        first = later[0][1]
+        if var in self.written:  # only a masked write, read first, makes the mask
+            return self._write(var, first)
+        mask: frozenset | None = _TOP
+        for _, r in later:
+            got = self._read(var, r)
+            if got is not _TOP:
+                mask = got if mask is _TOP else mask & got
+        return mask or None
+
+    def _write(self, var: str, s: gast.AST) -> frozenset | None:
+        t = s.targets[0] if isinstance(s, gast.Assign) else None
+        if not (isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name)
+                and t.value.id == var and isinstance(t.slice, gast.Name)
+                and var not in astutil.loads(s.value) and self._boolean(t.slice.id)):
+            return None
+        return frozenset([(t.slice.id, False, var)])
+
+    def _read(self, var: str, s: gast.AST) -> frozenset | None:
+        """What the read of `var` in step `s` says of `var`'s adjoint (`_TOP`: nothing)."""
+        if not isinstance(s, gast.Assign) or not isinstance(s.targets[0], gast.Name):
+            return frozenset()
+        rhs, target = s.value, s.targets[0].id
+        if isinstance(rhs, gast.Compare):
+            return _TOP
+        outer = self.mask.get(target) or frozenset()
+        if isinstance(rhs, gast.List) and target in self.lists:
+            items = [e.id if isinstance(e, gast.Name) else None for e in rhs.elts]
+            if items.count(var) == 1:
+                return self.lists[target][items.index(var)]
+            return frozenset()
+        fn = primitive(rhs)
+        if fn is None or not isinstance(rhs, (gast.Call, gast.BinOp, gast.UnaryOp)):
+            return frozenset()
+        args, keywords = call_parts(rhs)
+        if keywords:
+            return frozenset()
+        at = [i for i, a in enumerate(args) if isinstance(a, gast.Name) and a.id == var]
+        if _is(fn, _BRANCHES):
+            return self._branch(fn, args, at, outer)
+        if fn is runtime_masks.unwritten:
+            if at == [1] and all(isinstance(a, gast.Name) for a in (args[0], args[3])):
+                return outer | {(args[0].id, False, args[3].id)}
+            return outer if 1 in at else _TOP
+        if fn is np.select and at and 2 in at and len(args) == 3:
+            return self._default(args, outer) if at == [2] else frozenset()
+        rule = lookup(fn)
+        if rule is not None and rule.nondifferentiable:
+            return _TOP
+        return outer if rule is not None and elementwise(rule) else frozenset()
+
+    def _branch(self, fn: Any, args: list, at: list[int], outer: frozenset) -> Any:
+        cond, first, second = next(v for k, v in _BRANCHES.items() if k is fn)
+        if len(args) < 3 or (len(args) > 3 and fn is np.where):
+            return frozenset()
+        kept = [i for i in at if i in (first, second)]
+        if not kept:
+            return _TOP  # the condition, a safe value or a shape: no adjoint
+        c = args[cond]
+        if len(kept) > 1 or not isinstance(c, gast.Name):
+            return outer
+        return outer | {(c.id, kept[0] == first, None)}
+
+    def _condlist(self, atom: Any) -> list[str] | None:
+        """The condition names of a list `L` made in the function and only read by selects."""
+        if not isinstance(atom, gast.Name) or not self._single(atom.id):
+            return None
+        s = self.defs.get(atom.id)
+        if not isinstance(s.value, gast.List) or not all(
+                isinstance(e, gast.Name) for e in s.value.elts):
+            return None
+        if any(primitive(getattr(r, "value", None)) is not np.select
+               for r in self.reads.get(atom.id, ())):
+            return None
+        return [e.id for e in s.value.elts]
+
+    def _default(self, args: list, outer: frozenset) -> frozenset:
+        conds = self._condlist(args[0])
+        return outer if conds is None else outer | {(c, False, None) for c in conds}
+
+    def _select_lists(self, s: gast.Assign) -> None:
+        """Before the choice list `C` of `w = np.select(L, C, d)` is reached: each item's mask."""
+        if primitive(s.value) is not np.select:
+            return
+        args, keywords = call_parts(s.value)
+        if keywords or len(args) < 2 or not isinstance(args[1], gast.Name):
+            return
+        choices, conds = args[1].id, self._condlist(args[0])
+        reads = self.reads.get(choices, ())
+        if conds is None or not self._single(choices) or len(reads) != 1 or reads[0] is not s:
+            return
+        outer = self.mask.get(s.targets[0].id) or frozenset()
+        self.lists[choices] = [
+            outer | {(c, True, None)} | {(p, False, None) for p in conds[:i]}
+            for i, c in enumerate(conds)]
+
+    # ---------------------------------------------------------------- usable literals
+
+    def _boolean(self, var: str) -> bool:
+        """Whether `var` certainly holds booleans (a comparison, or logic on comparisons)."""
+        todo, seen = [var], set()
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            s = self.defs.get(n)
+            if s is None or not self._single(n):
+                return False
+            if isinstance(s.value, gast.Compare):
+                continue
+            fn = primitive(s.value)
+            if _is(fn, _TESTS):
+                continue
+            args, keywords = call_parts(s.value) if fn is not None else ([], {})
+            if not _is(fn, _LOGIC) or keywords or not all(
+                    isinstance(a, gast.Name) for a in args):
+                return False
+            todo += [a.id for a in args]
+        return True
+
+    def _usable(self, literal: Literal, s: gast.AST) -> bool:
+        """Whether the names of `literal` hold, at the reverse of `s`, the values they had
+        where the mask was made (the written array: its shape)."""
+        cond, _, written = literal
+        return cond not in self.written and self._holds(cond, s) and (
+            written is None or self._holds(written, s))
+
+    def _holds(self, var: str, s: gast.AST) -> bool:
+        if var in self.params:
+            return self.assigned.get(var, 0) == 0 and var not in self.written and not any(
+                isinstance(r, gast.Expr) for r in self.reads.get(var, ()))
+        if self.assigned.get(var) != 1 or any(
+                isinstance(r, gast.Expr) for r in self.reads.get(var, ())):
+            return False
+        d = self.defs[var]
+        (block, index), (b, i) = self.place[id(d)], self.place[id(s)]
+        if block != b:
+            return False
+        return not self.blocks[block][1] or index <= i
+
+
+def guard(call: Any, mask: frozenset, atom: gast.AST, safe: float) -> gast.AST:
+    """`atom` made `safe` outside `mask`: `inside(c, x, 1.0)`, nested for each literal."""
+    expr = astutil.clone(atom)
+    for cond, holds, written in sorted(mask, key=lambda lit: (lit[0], lit[1], lit[2] or "")):
+        args = [_load(cond), expr, gast.Constant(value=safe, kind=None)]
+        if written is not None:
+            helper = runtime_masks.unwritten
+            args.append(_load(written))
+        else:
+            helper = runtime_masks.inside if holds else runtime_masks.outside
+        expr = call(helper.__name__, helper, args)
+    return expr
+
+
+def _load(var: str) -> gast.Name:
+    return gast.Name(id=var, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _is(fn: Any, table: Any) -> bool:
+    return any(fn is k for k in table)

@@ -47,9 +47,10 @@ def outside(mask: Any, value: Any, safe: float, like: Any = None) -> Any:
 
 def unwritten(mask: Any, value: Any, safe: float, written: Any, like: Any = None) -> Any:
     """`value` where the boolean index `mask` of a write `written[mask] = ...` did not write,
-    `safe` where it did: only when `mask` indexes every axis of `written` and the value (or
-    `like`) has its shape."""
+    `safe` where it did: only when the value (or `like`) has the shape of `written` and `mask`
+    indexes its leading axes (rows where `mask` is 1-d and `written` 2-d)."""
     shape = np.shape(value if like is None else like)
-    if np.shape(mask) != shape or np.shape(written) != shape or not shape:
+    ndim = np.ndim(mask)
+    if not ndim or np.shape(written) != shape or np.shape(mask) != shape[:ndim]:
         return value
-    return np.where(mask, safe, value)
+    return np.where(np.reshape(mask, np.shape(mask) + (1,) * (len(shape) - ndim)), safe, value)

@@ -425,7 +425,7 @@ class StepAdjoints:
         guards = self.masks.operands(s, rule, values)
         if not guards:
             return values
-        mask, values = self.masks.at[id(s)], dict(values)
+        mask, values = self.masks.mask(s), dict(values)
         for param, safe in guards.items():
             values[param] = masks.guard(self.ctx.call, mask, values[param], safe)
         return values

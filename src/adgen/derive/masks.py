@@ -41,6 +41,7 @@ import numpy as np
 from adgen import runtime_masks
 from adgen.codegen import astutil
 from adgen.derive.analysis import call_parts, primitive
+from adgen.derive.templates import differentiable_atoms
 from adgen.rules.batched import elementwise
 from adgen.rules.registry import lookup
 
@@ -56,18 +57,23 @@ _TOP = None  # a read that takes no adjoint (a comparison, the condition of `np.
 
 @dataclass
 class Masks:
-    """`at`: for each step (by `id`) whose result's adjoint is zero outside a mask, the
-    literals of that mask usable there; `chain`: the names whose adjoint is zero outside a
+    """`at`: for each name whose adjoint is zero outside a mask (assigned by one step), the
+    literals of that mask usable at that step; `chain`: the names whose adjoint is zero outside a
     mask (their values may be infinite or NaN where the mask discards them)."""
 
-    at: dict[int, frozenset] = field(default_factory=dict)
+    at: dict[str, frozenset] = field(default_factory=dict)
     chain: set[str] = field(default_factory=set)
+
+    def mask(self, s: gast.AST) -> frozenset | None:
+        """The usable literals of step `s`'s mask, None when it has none."""
+        t = s.targets[0] if isinstance(s, gast.Assign) else None
+        return self.at.get(t.id) if isinstance(t, gast.Name) else None
 
     def operands(self, s: gast.Assign, rule: Any, values: dict) -> dict:
         """The parameters of the step's adjoint template to guard, each with its safe value:
         those the rule names (`guarded`), and any other operand or result of an elementwise
         step that is itself under a mask (0.0)."""
-        if id(s) not in self.at or not elementwise(rule) or _is(rule.primitive, _BRANCHES):
+        if self.mask(s) is None or not elementwise(rule) or _is(rule.primitive, _BRANCHES):
             return {}
         safe = rule.extra.get("guarded", {})
         out = {p: safe.get(p, 0.0) for p, v in values.items()
@@ -75,14 +81,15 @@ class Masks:
         return out
 
 
-def masks(body: list[gast.AST], params: list[str]) -> Masks:
-    """The masks of a function's steps (`Masks`)."""
-    return _Masks(body, params).run()
+def masks(body: list[gast.AST], params: list[str], forward: bool = False) -> Masks:
+    """The masks of a function's steps (`Masks`); `forward`: for tangents, which are computed
+    right after their step, so a condition must be computed before the step."""
+    return _Masks(body, params, forward).run()
 
 
 class _Masks:
-    def __init__(self, body: list[gast.AST], params: list[str]) -> None:
-        self.body, self.params = body, set(params)
+    def __init__(self, body: list[gast.AST], params: list[str], forward: bool) -> None:
+        self.body, self.params, self.forward = body, set(params), forward
         self.blocks: list[tuple[list[gast.AST], bool]] = []
         self.place: dict[int, tuple[int, int]] = {}  # step -> (block, index)
         self.assigned: dict[str, int] = {}
@@ -91,12 +98,14 @@ class _Masks:
         self.reads: dict[str, list[gast.AST]] = {}
         self.mask: dict[str, frozenset] = {}
         self.lists: dict[str, list[frozenset]] = {}  # a choice list's masks, item by item
+        self.same: dict[str, str] = {}  # a condition -> the first one computing the same
 
     def run(self) -> Masks:
         self._collect()
         out = Masks()
         if not any(self._carrier(s) for s in self.defs.values()) and not self.written:
             return out
+        self._same_conditions()
         for block, _ in self.blocks:
             for s in reversed(block):
                 var = self._target(s)
@@ -110,7 +119,7 @@ class _Masks:
                     out.chain.add(var)
                 usable = frozenset(lit for lit in mask or () if self._usable(lit, s))
                 if usable:
-                    out.at[id(s)] = usable
+                    out.at[var] = usable
         return out
 
     # ---------------------------------------------------------------- the function's names
@@ -156,6 +165,41 @@ class _Masks:
                 if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Store):
                     self.reads.setdefault(n.id, []).append(s)
 
+    def _same_conditions(self) -> None:
+        """Comparisons of the same operands in one block (`x > 0` written twice) are one
+        condition: the first, whose value the later ones repeat."""
+        for block, _ in self.blocks:
+            first: dict[Any, str] = {}
+            for s in block:
+                var = self._target(s)
+                key = self._comparison(s, block) if var and self._single(var) else None
+                if key is not None:
+                    self.same[var] = first.setdefault(key, var)
+
+    def _comparison(self, s: gast.Assign, block: list) -> Any:
+        """A key for a comparison whose operands are constants, parameters never assigned or
+        names assigned once earlier in the same block; None for others."""
+        rhs = s.value
+        if not isinstance(rhs, gast.Compare):
+            return None
+        key: list[Any] = [type(op).__name__ for op in rhs.ops]
+        for atom in [rhs.left, *rhs.comparators]:
+            if isinstance(atom, gast.Constant):
+                key.append(("constant", type(atom.value).__name__, repr(atom.value)))
+            elif isinstance(atom, gast.Name) and self._stable_operand(atom.id, s):
+                key.append(atom.id)
+            else:
+                return None
+        return tuple(key)
+
+    def _stable_operand(self, var: str, s: gast.AST) -> bool:
+        if var in self.params:
+            return self.assigned.get(var, 0) == 0 and var not in self.written
+        d = self.defs.get(var)
+        return d is not None and self._single(var) and (
+            self.place[id(d)][0] == self.place[id(s)][0]
+            and self.place[id(d)][1] < self.place[id(s)][1])
+
     def _target(self, s: gast.AST) -> str | None:
         """The name `s` assigns, when that name may carry a mask."""
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
@@ -200,7 +244,7 @@ class _Masks:
                 and t.value.id == var and isinstance(t.slice, gast.Name)
                 and var not in astutil.loads(s.value) and self._boolean(t.slice.id)):
             return None
-        return frozenset([(t.slice.id, False, var)])
+        return frozenset([(self.same.get(t.slice.id, t.slice.id), False, var)])
 
     def _read(self, var: str, s: gast.AST) -> frozenset | None:
         """What the read of `var` in step `s` says of `var`'s adjoint (`_TOP`: nothing)."""
@@ -219,6 +263,13 @@ class _Masks:
         if fn is None or not isinstance(rhs, (gast.Call, gast.BinOp, gast.UnaryOp)):
             return frozenset()
         args, keywords = call_parts(rhs)
+        rule = lookup(fn)
+        if rule is None:
+            return frozenset()
+        if rule.nondifferentiable or not any(
+                isinstance(a, gast.Name) and a.id == var
+                for a in differentiable_atoms(rule, args, keywords)):
+            return _TOP  # read for its shape, as a condition, ...: it takes no adjoint
         if keywords:
             return frozenset()
         at = [i for i, a in enumerate(args) if isinstance(a, gast.Name) and a.id == var]
@@ -226,14 +277,11 @@ class _Masks:
             return self._branch(fn, args, at, outer)
         if fn is runtime_masks.unwritten:
             if at == [1] and all(isinstance(a, gast.Name) for a in (args[0], args[3])):
-                return outer | {(args[0].id, False, args[3].id)}
+                return outer | {(self.same.get(args[0].id, args[0].id), False, args[3].id)}
             return outer if 1 in at else _TOP
         if fn is np.select and at and 2 in at and len(args) == 3:
             return self._default(args, outer) if at == [2] else frozenset()
-        rule = lookup(fn)
-        if rule is not None and rule.nondifferentiable:
-            return _TOP
-        return outer if rule is not None and elementwise(rule) else frozenset()
+        return outer if elementwise(rule) else frozenset()
 
     def _branch(self, fn: Any, args: list, at: list[int], outer: frozenset) -> Any:
         cond, first, second = next(v for k, v in _BRANCHES.items() if k is fn)
@@ -245,7 +293,7 @@ class _Masks:
         c = args[cond]
         if len(kept) > 1 or not isinstance(c, gast.Name):
             return outer
-        return outer | {(c.id, kept[0] == first, None)}
+        return outer | {(self.same.get(c.id, c.id), kept[0] == first, None)}
 
     def _condlist(self, atom: Any) -> list[str] | None:
         """The condition names of a list `L` made in the function and only read by selects."""
@@ -262,7 +310,8 @@ class _Masks:
 
     def _default(self, args: list, outer: frozenset) -> frozenset:
         conds = self._condlist(args[0])
-        return outer if conds is None else outer | {(c, False, None) for c in conds}
+        return outer if conds is None else outer | {(self.same.get(c, c), False, None)
+                                                    for c in conds}
 
     def _select_lists(self, s: gast.Assign) -> None:
         """Before the choice list `C` of `w = np.select(L, C, d)` is reached: each item's mask."""
@@ -277,7 +326,8 @@ class _Masks:
             return
         outer = self.mask.get(s.targets[0].id) or frozenset()
         self.lists[choices] = [
-            outer | {(c, True, None)} | {(p, False, None) for p in conds[:i]}
+            outer | {(self.same.get(c, c), True, None)}
+            | {(self.same.get(p, p), False, None) for p in conds[:i]}
             for i, c in enumerate(conds)]
 
     # ---------------------------------------------------------------- usable literals
@@ -323,7 +373,7 @@ class _Masks:
         (block, index), (b, i) = self.place[id(d)], self.place[id(s)]
         if block != b:
             return False
-        return not self.blocks[block][1] or index <= i
+        return (not self.blocks[block][1] and not self.forward) or index <= i
 
 
 def guard(call: Any, mask: frozenset, atom: gast.AST, safe: float) -> gast.AST:

@@ -296,15 +296,14 @@ class _Masks:
         return outer | {(self.same.get(c.id, c.id), kept[0] == first, None)}
 
     def _condlist(self, atom: Any) -> list[str] | None:
-        """The condition names of a list `L` made in the function and only read by selects."""
+        """The condition names of a list `L` made in the function and never changed."""
         if not isinstance(atom, gast.Name) or not self._single(atom.id):
             return None
         s = self.defs.get(atom.id)
         if not isinstance(s.value, gast.List) or not all(
                 isinstance(e, gast.Name) for e in s.value.elts):
             return None
-        if any(primitive(getattr(r, "value", None)) is not np.select
-               for r in self.reads.get(atom.id, ())):
+        if any(not isinstance(r, gast.Assign) for r in self.reads.get(atom.id, ())):
             return None
         return [e.id for e in s.value.elts]
 
@@ -321,9 +320,10 @@ class _Masks:
         if keywords or len(args) < 2 or not isinstance(args[1], gast.Name):
             return
         choices, conds = args[1].id, self._condlist(args[0])
-        reads = self.reads.get(choices, ())
-        if conds is None or not self._single(choices) or len(reads) != 1 or reads[0] is not s:
-            return
+        if conds is None or not self._single(choices) or any(
+                r is not s and self._read(choices, r) is not _TOP
+                for r in self.reads.get(choices, ())):
+            return  # (other reads only measure the list: `select_adjoint(g, L, C, y)`)
         outer = self.mask.get(s.targets[0].id) or frozenset()
         self.lists[choices] = [
             outer | {(self.same.get(c, c), True, None)}

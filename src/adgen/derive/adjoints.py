@@ -422,7 +422,7 @@ class StepAdjoints:
     def _guarded(self, s: gast.Assign, rule: Any, values: dict) -> dict:
         """`values` with the operands the rule guards made safe outside the step's mask
         (`adgen.derive.masks`); as they are for a step without one."""
-        guards = self.masks.operands(s, rule, values)
+        guards = self.masks.operands(s, rule, values) if self.masks.at else None
         if not guards:
             return values
         mask, values = self.masks.mask(s), dict(values)

@@ -334,7 +334,7 @@ class Forward:
         """`values` with the operands the rule guards made safe outside the step's mask: the
         tangent's lanes there are discarded (`adgen.derive.masks`), so they need not be
         infinite or NaN, nor warn."""
-        guards = self.masks.operands(s, rule, values)
+        guards = self.masks.operands(s, rule, values) if self.masks.at else None
         if not guards:
             return values
         mask, values = self.masks.mask(s), dict(values)

@@ -40,7 +40,7 @@ import numpy as np
 
 from adgen import runtime_masks
 from adgen.codegen import astutil
-from adgen.derive.analysis import call_parts, primitive
+from adgen.derive.analysis import call_parts, primitive, statements
 from adgen.derive.templates import differentiable_atoms
 from adgen.rules.batched import elementwise
 from adgen.rules.registry import lookup
@@ -52,6 +52,8 @@ _BRANCHES = {np.where: (0, 1, 2), runtime_masks.inside: (0, 1, None),
 _TESTS = (np.isnan, np.isinf, np.isfinite, np.signbit)
 _LOGIC = (np.logical_and, np.logical_or, np.logical_xor, np.logical_not, operator.and_,
           operator.or_, operator.xor, operator.invert)
+_CARRIER_IDS = frozenset(map(id, (*_BRANCHES, np.select, runtime_masks.unwritten)))
+_BOOLEAN_IDS = frozenset(map(id, _TESTS + _LOGIC))
 _TOP = None  # a read that takes no adjoint (a comparison, the condition of `np.where`)
 
 
@@ -84,7 +86,28 @@ class Masks:
 def masks(body: list[gast.AST], params: list[str], forward: bool = False) -> Masks:
     """The masks of a function's steps (`Masks`); `forward`: for tangents, which are computed
     right after their step, so a condition must be computed before the step."""
+    if not _may_mask(body):
+        return Masks()
     return _Masks(body, params, forward).run()
+
+
+def _may_mask(body: list[gast.AST]) -> bool:
+    """Whether a function has a mask at all: a step of `np.where`, `np.select` or a mask
+    helper, or a write `y[m] = v` through a name `m` a comparison made (one pass over the
+    steps, no walk of their expressions: what code without masks pays)."""
+    booleans, indices = set(), set()
+    for s in statements(body):
+        if type(s) is not gast.Assign:
+            continue
+        t, fn = s.targets[0], getattr(s.value, "adgen_fn", None)
+        if type(t) is gast.Subscript:
+            if type(t.slice) is gast.Name:
+                indices.add(t.slice.id)
+        elif type(s.value) is gast.Compare or id(fn) in _BOOLEAN_IDS:
+            booleans.add(t.id)
+        elif id(fn) in _CARRIER_IDS:
+            return True
+    return not booleans.isdisjoint(indices)
 
 
 class _Masks:
@@ -103,8 +126,6 @@ class _Masks:
     def run(self) -> Masks:
         self._collect()
         out = Masks()
-        if not any(self._carrier(s) for s in self.defs.values()) and not self.written:
-            return out
         self._same_conditions()
         for block, _ in self.blocks:
             for s in reversed(block):
@@ -210,10 +231,6 @@ class _Masks:
     def _single(self, var: str) -> bool:
         return (self.assigned.get(var) == 1 and var not in self.params
                 and var not in self.written)
-
-    def _carrier(self, s: gast.Assign) -> bool:
-        fn = primitive(s.value)
-        return _is(fn, _BRANCHES) or fn is np.select or fn is runtime_masks.unwritten
 
     # ---------------------------------------------------------------- masks from reads
 

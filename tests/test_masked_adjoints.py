@@ -274,6 +274,20 @@ def scalar_if(t):
     return t
 
 
+def where_of_numbers(t):
+    return np.sum(np.where(t > 0.0, np.sqrt(t) * np.log(t), 0.0))
+
+
+@pytest.mark.parametrize("t", [-1.0, 0.0, 2.0])
+def test_numbers_take_the_branch_of_their_condition(t):
+    """0-d conditions: `inside(c, x, 1.0)` is `x` or `1.0`, no array made."""
+    expected = (math.log(t) + 2.0) / (2.0 * math.sqrt(t)) if t > 0 else 0.0
+    for mode in ("reverse", "forward"):
+        g, shown = _messages(adgen.grad(where_of_numbers, mode=mode), t)
+        assert g == pytest.approx(expected, rel=1e-12, abs=1e-15)
+        assert not shown - _messages(where_of_numbers, t)[1]
+
+
 def test_float32_stays_float32():
     x = X.astype(np.float32)
     g = _quiet(adgen.grad(sqrt_where), x)

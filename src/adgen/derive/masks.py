@@ -54,6 +54,9 @@ _LOGIC = (np.logical_and, np.logical_or, np.logical_xor, np.logical_not, operato
           operator.or_, operator.xor, operator.invert)
 _CARRIER_IDS = frozenset(map(id, (*_BRANCHES, np.select, runtime_masks.unwritten)))
 _BOOLEAN_IDS = frozenset(map(id, _TESTS + _LOGIC))
+SAFE = 0.5
+"""The safe value of an operand the rule does not name: inside the domain of the common
+functions and away from their singular points (0 for `log`, 1 for `arctanh`)."""
 _TOP = None  # a read that takes no adjoint (a comparison, the condition of `np.where`)
 
 
@@ -72,15 +75,14 @@ class Masks:
         return self.at.get(t.id) if isinstance(t, gast.Name) else None
 
     def operands(self, s: gast.Assign, rule: Any, values: dict) -> dict:
-        """The parameters of the step's adjoint template to guard, each with its safe value:
-        those the rule names (`guarded`), and any other operand or result of an elementwise
-        step that is itself under a mask (0.0)."""
+        """The parameters of the step's template to guard, each with its safe value: those the
+        rule names (`guarded`), and any other operand or result of an elementwise step that is
+        itself under a mask (it may be NaN there) with `SAFE`."""
         if self.mask(s) is None or not elementwise(rule) or _is(rule.primitive, _BRANCHES):
             return {}
         safe = rule.extra.get("guarded", {})
-        out = {p: safe.get(p, 0.0) for p, v in values.items()
-               if isinstance(v, gast.Name) and (p in safe or v.id in self.chain)}
-        return out
+        return {p: safe.get(p, SAFE) for p, v in values.items()
+                if isinstance(v, gast.Name) and (p in safe or v.id in self.chain)}
 
 
 def masks(body: list[gast.AST], params: list[str], forward: bool = False) -> Masks:

@@ -129,6 +129,26 @@ def rows_written(x):
     return np.sum(y)
 
 
+def clip_guard_sqrt(x):
+    return np.sum(np.sqrt(np.clip(x, 0.0, None)) * x)
+
+
+def relu_guard_sqrt(x):
+    return np.sum(np.sqrt(np.maximum(0.0, x)))
+
+
+def where_guard_arcsin(x):
+    return np.sum(np.arcsin(np.where(x < 1.0, x, 1.0)) * 0.5)
+
+
+def arcsin_of_clipped(x):
+    return np.sum(np.arcsin(np.clip(x, -1.0, 1.0)))
+
+
+def log_of_floor(p):
+    return -np.sum(np.log(np.maximum(p, 1e-12)))
+
+
 def condition_argument(x, c):
     return np.sum(np.where(c, np.log(x), 0.0))
 
@@ -184,6 +204,13 @@ CASES = [
     Case(where_in_loop, lambda z, x0: sum(
         np.sum(np.where(x0 > i - 1.0, np.sqrt(z - (i - 1.0)), 0.0)) for i in range(3)),
          x=np.array([-1.5, -1.0, 0.0, 0.5, 1.0, 2.5])),
+    Case(clip_guard_sqrt, lambda z, x0: np.sum(np.sqrt(np.where(x0 > 0, z, 0.0)) * z),
+         x=np.array([-1.5, -0.25, 0.5, 2.0, 3.0])),  # (at 0 the clip passes x: infinite)
+    Case(relu_guard_sqrt, lambda z, x0: np.sum(np.sqrt(np.where(x0 > 0, z, 0.0)))),
+    Case(where_guard_arcsin, lambda z, x0: np.sum(np.arcsin(np.where(x0 < 1.0, z, 1.0)) * 0.5),
+         x=np.array([-0.5, 0.0, 0.5, 1.0, 2.0])),
+    Case(arcsin_of_clipped, lambda z, x0: np.sum(np.arcsin(np.where(np.abs(x0) < 1, z, 0.0))),
+         x=np.array([-3.0, -0.5, 0.0, 0.5, 1.5])),
     Case(rows_written, lambda z, x0: np.sum(np.where(x0[:, :1] <= 0, 0.0, np.log(z))),
          x=np.array([[-1.0, 2.0], [0.5, 1.0], [0.0, 3.0]]), forward_quiet=False),
 ]
@@ -288,6 +315,13 @@ def test_numbers_take_the_branch_of_their_condition(t):
         assert not shown - _messages(where_of_numbers, t)[1]
 
 
+def test_a_floor_where_the_partial_is_finite_needs_no_guard():
+    """`np.log(np.maximum(p, 1e-12))` is finite everywhere: its derivative source stays as it
+    was (the guard is for bounds where the rule's partial is infinite: `singular=`)."""
+    source = adgen.source(adgen.grad(log_of_floor))
+    assert "inside" not in source and "outside" not in source
+
+
 def test_float32_stays_float32():
     x = X.astype(np.float32)
     g = _quiet(adgen.grad(sqrt_where), x)
@@ -328,15 +362,16 @@ def test_masks_not_proved_keep_nan_never_a_wrong_number(f):
 
 SECOND = [case for case in CASES if case.f in (
     sqrt_where, log_where, reciprocal_where, masked_write, select_pieces, nested_where,
-    power_half, chain_of_temporaries, sinc, arcsin_inside)]
+    power_half, chain_of_temporaries, sinc, arcsin_inside, clip_guard_sqrt, relu_guard_sqrt)]
 
 
 @pytest.mark.parametrize("case", SECOND, ids=str)
 def test_hvp_matches_the_smooth_piece(case):
     x0 = case.x
-    h = _quiet(adgen.hvp(case.f), x0.copy(), W)
+    v = W[: x0.size]
+    h = _quiet(adgen.hvp(case.f), x0.copy(), v)
     assert np.all(np.isfinite(h)), h
-    expected = _hessian_times(case, x0, W)
+    expected = _hessian_times(case, x0, v)
     np.testing.assert_allclose(h, expected, rtol=1e-4, atol=1e-4)
 
 

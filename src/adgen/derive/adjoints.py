@@ -17,7 +17,7 @@ import gast
 from adgen import runtime, runtime_fields
 from adgen.codegen import astutil, simplify
 from adgen.codegen.astutil import clone
-from adgen.derive import masks, shapes
+from adgen.derive import mask_guards, shapes
 from adgen.derive.analysis import call_parts, data_reads, differentiable, field_read
 from adgen.derive.shapes import Fact
 from adgen.derive.specialise import Helpers, shaped_zeros, summed_to
@@ -422,12 +422,12 @@ class StepAdjoints:
     def _guarded(self, s: gast.Assign, rule: Any, values: dict) -> dict:
         """`values` with the operands the rule guards made safe outside the step's mask
         (`adgen.derive.masks`); as they are for a step without one."""
-        guards = self.masks.operands(s, rule, values) if self.masks.at else None
-        if not guards:
+        mask, guards = self.masks.guards(s, rule, values, self.ctx.is_active)
+        if not guards or not mask:
             return values
-        mask, values = self.masks.mask(s), dict(values)
+        values = dict(values)
         for param, safe in guards.items():
-            values[param] = masks.guard(self.ctx.call, mask, values[param], safe)
+            values[param] = mask_guards.guard(self.ctx.call, mask, values[param], safe)
         return values
 
     def _keep_unbroadcast(self, var: str, params: list[str], values: dict) -> Any:

@@ -24,7 +24,8 @@ from adgen.derive import blocks
 from adgen.derive.analysis import call_parts, differentiable, field_read
 from adgen.derive.assemble import function
 from adgen.derive.generate import CallSite, Context, user_function
-from adgen.derive.masks import guard, masks
+from adgen.derive.mask_guards import guard
+from adgen.derive.masks import masks
 from adgen.derive.templates import TemplateError, bind_call, fill, signature
 from adgen.frontend.lower import assign, name
 from adgen.frontend.parse import template_ast
@@ -334,10 +335,10 @@ class Forward:
         """`values` with the operands the rule guards made safe outside the step's mask: the
         tangent's lanes there are discarded (`adgen.derive.masks`), so they need not be
         infinite or NaN, nor warn."""
-        guards = self.masks.operands(s, rule, values) if self.masks.at else None
-        if not guards:
+        mask, guards = self.masks.guards(s, rule, values, self.ctx.is_active)
+        if not guards or not mask:
             return values
-        mask, values = self.masks.mask(s), dict(values)
+        values = dict(values)
         for param, safe in guards.items():
             values[param] = guard(self.ctx.call, mask, values[param], safe)
         return values

@@ -24,15 +24,23 @@ A name carries a mask only when it is assigned once, never written into, and eve
 the same block after its step; a name read in two places carries what both reads imply (the
 literals they share). A literal is used at a step only when its condition holds there the
 value it had where it was read: a parameter never assigned, or a name assigned once in the
-same block (before the step, where the block may run more than once). Nothing here changes a
-step whose adjoint reads no mask: code without `np.where`, `np.select` or masked writes gets
-no masks at all (`masks` returns at once).
+same block (before the step, where the block may run more than once).
+
+The other way round, `sources`: an operand whose own derivative is zero outside a literal
+(`v = np.clip(a, 0.0, None)`: zero where `v != a`, a condition written as the comparison
+`("==", v, a)`; `np.maximum`, `np.minimum`, `np.where` with a constant branch alike). A step
+whose only active operand is such a `v` multiplies its partial by that zero (a tangent) or
+hands its adjoint to a step that does (the clip's adjoint): `np.sqrt(v)` may take its partial
+at a safe operand there too (`mask_guards.Masks.upstream`).
+
+Nothing here changes a step whose adjoint reads no mask: code without `np.where`,
+`np.select`, `np.clip`, `np.maximum`, `np.minimum` or masked writes gets no masks at all
+(`masks` returns after one pass over its steps).
 """
 
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass, field
 from typing import Any
 
 import gast
@@ -41,48 +49,21 @@ import numpy as np
 from adgen import runtime_masks
 from adgen.codegen import astutil
 from adgen.derive.analysis import call_parts, primitive, statements
+from adgen.derive.mask_guards import BRANCHES, Masks, is_one_of
 from adgen.derive.templates import differentiable_atoms
 from adgen.rules.batched import elementwise
 from adgen.rules.registry import lookup
 
-Literal = tuple[str, bool, "str | None"]
+Literal = tuple[Any, bool, "str | None"]  # (condition: a name or (op, left, right), holds,
+# the array a masked write wrote)
 
-_BRANCHES = {np.where: (0, 1, 2), runtime_masks.inside: (0, 1, None),
-             runtime_masks.outside: (0, None, 1)}
 _TESTS = (np.isnan, np.isinf, np.isfinite, np.signbit)
 _LOGIC = (np.logical_and, np.logical_or, np.logical_xor, np.logical_not, operator.and_,
           operator.or_, operator.xor, operator.invert)
-_CARRIER_IDS = frozenset(map(id, (*_BRANCHES, np.select, runtime_masks.unwritten)))
+_CARRIER_IDS = frozenset(map(id, (*BRANCHES, np.select, runtime_masks.unwritten, np.clip,
+                                  np.maximum, np.minimum)))
 _BOOLEAN_IDS = frozenset(map(id, _TESTS + _LOGIC))
-SAFE = 0.5
-"""The safe value of an operand the rule does not name: inside the domain of the common
-functions and away from their singular points (0 for `log`, 1 for `arctanh`)."""
 _TOP = None  # a read that takes no adjoint (a comparison, the condition of `np.where`)
-
-
-@dataclass
-class Masks:
-    """`at`: for each name whose adjoint is zero outside a mask (assigned by one step), the
-    literals of that mask usable at that step; `chain`: the names whose adjoint is zero outside a
-    mask (their values may be infinite or NaN where the mask discards them)."""
-
-    at: dict[str, frozenset] = field(default_factory=dict)
-    chain: set[str] = field(default_factory=set)
-
-    def mask(self, s: gast.AST) -> frozenset | None:
-        """The usable literals of step `s`'s mask, None when it has none."""
-        t = s.targets[0] if isinstance(s, gast.Assign) else None
-        return self.at.get(t.id) if isinstance(t, gast.Name) else None
-
-    def operands(self, s: gast.Assign, rule: Any, values: dict) -> dict:
-        """The parameters of the step's template to guard, each with its safe value: those the
-        rule names (`guarded`), and any other operand or result of an elementwise step that is
-        itself under a mask (it may be NaN there) with `SAFE`."""
-        if self.mask(s) is None or not elementwise(rule) or _is(rule.primitive, _BRANCHES):
-            return {}
-        safe = rule.extra.get("guarded", {})
-        return {p: safe.get(p, SAFE) for p, v in values.items()
-                if isinstance(v, gast.Name) and (p in safe or v.id in self.chain)}
 
 
 def masks(body: list[gast.AST], params: list[str], forward: bool = False) -> Masks:
@@ -102,6 +83,8 @@ def _may_mask(body: list[gast.AST]) -> bool:
         if type(s) is not gast.Assign:
             continue
         t, fn = s.targets[0], getattr(s.value, "adgen_fn", None)
+        if getattr(fn, "key", None) == "ndarray.clip":
+            return True
         if type(t) is gast.Subscript:
             if type(t.slice) is gast.Name:
                 indices.add(t.slice.id)
@@ -143,7 +126,22 @@ class _Masks:
                 usable = frozenset(lit for lit in mask or () if self._usable(lit, s))
                 if usable:
                     out.at[var] = usable
+                self._sources(var, s, out)
         return out
+
+    def _sources(self, var: str, s: gast.Assign, out: Masks) -> None:
+        """The operands of step `s` whose derivative is zero outside a literal usable here."""
+        found: dict[str, list] = {}
+        for atom in astutil.walk(s.value):
+            d = self.defs.get(atom.id) if isinstance(atom, gast.Name) else None
+            if d is None or atom.id in found or not self._single(atom.id):
+                continue
+            kept = [found for found in _zero_outside(d)
+                    if self._usable(found[0], s) and self.place[id(d)][0] == self.place[id(s)][0]]
+            if kept:
+                found[atom.id] = kept
+        if found:
+            out.sources[var] = found
 
     # ---------------------------------------------------------------- the function's names
 
@@ -292,7 +290,7 @@ class _Masks:
         if keywords:
             return frozenset()
         at = [i for i, a in enumerate(args) if isinstance(a, gast.Name) and a.id == var]
-        if _is(fn, _BRANCHES):
+        if is_one_of(fn, BRANCHES):
             return self._branch(fn, args, at, outer)
         if fn is runtime_masks.unwritten:
             if at == [1] and all(isinstance(a, gast.Name) for a in (args[0], args[3])):
@@ -303,7 +301,7 @@ class _Masks:
         return outer if elementwise(rule) else frozenset()
 
     def _branch(self, fn: Any, args: list, at: list[int], outer: frozenset) -> Any:
-        cond, first, second = next(v for k, v in _BRANCHES.items() if k is fn)
+        cond, first, second = next(v for k, v in BRANCHES.items() if k is fn)
         if len(args) < 3 or (len(args) > 3 and fn is np.where):
             return frozenset()
         kept = [i for i in at if i in (first, second)]
@@ -365,10 +363,10 @@ class _Masks:
             if isinstance(s.value, gast.Compare):
                 continue
             fn = primitive(s.value)
-            if _is(fn, _TESTS):
+            if is_one_of(fn, _TESTS):
                 continue
             args, keywords = call_parts(s.value) if fn is not None else ([], {})
-            if not _is(fn, _LOGIC) or keywords or not all(
+            if not is_one_of(fn, _LOGIC) or keywords or not all(
                     isinstance(a, gast.Name) for a in args):
                 return False
             todo += [a.id for a in args]
@@ -378,7 +376,8 @@ class _Masks:
         """Whether the names of `literal` hold, at the reverse of `s`, the values they had
         where the mask was made (the written array: its shape)."""
         cond, _, written = literal
-        return cond not in self.written and self._holds(cond, s) and (
+        names = [cond] if isinstance(cond, str) else [p for p in cond[1:] if isinstance(p, str)]
+        return all(n not in self.written and self._holds(n, s) for n in names) and (
             written is None or self._holds(written, s))
 
     def _holds(self, var: str, s: gast.AST) -> bool:
@@ -395,23 +394,36 @@ class _Masks:
         return (not self.blocks[block][1] and not self.forward) or index <= i
 
 
-def guard(call: Any, mask: frozenset, atom: gast.AST, safe: float) -> gast.AST:
-    """`atom` made `safe` outside `mask`: `inside(c, x, 1.0)`, nested for each literal."""
-    expr = astutil.clone(atom)
-    for cond, holds, written in sorted(mask, key=lambda lit: (lit[0], lit[1], lit[2] or "")):
-        args = [_load(cond), expr, gast.Constant(value=safe, kind=None)]
-        if written is not None:
-            helper = runtime_masks.unwritten
-            args.append(_load(written))
-        else:
-            helper = runtime_masks.inside if holds else runtime_masks.outside
-        expr = call(helper.__name__, helper, args)
-    return expr
+def _zero_outside(d: gast.Assign) -> list[tuple[Any, list[str], list[float]]]:
+    """For `v = np.clip(a, lo, hi)`, `np.maximum(a, b)`, `np.minimum(a, b)`, `np.where(c, a,
+    b)`: the literals outside which `v`'s derivative is zero, each with the atoms that must be
+    inactive for it (the bounds, the other operand, the other branch) and the numbers `v`
+    takes outside it (where they are numbers)."""
+    fn, v = primitive(d.value), d.targets[0].id
+    if fn is None or not isinstance(d.value, gast.Call):
+        return []
+    args, keywords = call_parts(d.value)
+    if keywords or not all(isinstance(a, (gast.Name, gast.Constant)) for a in args):
+        return []
+    part = [a.id if isinstance(a, gast.Name) else a.value for a in args]
+    if not all(p is None or isinstance(p, (str, int, float)) for p in part):
+        return []
+    if (fn is np.clip or fn == "ndarray.clip") and part and isinstance(part[0], str):
+        return [((("==", v, part[0]), True, None), _names(*part[1:]), _numbers(*part[1:]))]
+    if (fn is np.maximum or fn is np.minimum) and len(part) == 2 and None not in part:
+        passes, cut = (">=", "<") if fn is np.maximum else ("<=", ">")
+        a, b = part
+        return [(((passes, a, b), True, None), _names(b), _numbers(b)),
+                (((cut, a, b), True, None), _names(a), _numbers(a))]
+    if fn is np.where and len(part) == 3 and isinstance(part[0], str):
+        return [((part[0], True, None), _names(part[2]), _numbers(part[2])),
+                ((part[0], False, None), _names(part[1]), _numbers(part[1]))]
+    return []
 
 
-def _load(var: str) -> gast.Name:
-    return gast.Name(id=var, ctx=gast.Load(), annotation=None, type_comment=None)
+def _numbers(*parts: Any) -> list[float]:
+    return [p for p in parts if isinstance(p, (int, float)) and not isinstance(p, bool)]
 
 
-def _is(fn: Any, table: Any) -> bool:
-    return any(fn is k for k in table)
+def _names(*parts: Any) -> list[str]:
+    return [p for p in parts if isinstance(p, str)]

@@ -382,12 +382,15 @@ def fmin_bar(y, a, b, *, y_bar):
 # partials that are infinite or NaN at some operands (or overflow): under a mask, the operand
 # named takes the value given where the mask discards the lane (rules/registry.py, `guarded`)
 
-guarded(np.sqrt, np.cbrt, np.reciprocal, np.exp, np.exp2, y=1.0)
-guarded(np.expm1, np.tan, y=0.0)
-guarded(np.log, np.log2, np.log10, x=1.0)
-guarded(np.log1p, np.arcsin, np.arccos, np.arctanh, np.sinh, np.cosh, x=0.0)
-guarded(np.arccosh, x=2.0)
-guarded(np.arctan2, a=1.0, b=1.0)
+guarded(np.sqrt, np.cbrt, np.reciprocal, y=1.0, singular=(0.0,))
+guarded(np.exp, np.exp2, y=1.0, singular=())
+guarded(np.expm1, np.tan, y=0.0, singular=())
+guarded(np.log, np.log2, np.log10, x=1.0, singular=(0.0,))
+guarded(np.log1p, x=0.0, singular=(-1.0,))
+guarded(np.arcsin, np.arccos, np.arctanh, x=0.0, singular=(-1.0, 1.0))
+guarded(np.sinh, np.cosh, x=0.0, singular=())
+guarded(np.arccosh, x=2.0, singular=(1.0,))
+guarded(np.arctan2, a=1.0, b=1.0, singular=(0.0,))
 
 
 # y = np.where(cond, a, b)

@@ -66,7 +66,7 @@ def truediv_bar(y, a, b, *, y_bar):
     # underflows to 0 for |b| < 1e-154 (ZeroDivisionError for Python floats) where a / b is fine
 
 
-guarded(operator.truediv, np.divide, np.true_divide, operator.mod, b=1.0)  # (see `guarded`)
+guarded(operator.truediv, np.divide, np.true_divide, operator.mod, b=1.0, singular=(0.0,))
 
 
 # y = a ** b: rules/limits.py (0 ** b and a ** 0 take their limits)

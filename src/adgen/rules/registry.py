@@ -200,13 +200,16 @@ def nondifferentiable(*primitives: Any) -> None:
         _entry(p).nondifferentiable = True
 
 
-def guarded(*primitives: Any, **safe: float) -> None:
+def guarded(*primitives: Any, singular: tuple[float, ...] | None = None, **safe: float) -> None:
     """Mark primitives whose partial derivatives may be infinite or NaN at some operands:
     where a step's adjoint is zero outside a mask (`adgen.derive.masks`), each named template
     parameter is replaced by its safe value outside the mask before the adjoint reads it
-    (`guarded(np.log, x=1.0)`: `np.divide(y_bar, inside(c, x, 1.0))`)."""
+    (`guarded(np.log, x=1.0)`: `np.divide(y_bar, inside(c, x, 1.0))`). `singular`: the
+    operand values where a partial is infinite (a clip to another bound needs no guard)."""
     for p in primitives:
         _entry(p).extra["guarded"] = dict(safe)
+        if singular is not None:
+            _entry(p).extra["singular"] = tuple(float(v) for v in singular)
 
 
 def scalar_result(*primitives: Any) -> None:

@@ -315,6 +315,25 @@ def test_numbers_take_the_branch_of_their_condition(t):
         assert not shown - _messages(where_of_numbers, t)[1]
 
 
+def test_a_clip_guard_reads_like_the_math():
+    x = np.array([-1.0, 0.5, 2.0])
+    source = adgen.source(adgen.grad(relu_guard_sqrt), x)
+    assert "np.where(0.0 < x, np.sqrt(np.maximum(0.0, x)), 1.0)" in source
+
+
+@pytest.mark.parametrize("f", [sqrt_where, masked_write, select_pieces, clip_guard_sqrt],
+                         ids=lambda f: f.__name__)
+def test_compiled_with_numba_agrees(f):
+    pytest.importorskip("numba")
+    x = np.array([-1.5, -0.25, 0.5, 2.0, 3.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with np.errstate(all="ignore"):
+            got = adgen.grad(f, compile="numba")(x.copy())
+            expected = adgen.grad(f)(x.copy())
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
 def test_a_floor_where_the_partial_is_finite_needs_no_guard():
     """`np.log(np.maximum(p, 1e-12))` is finite everywhere: its derivative source stays as it
     was (the guard is for bounds where the rule's partial is infinite: `singular=`)."""

@@ -136,14 +136,14 @@ class Helpers:
         with `x` (`outside`: `np.where(c, 1.0, x)`; `unwritten`: `c` of `x`'s shape)."""
         if len(args) != (4 if fn is unwritten else 3):
             return None
-        mask, value = self.fact(args[0]), _shape_of(self, args[1])
-        if mask is None or value is None or not mask.shape:
+        mask, value = _shape_of(self, args[0]), _shape_of(self, args[1])
+        if mask is None or value is None or not mask:
             return None
         if fn is unwritten:
             written = self.fact(args[3])
-            if written is None or not mask.shape == value == written.shape:
+            if written is None or not mask == value == written.shape:
                 return None
-        elif np.broadcast_shapes(mask.shape, value) != value:
+        elif np.broadcast_shapes(mask, value) != value:
             return None
         picked = [args[1], args[2]] if fn is inside else [args[2], args[1]]
         out = _call(_np(self.bindings, "where"), [args[0], *picked])
@@ -211,10 +211,20 @@ class Helpers:
 
 
 def _shape_of(helpers: Helpers, node: gast.AST) -> tuple[int, ...] | None:
-    """The shape of a name with an array fact, or of a `np.where` `_masked` wrote."""
+    """The shape of a name with an array fact, of a `np.where` `_masked` wrote, or of a
+    comparison of such names (the condition `v == x` of a clip)."""
     shape = getattr(node, "adgen_shape", None)
     if shape is not None:
         return shape
+    if isinstance(node, gast.Compare) and len(node.comparators) == 1:
+        sides = [helpers.fact(n) for n in (node.left, node.comparators[0])
+                 if not isinstance(n, gast.Constant)]
+        if not sides or None in sides:
+            return None
+        try:
+            return np.broadcast_shapes(*(f.shape for f in sides))
+        except ValueError:
+            return None
     fact = helpers.fact(node)
     return None if fact is None else fact.shape
 

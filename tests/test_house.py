@@ -19,7 +19,7 @@ LAYERS = [
     ("errors", ["adgen.errors"]),
     ("runtime", ["adgen.runtime", "adgen.arrays", "adgen.runtime_checkpoint", "adgen.records",
                  "adgen.runtime_fields", "adgen.runtime_forms", "adgen.runtime_tables",
-                 "adgen.runtime_aliases"]),
+                 "adgen.runtime_aliases", "adgen.runtime_masks"]),
     ("code generation", ["adgen.codegen"]),
     ("rules", ["adgen.rules"]),
     ("front end", ["adgen.frontend"]),

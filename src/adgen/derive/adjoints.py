@@ -17,7 +17,7 @@ import gast
 from adgen import runtime, runtime_fields
 from adgen.codegen import astutil, simplify
 from adgen.codegen.astutil import clone
-from adgen.derive import shapes
+from adgen.derive import mask_guards, shapes
 from adgen.derive.analysis import call_parts, data_reads, differentiable, field_read
 from adgen.derive.shapes import Fact
 from adgen.derive.specialise import Helpers, shaped_zeros, summed_to
@@ -28,7 +28,7 @@ from adgen.frontend.parse import template_ast
 
 class StepAdjoints:
     """The adjoint statements of one trace step (needs `ctx`, `namer`, `state`, `owned`,
-    `containers`, `own_requests`, `scattered` and `bar` from `Reverse`)."""
+    `containers`, `own_requests`, `scattered`, `masks` and `bar` from `Reverse`)."""
 
     def contribute(self, var: str, expr: gast.AST, line: Any, numpy: bool = False) -> gast.AST:
         """`var_bar = expr`, or `expr` added into `var_bar` (`numpy`: `expr` is known to be
@@ -406,7 +406,8 @@ class StepAdjoints:
             values["y_bar"] = y_bar
             values[_first_param(rule.adjoint)] = name(var)
             keep = self._keep_unbroadcast(var, params, values)
-            expr = fill(rule.adjoint, values, self.ctx.bindings, keep)
+            expr = fill(rule.adjoint, self._guarded(s, rule, values), self.ctx.bindings, keep,
+                        values)
             expr = Helpers(self.ctx.bindings, self.ctx.facts, var).apply(expr)
         except TemplateError as exc:
             raise self.ctx.error(s, str(exc)) from None
@@ -417,6 +418,17 @@ class StepAdjoints:
             if self.ctx.is_active(atom) and not _is_none(part):
                 out.append((atom.id, simplify.fold(part)))
         return out
+
+    def _guarded(self, s: gast.Assign, rule: Any, values: dict) -> dict:
+        """`values` with the operands the rule guards made safe outside the step's mask
+        (`adgen.derive.masks`); as they are for a step without one."""
+        mask, guards = self.masks.guards(s, rule, values, self.ctx.is_active)
+        if not guards or not mask:
+            return values
+        values = dict(values)
+        for param, safe in guards.items():
+            values[param] = mask_guards.guard(self.ctx.call, mask, values[param], safe)
+        return values
 
     def _keep_unbroadcast(self, var: str, params: list[str], values: dict) -> Any:
         scalar = self.ctx.scalar

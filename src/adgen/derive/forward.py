@@ -24,6 +24,8 @@ from adgen.derive import blocks
 from adgen.derive.analysis import call_parts, differentiable, field_read
 from adgen.derive.assemble import function
 from adgen.derive.generate import CallSite, Context, user_function
+from adgen.derive.mask_guards import guard
+from adgen.derive.masks import masks
 from adgen.derive.templates import TemplateError, bind_call, fill, signature
 from adgen.frontend.lower import assign, name
 from adgen.frontend.parse import template_ast
@@ -47,6 +49,7 @@ class Forward:
             if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
             and n.func.attr in ("append", "pop", "extend", "insert")
             and isinstance(n.func.value, gast.Name)}
+        self.masks = masks(ctx.trace.node.body, ctx.trace.params, forward=True)
         self.items = {  # names holding an item of a container, whose tangent may be a plain 0.0
             n.targets[0].id for n in gast.walk(ctx.trace.node)
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name)
@@ -282,7 +285,8 @@ class Forward:
             for k in kwonly:
                 values[k] = self.dot(values.get(k[: -len("_dot")]))
             values[_result_param(rule.tangent)] = name(target)
-            expr = fill(rule.tangent, values, self.ctx.bindings, self._keep)
+            expr = fill(rule.tangent, self._guarded(s, rule, values), self.ctx.bindings,
+                        self._keep, values)
         except TemplateError as exc:
             raise self.ctx.error(s, str(exc)) from None
         expr = simplify.fold_zeros(expr, self._zero_call)
@@ -316,7 +320,8 @@ class Forward:
                     t = self.ctx.call("array_tangent", batching.array_tangent, [t])
                 values[k] = t
             values[_result_param(template)] = name(target)
-            expr = fill(template, values, self.ctx.bindings, self._keep)
+            expr = fill(template, self._guarded(s, rule, values), self.ctx.bindings, self._keep,
+                        values)
         except TemplateError as exc:
             raise self.ctx.error(s, str(exc)) from None
         expr = simplify.fold_zeros(expr, self._zero_call, lambda _: self.zero_for(target))
@@ -325,6 +330,18 @@ class Forward:
             expr = self.ctx.call("broadcast_batched", batching.broadcast_batched,
                                  [expr, name(target)])
         return expr
+
+    def _guarded(self, s: gast.Assign, rule: object, values: dict) -> dict:
+        """`values` with the operands the rule guards made safe outside the step's mask: the
+        tangent's lanes there are discarded (`adgen.derive.masks`), so they need not be
+        infinite or NaN, nor warn."""
+        mask, guards = self.masks.guards(s, rule, values, self.ctx.is_active)
+        if not guards or not mask:
+            return values
+        values = dict(values)
+        for param, safe in guards.items():
+            values[param] = guard(self.ctx.call, mask, values[param], safe)
+        return values
 
     def _zero_call(self, call: gast.Call) -> bool:
         """A call inside a tangent expression is linear in the tangents it is given (that is

@@ -33,6 +33,7 @@ from adgen.derive.adjoints import StepAdjoints, popped_list
 from adgen.derive.analysis import statements
 from adgen.derive.generate import CallSite, Context, user_function
 from adgen.derive.history import History
+from adgen.derive.masks import masks
 from adgen.frontend.lower import assign, const, name
 
 
@@ -102,6 +103,7 @@ class Reverse(StepAdjoints):
         # whose adjoint went into a display of their run (`StepAdjoints._unpacked_display`)
         self.runs: dict[int, list[gast.Assign]] = {}
         self.unpacked: set[int] = set()
+        self.masks = masks(ctx.trace.node.body, ctx.trace.params)  # steps under a mask
 
     def bar(self, var: str) -> str:
         return self.namer.bar(var)

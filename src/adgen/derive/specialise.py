@@ -23,6 +23,7 @@ from adgen.frontend.lower import const, name
 from adgen.rules.numpy_products import matmul_adjoint_a, matmul_adjoint_b
 from adgen.rules.numpy_reductions import expand_to, keep_dims, reduced_axes, reduced_count
 from adgen.rules.numpy_shape import split_like
+from adgen.runtime_masks import inside, outside, unwritten
 
 SPECIALISED_HELPERS = (matmul_adjoint_a, matmul_adjoint_b, expand_to, keep_dims, reduced_count,
                        split_like)
@@ -101,6 +102,8 @@ class Helpers:
         return _Rewriter(self).visit(expr)
 
     def replace(self, fn: Any, args: list[gast.AST]) -> gast.AST | None:
+        if fn in (inside, outside, unwritten):
+            return self._masked(fn, args)
         if fn is split_like and len(args) in (2, 3):
             return self._split(*args)
         if fn is matmul_adjoint_a and len(args) == 3:
@@ -127,6 +130,25 @@ class Helpers:
                              **_dtype(self.bindings, x))
             return _call(_np(self.bindings, "broadcast_to"), [g, _tuple(x.shape)])
         return None
+
+    def _masked(self, fn: Any, args: list[gast.AST]) -> gast.AST | None:
+        """`inside(c, x, 1.0)` is `np.where(c, x, 1.0)` where the facts show that `c` lines up
+        with `x` (`outside`: `np.where(c, 1.0, x)`; `unwritten`: `c` of `x`'s shape)."""
+        if len(args) != (4 if fn is unwritten else 3):
+            return None
+        mask, value = _shape_of(self, args[0]), _shape_of(self, args[1])
+        if mask is None or value is None or not mask:
+            return None
+        if fn is unwritten:
+            written = self.fact(args[3])
+            if written is None or not mask == value == written.shape:
+                return None
+        elif np.broadcast_shapes(mask, value) != value:
+            return None
+        picked = [args[1], args[2]] if fn is inside else [args[2], args[1]]
+        out = _call(_np(self.bindings, "where"), [args[0], *picked])
+        out.adgen_shape = value
+        return out
 
     def _split(self, g: gast.AST, xs: gast.AST, axis: gast.AST = None) -> gast.AST | None:
         """`split_like(g, xs, axis)`, the adjoint of a join of arrays of known shapes, as
@@ -186,6 +208,25 @@ class Helpers:
         if shapes == (1, 1):
             return _times(g, clone(a))
         return None
+
+
+def _shape_of(helpers: Helpers, node: gast.AST) -> tuple[int, ...] | None:
+    """The shape of a name with an array fact, of a `np.where` `_masked` wrote, or of a
+    comparison of such names (the condition `v == x` of a clip)."""
+    shape = getattr(node, "adgen_shape", None)
+    if shape is not None:
+        return shape
+    if isinstance(node, gast.Compare) and len(node.comparators) == 1:
+        sides = [helpers.fact(n) for n in (node.left, node.comparators[0])
+                 if not isinstance(n, gast.Constant)]
+        if not sides or None in sides:
+            return None
+        try:
+            return np.broadcast_shapes(*(f.shape for f in sides))
+        except ValueError:
+            return None
+    fact = helpers.fact(node)
+    return None if fact is None else fact.shape
 
 
 def _constant(node: gast.AST) -> bool:

@@ -88,15 +88,20 @@ def bind_call(template: Any, args: list[gast.AST], keywords: dict[str, gast.AST]
 
 
 def fill(template: Any, values: dict[str, gast.AST], bindings: Bindings,
-         keep_unbroadcast: Callable[[str], bool]) -> gast.AST:
-    """The template's return expression with every parameter and global replaced."""
+         keep_unbroadcast: Callable[[str], bool],
+         shapes: dict[str, gast.AST] | None = None) -> gast.AST:
+    """The template's return expression with every parameter and global replaced; where the
+    template reads a parameter only for its shape (`unbroadcast(g, a)`), by `shapes[a]` when
+    given (the operand itself, where `values` holds a guarded form of it)."""
     node = template_ast(template)
     ret = node.body[-1]
     if not isinstance(ret, gast.Return) or len(node.body) != 1:
         raise TemplateError(f"template {node.name} must be a single `return` statement")
     params = {a.id for a in node.args.args} | {a.id for a in node.args.kwonlyargs}
     glob = template.__globals__
-    return _Filler(values, params, glob, bindings, keep_unbroadcast).visit(ret.value)
+    filler = _Filler(values, params, glob, bindings, keep_unbroadcast)
+    filler.shapes = shapes or values
+    return filler.visit(ret.value)
 
 
 class _Filler(Transformer):
@@ -105,6 +110,7 @@ class _Filler(Transformer):
     def __init__(self, values, params, glob, bindings, keep_unbroadcast):
         self.values, self.params, self.glob = values, params, glob
         self.bindings, self.keep = bindings, keep_unbroadcast
+        self.shapes = values
 
     def generic_visit(self, node: gast.AST) -> gast.AST:
         new = type(node).__new__(type(node))
@@ -132,6 +138,10 @@ class _Filler(Transformer):
                 call = gast.Call(func=total, args=[self.visit(node.args[0])], keywords=[])
                 call.adgen_sum_to_scalar = True  # a Python number is its own sum: folded
                 return call
+            if self.shapes is not self.values:  # the operand's shape, not its guarded form
+                new = self.generic_visit(node)
+                new.args[1] = clone(self.shapes[node.args[1].id])
+                return new
         fold = fold_for(self.glob.get(node.func.id)) if isinstance(node.func, gast.Name) else None
         if fold is not None and not node.keywords:
             folded = fold(*[self.visit(a) for a in node.args])

@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from adgen.rules.limits import divide_or_zero
-from adgen.rules.registry import adjoint, nondifferentiable, tangent
+from adgen.rules.registry import adjoint, guarded, nondifferentiable, tangent
 from adgen.runtime import sign, unbroadcast
 
 # ---------------------------------------------------------------- exponentials and logs
@@ -377,6 +377,20 @@ def fmin_dot(y, a, b, *, a_dot, b_dot):
 @adjoint(np.fmin)
 def fmin_bar(y, a, b, *, y_bar):
     return unbroadcast(y_bar * (y == a), a), unbroadcast(y_bar * (y != a), b)
+
+
+# partials that are infinite or NaN at some operands (or overflow): under a mask, the operand
+# named takes the value given where the mask discards the lane (rules/registry.py, `guarded`)
+
+guarded(np.sqrt, np.cbrt, np.reciprocal, y=1.0, singular=(0.0,))
+guarded(np.exp, np.exp2, y=1.0, singular=())
+guarded(np.expm1, np.tan, y=0.0, singular=())
+guarded(np.log, np.log2, np.log10, x=1.0, singular=(0.0,))
+guarded(np.log1p, x=0.0, singular=(-1.0,))
+guarded(np.arcsin, np.arccos, np.arctanh, x=0.0, singular=(-1.0, 1.0))
+guarded(np.sinh, np.cosh, x=0.0, singular=())
+guarded(np.arccosh, x=2.0, singular=(1.0,))
+guarded(np.arctan2, a=1.0, b=1.0, singular=(0.0,))
 
 
 # y = np.where(cond, a, b)

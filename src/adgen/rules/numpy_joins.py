@@ -306,9 +306,10 @@ def select_masks(condlist, y):
 def select_tangent(condlist, ts, choicelist, default_t, y, lead=False):
     """The tangent of `np.select(condlist, choicelist, default)` (batched with `lead`)."""
     ts = fill_zeros(ts, choicelist)
-    out = default_t * select_masks(condlist, y)[-1]
-    for t, mask in zip(ts, select_masks(condlist, y), strict=False):
-        out = out + (lift(t, y) if lead else t) * mask
+    masks = select_masks(condlist, y)  # (lanes picked, not products: 0 * inf would be NaN)
+    out = np.where(masks[-1], default_t, 0.0)
+    for t, mask in zip(ts, masks, strict=False):
+        out = np.where(mask, lift(t, y) if lead else t, out)
     return out if lead or np.ndim(out) else out + np.zeros(np.shape(y))
 
 

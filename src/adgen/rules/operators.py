@@ -10,7 +10,7 @@ import operator
 
 import numpy as np
 
-from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
+from adgen.rules.registry import adjoint, guarded, linear, nondifferentiable, tangent
 from adgen.runtime import fill_like, sign, unbroadcast
 
 # y = a + b
@@ -64,6 +64,9 @@ def truediv_dot(y, a, b, *, a_dot, b_dot):
 def truediv_bar(y, a, b, *, y_bar):
     return unbroadcast(y_bar / b, a), unbroadcast(-y_bar * a / b / b, b)  # not `b * b`: it
     # underflows to 0 for |b| < 1e-154 (ZeroDivisionError for Python floats) where a / b is fine
+
+
+guarded(operator.truediv, np.divide, np.true_divide, operator.mod, b=1.0, singular=(0.0,))
 
 
 # y = a ** b: rules/limits.py (0 ** b and a ** 0 take their limits)

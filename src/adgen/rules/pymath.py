@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from adgen.rules.limits import divide_or_zero
-from adgen.rules.registry import adjoint, nondifferentiable, scalar_result, tangent
+from adgen.rules.registry import adjoint, guarded, nondifferentiable, scalar_result, tangent
 from adgen.rules.special import digamma
 from adgen.runtime import sign
 
@@ -290,3 +290,17 @@ nondifferentiable(
     math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite,
     math.factorial, math.gcd,
 )
+
+
+# under a mask (`np.where` of 0-d values), partials infinite at some operands take safe ones
+# where the mask discards them (rules/registry.py, `guarded`)
+
+guarded(math.sqrt, y=1.0, singular=(0.0,))
+guarded(math.tan, y=0.0, singular=())
+guarded(math.log, math.log2, math.log10, x=1.0, singular=(0.0,))
+guarded(math.log1p, x=0.0, singular=(-1.0,))
+guarded(math.asin, math.acos, x=0.0, singular=(-1.0, 1.0))
+guarded(math.sinh, math.cosh, x=0.0, singular=())
+guarded(math.lgamma, math.gamma, x=1.0, singular=(0.0,))
+guarded(math.atan2, a=1.0, b=1.0, singular=(0.0,))
+guarded(math.fmod, b=1.0, singular=(0.0,))

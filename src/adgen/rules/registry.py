@@ -36,7 +36,8 @@ Flags instead of numbered variants: `linear(f)` registers a primitive that is li
 first argument (the tangent is `f(x_dot, ...)` with the other arguments unchanged);
 `multilinear(f)` one linear in each differentiable argument separately (a product: a zero
 tangent in one argument zeroes the term); `nondifferentiable(f, g, ...)` marks primitives whose
-output has zero derivative (their outputs are constants to adgen).
+output has zero derivative (their outputs are constants to adgen); `guarded(f, x=1.0)` one
+whose partials may be infinite at some `x` (the value put in where a mask discards the lane).
 """
 
 from __future__ import annotations
@@ -197,6 +198,18 @@ def nondifferentiable(*primitives: Any) -> None:
     """Mark primitives whose result is piecewise constant: it gets no tangent and no adjoint."""
     for p in primitives:
         _entry(p).nondifferentiable = True
+
+
+def guarded(*primitives: Any, singular: tuple[float, ...] | None = None, **safe: float) -> None:
+    """Mark primitives whose partial derivatives may be infinite or NaN at some operands:
+    where a step's adjoint is zero outside a mask (`adgen.derive.masks`), each named template
+    parameter is replaced by its safe value outside the mask before the adjoint reads it
+    (`guarded(np.log, x=1.0)`: `np.divide(y_bar, inside(c, x, 1.0))`). `singular`: the
+    operand values where a partial is infinite (a clip to another bound needs no guard)."""
+    for p in primitives:
+        _entry(p).extra["guarded"] = dict(safe)
+        if singular is not None:
+            _entry(p).extra["singular"] = tuple(float(v) for v in singular)
 
 
 def scalar_result(*primitives: Any) -> None:

@@ -8,7 +8,7 @@ constants.
 """
 
 from adgen.arrays import chunked_like
-from adgen.rules.registry import adjoint, linear, nondifferentiable, tangent
+from adgen.rules.registry import adjoint, batched, linear, nondifferentiable, tangent
 from adgen.runtime import (
     add_adjoints,
     add_at,
@@ -46,6 +46,7 @@ from adgen.runtime_forms import (
     other_items,
     sort_order,
 )
+from adgen.runtime_masks import inside, outside, unwritten
 from adgen.runtime_tables import read_row, row
 
 linear(unbroadcast, owned_copy, detached, shaped_like, materialised, as_sequence, sum_to_scalar,
@@ -260,3 +261,40 @@ def item_dot(y, g, index, *, g_dot):
 @adjoint(item)
 def item_bar(y, g, index, *, y_bar):
     return add_at(0.0, g, index, y_bar)
+
+
+# operands made safe outside a mask (adgen.runtime_masks): linear in the value; the mask, the
+# safe value, the written array and `like` only choose lanes
+
+
+@tangent(inside)
+@batched(inside)  # (the mask lines up with the trailing axes of a batched tangent)
+def inside_dot(y, mask, value, safe, like=None, *, value_dot):
+    return inside(mask, value_dot, 0.0, value)
+
+
+@adjoint(inside)
+def inside_bar(y, mask, value, safe, like=None, *, y_bar):
+    return None, inside(mask, y_bar, 0.0, value)
+
+
+@tangent(outside)
+@batched(outside)  # (the mask lines up with the trailing axes of a batched tangent)
+def outside_dot(y, mask, value, safe, like=None, *, value_dot):
+    return outside(mask, value_dot, 0.0, value)
+
+
+@adjoint(outside)
+def outside_bar(y, mask, value, safe, like=None, *, y_bar):
+    return None, outside(mask, y_bar, 0.0, value)
+
+
+@tangent(unwritten)
+@batched(unwritten)
+def unwritten_dot(y, mask, value, safe, written, like=None, *, value_dot):
+    return unwritten(mask, value_dot, 0.0, written, value)
+
+
+@adjoint(unwritten)
+def unwritten_bar(y, mask, value, safe, written, like=None, *, y_bar):
+    return None, unwritten(mask, y_bar, 0.0, written, value)

@@ -140,6 +140,18 @@ def test_a_triangular_inner_loop_is_reserved_per_outer_iteration():
     assert "a = 0.0" in _rewritten(reads_a_global, (0, 1), (0.5, np.ones(3))).source
 
 
+def test_a_save_in_a_while_loop_rebinds_its_array_only_when_it_grows():
+    lines = [line.strip() for line in _rewritten(while_in_for, (0,), (1.3,)).source.splitlines()]
+    at = lines.index("if _stack__y_top == _stack__y.shape[0]:")
+    assert lines[at + 1:at + 3] == ["_stack__y = _adgen_grown(_stack__y)",
+                                    "_stack__y[_stack__y_top] = y; _stack__y_top += 1"]
+    # from 1e4 the loop runs 26 times in the first iteration: the array of 16 grows
+    g = adgen.grad(while_in_for, compile="numba")
+    for x in (1.3, 1e4, 1e9):
+        assert math.isclose(g(x), adgen.grad(while_in_for)(x), rel_tol=1e-12)
+    assert type(g.entries[float]).__name__ == "builtin_function_or_method"  # compiled
+
+
 def test_the_function_handed_out_has_the_derivatives_parameters_and_calls_machine_code():
     g = adgen.grad(triangular, compile="numba")
     assert list(inspect.signature(g).parameters) == ["x"]

@@ -14,7 +14,8 @@ rewrites a generated function so:
   optional number) is a zero of its type. A `for` loop whose trip count is known when it
   starts reserves room for the saves of its iterations before it starts
   (`reserve(_stack__x, _top__x + 3 * len(range(n)))`), so a save inside it is one store; a
-  save elsewhere (a `while` loop) grows the array when it is full.
+  save elsewhere (a `while` loop) grows the array when it is full (an `if` before the
+  store: the array is rebound only when it grows).
 - any other saved variable gets a list of its own (`_stack__x.append(x)`, `_stack__x.pop()`).
 
 The rewritten source is kept in `linecache` under its own file name, with the generated
@@ -63,7 +64,7 @@ def typed_stacks(fn: Any) -> Rewritten | None:
     edits: list[tuple[int, int, int, str]] = []
     inserts: dict[int, list[str]] = {}
     for stack in _stacks(node):
-        edits += _stack_edits(node, stack, dtypes, inserts)
+        edits += _stack_edits(node, stack, dtypes, inserts, lines)
     if edits:
         edits += _placeholders(node, dtypes)
     edited = list(lines)
@@ -194,7 +195,8 @@ def _uses(node: ast.FunctionDef, stack: str) -> tuple[list, list, list] | None:
 
 
 def _stack_edits(node: ast.FunctionDef, stack: str, dtypes: dict[str, str],
-                 inserts: dict[int, list[str]]) -> list[tuple[int, int, int, str]]:
+                 inserts: dict[int, list[str]], lines: list[str]
+                 ) -> list[tuple[int, int, int, str]]:
     """(line, start column, end column, new text) splitting `stack` by variable, and the
     reservations before `for` loops (into `inserts`, by line)."""
     found = _uses(node, stack)
@@ -212,14 +214,23 @@ def _stack_edits(node: ast.FunctionDef, stack: str, dtypes: dict[str, str],
         if v not in dtypes:
             edits.append(_replace(s, f"{a}.append({v})"))
             continue
-        grow = "" if id(s) in reserved else (
-            f"{a} = {a} if {top} < {a}.shape[0] else _adgen_grown({a}); ")
+        grow = "" if id(s) in reserved else _grow(a, top, lines[s.lineno - 1][:s.col_offset])
         edits.append(_replace(s, f"{grow}{a}[{top}] = {v}; {top} += 1"))
     for v, s in pops:
         a, top = f"{stack}__{v}", f"{stack}__{v}_top"
         edits.append(_replace(s, f"{top} -= 1; {v} = {a}[{top}]" if v in dtypes
                               else f"{v} = {a}.pop()"))
     return edits
+
+
+def _grow(a: str, top: str, before: str) -> str:
+    """What precedes a save into a full array `a`: an `if` statement that grows it, on lines
+    of its own (the array rebound only when it grows: Numba counts references at every
+    rebinding, which cost a save in a `while` loop as much as its arithmetic); a conditional
+    expression where the save shares its line with other statements."""
+    if before.strip():
+        return f"{a} = {a} if {top} < {a}.shape[0] else _adgen_grown({a}); "
+    return f"if {top} == {a}.shape[0]:\n{before}    {a} = _adgen_grown({a})\n{before}"
 
 
 def _replace(s: ast.stmt, text: str) -> tuple[int, int, int, str]:

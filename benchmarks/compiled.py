@@ -25,6 +25,9 @@ of minima, BLAS on one thread):
 - C4: the first calls of the C1 and C3 gradients in a fresh process, with Numba's on-disk
   cache of generated code (`adgen.numba_cache`) filled by the run above, and with it off
   (`ADGEN_CACHE_DIR=""`). The rows above compile into an empty cache directory of their own.
+- C5: a loop marked `adgen.checkpointed` (the sin loop, 20,000 steps, 8 snapshots): the
+  schedule runs in Python and its blocks compiled (`adgen.numba_checkpoint`); against the
+  uncompiled checkpointed gradient, and against the compiled gradient of the unmarked loop.
 
 Needs Numba (`pip install adgen[numba]`); without it every row is n/a.
 """
@@ -44,6 +47,7 @@ from collections.abc import Callable
 from typing import Any
 
 import cases
+import checkpointing
 import numpy as np
 from run import (
     FULL,
@@ -258,6 +262,31 @@ def bench_gmm(cfg: Any, numba: Any) -> list[Row]:
     ]
 
 
+def bench_checkpointed(cfg: Any, numba: Any) -> list[Row]:
+    """A loop marked `adgen.checkpointed` (20,000 steps, 8 snapshots): the schedule in Python,
+    its blocks compiled; against the uncompiled checkpointed gradient and the compiled
+    gradient of the unmarked loop (stack replay, every step saved)."""
+    args = (0.3, 20_000, 8)
+    wrt = 0
+    compiled = adgen.grad(checkpointing.sin_marked, wrt=wrt, compile="numba")
+    wall, _, got = first_call(compiled, args)
+    plain = adgen.grad(checkpointing.sin_plain, wrt=wrt, compile="numba")
+    first_call(plain, args)
+    note = "" if agree(got, adgen.grad(checkpointing.sin_marked)(*args)) else "results differ!"
+    slow = QUICK if cfg is QUICK else type(cfg)(5, cfg.batch_seconds, 5.0, 1)
+    t = timed({"compiled": (compiled, args), "plain": (plain, args)}, cfg)
+    python = timed({"python": (adgen.grad(checkpointing.sin_marked), args)}, slow)
+    return [
+        at_most("C5", "sin loop ×20,000 marked checkpointed: uncompiled / compiled",
+                python.seconds("python") / t.seconds("compiled"), None,
+                f"compiled {per_call(t.seconds('compiled'))}/call; first call {wall:.2f} s "
+                f"{note}"),
+        at_most("C5", "the same: compiled / compiled unmarked loop (stack replay)",
+                t.ratio("compiled", "plain"), None,
+                f"unmarked {per_call(t.seconds('plain'))}/call"),
+    ]
+
+
 FRESH_PROCESS = """
 import sys, time, warnings
 sys.path.insert(0, {here!r})
@@ -293,7 +322,7 @@ def bench_start_up(cfg: Any, numba: Any) -> list[Row]:
 
 
 BENCHMARKS = [("C1", bench_sin), ("C2", bench_newton), ("C3", bench_gmm),
-              ("C4", bench_start_up)]
+              ("C4", bench_start_up), ("C5", bench_checkpointed)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -122,7 +122,7 @@ def _rewritten(f, wrt, args):
 
 def test_saves_of_numbers_are_arrays_with_room_reserved_outside_the_loops():
     source = _rewritten(saves_at_two_depths, (0, 1), (0.4, np.linspace(0.1, 0.9, 7))).source
-    assert "_stack__s = _adgen_np.empty(16, _adgen_np.float64)" in source
+    assert "_stack__s = _adgen_buffer(_adgen_np.float64)" in source
     assert ".append(" not in source and ".pop()" not in source
     # one reservation for both depths, before the outer loop, counted from the trip counts
     reservation = [s.strip() for s in source.splitlines() if "_adgen_reserve(_stack__s" in s]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import adgen
-from adgen import numba_checkpoint
+from adgen import compiled, numba_checkpoint
 from adgen.errors import CompileWarning
 from adgen.runtime_checkpoint import Checkpointed
 
@@ -154,3 +154,17 @@ def test_hvp_through_a_marked_loop_gives_the_uncompiled_numbers():
         message = str(w.message)
         assert "adgen.checkpointed" in message and "_target" not in message
         assert "for _ in adgen.checkpointed(range(300), snapshots=3):" in message
+
+
+def test_an_item_of_a_range_in_compiled_code_has_pythons_meaning():
+    compiled.numba_module()  # registers adgen's additions to Numba
+
+    @numba.njit
+    def item(i):
+        return range(2, 20, 3)[i]
+
+    for i in range(-6, 6):
+        assert item(i) == range(2, 20, 3)[i]
+    for i in (6, -7):
+        with pytest.raises(IndexError):
+            item(i)

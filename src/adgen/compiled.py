@@ -18,6 +18,9 @@ What is compiled, and how:
   (`g_fwd`, `g_bwd`) and the user's own primal functions, each a copy whose globals and
   closure cells name compiled callees (recursion compiles where Numba allows it). adgen's
   run-time helpers have Numba implementations in `adgen.numba_helpers`.
+- A derivative calling a loop marked `adgen.checkpointed` stays a Python function: the
+  schedule is a Python object, whose blocks of steps run compiled (`adgen.numba_checkpoint`,
+  `Compiled._block`).
 - What Numba cannot compile (a construct it does not type, an argument it does not take)
   never surfaces as Numba's traceback: a `CompileWarning` names the construct, the generated
   statement and the user's line, and the uncompiled derivative runs for that signature.
@@ -177,7 +180,6 @@ class Compiled:
         if all(type(a) in _DIRECT for a in args):
             return dispatcher.overloads[signature].entry_point
         return dispatcher
-
 
     def _block(self, fn: Any, args: tuple) -> Any:
         """`fn`, a block of a checkpointed loop's schedule, compiled for `args`; a message

@@ -13,12 +13,21 @@ of minima, BLAS on one thread):
 - C2: Newton's square root (a data-dependent `while`, about 5 trips from `a = 2`), reverse,
   compiled against uncompiled (target ≥ 10×), and for information from `a = 1e12` (about 25
   trips), where a compiled call's fixed overhead weighs less.
+- C1 and C2 also print what the first ratio can reach: the hand-written gradient run by
+  Python against the same function compiled with `njit`, the uncompiled gradient against the
+  primal compiled with `njit` (no gradient is cheaper than its function), and for C2 against
+  a compiled function that does nothing (`njit` of `return a`, called through Numba's
+  dispatcher, and adgen's compiled gradient of it, through adgen's call path): the cost of a
+  call into compiled code.
 - C3: a loop-style Gaussian-mixture negative log-likelihood (1,000 points, 3 components,
   `math.exp`/`log`, log-sum-exp by hand): the compiled gradient against the objective compiled
   with `numba.njit` (target ≤ 3×).
 - C4: the first calls of the C1 and C3 gradients in a fresh process, with Numba's on-disk
   cache of generated code (`adgen.numba_cache`) filled by the run above, and with it off
   (`ADGEN_CACHE_DIR=""`). The rows above compile into an empty cache directory of their own.
+- C5: a loop marked `adgen.checkpointed` (the sin loop, 20,000 steps, 8 snapshots): the
+  schedule runs in Python and its blocks compiled (`adgen.numba_checkpoint`); against the
+  uncompiled checkpointed gradient, and against the compiled gradient of the unmarked loop.
 
 Needs Numba (`pip install adgen[numba]`); without it every row is n/a.
 """
@@ -38,6 +47,7 @@ from collections.abc import Callable
 from typing import Any
 
 import cases
+import checkpointing
 import numpy as np
 from run import (
     FULL,
@@ -143,9 +153,12 @@ def bench_sin(cfg: Any, numba: Any) -> list[Row]:
     wall, cpu, got = first_call(compiled, args)
     hand = numba.njit(sin_loop_adjoint_array)
     hand_list = numba.njit(cases.sin_loop_adjoint)
+    primal = numba.njit(cases.sin_loop)
+    primal(*args)
     note = "" if agree(got, hand(*args)) and agree(got, hand_list(*args)) else "results differ!"
     t = timed({"compiled": (compiled, args), "python": (adgen.grad(cases.sin_loop), args),
-                 "hand": (hand, args), "hand list": (hand_list, args)}, cfg)
+               "hand": (hand, args), "hand list": (hand_list, args),
+               "hand python": (cases.sin_loop_adjoint, args), "primal": (primal, args)}, cfg)
     return [
         at_least("C1", "sin loop ×1000, reverse: uncompiled / compiled", t.ratio("python",
                  "compiled"), 10.0, f"compiled {per_call(t.seconds('compiled'))}/call {note}"),
@@ -153,8 +166,26 @@ def bench_sin(cfg: Any, numba: Any) -> list[Row]:
                 t.ratio("compiled", "hand"), 2.0, f"hand {per_call(t.seconds('hand'))}/call"),
         at_most("C1", "sin loop: compiled / hand-written njit (list stack)",
                 t.ratio("compiled", "hand list"), None),
+        *ceilings("C1", "sin loop", t),
         Row("C1", "sin loop: first call (compiles), wall", f"{wall:.2f} s", "≤ 1.00 s",
             wall <= 1.0, f"CPU {cpu:.2f} s; the process's first Numba compilation"),
+    ]
+
+
+def ceilings(item: str, name: str, t: Any) -> list[Row]:
+    """What the uncompiled / compiled ratio can reach: the hand-written gradient run by
+    Python (with a list of saves, its fastest form there) against the hand-written `njit`
+    gradient (the ratio compiling buys hand code), and the uncompiled gradient against the
+    primal compiled with `njit` (no gradient costs less than its function)."""
+    return [
+        at_most(item, f"{name}: ceiling: hand-written gradient, Python / njit",
+                t.ratio("hand python", "hand"), None,
+                f"Python {per_call(t.seconds('hand python'))}/call; the uncompiled gradient "
+                f"is {t.ratio('python', 'hand python'):.2f}× of it"),
+        at_most(item, f"{name}: bound: uncompiled gradient / njit primal",
+                t.ratio("python", "primal"), None,
+                f"primal {per_call(t.seconds('primal'))}/call; compiled gradient "
+                f"{t.ratio('compiled', 'primal'):.2f}× of it"),
     ]
 
 
@@ -163,18 +194,38 @@ def bench_newton(cfg: Any, numba: Any) -> list[Row]:
     compiled = adgen.grad(cases.newton_sqrt, compile="numba")
     wall, _, got = first_call(compiled, args)
     hand = numba.njit(cases.newton_sqrt_adjoint)
+    primal = numba.njit(cases.newton_sqrt)
+    primal(*args)
+    nothing = numba.njit(identity)
+    nothing(*args)
+    least = adgen.grad(identity, compile="numba")
+    first_call(least, args)
     note = "" if agree(got, hand(*args)) else "results differ!"
     t = timed({"compiled": (compiled, args), "python": (adgen.grad(cases.newton_sqrt), args),
-                 "hand": (hand, args)}, cfg)
+               "hand": (hand, args), "hand python": (cases.newton_sqrt_adjoint, args),
+               "primal": (primal, args), "nothing": (nothing, args),
+               "least": (least, args)}, cfg)
     return [
         at_least("C2", "Newton sqrt (while), reverse: uncompiled / compiled",
                  t.ratio("python", "compiled"), 10.0,
                  f"compiled {per_call(t.seconds('compiled'))}/call; first call {wall:.2f} s "
                  f"{note}"),
-        at_most("C2", "Newton sqrt: compiled / hand-written njit", t.ratio("compiled", "hand"),
-                None),
+        at_most("C2", "Newton sqrt: compiled / hand-written njit (list stack)",
+                t.ratio("compiled", "hand"), None, f"hand {per_call(t.seconds('hand'))}/call"),
+        *ceilings("C2", "Newton sqrt", t),
+        at_most("C2", "Newton sqrt: bound: uncompiled gradient / njit `return a`",
+                t.ratio("python", "nothing"), None,
+                f"a call of compiled code that does nothing: {per_call(t.seconds('nothing'))}"),
+        at_most("C2", "Newton sqrt: bound: uncompiled gradient / compiled grad of `return a`",
+                t.ratio("python", "least"), None,
+                f"adgen's compiled call path, no work: {per_call(t.seconds('least'))}"),
         long_newton(cfg),
     ]
+
+
+def identity(a):
+    """A compiled function that does nothing: the cost of calling compiled code."""
+    return a
 
 
 def long_newton(cfg: Any) -> Row:
@@ -208,6 +259,31 @@ def bench_gmm(cfg: Any, numba: Any) -> list[Row]:
         at_least("C3", "Gaussian mixture: uncompiled / compiled grad",
                  python.seconds("python") / t.seconds("gradient"), 1.0,
                  f"first call {wall:.1f} s wall, {cpu:.1f} s CPU"),
+    ]
+
+
+def bench_checkpointed(cfg: Any, numba: Any) -> list[Row]:
+    """A loop marked `adgen.checkpointed` (20,000 steps, 8 snapshots): the schedule in Python,
+    its blocks compiled; against the uncompiled checkpointed gradient and the compiled
+    gradient of the unmarked loop (stack replay, every step saved)."""
+    args = (0.3, 20_000, 8)
+    wrt = 0
+    compiled = adgen.grad(checkpointing.sin_marked, wrt=wrt, compile="numba")
+    wall, _, got = first_call(compiled, args)
+    plain = adgen.grad(checkpointing.sin_plain, wrt=wrt, compile="numba")
+    first_call(plain, args)
+    note = "" if agree(got, adgen.grad(checkpointing.sin_marked)(*args)) else "results differ!"
+    slow = QUICK if cfg is QUICK else type(cfg)(5, cfg.batch_seconds, 5.0, 1)
+    t = timed({"compiled": (compiled, args), "plain": (plain, args)}, cfg)
+    python = timed({"python": (adgen.grad(checkpointing.sin_marked), args)}, slow)
+    return [
+        at_most("C5", "sin loop ×20,000 marked checkpointed: uncompiled / compiled",
+                python.seconds("python") / t.seconds("compiled"), None,
+                f"compiled {per_call(t.seconds('compiled'))}/call; first call {wall:.2f} s "
+                f"{note}"),
+        at_most("C5", "the same: compiled / compiled unmarked loop (stack replay)",
+                t.ratio("compiled", "plain"), None,
+                f"unmarked {per_call(t.seconds('plain'))}/call"),
     ]
 
 
@@ -246,7 +322,7 @@ def bench_start_up(cfg: Any, numba: Any) -> list[Row]:
 
 
 BENCHMARKS = [("C1", bench_sin), ("C2", bench_newton), ("C3", bench_gmm),
-              ("C4", bench_start_up)]
+              ("C4", bench_start_up), ("C5", bench_checkpointed)]
 
 
 def main(argv: list[str] | None = None) -> int:

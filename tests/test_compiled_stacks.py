@@ -122,7 +122,7 @@ def _rewritten(f, wrt, args):
 
 def test_saves_of_numbers_are_arrays_with_room_reserved_outside_the_loops():
     source = _rewritten(saves_at_two_depths, (0, 1), (0.4, np.linspace(0.1, 0.9, 7))).source
-    assert "_stack__s = _adgen_np.empty(16, _adgen_np.float64)" in source
+    assert "_stack__s = _adgen_buffer(_adgen_np.float64)" in source
     assert ".append(" not in source and ".pop()" not in source
     # one reservation for both depths, before the outer loop, counted from the trip counts
     reservation = [s.strip() for s in source.splitlines() if "_adgen_reserve(_stack__s" in s]
@@ -138,6 +138,18 @@ def test_a_triangular_inner_loop_is_reserved_per_outer_iteration():
     # a save in a `while` grows its array when full, and a global number is typed too
     assert "_adgen_grown(" in _rewritten(while_in_for, (0,), (1.3,)).source
     assert "a = 0.0" in _rewritten(reads_a_global, (0, 1), (0.5, np.ones(3))).source
+
+
+def test_a_save_in_a_while_loop_rebinds_its_array_only_when_it_grows():
+    lines = [line.strip() for line in _rewritten(while_in_for, (0,), (1.3,)).source.splitlines()]
+    at = lines.index("if _stack__y_top == _stack__y.shape[0]:")
+    assert lines[at + 1:at + 3] == ["_stack__y = _adgen_grown(_stack__y)",
+                                    "_stack__y[_stack__y_top] = y; _stack__y_top += 1"]
+    # from 1e4 the loop runs 26 times in the first iteration: the array of 16 grows
+    g = adgen.grad(while_in_for, compile="numba")
+    for x in (1.3, 1e4, 1e9):
+        assert math.isclose(g(x), adgen.grad(while_in_for)(x), rel_tol=1e-12)
+    assert type(g.entries[float]).__name__ == "builtin_function_or_method"  # compiled
 
 
 def test_the_function_handed_out_has_the_derivatives_parameters_and_calls_machine_code():

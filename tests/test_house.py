@@ -32,7 +32,7 @@ LAYERS = [
                           "adgen.derivatives", "adgen.calling", "adgen.compiled",
                           "adgen.jacobian_blocks",
                           "adgen.numba_helpers", "adgen.numba_python", "adgen.numba_stacks",
-                          "adgen.numba_cache"]),
+                          "adgen.numba_cache", "adgen.numba_checkpoint"]),
     ("tools the package exports", ["adgen.tools.graph", "adgen.tools.graph_build",
                                    "adgen.tools.hessian_approx"]),
     ("the package", ["adgen"]),

@@ -18,6 +18,9 @@ What is compiled, and how:
   (`g_fwd`, `g_bwd`) and the user's own primal functions, each a copy whose globals and
   closure cells name compiled callees (recursion compiles where Numba allows it). adgen's
   run-time helpers have Numba implementations in `adgen.numba_helpers`.
+- A derivative calling a loop marked `adgen.checkpointed` stays a Python function: the
+  schedule is a Python object, whose blocks of steps run compiled (`adgen.numba_checkpoint`,
+  `Compiled._block`).
 - What Numba cannot compile (a construct it does not type, an argument it does not take)
   never surfaces as Numba's traceback: a `CompileWarning` names the construct, the generated
   statement and the user's line, and the uncompiled derivative runs for that signature.
@@ -44,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from adgen import numba_cache, numba_helpers, numba_python, numba_stacks
+from adgen import numba_cache, numba_checkpoint, numba_helpers, numba_python, numba_stacks
 from adgen.errors import CompileWarning
 from adgen.rules.registry import library_function
 
@@ -156,6 +159,15 @@ class Compiled:
                 return self.fn
         numba = numba_module()
         variant = self.select(self.fn, args)
+        inner = numba_checkpoint.nested(variant)
+        if inner is not None:
+            _warn(f"{self.__name__} runs uncompiled for these arguments: the schedule that "
+                  "reverses a loop marked `adgen.checkpointed` runs in Python, and compiled "
+                  f"code cannot call it from a function it calls{_call_site(*inner)}; mark "
+                  "the loop in the function differentiated, or remove the marker")
+            return self.fn
+        if numba_checkpoint.calls_checkpointed(variant):  # the schedule in Python, its blocks
+            return numba_checkpoint.with_compiled_blocks(variant, self._block, specialised)
         try:
             dispatcher = self.jitted.get(variant)
             if dispatcher is None:
@@ -168,6 +180,24 @@ class Compiled:
         if all(type(a) in _DIRECT for a in args):
             return dispatcher.overloads[signature].entry_point
         return dispatcher
+
+    def _block(self, fn: Any, args: tuple) -> Any:
+        """`fn`, a block of a checkpointed loop's schedule, compiled for `args`; a message
+        (and a `CompileWarning`) when it cannot be."""
+        numba = numba_module()
+        why = next((f"argument {i + 1} of the loop is a {type(a).__name__}, which compiled "
+                    "code does not take" for i, a in enumerate(args) if not _takes(a)), None)
+        if why is None:
+            try:
+                dispatcher = _Jit(numba).function(fn)
+                signature = tuple(numba.typeof(a) for a in args)
+                dispatcher.compile(signature)
+                return dispatcher
+            except Exception as exc:  # Numba's typing and lowering errors
+                why = describe(exc)
+        _warn(f"{self.__name__}: the steps of a loop marked `adgen.checkpointed` run "
+              f"uncompiled for these arguments: {why}")
+        return why
 
 
 _DIRECT = (float, bool, np.float64, np.float32, np.int64)
@@ -341,6 +371,8 @@ def describe(exc: BaseException) -> str:
     """Numba's error as one sentence: the construct, the generated statement, the user's line."""
     text = _ANSI.sub("", str(exc))
     places = _LOCATION.findall(text)
+    if any(not f.startswith(numba_checkpoint.BLOCK) for f, _ in places):  # not the shim
+        places = [p for p in places if not p[0].startswith(numba_checkpoint.BLOCK)]
     what = _construct(text, type(exc).__name__)
     if not places:
         return f"Numba cannot compile it ({what})"
@@ -367,6 +399,17 @@ def _construct(text: str, kind: str) -> str:
         if line.strip().startswith("No implementation"):
             return line.strip()[:300]
     return kind
+
+
+def _call_site(fn: Any, name: str) -> str:
+    """` (from line N of file.py: text)`: the user's line where the generated function `fn`
+    calls `name`."""
+    _remember_file(fn)
+    filename = fn.__code__.co_filename
+    lines = linecache.getlines(filename)
+    call = re.compile(rf"\b{re.escape(name)}\(")
+    number = next((i + 1 for i, text in enumerate(lines) if call.search(text)), 0)
+    return _origin(lines, number, _FILES.get(filename)) if number else ""
 
 
 def _origin(lines: list[str], number: int, user_file: str | None) -> str:

@@ -209,6 +209,28 @@ def _add_at_array(acc: Any, x: Any, index: Any, g: Any) -> Any:
     return acc
 
 
+def _add_at_item(acc: Any, x: Any, index: Any, g: Any) -> Any:
+    acc[index] += g
+    return acc
+
+
+def _zeros_of_items(x: Any) -> Any:
+    return np.zeros(len(x))
+
+
+def _written_item(g: Any, index: Any) -> Any:
+    return copied(g[index])
+
+
+def _zero_item(acc: Any, index: Any) -> Any:
+    acc[index] = 0
+    return acc
+
+
+def _unchanged(acc: Any, index: Any) -> Any:
+    return acc
+
+
 def _scaled_power(c: Any, a: Any, e: Any) -> Any:
     if c == 0:
         return 0.0
@@ -290,12 +312,40 @@ def _unbroadcast(g: Any, x: Any) -> Any:
 
 
 def _zeros_like(x: Any) -> Any:
+    """A zero like `x`; for a tuple of float64 numbers (the adjoint of a tuple the function
+    builds and reads item by item), an array of zeros, which `add_at` and `item` read and
+    write as the Python helpers do their list (`shaped_like` takes no such adjoint for a tuple,
+    so none is handed out in place of a tuple)."""
     if isinstance(x, _types.Float) and x.bitwidth == 32:
         return _zero32  # a NumPy float32 keeps its type
     if _scalar_like(x):
         return _zero
     if _array(x):
         return _zeros
+    if _float_items(x):
+        return _zeros_of_items
+    return None
+
+
+def _float_items(x: Any) -> bool:
+    return isinstance(x, _types.UniTuple) and x.dtype == _types.float64
+
+
+def _written(g: Any, index: Any) -> Any:
+    """`written(g, i)`: where the index names each position once (integers, slices), the
+    item itself; integer-array indices have no implementation here, and run uncompiled."""
+    if _array(g) and g.ndim >= 1 and _basic(index):
+        return _written_item
+    if _number(g):
+        return _whole  # the item of an adjoint that is still a plain zero
+    return None
+
+
+def _zero_at(acc: Any, index: Any) -> Any:
+    if _array(acc) and acc.ndim >= 1 and _basic(index):
+        return _zero_item
+    if _number(acc):
+        return _unchanged  # a zero not made an array yet
     return None
 
 
@@ -389,6 +439,9 @@ def _item(g: Any, index: Any) -> Any:
 def _add_at(acc: Any, x: Any, index: Any, g: Any) -> Any:
     """Only for indices that name each position once (`np.add.at` is what repeated positions
     need: integer-array indices have no implementation here, and run uncompiled)."""
+    if _float_items(x) and _array(acc) and acc.ndim == 1 and isinstance(
+            index, _types.Integer) and _number(g):
+        return _add_at_item  # an item of a tuple's adjoint (`_zeros_like`)
     if not (_array(x) and _basic(index) and (_number(g) or _array(g))):
         return None
     if _number(acc):
@@ -421,6 +474,8 @@ _TYPERS = {
     runtime.take: _take,
     runtime.item: _item,
     runtime.add_at: _add_at,
+    runtime.written: _written,
+    runtime.zero_at: _zero_at,
     scaled_power: _scaled_power_typer,
     scaled_log: _scaled_log_typer,
     divide_or_zero: _divide_or_zero_typer,

@@ -1,13 +1,14 @@
 """What compiled derivatives need of Python and NumPy that Numba lacks, for `compile="numba"`.
 
 The reverse sweep of a loop walks `reversed(range(...))`, and of a loop left early
-`range(...)[:n]`; a flag saved before its first assignment is read back as a value that may be
-None and tested in an `if`; the tangent of `np.sum` spells out its defaults
-(`keepdims=False`). Numba has none of these, so this module adds them with Python's meaning:
-`reversed` is reached under adgen's name (`REPLACED`: compiled code binds the name to
-`reversed_sequence`, leaving Numba's own builtins alone), the others are overloads that apply
-only to the types Numba rejects today (a slice of a range, the truth of an optional number,
-`np.sum` with `axis=None`, `dtype=None`, `keepdims=False`).
+`range(...)[:n]`; a checkpointed loop's block reads its steps as `steps[i]`; a flag saved
+before its first assignment is read back as a value that may be None and tested in an `if`;
+the tangent of `np.sum` spells out its defaults (`keepdims=False`). Numba has none of these,
+so this module adds them with Python's meaning: `reversed` is reached under adgen's name
+(`REPLACED`: compiled code binds the name to `reversed_sequence`, leaving Numba's own
+builtins alone), the others are overloads that apply only to the types Numba rejects today (a
+slice or an item of a range, the truth of an optional number, `np.sum` with `axis=None`,
+`dtype=None`, `keepdims=False`).
 
 `install(numba)` registers them once; the module imports Numba only through it.
 """
@@ -76,6 +77,14 @@ def _sliced(r: Any, part: Any) -> Any:
     return range(r.start + start * r.step, r.start + stop * r.step, r.step * step)
 
 
+def _range_item(r: Any, part: Any) -> Any:
+    n = len(r)
+    j = part + n if part < 0 else part
+    if j < 0 or j >= n:
+        raise IndexError("range object index out of range")
+    return r.start + j * r.step
+
+
 def _optional_truth(x: Any) -> bool:
     if x is None:
         return False
@@ -95,10 +104,13 @@ def _reversed(seq: Any) -> Any:
 
 
 def _range_slice(r: Any, part: Any) -> Any:
-    """`range(...)[a:b]` (the reverse sweep of a loop left early): Numba has no slice of a
-    range, so this adds one, with Python's meaning."""
+    """`range(...)[a:b]` (the reverse sweep of a loop left early) and `range(...)[i]` (a
+    loop over the steps of a checkpointed loop's block): Numba has neither, so this adds
+    them, with Python's meaning."""
     if isinstance(r, _types.RangeType) and isinstance(part, _types.SliceType):
         return _sliced
+    if isinstance(r, _types.RangeType) and isinstance(part, _types.Integer):
+        return _range_item
     return None
 
 

@@ -8,13 +8,15 @@ variable, a stack per variable holds the same values in the same order. `typed_s
 rewrites a generated function so:
 
 - a variable the variant's facts (`__adgen__.info["facts"]`, `adgen.derive.shapes`) know to
-  be a float64, int64 or bool number is saved in a NumPy array and a top index
+  be a float64, int64 or bool number is saved in a NumPy array (first 16 items on the
+  machine stack of the function's frame, `buffer`) and a top index
   (`_stack__x[_top__x] = x; _top__x += 1` ... `_top__x -= 1; x = _stack__x[_top__x]`), and
   its placeholder before its first assignment (`x = None`, which Numba would type as an
   optional number) is a zero of its type. A `for` loop whose trip count is known when it
   starts reserves room for the saves of its iterations before it starts
   (`reserve(_stack__x, _top__x + 3 * len(range(n)))`), so a save inside it is one store; a
-  save elsewhere (a `while` loop) grows the array when it is full.
+  save elsewhere (a `while` loop) grows the array when it is full (an `if` before the
+  store: the array is rebound only when it grows).
 - any other saved variable gets a list of its own (`_stack__x.append(x)`, `_stack__x.pop()`).
 
 The rewritten source is kept in `linecache` under its own file name, with the generated
@@ -63,7 +65,7 @@ def typed_stacks(fn: Any) -> Rewritten | None:
     edits: list[tuple[int, int, int, str]] = []
     inserts: dict[int, list[str]] = {}
     for stack in _stacks(node):
-        edits += _stack_edits(node, stack, dtypes, inserts)
+        edits += _stack_edits(node, stack, dtypes, inserts, lines)
     if edits:
         edits += _placeholders(node, dtypes)
     edited = list(lines)
@@ -81,7 +83,8 @@ def typed_stacks(fn: Any) -> Rewritten | None:
     filename = f"<adgen typed stacks {node.name} {digest}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     return Rewritten(source, filename, inner_code(source, filename, len(code.co_freevars)),
-                     {"_adgen_np": np, "_adgen_reserve": reserve, "_adgen_grown": grown})
+                     {"_adgen_np": np, "_adgen_reserve": reserve, "_adgen_grown": grown,
+                      "_adgen_buffer": buffer})
 
 
 def inner_code(source: str, filename: str, free: int) -> types.CodeType:
@@ -92,15 +95,29 @@ def inner_code(source: str, filename: str, free: int) -> types.CodeType:
 
 
 def install(numba: Any) -> None:
-    """Give `reserve` and `grown` their compiled forms (once per process)."""
-    global _INSTALLED
+    """Give `buffer`, `reserve` and `grown` their compiled forms (once per process)."""
+    global _INSTALLED, _local
     if not _INSTALLED:
+        _local = numba.extending.intrinsic(_local_buffer)
+        numba.extending.overload(buffer)(_buffer_typer)
         numba.extending.overload(reserve)(_reserve_typer)
         numba.extending.overload(grown)(_grown_typer)
         _INSTALLED = True
 
 
 _INSTALLED = False
+_local: Any = None  # the intrinsic `_local_buffer`, once install() ran
+
+LOCAL = 16
+"""How many values a typed stack holds before it first grows."""
+
+
+def buffer(dtype: Any) -> Any:
+    """An empty array of `LOCAL` items of `dtype`, the first room of a typed stack. Compiled,
+    its memory is on the machine stack of the function's frame (no allocation, no reference
+    count): a typed stack never leaves the function that saves on it (`_uses` leaves any
+    other stack as it is), and it moves to an array of its own when it grows."""
+    return np.empty(LOCAL, dtype)
 
 
 def reserve(stack: Any, size: int) -> Any:
@@ -114,6 +131,35 @@ def grown(stack: Any) -> Any:
 
 
 # Numba matches an implementation to its typer by parameter names and annotations.
+
+
+def _buffer_typer(dtype: Any) -> Any:
+    return _buffer
+
+
+def _buffer(dtype: Any) -> Any:
+    return _local(dtype)
+
+
+def _local_buffer(context: Any, dtype: Any) -> Any:
+    """The intrinsic behind compiled `buffer`: `LOCAL` items of memory in the frame's entry
+    block, seen as a C-contiguous 1-d array that owns nothing (no meminfo)."""
+    from numba.core import cgutils, types  # optional dependency: only reached when compiling
+    from numba.np.arrayobj import populate_array
+
+    array = types.Array(dtype.dtype, 1, "C")
+
+    def codegen(ctx: Any, builder: Any, signature: Any, args: Any) -> Any:
+        item = ctx.get_data_type(dtype.dtype)
+        size = ctx.get_value_type(types.intp)
+        data = cgutils.alloca_once(builder, item, size=LOCAL)
+        out = ctx.make_array(array)(ctx, builder)
+        width = size(ctx.get_abi_sizeof(item))
+        populate_array(out, data=data, shape=[size(LOCAL)], strides=[width], itemsize=width,
+                       meminfo=None)
+        return out._getvalue()
+
+    return array(dtype), codegen
 
 
 def _reserve_typer(stack: Any, size: Any) -> Any:
@@ -194,7 +240,8 @@ def _uses(node: ast.FunctionDef, stack: str) -> tuple[list, list, list] | None:
 
 
 def _stack_edits(node: ast.FunctionDef, stack: str, dtypes: dict[str, str],
-                 inserts: dict[int, list[str]]) -> list[tuple[int, int, int, str]]:
+                 inserts: dict[int, list[str]], lines: list[str]
+                 ) -> list[tuple[int, int, int, str]]:
     """(line, start column, end column, new text) splitting `stack` by variable, and the
     reservations before `for` loops (into `inserts`, by line)."""
     found = _uses(node, stack)
@@ -202,7 +249,7 @@ def _stack_edits(node: ast.FunctionDef, stack: str, dtypes: dict[str, str],
         return []
     inits, pushes, pops = found
     saved = sorted({v for v, _ in pushes})
-    fresh = "; ".join(f"{stack}__{v} = _adgen_np.empty(16, _adgen_np.{dtypes[v]}); "
+    fresh = "; ".join(f"{stack}__{v} = _adgen_buffer(_adgen_np.{dtypes[v]}); "
                       f"{stack}__{v}_top = 0" if v in dtypes else f"{stack}__{v} = []"
                       for v in saved) or "pass"
     edits = [_replace(s, fresh) for s in inits]
@@ -212,14 +259,23 @@ def _stack_edits(node: ast.FunctionDef, stack: str, dtypes: dict[str, str],
         if v not in dtypes:
             edits.append(_replace(s, f"{a}.append({v})"))
             continue
-        grow = "" if id(s) in reserved else (
-            f"{a} = {a} if {top} < {a}.shape[0] else _adgen_grown({a}); ")
+        grow = "" if id(s) in reserved else _grow(a, top, lines[s.lineno - 1][:s.col_offset])
         edits.append(_replace(s, f"{grow}{a}[{top}] = {v}; {top} += 1"))
     for v, s in pops:
         a, top = f"{stack}__{v}", f"{stack}__{v}_top"
         edits.append(_replace(s, f"{top} -= 1; {v} = {a}[{top}]" if v in dtypes
                               else f"{v} = {a}.pop()"))
     return edits
+
+
+def _grow(a: str, top: str, before: str) -> str:
+    """What precedes a save into a full array `a`: an `if` statement that grows it, on lines
+    of its own (the array rebound only when it grows: Numba counts references at every
+    rebinding, which cost a save in a `while` loop as much as its arithmetic); a conditional
+    expression where the save shares its line with other statements."""
+    if before.strip():
+        return f"{a} = {a} if {top} < {a}.shape[0] else _adgen_grown({a}); "
+    return f"if {top} == {a}.shape[0]:\n{before}    {a} = _adgen_grown({a})\n{before}"
 
 
 def _replace(s: ast.stmt, text: str) -> tuple[int, int, int, str]:

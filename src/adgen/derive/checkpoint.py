@@ -137,6 +137,7 @@ def _named(fname: str, params: list[str], target: Any) -> Any:
     listed = ", ".join(params)
     scope: dict[str, Any] = {}
     exec(f"def {fname}({listed}):\n    return _target({listed})\n", {"_target": target}, scope)
+    scope[fname].adgen_driver_method = target  # what compiled code calls instead (numba_checkpoint)
     return scope[fname]
 
 

@@ -15,7 +15,7 @@ import gast
 from adgen import runtime
 from adgen.codegen import astutil, liveness, simplify
 from adgen.codegen.astutil import clone
-from adgen.derive import blocks
+from adgen.derive import blocks, remat
 from adgen.derive.analysis import argument_parts, primitive
 from adgen.derive.generate import Context, context
 from adgen.derive.reverse import LoopInit, Reverse, Save
@@ -131,7 +131,16 @@ def _split(rev: Reverse, trace: Trace, forward: list, reverse: list, result: gas
         out_grads = out_grads.elts[0]
     bwd_body = clean(ctx, _flatten(reverse) + [gast.Return(value=out_grads)], set())
     bwd_restored = blocks.restore(ctx, bwd_body, reverse=True)
-    saved = sorted(_reads(bwd_body) & (rev.primal | rev.save_temps | {rev.stack}))
+    saved_names = _reads(bwd_body) & (rev.primal | rev.save_temps | {rev.stack})
+    forward = _flatten(forward)
+    returned = result.id if isinstance(result, gast.Name) else None
+    number = lambda v: _number(ctx, v)  # noqa: E731
+    undone, saved_names = remat.from_result(forward, saved_names, returned,
+                                            lambda v: _float_valued(ctx, v), number)
+    forward, recomputed, saved_names = remat.rematerialise(
+        forward, saved_names, list(trace.params), ctx.namer.saved, rev.stack, number, undone)
+    bwd_restored = remat.place(undone + recomputed, bwd_restored)
+    saved = sorted(saved_names)
     ctx.tape_positions = None if ctx.recursive else _argument_tape(rev, trace, saved)
     if ctx.tape_positions is not None:
         fwd_body = _flatten(forward) + [gast.Return(value=result)]
@@ -217,6 +226,19 @@ def _def(fname: str, params: list[str], body: list[gast.AST]) -> gast.FunctionDe
                           vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
     return gast.FunctionDef(name=fname, args=args, body=body, decorator_list=[], returns=None,
                             type_comment=None, type_params=[])
+
+
+def _float_valued(ctx: Any, var: str) -> bool:
+    """Whether a variant's facts say `var` holds floats (a float array or number)."""
+    fact = ctx.table.get(var)
+    return fact is not None and fact.kind in ("array", "float", "scalar") and (
+        fact.dtype is not None and fact.dtype.kind == "f")
+
+
+def _number(ctx: Any, var: str) -> bool:
+    """Whether `var` is known to be 0-d (always, or by a variant's facts)."""
+    fact = ctx.table.get(var)
+    return var in ctx.scalar or fact is not None and fact.is_number
 
 
 def _certainly_scalar(ctx: Any, atom: gast.AST) -> bool:

@@ -136,6 +136,7 @@ def _build(program: Program, f: Any, wrt: Any, kind: str, scalar_params: frozens
         fn.__adgen__.info["bwd"] = fn.__adgen__.bindings[functions[1].name]
         fn.__adgen__.info["reentrant"] = getattr(ctx, "reentrant", False)
         fn.__adgen__.info["tape_positions"] = getattr(ctx, "tape_positions", None)
+        fn.__adgen__.info["accumulators"] = getattr(ctx, "accumulators", {})
         fn.__adgen__.info["facts"] = ctx.facts
     if kind in _SPECIALISED and variant is not None:
         chosen = dispatching(fn, [a.id for a in parsed.node.args.args], variant)

@@ -15,7 +15,7 @@ import gast
 from adgen import runtime
 from adgen.codegen import astutil, liveness, simplify
 from adgen.codegen.astutil import clone
-from adgen.derive import blocks, remat
+from adgen.derive import accumulators, blocks, remat
 from adgen.derive.analysis import argument_parts, primitive
 from adgen.derive.generate import Context, context
 from adgen.derive.reverse import LoopInit, Reverse, Save
@@ -82,7 +82,8 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
     stack = [assign(rev.stack, gast.List(elts=[], ctx=gast.Load()), None)] if needs_stack else []
     out_grads = grads[0] if single else gast.Tuple(elts=grads, ctx=gast.Load())
     if kind == "split":
-        return _split(rev, trace, stack + forward, seed + reverse, result, cotangent, out_grads)
+        return _split(rev, trace, stack + forward, seed + reverse, result, cotangent, out_grads,
+                      wrt)
     value = result
     tail: list[gast.AST] = []
     if kind != "vjp" and not _certainly_scalar(ctx, result):
@@ -117,13 +118,14 @@ def _defaults(ctx: Any, trace: Trace) -> list[gast.AST]:
 
 
 def _split(rev: Reverse, trace: Trace, forward: list, reverse: list, result: gast.AST,
-           cotangent: str, out_grads: gast.AST) -> list[gast.FunctionDef]:
+           cotangent: str, out_grads: gast.AST, wrt: list[str]) -> list[gast.FunctionDef]:
     """`g_fwd(*args) -> (value, tape)` and `g_bwd(tape, cotangent) -> gradient(s)`; the tape is
     what the cleaned-up backward function reads of the forward sweep's variables: one value
     itself, or a tuple of them. When that is only parameters the function never writes,
     there is no tape: `g_fwd(*args) -> value`, and `g_bwd(p, ..., cotangent)` takes those
     parameters again from the caller. A recursive function always has a tape: its own calls
-    were generated speaking the tape protocol."""
+    were generated speaking the tape protocol. In a variant, `g_bwd` may take some of the
+    caller's adjoints as keywords to add into (`derive.accumulators`)."""
     ctx = rev.ctx
     fwd_name, bwd_name = ctx.defines["fwd"], ctx.defines["bwd"]
     ctx.reentrant = not any(r.index is not None and r.rev for r in rev.saves.values())
@@ -140,14 +142,17 @@ def _split(rev: Reverse, trace: Trace, forward: list, reverse: list, result: gas
     forward, recomputed, saved_names = remat.rematerialise(
         forward, saved_names, list(trace.params), ctx.namer.saved, rev.stack, number, undone)
     bwd_restored = remat.place(undone + recomputed, bwd_restored)
+    ctx.accumulators = {} if ctx.recursive or not ctx.table else accumulators.offered(
+        ctx, bwd_restored, wrt, list(trace.params), astutil.statement_stores(trace.node.body))
     saved = sorted(saved_names)
     ctx.tape_positions = None if ctx.recursive else _argument_tape(rev, trace, saved)
     if ctx.tape_positions is not None:
         fwd_body = _flatten(forward) + [gast.Return(value=result)]
         taped = [trace.params[i] for i in ctx.tape_positions]
+        bwd = _def(bwd_name, [*taped, cotangent], bwd_restored)
+        accumulators.take(bwd, ctx.accumulators)
         return [function(ctx, fwd_name, list(trace.params), fwd_body, set(), stack=rev.stack,
-                         reverse=True),
-                _def(bwd_name, [*taped, cotangent], bwd_restored)]
+                         reverse=True), bwd]
     tape = ctx.namer.fresh("_tape")
     unset = [assign(v, const(None), None) for v in saved
              if v not in trace.params and v != rev.stack]
@@ -174,7 +179,9 @@ def _split(rev: Reverse, trace: Trace, forward: list, reverse: list, result: gas
     for var in sorted(_popped_lists(rev) & set(saved)):
         unpack.append(assign(var, ctx.call("owned_copy", runtime.owned_copy, [name(var)]),
                              None))
-    return [fwd, _def(bwd_name, [tape, cotangent], unpack + bwd_restored)]
+    bwd = _def(bwd_name, [tape, cotangent], unpack + bwd_restored)
+    accumulators.take(bwd, ctx.accumulators)
+    return [fwd, bwd]
 
 
 def _popped_lists(rev: Reverse) -> set[str]:

@@ -296,6 +296,9 @@ class CallSite:
         # set by `derivative(ctx, "split")`: the parameters the callee's backward function
         # takes in place of a tape (None: it takes the tape its forward function returns)
         self.tape_params: list[str] | None = None
+        # and the parameters whose adjoints it adds into when the caller passes them, by the
+        # keyword that passes each (`derive.accumulators`)
+        self.accumulators: dict[str, str] = {}
         self.wrt = tuple(p for p in params if ctx.is_active(bound[p]))
         self.scalar = frozenset(
             p for p in params
@@ -323,6 +326,7 @@ class CallSite:
         meta = getattr(first, "__adgen__", None)  # a Deferred (recursion) has none yet
         positions = None if meta is None else meta.info.get("tape_positions")
         self.tape_params = None if positions is None else [self.params[i] for i in positions]
+        self.accumulators = {} if meta is None else meta.info.get("accumulators") or {}
         return one, two
 
     def call(self, func: str, extra: list[gast.AST] = ()) -> gast.Call:

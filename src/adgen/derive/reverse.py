@@ -214,14 +214,20 @@ class Reverse(StepAdjoints):
             # hold the values the call was given
             taped = [name(tape)] if tape is not None else [
                 clone(site.bound[p]) for p in site.tape_params]
+            into = self._accumulated(site)
             call = gast.Call(func=name(bwd_name), args=[*taped, name(self.bar(var))],
-                             keywords=[])
+                             keywords=[gast.keyword(arg=site.accumulators[p],
+                                                    value=name(self.bar(a)))
+                                       for p, a in into.items()])
             out.append(assign(grads, call, s.adgen_line))
             self.state.discard(var)
             self.owned.discard(var)
             for i, p in enumerate(site.wrt):
                 part = name(grads) if len(site.wrt) == 1 else gast.Subscript(
                     value=name(grads), slice=const(i), ctx=gast.Load())
+                if p in into:  # the callee added into the adjoint passed: the sum
+                    out.append(assign(self.bar(into[p]), part, s.adgen_line))
+                    continue
                 # a variant's callee gives an array argument's adjoint as an array
                 out.append(self.contribute(site.bound[p].id, part, s.adgen_line,
                                            numpy=self.ctx.array(site.bound[p]) is not None))
@@ -229,6 +235,21 @@ class Reverse(StepAdjoints):
             stmt.adgen_adjoint = True
         undo = [tape_save.rev] if tape_save is not None else []
         return [*out, self.saves[id(s)].rev, *undo]
+
+    def _accumulated(self, site: CallSite) -> dict[str, str]:
+        """The arguments (parameter -> name) whose adjoints the callee's backward function
+        adds into (`derive.accumulators`): adjoints this sweep owns, arrays of the fact the
+        callee was built with, each bound to one parameter only."""
+        facts = dict(site.facts)
+        names = [a.id for a in site.bound.values() if isinstance(a, gast.Name)]
+        into = {}
+        for p in site.wrt:
+            a = site.bound[p]
+            if (p in site.accumulators and isinstance(a, gast.Name) and names.count(a.id) == 1
+                    and a.id in self.state and a.id in self.owned
+                    and self.ctx.array(a) is not None and self.ctx.array(a) == facts.get(p)):
+                into[p] = a.id
+        return into
 
     def forward_loop(self, s: gast.AST) -> list[gast.AST]:
         must = self.must_at[id(s)] = self.must.point()

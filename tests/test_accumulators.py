@@ -101,3 +101,31 @@ def test_the_backward_function_alone_makes_its_zeros():
     added = bwd(tape, np.ones(4), W_bar=before.copy())
     np.testing.assert_allclose(added, before + alone, rtol=1e-12)
     np.testing.assert_allclose(g(W, xs), g.__adgen__.info["any"](W, xs), rtol=1e-12)
+
+
+def weighted_sum(y, x):
+    return np.sum(y * np.tanh(x))
+
+
+def float32_weighted(y, x):
+    return np.sum(y * np.tanh(x))
+
+
+def test_a_filled_adjoint_read_once_is_its_fill_value():
+    y, x = RNG.standard_normal(5), RNG.standard_normal(5)
+    check_grads(weighted_sum, (y, x), wrt=1)
+    source = adgen.source(adgen.grad(weighted_sum, wrt=1), y, x)
+    assert "np.full" not in source
+    both = adgen.source(adgen.grad(weighted_sum, wrt=(0, 1)), y, x)
+    assert "_t2_bar = np.full((5,), 1.0)" in both  # read twice: kept
+
+
+def test_a_fill_is_kept_beside_a_float32_array():
+    y, x = RNG.standard_normal(5).astype(np.float32), RNG.standard_normal(5)
+    g = adgen.grad(float32_weighted, wrt=(0, 1))
+    assert "np.full" in adgen.source(g, y, x)
+    special = g(y, x)
+    general = g.__adgen__.info["any"](y, x)
+    for s, a in zip(special, general, strict=True):
+        assert s.dtype == a.dtype
+        np.testing.assert_allclose(s, a, rtol=1e-6)

@@ -56,6 +56,9 @@ def zeros_like(x: Any) -> Any:
         return np.zeros_like(x)
     if isinstance(x, np.generic):
         return type(x)(0)
+    if type(x) is list:  # a list of arrays (a state of rows): no call per item
+        return [np.zeros(v.shape, v.dtype) if type(v) is np.ndarray else zeros_like(v)
+                for v in x]
     if isinstance(x, (tuple, list)):
         items = [zeros_like(v) for v in x]
         return type(x)(*items) if hasattr(type(x), "_fields") else type(x)(items)  # namedtuple

@@ -15,7 +15,7 @@ import gast
 from adgen import runtime
 from adgen.codegen import astutil, liveness, simplify
 from adgen.codegen.astutil import clone
-from adgen.derive import accumulators, blocks, remat
+from adgen.derive import accumulators, blocks, remat, specialise
 from adgen.derive.analysis import argument_parts, primitive
 from adgen.derive.generate import Context, context
 from adgen.derive.reverse import LoopInit, Reverse, Save
@@ -225,7 +225,8 @@ def clean(ctx: Any, body: list[gast.AST], protect: set[str],
     pure = lambda rhs: _pure(ctx, rhs)  # noqa: E731
     body = simplify.propagate(body, protect=protect)
     body = liveness.drop_dead_stores(body, pure, set())
-    return simplify.inline_single_use(body, pure, keep)
+    body = simplify.inline_single_use(body, pure, keep)
+    return specialise.fold_fills(ctx.bindings, ctx.table, body) if ctx.table else body
 
 
 def _def(fname: str, params: list[str], body: list[gast.AST]) -> gast.FunctionDef:

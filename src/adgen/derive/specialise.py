@@ -12,11 +12,14 @@ general helpers keep), so the shape of `g` is the shape of the step's result.
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import gast
 import numpy as np
 
+from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
 from adgen.derive.shapes import Fact
 from adgen.frontend.lower import const, name
@@ -254,3 +257,75 @@ class _Rewriter(gast.NodeTransformer):
                 if new is not None:
                     return new
         return node
+
+
+def fold_fills(bindings: Any, facts: Any, body: list[gast.AST]) -> list[gast.AST]:
+    """`t = np.full(shape, s)` read once, by an arithmetic operation whose other operand is a
+    float64 array of that shape by the facts (`ynorm_bar = y * t`, the adjoint of a sum):
+    the operation reads `s` instead (`y * s`, the same values, no array filled)."""
+    loads: list[str] = []
+    astutil.name_lists(body, loads, [])
+    once = {n for n, k in Counter(loads).items() if k == 1}
+    for block in _blocks(body):
+        for k in reversed(range(len(block))):
+            fill = _fill(bindings, block[k], once)
+            if fill is not None and _fold_into(block, k, fill, facts):
+                del block[k]
+    return body
+
+
+def _blocks(body: list[gast.AST]) -> Iterator[list[gast.AST]]:
+    """Every statement list in `body` (the body itself first)."""
+    todo = [body]
+    while todo:
+        block = todo.pop()
+        yield block
+        for s in block:
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list) and inner and isinstance(s, gast.stmt):
+                    todo.append(inner)
+            for handler in getattr(s, "handlers", ()):
+                todo.append(handler.body)
+
+
+def _fill(bindings: Any, s: gast.AST, once: set[str]) -> tuple[str, tuple, gast.AST] | None:
+    """`(t, shape, s)` of `t = np.full(shape, s)` with a constant shape, `t` read once."""
+    if not (isinstance(s, gast.Assign) and len(s.targets) == 1
+            and isinstance(s.targets[0], gast.Name) and s.targets[0].id in once):
+        return None
+    call = s.value
+    if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)
+            and call.func.attr == "full" and isinstance(call.func.value, gast.Name)
+            and bindings.names.get(call.func.value.id) is np and len(call.args) == 2
+            and not call.keywords and isinstance(call.args[0], gast.Tuple)
+            and isinstance(call.args[1], (gast.Name, gast.Constant))
+            and all(_constant(e) for e in call.args[0].elts)):
+        return None
+    shape = tuple(e.value for e in call.args[0].elts)
+    return s.targets[0].id, shape, call.args[1]
+
+
+def _fold_into(block: list[gast.AST], k: int, fill: tuple, facts: Any) -> bool:
+    """Replace the one read of the filled array in a later statement of `block`, when it is
+    an operand of `+ - * /` beside a float64 array of its shape and nothing between assigns
+    the fill value's name."""
+    target, shape, value = fill
+    reads = {value.id} if isinstance(value, gast.Name) else set()
+    for s in block[k + 1:]:
+        simple = isinstance(s, (gast.Assign, gast.AugAssign, gast.Return, gast.Expr))
+        for n in astutil.walk(s) if simple else ():
+            if isinstance(n, gast.BinOp) and isinstance(n.op, (gast.Add, gast.Sub, gast.Mult,
+                                                                gast.Div)):
+                for mine, other in (("left", n.right), ("right", n.left)):
+                    here = getattr(n, mine)
+                    if isinstance(here, gast.Name) and here.id == target:
+                        fact = facts.get(other.id) if isinstance(other, gast.Name) else None
+                        if (fact is None or not fact.is_array or fact.shape != shape
+                                or fact.dtype != np.float64):
+                            return False
+                        setattr(n, mine, clone(value))
+                        return True
+        if target in astutil.loads(s) or reads & astutil.statement_stores([s]):
+            return False
+    return False

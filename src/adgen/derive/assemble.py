@@ -139,6 +139,7 @@ def _split(rev: Reverse, trace: Trace, forward: list, reverse: list, result: gas
     number = lambda v: _number(ctx, v)  # noqa: E731
     undone, saved_names = remat.from_result(forward, saved_names, returned,
                                             lambda v: _float_valued(ctx, v), number)
+    undone, bwd_restored = remat.folded(undone, returned, bwd_restored)
     forward, recomputed, saved_names = remat.rematerialise(
         forward, saved_names, list(trace.params), ctx.namer.saved, rev.stack, number, undone)
     bwd_restored = remat.place(undone + recomputed, bwd_restored)

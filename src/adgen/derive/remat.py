@@ -274,3 +274,161 @@ def _operands(rhs: gast.AST) -> set[str] | None:
 def _is_join(rhs: gast.AST) -> bool:
     return isinstance(rhs, gast.Tuple) or isinstance(rhs, gast.Call) and any(
         primitive(rhs) is f for f in CHEAP)
+
+
+def folded(undone: list[gast.AST], result: str | None, body: list[gast.AST]
+           ) -> tuple[list[gast.AST], list[gast.AST]]:
+    """`(undone, body)` with the undone values written out where the backward function
+    multiplies by them: each undone value is a polynomial in the result `r` and `1 / r`
+    (`d = 1.0 / r`, `e = d - 1.0 = 1/r - 1`), so a product of them (`g / d / d * e`) is one
+    polynomial (`r - r*r`), written as a power of `r` times a polynomial with a constant term
+    (`g * r * (1.0 - r)`). When every read of an undone value is such a product, the undoing
+    statements go; otherwise nothing changes."""
+    polys: dict[str, dict[int, float]] = {result: {1: 1.0}} if result else {}
+    for s in undone:
+        poly = _polynomial(s.value, polys)
+        if poly is None:
+            return undone, body
+        polys[_target(s)] = poly
+    names = set(polys) - {result}
+    new = clone(body)
+    rewrite = _Products(polys, result)
+    new = [rewrite.statement(s) for s in new]
+    if not rewrite.changed or any(isinstance(n, gast.Name) and n.id in names
+                                  for n in astutil.walk(new)):
+        return undone, body
+    return [], new
+
+
+def _polynomial(rhs: gast.AST, polys: dict[str, dict[int, float]]) -> dict[int, float] | None:
+    """The polynomial (power of r -> coefficient) an undoing statement computes."""
+    if isinstance(rhs, gast.UnaryOp) and isinstance(rhs.operand, gast.Name):
+        p = polys.get(rhs.operand.id)
+        return None if p is None else {k: -c for k, c in p.items()}
+    if not isinstance(rhs, gast.BinOp):
+        return None
+    if isinstance(rhs.left, gast.Name) and isinstance(rhs.right, gast.Constant):
+        p, c, first = polys.get(rhs.left.id), float(rhs.right.value), False
+    elif isinstance(rhs.right, gast.Name) and isinstance(rhs.left, gast.Constant):
+        p, c, first = polys.get(rhs.right.id), float(rhs.left.value), True
+    else:
+        return None
+    if p is None:
+        return None
+    if isinstance(rhs.op, (gast.Add, gast.Sub)):
+        sign = -1.0 if isinstance(rhs.op, gast.Sub) and first else 1.0
+        out = {k: sign * v for k, v in p.items()}
+        shift = c if not isinstance(rhs.op, gast.Sub) or first else -c
+        out[0] = out.get(0, 0.0) + shift
+        return {k: v for k, v in out.items() if v != 0.0}
+    if isinstance(rhs.op, gast.Mult) or isinstance(rhs.op, gast.Div) and not first:
+        scale = c if isinstance(rhs.op, gast.Mult) else 1.0 / c
+        return {k: v * scale for k, v in p.items()}
+    if isinstance(rhs.op, gast.Div) and len(p) == 1:  # c / (a r^k) = (c / a) r^-k
+        (k, a), = p.items()
+        return {-k: c / a}
+    return None
+
+
+class _Products:
+    """Rewrites chains `a * b / c * ...` in which undone values are factors."""
+
+    def __init__(self, polys: dict[str, dict[int, float]], result: str | None) -> None:
+        self.polys, self.result, self.changed = polys, result, False
+
+    def statement(self, s: gast.AST) -> gast.AST:
+        for field in ("value", "test", "iter"):
+            node = getattr(s, field, None)
+            if isinstance(node, gast.AST):
+                setattr(s, field, self.expression(node))
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and isinstance(s, gast.stmt):
+                setattr(s, field, [self.statement(t) for t in inner])
+        return s
+
+    def expression(self, node: gast.AST) -> gast.AST:
+        if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Mult, gast.Div)):
+            factors: list[tuple[bool, gast.AST]] = []  # (divides, factor)
+            head = node
+            while isinstance(head, gast.BinOp) and isinstance(head.op, (gast.Mult, gast.Div)):
+                factors.append((isinstance(head.op, gast.Div), head.right))
+                head = head.left
+            factors.append((False, head))
+            factors.reverse()
+            folded = self._fold(factors)
+            if folded is not None:
+                self.changed = True
+                return folded
+            for i, (divides, f) in enumerate(factors):
+                factors[i] = (divides, self.expression(f))
+            return _chain(factors)
+        for key, value in list(node.__dict__.items()):
+            if isinstance(value, gast.AST) and not isinstance(value, gast.expr_context):
+                setattr(node, key, self.expression(value))
+            elif isinstance(value, list):
+                setattr(node, key, [self.expression(v) if isinstance(v, gast.AST) else v
+                                    for v in value])
+        return node
+
+    def _fold(self, factors: list[tuple[bool, gast.AST]]) -> gast.AST | None:
+        poly: dict[int, float] = {0: 1.0}
+        rest: list[tuple[bool, gast.AST]] = []
+        undone = False
+        for divides, f in factors:
+            p = self.polys.get(f.id) if isinstance(f, gast.Name) else None
+            if p is None:
+                rest.append((divides, self.expression(f)))
+                continue
+            undone |= f.id != self.result
+            if divides:
+                if len(p) != 1:
+                    return None
+                (k, a), = p.items()
+                p = {-k: 1.0 / a}
+            poly = _times(poly, p)
+        if not undone or not poly or not rest or rest[0][0]:
+            return None
+        low = min(poly)
+        shifted = {k - low: v for k, v in poly.items()}
+        r = name(self.result)
+        out = list(rest) + [(low < 0, r)] * abs(low)
+        if shifted != {0: 1.0}:
+            out.append((False, _horner(shifted, self.result)))
+        return _chain(out)
+
+
+def _times(p: dict[int, float], q: dict[int, float]) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for i, a in p.items():
+        for j, b in q.items():
+            out[i + j] = out.get(i + j, 0.0) + a * b
+    return {k: v for k, v in out.items() if v != 0.0}
+
+
+def _horner(p: dict[int, float], r: str) -> gast.AST:
+    """`c0 + r * (c1 + r * (...))` for a polynomial with a constant term (`1.0 - r`)."""
+    top = max(p)
+    expr: gast.AST = gast.Constant(value=p.get(top, 0.0), kind=None)
+    for k in reversed(range(top)):
+        term = expr if isinstance(expr, gast.Constant) and expr.value == 1.0 else None
+        product = name(r) if term is not None else gast.BinOp(left=name(r), op=gast.Mult(),
+                                                               right=expr)
+        if isinstance(expr, gast.Constant) and expr.value == -1.0:
+            product, negate = name(r), True
+        else:
+            negate = False
+        c = p.get(k, 0.0)
+        if c == 0.0:
+            expr = gast.UnaryOp(op=gast.USub(), operand=product) if negate else product
+        else:
+            expr = gast.BinOp(left=gast.Constant(value=c, kind=None),
+                              op=gast.Sub() if negate else gast.Add(), right=product)
+    return expr
+
+
+def _chain(factors: list[tuple[bool, gast.AST]]) -> gast.AST:
+    expr = factors[0][1]
+    for divides, f in factors[1:]:
+        expr = gast.BinOp(left=expr, op=gast.Div() if divides else gast.Mult(), right=f)
+    return expr

@@ -18,7 +18,9 @@ Some of those values are cheap to compute again from others the caller keeps any
 * *From the result* (`from_result`): the caller keeps what a callee returns when its own
   adjoint reads it (a sigmoid's `s`), so values that a chain of operations which can be undone
   leads from to the result (`r = 1.0 / d`, `d = 1.0 + e`: `d = 1.0 / r`, `e = d - 1.0`) cost
-  the tape nothing. Only values a variant's facts know to be floats.
+  the tape nothing. Only values a variant's facts know to be floats. Where the backward
+  function reads them only as factors of products, the products are written in the result
+  (`folded`: `g / d / d * e` is `g * r * (1.0 - r)`).
 
 A value known to be a number stays on the tape (it costs less than computing it again). The
 backward function computes each value just before it first reads it (`place`).

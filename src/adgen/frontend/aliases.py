@@ -67,10 +67,14 @@ from adgen.frontend.alias_pairs import (
 )
 
 _VIEW_METHODS = {"reshape", "view", "ravel", "squeeze", "transpose", "swapaxes", "T",
-                 "real", "imag", "diagonal"}
+                 "real", "imag", "diagonal", "mT"}
 _VIEW_FUNCTIONS = {"reshape", "ravel", "squeeze", "transpose", "swapaxes", "asarray",
                    "atleast_1d", "atleast_2d", "atleast_3d", "expand_dims", "moveaxis",
-                   "diagonal", "broadcast_to"}
+                   "diagonal", "broadcast_to", "flip", "fliplr", "flipud", "rot90", "rollaxis",
+                   "asanyarray", "ascontiguousarray", "asfortranarray", "asarray_chkfinite",
+                   "require", "real", "imag", "permute_dims", "matrix_transpose", "as_strided",
+                   "split", "array_split", "hsplit", "vsplit", "dsplit", "unstack"}
+_UNCOPIED = {"array", "astype"}  # views or the same object given `copy=False` (or None)
 MUTATING = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
              "update", "setdefault", "popitem", "fill", "resize", "put", "itemset"}
 _METADATA = {"shape", "ndim", "size", "dtype"}  # attributes that are new values, never parts
@@ -467,12 +471,24 @@ def _viewed(value: gast.AST, names: set[str]) -> str | None:
     elif isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute):
         receiver = value.func.value
         if isinstance(receiver, gast.Name) and receiver.id in names:
-            inner = receiver if value.func.attr in _VIEW_METHODS else None
-        elif value.func.attr in _VIEW_FUNCTIONS and value.args:
+            inner = receiver if value.func.attr in _VIEW_METHODS or _uncopied(value) else None
+        elif (value.func.attr in _VIEW_FUNCTIONS or _uncopied(value)) and value.args:
             inner = value.args[0]
+    elif isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.args and (
+            value.func.id in _VIEW_FUNCTIONS or _uncopied(value)) and value.func.id not in names:
+        inner = value.args[0]  # `from numpy import flip`
     if isinstance(inner, gast.Name) and inner.id in names:
         return inner.id
     return None
+
+
+def _uncopied(call: gast.Call) -> bool:
+    """`np.array(v, copy=False)`, `v.astype(t, copy=None)`: `v` itself or a view of it."""
+    func = call.func
+    called = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", None)
+    return called in _UNCOPIED and any(
+        k.arg == "copy" and isinstance(k.value, gast.Constant) and k.value.value in (False, None)
+        for k in call.keywords)
 
 
 def _fields_of(value: gast.AST) -> gast.AST | None:

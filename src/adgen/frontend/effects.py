@@ -50,9 +50,8 @@ def summary(parsed: Parsed,
     for s in gast.walk(parsed.node):
         if isinstance(s, (gast.Assign, gast.AugAssign)):
             for t in s.targets if isinstance(s, gast.Assign) else [s.target]:
-                root, depth = _root(t)
-                if depth:
-                    note(root, True)
+                if not isinstance(t, gast.Name):  # `p[i] = ...`, `p.w = ...`, `p.w[i] = ...`
+                    note(_written_name(t), True)
                 elif isinstance(s, gast.AugAssign) and isinstance(t, gast.Name):
                     note(t.id, False)
         elif isinstance(s, gast.Call):
@@ -62,6 +61,13 @@ def summary(parsed: Parsed,
             for arg, certain in callee(s):
                 note(_root(arg)[0], certain)
     return out
+
+
+def _written_name(target: gast.AST) -> str | None:
+    """The name whose object a store into `target` changes: `p` for `p[i]`, `p.w`, `p.w[i]`."""
+    while isinstance(target, (gast.Subscript, gast.Attribute)):
+        target = target.value
+    return target.id if isinstance(target, gast.Name) else None
 
 
 def _rebound(fn: gast.FunctionDef, params: set[str]) -> set[str]:

@@ -333,6 +333,7 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
     def assign_to(self, target: gast.AST, value: gast.AST) -> None:
         if isinstance(target, gast.Subscript):
             self.refuse_through_attribute(target, "writing into")
+            self.refuse_into_temporary(target)
         if isinstance(target, gast.Name) and target.id in self.function_locals:
             self.assign_function(target.id, value)  # `g = np.tanh if k else relu`, ...
         elif isinstance(target, gast.Name):

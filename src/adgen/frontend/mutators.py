@@ -1,0 +1,144 @@
+"""Library calls that change an object they are given, which the lowering refuses.
+
+The trace follows values: a call made for its effect on an argument (`np.copyto(a, b)`,
+`np.add(a, b, a)` with the output given by position, `operator.setitem(a, i, v)`,
+`heapq.heappush(h, v)`, `np.ndarray.fill(a, v)`, `random.shuffle(xs)`) would stay a primal step
+the derivative does not follow, so the derivative would miss the write. The same holds for a
+mutating method of an object that is not local (`HISTORY.append(v)` of a module-level list):
+the derivative cannot follow a global. Such calls are refused at the user's line.
+
+* `in_place(fn)`: NumPy's in-place functions, `ufunc.at`, the in-place functions of
+  `operator`, `heapq` and `bisect`, `setattr`/`delattr`, `shuffle` of a random generator,
+  unbound mutating methods (`list.append`, `np.ndarray.fill`) and mutating methods bound to an
+  object adgen resolved as a global or closed-over value (`HISTORY.append`).
+* `positional_out(fn, n)`: whether a call of `fn` with `n` positional arguments gives an
+  output array by position (`np.exp(x, y)`, `np.sum(x, 0, None, s)`); `method_out(name, n)`
+  the same for a method of an array (`a.cumsum(0, None, b)`).
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import heapq
+import operator
+import random
+import types
+from typing import Any
+
+import gast
+import numpy as np
+
+from adgen.codegen.astutil import clone
+from adgen.frontend.aliases import MUTATING
+
+_NUMPY_IN_PLACE = (np.copyto, np.put, np.place, np.putmask, np.fill_diagonal,
+                   np.put_along_axis, np.random.shuffle)
+_OPERATOR_IN_PLACE = tuple(getattr(operator, n) for n in (
+    "setitem", "delitem", "iadd", "iand", "iconcat", "ifloordiv", "ilshift", "imod", "imul",
+    "imatmul", "ior", "ipow", "irshift", "isub", "itruediv", "ixor"))
+_OTHER_IN_PLACE = (heapq.heappush, heapq.heappop, heapq.heapify, heapq.heapreplace,
+                   heapq.heappushpop, bisect.insort, bisect.insort_left, bisect.insort_right,
+                   setattr, delattr, object.__setattr__, object.__delattr__)
+# methods that change their object, beyond `aliases.MUTATING` (which the alias walk follows)
+_CHANGING = MUTATING | {"partition", "shuffle", "byteswap", "setfield", "setflags",
+                        "discard", "add", "difference_update", "intersection_update",
+                        "symmetric_difference_update", "appendleft", "extendleft",
+                        "popleft", "rotate", "move_to_end"}
+_CHANGING_DUNDERS = ("__setitem__", "__delitem__", "__setattr__", "__delattr__")
+
+# functions NumPy writes without Python code: the position of their `out` parameter
+_OUT_POSITION = {np.dot: 2, np.concatenate: 2}
+# methods of arrays: the position of `out` among their positional arguments
+_METHOD_OUT = {"sum": 2, "mean": 2, "std": 2, "var": 2, "prod": 2, "cumsum": 2, "cumprod": 2,
+               "max": 1, "min": 1, "argmax": 1, "argmin": 1, "any": 1, "all": 1, "clip": 2,
+               "round": 1, "take": 2, "dot": 1, "trace": 4, "choose": 1, "compress": 2}
+
+
+def in_place(fn: Any) -> bool:
+    """Whether calling `fn` is made to change an object it is given or is bound to."""
+    if any(fn is f for f in _NUMPY_IN_PLACE + _OPERATOR_IN_PLACE + _OTHER_IN_PLACE):
+        return True
+    name = getattr(fn, "__name__", "")
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, np.ufunc):
+        return name == "at"
+    if name == "shuffle" and isinstance(owner, (random.Random, np.random.Generator,
+                                                np.random.RandomState)):
+        return True
+    if isinstance(fn, (types.MethodDescriptorType, types.WrapperDescriptorType)):
+        return name in _CHANGING or name in _CHANGING_DUNDERS or _in_place_operator(name)
+    if isinstance(fn, (types.BuiltinMethodType, types.MethodWrapperType)) and owner is not None \
+            and not isinstance(owner, (types.ModuleType, type)):
+        return name in _CHANGING or name in _CHANGING_DUNDERS or _in_place_operator(name)
+    return False
+
+
+def _in_place_operator(name: str) -> bool:
+    """`__iadd__`, `__imul__`, ...: the in-place operators."""
+    return name.startswith("__i") and name.endswith("__") and name not in (
+        "__init__", "__index__", "__int__", "__invert__", "__iter__", "__instancecheck__",
+        "__init_subclass__")
+
+
+def positional_out(fn: Any, given: int) -> bool:
+    """Whether `given` positional arguments reach `fn`'s output parameter."""
+    if isinstance(fn, np.ufunc):
+        return given > fn.nin
+    for f, at in _OUT_POSITION.items():
+        if fn is f:
+            return given > at
+    code = getattr(getattr(fn, "_implementation", fn), "__code__", None)
+    if code is None or getattr(fn, "__module__", None) is None or not str(
+            fn.__module__).startswith("numpy"):
+        return False
+    params = code.co_varnames[:code.co_argcount]
+    return "out" in params and given > params.index("out")
+
+
+def method_out(name: str, given: int) -> bool:
+    """Whether `given` positional arguments reach the output parameter of the array method
+    `name`."""
+    at = _METHOD_OUT.get(name)
+    return at is not None and given > at
+
+
+class WriteChecks:
+    """Targets of writes the trace would not see, refused by the lowering (a mixin of
+    `lower_calls.CallLowering`, which provides `error` and `is_global`)."""
+
+    def refuse_through_attribute(self, target: gast.AST, what: str) -> None:
+        """Refuse a write into an object reached through an attribute of a local value
+        (`p.w[0] = v`, `p.items.append(v)`): the trace follows `p` and its fields as values,
+        so such a write would change what a later `p.w` reads behind its back."""
+        if not isinstance(target, (gast.Subscript, gast.Attribute)):
+            return
+        root = target.value if isinstance(target, gast.Subscript) else target
+        while isinstance(root, gast.Subscript):
+            root = root.value
+        if isinstance(root, gast.Attribute) and not self.is_global(root):
+            parts = []
+            while isinstance(root, gast.Attribute):
+                parts.append(root.attr)
+                root = root.value
+            shown = ".".join([root.id if isinstance(root, gast.Name) else "(...)",
+                              *reversed(parts)])
+            raise self.error(target, f"{what} `{shown}`, an object reached through an "
+                             "attribute", f"make a new value (`w = {shown}.copy()`), change "
+                             "that and use it, or pass it to the function as a parameter")
+
+    def refuse_into_temporary(self, target: gast.Subscript) -> None:
+        """Refuse an element write into what an expression gives (`B.ravel()[1] = v`,
+        `B.reshape(-1)[i] = v`): a view of an array the trace would not see change, or a
+        temporary nobody reads."""
+        root = target.value
+        while isinstance(root, gast.Subscript):
+            root = root.value
+        if not isinstance(root, (gast.Name, gast.Attribute)):
+            raise self.error(target, f"writing into the value of `{_text(root)}`, which may be "
+                             "a view of another array", "write into the array itself, or assign "
+                             "a copy to a name (`w = ....copy()`) and write into that")
+
+
+def _text(node: gast.AST) -> str:
+    return ast.unparse(gast.gast_to_ast(clone(node)))

@@ -55,7 +55,7 @@ from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
 from adgen.codegen.naming import Namer
 from adgen.errors import UnsupportedSyntax, where
-from adgen.frontend import aliases
+from adgen.frontend import aliases, iterators
 from adgen.frontend.blocks import desugar
 from adgen.frontend.checkpoint import lift_checkpointed
 from adgen.frontend.effects import Summary, bound_arguments
@@ -197,6 +197,7 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
             if type(node) in _UNSUPPORTED and node is not fn and id(node) not in unpacked:
                 what, fix = _UNSUPPORTED[type(node)]
                 raise self.error(node, what, fix)
+        iterators.check(fn, self.error, self.resolve)  # a generator read twice
         checks = aliases.check(fn, self.locals, self.error, self.written_arguments,
                                self.returned_arguments, self.measured,
                                generated=self.p.filename.startswith("<adgen "))

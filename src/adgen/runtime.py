@@ -433,6 +433,22 @@ def unshared(view: Any, value: Any, view_name: str, value_name: str, where: str,
             f"(`{view_name} = {value_name}[...].copy()`) or write into one name only")
 
 
+def own_items(value: Any, other: Any, deep: bool, names: str, where: str) -> None:
+    """Before a write into `value` (`deep`: into one of its items) where `value` or `other` is
+    a shallow copy of the other (`list(v)`, `v.copy()`, `dict(v)`): refused when they share what
+    is written, an item (a list's `copy`) or a row (`list(a)` of an array `a`)."""
+    def numeric(a: Any) -> bool:
+        return is_array(a) and getattr(a.dtype, "kind", "O") != "O"
+
+    items = other.values() if isinstance(other, dict) else other
+    if not (numeric(value) and numeric(other)) and (deep or numeric(value) and any(
+            isinstance(i, np.ndarray) and np.may_share_memory(i, value) for i in items)):
+        raise DifferentiationError(f"{where}: writing into {names} changes both: one holds the "
+                                   "other's items (a shallow copy); adgen follows values, not "
+                                   "shared memory; copy the items too (`copy.deepcopy`, "
+                                   "`[r.copy() for r in rows]`)")
+
+
 def changed_in_place(x: Any) -> bool:
     """Whether `x op= y` changes `x`'s object (an array, a list, a dict) rather than making a
     new value (a number, a tuple)."""

@@ -31,6 +31,13 @@ may share an object, as pairs `(one, other, where, kind)`:
   A list repeated by `*` whose items are not numbers (`[[0.0] * n] * n`) holds the same row
   many times: a write two subscripts deep into it is refused.
 
+* `shallow` — `one` is a new container holding `other`'s items: `list(v)`, `tuple(v)`,
+  `dict(v)`, `sorted(v)`, `v.copy()`, `[*v]`, `{**v}`. Replacing an item of either is fine; a
+  write into an item (`w[0][1] = ...`, `w[0].append(...)`) changes the other's too, and a
+  write into an array `v` changes the rows `list(v)` holds. Which of these a write does only
+  the values tell (`v.copy()` of an array is a deep copy), so while the other name is read
+  later or is a parameter, such a write is checked at run time (`runtime.own_items`).
+
 `w += x` where `w` may share its object is checked at run time instead: an array or a list
 there is refused, a number is a new value as usual.
 
@@ -50,6 +57,7 @@ from typing import Any
 import gast
 
 from adgen.codegen import astutil
+from adgen.frontend.alias_calls import shallow_copy, uncopied
 from adgen.frontend.alias_liveness import Liveness as _Liveness
 from adgen.frontend.alias_liveness import Measured
 from adgen.frontend.alias_pairs import (
@@ -57,6 +65,7 @@ from adgen.frontend.alias_pairs import (
     PART,
     REPEATS,
     SAME,
+    SHALLOW,
     Pairs,
     connected,
     held_at,
@@ -74,7 +83,6 @@ _VIEW_FUNCTIONS = {"reshape", "ravel", "squeeze", "transpose", "swapaxes", "asar
                    "asanyarray", "ascontiguousarray", "asfortranarray", "asarray_chkfinite",
                    "require", "real", "imag", "permute_dims", "matrix_transpose", "as_strided",
                    "split", "array_split", "hsplit", "vsplit", "dsplit", "unstack"}
-_UNCOPIED = {"array", "astype"}  # views or the same object given `copy=False` (or None)
 MUTATING = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
              "update", "setdefault", "popitem", "fill", "resize", "put", "itemset"}
 _METADATA = {"shape", "ndim", "size", "dtype"}  # attributes that are new values, never parts
@@ -106,6 +114,9 @@ class Checks:
         self.views: dict[int, list[str]] = {}
         self.arguments: set[int] = set()  # ids of arguments a callee may update with `op=`
         self.shared: dict[int, set[str]] = {}  # writes no other name sees: statement -> names
+        # writes into a name a shallow copy was made from or is: statement -> (written,
+        # other, whether into an item) for `runtime.own_items`
+        self.copies: dict[int, list[tuple[str, str, bool]]] = {}
 
 
 # The arguments of a call of a user function that its result may share an object with
@@ -253,7 +264,12 @@ class _Walk:
         if isinstance(value, (gast.List, gast.Tuple, gast.Set)):
             return self.elements(value.elts)
         if isinstance(value, gast.Dict):
-            return self.elements(value.values)
+            return self.elements(value.values) + [
+                (n, SHALLOW) for k, v in zip(value.keys, value.values, strict=True) if k is None
+                for n, kind in self.sources(v) if kind == SAME]  # `{**d}`
+        if isinstance(value, gast.Call) and shallow_copy(value, self.names):
+            source = value.func.value if isinstance(value.func, gast.Attribute) else value.args[0]
+            return [(n, SHALLOW) for n, kind in self.sources(source) if kind == SAME]
         if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult):
             for seq in (value.left, value.right):
                 if isinstance(seq, gast.List) and not all(_number(e) for e in seq.elts):
@@ -273,6 +289,9 @@ class _Walk:
         part of: `[p["w"], v[1:]]` holds parts of `p` and `v`)."""
         out = []
         for e in elts:
+            if isinstance(e, gast.Starred):  # `[*v]`: `v`'s items
+                out += [(n, SHALLOW) for n, kind in self.sources(e.value) if kind == SAME]
+                continue
             for n, kind in self.sources(e):
                 if kind == SAME or kind in (PART, ITEM) and _surely_a_part(e):
                     out.append((n, holds(depth)))
@@ -336,6 +355,9 @@ class _Walk:
     def refuse_write(self, s: gast.AST, written: str, depth: int, pairs: Pairs) -> None:
         views = []
         for one, other, where, kind in sorted(pairs, key=order):
+            if kind == SHALLOW:
+                self.shallow(s, written, depth, one, other)
+                continue
             if kind == ITEM and one == written and not self.shared(other, s, where, pairs):
                 continue  # the container is never seen again: its item is the name's own
             if kind == SAME and written in (one, other) or (
@@ -360,6 +382,14 @@ class _Walk:
                 views.append(one)
         if views and isinstance(s, gast.Assign):
             self.checks.views[id(s)] = sorted(set(views))
+
+    def shallow(self, s: gast.AST, written: str, depth: int, one: str, other: str) -> None:
+        """A write into one of a shallow copy and its source: checked at run time while the
+        other is read later or is a parameter."""
+        if written in (one, other):
+            partner = other if one == written else one
+            if partner in self.params or self.liveness.read_after(partner, s):
+                self.checks.copies.setdefault(id(s), []).append((written, partner, depth > 1))
 
     def unseen(self, s: gast.AST, written: str, one: str, kind: str, pairs: Pairs) -> bool:
         """Whether a write into `written` is never seen through another name: no name that
@@ -471,24 +501,15 @@ def _viewed(value: gast.AST, names: set[str]) -> str | None:
     elif isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute):
         receiver = value.func.value
         if isinstance(receiver, gast.Name) and receiver.id in names:
-            inner = receiver if value.func.attr in _VIEW_METHODS or _uncopied(value) else None
-        elif (value.func.attr in _VIEW_FUNCTIONS or _uncopied(value)) and value.args:
+            inner = receiver if value.func.attr in _VIEW_METHODS or uncopied(value) else None
+        elif (value.func.attr in _VIEW_FUNCTIONS or uncopied(value)) and value.args:
             inner = value.args[0]
     elif isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.args and (
-            value.func.id in _VIEW_FUNCTIONS or _uncopied(value)) and value.func.id not in names:
+            value.func.id in _VIEW_FUNCTIONS or uncopied(value)) and value.func.id not in names:
         inner = value.args[0]  # `from numpy import flip`
     if isinstance(inner, gast.Name) and inner.id in names:
         return inner.id
     return None
-
-
-def _uncopied(call: gast.Call) -> bool:
-    """`np.array(v, copy=False)`, `v.astype(t, copy=None)`: `v` itself or a view of it."""
-    func = call.func
-    called = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", None)
-    return called in _UNCOPIED and any(
-        k.arg == "copy" and isinstance(k.value, gast.Constant) and k.value.value in (False, None)
-        for k in call.keywords)
 
 
 def _fields_of(value: gast.AST) -> gast.AST | None:

@@ -205,7 +205,7 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
             aliases.check(self.marked, set(self.params) | assigned(self.marked.body), self.error,
                           self.written_arguments, self.returned_arguments)
         self.shared_updates, self.view_checks = checks.updates, checks.views
-        self.shared_arguments = checks.arguments
+        self.shared_arguments, self.copy_checks = checks.arguments, checks.copies
         self.find_function_locals(fn)
         self.shared_writes = checks.shared
         self.tables = written_into(fn)
@@ -276,6 +276,7 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
         if method is None:
             raise self.error(s, f"`{type(s).__name__}` statements", "rewrite it with assignments")
         start = len(self.out)
+        self.check_copies(s)  # `w = list(v)`, then a write into `w` or `v`
         method(s)
         if id(s) in self.shared_writes:  # names no later statement reads may share the object
             mark_shared(self.out[start:], self.shared_writes[id(s)])

@@ -22,6 +22,7 @@ import ast
 import bisect
 import heapq
 import operator
+import os
 import random
 import types
 from typing import Any
@@ -30,7 +31,9 @@ import gast
 import numpy as np
 
 from adgen.codegen.astutil import clone
+from adgen.errors import where
 from adgen.frontend.aliases import MUTATING
+from adgen.frontend.ir import const, name
 
 _NUMPY_IN_PLACE = (np.copyto, np.put, np.place, np.putmask, np.fill_diagonal,
                    np.put_along_axis, np.random.shuffle)
@@ -104,8 +107,11 @@ def method_out(name: str, given: int) -> bool:
 
 
 class WriteChecks:
-    """Targets of writes the trace would not see, refused by the lowering (a mixin of
-    `lower_calls.CallLowering`, which provides `error` and `is_global`)."""
+    """Targets of writes the trace would not see, refused by the lowering, and the run-time
+    checks of writes into shallow copies (a mixin of `lower_calls.CallLowering`, which
+    provides `error`, `is_global`, `check` and `p`)."""
+
+    copy_checks: dict[int, list[tuple[str, str, bool]]] = {}
 
     def refuse_through_attribute(self, target: gast.AST, what: str) -> None:
         """Refuse a write into an object reached through an attribute of a local value
@@ -126,6 +132,14 @@ class WriteChecks:
             raise self.error(target, f"{what} `{shown}`, an object reached through an "
                              "attribute", f"make a new value (`w = {shown}.copy()`), change "
                              "that and use it, or pass it to the function as a parameter")
+
+    def check_copies(self, s: gast.AST) -> None:
+        """Before a write into a shallow copy or its source (`w = list(v)`), the run-time
+        check `runtime.own_items` (the alias walk's `Checks.copies`)."""
+        for written, other, deep in self.copy_checks.get(id(s), ()):
+            at = where(os.path.basename(self.p.filename), s.lineno)
+            self.check("own_items", [name(written), name(other), const(deep),
+                                     const(f"`{written}` or `{other}`"), const(at)])
 
     def refuse_into_temporary(self, target: gast.Subscript) -> None:
         """Refuse an element write into what an expression gives (`B.ravel()[1] = v`,

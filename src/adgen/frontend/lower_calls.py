@@ -92,7 +92,7 @@ class CallLowering(ValueLowering, LocalFunctions, WriteChecks):
             return self.expr_Call(gast.Call(func=self.helper(plain_form(fn)), args=args,
                                             keywords=[]))
         if any(k.arg == "out" for k in e.keywords) or found and positional_out(
-                fn, len(e.args)):
+                fn, e.args):
             raise self.error(e, "`out=` (it writes into an existing array in place)",
                              "assign the result to a name instead")
         if found and in_place(fn):
@@ -123,7 +123,7 @@ class CallLowering(ValueLowering, LocalFunctions, WriteChecks):
         if isinstance(e.func, gast.Attribute) and not self.is_global(e.func):
             if e.func.attr in MUTATING:
                 self.refuse_through_attribute(e.func.value, f"calling `.{e.func.attr}()` on")
-            if method_out(e.func.attr, len(e.args)):
+            if method_out(e.func.attr, e.args):
                 raise self.error(e, f"`.{e.func.attr}()` given an array to write into by "
                                  "position (`out`)", "assign the result to a name instead")
             if e.func.attr == "shuffle" and e.args:

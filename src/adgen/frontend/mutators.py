@@ -11,9 +11,13 @@ the derivative cannot follow a global. Such calls are refused at the user's line
   `operator`, `heapq` and `bisect`, `setattr`/`delattr`, `shuffle` of a random generator,
   unbound mutating methods (`list.append`, `np.ndarray.fill`) and mutating methods bound to an
   object adgen resolved as a global or closed-over value (`HISTORY.append`).
-* `positional_out(fn, n)`: whether a call of `fn` with `n` positional arguments gives an
-  output array by position (`np.exp(x, y)`, `np.sum(x, 0, None, s)`); `method_out(name, n)`
-  the same for a method of an array (`a.cumsum(0, None, b)`).
+* `positional_out(fn, args)`: whether a call of `fn` with positional arguments `args` gives
+  an output array by position (`np.exp(x, y)`, `np.sum(x, 0, None, s)`; `None` there is no
+  output); `method_out(name, args)` the same for a method of an array (`a.cumsum(0, None,
+  b)`).
+* `WriteChecks`: element writes into the value of an expression (`B.ravel()[1] = v`) or
+  through an attribute (`p.w[0] = v`), refused; the run-time checks of writes into a shallow
+  copy or its source (`aliases.Checks.copies`).
 """
 
 from __future__ import annotations
@@ -84,26 +88,27 @@ def _in_place_operator(name: str) -> bool:
         "__init_subclass__")
 
 
-def positional_out(fn: Any, given: int) -> bool:
-    """Whether `given` positional arguments reach `fn`'s output parameter."""
+def positional_out(fn: Any, args: list[gast.AST]) -> bool:
+    """Whether positional arguments `args` give `fn` an output array (not `None`)."""
     if isinstance(fn, np.ufunc):
-        return given > fn.nin
-    for f, at in _OUT_POSITION.items():
-        if fn is f:
-            return given > at
+        return any(not _none(a) for a in args[fn.nin:])
+    at = next((at for f, at in _OUT_POSITION.items() if fn is f), None)
     code = getattr(getattr(fn, "_implementation", fn), "__code__", None)
-    if code is None or getattr(fn, "__module__", None) is None or not str(
-            fn.__module__).startswith("numpy"):
-        return False
-    params = code.co_varnames[:code.co_argcount]
-    return "out" in params and given > params.index("out")
+    if at is None and code is not None and str(getattr(fn, "__module__", None)).startswith(
+            "numpy"):
+        params = code.co_varnames[:code.co_argcount]
+        at = params.index("out") if "out" in params else None
+    return at is not None and len(args) > at and not _none(args[at])
 
 
-def method_out(name: str, given: int) -> bool:
-    """Whether `given` positional arguments reach the output parameter of the array method
-    `name`."""
+def method_out(name: str, args: list[gast.AST]) -> bool:
+    """Whether positional arguments `args` give the array method `name` an output array."""
     at = _METHOD_OUT.get(name)
-    return at is not None and given > at
+    return at is not None and len(args) > at and not _none(args[at])
+
+
+def _none(node: gast.AST) -> bool:
+    return isinstance(node, gast.Constant) and node.value is None
 
 
 class WriteChecks:

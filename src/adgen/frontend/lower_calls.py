@@ -95,6 +95,8 @@ class CallLowering(ValueLowering, LocalFunctions, WriteChecks):
                 fn, e.args):
             raise self.error(e, "`out=` (it writes into an existing array in place)",
                              "assign the result to a name instead")
+        if found and isinstance(fn, np.ufunc) and len(e.args) > fn.nin:  # `np.exp(x, None)`
+            e = gast.Call(func=e.func, args=e.args[:fn.nin], keywords=e.keywords)
         if found and in_place(fn):
             raise self.error(e, f"{_label(fn, e.func)}, which writes into an object it is given "
                              "or bound to in place", "compute the new value with operations "

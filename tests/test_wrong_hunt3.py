@@ -1,0 +1,444 @@
+"""A third hunt for silently wrong derivatives: writes NumPy and Python make without `x[...] =`,
+writes through the views NumPy returns, shallow copies, generators read twice, state outside
+the arguments, tuples inside an index.
+
+Each refused function below returned a number before (a wrong one, in both modes); each must
+now raise adgen's own error at the user's line. What is differentiated is checked by
+`check_grads` (central differences, forward against reverse, second order).
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import heapq
+import operator
+import random
+
+import numpy as np
+import pytest
+from numpy import asarray, flip, reshape
+
+import adgen
+from adgen.testing import check_grads
+
+X = np.array([0.3, 0.5, 0.9])
+A = np.array([[0.3, 0.5], [0.9, 1.3]])
+REFUSALS = (adgen.DifferentiationError, adgen.UnsupportedSyntax)
+
+
+def refused(f, args, match, mode):
+    """The error adgen raises for `grad(f, mode=mode)(*args)`, checked to name the user's
+    file and `match`."""
+    with pytest.raises(REFUSALS, match=match) as info:
+        adgen.grad(f, mode=mode)(*(copy.deepcopy(a) for a in args))
+    err = info.value
+    named = err.filename if isinstance(err, adgen.UnsupportedSyntax) else str(err)
+    assert "test_wrong_hunt3.py" in named
+    return err
+
+
+def line_of(f, k):
+    """The line number of the `k`-th line of `f` (0: its `def`)."""
+    return f.__code__.co_firstlineno + k
+
+
+# ---------------------------------------------------------------- calls that write in place
+
+
+def out_by_position(x):
+    a = x * 2.0
+    np.add(a, x, a)  # `out` by position: `a` becomes a + x
+    return np.sum(a * x)
+
+
+def exp_into(x):
+    y = np.zeros(3)
+    np.exp(x, y)
+    return np.sum(y)
+
+
+def method_out_by_position(x):
+    s = np.zeros(1)
+    x.sum(0, None, s, True)
+    return s[0] * x[0]
+
+
+def operator_setitem(x):
+    a = x * 1.0
+    operator.setitem(a, 0, x[1] ** 2)
+    return np.sum(a * x)
+
+
+def operator_iadd(x):
+    a = x * 1.0
+    operator.iadd(a, x)
+    return np.sum(a * a)
+
+
+def unbound_fill(x):
+    a = x * 1.0
+    np.ndarray.fill(a, 2.0)
+    return np.sum(a * x)
+
+
+def unbound_append(x):
+    h = []
+    list.append(h, x[0] ** 2)
+    return h[0] * x[1]
+
+
+def heap_of_values(x):
+    h = []
+    heapq.heappush(h, x[1])
+    heapq.heappush(h, x[0])
+    return h[0] * 2.0 + h[1]
+
+
+def sorted_insert(x):
+    xs = [0.4]
+    bisect.insort(xs, x[0])
+    return xs[0] * 3.0 + xs[1]
+
+
+def shuffled(x):
+    xs = [x[0], x[1], x[2]]
+    random.Random(0).shuffle(xs)
+    return xs[0] * 3.0 + xs[1]
+
+
+HISTORY: list = []
+
+
+def appends_to_a_global(x):
+    HISTORY.append(x[0] ** 2)
+    return HISTORY[-1] * x[1]
+
+
+def log_value(v):
+    HISTORY.append(v * v)
+    return HISTORY[-1]
+
+
+def calls_a_global_writer(x):
+    return log_value(x[0]) * x[1]
+
+
+def closure_appender():
+    buffer = []
+
+    def appends_to_a_closure(x):
+        buffer.append(x[0] ** 2)
+        return buffer[-1] * x[1]
+    return appends_to_a_closure
+
+
+class Cell:
+    def __init__(self, h):
+        self.h = h
+
+
+def set_state(cell, v):
+    cell.h = v
+
+
+def helper_sets_an_attribute(x):
+    c = Cell(0.5)
+    set_state(c, x[0] ** 2)
+    return c.h * x[1]
+
+
+IN_PLACE_CALLS = [
+    (out_by_position, 2, "out="), (exp_into, 2, "out="), (method_out_by_position, 2, "`out`"),
+    (operator_setitem, 2, "operator.setitem"), (operator_iadd, 2, "operator.iadd"),
+    (unbound_fill, 2, "np.ndarray.fill"), (unbound_append, 2, "list.append"),
+    (heap_of_values, 2, "heapq.heappush"), (sorted_insert, 2, "bisect.insort"),
+    (shuffled, 2, "shuffle"), (appends_to_a_global, 1, "HISTORY.append"),
+    (calls_a_global_writer, None, "HISTORY.append"),
+    (closure_appender(), 1, "buffer.append"),
+    (helper_sets_an_attribute, None, "attributes"),
+]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("f, line, match", IN_PLACE_CALLS,
+                         ids=[f.__name__ for f, _, _ in IN_PLACE_CALLS])
+def test_calls_that_write_in_place_are_refused(f, line, match, mode):
+    if f is helper_sets_an_attribute and mode == "forward":
+        match = "Cell"  # forward mode refuses the object first
+    err = refused(f, (X,), match, mode)
+    if line is not None and isinstance(err, adgen.UnsupportedSyntax):
+        assert err.lineno == line_of(f, line)
+
+
+def sum_with_positional_defaults(x):
+    return np.sum(np.std(x, 0, None, None, 1)) + np.sum(x.var(1, None, None, 1)) + np.sum(
+        np.exp(x, None) * np.cumsum(x, 1, None, None))
+
+
+def test_a_positional_none_is_no_output():
+    check_grads(sum_with_positional_defaults, (np.array([[0.3, 0.5, 0.9], [1.1, 0.2, 0.7]]),),
+                order=2)
+
+
+# ---------------------------------------------------------------- writes through views
+
+
+def ravel_written(a):
+    b = a * 1.0
+    b.ravel()[1] = a[0, 0] ** 2  # a view of `b`: `b[0, 1]` changes
+    return np.sum(b * a)
+
+
+def reshape_written(a):
+    b = a * 1.0
+    b.reshape(-1)[2] = 5.0
+    return np.sum(b * a)
+
+
+def flip_written(x):
+    a = x * 1.0
+    f = np.flip(a)
+    f[0] = 5.0  # `a[2]`
+    return np.sum(a * x)
+
+
+def imported_flip_written(x):
+    a = x * 1.0
+    f = flip(a)
+    f[0] = 5.0
+    return np.sum(a * x)
+
+
+def imported_asarray_written(x):
+    a = x * 1.0
+    b = asarray(a)  # `a` itself
+    b[0] = 5.0
+    return np.sum(a * x)
+
+
+def imported_reshape_written(x):
+    a = x * 1.0
+    b = reshape(a, (3,))
+    b[0] = 5.0
+    return np.sum(a * x)
+
+
+def asanyarray_written(x):
+    a = x * 1.0
+    b = np.asanyarray(a)
+    b[1] = 5.0
+    return np.sum(a * x)
+
+
+def uncopied_written(x):
+    a = x * 1.0
+    b = np.array(a, copy=False)
+    b[0] = 5.0
+    return np.sum(a * x)
+
+
+def pieces_written(x):
+    a = x * 1.0
+    parts = np.split(a, 3)
+    parts[0][0] = 5.0  # `a[0]`
+    return np.sum(a * x)
+
+
+VIEW_WRITES = [(ravel_written, A, 2), (reshape_written, A, 2), (flip_written, X, 3),
+               (imported_flip_written, X, 3), (imported_asarray_written, X, 3),
+               (imported_reshape_written, X, 3), (asanyarray_written, X, 3),
+               (uncopied_written, X, 3), (pieces_written, X, 3)]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("f, arg, line", VIEW_WRITES, ids=[f.__name__ for f, _, _ in VIEW_WRITES])
+def test_writes_through_views_numpy_returns_are_refused(f, arg, line, mode):
+    err = refused(f, (arg,), "view|share", mode)
+    assert err.lineno == line_of(f, line)
+
+
+def reversed_view_written(x):
+    a = x * 1.0
+    a[::-1][0] = x[0] ** 2  # `a[2]`, followed as a chained write
+    return np.sum(a * x)
+
+
+def test_a_chained_write_through_a_slice_is_followed():
+    check_grads(reversed_view_written, (X,), order=2)
+    assert adgen.grad(reversed_view_written)(X) == pytest.approx(
+        [2 * 0.3 + 2 * 0.3 * 0.9, 2 * 0.5, 0.3 ** 2])
+
+
+# ---------------------------------------------------------------- shallow copies
+
+
+def copied_list_written(x):
+    rows = [x * 1.0, x * 2.0]
+    mine = rows.copy()  # a new list holding the same arrays
+    mine[0][0] = 5.0
+    return np.sum(rows[0] * x)
+
+
+def listed_written(x):
+    rows = [x * 1.0]
+    mine = list(rows)
+    mine[0][0] = 5.0
+    return np.sum(rows[0] * x)
+
+
+def copied_dict_written(x):
+    params = {"w": x * 1.0}
+    trial = dict(params)
+    trial["w"][0] = 5.0
+    return np.sum(params["w"] * x)
+
+
+def starred_written(x):
+    rows = [x * 1.0]
+    mine = [*rows]
+    mine[0][0] = 5.0
+    return np.sum(rows[0] * x)
+
+
+def array_rows_listed(a):
+    b = a * 1.0
+    rows = list(b)  # views of `b`'s rows
+    b[0, 1] = 5.0
+    return np.sum(rows[0] * a[0])
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("f, arg", [(copied_list_written, X), (listed_written, X),
+                                    (copied_dict_written, X), (starred_written, X),
+                                    (array_rows_listed, A)])
+def test_writes_into_what_a_shallow_copy_shares_are_refused(f, arg, mode):
+    err = refused(f, (arg,), "shallow copy", mode)
+    assert f"test_wrong_hunt3.py:{line_of(f, 3)}" in str(err)
+
+
+def copy_of_a_parameter_written(u):
+    v = u.copy()  # an array's copy is deep
+    v[1][1] = 0.25 * (u[0][1] + u[1][0])
+    return np.sum(v * v)
+
+
+def copies_replaced(x):
+    rows = [x * 1.0, x * 2.0]
+    mine = list(rows)
+    mine[0] = x ** 2
+    mine.append(x * 3.0)
+    params = {"w": x * 1.0, "b": x * 2.0}
+    trial = params.copy()
+    trial["w"] = trial["w"] - 0.1 * x
+    return np.sum(rows[0] * mine[0]) + np.sum(mine[2] * rows[1]) + np.sum(
+        params["w"] * trial["w"])
+
+
+def tuple_of_numbers_then_written(x):
+    a = x * 1.0
+    t = tuple(a)  # numbers, not views
+    a[0] = 5.0
+    return t[0] * x[1] + np.sum(a * x)
+
+
+@pytest.mark.parametrize("f, arg", [(copy_of_a_parameter_written, A), (copies_replaced, X),
+                                    (tuple_of_numbers_then_written, X)])
+def test_copies_that_share_nothing_written_are_differentiated(f, arg):
+    check_grads(f, (arg,), order=2)
+
+
+# ---------------------------------------------------------------- one-shot iterators
+
+
+def generator_summed_twice(x):
+    g = (v * v for v in x)
+    a = sum(g)
+    b = sum(g)  # 0 in Python: `g` is exhausted
+    return a + 10.0 * b
+
+
+def map_summed_twice(x):
+    m = map(np.sin, x)
+    return sum(m) + 10.0 * sum(m)
+
+
+def generator_in_a_loop(x):
+    g = (v * v for v in x)
+    s = 0.0
+    for k in range(2):
+        s = s + sum(g) * (k + 1)
+    return s
+
+
+def reversed_iterated_twice(x):
+    r = reversed(x)
+    a = sum(v * v for v in r)
+    b = sum(v for v in r)
+    return a + 10.0 * b
+
+
+ONE_SHOT = [(generator_summed_twice, 3), (map_summed_twice, 2), (generator_in_a_loop, 4),
+            (reversed_iterated_twice, 3)]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("f, line", ONE_SHOT, ids=[f.__name__ for f, _ in ONE_SHOT])
+def test_a_generator_read_twice_is_refused(f, line, mode):
+    err = refused(f, (X,), "one-shot iterator", mode)
+    assert err.lineno == line_of(f, line)
+
+
+def generators_each_read_once(x):
+    g = (v * v for v in x)
+    a = sum(g)
+    g = (v * 3.0 for v in x)
+    s = 0.0
+    for k in range(2):
+        h = (v * (k + 1) for v in x)
+        s = s + sum(h)
+    return a * sum(g) + s
+
+
+def test_generators_read_once_are_differentiated():
+    check_grads(generators_each_read_once, (X,), order=2)
+
+
+# ---------------------------------------------------------------- tuples inside an index
+
+
+def rows_picked_by_a_tuple(t):
+    return np.sum(t[(0, 1), 2] ** 2)
+
+
+def pairs_written(a):
+    b = a * 1.0
+    b[(0, 1), (1, 1)] = a[0, 0] * 2.0
+    return np.sum(b * b)
+
+
+def test_a_tuple_inside_an_index_keeps_its_parentheses():
+    """`t[(0, 1), 2]` was printed `t[0, 1, 2]` in generated code: an element where NumPy
+    picks rows (a wrong hessian), or an IndexError."""
+    t = np.arange(24.0).reshape(2, 3, 4) / 10.0
+    check_grads(rows_picked_by_a_tuple, (t,), order=2)
+    check_grads(pairs_written, (A,), order=2)
+
+
+# ---------------------------------------------------------------- mutable default values
+
+
+def accumulates_in_its_default(x, acc=[]):  # noqa: B006  (the pattern under test)
+    acc.append(x[0] ** 2)
+    return sum(acc) * x[1]
+
+
+def test_a_mutable_default_is_read_as_it_is_and_left_as_it_was():
+    """The derivative is that of the function with the default as it is at the call; the
+    derivative leaves the default as it was (like an argument it writes into)."""
+    default = accumulates_in_its_default.__defaults__[0]
+    default[:] = [0.25]
+    for mode in ("reverse", "forward"):
+        g = adgen.grad(accumulates_in_its_default, mode=mode)(X)
+        np.testing.assert_allclose(g, [2 * 0.3 * 0.5, 0.25 + 0.09, 0.0])
+        assert default == [0.25]

@@ -442,3 +442,59 @@ def test_a_mutable_default_is_read_as_it_is_and_left_as_it_was():
         g = adgen.grad(accumulates_in_its_default, mode=mode)(X)
         np.testing.assert_allclose(g, [2 * 0.3 * 0.5, 0.25 + 0.09, 0.0])
         assert default == [0.25]
+
+
+# ---------------------------------------------------------------- arrays of integers written
+
+
+def grid_of_integers(x):
+    t = np.arange(3)  # integers: `t[0]` becomes int(2.5 * x[0])
+    t[0] = x[0] * 2.5
+    return np.sum(t * x)
+
+
+def counts_updated(x):
+    c = np.zeros(3, dtype=int)
+    c[1] += x[1] * 3.0
+    return np.sum(c * x)
+
+
+def mask_written(x):
+    m = np.zeros(3, dtype=bool)
+    m[0] = x[0]
+    return np.sum(m * x)
+
+
+def integer_argument_written(x, k):
+    k[0] = x[1] * 2.5
+    return np.sum(k * x)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("f, line", [(grid_of_integers, 1), (counts_updated, 1), (mask_written, 1)])
+def test_values_written_into_an_array_of_integers_are_refused(f, line, mode):
+    """NumPy truncates what is stored: the derivative followed the value written (reverse and
+    forward mode even disagreed)."""
+    err = refused(f, (X,), "truncates", mode)
+    assert f"test_wrong_hunt3.py:{line_of(f, line)}" in str(err)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_an_integer_argument_written_is_refused(mode):
+    with pytest.raises(adgen.DifferentiationError, match="`k` is an array of int64"):
+        adgen.grad(integer_argument_written, mode=mode)(X.copy(), np.arange(3))
+    check_grads(integer_argument_written, (X, np.array([0.0, 1.0, 2.0])), order=2)
+
+
+def floats_written(x):
+    t = np.zeros_like(x)
+    t[0] = x[1] ** 2
+    u = np.arange(3.0)
+    u[2] = x[0] * u[1]
+    return np.sum(t * x) + np.sum(u * u)
+
+
+def test_float_arrays_written_are_differentiated():
+    check_grads(floats_written, (X,), order=2)
+    source = adgen.source(adgen.grad(floats_written), X)
+    assert "float_target" not in source  # the variant knows the arrays hold floats

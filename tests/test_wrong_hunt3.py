@@ -498,3 +498,47 @@ def test_float_arrays_written_are_differentiated():
     check_grads(floats_written, (X,), order=2)
     source = adgen.source(adgen.grad(floats_written), X)
     assert "float_target" not in source  # the variant knows the arrays hold floats
+
+
+# ---------------------------------------------------------------- swaps by tuple assignment
+
+
+def rows_swapped(a):
+    b = a * 1.0
+    b[0], b[1] = b[1], b[0]  # rows are views: NumPy leaves both rows equal to the old b[1]
+    return np.sum(b * a)
+
+
+def columns_swapped(a):
+    b = a * 1.0
+    b[:, 0], b[:, 1] = b[:, 1], b[:, 0]
+    return np.sum(b * a)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("f", [rows_swapped, columns_swapped])
+def test_swapping_views_by_tuple_assignment_is_refused(f, mode):
+    """Reverse mode differentiated a real swap, which NumPy does not make."""
+    err = refused(f, (A,), "view", mode)
+    assert f"test_wrong_hunt3.py:{line_of(f, 2)}" in str(err)
+
+
+def elements_swapped(x):
+    a = x * 1.0
+    a[0], a[1] = a[1], a[0]  # numbers: a real swap
+    return np.sum(a * x)
+
+
+def rows_swapped_by_copies(a):
+    b = a * 1.0
+    b[0], b[1] = b[1].copy(), b[0].copy()
+    return np.sum(b * a)
+
+
+def test_swaps_of_numbers_and_copies_are_differentiated():
+    """Forward `grad` (batched tangents) read an element's tangent as a view of the tangent
+    array, which the first store changed: the swap of numbers was wrong in forward mode."""
+    check_grads(elements_swapped, (X,), order=2)
+    np.testing.assert_allclose(adgen.grad(elements_swapped, mode="forward")(X),
+                               [2 * 0.5, 2 * 0.3, 2 * 0.9])
+    check_grads(rows_swapped_by_copies, (A,), order=2)

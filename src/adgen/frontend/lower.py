@@ -412,6 +412,7 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
                 name(self.bind(a)) if isinstance(a, gast.Name) and a.id in written else a
                 for a in atoms
             ]
+            self.check_stores(elts, value.elts, atoms)  # `B[0], B[1] = B[1], B[0]`
             for e, a in zip(elts, atoms, strict=True):
                 self.assign_to(e, a)
             return

@@ -146,6 +146,27 @@ class WriteChecks:
             self.check("own_items", [name(written), name(other), const(deep),
                                      const(f"`{written}` or `{other}`"), const(at)])
 
+    def check_stores(self, targets: list[gast.AST], values: list[gast.AST],
+                     atoms: list[gast.AST]) -> None:
+        """`B[0], B[1] = B[1], B[0]`: the items are stored in turn, so an item that is a view
+        (a row of `B`) sees the stores before its own, and NumPy writes the changed row back
+        (no swap). Before the stores, `runtime.unshared` checks that no later item shares
+        memory with an earlier target (numbers and new arrays pass)."""
+        at = where(os.path.basename(self.p.filename), self.line)
+        for i, target in enumerate(targets):
+            root = target
+            while isinstance(root, gast.Subscript):
+                root = root.value
+            if root is target or not isinstance(root, gast.Name):
+                continue
+            index = target.slice if target.value is root and not isinstance(
+                target.slice, (gast.Slice, gast.Tuple)) else None  # one element: that part
+            for value, atom in zip(values[i + 1:], atoms[i + 1:], strict=True):
+                if isinstance(atom, gast.Name):
+                    self.check("unshared", [name(atom.id), name(root.id), const(_text(value)),
+                                            const(root.id), const(at)]
+                               + ([self.atom(index)] if index is not None else []))
+
     def refuse_into_temporary(self, target: gast.Subscript) -> None:
         """Refuse an element write into what an expression gives (`B.ravel()[1] = v`,
         `B.reshape(-1)[i] = v`): a view of an array the trace would not see change, or a

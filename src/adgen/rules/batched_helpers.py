@@ -88,9 +88,12 @@ def _index(index):
 
 
 def take_batched(t, index):
-    """`x[index]`'s tangent: the same index after the batch axis (containers as they are)."""
+    """`x[index]`'s tangent: the same index after the batch axis (containers as they are).
+    An element of `x` is a number of its own, so its tangent (the batch axis only) is a copy,
+    not a view a later write into `x`'s tangent would change (`a[0], a[1] = a[1], a[0]`)."""
     if is_array(t):
-        return t[_index(index)]
+        item = t[_index(index)]
+        return item.copy() if np.ndim(item) == 1 and np.ndim(t) > 1 else item
     return t[index]
 
 

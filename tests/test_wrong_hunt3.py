@@ -542,3 +542,84 @@ def test_swaps_of_numbers_and_copies_are_differentiated():
     np.testing.assert_allclose(adgen.grad(elements_swapped, mode="forward")(X),
                                [2 * 0.5, 2 * 0.3, 2 * 0.9])
     check_grads(rows_swapped_by_copies, (A,), order=2)
+
+
+# ---------------------------------------------------------------- `c[k] += v` on a held item
+
+
+def entry_updated_while_held(x):
+    params = {"w": x * 1.0}
+    w = params["w"]
+    params["w"] -= 0.1 * x ** 2  # in place on the array `w` holds
+    return np.sum(w * x)
+
+
+def row_updated_while_held(x):
+    rows = [x * 1.0, x * 2.0]
+    r = rows[0]
+    rows[0] += x ** 2
+    return np.sum(r * x)
+
+
+def argument_updated_through_a_list(x):
+    rows = [x, x * 2.0]
+    rows[0] *= 3.0  # changes the argument
+    return np.sum(rows[0]) + np.sum(x)
+
+
+def copied_params_stepped(x):
+    params = {"w": x * 1.0, "b": x * 0.5}
+    old = dict(params)
+    for k in params:
+        params[k] -= 0.1 * x ** 2  # `old` holds the same arrays
+    return np.sum(old["w"] * params["w"])
+
+
+def array_row_updated_while_viewed(a):
+    b = a * 1.0
+    r = b[0]
+    b[0] += a[1] ** 2  # `r` is a view of that row
+    return np.sum(r * a[0])
+
+
+HELD_UPDATES = [(entry_updated_while_held, X, 3), (row_updated_while_held, X, 3),
+                (argument_updated_through_a_list, X, 2), (copied_params_stepped, X, 4),
+                (array_row_updated_while_viewed, A, 3)]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("f, arg, line", HELD_UPDATES,
+                         ids=[f.__name__ for f, _, _ in HELD_UPDATES])
+def test_updating_an_item_another_name_holds_is_refused(f, arg, line, mode):
+    """`c[k] op= v` changes the item in place when it is an array (or a list): every name
+    holding it sees the change, which the trace (`c[k] = c[k] op v`) missed."""
+    err = refused(f, (arg,), "in place|view", mode)
+    assert f"test_wrong_hunt3.py:{line_of(f, line)}" in str(err)
+
+
+def numbers_updated(x):
+    d = {"a": x[0], "b": x[1]}
+    a = d["a"]
+    old = dict(d)
+    d["a"] -= 0.1 * x[2]
+    return a * d["a"] + old["b"] * d["a"]
+
+
+def arrays_stepped(x):
+    params = {"w": x * 1.0, "b": x * 0.5}
+    for k in params:
+        params[k] -= 0.1 * x ** 2
+    return np.sum(params["w"] * params["b"])
+
+
+def other_row_updated(a):
+    b = a * 1.0
+    r = b[0]
+    b[1] += a[0] ** 2
+    return np.sum(r * a[1]) + np.sum(b)
+
+
+@pytest.mark.parametrize("f, arg", [(numbers_updated, X), (arrays_stepped, X),
+                                    (other_row_updated, A)])
+def test_updates_nobody_else_sees_are_differentiated(f, arg):
+    check_grads(f, (arg,), order=2)

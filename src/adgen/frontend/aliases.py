@@ -339,6 +339,8 @@ class _Walk:
             root, depth = _root(t)
             if root is not None and depth:
                 out.append((root, depth, True, t))
+            if root is not None and depth and isinstance(s, gast.AugAssign):
+                out.append((root, depth + 1, False, t))  # `c[k] += v`: in place on `c[k]`
         if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
             func = s.value.func
             if isinstance(func, gast.Attribute) and func.attr in MUTATING:
@@ -380,7 +382,7 @@ class _Walk:
                                  _FIX.format(written=written, other=partner))
             if kind in (PART, ITEM) and other == written and self.liveness.read_after(one, s):
                 views.append(one)
-        if views and isinstance(s, gast.Assign):
+        if views and isinstance(s, (gast.Assign, gast.AugAssign)):
             self.checks.views[id(s)] = sorted(set(views))
 
     def shallow(self, s: gast.AST, written: str, depth: int, one: str, other: str) -> None:
@@ -388,6 +390,8 @@ class _Walk:
         other is read later or is a parameter."""
         if written in (one, other):
             partner = other if one == written else one
+            if isinstance(s, gast.AugAssign) and depth > _root(s.target)[1]:
+                raise self.error(s, "an update of an item the copies share", "")  # checked
             if partner in self.params or self.liveness.read_after(partner, s):
                 self.checks.copies.setdefault(id(s), []).append((written, partner, depth > 1))
 

@@ -303,16 +303,7 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
                 raise self.error(s, "`del` of items or attributes", "build a new value instead")
 
     def stmt_Assign(self, s: gast.Assign) -> None:
-        for view in self.view_checks.get(id(s), ()):  # `v[i] = ...` where `view` may see `v`
-            at = where(os.path.basename(self.p.filename), s.lineno)
-            root = s.targets[0]
-            index = root.slice if isinstance(root, gast.Subscript) and isinstance(
-                root.value, gast.Name) and not isinstance(root.slice, (gast.Slice, gast.Tuple)) \
-                else None  # one element index: the write is checked against that part only
-            while isinstance(root, gast.Subscript):
-                root = root.value
-            self.check("unshared", [name(view), name(root.id), const(view), const(root.id),
-                                    const(at)] + ([self.atom(index)] if index else []))
+        self.check_views(s, s.targets[0])  # `v[i] = ...` where a view may see `v`
         if len(s.targets) == 1:
             self.assign_to(s.targets[0], s.value)
             return
@@ -329,6 +320,8 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
         if id(s) in self.shared_updates:  # `w += x` where `w` may share an array: refused
             at = where(os.path.basename(self.p.filename), s.lineno)
             self.check("numbers_only", [name(target.id), const(target.id), const(at)])
+        self.check_updated_item(s)  # `rows[0] += v` changes an array `rows[0]` in place
+        self.check_views(s, target)  # `B[0] += v` where `r = B[0]` is read later
         load = _as_load(target)
         self.assign_to(target, gast.BinOp(left=load, op=s.op, right=s.value))
 

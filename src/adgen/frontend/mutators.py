@@ -38,6 +38,7 @@ from adgen.codegen.astutil import clone
 from adgen.errors import where
 from adgen.frontend.aliases import MUTATING
 from adgen.frontend.ir import const, name
+from adgen.runtime_forms import updated_item
 
 _NUMPY_IN_PLACE = (np.copyto, np.put, np.place, np.putmask, np.fill_diagonal,
                    np.put_along_axis, np.random.shuffle)
@@ -166,6 +167,32 @@ class WriteChecks:
                     self.check("unshared", [name(atom.id), name(root.id), const(_text(value)),
                                             const(root.id), const(at)]
                                + ([self.atom(index)] if index is not None else []))
+
+    def check_views(self, s: gast.AST, target: gast.AST) -> None:
+        """Before `v[i] = ...` or `v[i] += ...` where a name the alias walk found may be a
+        view of `v` (`Checks.views`): `runtime.unshared` for each."""
+        for view in self.view_checks.get(id(s), ()):
+            at = where(os.path.basename(self.p.filename), s.lineno)
+            root = target
+            index = root.slice if isinstance(root, gast.Subscript) and isinstance(
+                root.value, gast.Name) and not isinstance(root.slice, (gast.Slice, gast.Tuple)) \
+                else None  # one element index: the write is checked against that part only
+            while isinstance(root, gast.Subscript):
+                root = root.value
+            self.check("unshared", [name(view), name(root.id), const(view), const(root.id),
+                                    const(at)] + ([self.atom(index)] if index else []))
+
+    def check_updated_item(self, s: gast.AugAssign) -> None:
+        """Before `c[k] += v` whose item another name may hold (the alias walk's
+        `Checks.arguments`): `runtime_forms.updated_item`."""
+        if isinstance(s.target, gast.Subscript) and id(s.target) in self.shared_arguments:
+            at = where(os.path.basename(self.p.filename), s.lineno)
+            item = self.atom(gast.Subscript(value=s.target.value, slice=s.target.slice,
+                                            ctx=gast.Load()))
+            check = self.form_call(updated_item, [self.atom(s.target.value), item,
+                                                  const(_text(s)), const(at)])
+            check.adgen_check = True
+            self.emit(gast.Expr(value=check))
 
     def refuse_into_temporary(self, target: gast.Subscript) -> None:
         """Refuse an element write into what an expression gives (`B.ravel()[1] = v`,

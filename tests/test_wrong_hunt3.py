@@ -154,7 +154,7 @@ IN_PLACE_CALLS = [
     (unbound_fill, 2, "np.ndarray.fill"), (unbound_append, 2, "list.append"),
     (heap_of_values, 2, "heapq.heappush"), (sorted_insert, 2, "bisect.insort"),
     (shuffled, 2, "shuffle"), (appends_to_a_global, 1, "HISTORY.append"),
-    (calls_a_global_writer, None, "HISTORY.append"),
+    (calls_a_global_writer, None, "HISTORY"),
     (closure_appender(), 1, "buffer.append"),
     (helper_sets_an_attribute, None, "attributes"),
 ]
@@ -623,3 +623,74 @@ def other_row_updated(a):
                                     (other_row_updated, A)])
 def test_updates_nobody_else_sees_are_differentiated(f, arg):
     check_grads(f, (arg,), order=2)
+
+
+# ---------------------------------------------------------------- what a helper writes
+
+
+BUFFER3 = np.zeros(3)
+LOG3: list = []
+
+
+def set_buffer(v):
+    BUFFER3[0] = v
+
+
+def log_only(v):
+    LOG3.append(v)
+
+
+def through_a_global_buffer(x):
+    set_buffer(x[0] ** 2)  # returns nothing: its derivative was never built
+    return BUFFER3[0] * x[1]
+
+
+def through_a_global_log(x):
+    log_only(x[0] ** 2)
+    return LOG3[-1] * x[1]
+
+
+def update_first_row(rows, v):
+    rows[0] += v  # in place on the array `rows[0]`
+
+
+def set_inner(rows, v):
+    rows[0][1] = v
+
+
+def helper_updates_a_held_row(x):
+    rows = [x * 1.0, x * 2.0]
+    r = rows[0]
+    update_first_row(rows, x ** 2)
+    return np.sum(r * x)
+
+
+def helper_writes_into_a_held_row(x):
+    rows = [x * 1.0, x * 2.0]
+    r = rows[0]
+    set_inner(rows, x[2] ** 2)
+    return np.sum(r * x)
+
+
+HELPERS = [(through_a_global_buffer, "BUFFER3"), (through_a_global_log, "LOG3"),
+           (helper_updates_a_held_row, "share"), (helper_writes_into_a_held_row, "share")]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("f, match", HELPERS, ids=[f.__name__ for f, _ in HELPERS])
+def test_what_a_helper_writes_is_seen_by_the_caller(f, match, mode):
+    """A helper writing into a global was never differentiated when it returned nothing; one
+    writing into a row its argument holds was taken to replace an element."""
+    err = refused(f, (X,), match, mode)
+    assert err.lineno == line_of(f, 1 if f.__name__.startswith("through") else 3)
+
+
+def helper_updates_rows_nobody_holds(x):
+    rows = [x * 1.0, x * 2.0]
+    update_first_row(rows, x ** 2)
+    set_inner(rows, x[2] ** 2)
+    return np.sum(rows[0] * rows[1])
+
+
+def test_a_helper_writing_rows_nobody_else_holds_is_differentiated():
+    check_grads(helper_updates_rows_nobody_holds, (X,), order=2)

@@ -98,8 +98,8 @@ _FIX = ("adgen follows values, not shared memory; make a copy where the two meet
 
 
 # The arguments a call writes into (a call of a user function that changes its arguments),
-# each with whether the write certainly changes the object (`False`: only `p op= ...`).
-Effects = Callable[[gast.Call], "list[tuple[gast.AST, bool]]"]
+# each with how (`effects.Summary`: 0 only `p op= ...`, 1 its elements, 2 objects it holds).
+Effects = Callable[[gast.Call], "list[tuple[gast.AST, int]]"]
 
 
 class Checks:
@@ -183,7 +183,7 @@ class _Walk:
             except SyntaxError:
                 self.checks.arguments.add(id(node))
         if isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name) and any(
-                s.target.id in (p[0], p[1]) for p in pairs):
+                s.target.id in (p[0], p[1]) and p[3] != SHALLOW for p in pairs):
             self.checks.updates.add(id(s))
         if isinstance(s, gast.Assign):
             pairs = self.assign(s, pairs)
@@ -348,17 +348,17 @@ class _Walk:
                 if root is not None:
                     out.append((root, depth + 1, True, func))
         for call in (n for n in astutil.walk_in_order(s) if isinstance(n, gast.Call)):
-            for arg, certain in self.effects(call):
+            for arg, level in self.effects(call):  # (`effects.Summary`: how deep)
                 root, depth = _root(arg)
                 if root is not None:
-                    out.append((root, depth + 1, certain, arg))
+                    out.append((root, depth + max(1, level), bool(level), arg))
         return out
 
     def refuse_write(self, s: gast.AST, written: str, depth: int, pairs: Pairs) -> None:
         views = []
         for one, other, where, kind in sorted(pairs, key=order):
             if kind == SHALLOW:
-                self.shallow(s, written, depth, one, other)
+                self.shallow(s, written, depth, (one, other, where))
                 continue
             if kind == ITEM and one == written and not self.shared(other, s, where, pairs):
                 continue  # the container is never seen again: its item is the name's own
@@ -369,7 +369,8 @@ class _Walk:
                                         and depth > held_at(kind))) or (
                     kind == REPEATS and one == written and depth > 1):
                 partner = other if one == written else one
-                if self.unseen(s, written, one, kind, pairs):
+                if self.unseen(s, written, one, kind, pairs if depth > 1 else frozenset(
+                        p for p in pairs if p[3] != SHALLOW)):  # copies' own elements
                     continue
                 line = getattr(where, "lineno", "?")
                 if kind == REPEATS:
@@ -385,15 +386,24 @@ class _Walk:
         if views and isinstance(s, (gast.Assign, gast.AugAssign)):
             self.checks.views[id(s)] = sorted(set(views))
 
-    def shallow(self, s: gast.AST, written: str, depth: int, one: str, other: str) -> None:
-        """A write into one of a shallow copy and its source: checked at run time while the
-        other is read later or is a parameter."""
-        if written in (one, other):
-            partner = other if one == written else one
-            if isinstance(s, gast.AugAssign) and depth > _root(s.target)[1]:
-                raise self.error(s, "an update of an item the copies share", "")  # checked
-            if partner in self.params or self.liveness.read_after(partner, s):
-                self.checks.copies.setdefault(id(s), []).append((written, partner, depth > 1))
+    def shallow(self, s: gast.AST, written: str, depth: int, pair: tuple) -> None:
+        """A write into one of a shallow copy and its source while the other is read later
+        or is a parameter: an update of an item (`c[k] += v`) is checked like one of an item
+        another name holds (raised here, caught by `stmt`), a write into an item by
+        `runtime.own_items`, and so is an element write into the source of `list(a)`, whose
+        items may be rows of an array `a` (a copy's elements, and `v.copy()`'s, are its own)."""
+        one, other, made = pair
+        if written not in (one, other):
+            return
+        partner = other if one == written else one
+        if partner not in self.params and not self.liveness.read_after(partner, s):
+            return
+        if isinstance(s, gast.AugAssign) and depth > _root(s.target)[1]:
+            raise self.error(s, "an update of an item the copies share", "")  # checked
+        copied = isinstance(made, gast.Assign) and isinstance(made.value, gast.Call) and \
+            isinstance(made.value.func, gast.Attribute)  # `v.copy()`
+        if depth > 1 or written == other and not copied:
+            self.checks.copies.setdefault(id(s), []).append((written, partner, depth > 1))
 
     def unseen(self, s: gast.AST, written: str, one: str, kind: str, pairs: Pairs) -> bool:
         """Whether a write into `written` is never seen through another name: no name that

@@ -27,47 +27,73 @@ from typing import Any
 
 import gast
 
-from adgen.frontend.aliases import MUTATING, _root
+from adgen.frontend.aliases import MUTATING
 from adgen.frontend.parse import Parsed, register_parsed
 from adgen.runtime import owned_copy
 
 _COPY = "_adgen_owned_copy"
 
-Summary = dict[str, bool]  # parameter -> whether the write is certainly in place
+# parameter -> how its argument is changed: 0 (falsy) only by `p op= ...` (in place for an
+# array or a list, a new value for a number), 1 its elements (`p[i] = ...`, `p.append(v)`), 2
+# objects it holds (`p[i][j] = ...`, `p[i] += ...` on an array held in a list, `p[i].append`);
+# and `GLOBAL + name` for a name not local to the function that it writes into
+Summary = dict[str, int]
+GLOBAL = "global "
 
 
 def summary(parsed: Parsed,
-            callee: Callable[[gast.Call], list[tuple[gast.AST, bool]]]) -> Summary:
+            callee: Callable[[gast.Call], list[tuple[gast.AST, int]]]) -> Summary:
     """The parameters `parsed`'s function writes into (see the module docstring)."""
     params = [a.id for a in parsed.node.args.args]
     rebound = _rebound(parsed.node, set(params))
+    local = set(params) | {n.id for n in gast.walk(parsed.node)
+                           if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     out: Summary = {}
 
-    def note(p: str | None, certain: bool) -> None:
-        if p in params and p not in rebound:
-            out[p] = out.get(p, False) or certain
+    def note(target: gast.AST, level: int) -> None:
+        """A write `level` deep below `target` (0: only `op=`)."""
+        root, depth = _written_name(target)
+        if root in params and root not in rebound:
+            out[root] = max(out.get(root, 0), min(level and depth + level, 2))
+        elif root is not None and root not in local:
+            out[GLOBAL + root] = 1  # `BUFFER[0] = v`, `LOG.append(v)` of a module's value
 
     for s in gast.walk(parsed.node):
         if isinstance(s, (gast.Assign, gast.AugAssign)):
-            for t in s.targets if isinstance(s, gast.Assign) else [s.target]:
-                if not isinstance(t, gast.Name):  # `p[i] = ...`, `p.w = ...`, `p.w[i] = ...`
-                    note(_written_name(t), True)
-                elif isinstance(s, gast.AugAssign) and isinstance(t, gast.Name):
-                    note(t.id, False)
+            for t in _stores(s.targets if isinstance(s, gast.Assign) else [s.target]):
+                if isinstance(t, (gast.Subscript, gast.Attribute)):  # `p[i] = ...`, `p.w = ...`
+                    note(t.value, 1 + isinstance(s, gast.AugAssign))  # `p[i] += v`: `p[i]`
+                elif isinstance(s, gast.AugAssign):
+                    note(t, 0)
         elif isinstance(s, gast.Call):
             func = s.func
             if isinstance(func, gast.Attribute) and func.attr in MUTATING:
-                note(_root(func.value)[0], True)
-            for arg, certain in callee(s):
-                note(_root(arg)[0], certain)
+                note(func.value, 1)
+            for arg, level in callee(s):
+                note(arg, level)
     return out
 
 
-def _written_name(target: gast.AST) -> str | None:
-    """The name whose object a store into `target` changes: `p` for `p[i]`, `p.w`, `p.w[i]`."""
+def _stores(targets: list[gast.AST]) -> list[gast.AST]:
+    """The single targets of an assignment's targets (`a, p[0] = ...` unpacked)."""
+    out: list[gast.AST] = []
+    todo = list(targets)
+    while todo:
+        t = todo.pop()
+        if isinstance(t, (gast.Tuple, gast.List)):
+            todo.extend(t.elts)
+        else:
+            out.append(t.value if isinstance(t, gast.Starred) else t)
+    return out
+
+
+def _written_name(target: gast.AST) -> tuple[str | None, int]:
+    """The name whose object a write into `target` changes, and how deep below it: `p` at 0
+    for `p`, at 1 for `p[i]` or `p.w`."""
+    depth = 0
     while isinstance(target, (gast.Subscript, gast.Attribute)):
-        target = target.value
-    return target.id if isinstance(target, gast.Name) else None
+        target, depth = target.value, depth + 1
+    return (target.id, depth) if isinstance(target, gast.Name) else (None, 0)
 
 
 def _rebound(fn: gast.FunctionDef, params: set[str]) -> set[str]:

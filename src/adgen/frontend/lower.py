@@ -228,7 +228,7 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
         found, fn = self.resolve(call.func)
         return _MEASURED.get(fn, ()) if found and isinstance(fn, types.FunctionType) else ()
 
-    def written_arguments(self, call: gast.Call) -> list[tuple[gast.AST, bool]]:
+    def written_arguments(self, call: gast.Call) -> list[tuple[gast.AST, int]]:
         """The arguments a call of a user function writes into, each with whether certainly
         (empty for anything else)."""
         found, fn = self.resolve(call.func)

@@ -21,7 +21,7 @@ from adgen import runtime
 from adgen.codegen.astutil import clone
 from adgen.errors import where
 from adgen.frontend.aliases import MUTATING
-from adgen.frontend.effects import bound_arguments
+from adgen.frontend.effects import GLOBAL, bound_arguments
 from adgen.frontend.ir import Method, Subexpressions, assign, const, name
 from adgen.frontend.local_functions import LocalFunctions
 from adgen.frontend.lower_builtins import is_einsum
@@ -228,6 +228,11 @@ class CallLowering(ValueLowering, LocalFunctions, WriteChecks):
         """A call of a user function that writes into arguments: its value form returns the
         written parameters too, and what was passed is assigned them (`frontend.effects`)."""
         written, variant = effects
+        outside = sorted(k[len(GLOBAL):] for k in written if k.startswith(GLOBAL))
+        if outside:
+            raise self.error(e, f"calling {fn.__qualname__}, which writes into `{outside[0]}`, "
+                             "a value not local to it (a global or a closed-over value)",
+                             "pass it in and return the new value")
         passed = bound_arguments(fn, e, written)
         missing = sorted(set(written) - {p for p, _ in passed})
         if missing:

@@ -4,12 +4,14 @@ A user function may change an argument in place: `u[0] = u[1]` (a boundary condi
 `h.append(v)`, `v *= 2.0`, or a call of another such function. Python's caller sees the
 change; the trace follows values, so a caller lowered as if the call were pure would miss it.
 
-`summary(parsed, callee)` is what a function writes into: for each parameter, `True` when the
-write certainly changes the argument's object (an element write, a mutating method, a callee
-that does), `False` when only `p op= ...` does (in place for an array or a list, a new value
-for a number). `callee(call)` gives the arguments a call of a user function writes into
-(the program view computes each function's summary once; a recursive call being summarised
-counts as writing nothing).
+`summary(parsed, callee)` is what a function writes into: for each parameter, 1 when the
+write certainly changes the argument's object (an element write, a mutating method, an
+attribute store, a callee that does), 2 when it changes objects the argument holds
+(`p[i][j] = ...`, `p[i] += ...`, `p[i].append(...)`), 0 when only `p op= ...` does (in place for
+an array or a list, a new value for a number); and `GLOBAL + name` for each global or
+closed-over name it writes into, which the caller refuses. `callee(call)` gives the
+arguments a call of a user function writes into (the program view computes each function's
+summary once; a recursive call being summarised counts as writing nothing).
 
 `value_form(fn, parsed, written)` is the callee in value form: the same body, returning
 `(result, p1, p2, ...)`, the values of the written parameters when it returns. The caller's
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -55,7 +58,8 @@ def summary(parsed: Parsed,
         root, depth = _written_name(target)
         if root in params and root not in rebound:
             out[root] = max(out.get(root, 0), min(level and depth + level, 2))
-        elif root is not None and root not in local:
+        elif root is not None and root not in local and not isinstance(
+                parsed.resolve(root)[1], (types.ModuleType, type)):  # not `np.append(...)`
             out[GLOBAL + root] = 1  # `BUFFER[0] = v`, `LOG.append(v)` of a module's value
 
     for s in gast.walk(parsed.node):

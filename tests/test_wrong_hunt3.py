@@ -694,3 +694,55 @@ def helper_updates_rows_nobody_holds(x):
 
 def test_a_helper_writing_rows_nobody_else_holds_is_differentiated():
     check_grads(helper_updates_rows_nobody_holds, (X,), order=2)
+
+
+# ---------------------------------------------------------------- ties and kinks
+
+
+def py_max(x):
+    return max(x[0], x[1]) * 1.0
+
+
+def np_max(x):
+    return np.max(x)
+
+
+def relu_sum(x):
+    return np.sum(np.maximum(x, 0.0))
+
+
+def norm2(x):
+    return np.linalg.norm(x)
+
+
+def norm_inf(x):
+    return np.linalg.norm(x, np.inf)
+
+
+def picked(x):
+    return x[np.argmax(x)]
+
+
+def absolute(x):
+    return np.sum(np.abs(x))
+
+
+def clipped(x):
+    return np.sum(np.clip(x, 0.0, 1.0))
+
+
+TIES = [(py_max, [1.0, 1.0], [1.0, 0.0]), (np_max, [1.0, 1.0], [0.5, 0.5]),
+        (relu_sum, [0.0, 1.0], [1.0, 1.0]), (norm2, [0.0, 0.0], [0.0, 0.0]),
+        (norm_inf, [1.0, -1.0], [0.5, -0.5]), (picked, [1.0, 1.0], [1.0, 0.0]),
+        (absolute, [0.0, 1.0], [0.0, 1.0]), (clipped, [0.0, 1.0], [1.0, 1.0])]
+
+
+@pytest.mark.parametrize("f, x, expected", TIES, ids=[f.__name__ for f, _, _ in TIES])
+def test_ties_and_kinks_follow_the_documented_convention_in_both_modes(f, x, expected):
+    """A one-sided derivative or a convex combination of them (docs/architecture.md,
+    Decisions), the same in both modes; every second derivative here is 0 (the 2-norm's at 0
+    was the identity, an artefact of its guard against dividing by 0)."""
+    x = np.array(x)
+    for mode in ("reverse", "forward"):
+        np.testing.assert_allclose(adgen.grad(f, mode=mode)(x), expected)
+    np.testing.assert_allclose(adgen.hessian(f)(x), np.zeros((2, 2)))

@@ -746,3 +746,42 @@ def test_ties_and_kinks_follow_the_documented_convention_in_both_modes(f, x, exp
     for mode in ("reverse", "forward"):
         np.testing.assert_allclose(adgen.grad(f, mode=mode)(x), expected)
     np.testing.assert_allclose(adgen.hessian(f)(x), np.zeros((2, 2)))
+
+
+# ---------------------------------------------------------------- keywords that allow writes
+
+
+def cleaned_in_place(x):
+    a = x * 1.0
+    b = np.nan_to_num(a, copy=False)  # `a` itself
+    b[0] = 5.0
+    return np.sum(a * x)
+
+
+def solved_in_place(x):
+    import scipy.linalg  # SciPy is optional for adgen
+
+    a = np.array([[3.0, 1.0, 0.0], [1.0, 4.0, 1.0], [0.0, 1.0, 5.0]]) + np.diag(x)
+    b = x * 2.0
+    y = scipy.linalg.solve(a, b, overwrite_a=True, overwrite_b=True)  # `b` may be `y`
+    return np.sum(y * b)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_keywords_that_let_a_call_write_into_its_argument_are_refused(mode):
+    refused(cleaned_in_place, (X,), "copy=", mode)
+    pytest.importorskip("scipy")
+    refused(solved_in_place, (X,), "overwrite_a=", mode)
+
+
+def zero_d_written(x):
+    a = np.array(x[0] * 1.0)
+    a[()] = x[1] ** 2  # `x[0]` no longer counts
+    return float(a) * x[2]
+
+
+def test_a_0d_array_written_whole():
+    """Reverse mode kept the adjoint of the overwritten 0-d array (a number, which
+    `zero_at` left as it was): d/dx0 was x2 instead of 0."""
+    np.testing.assert_allclose(adgen.grad(zero_d_written)(X), [0.0, 2 * 0.5 * 0.9, 0.25])
+    check_grads(zero_d_written, (X,), order=2)

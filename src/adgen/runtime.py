@@ -329,6 +329,8 @@ def zero_at(acc: Any, index: Any) -> Any:
         acc[index] = 0
     elif isinstance(acc, (list, dict)):
         acc[index] = zeros_like(acc[index])
+    else:  # a number: the adjoint of a 0-d array written whole (`a[()] = v`)
+        return acc * 0
     return acc
 
 

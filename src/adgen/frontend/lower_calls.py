@@ -26,7 +26,13 @@ from adgen.frontend.ir import Method, Subexpressions, assign, const, name
 from adgen.frontend.local_functions import LocalFunctions
 from adgen.frontend.lower_builtins import is_einsum
 from adgen.frontend.lower_values import ValueLowering
-from adgen.frontend.mutators import WriteChecks, in_place, method_out, positional_out
+from adgen.frontend.mutators import (
+    WriteChecks,
+    in_place,
+    method_out,
+    overwriting,
+    positional_out,
+)
 from adgen.frontend.signatures import plain_arguments, plain_form
 from adgen.rules import library_function, lookup
 from adgen.rules.numpy_composites import (
@@ -45,6 +51,10 @@ class CallLowering(ValueLowering, LocalFunctions, WriteChecks):
         if isinstance(e.func, gast.Name) and e.func.id in self.function_locals:
             return self.local_call(e)  # `g(x)` with `g = np.tanh if k else relu`, ...
         found, fn = self.resolve(e.func)
+        written_by = overwriting(fn if found else None, e.keywords)
+        if written_by is not None:
+            raise self.error(e, f"`{written_by}=` here (it lets the call write into its "
+                             "argument)", f"leave `{written_by}` to its default")
         missing = self.missing(e.func) if not found else None
         if missing is not None:  # `np.trapz(...)` where NumPy has no `trapz`: raises if run
             return self.missing_call(missing)

@@ -15,6 +15,8 @@ the derivative cannot follow a global. Such calls are refused at the user's line
   an output array by position (`np.exp(x, y)`, `np.sum(x, 0, None, s)`; `None` there is no
   output); `method_out(name, args)` the same for a method of an array (`a.cumsum(0, None,
   b)`).
+* `overwriting(fn, keywords)`: SciPy's `overwrite_a=True` and `np.nan_to_num(a, copy=False)`,
+  which let a call write into its argument.
 * `WriteChecks`: element writes into the value of an expression (`B.ravel()[1] = v`) or
   through an attribute (`p.w[0] = v`), refused; the run-time checks of writes into a shallow
   copy or its source (`aliases.Checks.copies`).
@@ -106,6 +108,21 @@ def method_out(name: str, args: list[gast.AST]) -> bool:
     """Whether positional arguments `args` give the array method `name` an output array."""
     at = _METHOD_OUT.get(name)
     return at is not None and len(args) > at and not _none(args[at])
+
+
+def overwriting(fn: Any, keywords: list[gast.keyword]) -> str | None:
+    """The keyword that lets a call write into its argument: SciPy's `overwrite_a=True`,
+    `np.nan_to_num(a, copy=False)` (None when there is none)."""
+    if not str(getattr(fn, "__module__", None)).startswith(("scipy", "numpy")):
+        return None  # the user's own `overwrite_` parameters
+    for k in keywords:
+        off = isinstance(k.value, gast.Constant) and k.value.value in (False, None, 0)
+        if k.arg and k.arg.startswith("overwrite_") and not off:
+            return k.arg
+        if k.arg == "copy" and fn is np.nan_to_num and not (
+                isinstance(k.value, gast.Constant) and k.value.value is True):
+            return k.arg
+    return None
 
 
 def _none(node: gast.AST) -> bool:

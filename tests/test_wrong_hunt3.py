@@ -785,3 +785,37 @@ def test_a_0d_array_written_whole():
     `zero_at` left as it was): d/dx0 was x2 instead of 0."""
     np.testing.assert_allclose(adgen.grad(zero_d_written)(X), [0.0, 2 * 0.5 * 0.9, 0.25])
     check_grads(zero_d_written, (X,), order=2)
+
+
+# ---------------------------------------------------------------- iterating a view written
+
+
+def rows_propagated(a):
+    b = a * 1.0
+    for i, r in enumerate(b[:-1]):  # each `r` is read when the loop reaches it
+        b[i + 1] = b[i + 1] + 0.5 * r
+    return np.sum(b * b)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_iterating_a_view_the_loop_writes_into_is_refused(mode):
+    """Reverse mode read the rows of `b[:-1]` as they were before the loop."""
+    err = refused(rows_propagated, (np.array([[0.3, 0.5], [0.9, 1.3], [0.2, 0.7]]),), "view",
+                  mode)
+    assert f"test_wrong_hunt3.py:{line_of(rows_propagated, 2)}" in str(err)
+
+
+def rows_propagated_by_index(a):
+    b = a * 1.0
+    for i in range(b.shape[0] - 1):
+        b[i + 1] += 0.5 * b[i]
+    for r in b:  # the array itself: each row read as it is then
+        b[0] = b[0] + np.sum(r)
+    for i, r in enumerate(list(b[:-1].copy())):
+        b[i] = b[i] * r
+    return np.sum(b * b)
+
+
+def test_loops_over_the_array_itself_or_a_copy_are_differentiated():
+    # (first order: the gradient keeps rows it later writes, refused at second order)
+    check_grads(rows_propagated_by_index, (np.array([[0.3, 0.5], [0.9, 1.3], [0.2, 0.7]]),))

@@ -23,6 +23,7 @@ from adgen import numba_python, runtime
 from adgen.errors import DifferentiationError
 from adgen.rules.limits import divide_or_zero, scaled_log, scaled_power
 from adgen.rules.numpy_reductions import expand_to
+from adgen.runtime_tables import float_target
 
 _types: Any = None  # numba.types, once install() ran
 _reduce_compiled: Any = None  # `_reduce_to` compiled, once install() ran
@@ -403,6 +404,16 @@ def _same_lengths(*lengths: Any) -> Any:
     return _equal_lengths if all(isinstance(n, _types.Integer) for n in lengths) else None
 
 
+def _float_target(value: Any, var: Any, where: Any) -> Any:
+    """A float array passes; an array of integers has no implementation (the uncompiled
+    derivative runs, whose `float_target` raises adgen's error)."""
+    return _checked if _array(value) and isinstance(value.dtype, _types.Float) else None
+
+
+def _checked(value: Any, var: Any, where: Any) -> Any:
+    return None
+
+
 def _as_sequence(xs: Any) -> Any:
     if _array(xs) or isinstance(xs, (_types.BaseTuple, _types.List, _types.RangeType)):
         return _same
@@ -471,6 +482,7 @@ _TYPERS = {
     copied: _copied,
     runtime.as_sequence: _as_sequence,
     runtime.same_lengths: _same_lengths,
+    float_target: _float_target,
     runtime.take: _take,
     runtime.item: _item,
     runtime.add_at: _add_at,

@@ -253,7 +253,7 @@ class Program:
         except (DifferentiationError, SyntaxError):
             return None
 
-        def written(call: gast.Call) -> list[tuple[gast.AST, bool]]:
+        def written(call: gast.Call) -> list[tuple[gast.AST, int]]:
             if not isinstance(call.func, gast.Name):
                 return []
             found, callee = parsed.resolve(call.func.id)

@@ -15,7 +15,12 @@ import numpy as np
 from adgen import records
 from adgen.arrays import basic_index, is_array, scatter_add
 from adgen.errors import DifferentiationError
-from adgen.runtime_aliases import number_item, numbers_only, unshared  # noqa: F401
+from adgen.runtime_aliases import (  # noqa: F401
+    number_item,
+    numbers_only,
+    own_items,
+    unshared,
+)
 
 
 def unbroadcast(g: Any, x: Any) -> Any:
@@ -333,6 +338,8 @@ def zero_at(acc: Any, index: Any) -> Any:
         acc[index] = 0
     elif isinstance(acc, (list, dict)):
         acc[index] = zeros_like(acc[index])
+    else:  # a number: the adjoint of a 0-d array written whole (`a[()] = v`)
+        return acc * 0
     return acc
 
 

@@ -1,7 +1,8 @@
 """Run-time checks of writes through names that may share an object, where only the values
 tell (`frontend/aliases.py` decides where): `numbers_only` (`w += x` on a shared name),
 `unshared` (an element write into an array a live view was read from), `number_item` (an item
-`v[i]` put into a container that a later write and read would see through both names)."""
+`v[i]` put into a container that a later write and read would see through both names),
+`own_items` (a write into a shallow copy's shared items)."""
 
 from __future__ import annotations
 
@@ -65,3 +66,19 @@ def unshared(view: Any, value: Any, view_name: str, value_name: str, where: str,
             f"{where}: writing into `{value_name}` changes `{view_name}`, a NumPy view of it: "
             f"adgen follows values, not shared memory; take a copy "
             f"(`{view_name} = {value_name}[...].copy()`) or write into one name only")
+
+
+def own_items(value: Any, other: Any, deep: bool, names: str, where: str) -> None:
+    """Before a write into `value` (`deep`: into one of its items) where `value` or `other` is
+    a shallow copy of the other (`list(v)`, `v.copy()`, `dict(v)`): refused when they share what
+    is written, an item (a list's `copy`) or a row (`list(a)` of an array `a`)."""
+    def numeric(a: Any) -> bool:
+        return is_array(a) and getattr(a.dtype, "kind", "O") != "O"
+
+    items = other.values() if isinstance(other, dict) else other
+    if not (numeric(value) and numeric(other)) and (deep or numeric(value) and any(
+            isinstance(i, np.ndarray) and np.may_share_memory(i, value) for i in items)):
+        raise DifferentiationError(f"{where}: writing into {names} changes both: one holds the "
+                                   "other's items (a shallow copy); adgen follows values, not "
+                                   "shared memory; copy the items too (`copy.deepcopy`, "
+                                   "`[r.copy() for r in rows]`)")

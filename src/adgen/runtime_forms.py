@@ -1,5 +1,6 @@
 """What generated code calls for Python's own forms: `sorted`, `min`/`max` with `key`,
-`tuple(...)`, `dict(...)`, and the bookkeeping of `try` statements.
+`tuple(...)`, `dict(...)`, `c[k] += v` of an item another name may hold (`updated_item`),
+and the bookkeeping of `try` statements.
 
 The orderings are nondifferentiable (an index or a permutation, piecewise constant in the
 values); the items they pick are read by subscripts, whose derivatives the sweeps already
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adgen.errors import DifferentiationError
-from adgen.runtime import as_sequence, zeros_like
+from adgen.runtime import as_sequence, changed_in_place, is_array, zeros_like
 
 
 def sort_order(xs: Any, key: Any = None, reverse: bool = False) -> list[int]:
@@ -135,3 +136,14 @@ def caught_after_progress(where: str) -> None:
         "`try` of the `try` body; reverse mode replays the steps of the body that completed, "
         "then the handler, and cannot replay part of such a statement: put the statement "
         "that may raise in a `try` of its own inside the loop (or `if`)")
+
+
+def updated_item(container: Any, item: Any, update: str, where: str) -> None:
+    """Before `update`, a `c[k] += v` where another name may hold the item `c[k]`: fine for a
+    number (a new value) and for an element of an array (a write the trace follows); an array
+    or a list held by a list or a dict is changed in place, which that other name would see."""
+    if not is_array(container) and changed_in_place(item):
+        raise DifferentiationError(
+            f"{where}: `{update}` changes in place a {type(item).__name__} another name may "
+            "hold: adgen follows values, not shared memory; assign a new value (`c[k] = c[k] "
+            "+ ...`) or copy it where the names meet")

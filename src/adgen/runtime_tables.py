@@ -1,6 +1,7 @@
 """Rows of tables that generated code reads and writes: `D[i][j] = v` writes a copy of the row
 (`row`) and stores it back; `D[i][j]` of a table the function writes into reads the row with
-`read_row`. Imports only `runtime`, `arrays` and NumPy."""
+`read_row`; `float_target` refuses a table of integers that differentiated values are written
+into (NumPy truncates them). Imports only `runtime`, `arrays` and NumPy."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from adgen.arrays import is_array
+from adgen.errors import DifferentiationError
 from adgen.runtime import owned_copy, refusal, zeros_like
 
 
@@ -53,3 +55,16 @@ def read_row(x: Any, index: Any, like: Any = None) -> Any:
                 like)):
             return value
     return zeros_like(like)
+
+
+def float_target(value: Any, var: str, where: str) -> None:
+    """Before differentiated values are written into `var` element by element: refused when
+    it is an array of integers or booleans, which truncates what is stored (so the stored
+    element has no derivative, where the trace would follow the value written)."""
+    kind = getattr(getattr(value, "dtype", None), "kind", "f")
+    if is_array(value) and kind in "iub":
+        raise DifferentiationError(
+            f"{where}: `{var}` is an array of {value.dtype}, and differentiated values are "
+            "written into it: NumPy truncates them to its dtype, which a derivative cannot "
+            f"follow; make it a float array (`np.zeros(n)`, `np.arange(n, dtype=float)`, "
+            f"`{var}.astype(float)`)")

@@ -132,8 +132,8 @@ def _index(node: gast.AST) -> str:
         parts = ["" if p is None else _item(p) for p in (node.lower, node.upper, node.step)]
         return ":".join(parts[:2]) + (f":{parts[2]}" if parts[2] else "")
     if isinstance(node, gast.Tuple) and node.elts:
-        items = [_index(e) for e in node.elts]
-        return ", ".join(items) + ("," if len(items) == 1 else "")
+        items = [_index(e) if isinstance(e, gast.Slice) else _item(e) for e in node.elts]
+        return ", ".join(items) + ("," if len(items) == 1 else "")  # `A[(0, 1), (1, 1)]`
     return _item(node)
 
 

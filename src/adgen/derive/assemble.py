@@ -64,7 +64,7 @@ def assemble(rev: Reverse, trace: Trace, wrt: list[str], single: bool, kind: str
     which is how a caller's derivative calls a callee's."""
     ctx = rev.ctx
     body = trace.node.body
-    forward = rev.forward(body)
+    forward = rev.ctx.float_params() + rev.forward(body)
     r_active = ctx.is_active(result)
     cotangent = ctx.namer.bar(result.id) if r_active else ctx.namer.fresh("cotangent")
     seed: list[gast.AST] = []

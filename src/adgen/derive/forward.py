@@ -82,7 +82,7 @@ class Forward:
     def function(self, fname: str) -> gast.FunctionDef:
         fn = self.ctx.trace.node
         params = [a.id for a in fn.args.args] + [self.ctx.namer.dot(w) for w in self.wrt]
-        body = self.block(fn.body)
+        body = self.ctx.float_params() + self.block(fn.body)
         for p in sorted(self.written & set(params)):  # the caller's arrays stay as they were
             body.insert(0, assign(p, self.ctx.call("owned_copy", runtime.owned_copy, [name(p)]),
                                   fn.adgen_line))
@@ -171,8 +171,9 @@ class Forward:
                 return [node]
             return []
         tangent = self.tangent(s, target.id, s.value)
-        if tangent is None:
-            tangent = self.zero_for(target.id)
+        if tangent is None:  # `t = np.arange(3)`, then `t[0] = x`: a float array?
+            return [*self.ctx.float_check(s), assign(self.ctx.namer.dot(target.id),
+                                                      self.zero_for(target.id), s.adgen_line)]
         else:
             item = isinstance(tangent, gast.Subscript)
             if item and (target.id in self.written or target.id in self.mutated):

@@ -3,17 +3,25 @@ atoms, zeros, and errors that point at the user's line."""
 
 from __future__ import annotations
 
+import os
 import types
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import gast
+import numpy as np
 
 from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
 from adgen.derive import facts as flow
-from adgen.derive.analysis import active_names, numeric_names, primitive, scalar_names
+from adgen.derive.analysis import (
+    active_names,
+    differentiable,
+    numeric_names,
+    primitive,
+    scalar_names,
+)
 from adgen.derive.shapes import Fact
 from adgen.derive.specialise import shaped_zeros
 from adgen.derive.templates import Bindings
@@ -22,6 +30,7 @@ from adgen.frontend.lower import Trace, name
 from adgen.program import Deferred, Program
 from adgen.rules import Rule, library_function, lookup, primitive_name
 from adgen.runtime import zeros_like
+from adgen.runtime_tables import float_target
 
 
 def context(program: Program, trace: Trace, wrt: list[str], scalar_params: set[str],
@@ -102,6 +111,7 @@ class Context:
         self.numeric = shared["numeric"] | scalar
         self.defines = defines
         self.recursive = False
+        self.element_written: set[str] | None = None  # see `float_check`
         # the facts of a variant: `table` for the whole function, `facts` where the
         # generator is (`facts_at`: a step's own where a name's definitions disagree)
         self.table: flow.Facts = flow.NONE
@@ -126,6 +136,40 @@ class Context:
 
     def is_active(self, atom: gast.AST | None) -> bool:
         return isinstance(atom, gast.Name) and atom.id in self.active
+
+    def float_check(self, s: gast.AST) -> list[gast.AST]:
+        """`float_target(t, ...)` after `t = rhs` when `t` is active and written into element
+        by element but `rhs` carries no derivative (`t = np.arange(3)`, then `t[0] = x`):
+        NumPy truncates a float stored into an array of integers, which the derivative would
+        not follow."""
+        t = s.targets[0] if isinstance(s, gast.Assign) else None
+        if not isinstance(t, gast.Name) or _surely_floats(s.value) or differentiable(
+                s.value) and any(isinstance(n, gast.Name) and n.id in self.active
+                                 for n in gast.walk(s.value)):
+            return []
+        return self._float_target(t.id, getattr(s, "adgen_line", None))
+
+    def float_params(self) -> list[gast.AST]:
+        """`float_target(p, ...)` for each parameter that differentiated values are written
+        into (`def f(x, k): k[0] = x[1]` given an array of integers as `k`, or as `x`)."""
+        return [c for p in self.trace.params
+                for c in self._float_target(p, self.trace.node.adgen_line)]
+
+    def _float_target(self, var: str, line: int | None) -> list[gast.AST]:
+        if self.element_written is None:
+            self.element_written = {w.targets[0].value.id for w in astutil.walk(self.trace.node)
+                                    if isinstance(w, gast.Assign) and isinstance(
+                                        w.targets[0], gast.Subscript)
+                                    and isinstance(w.targets[0].value, gast.Name)}
+        fact = self.facts.get(var)
+        if var not in self.active or var not in self.element_written or fact is not None and (
+                fact.is_array and getattr(fact.dtype, "kind", None) in ("f", "c")):
+            return []  # (a variant knows a float array)
+        at = where(os.path.basename(self.trace.parsed.filename), line)
+        check = gast.Expr(value=self.call("float_target", float_target, [
+            name(var), gast.Constant(value=var, kind=None), gast.Constant(value=at, kind=None)]))
+        check.adgen_line = line
+        return [check]
 
     def error(self, stmt: gast.AST, message: str) -> DifferentiationError:
         line = getattr(stmt, "adgen_line", None)
@@ -198,6 +242,16 @@ class Context:
     def call(self, preferred: str, obj: Any, args: list[gast.AST]) -> gast.Call:
         fn = name(self.bindings.bind(preferred, obj))
         return gast.Call(func=fn, args=args, keywords=[])
+
+
+def _surely_floats(rhs: gast.AST) -> bool:
+    """Whether `rhs` makes a list, a dict, or a NumPy array of floats (`np.zeros(n)`)."""
+    if isinstance(rhs, (gast.List, gast.Dict, gast.ListComp, gast.DictComp)) or isinstance(
+            rhs, gast.BinOp) and gast.List in (type(rhs.left), type(rhs.right)):
+        return True
+    fn = primitive(rhs) if isinstance(rhs, gast.Call) else None
+    return any(fn is f for f in (np.zeros, np.ones, np.empty)) and len(
+        rhs.args) == 1 and not rhs.keywords
 
 
 def _callable_object(fn: Any) -> bool:

@@ -141,7 +141,7 @@ class Reverse(StepAdjoints):
             popped = popped_list(s)
             if popped is not None:  # `x = xs.pop()` is undone by `xs.append(x)`
                 self.pops[id(s)] = Save(popped, self.loop_depth > 0, True, popped_into=var)
-            return [record.fwd, s]
+            return [record.fwd, s, *self.ctx.float_check(s)]  # `t = np.arange(3)`: floats?
         if isinstance(s, gast.If):
             blocks.check(self.ctx, s)
             node = copy.copy(s)

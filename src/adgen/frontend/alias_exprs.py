@@ -9,12 +9,16 @@ from __future__ import annotations
 import gast
 
 from adgen.codegen import astutil
+from adgen.frontend.alias_calls import uncopied
 
 VIEW_METHODS = {"reshape", "view", "ravel", "squeeze", "transpose", "swapaxes", "T",
-                "real", "imag", "diagonal"}
+                "real", "imag", "diagonal", "mT"}
 VIEW_FUNCTIONS = {"reshape", "ravel", "squeeze", "transpose", "swapaxes", "asarray",
                   "atleast_1d", "atleast_2d", "atleast_3d", "expand_dims", "moveaxis",
-                  "diagonal", "broadcast_to"}
+                  "diagonal", "broadcast_to", "flip", "fliplr", "flipud", "rot90", "rollaxis",
+                  "asanyarray", "ascontiguousarray", "asfortranarray", "asarray_chkfinite",
+                  "require", "real", "imag", "permute_dims", "matrix_transpose", "as_strided",
+                  "split", "array_split", "hsplit", "vsplit", "dsplit", "unstack"}
 METADATA = {"shape", "ndim", "size", "dtype"}  # attributes that are new values, never parts
 
 
@@ -70,9 +74,12 @@ def viewed(value: gast.AST, names: set[str]) -> str | None:
     elif isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute):
         receiver = value.func.value
         if isinstance(receiver, gast.Name) and receiver.id in names:
-            inner = receiver if value.func.attr in VIEW_METHODS else None
-        elif value.func.attr in VIEW_FUNCTIONS and value.args:
+            inner = receiver if value.func.attr in VIEW_METHODS or uncopied(value) else None
+        elif (value.func.attr in VIEW_FUNCTIONS or uncopied(value)) and value.args:
             inner = value.args[0]
+    elif isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.args and (
+            value.func.id in VIEW_FUNCTIONS or uncopied(value)) and value.func.id not in names:
+        inner = value.args[0]  # `from numpy import flip`
     if isinstance(inner, gast.Name) and inner.id in names:
         return inner.id
     return None

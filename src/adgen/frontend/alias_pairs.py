@@ -6,6 +6,7 @@ them in source order."""
 from __future__ import annotations
 
 SAME, PART, ITEM, REPEATS = "same", "part", "item", "repeats"
+SHALLOW = "shallow"  # `one` is a new container holding `other`'s items: `list(v)`, `v.copy()`
 Pairs = frozenset  # of (one, other, where, kind)
 
 

@@ -40,6 +40,13 @@ may share an object, as pairs `(one, other, where, kind)`:
 In adgen's own code (`generated`) its element restores are no writes, and a name read after
 a write only once a restore has undone it is not read after it (`alias_liveness.PutBacks`).
 
+* `shallow` — `one` is a new container holding `other`'s items: `list(v)`, `tuple(v)`,
+  `dict(v)`, `sorted(v)`, `v.copy()`, `[*v]`, `{**v}`. Replacing an item of either is fine; a
+  write into an item (`w[0][1] = ...`, `w[0].append(...)`) changes the other's too, and a
+  write into an array `v` changes the rows `list(v)` holds. Which of these a write does only
+  the values tell (`v.copy()` of an array is a deep copy), so while the other name is read
+  later or is a parameter, such a write is checked at run time (`runtime.own_items`).
+
 `w += x` where `w` may share its object is checked at run time instead: an array or a list
 there is refused, a number is a new value as usual.
 
@@ -53,13 +60,13 @@ fine; branches merge, and loop bodies are walked until nothing new is shared.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 from typing import Any
 
 import gast
 
 from adgen.codegen import astutil
+from adgen.frontend.alias_calls import shallow_copy
 from adgen.frontend.alias_exprs import an_item as _an_item
 from adgen.frontend.alias_exprs import fields_of as _fields_of
 from adgen.frontend.alias_exprs import number as _number
@@ -73,8 +80,8 @@ from adgen.frontend.alias_pairs import (
     PART,
     REPEATS,
     SAME,
+    SHALLOW,
     Pairs,
-    connected,
     held_at,
     holds,
     order,
@@ -82,23 +89,22 @@ from adgen.frontend.alias_pairs import (
     rebind,
     renamed,
 )
+from adgen.frontend.alias_refusals import FIX as _FIX
+from adgen.frontend.alias_refusals import Refusals
 
 MUTATING = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
              "update", "setdefault", "popitem", "fill", "resize", "put", "itemset"}
 _ITEM_KEEPING = {"reversed", "sorted", "list", "tuple", "iter"}  # their items are the argument's
 _SPLITS = {"split", "array_split", "hsplit", "vsplit", "dsplit", "unstack"}  # views, as a list
 _HOLDING = {"append", "insert", "setdefault"}  # methods whose arguments become elements
-_FIX = ("adgen follows values, not shared memory; make a copy where the two meet "
-        "(`{written} = {other}.copy()` for an array, `list({other})` for a list) or write "
-        "into one name only")
 
 
 
 
 
 # The arguments a call writes into (a call of a user function that changes its arguments),
-# each with whether the write certainly changes the object (`False`: only `p op= ...`).
-Effects = Callable[[gast.Call], "list[tuple[gast.AST, bool]]"]
+# each with how (`effects.Summary`: 0 only `p op= ...`, 1 its elements, 2 objects it holds).
+Effects = Callable[[gast.Call], "list[tuple[gast.AST, int]]"]
 
 
 class Checks:
@@ -113,6 +119,9 @@ class Checks:
         self.views: dict[int, list[str]] = {}
         self.arguments: set[int] = set()  # ids of arguments a callee may update with `op=`
         self.shared: dict[int, set[str]] = {}  # writes no other name sees: statement -> names
+        # writes into a name a shallow copy was made from or is: statement -> (written,
+        # other, whether into an item) for `runtime.own_items`
+        self.copies: dict[int, list[tuple[str, str, bool]]] = {}
 
 
 # The arguments of a call of a user function that its result may share an object with
@@ -151,7 +160,7 @@ def returned(fn: gast.FunctionDef, names: set[str], returns: Returns | None = No
     return walk.found
 
 
-class _Walk:
+class _Walk(Refusals):
     """Which names may share an object, in program order."""
 
     def __init__(self, names: set[str], error: Any, effects: Effects,
@@ -187,7 +196,7 @@ class _Walk:
             except SyntaxError:
                 self.checks.arguments.add(id(node))
         if isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name) and any(
-                s.target.id in (p[0], p[1]) for p in pairs):
+                s.target.id in (p[0], p[1]) and p[3] != SHALLOW for p in pairs):
             self.checks.updates.add(id(s))
         if isinstance(s, gast.Assign):
             pairs = self.assign(s, pairs)
@@ -279,7 +288,12 @@ class _Walk:
         if isinstance(value, (gast.List, gast.Tuple, gast.Set)):
             return self.elements(value.elts)
         if isinstance(value, gast.Dict):
-            return self.elements(value.values)
+            return self.elements(value.values) + [
+                (n, SHALLOW) for k, v in zip(value.keys, value.values, strict=True) if k is None
+                for n, kind in self.sources(v) if kind == SAME]  # `{**d}`
+        if isinstance(value, gast.Call) and shallow_copy(value, self.names):
+            source = value.func.value if isinstance(value.func, gast.Attribute) else value.args[0]
+            return [(n, SHALLOW) for n, kind in self.sources(source) if kind == SAME]
         if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult):
             for seq in (value.left, value.right):
                 if isinstance(seq, gast.List) and not all(_number(e) for e in seq.elts):
@@ -326,6 +340,9 @@ class _Walk:
         number or a row: held as `holds<d>?` (see `refuse_item`)."""
         out = []
         for e in elts:
+            if isinstance(e, gast.Starred):  # `[*v]`: `v`'s items
+                out += [(n, SHALLOW) for n, kind in self.sources(e.value) if kind == SAME]
+                continue
             for n, kind in self.sources(e):
                 if kind == SAME or kind in (PART, ITEM) and not _an_item(e, self.names):
                     out.append((n, holds(depth)))
@@ -386,6 +403,8 @@ class _Walk:
             root, depth = _root(t)
             if root is not None and depth:
                 out.append((root, depth, True, t))
+            if root is not None and depth and isinstance(s, gast.AugAssign):
+                out.append((root, depth + 1, False, t))  # `c[k] += v`: in place on `c[k]`
         if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
             func = s.value.func
             if isinstance(func, gast.Attribute) and func.attr in MUTATING:
@@ -393,10 +412,10 @@ class _Walk:
                 if root is not None:
                     out.append((root, depth + 1, True, func))
         for call in (n for n in astutil.walk_in_order(s) if isinstance(n, gast.Call)):
-            for arg, certain in self.effects(call):
+            for arg, level in self.effects(call):  # (`effects.Summary`: how deep)
                 root, depth = _root(arg)
                 if root is not None:
-                    out.append((root, depth + 1, certain, arg))
+                    out.append((root, depth + max(1, level), bool(level), arg))
         return out
 
     def refuse_write(self, s: gast.AST, written: str, depth: int, pairs: Pairs) -> None:
@@ -404,6 +423,9 @@ class _Walk:
             return  # the object is as it was before the write the restore undoes
         views = []
         for one, other, where, kind in sorted(pairs, key=order):
+            if kind == SHALLOW:
+                self.shallow(s, written, depth, (one, other, where))
+                continue
             if possibly(kind):
                 self.refuse_item(s, written, depth, (one, other, where, kind), pairs)
                 continue
@@ -416,7 +438,8 @@ class _Walk:
                                         and depth > held_at(kind))) or (
                     kind == REPEATS and one == written and depth > 1):
                 partner = other if one == written else one
-                if self.unseen(s, written, one, kind, pairs):
+                if self.unseen(s, written, one, kind, pairs if depth > 1 else frozenset(
+                        p for p in pairs if p[3] != SHALLOW)):  # copies' own elements
                     continue
                 line = getattr(where, "lineno", "?")
                 if kind == REPEATS:
@@ -429,68 +452,8 @@ class _Walk:
                                  _FIX.format(written=written, other=partner))
             if kind in (PART, ITEM) and other == written and self.read_later(one, s, written):
                 views.append(one)
-        if views and isinstance(s, gast.Assign):
+        if views and isinstance(s, (gast.Assign, gast.AugAssign)):
             self.checks.views[id(s)] = sorted(set(views))
-
-    def refuse_item(self, s: gast.AST, written: str, depth: int, pair: tuple,
-                    pairs: Pairs) -> None:
-        """A write into a name a container holds items of (`rows.append(M[i])`, then `M[0,
-        1] = ...` or `rows[0][1] = ...`), while the other name may be read later: whether the
-        items are numbers (a 1-d `M`: nothing shared) or rows (shared) only the values tell.
-        The expressions that put them there are marked (`adgen_item`) for a run-time check
-        (`runtime.number_item`); refused here when they cannot be found."""
-        one, other, where, kind = pair
-        if not (other == written or one == written and depth > held_at(kind)):
-            return
-        partner = other if one == written else one
-        seeing = connected(partner, pairs) - {written}
-        if not (seeing & self.params or any(
-                n not in self.names or self.read_later(n, s, written) for n in seeing)):
-            # no other name reads the object afterwards (in adgen's own code, before the
-            # write is undone; the user's own such writes carry their checks into it)
-            self.checks.shared.setdefault(id(s), set()).update(seeing)  # see `unseen`
-            return
-        nodes = [e for e in self.held_nodes.get((id(where), other), []) if _an_item(e, self.names)]
-        line = getattr(where, "lineno", "?")
-        if not nodes:
-            raise self.error(s, f"writing into `{written}`, which may share its object with "
-                             f"`{partner}` (line {line})",
-                             _FIX.format(written=written, other=partner))
-        for e in nodes:
-            e.adgen_item = (one, ast.unparse(gast.gast_to_ast(astutil.clone(e))), other,
-                            written, getattr(s, "lineno", None),
-                            getattr(e, "lineno", None) or getattr(where, "lineno", None))
-
-    def unseen(self, s: gast.AST, written: str, one: str, kind: str, pairs: Pairs) -> bool:
-        """Whether a write into `written` is never seen through another name: no name that
-        may share its object (transitively) is a parameter or read after `s`. Then the
-        program reads the object only as `written`, which the trace follows by value, and the
-        reverse sweep restores the element whenever it reads one of those names
-        (`Checks.shared`). A write through a container into an item it holds (`pair[0][0] =
-        ...`) stays refused: the container may hold that item twice."""
-        if kind == REPEATS or held_at(kind) and one == written:
-            return False
-        sharing = connected(written, pairs) - {written}
-        if not sharing or sharing & self.params or any(
-                n not in self.names or self.read_later(n, s, written) for n in sharing):
-            return False
-        self.checks.shared.setdefault(id(s), set()).update(sharing)
-        return True
-
-    def read_later(self, n: str, s: gast.AST, written: str) -> bool:
-        """Whether `n` may be read after `s`, a write into `written` (in adgen's own code:
-        before the write is undone, `PutBacks`)."""
-        if self.put_backs is not None:
-            return self.put_backs.read_after(n, s, written)
-        return self.liveness.read_after(n, s)
-
-    def shared(self, container: str, s: gast.AST, unpacked: gast.AST, pairs: Pairs) -> bool:
-        """Whether a write at `s` into an item `unpacked` took from `container` can be seen
-        through another name: `container` is read later, or shares its object or items with
-        a name other than those `unpacked` bound."""
-        return self.liveness.read_after(container, s) or any(
-            container in (p[0], p[1]) and not (p[3] == ITEM and p[2] is unpacked)
-            for p in pairs)
 
 
 _CALLERS = "@"  # `@v`: the object the caller passed as `v`

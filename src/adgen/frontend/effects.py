@@ -4,12 +4,14 @@ A user function may change an argument in place: `u[0] = u[1]` (a boundary condi
 `h.append(v)`, `v *= 2.0`, or a call of another such function. Python's caller sees the
 change; the trace follows values, so a caller lowered as if the call were pure would miss it.
 
-`summary(parsed, callee)` is what a function writes into: for each parameter, `True` when the
-write certainly changes the argument's object (an element write, a mutating method, a callee
-that does), `False` when only `p op= ...` does (in place for an array or a list, a new value
-for a number). `callee(call)` gives the arguments a call of a user function writes into
-(the program view computes each function's summary once; a recursive call being summarised
-counts as writing nothing).
+`summary(parsed, callee)` is what a function writes into: for each parameter, 1 when the
+write certainly changes the argument's object (an element write, a mutating method, an
+attribute store, a callee that does), 2 when it changes objects the argument holds
+(`p[i][j] = ...`, `p[i] += ...`, `p[i].append(...)`), 0 when only `p op= ...` does (in place for
+an array or a list, a new value for a number); and `GLOBAL + name` for each global or
+closed-over name it writes into, which the caller refuses. `callee(call)` gives the
+arguments a call of a user function writes into (the program view computes each function's
+summary once; a recursive call being summarised counts as writing nothing).
 
 `value_form(fn, parsed, written)` is the callee in value form: the same body, returning
 `(result, p1, p2, ...)`, the values of the written parameters when it returns. The caller's
@@ -22,47 +24,80 @@ from __future__ import annotations
 
 import ast
 import copy
+import types
 from collections.abc import Callable
 from typing import Any
 
 import gast
 
-from adgen.frontend.alias_exprs import root as _root
 from adgen.frontend.aliases import MUTATING
 from adgen.frontend.parse import Parsed, register_parsed
 from adgen.runtime import owned_copy
 
 _COPY = "_adgen_owned_copy"
 
-Summary = dict[str, bool]  # parameter -> whether the write is certainly in place
+# parameter -> how its argument is changed: 0 (falsy) only by `p op= ...` (in place for an
+# array or a list, a new value for a number), 1 its elements (`p[i] = ...`, `p.append(v)`), 2
+# objects it holds (`p[i][j] = ...`, `p[i] += ...` on an array held in a list, `p[i].append`);
+# and `GLOBAL + name` for a name not local to the function that it writes into
+Summary = dict[str, int]
+GLOBAL = "global "
 
 
 def summary(parsed: Parsed,
-            callee: Callable[[gast.Call], list[tuple[gast.AST, bool]]]) -> Summary:
+            callee: Callable[[gast.Call], list[tuple[gast.AST, int]]]) -> Summary:
     """The parameters `parsed`'s function writes into (see the module docstring)."""
     params = [a.id for a in parsed.node.args.args]
     rebound = _rebound(parsed.node, set(params))
+    local = set(params) | {n.id for n in gast.walk(parsed.node)
+                           if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     out: Summary = {}
 
-    def note(p: str | None, certain: bool) -> None:
-        if p in params and p not in rebound:
-            out[p] = out.get(p, False) or certain
+    def note(target: gast.AST, level: int) -> None:
+        """A write `level` deep below `target` (0: only `op=`)."""
+        root, depth = _written_name(target)
+        if root in params and root not in rebound:
+            out[root] = max(out.get(root, 0), min(level and depth + level, 2))
+        elif root is not None and root not in local and not isinstance(
+                parsed.resolve(root)[1], (types.ModuleType, type)):  # not `np.append(...)`
+            out[GLOBAL + root] = 1  # `BUFFER[0] = v`, `LOG.append(v)` of a module's value
 
     for s in gast.walk(parsed.node):
         if isinstance(s, (gast.Assign, gast.AugAssign)):
-            for t in s.targets if isinstance(s, gast.Assign) else [s.target]:
-                root, depth = _root(t)
-                if depth:
-                    note(root, True)
-                elif isinstance(s, gast.AugAssign) and isinstance(t, gast.Name):
-                    note(t.id, False)
+            for t in _stores(s.targets if isinstance(s, gast.Assign) else [s.target]):
+                if isinstance(t, (gast.Subscript, gast.Attribute)):  # `p[i] = ...`, `p.w = ...`
+                    note(t.value, 1 + isinstance(s, gast.AugAssign))  # `p[i] += v`: `p[i]`
+                elif isinstance(s, gast.AugAssign):
+                    note(t, 0)
         elif isinstance(s, gast.Call):
             func = s.func
             if isinstance(func, gast.Attribute) and func.attr in MUTATING:
-                note(_root(func.value)[0], True)
-            for arg, certain in callee(s):
-                note(_root(arg)[0], certain)
+                note(func.value, 1)
+            for arg, level in callee(s):
+                note(arg, level)
     return out
+
+
+def _stores(targets: list[gast.AST]) -> list[gast.AST]:
+    """The single targets of an assignment's targets (`a, p[0] = ...` unpacked)."""
+    out: list[gast.AST] = []
+    todo = list(targets)
+    while todo:
+        t = todo.pop()
+        if isinstance(t, (gast.Tuple, gast.List)):
+            todo.extend(t.elts)
+        else:
+            out.append(t.value if isinstance(t, gast.Starred) else t)
+    return out
+
+
+def _written_name(target: gast.AST) -> tuple[str | None, int]:
+    """The name whose object a write into `target` changes, and how deep below it: `p` at 0
+    for `p`, at 1 for `p[i]` or `p.w`."""
+    depth = 0
+    while isinstance(target, (gast.Subscript, gast.Attribute)):
+        target, depth = target.value, depth + 1
+    return (target.id, depth) if isinstance(target, gast.Name) else (None, 0)
 
 
 def _rebound(fn: gast.FunctionDef, params: set[str]) -> set[str]:

@@ -54,7 +54,7 @@ from adgen.codegen import astutil
 from adgen.codegen.astutil import clone
 from adgen.codegen.naming import Namer
 from adgen.errors import UnsupportedSyntax
-from adgen.frontend import aliases
+from adgen.frontend import aliases, iterators
 from adgen.frontend.blocks import desugar
 from adgen.frontend.checkpoint import lift_checkpointed
 from adgen.frontend.effects import Summary, bound_arguments
@@ -196,6 +196,7 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
             if type(node) in _UNSUPPORTED and node is not fn and id(node) not in unpacked:
                 what, fix = _UNSUPPORTED[type(node)]
                 raise self.error(node, what, fix)
+        iterators.check(fn, self.error, self.resolve)  # a generator read twice
         checks = aliases.check(fn, self.locals, self.error, self.written_arguments,
                                self.returned_arguments, self.measured,
                                generated=self.p.filename.startswith("<adgen "))
@@ -203,7 +204,7 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
             aliases.check(self.marked, set(self.params) | assigned(self.marked.body), self.error,
                           self.written_arguments, self.returned_arguments)
         self.shared_updates, self.view_checks = checks.updates, checks.views
-        self.shared_arguments = checks.arguments
+        self.shared_arguments, self.copy_checks = checks.arguments, checks.copies
         self.find_function_locals(fn)
         self.shared_writes = checks.shared
         self.tables = written_into(fn)
@@ -226,7 +227,7 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
         found, fn = self.resolve(call.func)
         return _MEASURED.get(fn, ()) if found and isinstance(fn, types.FunctionType) else ()
 
-    def written_arguments(self, call: gast.Call) -> list[tuple[gast.AST, bool]]:
+    def written_arguments(self, call: gast.Call) -> list[tuple[gast.AST, int]]:
         """The arguments a call of a user function writes into, each with whether certainly
         (empty for anything else)."""
         found, fn = self.resolve(call.func)
@@ -274,6 +275,7 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
         if method is None:
             raise self.error(s, f"`{type(s).__name__}` statements", "rewrite it with assignments")
         start = len(self.out)
+        self.check_copies(s)  # `w = list(v)`, then a write into `w` or `v`
         method(s)
         if id(s) in self.shared_writes:  # names no later statement reads may share the object
             mark_shared(self.out[start:], self.shared_writes[id(s)])
@@ -300,17 +302,7 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
                 raise self.error(s, "`del` of items or attributes", "build a new value instead")
 
     def stmt_Assign(self, s: gast.Assign) -> None:
-        for view in self.view_checks.get(id(s), ()):  # `v[i] = ...` where `view` may see `v`
-            at = self.place(s.lineno)
-            root = s.targets[0]
-            index = root.slice if isinstance(root, gast.Subscript) and isinstance(
-                root.value, gast.Name) and not isinstance(root.slice, (gast.Slice, gast.Tuple)) \
-                else None  # one element index: the write is checked against that part only
-            while isinstance(root, gast.Subscript):
-                root = root.value
-            self.check("unshared", [name(view), name(root.id), const(self.shown(view)),
-                                    const(self.shown(root.id)),
-                                    const(at)] + ([self.atom(index)] if index else []))
+        self.check_views(s, s.targets[0])  # `v[i] = ...` where a view may see `v`
         if len(s.targets) == 1:
             self.assign_to(s.targets[0], s.value)
             return
@@ -327,12 +319,15 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
         if id(s) in self.shared_updates:  # `w += x` where `w` may share an array: refused
             at = self.place(s.lineno)
             self.check("numbers_only", [name(target.id), const(target.id), const(at)])
+        self.check_updated_item(s)  # `rows[0] += v` changes an array `rows[0]` in place
+        self.check_views(s, target)  # `B[0] += v` where `r = B[0]` is read later
         load = _as_load(target)
         self.assign_to(target, gast.BinOp(left=load, op=s.op, right=s.value))
 
     def assign_to(self, target: gast.AST, value: gast.AST) -> None:
         if isinstance(target, gast.Subscript):
             self.refuse_through_attribute(target, "writing into")
+            self.refuse_into_temporary(target)
         if isinstance(target, gast.Name) and target.id in self.function_locals:
             self.assign_function(target.id, value)  # `g = np.tanh if k else relu`, ...
         elif isinstance(target, gast.Name):
@@ -409,6 +404,7 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
                 name(self.bind(a)) if isinstance(a, gast.Name) and a.id in written else a
                 for a in atoms
             ]
+            self.check_stores(elts, value.elts, atoms)  # `B[0], B[1] = B[1], B[0]`
             for e, a in zip(elts, atoms, strict=True):
                 self.assign_to(e, a)
             return

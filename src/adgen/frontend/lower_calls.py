@@ -19,13 +19,20 @@ import numpy as np
 from adgen import runtime
 from adgen.codegen.astutil import clone
 from adgen.frontend.aliases import MUTATING
-from adgen.frontend.effects import bound_arguments
+from adgen.frontend.effects import GLOBAL, bound_arguments
 from adgen.frontend.ir import Method, Subexpressions, assign, const, name
 from adgen.frontend.local_functions import LocalFunctions
 from adgen.frontend.lower_builtins import is_einsum
 from adgen.frontend.lower_values import ValueLowering
+from adgen.frontend.mutators import (
+    WriteChecks,
+    in_place,
+    method_out,
+    overwriting,
+    positional_out,
+)
 from adgen.frontend.signatures import plain_arguments, plain_form
-from adgen.rules import library_function, lookup, primitive_name
+from adgen.rules import library_function, lookup
 from adgen.rules.numpy_composites import (
     INITIAL_FORMS,
     WHERE_FORMS,
@@ -35,33 +42,17 @@ from adgen.rules.numpy_composites import (
 from adgen.rules.registry import implementation
 
 
-class CallLowering(ValueLowering, LocalFunctions):
+class CallLowering(ValueLowering, LocalFunctions, WriteChecks):
     """Call lowering for `ExpressionLowering`."""
-
-    def refuse_through_attribute(self, target: gast.AST, what: str) -> None:
-        """Refuse a write into an object reached through an attribute of a local value
-        (`p.w[0] = v`, `p.items.append(v)`): the trace follows `p` and its fields as values,
-        so such a write would change what a later `p.w` reads behind its back."""
-        if not isinstance(target, (gast.Subscript, gast.Attribute)):
-            return
-        root = target.value if isinstance(target, gast.Subscript) else target
-        while isinstance(root, gast.Subscript):
-            root = root.value
-        if isinstance(root, gast.Attribute) and not self.is_global(root):
-            parts = []
-            while isinstance(root, gast.Attribute):
-                parts.append(root.attr)
-                root = root.value
-            shown = ".".join([root.id if isinstance(root, gast.Name) else "(...)",
-                              *reversed(parts)])
-            raise self.error(target, f"{what} `{shown}`, an object reached through an "
-                             "attribute", f"make a new value (`w = {shown}.copy()`), change "
-                             "that and use it, or pass it to the function as a parameter")
 
     def expr_Call(self, e: gast.Call) -> gast.AST:
         if isinstance(e.func, gast.Name) and e.func.id in self.function_locals:
             return self.local_call(e)  # `g(x)` with `g = np.tanh if k else relu`, ...
         found, fn = self.resolve(e.func)
+        written_by = overwriting(fn if found else None, e.keywords)
+        if written_by is not None:
+            raise self.error(e, f"`{written_by}=` here (it lets the call write into its "
+                             "argument)", f"leave `{written_by}` to its default")
         missing = self.missing(e.func) if not found else None
         if missing is not None:  # `np.trapz(...)` where NumPy has no `trapz`: raises if run
             return self.missing_call(missing)
@@ -108,13 +99,17 @@ class CallLowering(ValueLowering, LocalFunctions):
                 self.emit(gast.Expr(value=self.rhs(check)))
             return self.expr_Call(gast.Call(func=self.helper(plain_form(fn)), args=args,
                                             keywords=[]))
-        if any(k.arg == "out" for k in e.keywords):
+        if any(k.arg == "out" for k in e.keywords) or found and positional_out(
+                fn, e.args):
             raise self.error(e, "`out=` (it writes into an existing array in place)",
                              "assign the result to a name instead")
-        if found and _in_place(fn):
-            raise self.error(e, f"{_label(fn)}, which writes into its argument in place",
-                             "compute the new array with operations that return it (for "
-                             "`np.add.at(v, i, w)`: a loop of `v[i[k]] += w[k]`)")
+        if found and isinstance(fn, np.ufunc) and len(e.args) > fn.nin:  # `np.exp(x, None)`
+            e = gast.Call(func=e.func, args=e.args[:fn.nin], keywords=e.keywords)
+        if found and in_place(fn):
+            raise self.error(e, f"{_label(fn, e.func)}, which writes into an object it is given "
+                             "or bound to in place", "compute the new value with operations "
+                             "that return it, in a local name (for `np.add.at(v, i, w)`: a loop "
+                             "of `v[i[k]] += w[k]`)")
         if found and isinstance(fn, type | types.BuiltinFunctionType):
             form = self.builtin_form(e, fn)
             if form is not None:
@@ -138,6 +133,12 @@ class CallLowering(ValueLowering, LocalFunctions):
         if isinstance(e.func, gast.Attribute) and not self.is_global(e.func):
             if e.func.attr in MUTATING:
                 self.refuse_through_attribute(e.func.value, f"calling `.{e.func.attr}()` on")
+            if method_out(e.func.attr, e.args):
+                raise self.error(e, f"`.{e.func.attr}()` given an array to write into by "
+                                 "position (`out`)", "assign the result to a name instead")
+            if e.func.attr == "shuffle" and e.args:
+                raise self.error(e, "`.shuffle()`, which reorders its argument in place",
+                                 "use a new value: `xs = rng.permutation(xs)`")
             receiver = self.atom(e.func.value)
             func = gast.Attribute(value=receiver, attr=e.func.attr, ctx=gast.Load())
             fn, found = Method(e.func.attr), True
@@ -235,6 +236,11 @@ class CallLowering(ValueLowering, LocalFunctions):
         """A call of a user function that writes into arguments: its value form returns the
         written parameters too, and what was passed is assigned them (`frontend.effects`)."""
         written, variant = effects
+        outside = sorted(k[len(GLOBAL):] for k in written if k.startswith(GLOBAL))
+        if outside:
+            raise self.error(e, f"calling {fn.__qualname__}, which writes into `{outside[0]}`, "
+                             "a value not local to it (a global or a closed-over value)",
+                             "pass it in and return the new value")
         passed = bound_arguments(fn, e, written)
         missing = sorted(set(written) - {p for p, _ in passed})
         if missing:
@@ -462,20 +468,11 @@ def _params(fn: Any) -> list[gast.Name]:
     return [name(p) for p in fn.__code__.co_varnames[: fn.__code__.co_argcount]]
 
 
-def _in_place(fn: Any) -> bool:
-    """NumPy functions that change an argument instead of returning a new value."""
-    owner = getattr(fn, "__self__", None)
-    if isinstance(owner, np.ufunc) and getattr(fn, "__name__", "") == "at":
-        return True
-    return any(fn is f for f in (np.copyto, np.put, np.place, np.putmask, np.fill_diagonal,
-                                 np.random.shuffle))
-
-
-def _label(fn: Any) -> str:
+def _label(fn: Any, func: gast.AST) -> str:
     owner = getattr(fn, "__self__", None)
     if isinstance(owner, np.ufunc):
         return f"`numpy.{owner.__name__}.{fn.__name__}`"
-    return f"`{primitive_name(fn)}`"
+    return f"`{_text(func)}`"
 
 
 class _Star:

@@ -4,11 +4,14 @@ sequences, `zip`/`enumerate` and dict views, all as index loops over `range` (a 
 
 from __future__ import annotations
 
+import ast
+import os
 from typing import Any
 
 import gast
 
 from adgen.codegen.astutil import clone
+from adgen.errors import where
 from adgen.frontend.ir import Subexpressions, assigned, const, located, name
 from adgen.runtime import as_sequence, same_lengths
 
@@ -90,6 +93,7 @@ class LoopLowering:
             it.args if kind in (enumerate, zip, reversed) else [it])
         zip_call = zipped if zipped is not None else (it if kind is zip else None)
         atoms = [self.stable(self.sequence(x), written) for x in seqs]
+        self.check_iterated_views(s, seqs, atoms)
         index = self.namer.temp("_i")
         lengths = [self.bind(gast.Call(func=name("len"), args=[a], keywords=[]), fn=len)
                    for a in atoms]
@@ -119,6 +123,22 @@ class LoopLowering:
         bind = gast.Assign(targets=[s.target], value=value, type_comment=None)
         gast.copy_location(bind, s)
         return index, [bind], bounds
+
+    def check_iterated_views(self, s: gast.For, seqs: list[gast.AST],
+                             atoms: list[gast.AST]) -> None:
+        """`for r in B[:-1]: B[i + 1] = ...`: NumPy reads each row of the view when the loop
+        reaches it, so a write into `B` changes the rows still to come, where the trace reads
+        the sequence as it was. Before the loop, `runtime.unshared` checks that no sequence
+        iterated is an array sharing memory with a name the body writes into (a list's slice
+        is a copy and passes; `for r in B` reads `B` itself and needs no check)."""
+        written = {_root_name(t) for n in gast.walk(gast.Module(body=s.body, type_ignores=[]))
+                   for t in _write_targets(n)}
+        at = where(os.path.basename(self.p.filename), s.lineno)
+        for seq, atom in zip(seqs, atoms, strict=True):
+            root = _viewed_root(seq, self.locals)
+            if root in written and isinstance(atom, gast.Name) and not isinstance(seq, gast.Name):
+                self.check("unshared", [name(atom.id), name(root), const(_text(seq)),
+                                        const(root), const(at)])
 
     def iter_kind(self, it: gast.AST) -> Any:
         if isinstance(it, gast.Call):
@@ -160,3 +180,37 @@ def _has_continue(stmts: list[gast.AST]) -> bool:
 def _recompute(head: list[gast.AST]) -> list[gast.AST]:
     """Fresh copies of a while test's statements, for the end of the loop body."""
     return [clone(s) for s in head]
+
+
+def _write_targets(node: gast.AST) -> list[gast.AST]:
+    """The targets an assignment writes through (`B[i] = ...`, `B[i] += ...`)."""
+    if isinstance(node, gast.Assign):
+        return [t for t in node.targets if isinstance(t, gast.Subscript)]
+    return [node.target] if isinstance(node, gast.AugAssign) and isinstance(
+        node.target, gast.Subscript) else []
+
+
+def _viewed_root(seq: gast.AST, local: set[str]) -> str | None:
+    """The local name an iterated expression may be a view of: `B` in `B[:-1]`, `B.T`,
+    `B.reshape(...)`, `np.flip(B)`."""
+    while not (isinstance(seq, gast.Name) and seq.id in local):
+        if isinstance(seq, (gast.Subscript, gast.Attribute)):
+            seq = seq.value
+        elif isinstance(seq, gast.Call) and isinstance(seq.func, gast.Attribute) and (
+                isinstance(seq.func.value, gast.Name) and seq.func.value.id in local):
+            seq = seq.func.value
+        elif isinstance(seq, gast.Call) and seq.args:
+            seq = seq.args[0]
+        else:
+            return None
+    return seq.id
+
+
+def _root_name(target: gast.AST) -> str | None:
+    while isinstance(target, gast.Subscript):
+        target = target.value
+    return target.id if isinstance(target, gast.Name) else None
+
+
+def _text(node: gast.AST) -> str:
+    return ast.unparse(gast.gast_to_ast(clone(node)))

@@ -89,11 +89,11 @@ def _index(index):
 
 def take_batched(t, index):
     """`x[index]`'s tangent: the same index after the batch axis (containers as they are).
-    The tangent of an element (a number, a value of its own) is a copy, not a view that a
-    later write into `x`'s tangent would change."""
+    An element of `x` is a number of its own, so its tangent (the batch axis only) is a copy,
+    not a view a later write into `x`'s tangent would change (`a[0], a[1] = a[1], a[0]`)."""
     if is_array(t):
-        taken = t[_index(index)]
-        return taken.copy() if np.ndim(taken) == 1 and np.ndim(t) > 1 else taken
+        item = t[_index(index)]
+        return item.copy() if np.ndim(item) == 1 and np.ndim(t) > 1 else item
     return t[index]
 
 

@@ -10,8 +10,10 @@ Conventions and limits:
   or smallest absolute column or row sum: ties share the derivative equally), 2, -2 (the
   largest or smallest singular value: `u₁v₁ᵀ`, needs it simple) and 'nuc' (`UVᵀ`, needs
   distinct nonzero singular values at second order). At 0 the 2-norm's derivative is taken
-  as 0. `norm_grad` has no rule of its own: second derivatives go through adgen's
-  transformation of its source (the SVD through its rule in `numpy_decompositions`).
+  as 0, and so is its second derivative (`_at_zero`; it was the identity, an artefact of the
+  guard against dividing by 0), as for `abs` at 0. `norm_grad` has no rule of its own:
+  second derivatives go through adgen's transformation of its source (the SVD through its
+  rule in `numpy_decompositions`).
 - `det`, `inv`: need an invertible matrix (NumPy raises `LinAlgError` otherwise); stacks of
   matrices are supported. The adjoints are `y_bar * y * inv(a)^T` and `-y^T y_bar y^T`.
 - `solve(a, b)`: `b` is a vector (stack) or matrix (stack) by NumPy's rule for the installed
@@ -66,8 +68,7 @@ def norm_grad(x, y, ord=None, axis=None, keepdims=False):
     real_only(x, "np.linalg.norm")
     matrix = (axis is None and np.ndim(x) == 2) or (isinstance(axis, tuple) and len(axis) == 2)
     if ord is None or ord == "fro" or (ord == 2 and not matrix):
-        d = keep_dims(y, x, axis, keepdims)
-        return x / np.where(d == 0, 1, d)
+        return _at_zero(x, keep_dims(y, x, axis, keepdims))
     if matrix:
         return matrix_norm_grad(x, y, ord, matrix_axes(x, axis), keepdims)
     return vector_norm_grad(x, y, ord, axis, keepdims)
@@ -76,14 +77,20 @@ def norm_grad(x, y, ord=None, axis=None, keepdims=False):
 def vector_norm_grad(x, y, ord=2, axis=None, keepdims=False):
     """The derivative of the vector norm `y` of `x` over `axis` (every element when None)."""
     if ord == 2:
-        d = keep_dims(y, x, axis, keepdims)
-        return x / np.where(d == 0, 1, d)
+        return _at_zero(x, keep_dims(y, x, axis, keepdims))
     if ord == np.inf or ord == -np.inf:
         return max_share(np.abs(x), y, axis, keepdims) * sign(x)
     if ord == 0:
         return np.zeros_like(x)
     d = keep_dims(y, x, axis, keepdims)
     return sign(x) * (np.abs(x) / np.where(d == 0, 1, d)) ** (ord - 1)
+
+
+def _at_zero(x, d):
+    """`x / d`, 0 where the norm `d` is 0: the derivative there has no `x` in it (0 at second
+    order too)."""
+    zero = d == 0
+    return np.where(zero, 0.0, x) / np.where(zero, 1, d)
 
 
 def matrix_axes(x, axis):

@@ -47,7 +47,14 @@ from typing import Any
 
 import numpy as np
 
-from adgen import numba_cache, numba_checkpoint, numba_helpers, numba_python, numba_stacks
+from adgen import (
+    numba_cache,
+    numba_checkpoint,
+    numba_guards,
+    numba_helpers,
+    numba_python,
+    numba_stacks,
+)
 from adgen.errors import CompileWarning
 from adgen.rules.registry import library_function
 
@@ -114,6 +121,7 @@ class Compiled:
         self.select = select
         self.entries: dict[tuple, Any] = {}
         self.jitted: dict[Any, Any] = {}
+        self.frozen = numba_guards.Frozen()  # the global values the compiled code took
         self.__name__ = fn.__name__
 
     def function(self) -> Any:
@@ -123,11 +131,15 @@ class Compiled:
         code = fn.__code__
         params = code.co_varnames[:code.co_argcount]
         if params and not code.co_flags & 0x0C and not code.co_kwonlyargcount:
-            run = _caller(fn, params, self.entries, self._entry)
+            run = _caller(fn, params, self.entries, self._entry, self.frozen.values,
+                          self._check)
         else:  # a function taking *args (a derivative held for staleness checks)
-            entries, first = self.entries, self._entry
+            entries, first, guards, check = (self.entries, self._entry, self.frozen.values,
+                                             self._check)
 
             def run(*args: Any) -> Any:
+                if guards:
+                    check()
                 entry = entries.get(_key(args))
                 if entry is None:
                     entry = first(args)
@@ -139,6 +151,20 @@ class Compiled:
         run.entries = self.entries  # type: ignore[attr-defined]
         run.dispatchers = self.jitted  # type: ignore[attr-defined]
         return run
+
+    def _check(self) -> None:
+        """Before a call: when a global value the compiled code took as a constant has
+        changed (`numba_guards`), drop every entry, so the call compiles again."""
+        if not self.frozen.changed():
+            return
+        with _LOCK:
+            if self.frozen.changed():
+                self.entries.clear()
+                self.jitted.clear()
+                self.frozen.clear()
+                reset = self.fn.__adgen__.info.get("frozen_reset")
+                if reset is not None:
+                    reset()
 
     def _entry(self, args: tuple) -> Any:
         """What runs for arguments with this key: the compiled code, or the uncompiled
@@ -158,6 +184,7 @@ class Compiled:
                       "numbers, NumPy arrays of numbers, or tuples of them)")
                 return self.fn
         numba = numba_module()
+        self.frozen.note_function(_user_function(self.fn))
         variant = self.select(self.fn, args)
         inner = numba_checkpoint.nested(variant)
         if inner is not None:
@@ -171,7 +198,7 @@ class Compiled:
         try:
             dispatcher = self.jitted.get(variant)
             if dispatcher is None:
-                dispatcher = self.jitted[variant] = _Jit(numba).function(variant)
+                dispatcher = self.jitted[variant] = _Jit(numba, self.frozen).function(variant)
             signature = tuple(numba.typeof(a) for a in args)
             dispatcher.compile(signature)
         except Exception as exc:  # Numba's typing and lowering errors, and its own failures
@@ -189,7 +216,7 @@ class Compiled:
                     "code does not take" for i, a in enumerate(args) if not _takes(a)), None)
         if why is None:
             try:
-                dispatcher = _Jit(numba).function(fn)
+                dispatcher = _Jit(numba, self.frozen).function(fn)
                 signature = tuple(numba.typeof(a) for a in args)
                 dispatcher.compile(signature)
                 return dispatcher
@@ -216,11 +243,12 @@ def _key(args: tuple) -> Any:
     return key[0] if len(key) == 1 else key
 
 
-def _caller(fn: Any, params: tuple, table: dict, first: Any) -> Any:
+def _caller(fn: Any, params: tuple, table: dict, first: Any, guards: list, check: Any) -> Any:
     """A function with `fn`'s name and parameters that calls the entry for its arguments:
-    the key built in plain statements, one dictionary lookup."""
+    the key built in plain statements, one dictionary lookup (after `check()` when the
+    compiled code took global values as constants, `guards`)."""
     names = ", ".join(params)
-    lines = [f"def {fn.__name__}({names}):"]
+    lines = [f"def {fn.__name__}({names}):", "    if _adgen_guards:", "        _adgen_check()"]
     for i, p in enumerate(params):
         lines += [f"    _adgen_{i} = _adgen_type({p})",
                   f"    if _adgen_{i} is _adgen_array:",
@@ -231,12 +259,13 @@ def _caller(fn: Any, params: tuple, table: dict, first: Any) -> Any:
               "    except KeyError:",
               f"        _adgen_entry = _adgen_first(({names},))",
               f"    return _adgen_entry({names})"]
-    text = ("def _adgen_factory(_adgen_array, _adgen_type, _adgen_table, _adgen_first):\n"
+    text = ("def _adgen_factory(_adgen_array, _adgen_type, _adgen_table, _adgen_first, "
+            "_adgen_guards, _adgen_check):\n"
             + "".join("    " + line + "\n" for line in lines)
             + f"    return {fn.__name__}\n")
     scope: dict[str, Any] = {}
     exec(compile(text, f"<adgen compiled call {fn.__name__}>", "exec"), scope)
-    inner = scope["_adgen_factory"](np.ndarray, type, table, first)
+    inner = scope["_adgen_factory"](np.ndarray, type, table, first, guards, check)
     return types.FunctionType(inner.__code__, {"__builtins__": builtins}, fn.__name__,
                               fn.__defaults__, inner.__closure__)
 
@@ -281,18 +310,19 @@ def _helper(f: Any) -> bool:
 class _Jit:
     """Compiles one variant and, transitively, every Python function it calls."""
 
-    def __init__(self, numba: Any) -> None:
+    def __init__(self, numba: Any, frozen: numba_guards.Frozen) -> None:
         self.numba = numba
+        self.frozen = frozen  # records the global values Numba freezes into the code
         self.memo: dict[Any, Any] = {}
 
     def function(self, f: Any) -> Any:
         """`f` as Numba calls it: a compiled copy of a Python function, else `f` itself."""
-        if f in self.memo:
-            return self.memo[f]
         if type(f) is type and f in numba_python.REPLACED:
             return numba_python.REPLACED[f]
         if not isinstance(f, types.FunctionType) or _helper(f):
-            return f
+            return f  # also a value (a global array: unhashable, frozen by Numba)
+        if f in self.memo:
+            return self.memo[f]
         _remember_file(f)
         code, namespace, cache = f.__code__, {}, False
         typed = numba_stacks.typed_stacks(f) if _generated(f) else None
@@ -322,6 +352,7 @@ class _Jit:
         """Bind in `namespace` every global name `code` reads, Python functions compiled."""
         for name in _global_names(code):
             if name in values:
+                self.frozen.note(values, name)
                 namespace[name] = self.function(values[name])
             elif hasattr(builtins, name):
                 namespace[name] = self.function(getattr(builtins, name))
@@ -331,10 +362,16 @@ _EMPTY = object()
 _FILES: dict[str, str] = {}  # a generated file name -> the file of the user's function
 
 
-def _remember_file(f: Any) -> None:
+def _user_function(f: Any) -> Any:
+    """The user's function a generated one derives from (through derivatives of derivatives)."""
     original = getattr(getattr(f, "__adgen__", None), "original", None)
-    while hasattr(original, "__adgen__"):  # a derivative of a derivative: the user's function
+    while hasattr(original, "__adgen__"):
         original = original.__adgen__.original
+    return original
+
+
+def _remember_file(f: Any) -> None:
+    original = _user_function(f)
     code = getattr(original, "__code__", None)
     if code is not None and not code.co_filename.startswith("<adgen "):
         _FILES[f.__code__.co_filename] = code.co_filename

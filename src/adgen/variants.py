@@ -79,7 +79,7 @@ def dispatching(general: Any, params: list[str],
     chosen.__adgen__ = general.__adgen__
     chosen.__doc__ = general.__doc__
     general.__adgen__.info.update(variant=variant, build=build, any=general,
-                                  frozen=frozen_variant)
+                                  frozen=frozen_variant, frozen_reset=frozen.clear)
     return chosen
 
 

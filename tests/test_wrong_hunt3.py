@@ -819,3 +819,47 @@ def rows_propagated_by_index(a):
 def test_loops_over_the_array_itself_or_a_copy_are_differentiated():
     # (first order: the gradient keeps rows it later writes, refused at second order)
     check_grads(rows_propagated_by_index, (np.array([[0.3, 0.5], [0.9, 1.3], [0.2, 0.7]]),))
+
+
+# ---------------------------------------------------------------- the copy module
+
+
+def deep_copied_rows(x):
+    L = [x * 1.0, x * 2.0]
+    M = copy.deepcopy(L)
+    M[0][0] = 5.0  # M's rows are its own
+    return np.sum(L[0]) + np.sum(M[0] * M[1])
+
+
+def deep_copied_array(x):
+    y = x * 1.0
+    z = copy.deepcopy(y)
+    z[0] = 3.0
+    return np.sum(y * z)
+
+
+def copied_list_replaced(x):
+    L = [x * 1.0, x * 2.0]
+    M = copy.copy(L)
+    M[0] = x * 5.0  # replaces M's item only
+    return np.sum(L[0]) + np.sum(M[0] * M[1])
+
+
+def copied_list_row_written(x):
+    L = [x * 1.0, x * 2.0]
+    M = copy.copy(L)
+    M[0][0] = 5.0  # L[0] is M[0]: both change
+    return np.sum(L[0]) + np.sum(M[0] * M[1])
+
+
+@pytest.mark.parametrize("f", [deep_copied_rows, deep_copied_array, copied_list_replaced])
+def test_copy_module_copies(f):
+    """`copy.deepcopy` makes new objects and `copy.copy` a new container (rules, not their
+    source: the source reads as if it returned its argument)."""
+    check_grads(f, (X.copy(),), order=1)
+    check_grads(f, (X.copy(),), modes=("reverse",), order=2)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_copy_copy_shares_items(mode):
+    refused(copied_list_row_written, (X,), "shallow copy", mode)

@@ -17,6 +17,7 @@ helper there.
 
 from __future__ import annotations
 
+import copy
 import math
 import operator
 import types
@@ -285,6 +286,8 @@ def _apply(rhs: gast.AST, env: dict[str, Any], stand: _Stand) -> Any:
         isinstance(rhs, (gast.BinOp, gast.UnaryOp)) or isinstance(fn, np.ufunc))
     if elementwise and not keywords:
         return _elementwise(args, env, stand, fn)
+    if fn in (copy.copy, copy.deepcopy):  # the argument's fact
+        return atom_fact(args[0], env) if args and not keywords else TOP
     if isinstance(fn, types.FunctionType) and not _numpy_function(fn):
         return _called(fn, args, keywords, env)
     if getattr(fn, "__module__", None) == "math" and not keywords:

@@ -11,9 +11,13 @@ _UNCOPIED = {"array", "astype"}  # views or the same object given `copy=False` (
 
 
 def shallow_copy(call: gast.Call, names: set[str]) -> bool:
-    """`v.copy()`, `list(v)`, `tuple(v)`, `dict(v)`, `sorted(v)`: a new container (for a list
-    or a dict) holding `v`'s items."""
+    """`v.copy()`, `list(v)`, `tuple(v)`, `dict(v)`, `sorted(v)`, `copy.copy(v)`: a new
+    container (for a list or a dict) holding `v`'s items."""
     func = call.func
+    if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and (
+            func.value.id == "copy" and func.value.id not in names):  # `copy.copy(v)`
+        return func.attr == "copy" and len(call.args) == 1 and isinstance(
+            call.args[0], gast.Name) and not call.keywords
     if isinstance(func, gast.Attribute):
         return func.attr == "copy" and not call.args and not call.keywords and isinstance(
             func.value, gast.Name)

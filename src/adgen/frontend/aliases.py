@@ -292,7 +292,7 @@ class _Walk(Refusals):
                 (n, SHALLOW) for k, v in zip(value.keys, value.values, strict=True) if k is None
                 for n, kind in self.sources(v) if kind == SAME]  # `{**d}`
         if isinstance(value, gast.Call) and shallow_copy(value, self.names):
-            source = value.func.value if isinstance(value.func, gast.Attribute) else value.args[0]
+            source = value.args[0] if value.args else value.func.value
             return [(n, SHALLOW) for n, kind in self.sources(source) if kind == SAME]
         if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult):
             for seq in (value.left, value.right):

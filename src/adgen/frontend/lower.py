@@ -42,6 +42,7 @@ local value. Every statement carries `adgen_line`, the user's source line it cam
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 from collections.abc import Callable
@@ -239,6 +240,8 @@ class Lowerer(LoopLowering, BlockLowering, ExpressionLowering):
     def returned_arguments(self, call: gast.Call) -> list[gast.AST]:
         """The arguments whose objects the result of a call of a user function may share."""
         found, fn = self.resolve(call.func)
+        if found and fn is copy.deepcopy:
+            return []  # a new object, whatever its source reads like
         params = self.returns(fn) if found and isinstance(fn, types.FunctionType) else None
         if not params:
             return []

@@ -6,11 +6,19 @@ Binary operators broadcast, so each adjoint sums its contribution back to the ar
 with `unbroadcast`; the transformation leaves that call out where the shapes provably agree.
 """
 
+import copy
 import operator
 
 import numpy as np
 
-from adgen.rules.registry import adjoint, guarded, linear, nondifferentiable, tangent
+from adgen.rules.registry import (
+    adjoint,
+    container_result,
+    guarded,
+    linear,
+    nondifferentiable,
+    tangent,
+)
 from adgen.runtime import fill_like, sign, unbroadcast
 
 # y = a + b
@@ -173,3 +181,12 @@ def sum_dot(y, xs, start=0, *, xs_dot, start_dot):
 @adjoint(sum)
 def sum_bar(y, xs, start=0, *, y_bar):
     return fill_like(xs, y_bar), y_bar
+
+
+linear(copy.copy, copy.deepcopy)  # a copy of the tangent; the adjoint passes back
+container_result(copy.copy, copy.deepcopy)  # perhaps a list or a dict: adjoints add by item
+
+
+@adjoint(copy.copy, copy.deepcopy)
+def copy_module_bar(y, x, *, y_bar):
+    return y_bar

@@ -863,3 +863,19 @@ def test_copy_module_copies(f):
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
 def test_copy_copy_shares_items(mode):
     refused(copied_list_row_written, (X,), "shallow copy", mode)
+
+
+def running_update(x):
+    y = x.copy()
+    for i in range(1, len(y)):
+        y[i] += 0.5 * y[i - 1]
+    return np.sum(y * y)
+
+
+def test_passing_item_checks_leave_the_variant():
+    """`updated_item` guards `c[k] += v` where `c`'s items may be shared; an array's are not,
+    so the variant, which knows `y` is an array, has no check in its loop."""
+    g = adgen.grad(running_update)
+    assert "updated_item" in adgen.source(g)
+    assert "updated_item" not in adgen.source(g, X)
+    check_grads(running_update, (X.copy(),))

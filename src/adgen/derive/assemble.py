@@ -227,7 +227,10 @@ def clean(ctx: Any, body: list[gast.AST], protect: set[str],
     body = simplify.propagate(body, protect=protect)
     body = liveness.drop_dead_stores(body, pure, set())
     body = simplify.inline_single_use(body, pure, keep)
-    return specialise.fold_fills(ctx.bindings, ctx.table, body) if ctx.table else body
+    if not ctx.table:
+        return body
+    body = specialise.drop_passing_checks(ctx.bindings, ctx.table, body)
+    return specialise.fold_fills(ctx.bindings, ctx.table, body)
 
 
 def _def(fname: str, params: list[str], body: list[gast.AST]) -> gast.FunctionDef:

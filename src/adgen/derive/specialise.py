@@ -26,6 +26,7 @@ from adgen.frontend.lower import const, name
 from adgen.rules.numpy_products import matmul_adjoint_a, matmul_adjoint_b
 from adgen.rules.numpy_reductions import expand_to, keep_dims, reduced_axes, reduced_count
 from adgen.rules.numpy_shape import split_like
+from adgen.runtime_forms import updated_item
 from adgen.runtime_masks import inside, outside, unwritten
 
 SPECIALISED_HELPERS = (matmul_adjoint_a, matmul_adjoint_b, expand_to, keep_dims, reduced_count,
@@ -272,6 +273,26 @@ def fold_fills(bindings: Any, facts: Any, body: list[gast.AST]) -> list[gast.AST
             if fill is not None and _fold_into(block, k, fill, facts):
                 del block[k]
     return body
+
+
+def drop_passing_checks(bindings: Any, facts: Any, body: list[gast.AST]) -> list[gast.AST]:
+    """The run-time checks the facts show pass: `updated_item(c, ...)` of a `c` the variant
+    knows to be an array (an array's element update is a write the trace follows; the check
+    refuses only a list's or a dict's item changed in place). Run per step of a loop, it would
+    cost as much as the update."""
+    for block in _blocks(body):
+        block[:] = [s for s in block if not _passing_check(bindings, facts, s)]
+    return body
+
+
+def _passing_check(bindings: Any, facts: Any, s: gast.AST) -> bool:
+    if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
+            and isinstance(s.value.func, gast.Name) and s.value.args
+            and bindings.names.get(s.value.func.id) is updated_item
+            and isinstance(s.value.args[0], gast.Name)):
+        return False
+    fact = facts.get(s.value.args[0].id)
+    return isinstance(fact, Fact) and fact.is_array
 
 
 def _blocks(body: list[gast.AST]) -> Iterator[list[gast.AST]]:

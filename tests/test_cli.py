@@ -450,3 +450,13 @@ def test_graph_args_the_function_refuses(
     assert (status, out) == (2, "")
     assert err == (f"adgen: error: {path}: f raised ZeroDivisionError on --args (0.0, 3): "
                    "float division by zero\n")
+
+
+def test_readme_first_screen_shows_what_the_cli_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's first screen prints the variant `adgen show ... --args` gives."""
+    root = Path(__file__).parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    status, out, _ = run_main(capsys, "show", str(root / "examples" / "bishop_8_49.py") + ":f",
+                              "--wrt", "x1,x2", "--args", "(0.5, 1.2)")
+    assert status == 0 and out.strip() == shown.strip()

@@ -209,3 +209,24 @@ def test_unpacking_gives_the_tuple_adjoint_as_one_display():
     text = adgen.source(adgen.grad(uses_pair, wrt=(0, 1)), *args)
     assert "[a_bar, b_bar]" in text, text
     assert "np.zeros((4,))]" in text, text  # `c, _ = pair(a, b)`: `_` has no adjoint
+
+
+def test_the_least_recently_used_variant_is_dropped():
+    g = adgen.grad(broadcast_rows)
+    variant = g.__adgen__.info["variant"]
+    cells = dict(zip(variant.__code__.co_freevars, variant.__closure__, strict=True))
+    table = cells["table"].cell_contents
+
+    def call(n):
+        g(np.ones((2, n)), np.linspace(0.0, 1.0, n))
+
+    def held():
+        return sorted(key[1][1][0] for key in table)
+
+    for n in range(1, LIMIT + 1):
+        call(n)
+    call(1)  # used again: now the most recent
+    call(LIMIT + 1)
+    assert held() == [1, *range(3, LIMIT + 2)]
+    call(1)  # a hit: still held, no rebuild of the others
+    assert held() == [1, *range(3, LIMIT + 2)]

@@ -34,6 +34,7 @@ def dispatching(general: Any, params: list[str],
     lock = threading.Lock()
     count = len(params)
     built = [0]
+    many: list[Any] = []  # the dispatcher's cell saying it keeps more than one signature
 
     def variant(args: tuple, key: tuple | None = None) -> Any:
         key = signature(args[:count]) if key is None else key
@@ -54,6 +55,8 @@ def dispatching(general: Any, params: list[str],
             table[key] = fn
             if len(table) > LIMIT:
                 table.popitem(last=False)
+            if len(table) > 1 and many:  # from now on a hit keeps the order of use
+                many[0].cell_contents = True
             return fn
 
     frozen: dict[tuple, Any] = {}
@@ -76,6 +79,7 @@ def dispatching(general: Any, params: list[str],
             return fn
 
     chosen = _dispatcher(general, count, table, variant)
+    many.append(chosen.__closure__[chosen.__code__.co_freevars.index("_adgen_many")])
     chosen.__adgen__ = general.__adgen__
     chosen.__doc__ = general.__doc__
     general.__adgen__.info.update(variant=variant, build=build, any=general,
@@ -89,17 +93,23 @@ def _dispatcher(general: Any, count: int, table: Any, variant: Any) -> Any:
     code = general.__code__
     params = list(code.co_varnames[:code.co_argcount])
     first = ", ".join(params[:count]) + ("," if count == 1 else "")
-    keys = ", ".join(f"(({p}.dtype, {p}.shape) if type({p}) is _adgen_array else type({p}))"
-                     for p in params[:count]) + ("," if count == 1 else "")
+    types_ = "".join(f"    _adgen_t{i} = type({p})\n" for i, p in enumerate(params[:count]))
+    keys = ", ".join(f"(({p}.dtype, {p}.shape) if _adgen_t{i} is _adgen_array else _adgen_t{i})"
+                     for i, p in enumerate(params[:count])) + ("," if count == 1 else "")
+    # a hit moves its key to the end of the table (least recently used first) only once the
+    # table holds two signatures: with one, the order cannot matter
     body = (f"def {general.__name__}({', '.join(params)}):\n"
+            + types_ +
             f"    _adgen_key = ({keys})\n"
-            f"    try:\n"
-            f"        _adgen_fn = _adgen_table[_adgen_key]\n"
-            f"        _adgen_table.move_to_end(_adgen_key)\n"
-            f"    except KeyError:\n"
+            f"    _adgen_fn = _adgen_get(_adgen_key)\n"
+            f"    if _adgen_fn is None:\n"
             f"        _adgen_fn = _adgen_variant(({first}), _adgen_key)\n"
+            f"    elif _adgen_many:\n"
+            f"        _adgen_table.move_to_end(_adgen_key)\n"
             f"    return _adgen_fn({', '.join(params)})\n")
     text = ("def _adgen_factory(_adgen_array, _adgen_table, _adgen_variant):\n"
+            "    _adgen_get = _adgen_table.get\n"
+            "    _adgen_many = False\n"
             + "".join("    " + line + "\n" for line in body.splitlines())
             + f"    return {general.__name__}\n")
     scope: dict[str, Any] = {}

@@ -770,3 +770,47 @@ def test_forward_over_reverse_pops_from_a_constant_list_a_helper_built():
     tangent that is popped from or appended to is now materialised first."""
     assert_second(through_a_constant_list_helper, 0.7, 6 * 0.7)
     adgen.testing.check_grads(through_a_constant_list_helper, (0.7,), order=2)
+
+
+def entry_augmented_in_a_built_table(x):
+    D = [[0.0, 0.0, 0.0] for _ in range(3)]
+    D[1][0] += x
+    return D[1][0] * x  # x^2
+
+
+def entries_of_a_built_table(x):
+    D = [[0.0, 0.0, 0.0] for _ in range(3)]
+    D[1][0] += x
+    D[2][0] = 3.0 * math.tanh(x)
+    return D[2][0] * D[1][0]  # 3 x tanh(x)
+
+
+def _central(f, x: float, h: float) -> float:
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+@pytest.mark.parametrize("f", [entry_augmented_in_a_built_table, entries_of_a_built_table])
+def test_second_order_through_an_entry_augmented_in_a_built_table(f):
+    """Was `TypeError: 'float' object is not subscriptable` in reverse over reverse (fuzz
+    seed 42420000333, size 5): the gradient pops the rows of the table a comprehension built,
+    and the adjoint of a pop pushed a plain 0.0 for a row (a list) into the adjoint of the
+    table, which the next derivative indexed twice (`D_bar_bar[1][0]`, the adjoint of the
+    gradient's `add_at` of the entry). A popped item's zero is now shaped like it, and the
+    adjoint of `add_at` reads its item with `item`, which takes a plain zero."""
+    g = adgen.grad(f)
+    central = _central(g, 0.7, 1e-5)
+    for mode, got in second_derivatives(f, 0.7).items():
+        assert got == pytest.approx(central, rel=1e-7), mode
+    assert adgen.grad(g, mode="forward")(0.7) == pytest.approx(central, rel=1e-7)
+
+
+def test_third_order_through_entries_of_a_built_table():
+    """Third order raised `cannot broadcast a non-scalar to a scalar array`: the gradient's
+    adjoint of a popped row was a plain 0.0, so the second derivative's adjoint of a row it
+    read back (`written(D_bar, 0)`) was a list where the 0.0 stood."""
+    second = adgen.grad(adgen.grad(entries_of_a_built_table))
+    central = _central(second, 0.7, 1e-4)
+    third = adgen.grad(second)(0.7)
+    assert third == pytest.approx(central, rel=1e-6)
+    assert adgen.hessian(adgen.grad(entries_of_a_built_table))(0.7) == pytest.approx(
+        third, rel=1e-10)

@@ -804,13 +804,24 @@ def test_second_order_through_an_entry_augmented_in_a_built_table(f):
     assert adgen.grad(g, mode="forward")(0.7) == pytest.approx(central, rel=1e-7)
 
 
-def test_third_order_through_entries_of_a_built_table():
-    """Third order raised `cannot broadcast a non-scalar to a scalar array`: the gradient's
-    adjoint of a popped row was a plain 0.0, so the second derivative's adjoint of a row it
-    read back (`written(D_bar, 0)`) was a list where the 0.0 stood."""
-    second = adgen.grad(adgen.grad(entries_of_a_built_table))
+def row_popped_from_a_built_table(x):
+    D = [[0.0, 0.0] for _ in range(2)]
+    D[1][0] += x
+    v = D.pop()
+    return v[0] * math.cos(x)  # x cos(x)
+
+
+@pytest.mark.parametrize("f", [entries_of_a_built_table, row_popped_from_a_built_table])
+def test_third_order_through_a_built_table(f):
+    """Third order raised `cannot broadcast a non-scalar to a scalar array` for the first
+    (the gradient's adjoint of a popped row was a plain 0.0, so the second derivative's
+    adjoint of a row it read back, `written(D_bar, 0)`, was a list where the 0.0 stood) and
+    `IndexError` for the second, whose second derivative was `TypeError` too: the second
+    derivative pops from `D_bar_1`, a copy of the name `D_bar`, and the third derivative did
+    not undo that pop, as its reverse sweep read only `D_bar`."""
+    second = adgen.grad(adgen.grad(f))
+    assert second(0.7) == pytest.approx(_central(adgen.grad(f), 0.7, 1e-5), rel=1e-7)
     central = _central(second, 0.7, 1e-4)
     third = adgen.grad(second)(0.7)
     assert third == pytest.approx(central, rel=1e-6)
-    assert adgen.hessian(adgen.grad(entries_of_a_built_table))(0.7) == pytest.approx(
-        third, rel=1e-10)
+    assert adgen.hessian(adgen.grad(f))(0.7) == pytest.approx(third, rel=1e-10)

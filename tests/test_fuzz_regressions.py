@@ -825,3 +825,31 @@ def test_third_order_through_a_built_table(f):
     third = adgen.grad(second)(0.7)
     assert third == pytest.approx(central, rel=1e-6)
     assert adgen.hessian(adgen.grad(f))(0.7) == pytest.approx(third, rel=1e-10)
+
+
+# ---------------------------------------------------------------- open
+
+
+def cleared_into(a, b):
+    a -= a  # in place for an array, a new value for a number
+    return a + b
+
+
+def held_before_a_loop_then_passed(x):
+    y = np.array([x, 0.5, -0.2])
+    v = [y, y]
+    for _ in range(2):
+        y = 0.5 * y
+    s = cleared_into(y[0], x)
+    return s * np.sum(np.stack(v))  # 2 x (x + 0.3)
+
+
+@pytest.mark.xfail(strict=True, raises=adgen.UnsupportedSyntax, reason=(
+    "second order refuses `writing into y, which may share its object with v`: the gradient "
+    "writes back `y[0] = pick(changed_in_place(...), ...)` after the call (the value itself "
+    "for a number), and the alias check of the gradient cannot tell that the loop always "
+    "rebinds `y` before it while `v`, holding the first `y`, is read after it (fuzz seed "
+    "42460000266, size 6)"))
+def test_second_order_of_a_write_back_after_a_loop_that_rebinds():
+    assert adgen.grad(held_before_a_loop_then_passed)(0.7) == pytest.approx(4 * 0.7 + 0.6)
+    assert_second(held_before_a_loop_then_passed, 0.7, 4.0)

@@ -284,14 +284,15 @@ def _reads(stmts: list[Any]) -> set[str]:
 def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
     """Fill in the save placeholders the reverse sweep needs; True when a stack is used.
 
-    A pop is undone (`xs.append(x)`) when the reverse sweep reads the list, or when the list
-    may be, or be inside, an argument: the caller sees the list as it was (a backward
-    function differentiated again pops from the stack in its tape, and the caller's reverse
-    sweep reads that tape afterwards), or a name that may share its object. The undo reads
-    the popped value and the list there."""
+    A pop is undone (`xs.append(x)`) when the reverse sweep reads the list or a name that may
+    share its object (`analysis.sharing`), or when the list may be, or be inside, an
+    argument: the caller sees the list as it was (a backward function differentiated again
+    pops from the stack in its tape, and the caller's reverse sweep reads that tape
+    afterwards). The undo reads the popped value and the list there."""
     body = rev.ctx.trace.node.body
     outside = argument_parts(body, rev.ctx.trace.params)
-    shared = sharing(body, {r.var for r in rev.pops.values()} - reads - outside)
+    unread = {r.var for r in rev.pops.values()} - reads - outside
+    shared = sharing(body, unread) if unread else {}
     undone = [r for r in rev.pops.values() if r.var in reads or r.var in outside
               or not shared[r.var].isdisjoint(reads)]
     reads = reads | {r.var for r in undone} | {r.popped_into for r in undone}

@@ -770,3 +770,86 @@ def test_forward_over_reverse_pops_from_a_constant_list_a_helper_built():
     tangent that is popped from or appended to is now materialised first."""
     assert_second(through_a_constant_list_helper, 0.7, 6 * 0.7)
     adgen.testing.check_grads(through_a_constant_list_helper, (0.7,), order=2)
+
+
+def entry_augmented_in_a_built_table(x):
+    D = [[0.0, 0.0, 0.0] for _ in range(3)]
+    D[1][0] += x
+    return D[1][0] * x  # x^2
+
+
+def entries_of_a_built_table(x):
+    D = [[0.0, 0.0, 0.0] for _ in range(3)]
+    D[1][0] += x
+    D[2][0] = 3.0 * math.tanh(x)
+    return D[2][0] * D[1][0]  # 3 x tanh(x)
+
+
+def _central(f, x: float, h: float) -> float:
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+@pytest.mark.parametrize("f", [entry_augmented_in_a_built_table, entries_of_a_built_table])
+def test_second_order_through_an_entry_augmented_in_a_built_table(f):
+    """Was `TypeError: 'float' object is not subscriptable` in reverse over reverse (fuzz
+    seed 42420000333, size 5): the gradient pops the rows of the table a comprehension built,
+    and the adjoint of a pop pushed a plain 0.0 for a row (a list) into the adjoint of the
+    table, which the next derivative indexed twice (`D_bar_bar[1][0]`, the adjoint of the
+    gradient's `add_at` of the entry). A popped item's zero is now shaped like it, and the
+    adjoint of `add_at` reads its item with `item`, which takes a plain zero."""
+    g = adgen.grad(f)
+    central = _central(g, 0.7, 1e-5)
+    for mode, got in second_derivatives(f, 0.7).items():
+        assert got == pytest.approx(central, rel=1e-7), mode
+    assert adgen.grad(g, mode="forward")(0.7) == pytest.approx(central, rel=1e-7)
+
+
+def row_popped_from_a_built_table(x):
+    D = [[0.0, 0.0] for _ in range(2)]
+    D[1][0] += x
+    v = D.pop()
+    return v[0] * math.cos(x)  # x cos(x)
+
+
+@pytest.mark.parametrize("f", [entries_of_a_built_table, row_popped_from_a_built_table])
+def test_third_order_through_a_built_table(f):
+    """Third order raised `cannot broadcast a non-scalar to a scalar array` for the first
+    (the gradient's adjoint of a popped row was a plain 0.0, so the second derivative's
+    adjoint of a row it read back, `written(D_bar, 0)`, was a list where the 0.0 stood) and
+    `IndexError` for the second, whose second derivative was `TypeError` too: the second
+    derivative pops from `D_bar_1`, a copy of the name `D_bar`, and the third derivative did
+    not undo that pop, as its reverse sweep read only `D_bar`."""
+    second = adgen.grad(adgen.grad(f))
+    assert second(0.7) == pytest.approx(_central(adgen.grad(f), 0.7, 1e-5), rel=1e-7)
+    central = _central(second, 0.7, 1e-4)
+    third = adgen.grad(second)(0.7)
+    assert third == pytest.approx(central, rel=1e-6)
+    assert adgen.hessian(adgen.grad(f))(0.7) == pytest.approx(third, rel=1e-10)
+
+
+# ---------------------------------------------------------------- open
+
+
+def cleared_into(a, b):
+    a -= a  # in place for an array, a new value for a number
+    return a + b
+
+
+def held_before_a_loop_then_passed(x):
+    y = np.array([x, 0.5, -0.2])
+    v = [y, y]
+    for _ in range(2):
+        y = 0.5 * y
+    s = cleared_into(y[0], x)
+    return s * np.sum(np.stack(v))  # 2 x (x + 0.3)
+
+
+@pytest.mark.xfail(strict=True, raises=adgen.UnsupportedSyntax, reason=(
+    "second order refuses `writing into y, which may share its object with v`: the gradient "
+    "writes back `y[0] = pick(changed_in_place(...), ...)` after the call (the value itself "
+    "for a number), and the alias check of the gradient cannot tell that the loop always "
+    "rebinds `y` before it while `v`, holding the first `y`, is read after it (fuzz seed "
+    "42460000266, size 6)"))
+def test_second_order_of_a_write_back_after_a_loop_that_rebinds():
+    assert adgen.grad(held_before_a_loop_then_passed)(0.7) == pytest.approx(4 * 0.7 + 0.6)
+    assert_second(held_before_a_loop_then_passed, 0.7, 4.0)

@@ -147,9 +147,10 @@ class StepAdjoints:
         popped = popped_list(s)
         if popped is not None and popped in self.ctx.active:
             # the adjoint list mirrors the list item for item: push a zero for a popped item
-            # that carries no derivative
+            # that carries no derivative, shaped like it (a row of a table is a list: a
+            # plain 0.0 there is not indexable by the next derivative's item reads)
             live = var in self.ctx.active and var in self.state
-            pushed = name(self.bar(var)) if live else const(0.0)
+            pushed = name(self.bar(var)) if live else self.ctx.zero_for(var)
             out = self.push(popped, pushed, s.adgen_line)
             self.state.discard(var)
             self.owned.discard(var)

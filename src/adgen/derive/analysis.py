@@ -133,16 +133,30 @@ def _closure(seeds: set[str], edges: list[tuple[str, str]]) -> set[str]:
     return reached
 
 
-def argument_parts(body: list[gast.AST], params: list[str]) -> set[str]:
-    """Names that may refer to an argument's object or to an object inside one (`xs = p[0]`,
-    `ys = xs`): what the caller sees changed when the function pops from them."""
+def _part_edges(body: list[gast.AST]) -> list[tuple[str, str]]:
+    """(b, a) for each `a = b` and `a = b[i]`: `a` may be `b`'s object or one inside it."""
     edges = []
     for s in statements(body):
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             value = s.value.value if isinstance(s.value, gast.Subscript) else s.value
             if isinstance(value, gast.Name):
                 edges.append((value.id, s.targets[0].id))
-    return _closure(set(params), edges)
+    return edges
+
+
+def argument_parts(body: list[gast.AST], params: list[str]) -> set[str]:
+    """Names that may refer to an argument's object or to an object inside one (`xs = p[0]`,
+    `ys = xs`): what the caller sees changed when the function pops from them."""
+    return _closure(set(params), _part_edges(body))
+
+
+def sharing(body: list[gast.AST], names: set[str]) -> dict[str, set[str]]:
+    """For each of `names`, the names that may hold its object, hold it inside theirs, or be
+    held inside it, by copies and item reads either way (`D_bar_1 = D_bar` in generated
+    code: a pop from `D_bar_1` changes what a read of `D_bar` sees)."""
+    edges = _part_edges(body)
+    both = edges + [(b, a) for a, b in edges]
+    return {n: _closure({n}, both) for n in names}
 
 
 def active_names(body: list[gast.AST], wrt: list[str],

@@ -16,7 +16,7 @@ from adgen import runtime
 from adgen.codegen import astutil, liveness, simplify
 from adgen.codegen.astutil import clone
 from adgen.derive import accumulators, blocks, remat, specialise
-from adgen.derive.analysis import argument_parts, primitive
+from adgen.derive.analysis import argument_parts, primitive, sharing
 from adgen.derive.generate import Context, context
 from adgen.derive.reverse import LoopInit, Reverse, Save
 from adgen.derive.structure import structure
@@ -287,12 +287,17 @@ def _reads(stmts: list[Any]) -> set[str]:
 def _decide_saves(rev: Reverse, reads: set[str]) -> bool:
     """Fill in the save placeholders the reverse sweep needs; True when a stack is used.
 
-    A pop is undone (`xs.append(x)`) when the reverse sweep reads the list, or when the list
-    may be, or be inside, an argument: the caller sees the list as it was (a backward
-    function differentiated again pops from the stack in its tape, and the caller's reverse
-    sweep reads that tape afterwards). The undo reads the popped value and the list there."""
-    outside = argument_parts(rev.ctx.trace.node.body, rev.ctx.trace.params)
-    undone = [r for r in rev.pops.values() if r.var in reads or r.var in outside]
+    A pop is undone (`xs.append(x)`) when the reverse sweep reads the list or a name that may
+    share its object (`analysis.sharing`), or when the list may be, or be inside, an
+    argument: the caller sees the list as it was (a backward function differentiated again
+    pops from the stack in its tape, and the caller's reverse sweep reads that tape
+    afterwards). The undo reads the popped value and the list there."""
+    body = rev.ctx.trace.node.body
+    outside = argument_parts(body, rev.ctx.trace.params)
+    unread = {r.var for r in rev.pops.values()} - reads - outside
+    shared = sharing(body, unread) if unread else {}
+    undone = [r for r in rev.pops.values() if r.var in reads or r.var in outside
+              or not shared[r.var].isdisjoint(reads)]
     reads = reads | {r.var for r in undone} | {r.popped_into for r in undone}
     needs_stack = False
     for record in rev.saves.values():

@@ -7,8 +7,10 @@ differences to `FD_RTOL` relative and with each other to `MODE_RTOL` (each with 
 floor for rounding noise) and have the arguments' shapes; that no derivative changed its
 arguments; that the generated sources compile; and that importing the module a second time gives
 a byte-identical reverse-mode source (`twice=False` skips that). A point is smooth when the
-extrapolations from the step pairs (1e-3, 5e-4) and (5e-4, 2.5e-4) agree to 1e-7: next to a
-branch boundary or a change of trip count they don't, and another point is drawn; a program
+extrapolations from the step pairs (1e-3, 5e-4) and (5e-4, 2.5e-4) agree to 1e-7 and the mean
+of f at x + h and x - h departs from f(x) as h^2: next to a branch boundary or a change of trip
+count, or at a point that rounding alone puts on the other side of one, they don't, and
+another point is drawn; a program
 with no smooth point in `DRAWS` draws is "skip"ped. Any exception from adgen or from a
 derivative is a failure; so is a check running past its time limit (SIGALRM, main thread only).
 adgen's caches are cleared after each check, so that long runs do not grow.
@@ -115,9 +117,13 @@ def _moved(args: tuple, slot: int, index: Any, h: float) -> list[Any]:
     return moved
 
 
+def _sides(f: Callable[..., Any], args: tuple, slot: int, index: Any, h: float) -> tuple:
+    return float(f(*_moved(args, slot, index, h))), float(f(*_moved(args, slot, index, -h)))
+
+
 def _central(f: Callable[..., Any], args: tuple, slot: int, index: Any, h: float) -> float:
-    return (float(f(*_moved(args, slot, index, h))) - float(f(*_moved(args, slot, index, -h)))) \
-        / (2.0 * h)
+    up, down = _sides(f, args, slot, index, h)
+    return (up - down) / (2.0 * h)
 
 
 def _differences(f: Callable[..., Any], args: tuple, value: float) -> tuple | None:
@@ -125,9 +131,16 @@ def _differences(f: Callable[..., Any], args: tuple, value: float) -> tuple | No
     floor = 1e-9 * (1.0 + abs(value))
     out = []
     for slot, index in _coordinates(args):
-        d = [_central(f, args, slot, index, h) for h in _STEPS]
+        sides = [_sides(f, args, slot, index, h) for h in _STEPS]
+        d = [(up - down) / (2.0 * h) for (up, down), h in zip(sides, _STEPS, strict=True)]
         coarse, fine = (4.0 * d[1] - d[0]) / 3.0, (4.0 * d[2] - d[1]) / 3.0
         if not math.isfinite(fine) or abs(coarse - fine) > 1e-7 * abs(fine) + floor:
+            return None
+        # the mean of the neighbours departs from f(x) by f''h^2/2 where f is smooth; a point
+        # alone on its side of a branch (a test of two values equal but for rounding) is
+        # off by the same step at every h, which the differences around it never see
+        off = [(up + down) / 2.0 - value for up, down in sides]
+        if abs(off[1] / 4.0 - off[2]) > floor:
             return None
         out.append(fine)
     dy = np.array(out[1:]).reshape(np.shape(args[1])) if np.ndim(args[1]) else out[1]

@@ -112,7 +112,7 @@ def add_at_dot(y, acc, x, index, g, *, acc_dot, g_dot):
 
 @adjoint(add_at)
 def add_at_bar(y, acc, x, index, g, *, y_bar):
-    return y_bar, None, None, y_bar[index]
+    return y_bar, None, None, item(y_bar, index)  # a plain zero for a list's item too
 
 
 @adjoint(field)

@@ -464,3 +464,21 @@ def test_command_rejects_unknown_features() -> None:
     done = subprocess.run([sys.executable, "-m", "adgen.fuzz", "--without", "goto"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "unknown features ['goto']" in done.stderr
+
+
+def test_jobs_check_the_same_programs_in_the_same_order() -> None:
+    """`--jobs 2` reports what one process reports: the same programs, counts and lines."""
+    import io
+
+    from adgen.fuzz.runner import run
+
+    reports = []
+    for jobs in (1, 2):
+        out = io.StringIO()
+        summary = run(12, seed=3, out=out, minimize=False, jobs=jobs,
+                      features=frozenset({"if", "for", "writes", "returns"}))
+        seeds = [p.seed for p, _ in summary.failures]
+        reports.append((summary.passed, summary.failed, summary.replaced, seeds,
+                        out.getvalue()))
+    assert reports[0] == reports[1]
+    assert reports[0][0] + reports[0][1] == 12

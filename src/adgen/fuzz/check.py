@@ -32,6 +32,7 @@ import importlib.util
 import itertools
 import linecache
 import math
+import os
 import random
 import shutil
 import signal
@@ -72,11 +73,16 @@ class _Modules:
         self.directory: Path | None = None
         self.counter = itertools.count()
 
-    def write(self, source: str) -> Path:
+    def prepare(self) -> None:
+        """The directory, made once (before worker processes fork: they share it, named
+        apart by process, and the parent removes it at exit)."""
         if self.directory is None:
             self.directory = Path(tempfile.mkdtemp(prefix="adgen_fuzz_"))
             atexit.register(shutil.rmtree, self.directory, ignore_errors=True)
-        path = self.directory / f"program_{next(self.counter)}.py"
+
+    def write(self, source: str) -> Path:
+        self.prepare()
+        path = self.directory / f"program_{os.getpid()}_{next(self.counter)}.py"
         path.write_text(source)
         return path
 
@@ -89,6 +95,11 @@ class _Modules:
 
 
 _MODULES = _Modules()
+
+
+def prepare_workers() -> None:
+    """Before `check` runs in worker processes (`--jobs`): their files' directory."""
+    _MODULES.prepare()
 
 
 def _forget(functions: list[Any]) -> None:
